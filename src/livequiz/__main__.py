@@ -1,0 +1,5 @@
+"""Allow ``python -m livequiz``."""
+
+from livequiz.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,113 @@
+"""What happened in a quiz: frozen events, each with the next sequence number.
+
+Every change to a quiz produces one or more events; ``seq`` increases by one per event and never
+repeats, so a client that has seen event ``n`` knows exactly what it missed, and a leaderboard
+frame stamped with ``seq`` shows every answer whose event has a smaller or equal number.
+
+Events are internal facts, some of them secret while a question is open (an
+:class:`AnswerAccepted` says whether the answer was right). What each audience may see is
+decided in :mod:`livequiz.domain.views`, never by sending an event as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class CloseReason(StrEnum):
+    """Why a question closed."""
+
+    TIME = "time"  #: its deadline (plus grace) passed
+    HOST = "host"  #: the host closed it early
+    ALL_ANSWERED = "all_answered"  #: every present player had answered
+    SKIP = "skip"  #: the host skipped to the next question
+    END = "end"  #: the host ended the whole quiz
+
+
+class FinishReason(StrEnum):
+    """Why a quiz finished."""
+
+    COMPLETED = "completed"  #: the host moved on after the last question
+    ENDED = "ended"  #: the host ended it early
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Base of all events: its place in the quiz's history and when it happened."""
+
+    seq: int
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlayerJoined(Event):
+    player_id: int
+    nickname: str
+    #: True if the quiz had already started: the player begins at the current question.
+    late: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlayerLeft(Event):
+    player_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlayerRejoined(Event):
+    player_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlayerKicked(Event):
+    player_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LobbyLockChanged(Event):
+    locked: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuizStarted(Event):
+    question_count: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuestionOpened(Event):
+    index: int
+    #: When the countdown reaches zero.
+    closes_at_ms: int
+    #: The last moment an answer still counts (``closes_at_ms`` plus the grace).
+    accepts_until_ms: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnswerAccepted(Event):
+    """An answer was stored and scored. Secret until the question closes (it says ``correct``)."""
+
+    player_id: int
+    index: int
+    option: int
+    correct: bool
+    points: int
+    #: The player's total after this answer.
+    score: int
+    streak: int
+    elapsed_ms: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuestionClosed(Event):
+    """A question closed; this is the reveal."""
+
+    index: int
+    correct_option: int
+    #: How many accepted answers chose each option.
+    option_counts: tuple[int, ...]
+    reason: CloseReason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuizFinished(Event):
+    reason: FinishReason

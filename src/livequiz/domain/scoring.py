@@ -1,0 +1,57 @@
+"""Points for an answer: speed, streak, deadline.
+
+The rules, in whole milliseconds and integer arithmetic (so that any other implementation of
+them, such as a Redis script, gets the same numbers to the point):
+
+* **Deadline.** A question opened at ``opened_at`` closes at ``closes_at = opened_at +
+  time_limit``. An answer counts if it arrives no later than ``closes_at + grace``.
+* **Answer time.** ``elapsed = arrived_at - start``, where ``start`` is when the question was
+  sent to that player's connection, clamped to ``[opened_at, opened_at + max_delivery_lag]``
+  (a player late in a big broadcast is not penalised; reconnecting does not reset the clock).
+  ``elapsed`` is then clamped to ``[0, time_limit]``.
+* **Speed points** (the well-known live-quiz rule ``base × (1 − (t/T)/2)``)::
+
+      points = base - (base × elapsed) // (2 × time_limit)
+
+  so an instant answer earns ``base`` (1000) and one at the deadline ``base/2`` (500).
+* **Accuracy mode**: a correct answer earns ``base`` whatever the time. **None**: 0.
+* **Streak bonus.** ``streak`` counts correct answers in a row, this one included; a wrong or
+  missing answer resets it to 0. A correct answer adds ``min(streak_bonus × (streak − 1),
+  streak_bonus_cap)``: +0 for the first, +100 for the second in a row, … at most +500.
+  No bonus in ``none`` mode.
+* A wrong answer, or no answer, earns 0.
+"""
+
+from __future__ import annotations
+
+from livequiz.domain.settings import QuizSettings, ScoringMode
+
+
+def deadline(opened_at_ms: int, settings: QuizSettings) -> int:
+    """When the question closes for display (the countdown reaches zero)."""
+    return opened_at_ms + settings.time_limit_ms
+
+
+def accepts_until(opened_at_ms: int, settings: QuizSettings) -> int:
+    """The last millisecond at which an answer still counts (deadline plus grace)."""
+    return deadline(opened_at_ms, settings) + settings.grace_ms
+
+
+def answer_time(
+    opened_at_ms: int, sent_at_ms: int | None, arrived_at_ms: int, settings: QuizSettings
+) -> int:
+    """Milliseconds the player took, measured from when the question reached their connection."""
+    start = opened_at_ms if sent_at_ms is None else sent_at_ms
+    start = min(max(start, opened_at_ms), opened_at_ms + settings.max_delivery_lag_ms)
+    return min(max(arrived_at_ms - start, 0), settings.time_limit_ms)
+
+
+def points_for(correct: bool, elapsed_ms: int, streak: int, settings: QuizSettings) -> int:
+    """Points for one answer; ``streak`` counts this answer if it is correct."""
+    if not correct or settings.scoring is ScoringMode.NONE:
+        return 0
+    base = settings.base_points
+    if settings.scoring is ScoringMode.SPEED:
+        base -= (settings.base_points * elapsed_ms) // (2 * settings.time_limit_ms)
+    bonus = min(settings.streak_bonus * (streak - 1), settings.streak_bonus_cap)
+    return base + bonus

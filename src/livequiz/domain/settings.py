@@ -1,0 +1,124 @@
+"""Per-quiz settings: the rules a host can choose, with the defaults players expect."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from typing import Any
+
+from livequiz.domain.errors import ErrorCode, Rejected
+
+
+class ScoringMode(StrEnum):
+    """How a correct answer is worth points."""
+
+    #: Faster correct answers earn more (the live-quiz default; see :mod:`livequiz.domain.scoring`).
+    SPEED = "speed"
+    #: Every correct answer earns the full base points, however long it took: for learners who
+    #: find the clock unfair or stressful.
+    ACCURACY = "accuracy"
+    #: Nobody earns points; the quiz is practice. Correct counts are still kept.
+    NONE = "none"
+
+
+class RevealMode(StrEnum):
+    """When a player learns whether their answer was right, and when the board shows it."""
+
+    #: The answerer gets a private result at once and the shared board picks it up at the next
+    #: tick. Colluding players could infer the right option from whose score rose; hosts who
+    #: care switch to ``AT_CLOSE``.
+    IMMEDIATE = "immediate"
+    #: Kahoot!-style: results and the board for the open question wait until it closes.
+    AT_CLOSE = "at_close"
+
+
+@dataclass(frozen=True, slots=True)
+class QuizSettings:
+    """Everything a host may tune for one quiz. Times are in milliseconds.
+
+    Limits below are validated by :meth:`validate`; where a number comes from is said beside it.
+    """
+
+    #: Time a question stays open. 20 s is the common live-quiz default for a one-line question.
+    time_limit_ms: int = 20_000
+    #: Answers that arrive up to this long after the deadline still count (with the fewest speed
+    #: points): it absorbs the network delay of an answer sent just in time from a phone.
+    grace_ms: int = 500
+    scoring: ScoringMode = ScoringMode.SPEED
+    #: Points for a correct answer given at once (speed) or at any time (accuracy).
+    base_points: int = 1000
+    #: Bonus for each correct answer in a row after the first (Kahoot!'s rule: +100 …).
+    streak_bonus: int = 100
+    #: … capped at this much per answer.
+    streak_bonus_cap: int = 500
+    reveal: RevealMode = RevealMode.IMMEDIATE
+    #: Close the question (and reveal) as soon as every present player has answered.
+    close_when_all_answered: bool = True
+    #: Players who join after the start begin at the current question with 0 points.
+    allow_late_join: bool = True
+    #: Generous by default: a school assembly fits; a flood of bots does not grow without bound.
+    max_players: int = 20_000
+    #: How many players the shared leaderboard frame lists.
+    top_k: int = 10
+    #: Speed time runs from when the question was sent to that player, but that start is never
+    #: taken as later than this after the question opened, so reconnecting cannot reset the clock
+    #: by more than this.
+    max_delivery_lag_ms: int = 1_000
+
+    def validate(self) -> QuizSettings:
+        """Return ``self`` if every value is in range, else raise :class:`Rejected`."""
+        checks: list[tuple[bool, str]] = [
+            (isinstance(self.scoring, ScoringMode), "scoring must be a ScoringMode"),
+            (isinstance(self.reveal, RevealMode), "reveal must be a RevealMode"),
+            (1_000 <= self.time_limit_ms <= 600_000, "time_limit_ms must be 1,000 to 600,000"),
+            (0 <= self.grace_ms <= 5_000, "grace_ms must be 0 to 5,000"),
+            (1 <= self.base_points <= 100_000, "base_points must be 1 to 100,000"),
+            (0 <= self.streak_bonus <= 10_000, "streak_bonus must be 0 to 10,000"),
+            (0 <= self.streak_bonus_cap <= 100_000, "streak_bonus_cap must be 0 to 100,000"),
+            (1 <= self.max_players <= 100_000, "max_players must be 1 to 100,000"),
+            (1 <= self.top_k <= 100, "top_k must be 1 to 100"),
+            (0 <= self.max_delivery_lag_ms <= 10_000, "max_delivery_lag_ms must be 0 to 10,000"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise Rejected(ErrorCode.INVALID_SETTINGS, message)
+        return self
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> QuizSettings:
+        """Build settings from untrusted key/value pairs (JSON): names, types, ranges."""
+        known = {f.name: f for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for name, value in values.items():
+            if name not in known:
+                raise Rejected(ErrorCode.INVALID_SETTINGS, f"unknown setting {name!r}")
+            default = getattr(cls(), name)
+            kwargs[name] = _coerce(name, value, default)
+        return cls(**kwargs).validate()
+
+    def to_mapping(self) -> dict[str, Any]:
+        """Plain JSON-ready values (enums as their strings)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, StrEnum) else value
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    """Check one untrusted value against the type of its default."""
+    if isinstance(default, StrEnum):
+        try:
+            return type(default)(value)
+        except ValueError:
+            choices = ", ".join(member.value for member in type(default))
+            raise Rejected(
+                ErrorCode.INVALID_SETTINGS, f"{name} must be one of: {choices}"
+            ) from None
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise Rejected(ErrorCode.INVALID_SETTINGS, f"{name} must be true or false")
+        return value
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise Rejected(ErrorCode.INVALID_SETTINGS, f"{name} must be a whole number")
+    return value

@@ -1,0 +1,221 @@
+"""What each audience may see of a quiz, as plain JSON-ready dicts.
+
+The one rule that matters most lives here: while a question is open, no view, the host's
+included, holds its correct option, nor anything that gives it away (the headword of a
+meaning → word question is its answer, so the word and definition wait for the reveal too).
+In ``at_close`` reveal mode, a player's own result and score for the open question wait as well.
+
+Views are built from the session on demand (a join, a rejoin, a question close); the frequent
+leaderboard frame is :func:`leaderboard`, built once per tick and shared by every connection.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from livequiz.domain.question import Question
+from livequiz.domain.session import AnswerRecord, Phase, Player, QuizSession
+from livequiz.domain.settings import RevealMode
+
+JSON = dict[str, Any]
+
+
+def question_view(session: QuizSession, now_ms: int) -> JSON | None:
+    """The current question as players see it; the answer only once it has closed."""
+    question = session.question
+    if question is None:
+        return None
+    view: JSON = {
+        "index": session.current,
+        "count": len(session.questions),
+        "kind": question.kind,
+        "prompt": question.prompt,
+        "options": list(question.options),
+        "closes_at_ms": session.closes_at_ms,
+        "remaining_ms": max(session.closes_at_ms - now_ms, 0),
+        "time_limit_ms": session.settings.time_limit_ms,
+        "open": session.phase is Phase.QUESTION_OPEN,
+    }
+    if session.phase is not Phase.QUESTION_OPEN:
+        view["reveal"] = reveal(question)
+    return view
+
+
+def reveal(question: Question) -> JSON:
+    """The answer to a closed question, with what a learner should remember of it."""
+    return {
+        "correct_option": question.correct_option,
+        "word": question.word,
+        "definition": question.definition,
+        "example": question.example,
+    }
+
+
+def leaderboard(session: QuizSession) -> JSON:
+    """The shared frame of one tick: top-K, counts and the sequence number it is current to."""
+    return {
+        "seq": session.seq,
+        "phase": session.phase.value,
+        "players": len(session.board),
+        "answered": session.answered_count if session.phase is Phase.QUESTION_OPEN else None,
+        "top": [
+            {
+                "player_id": placing.player_id,
+                "nickname": session.players[placing.player_id].nickname,
+                "score": placing.score,
+                "rank": placing.rank,
+            }
+            for placing in session.board.top(session.settings.top_k)
+        ],
+    }
+
+
+def answer_result(session: QuizSession, record: AnswerRecord) -> JSON:
+    """What the answerer learns of their own answer, right away or (``at_close``) later."""
+    result: JSON = {"index": record.index, "option": record.option}
+    hidden = (
+        session.settings.reveal is RevealMode.AT_CLOSE
+        and session.phase is Phase.QUESTION_OPEN
+        and session.current == record.index
+    )
+    if hidden:
+        result["revealed"] = False
+        return result
+    result.update(
+        revealed=True,
+        correct=record.correct,
+        points=record.points,
+        score=record.score,
+        streak=record.streak,
+    )
+    return result
+
+
+def standing(session: QuizSession, player: Player) -> JSON:
+    """A player's own score and rank, as the board currently shows them."""
+    if player.kicked:
+        return {"score": player.published_score, "rank": None, "players": len(session.board)}
+    return {
+        "score": player.published_score,
+        "rank": session.board.rank_of(player.id),
+        "players": len(session.board),
+    }
+
+
+def player_view(session: QuizSession, player_id: int, now_ms: int) -> JSON:
+    """Everything one player needs to draw their screen: the snapshot after a (re)join."""
+    player = session.player(player_id)
+    own_answer = player.answers.get(session.current)
+    return {
+        "seq": session.seq,
+        "phase": session.phase.value,
+        "player": {
+            "player_id": player.id,
+            "nickname": player.nickname,
+            "streak": player.published_streak,
+            "kicked": player.kicked,
+            **standing(session, player),
+        },
+        "question": question_view(session, now_ms),
+        "answer": None if own_answer is None else answer_result(session, own_answer),
+        "leaderboard": leaderboard(session),
+    }
+
+
+def host_view(session: QuizSession, now_ms: int) -> JSON:
+    """The host's screen: the players' view plus who is here and the quiz's settings."""
+    return {
+        "seq": session.seq,
+        "phase": session.phase.value,
+        "locked": session.locked,
+        "question": question_view(session, now_ms),
+        "answered": session.answered_count,
+        "present": session.present_count,
+        "players": [
+            {
+                "player_id": player.id,
+                "nickname": player.nickname,
+                "present": player.present,
+                "score": player.published_score,
+            }
+            for player in session.players.values()
+            if not player.kicked
+        ],
+        "leaderboard": leaderboard(session),
+        "settings": session.settings.to_mapping(),
+    }
+
+
+def player_results(session: QuizSession, player_id: int) -> JSON:
+    """A player's final results: score, rank, counts and the words they missed, for review."""
+    player = session.player(player_id)
+    missed = [
+        {
+            "index": index,
+            "word": question.word,
+            "definition": question.definition,
+            "example": question.example,
+            "answered": player.answers[index].option if index in player.answers else None,
+            "correct_option": question.correct_option,
+        }
+        for index, question in enumerate(session.questions[: session.current + 1])
+        if _closed(session, index)
+        and not (index in player.answers and player.answers[index].correct)
+    ]
+    return {
+        **standing(session, player),
+        "player_id": player.id,
+        "nickname": player.nickname,
+        "correct": player.correct_count,
+        "answered": len(player.answers),
+        "missed": missed,
+    }
+
+
+def final_results(session: QuizSession) -> JSON:
+    """The teacher's report: every player's line and every asked question's statistics."""
+    players = [
+        {
+            "rank": placing.rank,
+            "player_id": placing.player_id,
+            "nickname": session.players[placing.player_id].nickname,
+            "score": placing.score,
+            "correct": session.players[placing.player_id].correct_count,
+            "answered": len(session.players[placing.player_id].answers),
+        }
+        for placing in session.board
+    ]
+    questions = []
+    for index, question in enumerate(session.questions[: session.current + 1]):
+        if not _closed(session, index):
+            continue
+        counts = [0] * len(question.options)
+        for player in session.players.values():
+            record = player.answers.get(index)
+            if record is not None:
+                counts[record.option] += 1
+        wrong = [
+            (count, option)
+            for option, count in enumerate(counts)
+            if option != question.correct_option
+        ]
+        top_wrong = max(wrong)
+        questions.append(
+            {
+                "index": index,
+                "kind": question.kind,
+                "prompt": question.prompt,
+                "word": question.word,
+                "options": list(question.options),
+                "correct_option": question.correct_option,
+                "option_counts": counts,
+                "correct": counts[question.correct_option],
+                "most_picked_wrong": top_wrong[1] if top_wrong[0] > 0 else None,
+            }
+        )
+    return {"phase": session.phase.value, "players": players, "questions": questions}
+
+
+def _closed(session: QuizSession, index: int) -> bool:
+    """Whether question ``index`` has been asked and closed (its answer may be shown)."""
+    return index < session.current or session.phase in (Phase.QUESTION_CLOSED, Phase.FINISHED)

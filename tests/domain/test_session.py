@@ -1,0 +1,654 @@
+"""The session state machine, rule by rule, to the millisecond."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from livequiz.domain.errors import CoreBug, ErrorCode, Rejected
+from livequiz.domain.events import (
+    AnswerAccepted,
+    CloseReason,
+    FinishReason,
+    LobbyLockChanged,
+    PlayerJoined,
+    PlayerKicked,
+    PlayerLeft,
+    PlayerRejoined,
+    QuestionClosed,
+    QuestionOpened,
+    QuizFinished,
+    QuizStarted,
+)
+from livequiz.domain.nicknames import NicknamePolicy
+from livequiz.domain.question import Question
+from livequiz.domain.session import MAX_QUESTIONS, AnswerStatus, Phase, QuizSession
+from livequiz.domain.settings import QuizSettings, RevealMode
+
+# time_limit 10 s, grace 500 ms: a question opened at t closes at t+10,000, accepts to t+10,500
+SETTINGS = QuizSettings(time_limit_ms=10_000, grace_ms=500, close_when_all_answered=False)
+
+
+def new_session(questions: list[Question], **changes: object) -> QuizSession:
+    return QuizSession(questions, replace(SETTINGS, **changes))  # type: ignore[arg-type]
+
+
+class _Raises:
+    """``with raising(code):`` — the block must raise Rejected with exactly this code."""
+
+    def __init__(self, code: ErrorCode) -> None:
+        self.code = code
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, error: object, _tb: object) -> bool:
+        assert isinstance(error, Rejected), f"expected Rejected({self.code}), got {error!r}"
+        assert error.code is self.code, f"expected {self.code}, got {error.code}"
+        return True
+
+
+raising = _Raises
+
+
+def phase_of(session: QuizSession) -> Phase:
+    """The phase, read through a call so that type checkers do not pin it after one assert."""
+    return session.phase
+
+
+def state(session: QuizSession) -> tuple[object, ...]:
+    """Everything observable about a session, to check that a refusal changed nothing."""
+    return (
+        session.phase,
+        session.seq,
+        session.current,
+        session.locked,
+        session.present_count,
+        session.answered_count,
+        [
+            (p.id, p.nickname, p.present, p.kicked, p.score, p.streak, dict(p.answers))
+            for p in session.players.values()
+        ],
+        list(session.board),
+    )
+
+
+# ---------------------------------------------------------------- construction
+
+
+def test_a_quiz_needs_questions(questions: list[Question]) -> None:
+    with raising(ErrorCode.NO_QUESTIONS):
+        QuizSession([])
+    with raising(ErrorCode.NO_QUESTIONS):
+        QuizSession(questions * (MAX_QUESTIONS // 3 + 1))
+
+
+def test_a_quiz_refuses_bad_settings(questions: list[Question]) -> None:
+    with raising(ErrorCode.INVALID_SETTINGS):
+        QuizSession(questions, QuizSettings(time_limit_ms=5))
+
+
+def test_a_new_quiz_waits_in_the_lobby(questions: list[Question]) -> None:
+    session = QuizSession(questions)
+    assert phase_of(session) is Phase.LOBBY
+    assert session.seq == 0
+    assert session.question is None
+    assert session.settings == QuizSettings()
+
+
+# ---------------------------------------------------------------- joining
+
+
+def test_players_join_with_increasing_ids_and_sequence_numbers(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions)
+    anna = session.join("Anna", 100)
+    ben = session.join("Ben", 150)
+    assert anna == PlayerJoined(seq=1, at_ms=100, player_id=1, nickname="Anna", late=False)
+    assert ben == PlayerJoined(seq=2, at_ms=150, player_id=2, nickname="Ben", late=False)
+    assert session.present_count == 2
+    assert [p.player_id for p in session.board] == [1, 2]  # equal scores: joined first, first
+
+
+def test_a_taken_nickname_is_refused_whatever_its_case(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    before = state(session)
+    with raising(ErrorCode.NICKNAME_TAKEN):
+        session.join("  ANNA ", 1)
+    assert state(session) == before
+
+
+def test_bad_and_profane_nicknames_are_refused(questions: list[Question]) -> None:
+    session = QuizSession(questions, nicknames=NicknamePolicy(is_profane=lambda n: "rude" in n))
+    with raising(ErrorCode.NICKNAME_INVALID):
+        session.join("x", 0)
+    with raising(ErrorCode.NICKNAME_PROFANE):
+        session.join("rude boy", 0)
+    assert session.seq == 0
+    assert session.players == {}
+
+
+def test_a_full_quiz_refuses_more_players(questions: list[Question]) -> None:
+    session = new_session(questions, max_players=2)
+    session.join("Anna", 0)
+    session.join("Ben", 0)
+    with raising(ErrorCode.QUIZ_FULL):
+        session.join("Cleo", 0)
+    session.kick(2, 1)  # a kicked player frees a place
+    assert session.join("Cleo", 2).player_id == 3
+
+
+def test_a_locked_lobby_refuses_joins_until_unlocked(questions: list[Question]) -> None:
+    session = new_session(questions)
+    assert session.set_locked(True, 5) == [LobbyLockChanged(seq=1, at_ms=5, locked=True)]
+    assert session.set_locked(True, 6) == []  # no change, no event
+    with raising(ErrorCode.LOBBY_LOCKED):
+        session.join("Anna", 7)
+    assert session.set_locked(False, 8) == [LobbyLockChanged(seq=2, at_ms=8, locked=False)]
+    assert session.join("Anna", 9).seq == 3
+
+
+def test_late_join_starts_at_the_current_question_with_no_points(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.start(1_000)
+    session.submit_answer(1, 0, 0, 2_000)
+    late = session.join("Ben", 3_000)
+    assert late.late is True
+    assert session.board.score_of(2) == 0
+    outcome = session.submit_answer(2, 0, 0, 4_000)  # may still answer the open question
+    assert outcome.status is AnswerStatus.ACCEPTED
+
+
+def test_late_join_can_be_switched_off(questions: list[Question]) -> None:
+    session = new_session(questions, allow_late_join=False)
+    session.start(0)
+    with raising(ErrorCode.LATE_JOIN_CLOSED):
+        session.join("Anna", 1)
+
+
+def test_nobody_joins_a_finished_quiz(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.end(0)
+    with raising(ErrorCode.QUIZ_FINISHED):
+        session.join("Anna", 1)
+
+
+# ---------------------------------------------------------------- leave, rejoin, kick
+
+
+def test_leave_and_rejoin_keep_the_score(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.start(0)
+    session.submit_answer(1, 0, 0, 1_000)
+    score = session.players[1].score
+    assert session.leave(1, 2_000) == [PlayerLeft(seq=5, at_ms=2_000, player_id=1)]
+    assert session.present_count == 0
+    with raising(ErrorCode.ILLEGAL_STATE):
+        session.leave(1, 2_001)
+    assert session.rejoin(1, 3_000) == [PlayerRejoined(seq=6, at_ms=3_000, player_id=1)]
+    assert session.rejoin(1, 3_001) == []  # already here: a second connection, no change
+    assert session.players[1].score == score
+    assert session.board.score_of(1) == score
+
+
+def test_unknown_players_are_refused(questions: list[Question]) -> None:
+    session = new_session(questions)
+    for command in (session.leave, session.rejoin, session.kick):
+        with raising(ErrorCode.UNKNOWN_PLAYER):
+            command(42, 0)
+    with raising(ErrorCode.UNKNOWN_PLAYER):
+        session.submit_answer(42, 0, 0, 0)
+
+
+def test_a_kick_sticks(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.join("Ben", 0)
+    assert session.kick(1, 10) == [PlayerKicked(seq=3, at_ms=10, player_id=1)]
+    assert 1 not in session.board
+    assert session.present_count == 1
+    for command in (session.leave, session.rejoin, session.kick):
+        with raising(ErrorCode.KICKED):
+            command(1, 11)
+    session.start(20)
+    with raising(ErrorCode.KICKED):
+        session.submit_answer(1, 0, 0, 30)
+    assert session.join("Anna", 40).player_id == 3  # the nickname is free again
+
+
+def test_kicking_an_absent_player(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.leave(1, 1)
+    session.kick(1, 2)
+    assert session.present_count == 0
+    assert session.players[1].kicked
+
+
+def test_no_kicks_or_locks_after_the_end(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.end(1)
+    with raising(ErrorCode.QUIZ_FINISHED):
+        session.kick(1, 2)
+    with raising(ErrorCode.QUIZ_FINISHED):
+        session.set_locked(True, 2)
+    # leaving and coming back to see the results is still possible
+    assert session.leave(1, 3)[0].seq == 3
+    assert session.rejoin(1, 4)[0].seq == 4
+
+
+# ---------------------------------------------------------------- host flow
+
+
+def test_a_whole_quiz_from_lobby_to_finish(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    events = session.start(1_000)
+    assert events == [
+        QuizStarted(seq=2, at_ms=1_000, question_count=3),
+        QuestionOpened(seq=3, at_ms=1_000, index=0, closes_at_ms=11_000, accepts_until_ms=11_500),
+    ]
+    assert phase_of(session) is Phase.QUESTION_OPEN
+    assert session.question is questions[0]
+    closed = session.close_question(5_000)
+    assert closed == [
+        QuestionClosed(
+            seq=4,
+            at_ms=5_000,
+            index=0,
+            correct_option=0,
+            option_counts=(0, 0, 0, 0),
+            reason=CloseReason.HOST,
+        )
+    ]
+    assert phase_of(session) is Phase.QUESTION_CLOSED
+    opened = session.next(6_000)
+    assert opened == [
+        QuestionOpened(seq=5, at_ms=6_000, index=1, closes_at_ms=16_000, accepts_until_ms=16_500)
+    ]
+    assert [type(e) for e in session.skip(7_000)] == [QuestionClosed, QuestionOpened]
+    assert session.current == 2
+    session.close_question(8_000)
+    assert session.next(9_000) == [QuizFinished(seq=9, at_ms=9_000, reason=FinishReason.COMPLETED)]
+    assert phase_of(session) is Phase.FINISHED
+
+
+@pytest.mark.parametrize("phase", ["lobby", "open", "closed", "finished"])
+def test_illegal_host_commands_raise_and_change_nothing(
+    questions: list[Question], phase: str
+) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    if phase != "lobby":
+        session.start(10)
+    if phase in ("closed", "finished"):
+        session.close_question(20)
+    if phase == "finished":
+        session.end(30)
+    legal = {
+        "lobby": {"start", "end"},
+        "open": {"close_question", "skip", "end"},
+        "closed": {"next", "end"},
+        "finished": set(),
+    }[phase]
+    for name in ("start", "close_question", "next", "skip", "end"):
+        if name in legal:
+            continue
+        before = state(session)
+        with pytest.raises(Rejected) as caught:
+            getattr(session, name)(40)
+        expected = ErrorCode.QUIZ_FINISHED if name == "end" else ErrorCode.ILLEGAL_STATE
+        assert caught.value.code is expected, name
+        assert state(session) == before, name
+
+
+def test_skipping_the_last_question_finishes_the_quiz(questions: list[Question]) -> None:
+    session = new_session(questions[:1])
+    session.start(0)
+    events = session.skip(100)
+    assert [type(e) for e in events] == [QuestionClosed, QuizFinished]
+    assert isinstance(events[0], QuestionClosed)
+    assert events[0].reason is CloseReason.SKIP
+    assert phase_of(session) is Phase.FINISHED
+
+
+def test_ending_an_open_question_reveals_it_first(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.start(0)
+    session.submit_answer(1, 0, 0, 500)
+    events = session.end(600)
+    assert events == [
+        QuestionClosed(
+            seq=5,
+            at_ms=600,
+            index=0,
+            correct_option=0,
+            option_counts=(1, 0, 0, 0),
+            reason=CloseReason.END,
+        ),
+        QuizFinished(seq=6, at_ms=600, reason=FinishReason.ENDED),
+    ]
+
+
+def test_ending_from_the_lobby(questions: list[Question]) -> None:
+    session = new_session(questions)
+    assert session.end(5) == [QuizFinished(seq=1, at_ms=5, reason=FinishReason.ENDED)]
+
+
+# ---------------------------------------------------------------- the clock
+
+
+def test_the_clock_closes_a_question_only_after_the_grace(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.start(1_000)
+    assert session.tick(11_000) == []  # the countdown is at zero, answers still count
+    assert session.tick(11_500) == []  # the last millisecond of the grace
+    events = session.tick(11_501)
+    assert len(events) == 1
+    assert isinstance(events[0], QuestionClosed)
+    assert events[0].reason is CloseReason.TIME
+    assert session.tick(20_000) == []  # already closed: nothing to do
+
+
+def test_the_clock_does_nothing_in_the_lobby(questions: list[Question]) -> None:
+    session = new_session(questions)
+    assert session.tick(10**9) == []
+    assert session.seq == 0
+
+
+# ---------------------------------------------------------------- answers
+
+
+def test_a_correct_answer_is_scored_at_once(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.start(1_000)
+    outcome = session.submit_answer(1, 0, 0, 3_000)  # 2 s of 10: 1000 - 1000*2000//20000
+    assert outcome.status is AnswerStatus.ACCEPTED
+    assert outcome.record.points == 900
+    assert outcome.record.score == 900
+    assert outcome.record.correct is True
+    assert outcome.events == (
+        AnswerAccepted(
+            seq=4,
+            at_ms=3_000,
+            player_id=1,
+            index=0,
+            option=0,
+            correct=True,
+            points=900,
+            score=900,
+            streak=1,
+            elapsed_ms=2_000,
+        ),
+    )
+    assert session.board.score_of(1) == 900
+    assert session.answered_count == 1
+
+
+def test_speed_counts_from_when_the_question_was_sent_to_the_player(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.start(1_000)
+    outcome = session.submit_answer(1, 0, 0, 3_000, sent_at_ms=1_400)
+    assert outcome.record.elapsed_ms == 1_600
+    assert outcome.record.points == 920
+
+
+def test_a_wrong_answer_scores_zero_and_breaks_the_streak(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.start(0)
+    session.submit_answer(1, 0, 0, 0)
+    session.close_question(1)
+    session.next(2)
+    assert session.submit_answer(1, 1, 1, 2).record.streak == 2
+    assert session.players[1].score == 1000 + 1100
+    session.close_question(3)
+    session.next(4)
+    wrong = session.submit_answer(1, 2, 0, 4)
+    assert (wrong.record.correct, wrong.record.points, wrong.record.streak) == (False, 0, 0)
+
+
+def test_a_missed_question_breaks_the_streak(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.start(0)
+    session.submit_answer(1, 0, 0, 0)
+    assert session.players[1].streak == 1
+    session.close_question(1)
+    session.next(2)
+    session.close_question(3)  # Anna did not answer question 1
+    assert session.players[1].streak == 0
+    session.next(4)
+    assert session.submit_answer(1, 2, 2, 4).record.points == 1000  # no bonus
+
+
+def test_the_same_answer_twice_counts_once(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.start(0)
+    first = session.submit_answer(1, 0, 0, 1_000)
+    before = state(session)
+    again = session.submit_answer(1, 0, 0, 2_000)
+    assert again.status is AnswerStatus.DUPLICATE
+    assert again.record == first.record
+    assert again.events == ()
+    assert state(session) == before
+
+
+def test_a_different_second_answer_is_refused_with_the_first_result(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.start(0)
+    first = session.submit_answer(1, 0, 3, 1_000)
+    before = state(session)
+    other = session.submit_answer(1, 0, 0, 1_500)
+    assert other.status is AnswerStatus.ALREADY_ANSWERED
+    assert other.record == first.record
+    assert other.record.option == 3
+    assert state(session) == before
+
+
+def test_a_repeat_after_the_close_still_gets_the_first_result(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.start(0)
+    first = session.submit_answer(1, 0, 0, 1_000)
+    session.close_question(2_000)
+    session.next(3_000)
+    assert session.submit_answer(1, 0, 0, 4_000).record == first.record
+
+
+def test_answers_up_to_the_end_of_the_grace_count_and_later_ones_do_not(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.join("Ben", 0)
+    session.start(1_000)
+    in_grace = session.submit_answer(1, 0, 0, 11_500)
+    assert in_grace.status is AnswerStatus.ACCEPTED
+    assert in_grace.record.points == 500  # the time is clamped to the limit
+    before = state(session)
+    with raising(ErrorCode.TOO_LATE):
+        session.submit_answer(2, 0, 0, 11_501)
+    assert state(session) == before
+
+
+@pytest.mark.parametrize(
+    ("index", "option", "code"),
+    [
+        (5, 0, ErrorCode.WRONG_QUESTION),
+        (-1, 0, ErrorCode.WRONG_QUESTION),
+        ("0", 0, ErrorCode.WRONG_QUESTION),
+        (True, 0, ErrorCode.WRONG_QUESTION),
+        (0, 4, ErrorCode.INVALID_OPTION),
+        (0, -1, ErrorCode.INVALID_OPTION),
+        (0, 1.0, ErrorCode.INVALID_OPTION),
+        (0, None, ErrorCode.INVALID_OPTION),
+        (1, 0, ErrorCode.WRONG_QUESTION),  # a question that is not the open one
+    ],
+)
+def test_malformed_answers_are_refused(
+    questions: list[Question], index: object, option: object, code: ErrorCode
+) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.start(0)
+    before = state(session)
+    with raising(code):
+        session.submit_answer(1, index, option, 100)
+    assert state(session) == before
+
+
+def test_no_answers_while_no_question_is_open(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    with raising(ErrorCode.QUESTION_NOT_OPEN):
+        session.submit_answer(1, 0, 0, 0)
+    session.start(0)
+    session.close_question(1)
+    with raising(ErrorCode.QUESTION_NOT_OPEN):
+        session.submit_answer(1, 0, 0, 2)
+
+
+# ---------------------------------------------------------------- all answered → close
+
+
+def test_the_question_closes_when_every_present_player_has_answered(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions, close_when_all_answered=True)
+    for name in ("Anna", "Ben", "Cleo"):
+        session.join(name, 0)
+    session.leave(3, 0)  # Cleo is away: she is not waited for
+    session.start(0)
+    assert session.submit_answer(1, 0, 0, 100).events[1:] == ()
+    closing = session.submit_answer(2, 0, 1, 200).events
+    assert isinstance(closing[-1], QuestionClosed)
+    assert closing[-1].reason is CloseReason.ALL_ANSWERED
+    assert closing[-1].option_counts == (1, 1, 0, 0)
+    assert phase_of(session) is Phase.QUESTION_CLOSED
+
+
+def test_leaving_and_coming_back_after_answering_counts_right(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions, close_when_all_answered=True)
+    session.join("Anna", 0)
+    session.join("Ben", 0)
+    session.start(0)
+    session.submit_answer(1, 0, 0, 100)
+    session.leave(1, 150)
+    session.rejoin(1, 160)
+    assert phase_of(session) is Phase.QUESTION_OPEN
+    session.submit_answer(2, 0, 0, 200)
+    assert phase_of(session) is Phase.QUESTION_CLOSED
+
+
+def test_an_absent_player_who_answers_does_not_count_as_present(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions, close_when_all_answered=True)
+    session.join("Anna", 0)
+    session.join("Ben", 0)
+    session.start(0)
+    session.leave(2, 10)
+    session.submit_answer(2, 0, 0, 20)  # an answer that was in flight when Ben dropped
+    assert phase_of(session) is Phase.QUESTION_OPEN
+    session.submit_answer(1, 0, 0, 30)
+    assert phase_of(session) is Phase.QUESTION_CLOSED
+
+
+def test_kicking_the_last_player_who_had_not_answered_closes_the_question(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions, close_when_all_answered=True)
+    session.join("Anna", 0)
+    session.join("Ben", 0)
+    session.start(0)
+    session.submit_answer(1, 0, 0, 100)
+    events = session.kick(2, 200)
+    assert [type(e) for e in events] == [PlayerKicked, QuestionClosed]
+
+
+# ---------------------------------------------------------------- reveal at close
+
+
+def test_at_close_reveal_keeps_the_board_until_the_question_closes(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions, reveal=RevealMode.AT_CLOSE)
+    session.join("Anna", 0)
+    session.join("Ben", 0)
+    session.start(0)
+    session.submit_answer(2, 0, 0, 1_000)
+    assert session.players[2].score == 950
+    assert session.board.score_of(2) == 0
+    assert [p.player_id for p in session.board] == [1, 2]
+    session.close_question(2_000)
+    assert session.board.score_of(2) == 950
+    assert [p.player_id for p in session.board] == [2, 1]
+
+
+def test_at_close_reveal_skips_players_kicked_meanwhile(questions: list[Question]) -> None:
+    session = new_session(questions, reveal=RevealMode.AT_CLOSE)
+    session.join("Anna", 0)
+    session.join("Ben", 0)
+    session.start(0)
+    session.submit_answer(2, 0, 0, 1_000)
+    session.kick(2, 1_500)
+    session.close_question(2_000)
+    assert 2 not in session.board
+    assert len(session.board) == 1
+
+
+# ---------------------------------------------------------------- invariants
+
+
+def test_check_invariants_finds_a_broken_score(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.check_invariants()
+    session.players[1].score = 5
+    with pytest.raises(CoreBug, match="score"):
+        session.check_invariants()
+
+
+def test_check_invariants_finds_a_kicked_player_on_the_board(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.players[1].kicked = True
+    with pytest.raises(CoreBug, match="board"):
+        session.check_invariants()
+
+
+def test_check_invariants_finds_a_wrong_presence_count(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.players[1].present = False
+    with pytest.raises(CoreBug, match="present"):
+        session.check_invariants()
+
+
+def test_player_lookups(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    assert session.player(1).nickname == "Anna"
+    assert session.active_player(1).id == 1

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import pytest
+
+from livequiz.domain.errors import ErrorCode, Rejected
+from livequiz.domain.settings import QuizSettings, RevealMode, ScoringMode
+
+
+def test_defaults_are_what_live_quiz_players_expect() -> None:
+    settings = QuizSettings().validate()
+    assert settings.time_limit_ms == 20_000
+    assert settings.base_points == 1000
+    assert settings.streak_bonus == 100
+    assert settings.streak_bonus_cap == 500
+    assert settings.reveal is RevealMode.IMMEDIATE
+    assert settings.scoring is ScoringMode.SPEED
+    assert settings.top_k == 10
+
+
+def test_from_mapping_reads_json_values() -> None:
+    settings = QuizSettings.from_mapping(
+        {
+            "time_limit_ms": 10_000,
+            "reveal": "at_close",
+            "scoring": "accuracy",
+            "allow_late_join": False,
+        }
+    )
+    assert settings.time_limit_ms == 10_000
+    assert settings.reveal is RevealMode.AT_CLOSE
+    assert settings.scoring is ScoringMode.ACCURACY
+    assert settings.allow_late_join is False
+    assert QuizSettings.from_mapping(settings.to_mapping()) == settings
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"colour": "red"}, "unknown setting 'colour'"),
+        ({"reveal": "sometimes"}, "reveal must be one of: immediate, at_close"),
+        ({"allow_late_join": "yes"}, "allow_late_join must be true or false"),
+        ({"time_limit_ms": "20"}, "time_limit_ms must be a whole number"),
+        ({"time_limit_ms": 2.5}, "time_limit_ms must be a whole number"),
+        ({"time_limit_ms": True}, "time_limit_ms must be a whole number"),
+        ({"time_limit_ms": 999}, "time_limit_ms must be 1,000 to 600,000"),
+        ({"grace_ms": -1}, "grace_ms must be 0 to 5,000"),
+        ({"base_points": 0}, "base_points must be 1 to 100,000"),
+        ({"streak_bonus": 10_001}, "streak_bonus must be 0 to 10,000"),
+        ({"streak_bonus_cap": -5}, "streak_bonus_cap must be 0 to 100,000"),
+        ({"max_players": 0}, "max_players must be 1 to 100,000"),
+        ({"top_k": 101}, "top_k must be 1 to 100"),
+        ({"max_delivery_lag_ms": 10_001}, "max_delivery_lag_ms must be 0 to 10,000"),
+    ],
+)
+def test_bad_settings_are_refused_with_a_clear_message(
+    values: dict[str, object], message: str
+) -> None:
+    with pytest.raises(Rejected) as caught:
+        QuizSettings.from_mapping(values)
+    assert caught.value.code is ErrorCode.INVALID_SETTINGS
+    assert caught.value.message == message
+
+
+def test_plain_strings_in_place_of_modes_are_refused() -> None:
+    # from_mapping converts JSON strings; building the dataclass by hand must use the enums
+    with pytest.raises(Rejected, match="scoring must be a ScoringMode"):
+        QuizSettings(scoring="speed").validate()  # type: ignore[arg-type]
+    with pytest.raises(Rejected, match="reveal must be a RevealMode"):
+        QuizSettings(reveal="at_close").validate()  # type: ignore[arg-type]

@@ -1,0 +1,233 @@
+"""What players and the host see, and above all what they do not see."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from livequiz.domain import views
+from livequiz.domain.question import Question
+from livequiz.domain.session import QuizSession
+from livequiz.domain.settings import QuizSettings, RevealMode
+
+SETTINGS = QuizSettings(time_limit_ms=10_000, grace_ms=500, close_when_all_answered=False)
+
+
+def played(questions: list[Question], **changes: object) -> QuizSession:
+    """Anna and Ben in a started quiz; Anna has answered question 0 correctly at 2 s."""
+    session = QuizSession(questions, replace(SETTINGS, **changes))  # type: ignore[arg-type]
+    session.join("Anna", 0)
+    session.join("Ben", 0)
+    session.start(1_000)
+    session.submit_answer(1, 0, 0, 3_000)
+    return session
+
+
+def secrets_in(view: object) -> bool:
+    """Whether a view holds anything that gives away the open question's answer."""
+    text = json.dumps(view)
+    keys = ('"correct_option"', '"word"', '"definition"', '"example"', '"correct"')
+    return any(key in text for key in keys) or _has_reveal(view)
+
+
+def _has_reveal(view: object) -> bool:
+    if isinstance(view, dict):
+        question = view.get("question", view)
+        if isinstance(question, dict) and "reveal" in question:
+            return True
+    return False
+
+
+def test_no_view_gives_the_answer_away_while_the_question_is_open(
+    questions: list[Question],
+) -> None:
+    session = played(questions)
+    anna = views.player_view(session, 1, 4_000)
+    # Anna answered: in immediate mode she learns at once whether *her* answer was right, …
+    assert anna["answer"]["correct"] is True
+    # … but nothing else in any view says which option is right.
+    del anna["answer"]
+    for view in (
+        anna,
+        views.player_view(session, 2, 4_000),
+        views.host_view(session, 4_000),
+        views.leaderboard(session),
+    ):
+        assert not secrets_in(view)
+    question = views.question_view(session, 4_000)
+    assert question is not None
+    assert question["options"] == list(questions[0].options)
+    assert question["remaining_ms"] == 7_000
+    assert question["open"] is True
+
+
+def test_the_reveal_comes_with_the_close(questions: list[Question]) -> None:
+    session = played(questions)
+    session.close_question(5_000)
+    question = views.question_view(session, 12_000)
+    assert question is not None
+    assert question["remaining_ms"] == 0
+    assert question["reveal"] == {
+        "correct_option": 0,
+        "word": "word0",
+        "definition": "meaning of word0",
+        "example": "an example with word0 in it",
+    }
+
+
+def test_no_question_in_the_lobby(questions: list[Question]) -> None:
+    session = QuizSession(questions)
+    session.join("Anna", 0)
+    view = views.player_view(session, 1, 0)
+    assert view["question"] is None
+    assert view["answer"] is None
+    assert view["player"]["rank"] == 1
+
+
+def test_a_player_sees_their_own_result_score_and_rank_at_once(
+    questions: list[Question],
+) -> None:
+    session = played(questions)
+    view = views.player_view(session, 1, 4_000)
+    assert view["answer"] == {
+        "index": 0,
+        "option": 0,
+        "revealed": True,
+        "correct": True,
+        "points": 900,
+        "score": 900,
+        "streak": 1,
+    }
+    assert view["player"] == {
+        "player_id": 1,
+        "nickname": "Anna",
+        "streak": 1,
+        "kicked": False,
+        "score": 900,
+        "rank": 1,
+        "players": 2,
+    }
+    assert views.player_view(session, 2, 4_000)["player"]["rank"] == 2
+
+
+def test_at_close_mode_hides_the_result_and_score_until_the_close(
+    questions: list[Question],
+) -> None:
+    session = played(questions, reveal=RevealMode.AT_CLOSE)
+    view = views.player_view(session, 1, 4_000)
+    assert view["answer"] == {"index": 0, "option": 0, "revealed": False}
+    assert view["player"]["score"] == 0
+    assert view["player"]["streak"] == 0
+    assert not secrets_in(view)
+    session.close_question(5_000)
+    view = views.player_view(session, 1, 5_000)
+    assert view["answer"]["correct"] is True
+    assert view["player"]["score"] == 900
+    assert view["player"]["streak"] == 1
+
+
+def test_the_leaderboard_frame(questions: list[Question]) -> None:
+    session = played(questions)
+    frame = views.leaderboard(session)
+    assert frame == {
+        "seq": session.seq,
+        "phase": "question_open",
+        "players": 2,
+        "answered": 1,
+        "top": [
+            {"player_id": 1, "nickname": "Anna", "score": 900, "rank": 1},
+            {"player_id": 2, "nickname": "Ben", "score": 0, "rank": 2},
+        ],
+    }
+    session.close_question(5_000)
+    assert views.leaderboard(session)["answered"] is None
+
+
+def test_the_leaderboard_frame_lists_top_k_only(questions: list[Question]) -> None:
+    session = QuizSession(questions, replace(SETTINGS, top_k=3))
+    for n in range(6):
+        session.join(f"player {n}", n)
+    frame = views.leaderboard(session)
+    assert [line["nickname"] for line in frame["top"]] == ["player 0", "player 1", "player 2"]
+    assert [line["rank"] for line in frame["top"]] == [1, 1, 1]
+    assert frame["players"] == 6
+
+
+def test_the_host_sees_who_is_here(questions: list[Question]) -> None:
+    session = played(questions)
+    session.leave(2, 3_500)
+    session.join("Cleo", 3_600)
+    session.kick(3, 3_700)
+    host = views.host_view(session, 4_000)
+    assert host["players"] == [
+        {"player_id": 1, "nickname": "Anna", "present": True, "score": 900},
+        {"player_id": 2, "nickname": "Ben", "present": False, "score": 0},
+    ]
+    assert host["answered"] == 1
+    assert host["present"] == 1
+    assert host["settings"]["time_limit_ms"] == 10_000
+    assert host["locked"] is False
+
+
+def test_a_kicked_player_has_no_rank(questions: list[Question]) -> None:
+    session = played(questions)
+    session.kick(1, 4_000)
+    view = views.player_view(session, 1, 4_000)
+    assert view["player"]["kicked"] is True
+    assert view["player"]["rank"] is None
+
+
+def test_results_list_the_words_each_player_missed(questions: list[Question]) -> None:
+    session = played(questions)  # Anna right on question 0
+    session.submit_answer(2, 0, 3, 3_500)  # Ben wrong on question 0
+    session.close_question(4_000)
+    session.next(5_000)
+    session.submit_answer(1, 1, 0, 6_000)  # Anna wrong on question 1 (correct is 1)
+    session.close_question(7_000)
+    session.next(8_000)  # question 2 open: not part of any review yet
+    anna = views.player_results(session, 1)
+    assert anna["correct"] == 1
+    assert anna["answered"] == 2
+    assert anna["missed"] == [
+        {
+            "index": 1,
+            "word": "word1",
+            "definition": "meaning of word1",
+            "example": "an example with word1 in it",
+            "answered": 0,
+            "correct_option": 1,
+        }
+    ]
+    ben = views.player_results(session, 2)
+    assert [m["index"] for m in ben["missed"]] == [0, 1]  # wrong, then no answer
+    assert ben["missed"][1]["answered"] is None
+    session.end(9_000)
+    assert [m["index"] for m in views.player_results(session, 2)["missed"]] == [0, 1, 2]
+
+
+def test_final_results_for_the_teacher(questions: list[Question]) -> None:
+    session = played(questions)
+    session.submit_answer(2, 0, 3, 3_500)
+    session.close_question(4_000)
+    session.next(5_000)
+    session.close_question(6_000)  # nobody answered question 1
+    session.next(7_000)
+    session.end(8_000)
+    results = views.final_results(session)
+    assert results["phase"] == "finished"
+    assert results["players"] == [
+        {"rank": 1, "player_id": 1, "nickname": "Anna", "score": 900, "correct": 1, "answered": 1},
+        {"rank": 2, "player_id": 2, "nickname": "Ben", "score": 0, "correct": 0, "answered": 1},
+    ]
+    first, second, third = results["questions"]
+    assert first["option_counts"] == [1, 0, 0, 1]
+    assert first["correct"] == 1
+    assert first["most_picked_wrong"] == 3
+    assert second["most_picked_wrong"] is None
+    assert third["index"] == 2
+
+
+def test_results_leave_out_questions_not_yet_closed(questions: list[Question]) -> None:
+    session = played(questions)
+    assert views.final_results(session)["questions"] == []
+    assert views.player_results(session, 1)["missed"] == []
