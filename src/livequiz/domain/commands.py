@@ -1,0 +1,199 @@
+"""Commands: every change to a quiz as a value, applied by one function.
+
+A command is what a player, the host or the clock asks of a quiz. Making them values (rather than
+method calls scattered through the server) gives three things at once:
+
+* one place, :func:`execute`, where a command meets the session — so a store adapter applies a
+  whole batch of them as whole operations, one by one, in order;
+* a journal: each command that changed something is written down with the time it ran at, and
+  replaying the journal into a fresh session rebuilds it exactly (the core is deterministic);
+* a wire-neutral form (:func:`to_record` / :func:`from_record`) that any store can keep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from livequiz.domain.errors import CoreBug
+from livequiz.domain.events import Event
+from livequiz.domain.session import AnswerOutcome, QuizSession
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    nickname: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rejoin:
+    player_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    player_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    player_id: int
+    index: int
+    option: int
+    #: When the server sent this question to the player's connection (server clock).
+    sent_at_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Kick:
+    player_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetLocked:
+    locked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CloseQuestion:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Next:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """The quiz's clock: close the open question if its time (and grace) is up."""
+
+
+Command = (
+    Join
+    | Rejoin
+    | Leave
+    | Answer
+    | Kick
+    | SetLocked
+    | Start
+    | CloseQuestion
+    | Next
+    | Skip
+    | End
+    | Tick
+)
+
+#: Host commands by the name the wire protocol uses for them.
+HOST_COMMANDS: dict[str, type[Command]] = {
+    "start": Start,
+    "close": CloseQuestion,
+    "next": Next,
+    "skip": Skip,
+    "end": End,
+    "kick": Kick,
+    "lock": SetLocked,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Executed:
+    """What one command did: its events, and for an answer, how it was taken."""
+
+    events: tuple[Event, ...]
+    answer: AnswerOutcome | None = None
+
+    @property
+    def changed(self) -> bool:
+        """Whether the session changed (and so whether the command belongs in the journal)."""
+        return bool(self.events)
+
+
+def execute(session: QuizSession, command: Command, now_ms: int) -> Executed:
+    """Apply one command; raises :class:`~livequiz.domain.errors.Rejected` and changes nothing
+    if the rules refuse it."""
+    match command:
+        case Answer(player_id, index, option, sent_at_ms):
+            outcome = session.submit_answer(player_id, index, option, now_ms, sent_at_ms=sent_at_ms)
+            return Executed(outcome.events, outcome)
+        case Join(nickname):
+            return Executed((session.join(nickname, now_ms),))
+        case Rejoin(player_id):
+            return Executed(tuple(session.rejoin(player_id, now_ms)))
+        case Leave(player_id):
+            return Executed(tuple(session.leave(player_id, now_ms)))
+        case Kick(player_id):
+            return Executed(tuple(session.kick(player_id, now_ms)))
+        case SetLocked(locked):
+            return Executed(tuple(session.set_locked(locked, now_ms)))
+        case Start():
+            return Executed(tuple(session.start(now_ms)))
+        case CloseQuestion():
+            return Executed(tuple(session.close_question(now_ms)))
+        case Next():
+            return Executed(tuple(session.next(now_ms)))
+        case Skip():
+            return Executed(tuple(session.skip(now_ms)))
+        case End():
+            return Executed(tuple(session.end(now_ms)))
+        case Tick():
+            return Executed(tuple(session.tick(now_ms)))
+    raise CoreBug(f"unknown command {command!r}")  # pragma: no cover - the match is exhaustive
+
+
+# ---------------------------------------------------------------------- journal records
+
+_NAMES: dict[type[Command], str] = {
+    Join: "join",
+    Rejoin: "rejoin",
+    Leave: "leave",
+    Answer: "answer",
+    Kick: "kick",
+    SetLocked: "lock",
+    Start: "start",
+    CloseQuestion: "close",
+    Next: "next",
+    Skip: "skip",
+    End: "end",
+    Tick: "tick",
+}
+_TYPES = {name: kind for kind, name in _NAMES.items()}
+
+
+def to_record(command: Command, now_ms: int) -> dict[str, Any]:
+    """A JSON-ready record of a command and the time it ran at."""
+    record: dict[str, Any] = {"c": _NAMES[type(command)], "t": now_ms}
+    for name in command.__dataclass_fields__:
+        record[name] = getattr(command, name)
+    return record
+
+
+def from_record(record: dict[str, Any]) -> tuple[Command, int]:
+    """The command and time of a record written by :func:`to_record`."""
+    values = dict(record)
+    kind = _TYPES[values.pop("c")]
+    now_ms = values.pop("t")
+    return kind(**values), now_ms
+
+
+def replay(session: QuizSession, records: list[dict[str, Any]]) -> None:
+    """Rebuild a session from its journal; a record the rules refuse means a corrupt journal."""
+    for record in records:
+        command, now_ms = from_record(record)
+        if not execute(session, command, now_ms).changed:
+            raise CoreBug(f"journal record changed nothing on replay: {record!r}")

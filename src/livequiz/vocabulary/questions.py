@@ -1,0 +1,497 @@
+"""Multiple-choice vocabulary questions, reproducible from a seed.
+
+:func:`generate_quiz` picks words from a deck (the built-in one, or an author's list backed by the
+built-in one) and builds one question per word, mixing the requested kinds. All randomness comes
+from one ``random.Random(seed)``, consumed in a fixed order, so the same arguments give the same
+quiz on every machine and every run: a host can announce a seed and replay a quiz, and a failing
+test names the seed that breaks.
+
+The rules every question follows (they are product requirements; the tests check each one):
+
+- exactly ``options`` distinct options, exactly one of them right, shuffled with the seed;
+- wrong options (distractors) have the part of speech of the asked word and a similar level:
+  the same level first, then one level away, then further; from an author's list, the author's
+  own words come first and the built-in deck tops them up;
+- a distractor is never another right answer: it is not of the answer's word family, not a
+  synonym of it in any deck (either direction, through one shared synonym, or as the first word
+  of a synonym phrase: "pass over" rules out "pass" for "cross"), its definition is not
+  near-identical; in fill-in questions it is not an antonym either (an antonym often fits a
+  sentence just as well), and it takes the same "a"/"an" as the blank;
+- no question gives its answer away: a definition shown before the answer never contains the
+  word or a form of it, no option word appears (in any form) in the prompt, not even in its
+  fixed wording ("close" is never an option of "Which word is closest ..."), and a fill-in
+  sentence holds the word exactly once, as a whole token, with no other form of it left;
+- definitions are cleaned of WordNet markup and must be 2+ words and at most 120 characters
+  (:mod:`livequiz.vocabulary.cleaning`); fill-in sentences keep at least 6 other words; synonym
+  answers are single common words (:meth:`Lexicon.synonym_answers`); entries screened out of the
+  built-in deck (:mod:`livequiz.vocabulary.screening`) are neither asked nor offered;
+- no word is asked twice in one quiz.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from enum import StrEnum
+from typing import TypeVar
+
+from livequiz.domain.errors import ErrorCode, Rejected
+from livequiz.domain.question import MAX_OPTIONS, MIN_OPTIONS, Question
+from livequiz.vocabulary.deck import UNKNOWN_POS, Deck, Entry, Level
+from livequiz.vocabulary.leaks import leaks
+from livequiz.vocabulary.profiles import (
+    Blank,
+    Lexicon,
+    Profile,
+    indefinite_article,
+    near_identical,
+    profile,
+    shape,
+)
+
+__all__ = ["QuestionKind", "generate_quiz"]
+
+_T = TypeVar("_T")
+
+#: How many distractor candidates are looked at first with the preferences on (similar length
+#: for definitions, same ending for words); after that any acceptable candidate will do.
+LOOKAHEAD = 40
+#: A question whose distractors are not found among this many candidates is given up on.
+MAX_CANDIDATES = 1500
+
+
+class QuestionKind(StrEnum):
+    """How a question asks about its word."""
+
+    #: "What does 'X' mean?"; options are definitions.
+    WORD_TO_MEANING = "word_to_meaning"
+    #: "Which word means: <definition>?"; options are words.
+    MEANING_TO_WORD = "meaning_to_word"
+    #: "Which word is closest in meaning to 'X'?"; the right option is one of its synonyms.
+    SYNONYM = "synonym"
+    #: An example sentence with the word replaced by a blank; options are words.
+    FILL_BLANK = "fill_blank"
+
+
+def _lazy_shuffle(rng: random.Random, size: int) -> Iterator[int]:
+    """``range(size)`` in random order, produced one by one (a lazy Fisher-Yates shuffle).
+
+    Distractors are usually found among the first few dozen candidates of a pool of thousands;
+    shuffling the whole pool for every question would cost more than the rest of the quiz.
+    """
+    moved: dict[int, int] = {}
+    for i in range(size):
+        j = rng.randrange(i, size)
+        value = moved.get(j, j)
+        moved[j] = moved.get(i, i)
+        yield value
+
+
+def _shuffled(rng: random.Random, pools: Sequence[Sequence[Entry]]) -> Iterator[Entry]:
+    """The entries of all ``pools`` together, in random order."""
+    for index in _lazy_shuffle(rng, sum(len(pool) for pool in pools)):
+        which = 0
+        while index >= len(pools[which]):
+            index -= len(pools[which])
+            which += 1
+        yield pools[which][index]
+
+
+class _LazyShuffle:
+    """One pool of words in random order, drawn lazily and kept, so that each kind of question
+    can walk it at its own pace (a word a fill-in question skips is still there for the others).
+    """
+
+    def __init__(self, rng: random.Random, pool: Sequence[Entry]) -> None:
+        self._iterator = _shuffled(rng, [pool])
+        self._words: list[Entry] = []
+
+    def __getitem__(self, index: int) -> Entry | None:
+        while len(self._words) <= index:
+            entry = next(self._iterator, None)
+            if entry is None:
+                return None
+            self._words.append(entry)
+        return self._words[index]
+
+
+class _QuizBuilder:
+    """Builds the questions of one quiz; holds its random generator and caches."""
+
+    def __init__(self, source: Deck, decks: Sequence[Deck], rng: random.Random, options: int):
+        self.source = source
+        self.decks = tuple(decks)
+        self.rng = rng
+        self.distractors_needed = options - 1
+        self.lexicon = Lexicon(self.decks)
+
+    # -- candidates ---------------------------------------------------------------------------
+
+    def _candidates(self, target: Profile) -> Iterator[Profile]:
+        """Distractor candidates for ``target``: same part of speech, nearest level first.
+
+        The decks are taken in order (an author's list before the built-in deck). An author's
+        word of unknown part of speech only gets candidates from the author's list, any part of
+        speech, as nothing else is known to match it.
+        """
+        entry = target.entry
+        seen = {target.key}
+        for deck in self.decks:
+            if entry.pos == UNKNOWN_POS and deck is not self.source:
+                break
+            for distance in range(len(Level)):
+                levels = entry.level.at_distance(distance)
+                if entry.pos == UNKNOWN_POS:
+                    pools = [deck.with_level(level) for level in levels]
+                else:
+                    pools = [deck.with_level_and_pos(level, entry.pos) for level in levels]
+                for candidate in _shuffled(self.rng, pools):
+                    if candidate.key not in seen:
+                        seen.add(candidate.key)
+                        yield profile(candidate, deck)
+
+    def _choose(
+        self,
+        target: Profile,
+        accept: Callable[[Profile], bool],
+        compatible: Callable[[Profile, Profile], bool],
+        prefer: Callable[[Profile], bool],
+    ) -> list[Profile] | None:
+        """Pick the distractors: acceptable, pairwise compatible, preferred ones first.
+
+        The first :data:`LOOKAHEAD` candidates are taken only if preferred; the others wait and
+        are used, in order, if too few preferred ones turn up; then the rest of the candidates
+        are taken as they come.
+        """
+        chosen: list[Profile] = []
+        waiting: list[Profile] = []
+
+        def take(candidate: Profile) -> bool:
+            if all(compatible(candidate, other) for other in chosen):
+                chosen.append(candidate)
+            return len(chosen) == self.distractors_needed
+
+        candidates = self._candidates(target)
+        for examined, candidate in enumerate(candidates, start=1):
+            if examined > MAX_CANDIDATES:
+                return None
+            if not candidate.suitable or not accept(candidate):
+                continue
+            if examined <= LOOKAHEAD and not prefer(candidate):
+                waiting.append(candidate)
+            elif take(candidate):
+                return chosen
+            if examined == LOOKAHEAD:
+                if any(take(c) for c in waiting):
+                    return chosen
+                waiting.clear()
+        if any(take(c) for c in waiting):  # there were fewer than LOOKAHEAD candidates
+            return chosen
+        return None
+
+    def _question(
+        self,
+        kind: QuestionKind,
+        target: Profile,
+        prompt: str,
+        answer: str,
+        distractors: Iterable[str],
+        example: str,
+    ) -> Question:
+        options = [answer, *distractors]
+        self.rng.shuffle(options)
+        return Question(
+            prompt=prompt,
+            options=tuple(options),
+            correct_option=options.index(answer),
+            kind=kind.value,
+            word=target.word,
+            definition=target.review,
+            example=example,
+        )
+
+    def _words_compatible(self, a: Profile, b: Profile) -> bool:
+        return not self.lexicon.conflicts(a, b)
+
+    # -- the four kinds -----------------------------------------------------------------------
+
+    def _word_to_meaning(self, target: Profile, correct: str) -> Question | None:
+        def accept(candidate: Profile) -> bool:
+            text = candidate.definition
+            return (
+                text is not None
+                and text.casefold() != correct.casefold()
+                and not leaks(target.word, text)
+                and not near_identical(candidate.gist, target.gist)
+                and not self.lexicon.conflicts(target, candidate)
+            )
+
+        def compatible(a: Profile, b: Profile) -> bool:
+            return str(a.definition).casefold() != str(b.definition).casefold() and not (
+                near_identical(a.gist, b.gist)
+            )
+
+        def prefer(candidate: Profile) -> bool:
+            return 0.5 <= len(str(candidate.definition)) / len(correct) <= 2.0
+
+        chosen = self._choose(target, accept, compatible, prefer)
+        if chosen is None:
+            return None
+        return self._question(
+            QuestionKind.WORD_TO_MEANING,
+            target,
+            f"What does '{target.word}' mean?",
+            correct,
+            (str(c.definition) for c in chosen),
+            target.example,
+        )
+
+    def _meaning_to_word(self, target: Profile, definition: str) -> Question | None:
+        prompt = f"Which word means: {definition}?"
+        if leaks(target.word, prompt):  # "meanwhile" and the "means" of the prompt
+            return None
+
+        def accept(candidate: Profile) -> bool:
+            return not self.lexicon.conflicts(target, candidate) and not leaks(
+                candidate.word, prompt
+            )
+
+        ending = shape(target.word)
+        chosen = self._choose(
+            target, accept, self._words_compatible, lambda c: shape(c.word) == ending
+        )
+        if chosen is None:
+            return None
+        return self._question(
+            QuestionKind.MEANING_TO_WORD,
+            target,
+            prompt,
+            target.word,
+            (c.word for c in chosen),
+            target.example,
+        )
+
+    def _synonym(self, target: Profile) -> Question | None:
+        prompt = f"Which word is closest in meaning to '{target.word}'?"
+        # "close" would echo the "closest" of the prompt
+        answers = [a for a in self.lexicon.synonym_answers(target) if not leaks(a.word, prompt)]
+        if not answers:
+            return None
+        answer = self.rng.choice(answers)
+
+        def accept(candidate: Profile) -> bool:
+            return (
+                not self.lexicon.conflicts(target, candidate)
+                and not self.lexicon.conflicts(answer, candidate)
+                and not leaks(candidate.word, prompt)
+            )
+
+        ending = shape(answer.word)
+        chosen = self._choose(
+            target, accept, self._words_compatible, lambda c: shape(c.word) == ending
+        )
+        if chosen is None:
+            return None
+        return self._question(
+            QuestionKind.SYNONYM,
+            target,
+            prompt,
+            answer.word,
+            (c.word for c in chosen),
+            target.example,
+        )
+
+    def _fill_blank(self, target: Profile, blank: Blank) -> Question | None:
+        def accept(candidate: Profile) -> bool:
+            return (
+                (blank.article is None or indefinite_article(candidate.word) == blank.article)
+                and not leaks(candidate.word, blank.sentence)
+                and not self.lexicon.conflicts(target, candidate, antonyms=True)
+            )
+
+        ending = shape(target.word)
+        chosen = self._choose(
+            target, accept, self._words_compatible, lambda c: shape(c.word) == ending
+        )
+        if chosen is None:
+            return None
+        return self._question(
+            QuestionKind.FILL_BLANK,
+            target,
+            blank.prompt,
+            target.word,
+            (c.word for c in chosen),
+            blank.sentence,
+        )
+
+    def build(self, kind: QuestionKind, target: Profile) -> Question | None:
+        """A question of ``kind`` about ``target``, or ``None`` if the rules cannot be met.
+
+        The cheap tests come first: most words of a deck lack an example sentence or a usable
+        synonym, and are passed over without looking for distractors.
+        """
+        if not target.suitable:
+            return None
+        if kind is QuestionKind.FILL_BLANK:
+            return (
+                self._fill_blank(target, self.rng.choice(target.blanks)) if target.blanks else None
+            )
+        if kind is QuestionKind.SYNONYM:
+            return self._synonym(target)
+        if target.definition is None:
+            return None
+        if kind is QuestionKind.WORD_TO_MEANING:
+            return self._word_to_meaning(target, target.definition)
+        return self._meaning_to_word(target, target.definition)
+
+
+def _parse_levels(levels: Iterable[Level | str] | None, deck: Deck) -> tuple[Level, ...]:
+    if levels is None:
+        return deck.levels()
+    try:
+        parsed = {level if isinstance(level, Level) else Level.parse(level) for level in levels}
+    except ValueError as error:
+        raise Rejected(ErrorCode.INVALID_SETTINGS, str(error)) from None
+    if not parsed:
+        raise Rejected(ErrorCode.INVALID_SETTINGS, "choose at least one level")
+    return tuple(sorted(parsed, key=lambda level: level.rank))
+
+
+def _parse_kinds(kinds: Iterable[QuestionKind | str] | None) -> tuple[QuestionKind, ...]:
+    if kinds is None:
+        return tuple(QuestionKind)
+    parsed: list[QuestionKind] = []
+    for kind in kinds:
+        try:
+            value = QuestionKind(kind.strip().lower() if isinstance(kind, str) else kind)
+        except ValueError:
+            expected = ", ".join(k.value for k in QuestionKind)
+            raise Rejected(
+                ErrorCode.INVALID_SETTINGS,
+                f"unknown question kind {kind!r} (expected one of {expected})",
+            ) from None
+        if value not in parsed:
+            parsed.append(value)
+    if not parsed:
+        raise Rejected(ErrorCode.INVALID_SETTINGS, "choose at least one kind of question")
+    return tuple(parsed)
+
+
+def _rounds(rng: random.Random, items: Sequence[_T]) -> Iterator[_T]:
+    """``items`` in rounds, each round in a new random order: an even, unpredictable mix."""
+    while True:
+        order = list(items)
+        rng.shuffle(order)
+        yield from order
+
+
+class _Picker:
+    """Decides which word each question asks: kinds and levels take turns, words never repeat.
+
+    Levels take turns separately from kinds, so a quiz over A2 and C1 asks about as many A2 as C1
+    words although the deck holds five times more C1 words, and although C1 words less often
+    have an example sentence. A (kind, level) pair that runs out of words passes its turn to the
+    next level; a kind that runs out everywhere leaves its turns to the other kinds.
+    """
+
+    def __init__(
+        self,
+        builder: _QuizBuilder,
+        source: Deck,
+        levels: Sequence[Level],
+        kinds: Sequence[QuestionKind],
+    ) -> None:
+        rng = builder.rng
+        self._builder = builder
+        self._source = source
+        self._words = {level: _LazyShuffle(rng, source.with_level(level)) for level in levels}
+        self._positions = {(kind, level): 0 for kind in kinds for level in levels}
+        self._kinds = _rounds(rng, kinds)
+        self._levels = _rounds(rng, levels)
+        self._open_kinds = set(kinds)
+        self._all_levels = tuple(levels)
+        self._used: set[str] = set()
+
+    def _ask(self, kind: QuestionKind, level: Level) -> Question | None:
+        words = self._words[level]
+        while (entry := words[self._positions[kind, level]]) is not None:
+            self._positions[kind, level] += 1
+            if entry.key in self._used:
+                continue
+            question = self._builder.build(kind, profile(entry, self._source))
+            if question is not None:
+                self._used.add(entry.key)
+                return question
+        return None
+
+    def next_question(self) -> Question | None:
+        """The next question, or ``None`` when no kind can make one any more."""
+        while self._open_kinds:
+            kind = next(self._kinds)
+            if kind not in self._open_kinds:
+                continue
+            first = self._all_levels.index(next(self._levels))
+            for level in self._all_levels[first:] + self._all_levels[:first]:
+                question = self._ask(kind, level)
+                if question is not None:
+                    return question
+            self._open_kinds.discard(kind)
+        return None
+
+
+def generate_quiz(
+    deck: Deck | Iterable[Entry],
+    *,
+    levels: Iterable[Level | str] | None = None,
+    kinds: Iterable[QuestionKind | str] | None = None,
+    count: int = 10,
+    seed: int | str | bytes | None = None,
+    options: int = 4,
+    fallback: Deck | None = None,
+) -> list[Question]:
+    """``count`` questions about distinct words of ``deck``; see the module doc for the rules.
+
+    ``deck`` is a :class:`Deck` (usually :meth:`Deck.builtin`) or an author's entries (from
+    :func:`~livequiz.vocabulary.load_wordlist`). Distractors come from ``deck`` first and then
+    from ``fallback``, which for an author's entries defaults to the built-in deck. Words are
+    asked from ``levels`` only (default: every level of ``deck``); levels and ``kinds`` (default:
+    all) each take turns, each round in a new random order, so both are mixed evenly; a kind or
+    level that runs out of words leaves its turns to the others (see :class:`_Picker`).
+    ``options`` counts the right answer too.
+
+    The result depends only on the arguments: ``seed=None`` seeds from the operating system,
+    any other seed gives the same quiz every time.
+
+    Raises :class:`~livequiz.domain.errors.Rejected` with ``INVALID_SETTINGS`` for a bad argument
+    and with ``NO_QUESTIONS`` if fewer than ``count`` questions can be made; :class:`ValueError`
+    if the given entries hold a word twice (:func:`~livequiz.vocabulary.load_wordlist` never
+    returns such a list).
+    """
+    if not MIN_OPTIONS <= options <= MAX_OPTIONS:
+        raise Rejected(
+            ErrorCode.INVALID_SETTINGS,
+            f"a question has {MIN_OPTIONS} to {MAX_OPTIONS} options, not {options}",
+        )
+    if count < 1:
+        raise Rejected(ErrorCode.INVALID_SETTINGS, f"a quiz needs at least 1 question, not {count}")
+    if isinstance(deck, Deck):
+        source = deck
+        decks = [source] if fallback is None or fallback is source else [source, fallback]
+    else:
+        source = Deck(deck)
+        decks = [source, fallback if fallback is not None else Deck.builtin()]
+    chosen_levels = _parse_levels(levels, source)
+    chosen_kinds = _parse_kinds(kinds)
+
+    builder = _QuizBuilder(source, decks, random.Random(seed), options)
+    picker = _Picker(builder, source, chosen_levels, chosen_kinds)
+    questions: list[Question] = []
+    while len(questions) < count and (question := picker.next_question()) is not None:
+        questions.append(question)
+    if len(questions) < count:
+        raise Rejected(
+            ErrorCode.NO_QUESTIONS,
+            f"only {len(questions)} of the {count} questions asked for can be made from these "
+            f"words (levels {', '.join(chosen_levels)}; kinds {', '.join(chosen_kinds)})",
+        )
+    return questions

@@ -1,0 +1,130 @@
+"""The command line, run as a user runs it: arguments in, text out, an exit status."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from livequiz.cli import main
+
+
+def run(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    status = main(list(argv), out)
+    return status, out.getvalue()
+
+
+def test_no_command_prints_the_help() -> None:
+    status, text = run()
+    assert status == 0
+    assert "livequiz: a real-time vocabulary quiz" in text
+    assert "sample" in text
+
+
+def test_help_explains_the_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["sample", "--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--level", "--kind", "--count", "--seed", "--words", "--json"):
+        assert option in text
+
+
+def test_sample_prints_numbered_questions_with_the_answer_marked() -> None:
+    status, text = run("sample", "--count", "4", "--seed", "11")
+    assert status == 0
+    blocks = [b for b in text.split("\n\n") if b.strip()]
+    assert len(blocks) == 4
+    for number, block in enumerate(blocks, start=1):
+        lines = block.splitlines()
+        assert lines[0].startswith(f"{number}. [")
+        options = [line for line in lines if line.strip()[:3] in {"A) ", "B) ", "C) ", "D) "}
+                   or line.strip().startswith("* ")]  # fmt: skip
+        assert len(options) == 4
+        assert sum(line.lstrip().startswith("*") for line in lines) == 1
+
+
+def test_hide_answers_marks_nothing() -> None:
+    _, text = run("sample", "--count", "3", "--hide-answers")
+    assert "*" not in text
+
+
+def test_json_output_is_reproducible_and_filtered() -> None:
+    args = ("sample", "--json", "--count", "5", "--seed", "5", "--level", "B1", "--kind", "synonym")
+    status, first = run(*args)
+    assert status == 0
+    _, second = run(*args)
+    assert first == second
+    questions = json.loads(first)
+    assert len(questions) == 5
+    for question in questions:
+        assert question["kind"] == "synonym"
+        assert len(question["options"]) == 4
+        assert 0 <= question["correct_option"] < 4
+
+
+def test_an_own_word_list_is_used(tmp_path: Path) -> None:
+    words = tmp_path / "words.csv"
+    words.write_text("word\nharbour\nbrave\nancient\nwhisper\nglacier\n", encoding="utf-8")
+    status, text = run("sample", "--words", str(words), "--count", "5", "--json", "--seed", "1")
+    assert status == 0
+    asked = {q["word"] for q in json.loads(text)}
+    assert asked <= {"harbour", "brave", "ancient", "whisper", "glacier"}
+    assert len(asked) == 5
+
+
+def test_a_bad_word_list_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    words = tmp_path / "words.csv"
+    words.write_text("word,level\nbrave,A2\nharbour,Z9\n", encoding="utf-8")
+    status, _ = run("sample", "--words", str(words))
+    assert status == 1
+    assert "line 3" in capsys.readouterr().err
+
+
+def test_a_missing_file_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _ = run("sample", "--words", str(tmp_path / "nope.csv"))
+    assert status == 1
+    assert "nope.csv" in capsys.readouterr().err
+
+
+def test_an_impossible_request_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _ = run("sample", "--level", "A1", "--kind", "synonym", "--count", "200")
+    assert status == 1
+    assert "only" in capsys.readouterr().err
+
+
+def test_a_count_out_of_range_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["sample", "--count", "0"])
+    assert exited.value.code == 2
+    assert "--count must be between 1 and 200" in capsys.readouterr().err
+
+
+def test_the_installed_command_runs_and_survives_a_closed_pipe() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "livequiz", "sample", "--count", "50"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("\n\n") == 50
+    shell = subprocess.run(
+        f"{sys.executable} -m livequiz sample --count 100 | head -n 1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert shell.stdout.startswith("1. [")
+    assert "Traceback" not in shell.stderr
+    assert "Broken pipe" not in shell.stderr

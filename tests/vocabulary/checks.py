@@ -1,0 +1,145 @@
+"""An independent check of the rules every generated question must follow.
+
+Written from the product rules, not from the generator's code: relations are read straight from
+the decks' raw synonym and antonym lists, and only the leak test (tested on its own in
+test_leaks.py) and the definition cleaner (test_cleaning.py) are shared with the generator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+from livequiz.domain.question import Question
+from livequiz.vocabulary import Deck, Entry, QuestionKind
+from livequiz.vocabulary.cleaning import clean_definition
+from livequiz.vocabulary.leaks import find_phrase, leaks, same_family, tokenize
+
+BLANK = "_____"
+WORD_OPTION_KINDS = {QuestionKind.MEANING_TO_WORD, QuestionKind.SYNONYM, QuestionKind.FILL_BLANK}
+
+
+@cache
+def _reverse(deck: Deck, field: str) -> dict[str, frozenset[str]]:
+    index: dict[str, set[str]] = {}
+    for entry in deck:
+        for other in getattr(entry, field):
+            index.setdefault(other.casefold(), set()).add(entry.key)
+    return {key: frozenset(value) for key, value in index.items()}
+
+
+@cache
+def _definitions(deck: Deck) -> dict[str, tuple[Entry, ...]]:
+    found: dict[str, list[Entry]] = {}
+    for entry in deck:
+        cleaned = clean_definition(entry.definition)
+        if cleaned is not None:
+            found.setdefault(cleaned.casefold(), []).append(entry)
+    return {key: tuple(value) for key, value in found.items()}
+
+
+def definition_owners(text: str, decks: Sequence[Deck]) -> list[Entry]:
+    """The entries whose cleaned definition is ``text``."""
+    return [e for d in decks for e in _definitions(d).get(text.casefold(), ())]
+
+
+def related(word: str, decks: Sequence[Deck], field: str = "synonyms") -> set[str]:
+    """Words listed as synonyms (or antonyms) of ``word``, or listing it, in any deck."""
+    key = word.casefold()
+    words: set[str] = set()
+    for deck in decks:
+        entry = deck.get(key)
+        if entry is not None:
+            words.update(w.casefold() for w in getattr(entry, field))
+        words.update(_reverse(deck, field).get(key, ()))
+    return words
+
+
+def entry_of(word: str, decks: Sequence[Deck]) -> Entry:
+    for deck in decks:
+        entry = deck.get(word)
+        if entry is not None:
+            return entry
+    raise AssertionError(f"{word!r} is in none of the decks")
+
+
+def article(word: str) -> str:
+    lower = word.casefold()
+    if lower.startswith(("hour", "honest", "honor", "honour", "heir")):
+        return "an"
+    if lower.startswith(("uni", "use", "usu", "uti", "ure", "eu", "one", "once", "ewe", "ubiq")):
+        return "a"
+    return "an" if lower[0] in "aeiou" else "a"
+
+
+def check_question(question: Question, decks: Sequence[Deck], options: int = 4) -> None:
+    """Assert every product rule for ``question``; ``decks`` are the decks it was made from."""
+    q = question
+    kind = QuestionKind(q.kind)
+    assert len(q.options) == options, q
+    assert len({o.casefold() for o in q.options}) == options, q
+    assert all("`" not in text for text in (q.prompt, *q.options)), q
+    target = entry_of(q.word, decks)
+    distractors = [o for i, o in enumerate(q.options) if i != q.correct_option]
+
+    if kind in WORD_OPTION_KINDS:
+        synonyms = related(q.word, decks)
+        for option in distractors:
+            other = entry_of(option, decks)
+            if target.pos:
+                assert other.pos == target.pos, (q, option)
+            assert not same_family(option, q.word), (q, option)
+            assert not same_family(option, q.answer), (q, option)
+            assert option.casefold() not in synonyms, (q, option)
+            assert q.word.casefold() not in related(option, decks), (q, option)
+        if kind is not QuestionKind.FILL_BLANK:
+            for option in q.options:
+                assert not leaks(option, q.prompt), (q, option)
+
+    if kind is QuestionKind.WORD_TO_MEANING:
+        assert q.prompt == f"What does '{q.word}' mean?"
+        assert q.answer == clean_definition(target.definition), q
+        for option in q.options:
+            assert not leaks(q.word, option), (q, option)
+            assert len(option.split()) >= 2, (q, option)
+            assert len(option) <= 120, (q, option)
+        synonyms = related(q.word, decks)
+        for option in distractors:
+            owners = definition_owners(option, decks)
+            assert owners, (q, option)
+            assert all(e.key != target.key and e.key not in synonyms for e in owners), (q, option)
+            if target.pos:
+                assert any(e.pos == target.pos for e in owners), (q, option)
+    elif kind is QuestionKind.MEANING_TO_WORD:
+        assert q.answer == q.word
+        assert q.prompt == f"Which word means: {clean_definition(target.definition)}?"
+        assert not leaks(q.word, q.prompt), q
+    elif kind is QuestionKind.SYNONYM:
+        assert q.prompt == f"Which word is closest in meaning to '{q.word}'?"
+        synonyms = related(q.word, decks)
+        assert q.answer.casefold() in synonyms, q
+        assert sum(o.casefold() in synonyms for o in q.options) == 1, q
+        assert q.answer.isalpha(), q
+        assert not same_family(q.answer, q.word), q
+        for option in distractors:
+            assert option.casefold() not in related(q.answer, decks), (q, option)
+            assert q.answer.casefold() not in related(option, decks), (q, option)
+    else:
+        assert q.answer == q.word
+        assert q.prompt.count(BLANK) == 1, q
+        rest = q.prompt.replace(BLANK, " ")
+        assert not leaks(q.word, rest), q
+        assert len(tokenize(rest)) >= 6, q
+        spans = find_phrase(q.word, q.example)
+        assert len(spans) == 1, q
+        start, end = spans[0]
+        filled = q.example[:start] + BLANK + q.example[end:]
+        assert q.prompt == filled[:1].upper() + filled[1:], q
+        antonyms = related(q.word, decks, "antonyms")
+        before = tokenize(q.prompt.split(BLANK)[0])[-1:]
+        for option in distractors:
+            assert option.casefold() not in antonyms, (q, option)
+            assert q.word.casefold() not in related(option, decks, "antonyms"), (q, option)
+            assert not leaks(option, q.example), (q, option)
+            if before in (["a"], ["an"]):
+                assert article(option) == before[0], (q, option)

@@ -1,0 +1,386 @@
+"""The question generator: every rule, on thousands of questions, plus the API's promises."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from itertools import product
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from livequiz.domain.errors import ErrorCode, Rejected
+from livequiz.vocabulary import Deck, Entry, Level, QuestionKind, generate_quiz, questions
+from livequiz.vocabulary.profiles import profile
+from livequiz.vocabulary.screening import screen_reason
+
+from .checks import WORD_OPTION_KINDS, check_question, definition_owners
+
+ALL_LEVELS = list(Level)
+ALL_KINDS = list(QuestionKind)
+
+
+def test_thousands_of_questions_over_every_level_and_kind_follow_every_rule(deck: Deck) -> None:
+    questions = []
+    for seed, (level, kind) in enumerate(product(ALL_LEVELS, ALL_KINDS)):
+        for round_ in range(5):
+            questions += generate_quiz(
+                deck, levels=[level], kinds=[kind], count=25, seed=seed * 10 + round_
+            )
+    for seed in range(5):  # and mixed quizzes over all levels and kinds
+        questions += generate_quiz(deck, count=20, seed=f"mixed-{seed}")
+    assert len(questions) >= 3_000
+    for question in questions:
+        check_question(question, [deck])
+    assert {q.kind for q in questions} == {k.value for k in QuestionKind}
+    assert {deck[q.word].level for q in questions} == set(Level)
+
+
+def test_distractors_come_from_the_same_level_first(deck: Deck) -> None:
+    for level in ALL_LEVELS:
+        quiz = generate_quiz(deck, levels=[level], kinds=WORD_OPTION_KINDS, count=30, seed=7)
+        for q in quiz:
+            assert deck[q.word].level is level
+            # the built-in pools are large enough never to need a neighbouring level
+            for i, option in enumerate(q.options):
+                if i != q.correct_option:
+                    assert deck[option].level is level, (q, option)
+            if q.kind == QuestionKind.SYNONYM:  # a synonym answer may be one level away
+                assert abs(deck[q.answer].level.rank - level.rank) <= 1
+
+
+def test_a_small_level_is_topped_up_from_the_nearest_levels() -> None:
+    glosses = {
+        "apple": "a round fruit with red or green skin",
+        "brick": "a block of baked clay used for building walls",
+        "cloud": "a white or grey mass floating in the sky",
+        "drum": "a musical instrument that you hit with sticks",
+        "eagle": "a large bird of prey with a hooked beak",
+        "fjord": "a long narrow inlet of the sea between cliffs",
+        "geyser": "a hot spring that throws up water and steam",
+        "harp": "a large stringed instrument played by plucking",
+        "igloo": "a dome-shaped hut built from blocks of snow",
+    }
+
+    def noun(word: str, level: Level) -> Entry:
+        return Entry(word, "noun", glosses[word], level=level)
+
+    small = Deck(
+        [noun("apple", Level.A1), noun("brick", Level.A2), noun("cloud", Level.A2)]
+        + [noun("drum", Level.B1), noun("eagle", Level.B1)]
+        + [noun(word, Level.C2) for word in ("fjord", "geyser", "harp", "igloo")]
+    )
+    seen = set()
+    for seed in range(20):
+        (q,) = generate_quiz(small, levels=["A1"], kinds=["meaning_to_word"], count=1, seed=seed)
+        assert {"apple", "brick", "cloud"} < set(q.options)
+        assert len(set(q.options) & {"drum", "eagle"}) == 1
+        seen |= set(q.options)
+    assert seen == {"apple", "brick", "cloud", "drum", "eagle"}
+
+
+def test_word_to_meaning_distractors_have_the_same_level_and_pos(deck: Deck) -> None:
+    quiz = generate_quiz(deck, levels=["B1"], kinds=["word_to_meaning"], count=40, seed=3)
+    for q in quiz:
+        for option in q.options:
+            owners = definition_owners(option, [deck])
+            assert any(e.level is Level.B1 and e.pos == deck[q.word].pos for e in owners)
+
+
+def test_the_same_seed_gives_the_same_quiz(deck: Deck) -> None:
+    first = generate_quiz(deck, count=20, seed=42)
+    generate_quiz(deck, count=20, seed=43)  # warms caches in between; must not matter
+    assert generate_quiz(deck, count=20, seed=42) == first
+    assert generate_quiz(deck, count=20, seed="42") == generate_quiz(deck, count=20, seed="42")
+
+
+def test_different_seeds_give_different_quizzes(deck: Deck) -> None:
+    quizzes = {tuple(q.word for q in generate_quiz(deck, count=10, seed=s)) for s in range(10)}
+    assert len(quizzes) == 10
+
+
+def test_no_seed_gives_a_fresh_quiz_each_time(deck: Deck) -> None:
+    words = [tuple(q.word for q in generate_quiz(deck, count=10)) for _ in range(3)]
+    assert len(set(words)) == 3
+
+
+@pytest.mark.parametrize("levels", [["A1"], ["A2", "B1"], [Level.C2], ["b2", " C1 "]])
+def test_only_words_of_the_requested_levels_are_asked(deck: Deck, levels: list[str]) -> None:
+    wanted = {Level.parse(level) for level in levels}
+    quiz = generate_quiz(deck, levels=levels, count=30, seed=1)
+    assert {deck[q.word].level for q in quiz} == wanted  # every level, and no other
+
+
+def test_levels_take_turns(deck: Deck) -> None:
+    quiz = generate_quiz(deck, levels=["A2", "C1"], count=40, seed=5)
+    counts = Counter(deck[q.word].level for q in quiz)
+    assert abs(counts[Level.A2] - counts[Level.C1]) <= 4
+
+
+@pytest.mark.parametrize("count", [1, 7, 50])
+def test_count_is_respected_and_no_word_repeats(deck: Deck, count: int) -> None:
+    quiz = generate_quiz(deck, count=count, seed=count)
+    assert len(quiz) == count
+    assert len({q.word for q in quiz}) == count
+
+
+@pytest.mark.parametrize(
+    "kinds",
+    [[QuestionKind.SYNONYM], ["fill_blank", "word_to_meaning"], [" Meaning_To_Word "]],
+)
+def test_only_requested_kinds_are_made(deck: Deck, kinds: list[str]) -> None:
+    wanted = {str(kind).strip().lower() for kind in kinds}
+    quiz = generate_quiz(deck, kinds=kinds, count=24, seed=2)
+    assert {q.kind for q in quiz} == wanted
+
+
+def test_kinds_are_mixed_evenly(deck: Deck) -> None:
+    quiz = generate_quiz(deck, count=20, seed=11)
+    assert Counter(q.kind for q in quiz) == dict.fromkeys(QuestionKind, 5)
+    rounds = [tuple(q.kind for q in quiz[start : start + 4]) for start in range(0, 20, 4)]
+    assert all(set(round_) == set(QuestionKind) for round_ in rounds)
+    assert len(set(rounds)) > 1  # each round in its own order
+
+
+def test_right_answers_are_spread_over_the_positions(deck: Deck) -> None:
+    positions = Counter(
+        q.correct_option for seed in range(20) for q in generate_quiz(deck, count=20, seed=seed)
+    )
+    assert sorted(positions) == [0, 1, 2, 3]
+    assert min(positions.values()) > 400 * 0.18
+
+
+@pytest.mark.parametrize("options", [2, 3, 5, 6])
+def test_other_numbers_of_options(deck: Deck, options: int) -> None:
+    for q in generate_quiz(deck, count=12, seed=options, options=options):
+        check_question(q, [deck], options=options)
+
+
+def test_an_impossible_request_is_rejected_clearly(deck: Deck) -> None:
+    with pytest.raises(Rejected) as caught:
+        generate_quiz(deck, levels=["A1"], kinds=["synonym"], count=500, seed=1)
+    assert caught.value.code is ErrorCode.NO_QUESTIONS
+    assert "of the 500 questions" in caught.value.message
+    assert "A1" in caught.value.message
+    assert "synonym" in caught.value.message
+
+
+def test_a_deck_without_the_requested_level_is_rejected() -> None:
+    small = Deck(
+        Entry(w, "noun", f"a kind of thing number {i}", level=Level.A1)
+        for i, w in enumerate(["apple", "brick", "cloud", "drum", "eagle"])
+    )
+    with pytest.raises(Rejected) as caught:
+        generate_quiz(small, levels=["C2"], count=1, seed=1)
+    assert caught.value.code is ErrorCode.NO_QUESTIONS
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"options": 1}, "2 to 6 options"),
+        ({"options": 7}, "2 to 6 options"),
+        ({"count": 0}, "at least 1 question"),
+        ({"kinds": ["riddle"]}, "unknown question kind 'riddle'"),
+        ({"kinds": []}, "at least one kind"),
+        ({"levels": ["Z9"]}, "unknown level 'Z9' (expected A1\u2026C2)"),
+        ({"levels": []}, "at least one level"),
+    ],
+)
+def test_bad_settings_are_rejected(deck: Deck, arguments: dict[str, object], message: str) -> None:
+    with pytest.raises(Rejected) as caught:
+        generate_quiz(deck, seed=1, **arguments)  # type: ignore[arg-type]
+    assert caught.value.code is ErrorCode.INVALID_SETTINGS
+    assert message in caught.value.message
+
+
+def test_screened_words_are_neither_asked_nor_offered(deck: Deck) -> None:
+    quiz = []
+    for seed in range(10):
+        quiz += generate_quiz(deck, levels=["A1", "A2", "B1"], count=30, seed=seed)
+    for q in quiz:
+        words = [q.word] + ([*q.options] if QuestionKind(q.kind) in WORD_OPTION_KINDS else [])
+        for word in words:
+            assert screen_reason(deck[word], deck) is None, (q, word)
+
+
+def test_verb_form_nouns_are_kept_out_of_the_low_levels(deck: Deck) -> None:
+    for word in ("getting", "looking", "building", "feeling"):
+        assert deck[word].level in (Level.A1, Level.A2, Level.B1)
+        assert not profile(deck[word], deck).suitable
+
+
+def test_a_definition_that_gives_the_word_away_is_never_shown(deck: Deck) -> None:
+    # regression: "colonization: the act of colonizing"
+    colonization = deck["colonization"]
+    assert colonization.definition == "the act of colonizing"
+    assert profile(colonization, deck).definition is None
+    words = ["colonization", "migration", "empire", "frontier", "voyage"]
+    author_list = [deck[word] for word in words]
+    kinds = ["word_to_meaning", "meaning_to_word"]
+    with pytest.raises(Rejected):
+        generate_quiz(author_list, kinds=kinds, count=5, seed=1)
+    quiz = generate_quiz(author_list, kinds=kinds, count=4, seed=1)
+    assert {q.word for q in quiz} == set(words) - {"colonization"}
+
+
+def test_backtick_markup_is_cleaned_before_it_is_shown(deck: Deck) -> None:
+    # regression: "few: ... often preceded by `a'"
+    assert "`a'" in deck["few"].definition
+    cleaned = 'a quantifier that can be used with count nouns and is often preceded by "a"'
+    assert profile(deck["few"], deck).definition == cleaned
+    author_list = [deck["few"], deck["whole"], deck["several"], deck["single"]]
+    asked = [
+        q
+        for seed in range(30)
+        for q in generate_quiz(author_list, kinds=["meaning_to_word"], count=1, seed=seed)
+        if q.word == "few"
+    ]
+    assert asked
+    assert all(q.prompt == f"Which word means: {cleaned}?" for q in asked)
+
+
+def test_questions_carry_what_the_review_needs(deck: Deck) -> None:
+    for q in generate_quiz(deck, count=20, seed=9):
+        assert q.definition
+        assert "`" not in q.definition
+        if q.kind == QuestionKind.FILL_BLANK:
+            assert q.word.casefold() in q.example.casefold()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(min_value=0, max_value=2**32),
+    levels=st.sets(st.sampled_from(ALL_LEVELS), min_size=1),
+    kinds=st.sets(st.sampled_from(ALL_KINDS), min_size=1),
+    count=st.integers(min_value=1, max_value=12),
+    options=st.integers(min_value=2, max_value=6),
+)
+def test_generator_invariants_hold_for_any_settings(
+    seed: int, levels: set[Level], kinds: set[QuestionKind], count: int, options: int
+) -> None:
+    deck = Deck.builtin()
+    quiz = generate_quiz(deck, levels=levels, kinds=kinds, count=count, seed=seed, options=options)
+    assert len(quiz) == count
+    assert len({q.word for q in quiz}) == count
+    for q in quiz:
+        assert q.kind in kinds
+        assert deck[q.word].level in levels
+        check_question(q, [deck], options=options)
+
+
+def test_a_quiz_takes_well_under_100_ms_once_the_deck_is_loaded(deck: Deck) -> None:
+    generate_quiz(deck, count=20, seed=0)  # first use of the indexes
+    started = time.perf_counter()
+    for seed in range(1, 11):
+        generate_quiz(deck, count=20, seed=seed)
+    assert (time.perf_counter() - started) / 10 < 0.1
+
+
+def test_entries_that_are_not_in_a_deck_can_be_quizzed() -> None:
+    entries = [
+        Entry("zorbing", "", "rolling downhill inside a large transparent ball"),
+        Entry("parkour", "", "moving quickly through a city by running and jumping"),
+        Entry("geocaching", "", "hunting for hidden containers using satellite navigation"),
+        Entry("slacklining", "", "balancing on a loose strap tied between two anchors"),
+    ]
+    quiz = generate_quiz(entries, kinds=["meaning_to_word", "word_to_meaning"], count=4, seed=1)
+    for q in quiz:
+        assert set(q.options) <= {e.word for e in entries} | {e.definition for e in entries}
+        check_question(q, [Deck(entries)])
+
+
+#: Made-up nouns of no shared family: ka-bor, ka-dan, ..., ze-hex.
+MADE_UP = [
+    f"{a}{b}"
+    for a in ("ka", "lo", "mi", "nu", "pe", "ra", "si", "tu", "vo", "ze")
+    for b in ("bor", "dan", "fil", "gum", "hex")
+]
+
+
+def _nouns(words: list[str], level: Level = Level.A1) -> list[Entry]:
+    """Nouns with made-up definitions that share no word, so none looks like another."""
+    return [Entry(word, "noun", f"{word[::-1]} {word[::-1]}x", level=level) for word in words]
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_a_deck_too_small_for_the_options_makes_no_questions(kind: QuestionKind) -> None:
+    def noun(word: str, synonyms: tuple[str, ...] = ()) -> Entry:
+        example = f"a big {word} was lying on the old road"
+        return Entry(word, "noun", f"{word[::-1]} {word[::-1]}x", (example,), synonyms, zipf=4.0)
+
+    small = Deck([noun("apple", ("pome",)), noun("pome"), noun("brick"), noun("cloud")])
+    assert generate_quiz(small, kinds=[kind], count=1, seed=1, options=3)
+    with pytest.raises(Rejected) as caught:
+        generate_quiz(small, kinds=[kind], count=1, seed=1, options=5)
+    assert caught.value.code is ErrorCode.NO_QUESTIONS
+
+
+def test_words_that_look_alike_are_preferred_as_distractors() -> None:
+    ing = ["zorbing", "skating", "surfing", "hiking"]
+    small = Deck(_nouns(ing + MADE_UP))
+    asked = 0
+    for seed in range(10):
+        (q,) = generate_quiz(small, kinds=["meaning_to_word"], count=1, seed=seed)
+        if q.word in ing:  # the other three -ing words, although 50 other nouns could do
+            assert set(q.options) == set(ing)
+            asked += 1
+    assert asked
+
+
+@pytest.mark.parametrize("others", [3, 50])
+def test_look_alikes_are_only_preferred(others: int) -> None:
+    # "zorbing" has no -ing look-alike: any other noun will do
+    small = Deck(_nouns(["zorbing", *MADE_UP[:others]]))
+    for seed in range(5):
+        quiz = generate_quiz(small, kinds=["meaning_to_word"], count=1, seed=seed)
+        assert len(quiz[0].options) == 4
+
+
+def test_distractors_are_searched_past_the_first_candidates() -> None:
+    # the 45 nearest candidates all mean the same thing, so only one of them can be offered
+    alike = [
+        Entry(word, "noun", "a small furry animal kept as a pet", level=Level.A2)
+        for word in MADE_UP[:45]
+    ]
+    far = _nouns(["apple", "brick", "cloud"], level=Level.B1)
+    small = Deck([*_nouns(["zorbing"]), *alike, *far])
+    (q,) = generate_quiz(small, levels=["A1"], kinds=["meaning_to_word"], count=1, seed=1)
+    assert len(set(q.options) & set(MADE_UP)) == 1
+    assert len(set(q.options) & {"apple", "brick", "cloud"}) == 2
+
+
+def test_a_question_is_given_up_after_too_many_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
+    alike = [
+        Entry(word, "noun", "a small furry animal kept as a pet", level=Level.A1)
+        for word in ("kitten", "puppy", "bunny", "hamster", "ferret", "gerbil", "piglet")
+    ]
+    different = _nouns(["apple", "brick", "cloud"], level=Level.C2)
+    small = Deck([*alike, *different])
+    kinds = ["meaning_to_word"]
+    assert generate_quiz(small, levels=["A1"], kinds=kinds, count=1, seed=1)
+    monkeypatch.setattr(questions, "MAX_CANDIDATES", 5)
+    with pytest.raises(Rejected):
+        generate_quiz(small, levels=["A1"], kinds=kinds, count=1, seed=1)
+
+
+def test_a_kind_that_runs_out_leaves_its_turns_to_the_others() -> None:
+    entries = _nouns(["apple", "brick", "cloud", "drum", "eagle", "fjord"])
+    entries[0] = Entry(
+        "apple", "noun", entries[0].definition, ("she ate a red apple in the garden",)
+    )
+    quiz = generate_quiz(entries, kinds=["fill_blank", "meaning_to_word"], count=6, seed=4)
+    assert Counter(q.kind for q in quiz) == {"fill_blank": 1, "meaning_to_word": 5}
+
+
+def test_a_prompt_never_echoes_its_answer(deck: Deck) -> None:
+    # "meanwhile" would be asked as "Which word means: at the same time ...?"
+    meanwhile = deck["meanwhile"]
+    assert profile(meanwhile, deck).definition == "at the same time but in another place"
+    others = [deck[w] for w in ("however", "therefore", "instead", "already", "soon")]
+    for seed in range(5):
+        quiz = generate_quiz([meanwhile, *others], kinds=["meaning_to_word"], count=5, seed=seed)
+        assert "meanwhile" not in {q.word for q in quiz}
+    with pytest.raises(Rejected):
+        generate_quiz([meanwhile, *others], kinds=["meaning_to_word"], count=6, seed=1)

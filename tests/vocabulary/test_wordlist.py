@@ -1,0 +1,275 @@
+"""Authors' word lists: parsing, filling from the deck, errors that name the line, quizzes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from livequiz.domain.errors import Rejected
+from livequiz.vocabulary import (
+    Deck,
+    Entry,
+    Level,
+    QuestionKind,
+    WordListError,
+    generate_quiz,
+    load_wordlist,
+    load_wordlist_file,
+)
+from livequiz.vocabulary.wordlist import MIN_WORDS
+
+from .checks import check_question
+
+FRUITS_CSV = """word,definition,pos,example,level
+apple,,,,
+happy,,,,
+river,,,,
+zorbing,rolling downhill inside a large transparent ball,noun,We went zorbing on the hill,B2
+"""
+
+
+def test_csv_missing_fields_are_filled_from_the_deck(deck: Deck) -> None:
+    entries = load_wordlist(FRUITS_CSV)
+    assert [e.word for e in entries] == ["apple", "happy", "river", "zorbing"]
+    assert entries[0] == deck["apple"]
+    assert entries[1].definition == deck["happy"].definition
+    assert entries[1].pos == "adjective"
+    assert entries[2].level is deck["river"].level
+    assert entries[3] == Entry(
+        word="zorbing",
+        pos="noun",
+        definition="rolling downhill inside a large transparent ball",
+        examples=("We went zorbing on the hill",),
+        level=Level.B2,
+    )
+
+
+def test_the_authors_fields_win_over_the_deck(deck: Deck) -> None:
+    text = "word,definition,example,level\napple,a round fruit,I ate an apple today,C1\n"
+    text += "happy,,,\nriver,,,\nbook,,,\n"
+    apple = load_wordlist(text)[0]
+    assert apple.definition == "a round fruit"
+    assert apple.examples == ("I ate an apple today",)
+    assert apple.level is Level.C1
+    assert apple.pos == "noun"
+    assert apple.zipf == deck["apple"].zipf
+
+
+def test_a_different_pos_borrows_only_the_frequency(deck: Deck) -> None:
+    text = "word,pos,definition\nrun,noun,a trip on foot at speed\napple,,\nhappy,,\nbook,,\n"
+    run = load_wordlist(text)[0]
+    assert (run.pos, run.definition, run.synonyms, run.examples) == (
+        "noun",
+        "a trip on foot at speed",
+        (),
+        (),
+    )
+    assert run.level is deck["run"].level
+
+
+def test_json_list_of_words_and_objects(deck: Deck) -> None:
+    text = """[
+      "apple",
+      {"word": "zorbing", "definition": "rolling downhill inside a large ball", "pos": "noun"},
+      {"Word": " Happy ", "Level": "a2", "example": null},
+      "river"
+    ]"""
+    entries = load_wordlist(text)
+    assert [e.word for e in entries] == ["apple", "zorbing", "Happy", "river"]
+    assert entries[0] == deck["apple"]
+    assert entries[1].level is Level.C2  # a word the deck does not know is taken to be rare
+    assert entries[1].zipf == 0.0
+    assert entries[2].level is Level.A2
+    assert entries[2].definition == deck["happy"].definition
+
+
+def test_csv_is_tolerant_of_bom_spaces_case_blank_lines_and_crlf() -> None:
+    text = "\ufeff Word ; DEFINITION \r\n\r\n  apple ;  \r\nhappy;\r\n;\r\nriver ; \r\nbook;\r\n"
+    assert [e.word for e in load_wordlist(text)] == ["apple", "happy", "river", "book"]
+    tabbed = "word\tpos\napple\tn.\nhappy\tadj\nriver\tN\nrun\tV\n"
+    assert [e.pos for e in load_wordlist(tabbed)] == ["noun", "adjective", "noun", "verb"]
+
+
+def test_the_format_is_sniffed() -> None:
+    assert len(load_wordlist('  ["apple", "happy", "river", "book"]')) == 4
+    assert len(load_wordlist("word\napple\nhappy\nriver\nbook\n")) == 4
+    with pytest.raises(ValueError, match="unknown word list format 'xml'"):
+        load_wordlist("<words/>", "xml")  # type: ignore[arg-type]
+
+
+def error_of(text: str, fmt: str | None = None) -> str:
+    with pytest.raises(WordListError) as caught:
+        load_wordlist(text, fmt)  # type: ignore[arg-type]
+    return str(caught.value)
+
+
+GOOD = "apple,,,\nhappy,,,\nriver,,,\nbook,,,\n"
+HEADER = "word,definition,pos,level\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            HEADER + GOOD + "zxqv,,,\n",
+            "line 6: 'zxqv' is not in the built-in deck; give its definition",
+        ),
+        (HEADER + GOOD + " ,a thing,,\n", "line 6: the word is empty"),
+        (HEADER + GOOD + "apple pie 2,,,\n", "line 6: 'apple pie 2' is not a word"),
+        (
+            HEADER + GOOD + "sun,,thing,\n",
+            "line 6: unknown pos 'thing' (expected noun, verb, adjective or adverb)",
+        ),
+        (HEADER + GOOD + "sun,,,Z9\n", "line 6: unknown level 'Z9' (expected A1\u2026C2)"),
+        (HEADER + GOOD + "Apple,,,\n", "line 6: 'Apple' is already on line 2"),
+        (
+            HEADER + GOOD + "run,,noun,\n",
+            "line 6: 'run' is a verb in the built-in deck; give a definition for the noun",
+        ),
+        (
+            HEADER + GOOD + "colonization,the act of colonizing,,\n",
+            "line 6: the definition of 'colonization' contains 'colonizing', "
+            "which gives the answer away",
+        ),
+        (HEADER + GOOD + "sun,star,,\n", "line 6: the definition of 'sun' is too short"),
+        (
+            HEADER + GOOD + "sun,a" + " very" * 30 + " hot star,,\n",
+            "line 6: the definition of 'sun' has 160 characters; at most 120 fit",
+        ),
+        (HEADER + GOOD + "sun,a hot star [sic],,\n", "line 6: the definition of 'sun' has markup"),
+        (HEADER + GOOD + "sun,a hot star,,,extra\n", "line 6: 5 values but only 4 columns"),
+        (HEADER + 'sun,"a star\nnear us",,\n' + GOOD + "zxqv,,,\n", "line 8: 'zxqv'"),
+        (HEADER + GOOD + 'sun,"a hot star,,\nmoon,,,\n', "line 6: malformed CSV"),
+        ("definition,pos\na fruit,noun\n", "line 1: no 'word' column (columns: definition, pos)"),
+        ("word,meaning\napple,a fruit\n", "line 1: unknown column 'meaning' (expected word,"),
+        ("word,,pos\napple,,noun\n", "line 1: a column has no name"),
+        ("word,pos,Pos\napple,noun,noun\n", "line 1: a column is named twice"),
+        ("\n\n", "the list is empty"),
+        (HEADER + "apple,,,\nhappy,,,\n", f"a word list needs at least {MIN_WORDS} words"),
+    ],
+)
+def test_csv_errors_name_the_line(text: str, message: str) -> None:
+    assert error_of(text, "csv").startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('["apple", "happy",\n "river", "book",\n  "zxqv"]', "line 3 (item 5): 'zxqv' is not in"),
+        ('[\n "apple",\n {"word": "sun", "level": "Z9"}\n]', "line 3 (item 2): unknown level 'Z9'"),
+        ('["apple",\n {"word": "sun", "level": 2}]', "line 2 (item 2): 'level' must be text"),
+        ('["apple",\n {"word": "sun", "colour": "red"}]', "line 2 (item 2): unknown column"),
+        ('["apple",\n 42]', "line 2 (item 2): an item must be a word or an object"),
+        ('["apple",\n "Apple"]', "line 2 (item 2): 'Apple' is already on line 1"),
+        ('["apple",\n "happy"\n "river"]', "line 3: malformed JSON: Expecting ',' delimiter"),
+        ('{"word": "apple"}', "a JSON word list must be a list of words or of objects"),
+        ('["apple", "happy"]', "a word list needs at least 4 words to make a quiz; this one has 2"),
+    ],
+)
+def test_json_errors_name_the_line_and_item(text: str, message: str) -> None:
+    assert error_of(text).startswith(message)
+
+
+def test_the_error_reads_like_the_documentation() -> None:
+    text = HEADER + GOOD + "sun,,,A1\nmoon,,,Z9\n"
+    with pytest.raises(WordListError) as caught:
+        load_wordlist(text)
+    assert str(caught.value) == "line 7: unknown level 'Z9' (expected A1\u2026C2)"
+    assert caught.value.line == 7
+    assert caught.value.item is None
+    assert isinstance(caught.value, ValueError)
+
+
+def test_files_are_read_by_extension_or_content(tmp_path: Path) -> None:
+    csv_file = tmp_path / "list.CSV"
+    csv_file.write_bytes(("\ufeff" + HEADER + GOOD).encode())
+    json_file = tmp_path / "list.json"
+    json_file.write_text('["apple", "happy", "river", "book"]', encoding="utf-8")
+    other = tmp_path / "list.txt"
+    other.write_text('["apple", "happy", "river", "book"]', encoding="utf-8")
+    for path in (csv_file, json_file, other, str(other)):
+        assert [e.word for e in load_wordlist_file(path)] == ["apple", "happy", "river", "book"]
+
+
+def test_a_file_that_is_not_utf8_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    path.write_bytes(b"word\napple\nh\xe9ppy\n")
+    with pytest.raises(WordListError, match="line 3: the file is not UTF-8 text"):
+        load_wordlist_file(path)
+
+
+OWN_NOUNS = [
+    "apple",
+    "river",
+    "book",
+    "mountain",
+    "teacher",
+    "window",
+    "garden",
+    "kitchen",
+    "bridge",
+    "island",
+    "forest",
+    "village",
+]
+
+
+def test_questions_from_a_list_follow_the_same_rules(deck: Deck) -> None:
+    entries = load_wordlist("\n".join(["word", *OWN_NOUNS, "happy", "quickly"]))
+    own = {e.word for e in entries}
+    questions = []
+    for seed in range(30):
+        questions += generate_quiz(entries, count=6, seed=seed)
+    for q in questions:
+        check_question(q, [Deck(entries), deck])
+        assert q.word in own
+        if QuestionKind(q.kind) in (QuestionKind.MEANING_TO_WORD, QuestionKind.FILL_BLANK):
+            if q.word in OWN_NOUNS:  # 11 other nouns: the author's words are enough
+                assert set(q.options) <= own
+            else:  # a lone adjective or adverb: the built-in deck tops up
+                assert set(q.options) - own
+    assert {q.kind for q in questions} == {k.value for k in QuestionKind}
+
+
+def test_a_small_list_is_topped_up_from_the_deck_with_the_same_pos(deck: Deck) -> None:
+    entries = load_wordlist("word\napple\nriver\nhappy\nquickly\n")
+    for seed in range(10):
+        for q in generate_quiz(entries, kinds=["meaning_to_word"], count=4, seed=seed):
+            pos = deck[q.word].pos
+            assert all(deck[option].pos == pos for option in q.options)
+            if q.word == "apple":
+                assert "river" in q.options  # the list's own noun comes first
+
+
+def test_fill_blank_only_for_entries_with_a_usable_example() -> None:
+    text = (
+        "word,example\n"
+        "apple,She put a shiny red apple in her lunch box\n"
+        "river,They swam across the wide river before breakfast\n"
+        "book,I am reading books\n"  # not the word itself
+        "garden,garden\n"  # too short to pin the answer down
+    )
+    entries = load_wordlist(text)
+    quiz = generate_quiz(entries, kinds=["fill_blank"], count=2, seed=1)
+    assert {q.word for q in quiz} == {"apple", "river"}
+    assert {q.prompt for q in quiz} == {
+        "She put a shiny red _____ in her lunch box",
+        "They swam across the wide _____ before breakfast",
+    }
+    with pytest.raises(Rejected):
+        generate_quiz(entries, kinds=["fill_blank"], count=3, seed=1)
+
+
+def test_words_of_unknown_pos_get_distractors_from_the_list_only() -> None:
+    text = """[
+      {"word": "zorbing", "definition": "rolling downhill inside a large transparent ball"},
+      {"word": "parkour", "definition": "moving through a city by running and jumping"},
+      {"word": "geocaching", "definition": "hunting for hidden boxes using satellite navigation"},
+      {"word": "slacklining", "definition": "balancing on a loose strap tied between two anchors"}
+    ]"""
+    entries = load_wordlist(text)
+    assert {e.pos for e in entries} == {""}
+    quiz = generate_quiz(entries, kinds=["meaning_to_word"], count=4, seed=3)
+    for q in quiz:
+        assert set(q.options) == {e.word for e in entries}
