@@ -652,3 +652,14 @@ def test_player_lookups(questions: list[Question]) -> None:
     session.join("Anna", 0)
     assert session.player(1).nickname == "Anna"
     assert session.active_player(1).id == 1
+
+
+def test_a_wrong_answer_keeps_a_players_place_among_equal_scores(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.join("Ben", 0)
+    session.start(0)
+    session.submit_answer(1, 0, 3, 100)  # wrong: Anna still has 0, reached when she joined
+    assert [p.player_id for p in session.board] == [1, 2]

@@ -410,10 +410,15 @@ class QuizSession:
             self._answered_present += delta
 
     def _publish(self, player: Player, record: AnswerRecord) -> None:
-        """Show a player's score on the board as of ``record``."""
+        """Show a player's score on the board as of ``record``.
+
+        A player keeps their place among equal scores until their score actually changes: the
+        tie-break is who *reached* a score first, and an answer worth 0 reaches nothing new.
+        """
+        if record.score != player.published_score:
+            self.board.set(player.id, record.score, record.seq)
         player.published_score = record.score
         player.published_streak = record.streak
-        self.board.set(player.id, record.score, record.seq)
 
     def _open(self, index: int, now_ms: int) -> QuestionOpened:
         self.phase = Phase.QUESTION_OPEN
