@@ -1,0 +1,146 @@
+"""Serve the HTTP API (Starlette on uvicorn) and the WebSocket transport on one port.
+
+Why one port: one origin for the browser (no CORS for the API, one TLS certificate and one
+load-balancer rule), and uvicorn already parses the HTTP upgrade request for us. The upgrade is
+handed to our :class:`~livequiz.transport.websocket.WebSocketConnection` subclass through
+``uvicorn.Config(ws=<class>)`` instead of going through ASGI (see the package docstring).
+
+Kept thin on purpose: it only chooses uvicorn settings that matter at 10,000 sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import socket
+from typing import Any
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from livequiz.transport.websocket import ConnectionHandler, TransportLimits, WebSocketServer
+
+__all__ = ["TransportServer", "build_config", "run", "serve"]
+
+#: ``net.core.somaxconn`` on the target machine: a join storm of thousands of players needs a
+#: listen backlog that deep, or the kernel drops SYNs and clients retry after a second.
+LISTEN_BACKLOG = 4096
+
+HAVE_UVLOOP = importlib.util.find_spec("uvloop") is not None
+
+
+def build_config(
+    app: ASGIApp,
+    ws_server: WebSocketServer,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    **overrides: Any,
+) -> uvicorn.Config:
+    """A :class:`uvicorn.Config` with our WebSocket class and settings fit for 10,000 sockets.
+
+    * ``ws=`` our bound protocol class: upgrades bypass ASGI entirely.
+    * ``http="httptools"``: the C parser, the cheapest HTTP path in uvicorn.
+    * ``loop="uvloop"`` when installed (used by :func:`run`; an already-running loop is kept).
+    * ``backlog=4096``: see :data:`LISTEN_BACKLOG`.
+    * ``ws_per_message_deflate=False``: our class never negotiates compression anyway; set so
+      that nobody reading the config wonders.
+    * ``access_log=False``: a log line per HTTP request costs more than the request.
+    * ``limit_concurrency=None``: uvicorn counts WebSocket connections in that limit too, so any
+      value would start refusing HTTP requests once enough players are connected; the
+      WebSocket cap is :attr:`TransportLimits.max_connections`.
+    * ``log_config=None``: logging is configured by the application, not by the library.
+    * ``timeout_graceful_shutdown``: at exit, connections get a 1001 close and this long to
+      answer before uvicorn cancels what is left.
+    """
+    settings: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "ws": ws_server.protocol_class(),
+        "http": "httptools",
+        "loop": "uvloop" if HAVE_UVLOOP else "asyncio",
+        "backlog": LISTEN_BACKLOG,
+        "lifespan": "auto",
+        "ws_per_message_deflate": False,
+        "access_log": False,
+        "limit_concurrency": None,
+        "log_config": None,
+        "timeout_graceful_shutdown": ws_server.limits.close_timeout_s + 1.0,
+    }
+    settings.update(overrides)
+    return uvicorn.Config(app, **settings)
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn.Server that reports readiness through an :class:`asyncio.Event`."""
+
+    ready: asyncio.Event | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self.ready is not None:
+            self.ready.set()
+
+
+class TransportServer:
+    """The HTTP app and the WebSocket transport on one uvicorn server.
+
+    ``websockets`` is the :class:`WebSocketServer` to broadcast through; ``port`` gives the
+    bound port once ready (useful with ``port=0``); :meth:`request_exit` starts a graceful
+    shutdown (1001 to every WebSocket client) and :meth:`serve` returns when it is done.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        handler: ConnectionHandler,
+        limits: TransportLimits | None = None,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        **config_overrides: Any,
+    ) -> None:
+        self.websockets = WebSocketServer(handler, limits)
+        self.config = build_config(app, self.websockets, host, port, **config_overrides)
+        self.uvicorn = _Uvicorn(self.config)
+
+    async def serve(self, ready: asyncio.Event | None = None) -> None:
+        """Run until :meth:`request_exit` (or SIGINT/SIGTERM when run in the main thread)."""
+        self.uvicorn.ready = ready
+        await self.uvicorn.serve()
+
+    def request_exit(self) -> None:
+        self.uvicorn.should_exit = True
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (after startup)."""
+        for server in self.uvicorn.servers:
+            for sock in server.sockets:
+                return int(sock.getsockname()[1])
+        raise RuntimeError("server not started")
+
+
+async def serve(
+    app: ASGIApp,
+    handler: ConnectionHandler,
+    limits: TransportLimits | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Serve ``app`` and the WebSocket ``handler`` on ``host:port`` until told to exit."""
+    await TransportServer(app, handler, limits, host, port).serve(ready)
+
+
+def run(
+    app: ASGIApp,
+    handler: ConnectionHandler,
+    limits: TransportLimits | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> None:
+    """Blocking entry point on uvloop when available (Python 3.11's ``asyncio.run`` takes no
+    loop factory, so ``uvicorn.Config(loop=...)`` alone would not apply to :func:`serve`)."""
+    server = TransportServer(app, handler, limits, host, port)
+    with asyncio.Runner(loop_factory=server.config.get_loop_factory()) as runner:
+        runner.run(server.serve())

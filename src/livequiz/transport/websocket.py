@@ -1,0 +1,975 @@
+"""WebSocket connections as plain asyncio protocol callbacks, with encode-once broadcasting.
+
+Why this shape
+--------------
+* **No task per connection.** Each connection is an :class:`asyncio.Protocol` driven by the
+  event loop's callbacks (``data_received``, ``connection_lost``…). An idle player costs one
+  small object plus websockets' sans-I/O parser state — about 7 KiB of process RSS with the
+  transport (``bench/transport_micro.py``) — instead of a task, a queue and their frames.
+* **Encode once.** A leaderboard frame is serialized into a :class:`SharedFrame` once per tick and
+  written to each socket with one ``transport.write``: about 0.3 µs of user CPU per recipient
+  against about 5.6 µs for websockets' ``broadcast()``, which re-frames per recipient.
+* **A slow client never slows the others.** :meth:`Connection.send_shared` drops the frame for a
+  client whose write buffer is above a soft limit (the next board supersedes it anyway) and the
+  connection is closed once it stays slow, or its buffer passes a hard limit. Nothing ever awaits
+  a client.
+* **One timer for the whole server.** Keepalive pings, pong deadlines, handshake and closing
+  timeouts are checked by a single ``call_later`` chain walking the connections, not by one timer
+  or task per connection.
+* **Swappable.** The application sees only :class:`Connection`, :class:`HandshakeRequest`,
+  :class:`SharedFrame`, :class:`ConnectionHandler` and :class:`TransportLimits`.
+
+Wire-level work (handshake validation, frame parsing, masking, UTF-8 of close reasons, size
+limits, closing handshake) is delegated to :class:`websockets.server.ServerProtocol`.
+
+Handlers are synchronous callbacks run on the event loop; work that must await (storage, Redis)
+is started by the handler as its own task. Handler exceptions are logged and the connection is
+closed with 1011 "internal error": no traceback ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import socket
+import struct
+import time
+from collections.abc import Iterable, Mapping, Set
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, ClassVar, Final, NamedTuple, Protocol, cast, runtime_checkable
+from urllib.parse import parse_qsl, unquote
+
+from websockets.frames import EXTERNAL_CLOSE_CODES, Frame, Opcode
+from websockets.http11 import Request
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+__all__ = [
+    "BroadcastResult",
+    "Connection",
+    "ConnectionHandler",
+    "HandshakeRequest",
+    "Rejection",
+    "SharedFrame",
+    "TransportLimits",
+    "WebSocketConnection",
+    "WebSocketServer",
+    "broadcast",
+    "broadcast_in_chunks",
+    "encode_text_frame",
+]
+
+logger = logging.getLogger("livequiz.transport")
+
+# websockets logs "connection open" / "connection closed" at INFO for every connection: at
+# 10,000 players that is a log storm on every join wave. Its protocol objects log to this child
+# logger, quiet by default; set it to DEBUG to trace frames while debugging.
+protocol_logger = logging.getLogger("livequiz.transport.protocol")
+if protocol_logger.level == logging.NOTSET:
+    protocol_logger.setLevel(logging.WARNING)
+
+_monotonic = time.monotonic
+
+# Close codes used by this module (RFC 6455 §7.4 and the IANA registry).
+CLOSE_NORMAL: Final = 1000
+CLOSE_GOING_AWAY: Final = 1001  # server shutting down
+CLOSE_PROTOCOL_ERROR: Final = 1002  # malformed framing (unmasked, reserved bits, bad opcode…)
+CLOSE_UNSUPPORTED_DATA: Final = 1003  # binary frame: the protocol is JSON text only
+CLOSE_ABNORMAL: Final = 1006  # never on the wire: TCP lost without a closing handshake
+CLOSE_INVALID_DATA: Final = 1007  # text frame that is not UTF-8
+CLOSE_POLICY_VIOLATION: Final = 1008  # rate limit
+CLOSE_MESSAGE_TOO_BIG: Final = 1009  # message over max_message_bytes
+CLOSE_INTERNAL_ERROR: Final = 1011  # handler exception; keepalive ping timeout
+CLOSE_TRY_AGAIN_LATER: Final = 1013  # client too slow to read: reconnect and resync
+
+# Connection states, small ints so the hot path compares with a cheap identity test.
+_CONNECTING: Final = 0
+_OPEN: Final = 1
+_CLOSING: Final = 2
+_CLOSED: Final = 3
+
+# websockets' reject() builds an http.HTTPStatus, which refuses non-standard codes (499…).
+_HTTP_STATUSES: Final = frozenset(status.value for status in HTTPStatus)
+
+_MAX_REASON_BYTES: Final = 123  # a close frame's payload is at most 125 bytes, 2 of them the code
+_HEAD16: Final = struct.Struct("!BBH")
+_HEAD64: Final = struct.Struct("!BBQ")
+
+
+def _serialize(opcode: Opcode, data: bytes) -> bytes:
+    """Serialize a server-to-client frame the reference way (websockets, unmasked, no extension)."""
+    return Frame(opcode, data).serialize(mask=False, extensions=[])
+
+
+# One keepalive ping shared by every connection. Any inbound byte proves the peer alive, so the
+# payload needs no correlation id.
+_PING_FRAME: Final = _serialize(Opcode.PING, b"")
+
+
+def encode_text_frame(data: bytes) -> bytes:
+    """Frame ``data`` (UTF-8 text) as one unmasked, unfragmented text frame.
+
+    Why not ``Frame.serialize``: personal frames (acks) are sent per answer; building the
+    two-to-ten-byte header by hand costs about a tenth of the generic serializer. The test suite
+    checks byte-for-byte equality with websockets' serializer at every length boundary.
+    """
+    n = len(data)
+    if n < 126:
+        return bytes((0x81, n)) + data
+    if n < 65536:
+        return _HEAD16.pack(0x81, 126, n) + data
+    return _HEAD64.pack(0x81, 127, n) + data
+
+
+@dataclass(frozen=True, slots=True)
+class TransportLimits:
+    """Protective limits of the WebSocket transport. Defaults suit 10,000 players per process.
+
+    Every number is a constructor argument so tests and operators can tighten or relax it.
+    """
+
+    # The largest legal client message (join with a 32-character nickname, an answer) is a few
+    # hundred bytes of JSON; 4 KiB leaves ten times that and bounds what a client can make us
+    # buffer and parse. Larger messages are refused by the frame parser → close 1009.
+    max_message_bytes: int = 4096
+
+    # Browser origins allowed to open a socket (defence against cross-site WebSocket hijacking).
+    # None = any origin. A disallowed Origin → HTTP 403 at the handshake.
+    origins: frozenset[str] | None = None
+
+    # Clients that send no Origin header at all (native apps, the load generator) cannot be
+    # tricked by a web page; browsers always send one. So absence is allowed unless turned off.
+    allow_missing_origin: bool = True
+
+    # Keepalive: a connection silent (no byte received) for ping_interval_s gets a ping; if still
+    # nothing arrives within ping_timeout_s it is closed with 1011 "keepalive ping timeout"
+    # (websockets' own defaults are 20 s / 20 s). This reaps half-open TCP connections (phone
+    # went into a tunnel) that would otherwise hold a seat and a socket forever.
+    ping_interval_s: float = 20.0
+    ping_timeout_s: float = 20.0
+
+    # Above the soft limit (bytes queued in user space, after the kernel socket buffer is full),
+    # shared frames are dropped for that client: a leaderboard of ~0.3–2 KiB is superseded by the
+    # next one 100–200 ms later, and 16 KiB is ~10–50 boards behind. At 10,000 stalled clients
+    # the soft limit bounds board memory to ~160 MiB.
+    write_buffer_soft_bytes: int = 16 * 1024
+    # Personal frames (acks, errors) are never dropped; past the hard limit the client is closed
+    # with 1013 "client too slow". 256 KiB is hundreds of acks nobody read.
+    write_buffer_hard_bytes: int = 256 * 1024
+    # A client whose shared frames keep being dropped for this long is closed with 1013 too: it
+    # has missed 50–100 boards and should reconnect for a fresh snapshot.
+    slow_client_timeout_s: float = 10.0
+    # SO_SNDBUF for each WebSocket socket; None keeps the kernel's autotuning. The soft limit
+    # only counts bytes queued *after* the kernel buffer is full, and autotuning lets that
+    # buffer grow to several MiB (tcp_wmem max: 4 MiB here; ~2.8 MiB observed on loopback for
+    # a client that never reads), i.e. thousands of boards before a stalled client is noticed.
+    # A fixed value (e.g. 64 KiB, far above what 10 boards/s need) bounds kernel memory per
+    # socket and detects stalls sooner, but disables autotuning: set it from load-test data.
+    socket_send_buffer_bytes: int | None = None
+
+    # Per-connection token bucket on inbound frames. A player sends at most a few messages per
+    # question (join, answer, reaction); a human cannot tap more than ~5–8 times a second, so
+    # 10/s sustained with a burst of 20 never touches a legitimate client.
+    # Policy: the first frame over the limit is dropped and answered with
+    # ``rate_limit_error_frame``; a further frame over the limit before the bucket has refilled
+    # completely closes the connection with 1008 "rate limit exceeded". 0 disables the limit.
+    max_messages_per_second: float = 10.0
+    message_burst: int = 20
+    rate_limit_error_frame: bytes = (
+        b'{"type":"error","code":"rate_limited","message":"too many messages, slow down"}'
+    )
+
+    # Open WebSocket connections per process; past it the handshake gets HTTP 503. The target is
+    # 10,000 players per process; +20 % absorbs reconnect churn (a dropped player's old socket
+    # lingers until its keepalive expires) and stays far below the 20,000 open-files limit,
+    # which HTTP clients, Redis and log files share.
+    max_connections: int = 12_000
+
+    # Time allowed between TCP accept and a complete upgrade request. Behind uvicorn the request
+    # arrives complete in one call, so this only guards a standalone port (see
+    # WebSocketServer.protocol_class); uvicorn's HTTP phase has no header timeout of its own.
+    handshake_timeout_s: float = 10.0
+
+    # After we send a close frame, how long we wait for the peer's before dropping the TCP
+    # connection (websockets' default close_timeout is 10 s; a quiz client answers in < 1 s).
+    close_timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.max_message_bytes <= 0:
+            raise ValueError("max_message_bytes must be positive")
+        if self.write_buffer_soft_bytes <= 0 or (
+            self.write_buffer_hard_bytes < self.write_buffer_soft_bytes
+        ):
+            raise ValueError("need 0 < write_buffer_soft_bytes <= write_buffer_hard_bytes")
+        if self.max_messages_per_second < 0 or self.message_burst < 1:
+            raise ValueError("need max_messages_per_second >= 0 and message_burst >= 1")
+        if self.socket_send_buffer_bytes is not None and self.socket_send_buffer_bytes <= 0:
+            raise ValueError("socket_send_buffer_bytes must be positive or None")
+        if self.max_connections < 0:
+            raise ValueError("max_connections must be >= 0")
+        for name in (
+            "ping_interval_s",
+            "ping_timeout_s",
+            "slow_client_timeout_s",
+            "handshake_timeout_s",
+            "close_timeout_s",
+        ):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+
+    @property
+    def tick_interval_s(self) -> float:
+        """Period of the server's single housekeeping timer: a quarter of the shortest deadline,
+        clamped to [50 ms, 1 s], so deadlines are enforced within 25 % of their value."""
+        shortest = min(
+            self.ping_interval_s,
+            self.ping_timeout_s,
+            self.handshake_timeout_s,
+            self.close_timeout_s,
+        )
+        return min(1.0, max(0.05, shortest / 4))
+
+
+class SharedFrame:
+    """A WebSocket frame serialized once and written as-is to any number of connections.
+
+    Server-to-client frames are unmasked and we never negotiate an extension (no
+    permessage-deflate: it costs ~64 KiB per connection and one compression per recipient), so
+    the same bytes are valid on every connection.
+    """
+
+    __slots__ = ("data",)
+
+    data: bytes
+
+    def __init__(self, serialized: bytes) -> None:
+        self.data = serialized
+
+    @classmethod
+    def text(cls, data: bytes) -> SharedFrame:
+        """Build a text frame from already-encoded UTF-8 (typically ``orjson.dumps(...)``)."""
+        return cls(_serialize(Opcode.TEXT, data))
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        return f"SharedFrame({len(self.data)} bytes)"
+
+
+Rejection = tuple[int, str]
+"""``(HTTP status, plain-text body)`` returned by :meth:`ConnectionHandler.accept` to refuse."""
+
+
+class HandshakeRequest(Protocol):
+    """What a handler sees of a connection before it is accepted (it cannot send yet)."""
+
+    @property
+    def id(self) -> int:
+        """Process-unique connection number, for logs and maps."""
+        ...
+
+    @property
+    def remote(self) -> str:
+        """``host:port`` of the TCP peer. Behind a reverse proxy this is the proxy: read
+        ``X-Forwarded-For`` from :attr:`headers` only if the proxy is trusted."""
+        ...
+
+    @property
+    def request_path(self) -> str:
+        """Percent-decoded path of the upgrade request, without the query string."""
+        ...
+
+    @property
+    def query(self) -> Mapping[str, str]:
+        """Query parameters of the upgrade request (repeated keys: the last one wins)."""
+        ...
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Request headers; lookups are case-insensitive. Kept for the connection's life."""
+        ...
+
+    context: Any
+    """Free slot for the application's per-connection state (None until set)."""
+
+
+@runtime_checkable
+class Connection(HandshakeRequest, Protocol):
+    """An open WebSocket connection as the application sees it."""
+
+    @property
+    def open(self) -> bool:
+        """True until a close frame was sent or received or the TCP connection was lost."""
+        ...
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes queued in user space waiting for the socket (0 once closed)."""
+        ...
+
+    def send_text(self, data: bytes) -> bool:
+        """Send a personal text frame. ``data`` must be UTF-8 (already-encoded JSON).
+
+        Never dropped for slowness; past the hard write-buffer limit the connection is closed
+        with 1013 instead. Returns False if the connection is not open (or was just closed).
+        """
+        ...
+
+    def send_shared(self, frame: SharedFrame) -> bool:
+        """Write a pre-built frame with one ``transport.write``.
+
+        Returns False, dropping the frame, when the connection is not open or its write buffer
+        is above the soft limit. A client that stays that slow is closed with 1013.
+        """
+        ...
+
+    def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
+        """Start the closing handshake. Idempotent. ``reason`` is cut to 123 UTF-8 bytes.
+
+        Raises ValueError for a code that may not appear on the wire (1005, 1006, 1015…).
+        """
+        ...
+
+
+class ConnectionHandler(Protocol):
+    """Implemented by the application. All callbacks are synchronous and run on the event loop.
+
+    Exceptions are caught: in ``accept`` they reject the handshake with HTTP 500, elsewhere the
+    connection is closed with 1011 "internal error"; the traceback goes to the log only.
+    """
+
+    def accept(self, request: HandshakeRequest) -> Rejection | None:
+        """Return None to accept the upgrade, or ``(status, body)`` to refuse it (404 for a
+        wrong path, 401 for a bad token…). ``request.context`` may be set here for on_open."""
+        ...
+
+    def on_open(self, conn: Connection) -> None:
+        """The 101 response is written; ``conn`` can send."""
+        ...
+
+    def on_message(self, conn: Connection, data: str) -> None:
+        """A complete text message (binary frames close the connection with 1003)."""
+        ...
+
+    def on_close(self, conn: Connection, code: int, reason: str) -> None:
+        """Called exactly once per opened connection, as soon as it stops being open: ``code``
+        is the peer's close code, ours if we closed first, or 1006 if TCP was lost."""
+        ...
+
+
+class BroadcastResult(NamedTuple):
+    """Outcome of one fan-out: frames written and frames dropped (slow or closed clients)."""
+
+    sent: int
+    dropped: int
+
+
+def broadcast(frame: SharedFrame, connections: Iterable[Connection]) -> BroadcastResult:
+    """Write ``frame`` to every connection; returns how many were sent and dropped.
+
+    Synchronous on purpose: at 10,000 recipients it runs ~10,000 × (0.3 µs + the kernel's
+    ~10 µs) without yielding. Use :func:`broadcast_in_chunks` when other callbacks (acks)
+    must not wait that long. Iterate over a snapshot (``list(...)``) if handlers may close
+    connections while you broadcast.
+    """
+    sent = 0
+    total = 0
+    for total, conn in enumerate(connections, 1):  # noqa: B007 - total is the count
+        if conn.send_shared(frame):
+            sent += 1
+    return BroadcastResult(sent, total - sent)
+
+
+async def broadcast_in_chunks(
+    frame: SharedFrame, connections: Iterable[Connection], chunk: int = 1000
+) -> BroadcastResult:
+    """Like :func:`broadcast` but yields to the event loop every ``chunk`` recipients.
+
+    Why: a 10,000-recipient broadcast holds the loop for 100–200 ms; yielding lets answers be
+    acked in between, at the price of the last recipients getting the frame a little later.
+    Works on a snapshot of ``connections`` so the set may change while we yield.
+    """
+    targets = list(connections)
+    sent = 0
+    for start in range(0, len(targets), chunk):
+        if start:
+            await asyncio.sleep(0)
+        for conn in targets[start : start + chunk]:
+            if conn.send_shared(frame):
+                sent += 1
+    return BroadcastResult(sent, len(targets) - sent)
+
+
+class WebSocketConnection(asyncio.Protocol):
+    """One WebSocket connection: an asyncio protocol speaking websockets' sans-I/O protocol.
+
+    uvicorn instantiates the class itself (``cls(config=..., server_state=..., app_state=...)``)
+    and cannot pass our handler or limits, so :meth:`WebSocketServer.protocol_class` creates a
+    subclass per server whose class attributes carry them. Per-instance state is kept in
+    ``__slots__`` to keep an idle connection small.
+    """
+
+    # Bound by WebSocketServer.protocol_class(); class-level so they cost nothing per connection.
+    _server: ClassVar[WebSocketServer]
+    _handler: ClassVar[ConnectionHandler]
+    _limits: ClassVar[TransportLimits]
+    _soft: ClassVar[int]
+    _hard: ClassVar[int]
+    _rate: ClassVar[float]
+    _burst: ClassVar[float]
+
+    __slots__ = (
+        "_deadline",
+        "_fragments",
+        "_last_rx",
+        "_opened",
+        "_paused",
+        "_ping_sent_at",
+        "_query",
+        "_rate_warned",
+        "_remote",
+        "_request",
+        "_slow_since",
+        "_state",
+        "_tokens",
+        "_tokens_at",
+        "_transport",
+        "_uvicorn_connections",
+        "_ws",
+        "context",
+        "id",
+    )
+
+    def __init__(
+        self,
+        config: Any = None,
+        server_state: Any = None,
+        app_state: Any = None,
+        **_ignored: Any,
+    ) -> None:
+        """Signature compatible with uvicorn's ``ws_protocol_class(config=, server_state=,
+        app_state=)``; also callable with no argument as a ``loop.create_server`` factory."""
+        if not hasattr(type(self), "_server"):
+            raise TypeError("use WebSocketServer(...).protocol_class(), not this class directly")
+        self.id: int = next(self._server._ids)
+        self.context: Any = None
+        self._transport: asyncio.Transport | None = None
+        self._ws: ServerProtocol | None = ServerProtocol(
+            max_size=self._limits.max_message_bytes, logger=protocol_logger
+        )
+        self._state = _CONNECTING
+        self._request: Request | None = None
+        self._remote = ""
+        self._query: dict[str, str] | None = None
+        # uvicorn's registry of live connections: it calls shutdown() on each at exit and waits
+        # for the set to empty, so we must be in it from connection_made to connection_lost.
+        connections = getattr(server_state, "connections", None)
+        self._uvicorn_connections: set[Any] | None = connections
+        self._last_rx = 0.0
+        self._ping_sent_at = 0.0
+        self._tokens = 0.0
+        self._tokens_at = 0.0
+        self._rate_warned = False
+        self._fragments: list[bytes] | None = None
+        self._slow_since = 0.0
+        self._deadline = 0.0
+        self._paused = False
+        self._opened = False
+
+    # -- Connection interface --------------------------------------------------------------
+
+    @property
+    def remote(self) -> str:
+        return self._remote
+
+    @property
+    def request_path(self) -> str:
+        request = self._request
+        return "" if request is None else unquote(request.path.partition("?")[0])
+
+    @property
+    def query(self) -> Mapping[str, str]:
+        if self._query is None:
+            request = self._request
+            raw = "" if request is None else request.path.partition("?")[2]
+            self._query = dict(parse_qsl(raw, keep_blank_values=True))
+        return self._query
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        request = self._request
+        return {} if request is None else request.headers
+
+    @property
+    def open(self) -> bool:
+        return self._state == _OPEN
+
+    @property
+    def buffered_bytes(self) -> int:
+        transport = self._transport
+        if transport is None or self._state == _CLOSED:
+            return 0
+        return transport.get_write_buffer_size()
+
+    @property
+    def write_paused(self) -> bool:
+        """True while the transport reports its buffer above the soft limit (flow control)."""
+        return self._paused
+
+    def send_text(self, data: bytes) -> bool:
+        if self._state != _OPEN:
+            return False
+        transport = self._transport
+        assert transport is not None
+        try:
+            transport.write(encode_text_frame(data))
+        except RuntimeError:  # uvloop refuses writes once its handle is closed
+            return False
+        size = transport.get_write_buffer_size()
+        if size > self._hard:
+            self._overflow(f"write buffer over {self._hard} bytes")
+            return False
+        return True
+
+    def send_shared(self, frame: SharedFrame) -> bool:
+        if self._state != _OPEN:
+            return False
+        transport = self._transport
+        assert transport is not None
+        # The authoritative check is the transport's own count: pause_writing() may have gone
+        # to uvicorn's HTTP protocol if the buffer filled during the upgrade, before
+        # set_protocol(), so the _paused flag alone could be stale.
+        size = transport.get_write_buffer_size()
+        if size > self._soft:
+            self._drop(size)
+            return False
+        try:
+            transport.write(frame.data)
+        except RuntimeError:  # uvloop refuses writes once its handle is closed
+            return False
+        if self._slow_since:
+            self._slow_since = 0.0
+        return True
+
+    def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
+        if not (code in EXTERNAL_CLOSE_CODES or 3000 <= code < 5000):
+            raise ValueError(f"close code {code} cannot be sent on the wire")
+        if self._state == _OPEN:
+            self._close(code, reason)
+
+    def __repr__(self) -> str:
+        state = ("connecting", "open", "closing", "closed")[self._state]
+        return f"<WebSocketConnection #{self.id} {self._remote} {state}>"
+
+    # -- asyncio.Protocol callbacks ----------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, transport)  # uvloop's is not a registered subclass
+        self._transport = transport
+        # pause_writing() then fires exactly when the soft limit is crossed.
+        transport.set_write_buffer_limits(high=self._soft, low=self._soft // 4)
+        sndbuf = self._limits.socket_send_buffer_bytes
+        if sndbuf is not None:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self._remote = f"{peer[0]}:{peer[1]}"
+        elif peer:
+            self._remote = str(peer)
+        if self._uvicorn_connections is not None:
+            self._uvicorn_connections.add(self)
+        self._deadline = _monotonic() + self._limits.handshake_timeout_s
+        self._server._attach(self)
+
+    def data_received(self, data: bytes) -> None:
+        ws = self._ws
+        if ws is None:
+            return
+        now = self._last_rx = _monotonic()
+        self._ping_sent_at = 0.0  # any byte from the peer proves it alive
+        ws.receive_data(data)
+        for event in ws.events_received():
+            if type(event) is Frame:
+                self._on_frame(event, now)
+            elif isinstance(event, Request):
+                self._on_request(event, ws)
+        self._after_protocol(ws)
+
+    def eof_received(self) -> bool | None:
+        ws = self._ws
+        if ws is not None:
+            ws.receive_eof()
+            self._after_protocol(ws)
+        return None  # let the transport close itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        previous = self._state
+        self._state = _CLOSED
+        self._server._detach(self)
+        if self._uvicorn_connections is not None:
+            self._uvicorn_connections.discard(self)
+        self._ws = None
+        self._fragments = None
+        if previous == _OPEN:
+            self._notify_close(CLOSE_ABNORMAL, "")
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        self._slow_since = 0.0
+
+    # -- uvicorn hook --------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Called by uvicorn on every tracked connection when the server exits."""
+        if self._state == _OPEN:
+            self._close(CLOSE_GOING_AWAY, "server shutting down")
+        elif self._state == _CONNECTING and self._transport is not None:
+            self._state = _CLOSING
+            self._transport.close()
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _on_request(self, request: Request, ws: ServerProtocol) -> None:
+        """Validate the upgrade, run the checks in cheapest-first order, answer 101 or refuse."""
+        self._request = request
+        response = ws.accept(request)  # RFC 6455 checks: method, version, key, upgrade headers
+        if response.status_code == 101:
+            rejection = self._screen(request)
+            if rejection is not None:
+                status, body = rejection
+                response = ws.reject(status, body if body.endswith("\n") else body + "\n")
+        ws.send_response(response)
+        self._flush(ws)
+        if response.status_code != 101:
+            self._state = _CLOSING
+            self._deadline = _monotonic() + self._limits.close_timeout_s
+            return
+        now = _monotonic()
+        self._state = _OPEN
+        self._last_rx = now
+        self._tokens = self._burst
+        self._tokens_at = now
+        self._server._opened(self)
+        self._opened = True
+        try:
+            self._handler.on_open(self)
+        except Exception:
+            logger.exception("on_open failed for connection #%d", self.id)
+            if self._state == _OPEN:
+                self._close(CLOSE_INTERNAL_ERROR, "internal error")
+
+    def _screen(self, request: Request) -> Rejection | None:
+        limits = self._limits
+        if limits.origins is not None:
+            origins = request.headers.get_all("Origin")
+            if not origins:
+                if not limits.allow_missing_origin:
+                    return (403, "origin required")
+            elif len(origins) > 1 or origins[0] not in limits.origins:
+                return (403, "origin not allowed")
+        if len(self._server._open) >= limits.max_connections:
+            return (503, "server full, try again later")
+        try:
+            rejection = self._handler.accept(self)
+        except Exception:
+            logger.exception("accept failed for connection #%d", self.id)
+            return (500, "internal error")
+        if rejection is not None:
+            status, body = rejection
+            if not (400 <= status < 600 and status in _HTTP_STATUSES):
+                logger.error("accept returned status %r; answering 500 instead", status)
+                return (500, "internal error")
+            return (status, body)
+        return None
+
+    def _on_frame(self, frame: Frame, now: float) -> None:
+        opcode = frame.opcode
+        if opcode is Opcode.PONG or opcode is Opcode.CLOSE:
+            return  # liveness already recorded; close handled in _after_protocol
+        if self._state != _OPEN:
+            return  # closing: websockets keeps parsing until the peer's close arrives
+        if not self._take_token(now):
+            self._over_rate()
+            return
+        if opcode is Opcode.TEXT:
+            if not frame.fin:
+                self._fragments = [bytes(frame.data)]
+                return
+            payload: bytes | bytearray | memoryview = frame.data
+        elif opcode is Opcode.CONT:
+            fragments = self._fragments
+            if fragments is None:
+                return  # continuation of a binary message we already refused
+            fragments.append(bytes(frame.data))
+            if not frame.fin:
+                return
+            payload = b"".join(fragments)
+            self._fragments = None
+        elif opcode is Opcode.BINARY:
+            self._close(CLOSE_UNSUPPORTED_DATA, "binary frames are not supported")
+            return
+        else:  # PING: websockets already queued the pong
+            return
+        try:
+            text = str(payload, "utf-8")
+        except UnicodeDecodeError:
+            self._fail(CLOSE_INVALID_DATA, "invalid UTF-8 in text message")
+            return
+        try:
+            self._handler.on_message(self, text)
+        except Exception:
+            logger.exception("on_message failed for connection #%d", self.id)
+            if self._state == _OPEN:
+                self._close(CLOSE_INTERNAL_ERROR, "internal error")
+
+    def _take_token(self, now: float) -> bool:
+        rate = self._rate
+        if not rate:
+            return True
+        tokens = self._tokens + (now - self._tokens_at) * rate
+        self._tokens_at = now
+        if tokens >= self._burst:
+            tokens = self._burst
+            self._rate_warned = False  # behaved for a full refill: the warning is forgiven
+        if tokens >= 1.0:
+            self._tokens = tokens - 1.0
+            return True
+        self._tokens = tokens
+        return False
+
+    def _over_rate(self) -> None:
+        if self._rate_warned:
+            self._close(CLOSE_POLICY_VIOLATION, "rate limit exceeded")
+            return
+        self._rate_warned = True
+        frame = self._limits.rate_limit_error_frame
+        if frame:
+            self.send_text(frame)
+
+    def _after_protocol(self, ws: ServerProtocol) -> None:
+        """Write what websockets queued (pongs, close frames, EOF) and notice closings that
+        websockets decided on its own: peer close frame, framing error, size limit, EOF."""
+        self._flush(ws)
+        if self._state == _OPEN and ws.state is not State.OPEN:
+            received, sent = ws.close_rcvd, ws.close_sent
+            if received is not None:
+                self._enter_closing(received.code, received.reason)
+            elif sent is not None:
+                self._enter_closing(sent.code, sent.reason)
+            else:
+                self._enter_closing(CLOSE_ABNORMAL, "")
+
+    def _flush(self, ws: ServerProtocol) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        for chunk in ws.data_to_send():
+            if chunk:
+                transport.write(chunk)
+            else:  # SEND_EOF: a server closes TCP as soon as the closing handshake is done
+                transport.close()
+
+    def _close(self, code: int, reason: str) -> None:
+        """Graceful close: send our close frame, wait (close_timeout_s) for the peer's."""
+        ws = self._ws
+        assert ws is not None
+        # websockets may already have left OPEN while we still dispatch earlier frames of the
+        # same read (peer close frame later in the batch): its close echo is then queued.
+        if ws.state is State.OPEN:
+            ws.send_close(code, _cut_reason(reason))
+        self._flush(ws)
+        self._enter_closing(code, reason)
+
+    def _fail(self, code: int, reason: str) -> None:
+        """Fail the connection (RFC 6455 §7.1.7): close frame, then TCP close, no waiting."""
+        ws = self._ws
+        assert ws is not None
+        ws.fail(code, _cut_reason(reason))
+        self._flush(ws)
+        self._enter_closing(code, reason)
+
+    def _drop(self, size: int) -> None:
+        if size > self._hard:
+            self._overflow(f"write buffer over {self._hard} bytes")
+            return
+        now = _monotonic()
+        if not self._slow_since:
+            self._slow_since = now
+        elif now - self._slow_since > self._limits.slow_client_timeout_s:
+            self._overflow("client too slow")
+
+    def _overflow(self, why: str) -> None:
+        """Close a client that does not read: queue the close frame (it reads it if it ever
+        wakes up) and close TCP without waiting for an answer; the server's timer aborts the
+        socket if the buffer still has not drained after close_timeout_s."""
+        logger.info("closing slow connection #%d %s: %s", self.id, self._remote, why)
+        self._fail(CLOSE_TRY_AGAIN_LATER, "client too slow")
+
+    def _enter_closing(self, code: int, reason: str) -> None:
+        self._state = _CLOSING
+        self._fragments = None
+        self._deadline = _monotonic() + self._limits.close_timeout_s
+        self._server._closing(self)
+        self._notify_close(code, reason)
+
+    def _notify_close(self, code: int, reason: str) -> None:
+        if not self._opened:
+            return
+        self._opened = False  # exactly once
+        try:
+            self._handler.on_close(self, code, reason)
+        except Exception:
+            logger.exception("on_close failed for connection #%d", self.id)
+
+    def _send_ping(self, now: float) -> None:
+        assert self._transport is not None
+        self._transport.write(_PING_FRAME)
+        self._ping_sent_at = now
+
+    def _abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+
+def _cut_reason(reason: str) -> str:
+    encoded = reason.encode()
+    if len(encoded) <= _MAX_REASON_BYTES:
+        return reason
+    return encoded[:_MAX_REASON_BYTES].decode(errors="ignore")
+
+
+class WebSocketServer:
+    """Binds a :class:`ConnectionHandler` and :class:`TransportLimits` to a protocol class, and
+    keeps the registry of connections and the single housekeeping timer.
+
+    Usage with uvicorn (see :mod:`livequiz.transport.server`)::
+
+        ws_server = WebSocketServer(handler, TransportLimits())
+        uvicorn.Config(app, ws=ws_server.protocol_class(), ...)
+
+    The class can also serve a WebSocket-only port directly:
+    ``await loop.create_server(ws_server.protocol_class(), host, port)``.
+    """
+
+    def __init__(self, handler: ConnectionHandler, limits: TransportLimits | None = None) -> None:
+        self.handler = handler
+        self.limits = limits if limits is not None else TransportLimits()
+        self._ids = itertools.count(1)
+        self._open: set[WebSocketConnection] = set()
+        # Connections with a deadline and not open: handshaking or closing.
+        self._pending: set[WebSocketConnection] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._protocol_class: type[WebSocketConnection] | None = None
+
+    @property
+    def connections(self) -> Set[WebSocketConnection]:
+        """Live view of the open connections (do not mutate; snapshot before awaiting)."""
+        return self._open
+
+    def protocol_class(self) -> type[WebSocketConnection]:
+        """The asyncio protocol class bound to this server, to pass as ``uvicorn.Config(ws=)``.
+
+        The trick: uvicorn instantiates ``ws_protocol_class(config=, server_state=,
+        app_state=)`` itself, so the handler and limits cannot be constructor arguments. They
+        are set as class attributes of a subclass made here, one per server (cached).
+        """
+        if self._protocol_class is None:
+            limits = self.limits
+            namespace: dict[str, Any] = {
+                "__slots__": (),
+                "__module__": __name__,
+                "_server": self,
+                "_handler": self.handler,
+                "_limits": limits,
+                "_soft": limits.write_buffer_soft_bytes,
+                "_hard": limits.write_buffer_hard_bytes,
+                "_rate": limits.max_messages_per_second,
+                "_burst": float(limits.message_burst),
+            }
+            self._protocol_class = type(
+                "BoundWebSocketConnection", (WebSocketConnection,), namespace
+            )
+        return self._protocol_class
+
+    def broadcast(
+        self, frame: SharedFrame, connections: Iterable[Connection] | None = None
+    ) -> BroadcastResult:
+        """:func:`broadcast` to ``connections`` (default: every open connection)."""
+        return broadcast(frame, self._open if connections is None else connections)
+
+    def shutdown(self, code: int = CLOSE_GOING_AWAY, reason: str = "server shutting down") -> None:
+        """Close every open connection (uvicorn does this itself through each connection's
+        ``shutdown()``; this is for a standalone port or a drain before a deploy)."""
+        for conn in list(self._open):
+            conn.close(code, reason)
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    # -- registry, called by the connections ---------------------------------------------------
+
+    def _attach(self, conn: WebSocketConnection) -> None:
+        self._pending.add(conn)
+        if self._timer is None:
+            loop = self._loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self.limits.tick_interval_s, self._tick)
+
+    def _opened(self, conn: WebSocketConnection) -> None:
+        self._pending.discard(conn)
+        self._open.add(conn)
+
+    def _closing(self, conn: WebSocketConnection) -> None:
+        self._open.discard(conn)
+        self._pending.add(conn)
+
+    def _detach(self, conn: WebSocketConnection) -> None:
+        self._open.discard(conn)
+        self._pending.discard(conn)
+
+    # -- the single housekeeping timer -------------------------------------------------------
+
+    def _tick(self) -> None:
+        """Send due pings, close connections whose pong is overdue, abort expired handshakes and
+        closings. Re-arms itself while any connection exists, then stops (no task to cancel)."""
+        self._timer = None
+        try:
+            self._housekeeping(_monotonic())
+        except Exception:  # pragma: no cover - a bug here must not stop keepalives forever
+            logger.exception("transport housekeeping failed")
+        if (self._open or self._pending) and self._loop is not None and not self._loop.is_closed():
+            self._timer = self._loop.call_later(self.limits.tick_interval_s, self._tick)
+
+    def _housekeeping(self, now: float) -> None:
+        limits = self.limits
+        idle_since = now - limits.ping_interval_s
+        pong_due = now - limits.ping_timeout_s
+        silent: list[WebSocketConnection] = []
+        # A snapshot: a write error may reach connection_lost before the walk ends on some loops.
+        for conn in tuple(self._open):
+            sent = conn._ping_sent_at
+            if sent:
+                if sent < pong_due:
+                    silent.append(conn)
+            elif conn._last_rx < idle_since:
+                conn._send_ping(now)
+        for conn in silent:
+            if conn._state == _OPEN:
+                logger.info("keepalive timeout on connection #%d %s", conn.id, conn._remote)
+                conn._fail(CLOSE_INTERNAL_ERROR, "keepalive ping timeout")
+        expired = [conn for conn in self._pending if conn._deadline < now]
+        for conn in expired:
+            conn._abort()
+
+
+def _check_protocol_conformance(conn: WebSocketConnection) -> Connection:
+    """Static proof (for mypy) that the implementation satisfies the public interface."""
+    return conn
