@@ -99,17 +99,6 @@ Command = (
     | Tick
 )
 
-#: Host commands by the name the wire protocol uses for them.
-HOST_COMMANDS: dict[str, type[Command]] = {
-    "start": Start,
-    "close": CloseQuestion,
-    "next": Next,
-    "skip": Skip,
-    "end": End,
-    "kick": Kick,
-    "lock": SetLocked,
-}
-
 
 @dataclass(frozen=True, slots=True)
 class Executed:

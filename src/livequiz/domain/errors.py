@@ -22,6 +22,7 @@ class ErrorCode(StrEnum):
     ILLEGAL_STATE = "illegal_state"
     QUIZ_FINISHED = "quiz_finished"
     # joining
+    UNKNOWN_QUIZ = "unknown_quiz"
     NICKNAME_INVALID = "nickname_invalid"
     NICKNAME_TAKEN = "nickname_taken"
     NICKNAME_PROFANE = "nickname_profane"

@@ -1,0 +1,434 @@
+"""The WebSocket gateway: who each connection is, what it may do, and what it receives.
+
+A connection proves who it is with its first message — ``hello`` with a signed token, or
+``join`` with a PIN and a nickname — and from then on speaks only for that identity: the player
+id used for an answer comes from the verified token, never from a field of the message. Host
+commands need a host token. Bad input of any kind gets an error frame (or, for authentication
+failures, a close code) and never an exception that escapes: see ``docs/protocol.md``.
+
+The gateway also delivers what the service publishes on the bus to this process's connections:
+shared frames once-encoded for all, personal frames (results at a close, final reviews) for each
+local player.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from typing import Any
+
+from livequiz import protocol
+from livequiz.auth import Claims, Role, TokenError
+from livequiz.domain import views
+from livequiz.domain.commands import (
+    Answer,
+    CloseQuestion,
+    Command,
+    End,
+    Executed,
+    Kick,
+    Leave,
+    Next,
+    Rejoin,
+    SetLocked,
+    Skip,
+    Start,
+)
+from livequiz.domain.errors import Rejected
+from livequiz.domain.session import AnswerStatus
+from livequiz.ports import Outcome, UnknownQuiz
+from livequiz.service import (
+    Broadcast,
+    BusMessage,
+    ClosedFrame,
+    FinishedFrame,
+    QuestionFrame,
+    QuizService,
+    ToHosts,
+    ToPlayer,
+)
+from livequiz.transport import Connection, HandshakeRequest, Rejection
+
+log = logging.getLogger("livequiz.gateway")
+
+#: WebSocket path on the HTTP port.
+WS_PATH = "/ws"
+#: Seconds a connection may stay silent before proving who it is.
+AUTH_TIMEOUT_S = 10.0
+
+#: Application close codes (4000–4999 are ours by RFC 6455 §7.4.2).
+CLOSE_AUTH_TIMEOUT = 4001
+CLOSE_BAD_TOKEN = 4003
+CLOSE_UNKNOWN_QUIZ = 4004
+CLOSE_KICKED = 4009
+
+
+#: Host actions that carry no argument, as the commands they are.
+SIMPLE_HOST_COMMANDS: dict[str, Command] = {
+    "start": Start(),
+    "close": CloseQuestion(),
+    "next": Next(),
+    "skip": Skip(),
+    "end": End(),
+}
+
+
+class Client:
+    """What the gateway knows of one authenticated connection."""
+
+    __slots__ = ("conn", "player_id", "quiz_id", "role", "sent_at_ms", "sent_index")
+
+    def __init__(self, conn: Connection, quiz_id: str, role: Role, player_id: int) -> None:
+        self.conn = conn
+        self.quiz_id = quiz_id
+        self.role = role
+        self.player_id = player_id
+        #: Which question this connection was last sent, and when (server clock): speed points
+        #: count from then, not from when the server started the broadcast.
+        self.sent_index = -1
+        self.sent_at_ms = 0
+
+
+class Pending:
+    """A connection that has not authenticated yet."""
+
+    __slots__ = ("joining", "timer")
+
+    def __init__(self, timer: asyncio.TimerHandle) -> None:
+        self.timer = timer
+        self.joining = False
+
+
+class Gateway:
+    """The :class:`~livequiz.transport.ConnectionHandler` of livequiz."""
+
+    def __init__(self, service: QuizService, *, origins: frozenset[str] | None = None) -> None:
+        self.service = service
+        self.metrics = service.metrics
+        self.origins = origins
+        self._clients: dict[str, set[Client]] = defaultdict(set)
+        self._players: dict[tuple[str, int], set[Client]] = defaultdict(set)
+
+    # ------------------------------------------------------------------ transport callbacks
+
+    def accept(self, request: HandshakeRequest) -> Rejection | None:
+        if request.request_path != WS_PATH:
+            return 404, f"no WebSocket endpoint here; connect to {WS_PATH}"
+        if not self.service.ready:
+            return 503, "the server is starting; try again in a moment"
+        return None
+
+    def on_open(self, conn: Connection) -> None:
+        self.metrics.connections.inc()
+        timer = asyncio.get_running_loop().call_later(AUTH_TIMEOUT_S, self._auth_timeout, conn)
+        conn.context = Pending(timer)
+
+    def on_close(self, conn: Connection, code: int, reason: str) -> None:
+        self.metrics.connections.dec()
+        context = conn.context
+        if isinstance(context, Pending):
+            context.timer.cancel()
+        elif isinstance(context, Client):
+            self._unregister(context)
+
+    def on_message(self, conn: Connection, data: str) -> None:
+        received_at = time.perf_counter()
+        try:
+            message = protocol.decode(data)
+        except protocol.ProtocolError as error:
+            self._error(conn, error.code, error.message)
+            return
+        context = conn.context
+        if isinstance(context, Client):
+            self._dispatch(context, message, received_at)
+        elif isinstance(context, Pending):
+            self._authenticate(conn, context, message)
+
+    # ------------------------------------------------------------------ authentication
+
+    def _auth_timeout(self, conn: Connection) -> None:
+        if isinstance(conn.context, Pending):
+            conn.close(CLOSE_AUTH_TIMEOUT, "authentication timeout")
+
+    def _authenticate(self, conn: Connection, pending: Pending, message: Any) -> None:
+        if pending.joining:
+            self._error(conn, "busy", "your join is being processed")
+            return
+        if isinstance(message, protocol.Hello):
+            try:
+                claims = self.service.signer.verify(message.token, self.service.clock() // 1000)
+                session = self.service.store.session(claims.quiz_id)
+            except TokenError as error:
+                self._error(conn, "bad_token", str(error))
+                conn.close(CLOSE_BAD_TOKEN, str(error))
+                return
+            except UnknownQuiz:
+                self._error(conn, "unknown_quiz", "that quiz no longer exists")
+                conn.close(CLOSE_UNKNOWN_QUIZ, "unknown quiz")
+                return
+            if claims.role is Role.PLAYER:
+                player = session.players.get(claims.player_id)
+                if player is None:
+                    self._error(conn, "bad_token", "no such player in this quiz")
+                    conn.close(CLOSE_BAD_TOKEN, "unknown player")
+                    return
+                if player.kicked:
+                    self._error(conn, "kicked", "the host removed you from this quiz")
+                    conn.close(CLOSE_KICKED, "kicked")
+                    return
+            pending.timer.cancel()
+            self._welcome(conn, claims, message.token)
+        elif isinstance(message, protocol.JoinRequest):
+            self._join(conn, pending, message)
+        else:
+            self._error(conn, "auth_required", "send 'hello' with a token or 'join' first")
+
+    def _join(self, conn: Connection, pending: Pending, message: protocol.JoinRequest) -> None:
+        if not self.service.allow_join(conn.remote):
+            self._error(conn, "rate_limited", "too many joins from your address; wait a moment")
+            return
+        pending.joining = True
+
+        async def join() -> None:
+            try:
+                quiz_id, player_id, token = await self.service.join(message.pin, message.nickname)
+            except UnknownQuiz:
+                self._error(conn, "unknown_quiz", f"no live quiz has the ID {message.pin[:12]!r}")
+                pending.joining = False
+                return
+            except Rejected as rejected:
+                self._error(conn, rejected.code.value, rejected.message)
+                pending.joining = False
+                return
+            self.metrics.joins.labels("websocket").inc()
+            if not conn.open:
+                return
+            pending.timer.cancel()
+            claims = Claims(quiz_id, Role.PLAYER, player_id, 0)
+            self._welcome(conn, claims, token)
+
+        task = asyncio.create_task(join())
+        task.add_done_callback(_log_failure)
+
+    def _welcome(self, conn: Connection, claims: Claims, token: str) -> None:
+        client = Client(conn, claims.quiz_id, claims.role, claims.player_id)
+        conn.context = client
+        first = not self._players.get((client.quiz_id, client.player_id))
+        self._clients[client.quiz_id].add(client)
+        if client.role is Role.PLAYER:
+            self._players[(client.quiz_id, client.player_id)].add(client)
+        conn.send_text(self._snapshot(client, "welcome", token))
+        if client.role is Role.PLAYER and first:
+            self.service.submit(client.quiz_id, Rejoin(client.player_id))
+        log.info(
+            "connection authenticated",
+            extra={
+                "quiz_id": client.quiz_id,
+                "player_id": client.player_id,
+                "role": client.role.value,
+            },
+        )
+
+    def _snapshot(self, client: Client, kind: str, token: str | None = None) -> bytes:
+        session = self.service.store.session(client.quiz_id)
+        definition = self.service.store.definition(client.quiz_id)
+        now = self.service.clock()
+        if client.role is Role.HOST:
+            state = views.host_view(session, now)
+        else:
+            state = views.player_view(session, client.player_id, now)
+        if session.question is not None:
+            client.sent_index, client.sent_at_ms = session.current, now
+        frame: dict[str, Any] = {
+            "type": kind,
+            "v": protocol.VERSION,
+            "role": client.role.value,
+            "quiz": {
+                "quiz_id": definition.quiz_id,
+                "pin": definition.pin,
+                "title": definition.title,
+            },
+            "server_time_ms": now,
+            "state": state,
+        }
+        if token is not None:
+            frame["token"] = token
+        return protocol.encode(frame)
+
+    def _unregister(self, client: Client) -> None:
+        clients = self._clients.get(client.quiz_id)
+        if clients is not None:
+            clients.discard(client)
+            if not clients:
+                del self._clients[client.quiz_id]
+        if client.role is Role.PLAYER:
+            key = (client.quiz_id, client.player_id)
+            players = self._players.get(key)
+            if players is not None:
+                players.discard(client)
+                if not players:
+                    del self._players[key]
+                    self.service.submit(client.quiz_id, Leave(client.player_id), _ignore)
+
+    # ------------------------------------------------------------------ authenticated messages
+
+    def _dispatch(self, client: Client, message: Any, received_at: float) -> None:
+        if isinstance(message, protocol.AnswerRequest):
+            if client.role is not Role.PLAYER:
+                self._error(client.conn, "forbidden", "only players answer questions")
+                return
+            sent_at = client.sent_at_ms if client.sent_index == message.index else None
+            command = Answer(client.player_id, message.index, message.option, sent_at)
+            self.service.submit(
+                client.quiz_id, command, self._answer_reply(client, message.index, received_at)
+            )
+        elif isinstance(message, protocol.HostRequest):
+            if client.role is not Role.HOST:
+                self._error(client.conn, "forbidden", "only the host can do that")
+                return
+            self._host(client, message)
+        elif isinstance(message, protocol.SyncRequest):
+            client.conn.send_text(self._snapshot(client, "snapshot"))
+        else:
+            self._error(
+                client.conn, "already_authenticated", "this connection is already signed in"
+            )
+
+    def _answer_reply(self, client: Client, index: int, received_at: float) -> Any:
+        def reply(outcome: Outcome) -> None:
+            if isinstance(outcome, Rejected):
+                self.metrics.answers.labels(outcome.code.value).inc()
+                self._error(client.conn, outcome.code.value, outcome.message, q=index)
+                return
+            answer = outcome.answer
+            assert answer is not None
+            self.metrics.answers.labels(answer.status.value).inc()
+            session = self.service.store.session(client.quiz_id)
+            player = session.player(client.player_id)
+            frame: dict[str, Any] = {
+                "type": "ack",
+                "q": index,
+                "status": answer.status.value,
+                "seq": answer.record.seq,
+                "answer": views.answer_result(session, answer.record),
+                "standing": views.standing(session, player),
+            }
+            if answer.status is AnswerStatus.ALREADY_ANSWERED:
+                frame["message"] = "you already answered this question; your first answer stands"
+            client.conn.send_text(protocol.encode(frame))
+            self.metrics.frames_sent.labels("ack").inc()
+            self.metrics.ack_seconds.observe(time.perf_counter() - received_at)
+
+        return reply
+
+    def _host(self, client: Client, message: protocol.HostRequest) -> None:
+        command: Command
+        if message.action == "kick":
+            assert message.player_id is not None
+            command = Kick(message.player_id)
+        elif message.action in ("lock", "unlock"):
+            command = SetLocked(message.action == "lock")
+        else:
+            command = SIMPLE_HOST_COMMANDS[message.action]
+
+        def reply(outcome: Outcome) -> None:
+            if isinstance(outcome, Rejected):
+                self._error(client.conn, outcome.code.value, outcome.message, action=message.action)
+            elif isinstance(outcome, Executed):
+                client.conn.send_text(
+                    protocol.encode(
+                        {"type": "host_ack", "action": message.action, "seq": self._seq(client)}
+                    )
+                )
+
+        self.service.submit(client.quiz_id, command, reply)
+
+    def _seq(self, client: Client) -> int:
+        return self.service.store.session(client.quiz_id).seq
+
+    def _error(self, conn: Connection, code: str, message: str, **extra: Any) -> None:
+        self.metrics.errors.labels(code).inc()
+        conn.send_text(protocol.error(code, message, **extra))
+
+    # ------------------------------------------------------------------ bus delivery
+
+    def deliver(self, quiz_id: str, message: BusMessage) -> None:
+        """Send what the service published for a quiz to this process's connections of it."""
+        clients = self._clients.get(quiz_id)
+        if not clients:
+            return
+        if isinstance(message, Broadcast):
+            self._broadcast(clients, message.frame, message.kind)
+        elif isinstance(message, QuestionFrame):
+            now = self.service.clock()
+            for client in clients:
+                client.sent_index, client.sent_at_ms = message.index, now
+            self._broadcast(clients, message.frame, "question")
+        elif isinstance(message, ClosedFrame):
+            self._broadcast(clients, message.frame, "closed")
+            self._personal(quiz_id, clients, "result", message.index)
+        elif isinstance(message, FinishedFrame):
+            self._broadcast(clients, message.frame, "finished")
+            self._personal(quiz_id, clients, "final", -1)
+        elif isinstance(message, ToPlayer):
+            for client in list(self._players.get((quiz_id, message.player_id), ())):
+                client.conn.send_text(message.data)
+                if message.close is not None:
+                    client.conn.close(*message.close)
+        elif isinstance(message, ToHosts):
+            for client in clients:
+                if client.role is Role.HOST:
+                    client.conn.send_text(message.data)
+
+    def _broadcast(self, clients: set[Client], frame: Any, kind: str) -> None:
+        sent = dropped = 0
+        for client in clients:
+            if client.conn.send_shared(frame):
+                sent += 1
+            else:
+                dropped += 1
+        self.metrics.frames_sent.labels(kind).inc(sent)
+        if dropped:
+            self.metrics.frames_dropped.inc(dropped)
+
+    def _personal(self, quiz_id: str, clients: set[Client], kind: str, index: int) -> None:
+        """One personal frame per connection: own result and rank, or final results."""
+        session = self.service.store.session(quiz_id)
+        for client in list(clients):
+            if client.role is Role.HOST:
+                if kind == "final":
+                    data = protocol.encode(
+                        {"type": "final", "results": views.final_results(session)}
+                    )
+                    client.conn.send_text(data)
+                continue
+            player = session.players.get(client.player_id)
+            if player is None or player.kicked:
+                continue
+            if kind == "result":
+                record = player.answers.get(index)
+                frame = {
+                    "type": "result",
+                    "index": index,
+                    "answer": None if record is None else views.answer_result(session, record),
+                    "standing": views.standing(session, player),
+                    "streak": player.published_streak,
+                }
+            else:
+                frame = {
+                    "type": "final",
+                    "results": views.player_results(session, client.player_id),
+                }
+            client.conn.send_text(protocol.encode(frame))
+        self.metrics.frames_sent.labels(kind).inc(len(clients))
+
+
+def _ignore(_outcome: Outcome) -> None:
+    """Replies nobody waits for (a leave after a disconnect)."""
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task failed", exc_info=task.exception())

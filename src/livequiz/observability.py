@@ -1,0 +1,126 @@
+"""Metrics and structured logs.
+
+Metrics are Prometheus collectors in one registry per server (so tests can run several servers in
+one process and read each one's figures). Logs are one JSON object per line on stderr, with the
+quiz and player ids as fields; no token, key or message body is ever logged — :class:`JsonFormatter`
+only writes the fields it is given, and callers pass ids, codes and counts, never secrets.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any
+
+import orjson
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+#: Latency buckets in seconds, from 0.1 ms (an answer scored in memory) to 2.5 s.
+_LATENCY = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+)
+
+
+class Metrics:
+    """Every figure livequiz exports on ``/metrics``."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.connections = Gauge("livequiz_connections", "Open WebSocket connections", registry=r)
+        self.quizzes = Gauge("livequiz_quizzes_live", "Quizzes not yet finished", registry=r)
+        self.quizzes_created = Counter("livequiz_quizzes_created", "Quizzes created", registry=r)
+        self.joins = Counter("livequiz_joins", "Players joined", ["via"], registry=r)
+        self.answers = Counter(
+            "livequiz_answers", "Answers received, by outcome", ["outcome"], registry=r
+        )
+        self.scoring_seconds = Histogram(
+            "livequiz_batch_seconds",
+            "Time to apply one batch of commands and make it durable",
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "livequiz_batch_commands",
+            "Commands per durable batch",
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000),
+            registry=r,
+        )
+        self.ack_seconds = Histogram(
+            "livequiz_ack_seconds",
+            "From an answer frame's arrival to its acknowledgement being sent",
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.tick_seconds = Histogram(
+            "livequiz_tick_seconds",
+            "Time to build and send one round of leaderboard frames",
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.tick_lag_seconds = Histogram(
+            "livequiz_tick_lag_seconds",
+            "How late a leaderboard tick started against its schedule",
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.frames_sent = Counter(
+            "livequiz_frames_sent", "Frames sent to clients", ["kind"], registry=r
+        )
+        self.frames_dropped = Counter(
+            "livequiz_frames_dropped",
+            "Shared frames dropped for clients too slow to read them",
+            registry=r,
+        )
+        self.errors = Counter(
+            "livequiz_errors", "Errors sent to clients, by code", ["code"], registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the record's ``extra`` fields."""
+
+    _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in self._STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+def configure_logging(level: str = "info") -> None:
+    """Send every livequiz log line to stderr as JSON."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("uvicorn.access", "uvicorn.error"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
