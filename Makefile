@@ -18,7 +18,7 @@ $(BIN)/.installed: pyproject.toml
 setup: $(BIN)/.installed
 
 run: setup
-	$(BIN)/livequiz sample
+	$(BIN)/livequiz demo
 
 lint: setup
 	$(BIN)/ruff check src tests

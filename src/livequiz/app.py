@@ -10,6 +10,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from livequiz.adapters.memory import EmbeddedStore, LocalBus
 from livequiz.adapters.sqlite import SqliteJournal, Synchronous
@@ -95,3 +96,103 @@ class LiveQuizServer:
     @property
     def port(self) -> int:
         return self.transport.port
+
+
+def _runner() -> asyncio.Runner:
+    """An event loop runner on uvloop where it is installed (a faster loop for many sockets)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on every supported platform
+        return asyncio.Runner()
+    return asyncio.Runner(loop_factory=uvloop.new_event_loop)
+
+
+def run_server(config: ServerConfig) -> None:
+    """Serve until SIGINT/SIGTERM (``livequiz serve``)."""
+    with _runner() as runner:
+        runner.run(LiveQuizServer(config).serve())
+
+
+def run_demo_server(
+    config: ServerConfig,
+    out: TextIO,
+    *,
+    players: int,
+    questions: int,
+    seconds: int,
+    lobby_s: float,
+    rounds: int,
+) -> None:
+    """``livequiz demo``: the server, simulated players and a host, and a live terminal board."""
+    with _runner() as runner:
+        runner.run(_demo(config, out, players, questions, seconds, lobby_s, rounds))
+
+
+async def _demo(
+    config: ServerConfig,
+    out: TextIO,
+    players: int,
+    questions: int,
+    seconds: int,
+    lobby_s: float,
+    rounds: int,
+) -> None:
+    from livequiz import demo
+
+    server = LiveQuizServer(config)
+    ready = asyncio.Event()
+    serving = asyncio.create_task(server.serve(ready))
+    await ready.wait()
+    base_url = f"http://{config.host}:{server.port}"
+    ws_url = f"ws://{config.host}:{server.port}/ws"
+    tty = out.isatty()
+    round_number = 0
+    try:
+        while not serving.done() and (rounds == 0 or round_number < rounds):
+            round_number += 1
+            created = await demo.create_quiz(
+                base_url, questions=questions, seconds=seconds, seed=round_number
+            )
+            quiz_id = created["quiz_id"]
+            state = demo.DemoState(pin=created["pin"], title=created["title"])
+            last: list[str] = [""]
+
+            def show(state: demo.DemoState = state, last: list[str] = last) -> None:
+                screen = demo.render(state, base_url)
+                if tty:
+                    out.write("\x1b[2J\x1b[H" + screen + "\n")
+                elif screen.splitlines()[3:5] != last[0].splitlines()[3:5]:
+                    out.write(screen + "\n\n")  # a log: only when the question or phase moves
+                last[0] = screen
+                out.flush()
+
+            def peek(index: int, quiz_id: str = quiz_id) -> int:
+                return server.store.session(quiz_id).questions[index].correct_option
+
+            show()
+            stop = asyncio.Event()
+            bots = [
+                asyncio.create_task(demo.run_bot(base_url, ws_url, created["pin"], bot, peek, stop))
+                for bot in demo.make_bots(players, seed=round_number)
+            ]
+            await demo.run_host(
+                ws_url,
+                created["host_token"],
+                state,
+                lobby_s=lobby_s,
+                reveal_s=4.0,
+                on_change=show,
+                stop=stop,
+            )
+            show()
+            stop.set()
+            for bot in bots:
+                bot.cancel()
+            await asyncio.gather(*bots, return_exceptions=True)
+            if rounds == 0 or round_number < rounds:
+                out.write("\nnext quiz in 8 seconds…\n")
+                out.flush()
+                await asyncio.sleep(8)
+    finally:
+        server.request_exit()
+        await serving

@@ -12,7 +12,7 @@ import os
 import sys
 import textwrap
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from livequiz import __version__
 from livequiz.domain.errors import Rejected
@@ -89,7 +89,143 @@ def build_parser() -> argparse.ArgumentParser:
         "--hide-answers", action="store_true", help="do not mark the correct options"
     )
     sample.set_defaults(handler=run_sample)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the quiz server (HTTP API and WebSocket on one port)",
+        description=(
+            "Run the livequiz server: the HTTP API (POST /api/quizzes, …, OpenAPI at "
+            "/openapi.json), the WebSocket endpoint /ws, /healthz, /readyz and /metrics, all on "
+            "one port. State lives in memory; a SQLite journal in --data-dir makes every "
+            "acknowledged answer survive a crash, and live quizzes come back on restart."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _server_options(serve)
+    serve.set_defaults(handler=run_serve)
+
+    demo = commands.add_parser(
+        "demo",
+        help="run the server with a demo quiz and simulated players",
+        description=(
+            "Start the server, create a quiz and let simulated players answer it over real "
+            "WebSocket connections, with a live leaderboard in this terminal. Join it yourself "
+            "from another terminal with 'livequiz play'. A new quiz starts after each one ends."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _server_options(demo)
+    demo.add_argument("--players", type=int, default=12, help="simulated players (0–500)")
+    demo.add_argument("--questions", type=int, default=8, help="questions per quiz")
+    demo.add_argument("--seconds", type=int, default=15, help="seconds per question")
+    demo.add_argument(
+        "--lobby", type=float, default=10.0, help="seconds in the lobby before the start"
+    )
+    demo.add_argument("--rounds", type=int, default=0, help="quizzes to run, 0 for no end")
+    demo.set_defaults(handler=run_demo)
+
+    play = commands.add_parser(
+        "play",
+        help="join a quiz from the terminal and answer its questions",
+        description="Join a live quiz by its ID and answer with the keys 1–4.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    play.add_argument("--server", default="http://127.0.0.1:8000", help="server base URL")
+    play.add_argument("--pin", required=True, help="the quiz ID shown by the host")
+    play.add_argument("--nickname", help="your name on the leaderboard (asked if not given)")
+    play.set_defaults(handler=run_play)
     return parser
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on")
+    parser.add_argument(
+        "--data-dir", default="data", help="directory for the journal and the token signing key"
+    )
+    parser.add_argument(
+        "--memory", action="store_true", help="keep nothing on disk (nothing survives a restart)"
+    )
+    parser.add_argument(
+        "--sync",
+        choices=["normal", "full"],
+        default="normal",
+        help="SQLite durability: 'normal' survives a crash of the process, 'full' also a power cut",
+    )
+    parser.add_argument(
+        "--origin",
+        dest="origins",
+        action="append",
+        help="allowed Origin of browser WebSocket clients; repeat for several (default: any)",
+    )
+    parser.add_argument("--tick-ms", type=int, default=100, help="leaderboard update interval")
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+
+
+def _server_config(args: argparse.Namespace) -> Any:
+    from pathlib import Path
+
+    from livequiz.adapters.sqlite import Synchronous
+    from livequiz.app import ServerConfig
+    from livequiz.service import ServiceLimits
+
+    if not 1 <= args.port <= 65535:
+        raise UsageError("--port must be between 1 and 65535")
+    if not 10 <= args.tick_ms <= 5000:
+        raise UsageError("--tick-ms must be between 10 and 5000")
+    return ServerConfig(
+        host=args.host,
+        port=args.port,
+        data_dir=None if args.memory else Path(args.data_dir),
+        synchronous=Synchronous(args.sync.upper()),
+        origins=frozenset(args.origins) if args.origins else None,
+        service=ServiceLimits(tick_ms=args.tick_ms),
+    )
+
+
+def run_serve(args: argparse.Namespace, out: TextIO) -> int:
+    from livequiz.app import run_server
+    from livequiz.observability import configure_logging
+
+    config = _server_config(args)
+    configure_logging(args.log_level)
+    out.write(f"livequiz listening on http://{config.host}:{config.port}  (Ctrl-C to stop)\n")
+    out.flush()
+    run_server(config)
+    return 0
+
+
+def run_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from livequiz.app import run_demo_server
+    from livequiz.observability import configure_logging
+
+    if not 0 <= args.players <= 500:
+        raise UsageError("--players must be between 0 and 500")
+    if not 1 <= args.questions <= 50:
+        raise UsageError("--questions must be between 1 and 50")
+    if not 5 <= args.seconds <= 120:
+        raise UsageError("--seconds must be between 5 and 120")
+    config = _server_config(args)
+    configure_logging("warning" if args.log_level == "info" else args.log_level)
+    run_demo_server(
+        config,
+        out,
+        players=args.players,
+        questions=args.questions,
+        seconds=args.seconds,
+        lobby_s=args.lobby,
+        rounds=args.rounds,
+    )
+    return 0
+
+
+def run_play(args: argparse.Namespace, out: TextIO) -> int:
+    from livequiz.terminal import play
+
+    nickname = args.nickname or input("your nickname: ")
+    return play(args.server, args.pin, nickname, out)
 
 
 def run_sample(args: argparse.Namespace, out: TextIO) -> int:
@@ -149,6 +285,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         status: int = args.handler(args, out)
     except UsageError as error:
         parser.error(str(error))  # exits with status 2
+    except KeyboardInterrupt:
+        return 130
     except BrokenPipeError:  # the reader went away (``livequiz sample | head``): not an error
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
         return 0

@@ -1,0 +1,231 @@
+"""Simulated players and a self-driving host, over real WebSocket connections.
+
+``livequiz demo`` starts a server and runs quizzes with simulated players so that a newcomer sees
+a live game at once, and can join it (``livequiz play``) between the bots. The bots are ordinary
+clients of the public protocol: they join over HTTP, say ``hello`` with their token, and answer
+after a human-like think time, sometimes wrongly — the server cannot tell them from people.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+NAMES = (
+    "Ada", "Bao", "Chiara", "Dmitri", "Elif", "Farah", "Gabriel", "Hana", "Ivan", "Jonas",
+    "Kemal", "Lucia", "Mateo", "Nadia", "Oskar", "Priya", "Quentin", "Rosa", "Sami", "Tomás",
+    "Uma", "Viktor", "Wen", "Ximena", "Yusuf", "Zofia",
+)  # fmt: skip
+
+
+@dataclass
+class Bot:
+    """A simulated learner: how often they know the answer and how fast they are."""
+
+    nickname: str
+    skill: float
+    speed_s: float
+    rng: random.Random
+
+
+@dataclass
+class DemoState:
+    """What the terminal display shows; updated from the frames the host receives."""
+
+    pin: str = ""
+    title: str = ""
+    phase: str = "lobby"
+    question: str = ""
+    index: int = -1
+    count: int = 0
+    answered: int | None = None
+    players: int = 0
+    board: list[dict[str, Any]] = field(default_factory=list)
+    reveal: str = ""
+
+
+async def create_quiz(base_url: str, *, questions: int, seconds: int, seed: int) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        response = await http.post(
+            "/api/quizzes",
+            json={
+                "title": "livequiz demo",
+                "count": questions,
+                "time_limit_s": seconds,
+                "seed": seed,
+                "levels": ["A2", "B1", "B2"],
+            },
+        )
+        response.raise_for_status()
+        created: dict[str, Any] = response.json()
+        return created
+
+
+#: How a simulated player "knows" the answer: the demo runs inside the server process and asks it.
+#: Only the simulation does this; real clients never see the answer before the close.
+Peek = Callable[[int], int]
+
+
+async def run_bot(
+    base_url: str, ws_url: str, pin: str, bot: Bot, peek: Peek, stop: asyncio.Event
+) -> None:
+    """Join, then answer every question until the quiz finishes or the demo stops."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        response = await http.post(f"/api/quizzes/{pin}/players", json={"nickname": bot.nickname})
+        if response.status_code != 201:
+            return
+        token = response.json()["token"]
+    with contextlib.suppress(ConnectionClosed, OSError):
+        async with connect(ws_url, compression=None, open_timeout=10) as ws:
+            await ws.send(orjson.dumps({"type": "hello", "token": token}).decode())
+            pending: asyncio.Task[None] | None = None
+            while not stop.is_set():
+                frame = orjson.loads(await ws.recv())
+                kind = frame.get("type")
+                question = None
+                if kind == "question":
+                    question = frame["question"]
+                elif kind == "welcome":
+                    question = frame["state"].get("question")
+                if question is not None and question.get("open"):
+                    if pending is not None:
+                        pending.cancel()
+                    pending = asyncio.create_task(_answer(ws, bot, question, peek))
+                elif kind == "finished":
+                    return
+
+
+async def _answer(ws: ClientConnection, bot: Bot, question: dict[str, Any], peek: Peek) -> None:
+    limit_s = question["remaining_ms"] / 1000
+    think = min(bot.rng.expovariate(1 / bot.speed_s) + 0.8, limit_s * 0.9)
+    await asyncio.sleep(think)
+    correct = peek(question["index"])
+    if bot.rng.random() < bot.skill:
+        choice = correct
+    else:
+        choice = bot.rng.choice([o for o in range(len(question["options"])) if o != correct])
+    with contextlib.suppress(ConnectionClosed):
+        await ws.send(
+            orjson.dumps({"type": "answer", "q": question["index"], "option": choice}).decode()
+        )
+
+
+async def run_host(
+    ws_url: str,
+    host_token: str,
+    state: DemoState,
+    *,
+    lobby_s: float,
+    reveal_s: float,
+    on_change: Callable[[], None],
+    stop: asyncio.Event,
+) -> None:
+    """Drive the quiz: start after the lobby wait, move on after each reveal, until it finishes."""
+    async with connect(ws_url, compression=None, open_timeout=10) as ws:
+        await ws.send(orjson.dumps({"type": "hello", "token": host_token}).decode())
+        started = False
+        loop = asyncio.get_running_loop()
+        start_at = loop.time() + lobby_s
+        next_at: float | None = None
+        while not stop.is_set():
+            timeout = None
+            if not started:
+                timeout = max(0.0, start_at - loop.time())
+            elif next_at is not None:
+                timeout = max(0.0, next_at - loop.time())
+            try:
+                raw = await asyncio.wait_for(ws.recv(), timeout)
+            except TimeoutError:
+                if not started:
+                    started = True
+                    await ws.send(orjson.dumps({"type": "host", "action": "start"}).decode())
+                elif next_at is not None:
+                    next_at = None
+                    await ws.send(orjson.dumps({"type": "host", "action": "next"}).decode())
+                continue
+            frame = orjson.loads(raw)
+            _update(state, frame)
+            on_change()
+            if frame.get("type") == "closed":
+                next_at = loop.time() + reveal_s
+            elif frame.get("type") == "finished":
+                return
+
+
+def _update(state: DemoState, frame: dict[str, Any]) -> None:
+    kind = frame.get("type")
+    if kind == "welcome":
+        state.phase = frame["state"]["phase"]
+    elif kind == "question":
+        question = frame["question"]
+        state.phase = "question_open"
+        state.question, state.index, state.count = (
+            question["prompt"],
+            question["index"],
+            question["count"],
+        )
+        state.reveal = ""
+    elif kind == "board":
+        state.players, state.answered, state.board = (
+            frame["players"],
+            frame["answered"],
+            frame["top"],
+        )
+        state.phase = frame["phase"]
+    elif kind == "closed":
+        reveal = frame["reveal"]
+        state.phase = "question_closed"
+        state.reveal = f"{reveal['word']}: {reveal['definition']}"
+    elif kind == "finished":
+        state.phase = "finished"
+
+
+def make_bots(count: int, seed: int) -> list[Bot]:
+    rng = random.Random(seed)
+    names = list(NAMES)
+    rng.shuffle(names)
+    bots = []
+    for n in range(count):
+        name = names[n % len(names)] + ("" if n < len(names) else f" {n // len(names) + 1}")
+        bots.append(
+            Bot(
+                name,
+                skill=rng.uniform(0.4, 0.95),
+                speed_s=rng.uniform(1.5, 6.0),
+                rng=random.Random(rng.random()),
+            )
+        )
+    return bots
+
+
+def render(state: DemoState, base_url: str) -> str:
+    """The terminal screen: how to join, the question, and the live leaderboard."""
+    lines = [
+        f"livequiz demo — quiz ID {state.pin}   ({base_url})",
+        f"join it yourself:  .venv/bin/livequiz play --server {base_url} --pin {state.pin}",
+        "",
+    ]
+    if state.phase == "lobby":
+        lines.append(f"lobby: {state.players} players waiting; the quiz starts in a few seconds")
+    elif state.index >= 0:
+        status = {"question_open": "open", "question_closed": "closed", "finished": "finished"}.get(
+            state.phase, state.phase
+        )
+        lines.append(f"question {state.index + 1}/{state.count} ({status}): {state.question}")
+        if state.answered is not None:
+            lines.append(f"answered: {state.answered}/{state.players}")
+        if state.reveal:
+            lines.append(f"answer — {state.reveal}")
+    lines += ["", "rank  score  player"]
+    for line in state.board:
+        lines.append(f"{line['rank']:>4}  {line['score']:>5}  {line['nickname']}")
+    return "\n".join(lines)
