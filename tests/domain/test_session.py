@@ -663,3 +663,18 @@ def test_a_wrong_answer_keeps_a_players_place_among_equal_scores(
     session.start(0)
     session.submit_answer(1, 0, 3, 100)  # wrong: Anna still has 0, reached when she joined
     assert [p.player_id for p in session.board] == [1, 2]
+
+
+def test_the_last_unanswered_player_leaving_closes_the_question(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions, close_when_all_answered=True)
+    session.join("Anna", 0)
+    session.join("Ben", 0)
+    session.start(0)
+    session.submit_answer(1, 0, 0, 100)
+    events = session.leave(2, 200)
+    assert [type(e) for e in events] == [PlayerLeft, QuestionClosed]
+    session.next(300)
+    session.leave(1, 400)  # nobody is left: nothing to close on
+    assert phase_of(session) is Phase.QUESTION_OPEN

@@ -224,12 +224,17 @@ class QuizSession:
         return event
 
     def leave(self, player_id: int, now_ms: int) -> list[Event]:
-        """A player went away (closed the page, lost the network). Their score stays."""
+        """A player went away (closed the page, lost the network). Their score stays.
+
+        "Every present player has answered" is re-checked: if the one player still thinking
+        leaves, the others need not wait for the clock.
+        """
         player = self.active_player(player_id)
         if not player.present:
             raise Rejected(ErrorCode.ILLEGAL_STATE, "that player has already left")
         self._set_present(player, False)
-        return [PlayerLeft(seq=self._next_seq(), at_ms=now_ms, player_id=player_id)]
+        events: list[Event] = [PlayerLeft(seq=self._next_seq(), at_ms=now_ms, player_id=player_id)]
+        return events + self._close_if_all_answered(now_ms)
 
     def rejoin(self, player_id: int, now_ms: int) -> list[Event]:
         """A player came back (by token). No event if they were still present."""
