@@ -39,6 +39,8 @@ class ServerConfig:
     synchronous: Synchronous = Synchronous.NORMAL
     #: Allowed ``Origin`` values for WebSocket handshakes; ``None`` allows any.
     origins: frozenset[str] | None = None
+    #: Open WebSocket connections per client address (a classroom shares one NAT address).
+    max_connections_per_address: int = 1000
     service: ServiceLimits = field(default_factory=ServiceLimits)
     transport: TransportLimits = field(default_factory=TransportLimits)
 
@@ -65,7 +67,9 @@ class LiveQuizServer:
         self.service = QuizService(
             self.store, self.bus, TokenSigner(key), self.metrics, limits=config.service
         )
-        self.gateway = Gateway(self.service)
+        self.gateway = Gateway(
+            self.service, max_connections_per_address=config.max_connections_per_address
+        )
         self.bus.subscribe(self.gateway.deliver)
         limits = config.transport
         if config.origins is not None:
@@ -73,6 +77,7 @@ class LiveQuizServer:
 
             limits = replace(limits, origins=config.origins)
         self.deck = Deck.builtin()
+        self.service.on_join_without_connection = self.gateway.expect
         self.api = build_api(self.service, self.deck)
         self.transport = TransportServer(
             self.api, self.gateway, limits, host=config.host, port=config.port

@@ -9,16 +9,14 @@ after a human-like think time, sometimes wrongly — the server cannot tell them
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import orjson
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+
+from livequiz.client import QuizClient
 
 NAMES = (
     "Ada", "Bao", "Chiara", "Dmitri", "Elif", "Farah", "Gabriel", "Hana", "Ivan", "Jonas",
@@ -78,33 +76,38 @@ Peek = Callable[[int], int]
 async def run_bot(
     base_url: str, ws_url: str, pin: str, bot: Bot, peek: Peek, stop: asyncio.Event
 ) -> None:
-    """Join, then answer every question until the quiz finishes or the demo stops."""
+    """Join over HTTP, then answer every question (reconnecting after drops) until the end."""
     async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
         response = await http.post(f"/api/quizzes/{pin}/players", json={"nickname": bot.nickname})
         if response.status_code != 201:
             return
         token = response.json()["token"]
-    with contextlib.suppress(ConnectionClosed, OSError):
-        async with connect(ws_url, compression=None, open_timeout=10) as ws:
-            await ws.send(orjson.dumps({"type": "hello", "token": token}).decode())
-            pending: asyncio.Task[None] | None = None
-            while not stop.is_set():
-                frame = orjson.loads(await ws.recv())
-                kind = frame.get("type")
-                question = None
-                if kind == "question":
-                    question = frame["question"]
-                elif kind == "welcome":
-                    question = frame["state"].get("question")
-                if question is not None and question.get("open"):
-                    if pending is not None:
-                        pending.cancel()
-                    pending = asyncio.create_task(_answer(ws, bot, question, peek))
-                elif kind == "finished":
-                    return
+    answered: set[int] = set()
+    tasks: set[asyncio.Task[None]] = set()
+
+    def on_frame(frame: dict[str, Any]) -> None:
+        question = None
+        if frame.get("type") == "question":
+            question = frame["question"]
+        elif frame.get("type") in ("welcome", "snapshot"):
+            question = frame["state"].get("question")
+            if frame["state"].get("answer") is not None:
+                answered.add(frame["state"]["answer"]["index"])
+        if question is not None and question.get("open") and question["index"] not in answered:
+            answered.add(question["index"])
+            task = asyncio.create_task(_answer(client, bot, question, peek))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    client = QuizClient(ws_url, token, on_frame, rng=bot.rng)
+    try:
+        await client.run(stop)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
-async def _answer(ws: ClientConnection, bot: Bot, question: dict[str, Any], peek: Peek) -> None:
+async def _answer(client: QuizClient, bot: Bot, question: dict[str, Any], peek: Peek) -> None:
     limit_s = question["remaining_ms"] / 1000
     think = min(bot.rng.expovariate(1 / bot.speed_s) + 0.8, limit_s * 0.9)
     await asyncio.sleep(think)
@@ -113,10 +116,7 @@ async def _answer(ws: ClientConnection, bot: Bot, question: dict[str, Any], peek
         choice = correct
     else:
         choice = bot.rng.choice([o for o in range(len(question["options"])) if o != correct])
-    with contextlib.suppress(ConnectionClosed):
-        await ws.send(
-            orjson.dumps({"type": "answer", "q": question["index"], "option": choice}).decode()
-        )
+    await client.send({"type": "answer", "q": question["index"], "option": choice})
 
 
 async def run_host(
@@ -130,35 +130,33 @@ async def run_host(
     stop: asyncio.Event,
 ) -> None:
     """Drive the quiz: start after the lobby wait, move on after each reveal, until it finishes."""
-    async with connect(ws_url, compression=None, open_timeout=10) as ws:
-        await ws.send(orjson.dumps({"type": "hello", "token": host_token}).decode())
-        started = False
-        loop = asyncio.get_running_loop()
-        start_at = loop.time() + lobby_s
-        next_at: float | None = None
-        while not stop.is_set():
-            timeout = None
-            if not started:
-                timeout = max(0.0, start_at - loop.time())
-            elif next_at is not None:
-                timeout = max(0.0, next_at - loop.time())
-            try:
-                raw = await asyncio.wait_for(ws.recv(), timeout)
-            except TimeoutError:
-                if not started:
-                    started = True
-                    await ws.send(orjson.dumps({"type": "host", "action": "start"}).decode())
-                elif next_at is not None:
-                    next_at = None
-                    await ws.send(orjson.dumps({"type": "host", "action": "next"}).decode())
-                continue
-            frame = orjson.loads(raw)
-            _update(state, frame)
-            on_change()
-            if frame.get("type") == "closed":
-                next_at = loop.time() + reveal_s
-            elif frame.get("type") == "finished":
-                return
+    loop = asyncio.get_running_loop()
+    timers: list[asyncio.TimerHandle] = []
+
+    def later(delay: float, action: str) -> None:
+        def fire() -> None:
+            task = asyncio.create_task(client.send({"type": "host", "action": action}))
+            task.add_done_callback(lambda _t: None)
+
+        timers.append(loop.call_later(delay, fire))
+
+    def on_frame(frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        _update(state, frame)
+        on_change()
+        if kind == "welcome" and frame["state"]["phase"] == "lobby" and not timers:
+            later(lobby_s, "start")
+        elif kind == "welcome" and frame["state"]["phase"] == "question_closed":
+            later(reveal_s, "next")  # came back after a drop during a reveal
+        elif kind == "closed":
+            later(reveal_s, "next")
+
+    client = QuizClient(ws_url, host_token, on_frame)
+    try:
+        await client.run(stop)
+    finally:
+        for timer in timers:
+            timer.cancel()
 
 
 def _update(state: DemoState, frame: dict[str, Any]) -> None:
@@ -185,7 +183,7 @@ def _update(state: DemoState, frame: dict[str, Any]) -> None:
         reveal = frame["reveal"]
         state.phase = "question_closed"
         state.reveal = f"{reveal['word']}: {reveal['definition']}"
-    elif kind == "finished":
+    elif kind in ("finished", "final"):
         state.phase = "finished"
 
 

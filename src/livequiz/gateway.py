@@ -104,10 +104,12 @@ class Pending:
 class Gateway:
     """The :class:`~livequiz.transport.ConnectionHandler` of livequiz."""
 
-    def __init__(self, service: QuizService, *, origins: frozenset[str] | None = None) -> None:
+    def __init__(self, service: QuizService, *, max_connections_per_address: int = 1000) -> None:
         self.service = service
         self.metrics = service.metrics
-        self.origins = origins
+        #: A school behind one NAT address is a few hundred phones; a bot flood is more.
+        self.max_connections_per_address = max_connections_per_address
+        self._per_address: dict[str, int] = defaultdict(int)
         self._clients: dict[str, set[Client]] = defaultdict(set)
         self._players: dict[tuple[str, int], set[Client]] = defaultdict(set)
 
@@ -118,15 +120,21 @@ class Gateway:
             return 404, f"no WebSocket endpoint here; connect to {WS_PATH}"
         if not self.service.ready:
             return 503, "the server is starting; try again in a moment"
+        if self._per_address[request.remote] >= self.max_connections_per_address:
+            return 429, "too many connections from your address"
         return None
 
     def on_open(self, conn: Connection) -> None:
         self.metrics.connections.inc()
+        self._per_address[conn.remote] += 1
         timer = asyncio.get_running_loop().call_later(AUTH_TIMEOUT_S, self._auth_timeout, conn)
         conn.context = Pending(timer)
 
     def on_close(self, conn: Connection, code: int, reason: str) -> None:
         self.metrics.connections.dec()
+        self._per_address[conn.remote] -= 1
+        if self._per_address[conn.remote] <= 0:
+            del self._per_address[conn.remote]
         context = conn.context
         if isinstance(context, Pending):
             context.timer.cancel()
@@ -145,6 +153,19 @@ class Gateway:
             self._dispatch(context, message, received_at)
         elif isinstance(context, Pending):
             self._authenticate(conn, context, message)
+
+    def expect(self, quiz_id: str, player_id: int, within_s: float = 30.0) -> None:
+        """A player joined over HTTP: if no connection of theirs arrives in time, they left.
+
+        Otherwise a player who joined and closed the page would count as present, and a quiz
+        set to close when everyone has answered would wait for them every question.
+        """
+
+        def check() -> None:
+            if not self._players.get((quiz_id, player_id)):
+                self.service.submit(quiz_id, Leave(player_id), _ignore)
+
+        asyncio.get_running_loop().call_later(within_s, check)
 
     # ------------------------------------------------------------------ authentication
 
@@ -193,7 +214,9 @@ class Gateway:
 
         async def join() -> None:
             try:
-                quiz_id, player_id, token = await self.service.join(message.pin, message.nickname)
+                quiz_id, player_id, token = await self.service.join(
+                    message.pin, message.nickname, connected=True
+                )
             except UnknownQuiz:
                 self._error(conn, "unknown_quiz", f"no live quiz has the ID {message.pin[:12]!r}")
                 pending.joining = False

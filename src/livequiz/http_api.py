@@ -1,9 +1,11 @@
 """The HTTP API: create a quiz, join one by its PIN, read its state and results; health and metrics.
 
 Starlette, one function per endpoint; each turns a request into a service call and the answer into
-JSON. Errors are always ``{"error": {"code": ..., "message": ...}}`` with a fitting status; no
-traceback ever reaches a client. The OpenAPI document (``GET /openapi.json``) is :data:`OPENAPI`,
-kept beside the routes and checked against them by the tests.
+JSON. Errors are always ``{"error": {"code": ..., "message": ...}}`` with a fitting status, for
+every route and for paths and methods that do not exist; no traceback ever reaches a client. The
+codes this module sends besides the core's :class:`~livequiz.domain.errors.ErrorCode` are
+:data:`API_ERROR_CODES`. The OpenAPI document (``GET /openapi.json``) is
+:data:`~livequiz.openapi.OPENAPI`, kept beside the routes and checked against them by the tests.
 """
 
 from __future__ import annotations
@@ -11,18 +13,24 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import math
+import unicodedata
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from livequiz.auth import Role, TokenError
+from livequiz.auth import Claims, Role, TokenError
 from livequiz.domain import views
 from livequiz.domain.errors import ErrorCode, Rejected
+from livequiz.domain.session import QuizSession
 from livequiz.domain.settings import QuizSettings
 from livequiz.openapi import OPENAPI
 from livequiz.ports import UnknownQuiz
@@ -33,6 +41,17 @@ log = logging.getLogger("livequiz.http")
 
 #: A word list of a few thousand lines is far below this; anything larger is not a word list.
 MAX_BODY_BYTES = 1 << 20
+
+#: The fields of a quiz creation request (JSON keys, or form fields of a multipart upload).
+CREATE_FIELDS = frozenset(
+    {"title", "count", "seed", "levels", "kinds", "words", "settings", "time_limit_s"}
+)
+#: More than the six CEFR levels and four question kinds; bounds what an error message echoes.
+_MAX_CHOICES = 20
+_MAX_CHOICE_CHARS = 32
+#: Longest nickname text worth normalising (as over the WebSocket): the rules allow 20.
+_MAX_NICKNAME_CHARS = 64
+_MAX_TITLE_CHARS = 80
 
 #: HTTP status for each refusal of the core.
 STATUS: dict[str, int] = {
@@ -51,25 +70,71 @@ STATUS: dict[str, int] = {
     ErrorCode.QUIZ_FINISHED: 410,
 }
 
+#: Error codes of the HTTP layer itself, with their status (the core's codes are in STATUS).
+API_ERROR_CODES: dict[str, int] = {
+    "bad_json": 400,
+    "bad_form": 400,
+    "auth_required": 401,
+    "bad_token": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "too_large": 413,
+    "bad_request": 422,
+    "bad_word_list": 422,
+    "rate_limited": 429,
+    "internal": 500,
+    "unavailable": 503,
+}
+
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    """A refusal of the HTTP layer: status, stable code, a message a developer can act on."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = headers
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+def error_response(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+    )
 
 
 def build_api(service: QuizService, deck: Deck) -> Starlette:
     """The Starlette app with every HTTP endpoint, bound to one service."""
 
+    def require_ready() -> None:
+        # Before start and after stop no pump runs: a command would wait forever.
+        if not service.ready:
+            raise ApiError(
+                503,
+                "unavailable",
+                "the server is starting or stopping; try again in a moment",
+                {"retry-after": "1"},
+            )
+
     async def create_quiz(request: Request) -> Response:
+        require_ready()
         body = await _read_options(request)
+        unknown = sorted(set(body) - CREATE_FIELDS)
+        if unknown:
+            raise ApiError(
+                422,
+                "bad_request",
+                f"unknown field {unknown[0][:32]!r}; fields are {', '.join(sorted(CREATE_FIELDS))}",
+            )
         title = body.get("title", "Vocabulary quiz")
-        if not isinstance(title, str) or not 1 <= len(title.strip()) <= 80:
+        if not isinstance(title, str) or not 1 <= len(title.strip()) <= _MAX_TITLE_CHARS:
             raise ApiError(422, "bad_request", "title must be 1 to 80 characters")
+        if any(unicodedata.category(char) == "Cc" for char in title):
+            raise ApiError(422, "bad_request", "title must be one line of text")
         settings = _settings(body)
         count = body.get("count", 10)
         if type(count) is not int or not 1 <= count <= 100:
@@ -77,24 +142,16 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
         seed = body.get("seed")
         if seed is not None and type(seed) is not int:
             raise ApiError(422, "bad_request", "seed must be a whole number")
-        levels, kinds = body.get("levels"), body.get("kinds")
-        for name, value in (("levels", levels), ("kinds", kinds)):
-            if value is not None and (
-                not isinstance(value, list) or not all(isinstance(v, str) for v in value)
-            ):
-                raise ApiError(422, "bad_request", f"{name} must be a list of strings")
+        levels, kinds = _choices(body, "levels"), _choices(body, "kinds")
         words = body.get("words")
+        if words is not None and not isinstance(words, str):
+            raise ApiError(422, "bad_request", "words must be the text of a CSV or JSON file")
         try:
-            source: Any = deck
-            if words is not None:
-                if not isinstance(words, str):
-                    raise ApiError(
-                        422, "bad_request", "words must be the text of a CSV or JSON file"
-                    )
-                source = load_wordlist(words, deck=deck)
-            questions = generate_quiz(source, levels=levels, kinds=kinds, count=count, seed=seed)
+            source: Any = deck if words is None else load_wordlist(words, deck=deck)
         except WordListError as error:
             raise ApiError(422, "bad_word_list", str(error)) from None
+        # Bad levels or kinds, or too few words for ``count``, are Rejected (422) by the core.
+        questions = generate_quiz(source, levels=levels, kinds=kinds, count=count, seed=seed)
         definition, host_token = await service.create_quiz(title.strip(), questions, settings)
         return JSONResponse(
             {
@@ -110,12 +167,27 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
         )
 
     async def join_quiz(request: Request) -> Response:
+        require_ready()
         pin = request.path_params["pin"]
-        body = await _read_json(request)
         address = request.client.host if request.client else "unknown"
         if not service.allow_join(address):
-            raise ApiError(429, "rate_limited", "too many joins from your address; wait a moment")
-        quiz_id, player_id, token = await service.join(pin, body.get("nickname"))
+            wait = max(1, math.ceil(1 / service.limits.joins_per_second))
+            raise ApiError(
+                429,
+                "rate_limited",
+                "too many joins from your address; wait a moment",
+                {"retry-after": str(wait)},
+            )
+        body = await _read_json(request)
+        nickname = body.get("nickname")
+        if not isinstance(nickname, str):
+            raise ApiError(422, "nickname_invalid", "nickname must be a string")
+        if len(nickname) > _MAX_NICKNAME_CHARS:
+            raise ApiError(422, "nickname_invalid", "that nickname is far too long")
+        try:
+            quiz_id, player_id, token = await service.join(pin, nickname)
+        except UnknownQuiz:
+            raise _unknown_pin() from None
         service.metrics.joins.labels("http").inc()
         nickname = service.store.session(quiz_id).players[player_id].nickname
         return JSONResponse(
@@ -125,7 +197,10 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
 
     async def quiz_state(request: Request) -> Response:
         pin = request.path_params["pin"]
-        quiz_id = service.store.quiz_id_for_pin(pin)
+        try:
+            quiz_id = service.store.quiz_id_for_pin(pin)
+        except UnknownQuiz:
+            raise _unknown_pin() from None
         session = service.store.session(quiz_id)
         definition = service.store.definition(quiz_id)
         return JSONResponse(
@@ -137,20 +212,28 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
                 "questions": len(session.questions),
                 "current": session.current,
                 "locked": session.locked,
-                "joinable": session.phase.value != "finished"
-                and not session.locked
-                and (session.phase.value == "lobby" or session.settings.allow_late_join),
+                "joinable": _joinable(session),
             }
         )
 
     async def results(request: Request) -> Response:
         quiz_id = request.path_params["quiz_id"]
         claims = _bearer(request, service, quiz_id)
+        fmt = request.query_params.get("format", "json")
+        if fmt not in ("json", "csv"):
+            raise ApiError(422, "bad_request", "format must be 'json' or 'csv'")
         session = service.store.session(quiz_id)
         if claims.role is Role.PLAYER:
+            if fmt == "csv":
+                raise ApiError(403, "forbidden", "the CSV report is for the host; players get JSON")
+            player = session.players.get(claims.player_id)
+            if player is None:
+                raise ApiError(401, "bad_token", "no such player in this quiz", _INVALID_TOKEN)
+            if player.kicked:
+                raise ApiError(403, "kicked", "the host removed you from this quiz")
             return JSONResponse(views.player_results(session, claims.player_id))
         report = views.final_results(session)
-        if request.query_params.get("format") == "csv":
+        if fmt == "csv":
             return Response(
                 _results_csv(report),
                 media_type="text/csv; charset=utf-8",
@@ -177,7 +260,7 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
     async def on_api_error(_request: Request, error: Exception) -> Response:
         assert isinstance(error, ApiError)
         service.metrics.errors.labels(error.code).inc()
-        return error_response(error.status, error.code, error.message)
+        return error_response(error.status, error.code, error.message, error.headers)
 
     async def on_rejected(_request: Request, error: Exception) -> Response:
         assert isinstance(error, Rejected)
@@ -186,11 +269,21 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
 
     async def on_unknown_quiz(_request: Request, _error: Exception) -> Response:
         service.metrics.errors.labels("unknown_quiz").inc()
-        return error_response(404, "unknown_quiz", "no live quiz has that ID")
+        return error_response(404, "unknown_quiz", "no quiz has that ID")
 
-    async def on_http(_request: Request, error: Exception) -> Response:
+    async def on_http(request: Request, error: Exception) -> Response:
+        # Starlette's own refusals: no route (404) or no such method on a route (405, with Allow).
         assert isinstance(error, HTTPException)
-        return error_response(error.status_code, "http_error", str(error.detail))
+        if error.status_code == 404:
+            code, message = "not_found", f"nothing at {request.url.path[:100]}; see /openapi.json"
+        elif error.status_code == 405:
+            allowed = (error.headers or {}).get("Allow", "")
+            code, message = "method_not_allowed", f"{request.method} is not allowed here"
+            message += f"; use {allowed}" if allowed else ""
+        else:  # pragma: no cover - no route raises another HTTPException
+            code, message = "bad_request", str(error.detail)
+        service.metrics.errors.labels(code).inc()
+        return error_response(error.status_code, code, message, error.headers)
 
     async def on_crash(_request: Request, _error: Exception) -> Response:
         log.exception("request failed")
@@ -219,8 +312,46 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
     )
 
 
+def _unknown_pin() -> ApiError:
+    return ApiError(404, "unknown_quiz", "no live quiz has that PIN")
+
+
+def _joinable(session: QuizSession) -> bool:
+    """Whether a join would be let in now (the nickname aside): what a join page shows first."""
+    return (
+        session.phase.value != "finished"
+        and not session.locked
+        and (session.phase.value == "lobby" or session.settings.allow_late_join)
+        and len(session.board) < session.settings.max_players
+    )
+
+
+# ---------------------------------------------------------------------- request bodies
+
+
+def _too_large() -> ApiError:
+    return ApiError(413, "too_large", f"the request body may be at most {MAX_BODY_BYTES} bytes")
+
+
+async def _limited_stream(request: Request) -> AsyncGenerator[bytes, None]:
+    """The request body, refused with 413 once it passes :data:`MAX_BODY_BYTES`.
+
+    The declared ``Content-Length`` is checked first (nothing is read of a body that says it is
+    too large); the running count covers chunked bodies that declare nothing.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        raise _too_large()
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _too_large()
+        yield chunk
+
+
 async def _read_json(request: Request) -> dict[str, Any]:
-    raw = await _read_body(request)
+    raw = b"".join([chunk async for chunk in _limited_stream(request)])
     try:
         body = orjson.loads(raw or b"{}")
     except orjson.JSONDecodeError:
@@ -230,48 +361,87 @@ async def _read_json(request: Request) -> dict[str, Any]:
     return body
 
 
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        raise ApiError(413, "too_large", f"the request body may be at most {MAX_BODY_BYTES} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise ApiError(
-                413, "too_large", f"the request body may be at most {MAX_BODY_BYTES} bytes"
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
+class _FormParser(MultiPartParser):
+    """Starlette's multipart parser, noticing whether the closing boundary ever came: a body cut
+    short must be refused, not read as a form with the missing fields left at their defaults."""
+
+    complete = False
+
+    def on_end(self) -> None:
+        self.complete = True
+
+
+#: Form fields that are text as they stand; every other field's value is read as JSON when it
+#: parses (``count=10``, ``settings={...}``) and kept as text when it does not (``levels=A1,B1``).
+_TEXT_FIELDS = frozenset({"title", "words"})
 
 
 async def _read_options(request: Request) -> dict[str, Any]:
     """Quiz options as JSON, or as a multipart form with the word list as a file upload."""
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+    content_type = request.headers.get("content-type", "")
+    if not content_type.lower().startswith("multipart/form-data"):
         return await _read_json(request)
-    declared = request.headers.get("content-length")
-    if declared is None or not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
-        raise ApiError(413, "too_large", f"an upload may be at most {MAX_BODY_BYTES} bytes")
-    form = await request.form(max_files=1, max_fields=20)
+    parser = _FormParser(
+        request.headers,
+        _limited_stream(request),
+        max_files=1,
+        max_fields=len(CREATE_FIELDS),
+        max_part_size=MAX_BODY_BYTES,
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException as error:
+        raise ApiError(400, "bad_form", f"malformed multipart body: {error.message}") from None
+    if not parser.complete:
+        raise ApiError(400, "bad_form", "malformed multipart body: it ends before its last part")
     body: dict[str, Any] = {}
-    for key, value in form.multi_items():
-        if isinstance(value, str):
-            try:
-                body[key] = orjson.loads(value) if key != "title" else value
-            except orjson.JSONDecodeError:
+    try:
+        for key, value in form.multi_items():
+            if key in body:
+                raise ApiError(422, "bad_request", f"the field {key[:32]!r} is given twice")
+            if isinstance(value, UploadFile):
+                if key != "words":
+                    raise ApiError(
+                        422, "bad_request", "the only file field is 'words' (the word list)"
+                    )
+                body[key] = _upload_text(await value.read())
+            elif key in _TEXT_FIELDS:
                 body[key] = value
-        else:
-            try:
-                body[key] = (await value.read()).decode("utf-8-sig")
-            except UnicodeDecodeError:
-                raise ApiError(422, "bad_word_list", "the word list must be UTF-8 text") from None
+            else:
+                try:
+                    body[key] = orjson.loads(value)
+                except orjson.JSONDecodeError:
+                    body[key] = value
+    finally:
+        await form.close()
     for key in ("levels", "kinds"):
         if isinstance(body.get(key), str):
             body[key] = [part.strip() for part in body[key].split(",") if part.strip()]
     return body
 
 
-_SETTING_ALIASES = {"time_limit_s": "time_limit_ms"}
+def _upload_text(data: bytes) -> str:
+    """An uploaded word list as text; a file that is not UTF-8 is refused naming the line."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ApiError(
+            422, "bad_word_list", f"line {line}: the file is not UTF-8 text; save it as UTF-8"
+        ) from None
+
+
+def _choices(body: dict[str, Any], name: str) -> list[str] | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or not all(isinstance(v, str) and len(v) <= _MAX_CHOICE_CHARS for v in value)
+        or len(value) > _MAX_CHOICES
+    ):
+        raise ApiError(422, "bad_request", f"{name} must be a list of short strings")
+    return value
 
 
 def _settings(body: dict[str, Any]) -> QuizSettings:
@@ -281,28 +451,57 @@ def _settings(body: dict[str, Any]) -> QuizSettings:
     values = dict(values)
     seconds = body.get("time_limit_s")
     if seconds is not None:
-        if type(seconds) is not int:
-            raise ApiError(422, "bad_request", "time_limit_s must be a whole number of seconds")
+        if "time_limit_ms" in values:
+            raise ApiError(
+                422, "bad_request", "give time_limit_s or settings.time_limit_ms, not both"
+            )
+        if type(seconds) is not int or not 1 <= seconds <= 600:
+            raise ApiError(422, "bad_request", "time_limit_s must be a whole number from 1 to 600")
         values["time_limit_ms"] = seconds * 1000
     return QuizSettings.from_mapping(values)
 
 
-def _bearer(request: Request, service: QuizService, quiz_id: str) -> Any:
-    header = request.headers.get("authorization", "")
-    if not header.lower().startswith("bearer "):
+# ---------------------------------------------------------------------- results
+
+_INVALID_TOKEN = {"www-authenticate": 'Bearer error="invalid_token"'}
+
+
+def _bearer(request: Request, service: QuizService, quiz_id: str) -> Claims:
+    """The verified claims of the request's bearer token, which must be for ``quiz_id``.
+
+    401 for a missing, malformed, forged or expired token (RFC 6750 §3.1 ``invalid_token``);
+    403 for a genuine token of another quiz.
+    """
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(
-            401, "auth_required", "send the host or player token as 'Authorization: Bearer …'"
+            401,
+            "auth_required",
+            "send the host or player token as 'Authorization: Bearer <token>'",
+            {"www-authenticate": 'Bearer realm="livequiz"'},
         )
+    token = token.strip()
+    if not token.isascii():  # tokens are base64url; the signer only handles ASCII
+        raise ApiError(401, "bad_token", "malformed token", _INVALID_TOKEN)
     try:
-        claims = service.signer.verify(header[7:].strip(), service.clock() // 1000, quiz_id=quiz_id)
+        claims = service.signer.verify(token, service.clock() // 1000)
     except TokenError as error:
-        raise ApiError(403, "bad_token", str(error)) from None
-    service.store.session(quiz_id)  # raises UnknownQuiz
+        raise ApiError(401, "bad_token", str(error), _INVALID_TOKEN) from None
+    if claims.quiz_id != quiz_id:
+        raise ApiError(403, "forbidden", "this token is for another quiz")
     return claims
 
 
+#: Excel and LibreOffice read a CSV file as UTF-8 (accented nicknames) only after this mark.
+_BOM = "\ufeff"
+#: A cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _results_csv(report: dict[str, Any]) -> str:
+    """The host's report as CSV: a header row, then one row per player in rank order."""
     out = io.StringIO()
+    out.write(_BOM)
     writer = csv.writer(out)
     writer.writerow(["rank", "nickname", "score", "correct", "answered", "questions"])
     asked = len(report["questions"])
@@ -321,5 +520,5 @@ def _results_csv(report: dict[str, Any]) -> str:
 
 
 def _cell(text: str) -> str:
-    """Defuse spreadsheet formulas in user text (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    """Defuse spreadsheet formulas in user text (CSV injection): a leading quote makes it text."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text

@@ -167,6 +167,9 @@ class QuizService:
         self._tasks: list[asyncio.Task[None]] = []
         self._join_buckets: dict[str, tuple[float, float]] = {}
         self.ready = False
+        #: Called with ``(quiz_id, player_id)`` after a join made without a WebSocket (HTTP),
+        #: so the gateway can mark the player gone if their connection never comes.
+        self.on_join_without_connection: Callable[[str, int], None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -236,8 +239,13 @@ class QuizService:
             self._join_buckets.clear()
         return True
 
-    async def join(self, pin: str, nickname: object) -> tuple[str, int, str]:
-        """Join by PIN: returns ``(quiz_id, player_id, token)`` or raises Rejected/UnknownQuiz."""
+    async def join(
+        self, pin: str, nickname: object, *, connected: bool = False
+    ) -> tuple[str, int, str]:
+        """Join by PIN: returns ``(quiz_id, player_id, token)`` or raises Rejected/UnknownQuiz.
+
+        ``connected`` says the join came over a WebSocket that is already open.
+        """
         quiz_id = self.store.quiz_id_for_pin(pin)
         outcome = await self.call(quiz_id, Join(str(nickname) if nickname is not None else ""))
         if isinstance(outcome, Rejected):
@@ -245,6 +253,8 @@ class QuizService:
         joined = outcome.events[0]
         assert isinstance(joined, PlayerJoined)
         token = self.signer.issue(quiz_id, Role.PLAYER, joined.player_id, self.clock() // 1000)
+        if not connected and self.on_join_without_connection is not None:
+            self.on_join_without_connection(quiz_id, joined.player_id)
         return quiz_id, joined.player_id, token
 
     # ------------------------------------------------------------------ commands

@@ -5,7 +5,8 @@ file. ``synchronous=NORMAL`` (the default here) survives a crash of the process 
 a committed transaction is in the WAL file before ``COMMIT`` returns, and the OS writes it out even
 if the process dies. ``FULL`` also survives a power cut, at the price of an ``fsync`` per commit.
 Commits are grouped: the store hands over one batch of commands (everything that arrived in the
-last few milliseconds) and the journal writes it in one transaction.
+last few milliseconds) and the journal writes it in one transaction — its rows and the "finished"
+marks of the quizzes it ended, all or nothing.
 
 All SQLite work runs on one dedicated thread, so an ``fsync`` never stalls the event loop, and the
 connection is only ever touched by that thread.
@@ -15,16 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import orjson
 
 from livequiz.ports import QuizDefinition
 
 T = TypeVar("T")
+
+Row = tuple[str, int, dict[str, object]]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS quizzes (
@@ -42,6 +46,10 @@ CREATE TABLE IF NOT EXISTS journal (
 ) WITHOUT ROWID;
 """
 
+#: How long a write waits for a lock held by another connection (a backup tool, the sqlite3
+#: shell) before failing; our own writes are serialised on one thread and never wait.
+BUSY_TIMEOUT_MS = 5_000
+
 
 class Synchronous(StrEnum):
     """SQLite's ``synchronous`` pragma, as the two choices that make sense here."""
@@ -50,28 +58,62 @@ class Synchronous(StrEnum):
     FULL = "FULL"  #: also survives a power cut; an fsync per commit
 
 
+#: What ``PRAGMA synchronous`` reads back as for each choice.
+_SYNCHRONOUS_LEVEL = {Synchronous.NORMAL: 1, Synchronous.FULL: 2}
+
+
+class JournalError(RuntimeError):
+    """The database cannot give the guarantees the journal promises (e.g. no WAL mode)."""
+
+
 class SqliteJournal:
     """A :class:`~livequiz.adapters.memory.Journal` in one SQLite file."""
 
     def __init__(self, path: Path, *, synchronous: Synchronous = Synchronous.NORMAL) -> None:
         self.path = path
+        self.synchronous = Synchronous(synchronous)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-journal")
-        self._synchronous = synchronous
         self._db: sqlite3.Connection | None = None
+        self._closed = False
 
-    async def _run(self, fn: Any, *args: Any) -> Any:
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        if self._closed:
+            raise JournalError(f"{self.path}: the journal is closed")
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(f"PRAGMA synchronous={self._synchronous.value}")
-            db.execute("PRAGMA foreign_keys=ON")
-            db.executescript(SCHEMA)
+            try:
+                (mode,) = db.execute("PRAGMA journal_mode=WAL").fetchone()
+                if str(mode).lower() != "wal":
+                    raise JournalError(f"{self.path}: SQLite refused WAL mode (got {mode!r})")
+                db.execute(f"PRAGMA synchronous={self.synchronous.value}")
+                (level,) = db.execute("PRAGMA synchronous").fetchone()
+                if level != _SYNCHRONOUS_LEVEL[self.synchronous]:
+                    raise JournalError(
+                        f"{self.path}: synchronous is {level}, not {self.synchronous}"
+                    )
+                db.execute("PRAGMA foreign_keys=ON")
+                db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                db.executescript(SCHEMA)
+            except BaseException:
+                db.close()
+                raise
             self._db = db
         return self._db
+
+    async def pragmas(self) -> dict[str, object]:
+        """What the journal's own connection runs with (for health checks and tests)."""
+        return await self._run(self._pragmas)
+
+    def _pragmas(self) -> dict[str, object]:
+        db = self._connect()
+        return {
+            name: db.execute(f"PRAGMA {name}").fetchone()[0]
+            for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+        }
 
     async def add_quiz(self, definition: QuizDefinition) -> None:
         await self._run(self._add_quiz, definition)
@@ -88,52 +130,68 @@ class SqliteJournal:
             ),
         )
 
-    async def append(self, rows: list[tuple[str, int, dict[str, object]]]) -> None:
-        await self._run(self._append, rows)
+    async def append(self, rows: Sequence[Row], finished: Sequence[str] = ()) -> None:
+        await self._run(self._append, rows, finished)
 
-    def _append(self, rows: list[tuple[str, int, dict[str, object]]]) -> None:
+    def _append(self, rows: Sequence[Row], finished: Sequence[str]) -> None:
+        encoded = [(quiz_id, seq, orjson.dumps(record)) for quiz_id, seq, record in rows]
         db = self._connect()
-        db.execute("BEGIN")
+        db.execute("BEGIN IMMEDIATE")
         try:
+            db.executemany("INSERT INTO journal (quiz_id, seq, record) VALUES (?, ?, ?)", encoded)
             db.executemany(
-                "INSERT INTO journal (quiz_id, seq, record) VALUES (?, ?, ?)",
-                [(quiz_id, seq, orjson.dumps(record)) for quiz_id, seq, record in rows],
+                "UPDATE quizzes SET finished = 1 WHERE quiz_id = ?", [(q,) for q in finished]
             )
+            db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            # Also when COMMIT itself failed (disk full, I/O error): leave no transaction open,
+            # or every later BEGIN would fail too.
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")
 
-    async def mark_finished(self, quiz_ids: list[str]) -> None:
-        await self._run(self._mark_finished, quiz_ids)
+    async def records(self, quiz_id: str) -> list[dict[str, object]]:
+        return await self._run(self._records, quiz_id)
 
-    def _mark_finished(self, quiz_ids: list[str]) -> None:
-        self._connect().executemany(
-            "UPDATE quizzes SET finished = 1 WHERE quiz_id = ?", [(q,) for q in quiz_ids]
-        )
+    def _records(self, quiz_id: str) -> list[dict[str, object]]:
+        return [
+            orjson.loads(record)
+            for (record,) in self._connect().execute(
+                "SELECT record FROM journal WHERE quiz_id = ? ORDER BY seq", (quiz_id,)
+            )
+        ]
 
     async def load(self) -> list[tuple[QuizDefinition, list[dict[str, object]]]]:
-        result: list[tuple[QuizDefinition, list[dict[str, object]]]] = await self._run(self._load)
-        return result
+        return await self._run(self._load)
 
     def _load(self) -> list[tuple[QuizDefinition, list[dict[str, object]]]]:
         db = self._connect()
-        quizzes = []
-        for quiz_id, definition in db.execute(
-            "SELECT quiz_id, definition FROM quizzes ORDER BY created_at_ms, quiz_id"
-        ):
-            records = [
-                orjson.loads(record)
-                for (record,) in db.execute(
-                    "SELECT record FROM journal WHERE quiz_id = ? ORDER BY seq", (quiz_id,)
+        # One read transaction, so definitions and records are one consistent picture.
+        db.execute("BEGIN")
+        try:
+            records: dict[str, list[dict[str, object]]] = {}
+            for quiz_id, record in db.execute(
+                "SELECT quiz_id, record FROM journal ORDER BY quiz_id, seq"
+            ):
+                records.setdefault(quiz_id, []).append(orjson.loads(record))
+            return [
+                (QuizDefinition.from_dict(orjson.loads(definition)), records.get(quiz_id, []))
+                for quiz_id, definition in db.execute(
+                    "SELECT quiz_id, definition FROM quizzes ORDER BY created_at_ms, quiz_id"
                 )
             ]
-            quizzes.append((QuizDefinition.from_dict(orjson.loads(definition)), records))
-        return quizzes
+        finally:
+            db.execute("COMMIT")
 
     async def close(self) -> None:
-        await self._run(self._close)
-        self._executor.shutdown(wait=True)
+        """Close the connection and the writer thread; closing twice does nothing."""
+        if self._closed:
+            return
+        try:
+            await self._run(self._close)
+        finally:
+            self._closed = True
+            self._executor.shutdown(wait=True)
 
     def _close(self) -> None:
         if self._db is not None:
