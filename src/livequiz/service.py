@@ -136,6 +136,8 @@ class _QuizRuntime:
 
     timer: asyncio.TimerHandle | None = None
     board_dirty: bool = False
+    #: The quiz has finished: after its last frames are flushed, this process forgets it.
+    finished: bool = False
     joined: list[dict[str, Any]] = field(default_factory=list)
     left: list[int] = field(default_factory=list)
     back: list[int] = field(default_factory=list)
@@ -312,8 +314,12 @@ class QuizService:
     # ------------------------------------------------------------------ events → frames
 
     def _publish(self, quiz_id: str, events: tuple[Event, ...]) -> None:
-        runtime = self._runtime.setdefault(quiz_id, _QuizRuntime())
         session = self.store.session(quiz_id)
+        runtime = self._runtime.get(quiz_id)
+        if runtime is None:  # e.g. a player leaving a quiz that finished earlier
+            runtime = self._runtime[quiz_id] = _QuizRuntime(
+                finished=session.phase is Phase.FINISHED
+            )
         for event in events:
             if isinstance(event, AnswerAccepted):
                 runtime.board_dirty = True
@@ -371,6 +377,7 @@ class QuizService:
                 )
             elif isinstance(event, QuizFinished):
                 runtime.board_dirty = True
+                runtime.finished = True
                 self._disarm_clock(runtime)
                 self.metrics.quizzes.dec()
                 frame = {"type": "finished", "seq": event.seq, "reason": event.reason.value}
@@ -395,6 +402,7 @@ class QuizService:
 
     def flush_boards(self) -> None:
         """Publish the board of every dirty quiz, and the host's lobby changes."""
+        done: list[str] = []
         for quiz_id, runtime in self._runtime.items():
             if runtime.joined or runtime.left or runtime.back or runtime.kicked:
                 session = self.store.session(quiz_id)
@@ -417,6 +425,10 @@ class QuizService:
                 self.bus.publish(
                     quiz_id, Broadcast(SharedFrame.text(protocol.encode(board)), "board")
                 )
+            if runtime.finished:
+                done.append(quiz_id)
+        for quiz_id in done:  # nothing more will change: no need to visit it every tick
+            del self._runtime[quiz_id]
 
     # ------------------------------------------------------------------ the clock
 
