@@ -34,6 +34,7 @@ def test_good_nicknames_are_normalised(raw: str, shown: str) -> None:
         ("<script>", "letters, digits, spaces"),
         ("zero\u200bwidth", "letters, digits, spaces"),
         ("__", "needs a letter or a digit"),
+        ("\u3164\u3164", "needs a letter or a digit"),  # Hangul fillers: blank on screen
         ("🙂🙂", "letters, digits, spaces"),
     ],
 )

@@ -678,3 +678,17 @@ def test_the_last_unanswered_player_leaving_closes_the_question(
     session.next(300)
     session.leave(1, 400)  # nobody is left: nothing to close on
     assert phase_of(session) is Phase.QUESTION_OPEN
+
+
+def test_a_player_who_answered_coming_back_to_an_empty_room_closes_the_question(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions, close_when_all_answered=True)
+    session.join("Anna", 0)
+    session.join("Ben", 0)
+    session.start(0)
+    session.submit_answer(1, 0, 0, 100)
+    session.leave(1, 200)
+    session.leave(2, 300)  # nobody present: nothing to close on
+    events = session.rejoin(1, 400)
+    assert [type(e) for e in events] == [PlayerRejoined, QuestionClosed]

@@ -18,6 +18,8 @@ from livequiz.domain.errors import ErrorCode, Rejected
 
 #: Marks allowed besides letters, digits and single spaces.
 ALLOWED_MARKS = frozenset("-_.'")
+#: "Letters" that draw nothing (Hangul fillers): a name made of them is blank on the projector.
+INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
 
 
 def _never_profane(_nickname: str) -> bool:
@@ -51,7 +53,10 @@ class NicknamePolicy:
                     ErrorCode.NICKNAME_INVALID,
                     "a nickname may hold letters, digits, spaces and - _ . ' only",
                 )
-        if not any(unicodedata.category(char)[0] in "LN" for char in nickname):
+        if not any(
+            unicodedata.category(char)[0] in "LN" and char not in INVISIBLE_LETTERS
+            for char in nickname
+        ):
             raise Rejected(ErrorCode.NICKNAME_INVALID, "a nickname needs a letter or a digit")
         if self.is_profane(nickname):
             raise Rejected(ErrorCode.NICKNAME_PROFANE, "please choose another nickname")

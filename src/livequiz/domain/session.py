@@ -242,7 +242,11 @@ class QuizSession:
         if player.present:
             return []
         self._set_present(player, True)
-        return [PlayerRejoined(seq=self._next_seq(), at_ms=now_ms, player_id=player_id)]
+        events: list[Event] = [
+            PlayerRejoined(seq=self._next_seq(), at_ms=now_ms, player_id=player_id)
+        ]
+        # Someone who already answered coming back to an otherwise empty room completes it.
+        return events + self._close_if_all_answered(now_ms)
 
     def kick(self, player_id: int, now_ms: int) -> list[Event]:
         """Host: remove a player for good (their nickname becomes free again)."""
