@@ -160,6 +160,21 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tick-ms", type=int, default=100, help="leaderboard update interval")
     parser.add_argument(
+        "--join-burst", type=int, default=200, help="joins one client address may make at once"
+    )
+    parser.add_argument(
+        "--join-rate",
+        type=float,
+        default=20.0,
+        help="joins per second per address, after the burst",
+    )
+    parser.add_argument(
+        "--max-connections-per-address",
+        type=int,
+        default=1000,
+        help="open WebSocket connections per client address (raise it for load tests on loopback)",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
 
@@ -181,7 +196,10 @@ def _server_config(args: argparse.Namespace) -> Any:
         data_dir=None if args.memory else Path(args.data_dir),
         synchronous=Synchronous(args.sync.upper()),
         origins=frozenset(args.origins) if args.origins else None,
-        service=ServiceLimits(tick_ms=args.tick_ms),
+        service=ServiceLimits(
+            tick_ms=args.tick_ms, joins_burst=args.join_burst, joins_per_second=args.join_rate
+        ),
+        max_connections_per_address=args.max_connections_per_address,
     )
 
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 from better_profanity import Profanity
@@ -20,5 +21,10 @@ def _filter() -> Profanity:
 
 
 def is_profane(text: str) -> bool:
-    """Whether ``text`` contains a word on the profanity list (any case, common letter swaps)."""
-    return bool(_filter().contains_profanity(text))
+    """Whether ``text`` contains a word on the profanity list (any case, common letter swaps).
+
+    Tokens that are only digits are left out: the list's letter swaps read "455" as a rude word,
+    and "Sam 455" is a name, not an insult. Mixed tokens ("a55") are still checked.
+    """
+    words = [word for word in re.split(r"[\s\-_.']+", text) if word and not word.isdigit()]
+    return bool(words) and bool(_filter().contains_profanity(" ".join(words)))
