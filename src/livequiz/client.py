@@ -94,6 +94,17 @@ class QuizClient:
                 await asyncio.wait_for(stop.wait(), delay)
 
     async def _read(self, ws: ClientConnection, stop: asyncio.Event) -> None:
+        async def close_on_stop() -> None:
+            await stop.wait()
+            await ws.close()
+
+        watcher = asyncio.create_task(close_on_stop())
+        try:
+            await self._frames(ws, stop)
+        finally:
+            watcher.cancel()
+
+    async def _frames(self, ws: ClientConnection, stop: asyncio.Event) -> None:
         async for raw in ws:
             frame = orjson.loads(raw)
             result = self.on_frame(frame)

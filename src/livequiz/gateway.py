@@ -154,8 +154,9 @@ class Gateway:
         elif isinstance(context, Pending):
             self._authenticate(conn, context, message)
 
-    def expect(self, quiz_id: str, player_id: int, within_s: float = 30.0) -> None:
-        """A player joined over HTTP: if no connection of theirs arrives in time, they left.
+    def expect(self, quiz_id: str, player_id: int, within_s: float) -> None:
+        """A player with no connection here (joined over HTTP, or the server restarted): if no
+        connection of theirs arrives in time, they left.
 
         Otherwise a player who joined and closed the page would count as present, and a quiz
         set to close when everyone has answered would wait for them every question.

@@ -22,7 +22,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
-from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -30,8 +30,8 @@ from starlette.routing import Route
 from livequiz.auth import Claims, Role, TokenError
 from livequiz.domain import views
 from livequiz.domain.errors import ErrorCode, Rejected
-from livequiz.domain.session import QuizSession
-from livequiz.domain.settings import QuizSettings
+from livequiz.domain.session import Phase, QuizSession
+from livequiz.domain.settings import QuizSettings, RevealMode
 from livequiz.openapi import OPENAPI
 from livequiz.ports import UnknownQuiz
 from livequiz.service import QuizService
@@ -231,8 +231,12 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
                 raise ApiError(401, "bad_token", "no such player in this quiz", _INVALID_TOKEN)
             if player.kicked:
                 raise ApiError(403, "kicked", "the host removed you from this quiz")
-            return JSONResponse(views.player_results(session, claims.player_id))
+            own = views.player_results(session, claims.player_id)
+            own["correct"] -= _hidden_correct(session, claims.player_id)
+            return JSONResponse(own)
         report = views.final_results(session)
+        for line in report["players"]:
+            line["correct"] -= _hidden_correct(session, line["player_id"])
         if fmt == "csv":
             return Response(
                 _results_csv(report),
@@ -316,12 +320,29 @@ def _unknown_pin() -> ApiError:
     return ApiError(404, "unknown_quiz", "no live quiz has that PIN")
 
 
+def _hidden_correct(session: QuizSession, player_id: int) -> int:
+    """1 if the player's answer to the open question is right and ``at_close`` hides that.
+
+    The views count correct answers including the open question's; in ``at_close`` reveal mode a
+    player polling their results (or a host reading the report) would learn from that count
+    whether an answer was right before the question closes. Results must not tell.
+    """
+    if (
+        session.phase is not Phase.QUESTION_OPEN
+        or session.settings.reveal is not RevealMode.AT_CLOSE
+    ):
+        return 0
+    player = session.players.get(player_id)
+    record = None if player is None else player.answers.get(session.current)
+    return int(record is not None and record.correct)
+
+
 def _joinable(session: QuizSession) -> bool:
     """Whether a join would be let in now (the nickname aside): what a join page shows first."""
     return (
-        session.phase.value != "finished"
+        session.phase is not Phase.FINISHED
         and not session.locked
-        and (session.phase.value == "lobby" or session.settings.allow_late_join)
+        and (session.phase is Phase.LOBBY or session.settings.allow_late_join)
         and len(session.board) < session.settings.max_players
     )
 
@@ -361,7 +382,7 @@ async def _read_json(request: Request) -> dict[str, Any]:
     return body
 
 
-class _FormParser(MultiPartParser):
+class _MultiPartParser(MultiPartParser):
     """Starlette's multipart parser, noticing whether the closing boundary ever came: a body cut
     short must be refused, not read as a form with the missing fields left at their defaults."""
 
@@ -377,23 +398,32 @@ _TEXT_FIELDS = frozenset({"title", "words"})
 
 
 async def _read_options(request: Request) -> dict[str, Any]:
-    """Quiz options as JSON, or as a multipart form with the word list as a file upload."""
-    content_type = request.headers.get("content-type", "")
-    if not content_type.lower().startswith("multipart/form-data"):
+    """Quiz options as JSON, or as a form: multipart with the word list as a file upload, or
+    URL-encoded (a plain HTML form) with the word list as a text field."""
+    content_type = request.headers.get("content-type", "").lower()
+    if content_type.startswith("multipart/form-data"):
+        parser: MultiPartParser | FormParser = _MultiPartParser(
+            request.headers,
+            _limited_stream(request),
+            max_files=1,
+            max_fields=len(CREATE_FIELDS),
+            max_part_size=MAX_BODY_BYTES,
+        )
+    elif content_type.startswith("application/x-www-form-urlencoded"):
+        parser = FormParser(
+            request.headers,
+            _limited_stream(request),
+            max_fields=len(CREATE_FIELDS),
+            max_part_size=MAX_BODY_BYTES,
+        )
+    else:
         return await _read_json(request)
-    parser = _FormParser(
-        request.headers,
-        _limited_stream(request),
-        max_files=1,
-        max_fields=len(CREATE_FIELDS),
-        max_part_size=MAX_BODY_BYTES,
-    )
     try:
         form = await parser.parse()
     except MultiPartException as error:
-        raise ApiError(400, "bad_form", f"malformed multipart body: {error.message}") from None
-    if not parser.complete:
-        raise ApiError(400, "bad_form", "malformed multipart body: it ends before its last part")
+        raise ApiError(400, "bad_form", f"malformed form body: {error.message}") from None
+    if isinstance(parser, _MultiPartParser) and not parser.complete:
+        raise ApiError(400, "bad_form", "malformed form body: it ends before its last part")
     body: dict[str, Any] = {}
     try:
         for key, value in form.multi_items():

@@ -1,4 +1,13 @@
-"""The OpenAPI 3.1 document of the HTTP API, kept as data and checked against the routes."""
+"""The OpenAPI 3.1 document of the HTTP API, kept as data and checked against the routes.
+
+``GET /openapi.json`` serves :data:`OPENAPI`. The tests hold it to the code three ways: every
+route of :func:`livequiz.http_api.build_api` is here with its methods and nothing else is; every
+error code named here is one the code sends (and every code it sends is named); and every
+example here, request or response, is sent to or checked against a live server.
+
+The WebSocket protocol cannot be described in OpenAPI; it is written down in
+``docs/protocol.md``.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +15,1025 @@ from typing import Any
 
 from livequiz import __version__
 
-OPENAPI: dict[str, Any] = {
+JSON = dict[str, Any]
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _ref(name: str) -> JSON:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _error(code: str, message: str) -> JSON:
+    return {"value": {"error": {"code": code, "message": message}}}
+
+
+def _errors(description: str, **examples: JSON) -> JSON:
+    """A refusal: the shared error body, with one example per code this response can carry."""
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": _ref("Error"), "examples": examples}},
+    }
+
+
+def _json(description: str, schema: JSON, **examples: JSON) -> JSON:
+    content: JSON = {"schema": schema}
+    if examples:
+        content["examples"] = examples
+    return {"description": description, "content": {"application/json": content}}
+
+
+_CRASH = {"$ref": "#/components/responses/InternalError"}
+_HOST_TOKEN = (
+    "v1.eyJxIjoiM2Y5YTJjNGQ1ZTZmNzA4MSIsInIiOiJob3N0IiwicCI6MCwiZSI6MTc2NDE2MDAwMH0"
+    ".Zx0u6JbXh3aF4a3w1nQkGZ8hH1l8kZ0bqvB0u3a3s8E"
+)
+_PLAYER_TOKEN = (
+    "v1.eyJxIjoiM2Y5YTJjNGQ1ZTZmNzA4MSIsInIiOiJwbGF5ZXIiLCJwIjo3LCJlIjoxNzY0MTYwMDAwfQ"
+    ".a0Yc1mQ9t7lX2y0cJ3nV8rB5pK6wE4hU1sD7fG9jL2o"
+)
+
+#: Every code an error body of this API can carry; ``tests/test_openapi.py`` checks it against
+#: the code (``http_api.API_ERROR_CODES`` and the core's ``ErrorCode``).
+ERROR_CODES = [
+    "bad_json",
+    "bad_form",
+    "bad_request",
+    "bad_word_list",
+    "invalid_settings",
+    "no_questions",
+    "too_large",
+    "unavailable",
+    "unknown_quiz",
+    "nickname_invalid",
+    "nickname_profane",
+    "nickname_taken",
+    "lobby_locked",
+    "late_join_closed",
+    "quiz_full",
+    "quiz_finished",
+    "rate_limited",
+    "auth_required",
+    "bad_token",
+    "forbidden",
+    "kicked",
+    "not_found",
+    "method_not_allowed",
+    "internal",
+]
+
+_LEVELS = ["A1", "A2", "B1", "B2", "C1", "C2"]
+_KINDS = ["word_to_meaning", "meaning_to_word", "synonym", "fill_blank"]
+_PHASES = ["lobby", "question_open", "question_closed", "finished"]
+
+_SETTINGS_EXAMPLE: JSON = {
+    "time_limit_ms": 20000,
+    "grace_ms": 500,
+    "scoring": "speed",
+    "base_points": 1000,
+    "streak_bonus": 100,
+    "streak_bonus_cap": 500,
+    "reveal": "immediate",
+    "close_when_all_answered": True,
+    "allow_late_join": True,
+    "max_players": 20000,
+    "top_k": 10,
+    "max_delivery_lag_ms": 1000,
+}
+
+_OWN_WORDS = "word\nharbour\nbrave\nancient\nwhisper\nglacier\n"
+
+# ---------------------------------------------------------------------- schemas
+
+
+def _int(description: str, minimum: int | None = None, maximum: int | None = None) -> JSON:
+    schema: JSON = {"type": "integer", "description": description}
+    if minimum is not None:
+        schema["minimum"] = minimum
+    if maximum is not None:
+        schema["maximum"] = maximum
+    return schema
+
+
+_SETTINGS_PROPERTIES: JSON = {
+    "time_limit_ms": _int("How long a question stays open.", 1000, 600_000),
+    "grace_ms": _int(
+        "Answers arriving this long after the deadline still count (fewest speed points).",
+        0,
+        5000,
+    ),
+    "scoring": {
+        "type": "string",
+        "enum": ["speed", "accuracy", "none"],
+        "description": "speed: faster correct answers earn more; accuracy: every correct "
+        "answer earns base_points; none: practice, no points.",
+    },
+    "base_points": _int("Points for a correct answer given at once.", 1, 100_000),
+    "streak_bonus": _int("Bonus per correct answer in a row after the first.", 0, 10_000),
+    "streak_bonus_cap": _int("The most streak bonus one answer can earn.", 0, 100_000),
+    "reveal": {
+        "type": "string",
+        "enum": ["immediate", "at_close"],
+        "description": "immediate: each player learns at once whether they were right and the "
+        "board shows it at the next tick; at_close: both wait until the question closes.",
+    },
+    "close_when_all_answered": {
+        "type": "boolean",
+        "description": "Close the question as soon as every present player has answered.",
+    },
+    "allow_late_join": {
+        "type": "boolean",
+        "description": "Players may join after the start (from the current question, 0 points).",
+    },
+    "max_players": _int("Player cap; a join past it is refused with quiz_full.", 1, 100_000),
+    "top_k": _int("How many players the shared leaderboard frame lists.", 1, 100),
+    "max_delivery_lag_ms": _int(
+        "Speed time counts from when the question reached the player, but from no later "
+        "than this after it opened.",
+        0,
+        10_000,
+    ),
+}
+
+SCHEMAS: JSON = {
+    "Error": {
+        "type": "object",
+        "description": "Every refusal, whatever the route (unknown paths and methods included).",
+        "required": ["error"],
+        "additionalProperties": False,
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "additionalProperties": False,
+                "properties": {
+                    "code": {
+                        "type": "string",
+                        "enum": ERROR_CODES,
+                        "description": "Stable and machine-readable: branch on this.",
+                    },
+                    "message": {
+                        "type": "string",
+                        "description": "For a developer or a user; may change between versions.",
+                    },
+                },
+            }
+        },
+    },
+    "Settings": {
+        "type": "object",
+        "description": "Per-quiz rules. In a request every field is optional (defaults as in "
+        "the example); in a response every field is present. Unknown names are refused.",
+        "additionalProperties": False,
+        "properties": _SETTINGS_PROPERTIES,
+    },
+    "CreateQuiz": {
+        "type": "object",
+        "description": "Every field is optional; unknown fields are refused (bad_request).",
+        "additionalProperties": False,
+        "properties": {
+            "title": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 80,
+                "default": "Vocabulary quiz",
+                "description": "One line, shown on the host's screen and the players' phones.",
+            },
+            "count": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+            "seed": {
+                "type": "integer",
+                "description": "The same seed and options give the same questions.",
+            },
+            "levels": {
+                "type": "array",
+                "items": {"type": "string", "enum": _LEVELS},
+                "maxItems": 20,
+                "description": "Ask words of these CEFR-like levels only (default: all).",
+            },
+            "kinds": {
+                "type": "array",
+                "items": {"type": "string", "enum": _KINDS},
+                "maxItems": 20,
+                "description": "Question kinds to mix (default: all four).",
+            },
+            "words": {
+                "type": "string",
+                "description": "An own word list: the text of a CSV file (header row, column "
+                "'word' required; 'definition', 'pos', 'example', 'level' optional) or of a JSON "
+                "list of words or objects. Missing fields are looked up in the built-in deck; a "
+                "word found nowhere is a bad_word_list error naming its line. At least 4 words.",
+            },
+            "time_limit_s": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 600,
+                "description": "Shorthand for settings.time_limit_ms (not both).",
+            },
+            "settings": _ref("Settings"),
+        },
+    },
+    "CreateQuizForm": {
+        "type": "object",
+        "description": "The same options as a form: multipart with the word list as a file "
+        "upload, or URL-encoded (a plain HTML form) with the word list as a text field. "
+        "Field values are text: numbers and the settings object are read as JSON, levels and "
+        "kinds may also be comma-separated ('B1,B2').",
+        "additionalProperties": False,
+        "properties": {
+            "title": {"type": "string", "minLength": 1, "maxLength": 80},
+            "count": {"type": "string", "description": "A whole number, 1 to 100."},
+            "seed": {"type": "string", "description": "A whole number."},
+            "levels": {"type": "string", "description": "'B1,B2' or '[\"B1\",\"B2\"]'."},
+            "kinds": {"type": "string", "description": "'synonym,fill_blank' or a JSON list."},
+            "time_limit_s": {"type": "string", "description": "A whole number, 1 to 600."},
+            "settings": {"type": "string", "description": "A JSON object, as in CreateQuiz."},
+            "words": {
+                "type": "string",
+                "contentMediaType": "text/csv",
+                "description": "The word list, UTF-8 CSV or JSON (a byte order mark is fine): "
+                "a file upload (the only file field) or, URL-encoded, the text itself.",
+            },
+        },
+    },
+    "QuizCreated": {
+        "type": "object",
+        "required": [
+            "quiz_id",
+            "pin",
+            "title",
+            "host_token",
+            "join_url",
+            "questions",
+            "settings",
+        ],
+        "additionalProperties": False,
+        "properties": {
+            "quiz_id": {
+                "type": "string",
+                "description": "Internal id, never reused; the results URL uses it.",
+            },
+            "pin": {
+                "type": "string",
+                "pattern": "^[1-9][0-9]{5}$",
+                "description": "The six digits players type; reused once the quiz finishes.",
+            },
+            "title": {"type": "string"},
+            "host_token": {
+                "type": "string",
+                "description": "Secret of the host: WebSocket 'hello' as host, and the results. "
+                "Valid for 24 hours.",
+            },
+            "join_url": {"type": "string", "description": "Relative URL of the player page."},
+            "questions": {"type": "integer", "minimum": 1},
+            "settings": _ref("Settings"),
+        },
+    },
+    "QuizState": {
+        "type": "object",
+        "required": [
+            "pin",
+            "title",
+            "phase",
+            "players",
+            "questions",
+            "current",
+            "locked",
+            "joinable",
+        ],
+        "additionalProperties": False,
+        "properties": {
+            "pin": {"type": "string"},
+            "title": {"type": "string"},
+            "phase": {"type": "string", "enum": _PHASES},
+            "players": _int("Players in the quiz (kicked players not counted).", 0),
+            "questions": _int("Questions in the quiz.", 1),
+            "current": _int("Index of the current question; -1 in the lobby.", -1),
+            "locked": {"type": "boolean", "description": "The host locked joining."},
+            "joinable": {
+                "type": "boolean",
+                "description": "A join with a free, valid nickname would be let in now.",
+            },
+        },
+    },
+    "JoinRequest": {
+        "type": "object",
+        "required": ["nickname"],
+        "properties": {
+            "nickname": {
+                "type": "string",
+                "description": "2 to 20 letters, digits, spaces and - _ . ' after Unicode "
+                "normalisation; unique in the quiz regardless of case; no profanity.",
+            }
+        },
+    },
+    "Joined": {
+        "type": "object",
+        "required": ["quiz_id", "player_id", "nickname", "token"],
+        "additionalProperties": False,
+        "properties": {
+            "quiz_id": {"type": "string"},
+            "player_id": {"type": "integer", "minimum": 1},
+            "nickname": {"type": "string", "description": "The nickname as normalised."},
+            "token": {
+                "type": "string",
+                "description": "The player's secret: keep it (local storage) to rejoin with a "
+                "WebSocket 'hello' and to read own results. Valid for 24 hours.",
+            },
+        },
+    },
+    "PlayerLine": {
+        "type": "object",
+        "required": ["rank", "player_id", "nickname", "score", "correct", "answered"],
+        "additionalProperties": False,
+        "properties": {
+            "rank": _int("Equal scores share a rank (1, 2, 2, 4).", 1),
+            "player_id": {"type": "integer"},
+            "nickname": {"type": "string"},
+            "score": {"type": "integer"},
+            "correct": _int("Correct answers.", 0),
+            "answered": _int("Answers given.", 0),
+        },
+    },
+    "QuestionStats": {
+        "type": "object",
+        "required": [
+            "index",
+            "kind",
+            "prompt",
+            "word",
+            "options",
+            "correct_option",
+            "option_counts",
+            "correct",
+            "most_picked_wrong",
+        ],
+        "additionalProperties": False,
+        "properties": {
+            "index": {"type": "integer", "minimum": 0},
+            "kind": {"type": "string"},
+            "prompt": {"type": "string"},
+            "word": {"type": "string"},
+            "options": {"type": "array", "items": {"type": "string"}},
+            "correct_option": {"type": "integer", "minimum": 0},
+            "option_counts": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+            "correct": _int("How many players chose the correct option.", 0),
+            "most_picked_wrong": {
+                "type": ["integer", "null"],
+                "description": "The wrong option chosen most often; null if nobody was wrong.",
+            },
+        },
+    },
+    "HostReport": {
+        "type": "object",
+        "description": "The teacher's report: every player by rank, and every question asked "
+        "and closed so far (an open question is never included).",
+        "required": ["phase", "players", "questions"],
+        "additionalProperties": False,
+        "properties": {
+            "phase": {"type": "string", "enum": _PHASES},
+            "players": {"type": "array", "items": _ref("PlayerLine")},
+            "questions": {"type": "array", "items": _ref("QuestionStats")},
+        },
+    },
+    "MissedWord": {
+        "type": "object",
+        "required": ["index", "word", "definition", "example", "answered", "correct_option"],
+        "additionalProperties": False,
+        "properties": {
+            "index": {"type": "integer", "minimum": 0},
+            "word": {"type": "string"},
+            "definition": {"type": "string"},
+            "example": {"type": "string", "description": "May be empty."},
+            "answered": {
+                "type": ["integer", "null"],
+                "description": "The option the player chose; null if they did not answer.",
+            },
+            "correct_option": {"type": "integer", "minimum": 0},
+        },
+    },
+    "PlayerResults": {
+        "type": "object",
+        "description": "One player's own results, with the words they missed for review.",
+        "required": [
+            "score",
+            "rank",
+            "players",
+            "player_id",
+            "nickname",
+            "correct",
+            "answered",
+            "missed",
+        ],
+        "additionalProperties": False,
+        "properties": {
+            "score": {"type": "integer"},
+            "rank": {"type": "integer", "minimum": 1},
+            "players": _int("Players on the board.", 1),
+            "player_id": {"type": "integer"},
+            "nickname": {"type": "string"},
+            "correct": {"type": "integer", "minimum": 0},
+            "answered": {"type": "integer", "minimum": 0},
+            "missed": {
+                "type": "array",
+                "items": _ref("MissedWord"),
+                "description": "Closed questions answered wrongly or not at all, in order.",
+            },
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status"],
+        "additionalProperties": False,
+        "properties": {"status": {"type": "string", "const": "ok"}},
+    },
+    "Readiness": {
+        "type": "object",
+        "required": ["status"],
+        "additionalProperties": False,
+        "properties": {"status": {"type": "string", "enum": ["ready", "starting"]}},
+    },
+}
+
+# ---------------------------------------------------------------------- examples
+
+_QUIZ_CREATED: JSON = {
+    "quiz_id": "3f9a2c4d5e6f7081",
+    "pin": "482913",
+    "title": "Year 9 - week 3",
+    "host_token": _HOST_TOKEN,
+    "join_url": "/play?pin=482913",
+    "questions": 5,
+    "settings": {**_SETTINGS_EXAMPLE, "time_limit_ms": 30000},
+}
+
+_HOST_REPORT: JSON = {
+    "phase": "finished",
+    "players": [
+        {
+            "rank": 1,
+            "player_id": 2,
+            "nickname": "Bea",
+            "score": 1000,
+            "correct": 1,
+            "answered": 2,
+        },
+        {
+            "rank": 2,
+            "player_id": 1,
+            "nickname": "Anna",
+            "score": 0,
+            "correct": 0,
+            "answered": 1,
+        },
+    ],
+    "questions": [
+        {
+            "index": 0,
+            "kind": "word_to_meaning",
+            "prompt": "What does 'harbour' mean?",
+            "word": "harbour",
+            "options": [
+                "a sheltered port where ships can take on or discharge cargo",
+                "a large body of ice moving slowly down a slope",
+                "speak softly without vibration of the vocal cords",
+                "possessing or displaying courage",
+            ],
+            "correct_option": 0,
+            "option_counts": [1, 1, 0, 0],
+            "correct": 1,
+            "most_picked_wrong": 1,
+        }
+    ],
+}
+
+_PLAYER_RESULTS: JSON = {
+    "score": 0,
+    "rank": 2,
+    "players": 2,
+    "player_id": 1,
+    "nickname": "Anna",
+    "correct": 0,
+    "answered": 1,
+    "missed": [
+        {
+            "index": 0,
+            "word": "harbour",
+            "definition": "a sheltered port where ships can take on or discharge cargo",
+            "example": "the ship sailed into the harbour",
+            "answered": 1,
+            "correct_option": 0,
+        },
+        {
+            "index": 1,
+            "word": "brave",
+            "definition": "possessing or displaying courage",
+            "example": "",
+            "answered": None,
+            "correct_option": 2,
+        },
+    ],
+}
+
+_CSV_EXAMPLE = (
+    "\ufeffrank,nickname,score,correct,answered,questions\r\n"
+    "1,Bea,1000,1,2,2\r\n"
+    "2,'-Anna,0,0,1,2\r\n"
+)
+
+_METRICS_EXAMPLE = (
+    "# HELP livequiz_joins_total Players joined\n"
+    "# TYPE livequiz_joins_total counter\n"
+    'livequiz_joins_total{via="http"} 1.0\n'
+)
+
+# ---------------------------------------------------------------------- the document
+
+OPENAPI: JSON = {
     "openapi": "3.1.0",
-    "info": {"title": "livequiz", "version": __version__},
-    "paths": {},
+    "info": {
+        "title": "livequiz",
+        "version": __version__,
+        "summary": "A real-time vocabulary quiz server.",
+        "description": (
+            "Create a quiz, join it by its PIN, read its state and results. The live game "
+            "(questions, answers, leaderboard) runs over a WebSocket at `/ws` on the same port; "
+            "see docs/protocol.md.\n\n"
+            'Every error is `{"error": {"code": "...", "message": "..."}}` with a fitting '
+            "status, unknown paths (404 `not_found`) and methods (405 `method_not_allowed`, "
+            "with an `Allow` header) included. Request bodies are at most 1 MiB (413 "
+            "`too_large`)."
+        ),
+        "license": {"name": "MIT", "identifier": "MIT"},
+    },
+    "tags": [
+        {"name": "quizzes", "description": "Creating, joining and reading quizzes."},
+        {"name": "operations", "description": "Health, readiness, metrics and this document."},
+    ],
+    "paths": {
+        "/api/quizzes": {
+            "post": {
+                "tags": ["quizzes"],
+                "operationId": "createQuiz",
+                "summary": "Create a quiz (host)",
+                "description": "Questions come from the built-in deck or from an own word list "
+                "(JSON field `words`, or a multipart upload). The answer is the quiz's PIN and "
+                "the host's token; the host then opens a WebSocket and sends `hello` with it.",
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": _ref("CreateQuiz"),
+                            "examples": {
+                                "defaults": {
+                                    "summary": "Ten questions from the whole deck",
+                                    "value": {},
+                                },
+                                "levels_and_kinds": {
+                                    "summary": "Five B1-B2 questions, 30 s each",
+                                    "value": {
+                                        "title": "Year 9 - week 3",
+                                        "count": 5,
+                                        "seed": 42,
+                                        "levels": ["B1", "B2"],
+                                        "kinds": ["word_to_meaning", "synonym"],
+                                        "time_limit_s": 30,
+                                    },
+                                },
+                                "own_words": {
+                                    "summary": "An own word list as CSV text",
+                                    "value": {
+                                        "title": "Harbour words",
+                                        "count": 4,
+                                        "words": _OWN_WORDS,
+                                    },
+                                },
+                                "kahoot_style": {
+                                    "summary": "Reveal at close, accuracy scoring, no late join",
+                                    "value": {
+                                        "count": 3,
+                                        "settings": {
+                                            "reveal": "at_close",
+                                            "scoring": "accuracy",
+                                            "allow_late_join": False,
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                        "application/x-www-form-urlencoded": {
+                            "schema": _ref("CreateQuizForm"),
+                            "examples": {
+                                "html_form": {
+                                    "summary": "A plain HTML form: the word list as text",
+                                    "value": {
+                                        "title": "Harbour words",
+                                        "count": "4",
+                                        "words": _OWN_WORDS,
+                                    },
+                                }
+                            },
+                        },
+                        "multipart/form-data": {
+                            "schema": _ref("CreateQuizForm"),
+                            "encoding": {"words": {"contentType": "text/csv, application/json"}},
+                            "examples": {
+                                "upload": {
+                                    "summary": "A word list uploaded as a file",
+                                    "value": {
+                                        "title": "Harbour words",
+                                        "count": "4",
+                                        "settings": '{"reveal": "at_close"}',
+                                        "words": _OWN_WORDS,
+                                    },
+                                }
+                            },
+                        },
+                    },
+                },
+                "responses": {
+                    "201": _json(
+                        "The quiz, in its lobby.",
+                        _ref("QuizCreated"),
+                        created={"value": _QUIZ_CREATED},
+                    ),
+                    "400": _errors(
+                        "The body is not a JSON object, or not a well-formed, complete form.",
+                        bad_json=_error("bad_json", "the request body is not valid JSON"),
+                        bad_form=_error(
+                            "bad_form", "malformed form body: it ends before its last part"
+                        ),
+                    ),
+                    "413": _errors(
+                        "The body is over 1 MiB.",
+                        too_large=_error(
+                            "too_large", "the request body may be at most 1048576 bytes"
+                        ),
+                    ),
+                    "422": _errors(
+                        "A field is of the wrong type or out of range, the word list has a "
+                        "mistake (the message names its line), or there are not enough words.",
+                        bad_request=_error(
+                            "bad_request", "count must be a whole number from 1 to 100"
+                        ),
+                        bad_word_list=_error(
+                            "bad_word_list",
+                            "line 4: 'xyzzyq' is not in the built-in deck; give its definition",
+                        ),
+                        invalid_settings=_error(
+                            "invalid_settings", "reveal must be one of: immediate, at_close"
+                        ),
+                        no_questions=_error(
+                            "no_questions",
+                            "only 5 of the 10 questions asked for can be made from these "
+                            "words (levels A2, B1, B2; kinds word_to_meaning, meaning_to_word, "
+                            "synonym, fill_blank)",
+                        ),
+                    ),
+                    "500": _CRASH,
+                    "503": {"$ref": "#/components/responses/Unavailable"},
+                },
+            }
+        },
+        "/api/quizzes/{pin}": {
+            "parameters": [{"$ref": "#/components/parameters/pin"}],
+            "get": {
+                "tags": ["quizzes"],
+                "operationId": "getQuiz",
+                "summary": "A live quiz's state by its PIN (join page)",
+                "responses": {
+                    "200": _json(
+                        "The quiz as a join page needs it.",
+                        _ref("QuizState"),
+                        lobby={
+                            "value": {
+                                "pin": "482913",
+                                "title": "Year 9 - week 3",
+                                "phase": "lobby",
+                                "players": 1,
+                                "questions": 5,
+                                "current": -1,
+                                "locked": False,
+                                "joinable": True,
+                            }
+                        },
+                    ),
+                    "404": _errors(
+                        "No live quiz has this PIN (a finished quiz's PIN is free again).",
+                        unknown_quiz=_error("unknown_quiz", "no live quiz has that PIN"),
+                    ),
+                    "500": _CRASH,
+                },
+            },
+        },
+        "/api/quizzes/{pin}/players": {
+            "parameters": [{"$ref": "#/components/parameters/pin"}],
+            "post": {
+                "tags": ["quizzes"],
+                "operationId": "joinQuiz",
+                "summary": "Join a quiz by its PIN (player)",
+                "description": "Returns the player's token: open a WebSocket and send `hello` "
+                "with it (or join over the WebSocket directly with `join`). Joins are limited "
+                "per client address (a burst, then a steady rate; 429 past it).",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": _ref("JoinRequest"),
+                            "examples": {"nickname": {"value": {"nickname": "Anna"}}},
+                        }
+                    },
+                },
+                "responses": {
+                    "201": _json(
+                        "Joined. The nickname comes back as shown on the board.",
+                        _ref("Joined"),
+                        joined={
+                            "value": {
+                                "quiz_id": "3f9a2c4d5e6f7081",
+                                "player_id": 7,
+                                "nickname": "Anna",
+                                "token": _PLAYER_TOKEN,
+                            }
+                        },
+                    ),
+                    "400": _errors(
+                        "The body is not a JSON object.",
+                        bad_json=_error("bad_json", "the request body must be a JSON object"),
+                    ),
+                    "403": _errors(
+                        "The quiz does not let anyone in now.",
+                        lobby_locked=_error("lobby_locked", "the host has locked this quiz"),
+                        late_join_closed=_error(
+                            "late_join_closed", "this quiz has already started"
+                        ),
+                        quiz_full=_error("quiz_full", "this quiz is full"),
+                    ),
+                    "404": _errors(
+                        "No live quiz has this PIN.",
+                        unknown_quiz=_error("unknown_quiz", "no live quiz has that PIN"),
+                    ),
+                    "409": _errors(
+                        "Another player has this nickname (case does not matter).",
+                        nickname_taken=_error("nickname_taken", "the nickname 'anna' is taken"),
+                    ),
+                    "410": _errors(
+                        "The quiz finished while the join was on its way.",
+                        quiz_finished=_error("quiz_finished", "this quiz has finished"),
+                    ),
+                    "413": _errors(
+                        "The body is over 1 MiB.",
+                        too_large=_error(
+                            "too_large", "the request body may be at most 1048576 bytes"
+                        ),
+                    ),
+                    "422": _errors(
+                        "The nickname breaks the rules; the message says which.",
+                        nickname_invalid=_error(
+                            "nickname_invalid", "a nickname must be 2 to 20 characters long"
+                        ),
+                        not_a_string=_error("nickname_invalid", "nickname must be a string"),
+                        nickname_profane=_error(
+                            "nickname_profane", "please choose another nickname"
+                        ),
+                    ),
+                    "429": {
+                        **_errors(
+                            "Too many joins from this address; retry after `Retry-After` seconds.",
+                            rate_limited=_error(
+                                "rate_limited", "too many joins from your address; wait a moment"
+                            ),
+                        ),
+                        "headers": {"Retry-After": {"$ref": "#/components/headers/Retry-After"}},
+                    },
+                    "500": _CRASH,
+                    "503": {"$ref": "#/components/responses/Unavailable"},
+                },
+            },
+        },
+        "/api/quizzes/{quiz_id}/results": {
+            "parameters": [
+                {
+                    "name": "quiz_id",
+                    "in": "path",
+                    "required": True,
+                    "description": "The quiz's internal id (`quiz_id` of the creation or join "
+                    "answer), not its PIN: results stay readable after the PIN is reused.",
+                    "schema": {"type": "string"},
+                }
+            ],
+            "get": {
+                "tags": ["quizzes"],
+                "operationId": "getResults",
+                "summary": "Results: the host's report, or a player's own results",
+                "description": "With the host's token: every player and every closed question, "
+                "as JSON or (`format=csv`) as a spreadsheet. With a player's token: that "
+                "player's score, rank and missed words. Readable during the quiz (closed "
+                "questions only) and after it.",
+                "security": [{"bearer": []}],
+                "parameters": [
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "required": False,
+                        "description": "csv: the host's report as CSV (host token only).",
+                        "schema": {"type": "string", "enum": ["json", "csv"], "default": "json"},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The results. CSV: UTF-8 with a byte order mark, CRLF "
+                        "line ends, a header row and one row per player in rank order; a "
+                        "nickname starting with = + - @ gets a leading ' so no spreadsheet "
+                        "reads it as a formula.",
+                        "content": {
+                            "application/json": {
+                                "schema": {"oneOf": [_ref("HostReport"), _ref("PlayerResults")]},
+                                "examples": {
+                                    "host_report": {"value": _HOST_REPORT},
+                                    "player_results": {"value": _PLAYER_RESULTS},
+                                },
+                            },
+                            "text/csv": {
+                                "schema": {"type": "string"},
+                                "examples": {"csv": {"value": _CSV_EXAMPLE}},
+                            },
+                        },
+                        "headers": {
+                            "Content-Disposition": {
+                                "description": "CSV only: "
+                                'attachment; filename="quiz-<quiz_id>-results.csv".',
+                                "schema": {"type": "string"},
+                            }
+                        },
+                    },
+                    "401": {
+                        **_errors(
+                            "No bearer token, or one that is malformed, forged or expired "
+                            "(`WWW-Authenticate` says which of the two).",
+                            auth_required=_error(
+                                "auth_required",
+                                "send the host or player token as 'Authorization: Bearer <token>'",
+                            ),
+                            malformed=_error("bad_token", "malformed token"),
+                            forged=_error("bad_token", "invalid token signature"),
+                            expired=_error("bad_token", "token expired"),
+                        ),
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "description": 'Bearer realm="livequiz" (no token) or '
+                                'Bearer error="invalid_token".',
+                                "schema": {"type": "string"},
+                            }
+                        },
+                    },
+                    "403": _errors(
+                        "A genuine token that does not give this: another quiz's, a player "
+                        "asking for the CSV, or a player the host removed.",
+                        other_quiz=_error("forbidden", "this token is for another quiz"),
+                        csv_for_player=_error(
+                            "forbidden", "the CSV report is for the host; players get JSON"
+                        ),
+                        kicked=_error("kicked", "the host removed you from this quiz"),
+                    ),
+                    "404": _errors(
+                        "The token's quiz is not stored here (any more).",
+                        unknown_quiz=_error("unknown_quiz", "no quiz has that ID"),
+                    ),
+                    "422": _errors(
+                        "An unknown format.",
+                        bad_format=_error("bad_request", "format must be 'json' or 'csv'"),
+                    ),
+                    "500": _CRASH,
+                },
+            },
+        },
+        "/healthz": {
+            "get": {
+                "tags": ["operations"],
+                "operationId": "health",
+                "summary": "Liveness: the process answers HTTP",
+                "responses": {
+                    "200": _json("Alive.", _ref("Health"), ok={"value": {"status": "ok"}}),
+                    "500": _CRASH,
+                },
+            }
+        },
+        "/readyz": {
+            "get": {
+                "tags": ["operations"],
+                "operationId": "readiness",
+                "summary": "Readiness: stored quizzes recovered, commands being processed",
+                "responses": {
+                    "200": _json(
+                        "Ready for traffic.",
+                        _ref("Readiness"),
+                        ready={"value": {"status": "ready"}},
+                    ),
+                    "503": _json(
+                        "Starting (or stopping): keep it out of the load balancer.",
+                        _ref("Readiness"),
+                        starting={"value": {"status": "starting"}},
+                    ),
+                    "500": _CRASH,
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "tags": ["operations"],
+                "operationId": "metrics",
+                "summary": "Prometheus metrics (text exposition format 0.0.4)",
+                "description": "Counters and gauges of the game (livequiz_joins_total, "
+                "livequiz_answers_total, livequiz_connections, livequiz_quizzes_live, "
+                "livequiz_errors_total…) and latency histograms (ack, batch, tick).",
+                "responses": {
+                    "200": {
+                        "description": "The metrics.",
+                        "content": {
+                            "text/plain": {
+                                "schema": {"type": "string"},
+                                "examples": {"sample": {"value": _METRICS_EXAMPLE}},
+                            }
+                        },
+                    },
+                    "500": _CRASH,
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "tags": ["operations"],
+                "operationId": "openapi",
+                "summary": "This document",
+                "responses": {
+                    "200": {
+                        "description": "The OpenAPI 3.1 document.",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    "500": _CRASH,
+                },
+            }
+        },
+    },
+    "components": {
+        "schemas": SCHEMAS,
+        "parameters": {
+            "pin": {
+                "name": "pin",
+                "in": "path",
+                "required": True,
+                "description": "The six-digit PIN players type.",
+                "schema": {"type": "string"},
+                "example": "482913",
+            }
+        },
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before trying again.",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+        "securitySchemes": {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "livequiz v1 (opaque)",
+                "description": "The host_token of the quiz's creation, or a player's token of "
+                "its join, as `Authorization: Bearer <token>`. Tokens are bound to one quiz.",
+            }
+        },
+        "responses": {
+            "InternalError": _errors(
+                "A bug on the server side; the details are in its log, never in the answer.",
+                internal=_error("internal", "something went wrong on our side"),
+            ),
+            "Unavailable": {
+                **_errors(
+                    "The server is starting or stopping; retry after `Retry-After` seconds.",
+                    unavailable=_error(
+                        "unavailable", "the server is starting or stopping; try again in a moment"
+                    ),
+                ),
+                "headers": {"Retry-After": {"$ref": "#/components/headers/Retry-After"}},
+            },
+            "NotFound": _errors(
+                "No route has this path (any method).",
+                not_found=_error("not_found", "nothing at /api/quiz; see /openapi.json"),
+            ),
+            "MethodNotAllowed": {
+                **_errors(
+                    "The path exists but not with this method; `Allow` lists the methods.",
+                    method_not_allowed=_error(
+                        "method_not_allowed", "DELETE is not allowed here; use POST"
+                    ),
+                ),
+                "headers": {
+                    "Allow": {
+                        "description": "The methods of the path.",
+                        "schema": {"type": "string"},
+                    }
+                },
+            },
+        },
+    },
 }

@@ -128,6 +128,9 @@ class ServiceLimits:
     #: Joins per client address: a burst for a classroom behind one NAT, then a steady rate.
     joins_burst: int = 200
     joins_per_second: float = 20.0
+    #: How long a player who is not connected (joined over HTTP, or the server restarted)
+    #: counts as present before being marked gone: long enough to (re)connect after a restart.
+    reconnect_grace_s: float = 15.0
 
 
 @dataclass
@@ -171,7 +174,7 @@ class QuizService:
         self.ready = False
         #: Called with ``(quiz_id, player_id)`` after a join made without a WebSocket (HTTP),
         #: so the gateway can mark the player gone if their connection never comes.
-        self.on_join_without_connection: Callable[[str, int], None] | None = None
+        self.on_join_without_connection: Callable[[str, int, float], None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -184,6 +187,14 @@ class QuizService:
         for quiz_id in live_quiz_ids:
             self._runtime[quiz_id] = _QuizRuntime(board_dirty=True)
             self._arm_clock(quiz_id)
+            # Nobody is connected to a process that just started. Players who come back in time
+            # rejoin; the others are marked gone, or "all answered → close" would wait for them.
+            if self.on_join_without_connection is not None:
+                for player in self.store.session(quiz_id).players.values():
+                    if player.present and not player.kicked:
+                        self.on_join_without_connection(
+                            quiz_id, player.id, self.limits.reconnect_grace_s
+                        )
         self.metrics.quizzes.set(len(live_quiz_ids))
         self.ready = True
 
@@ -256,7 +267,9 @@ class QuizService:
         assert isinstance(joined, PlayerJoined)
         token = self.signer.issue(quiz_id, Role.PLAYER, joined.player_id, self.clock() // 1000)
         if not connected and self.on_join_without_connection is not None:
-            self.on_join_without_connection(quiz_id, joined.player_id)
+            self.on_join_without_connection(
+                quiz_id, joined.player_id, self.limits.reconnect_grace_s
+            )
         return quiz_id, joined.player_id, token
 
     # ------------------------------------------------------------------ commands

@@ -1,0 +1,339 @@
+"""The SQLite journal: WAL, the synchronous setting, one transaction per batch, crash safety."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from livequiz.adapters.sqlite import JournalError, SqliteJournal, Synchronous
+from livequiz.domain.commands import (
+    Answer,
+    CloseQuestion,
+    Command,
+    End,
+    Join,
+    Kick,
+    Leave,
+    Next,
+    Rejoin,
+    SetLocked,
+    Skip,
+    Start,
+    Tick,
+    from_record,
+    to_record,
+)
+from livequiz.domain.question import Question
+from livequiz.domain.settings import QuizSettings, RevealMode, ScoringMode
+from livequiz.ports import QuizDefinition
+from tests.adapters import journal_writer
+from tests.contract.model import T0, definition
+
+WRITER = Path(journal_writer.__file__)
+
+
+@pytest.fixture
+async def journal(tmp_path: Path) -> AsyncIterator[SqliteJournal]:
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+    yield journal
+    await journal.close()
+
+
+def rows(quiz_id: str, *seqs: int) -> list[tuple[str, int, dict[str, object]]]:
+    return [(quiz_id, seq, to_record(Join(f"player {seq}"), T0 + seq)) for seq in seqs]
+
+
+def peek(path: Path, sql: str) -> list[tuple[object, ...]]:
+    """Read the database through a connection of its own (what another process would see)."""
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+# ---------------------------------------------------------------------- settings
+
+
+async def test_wal_mode_is_on(journal: SqliteJournal) -> None:
+    await journal.add_quiz(definition())
+
+    assert (await journal.pragmas())["journal_mode"] == "wal"
+    # WAL is a property of the file: any connection, any process, sees it
+    assert peek(journal.path, "PRAGMA journal_mode") == [("wal",)]
+    assert journal.path.with_name(journal.path.name + "-wal").exists()
+
+
+@pytest.mark.parametrize(("synchronous", "level"), [(Synchronous.NORMAL, 1), (Synchronous.FULL, 2)])
+async def test_the_synchronous_setting_is_honoured(
+    tmp_path: Path, synchronous: Synchronous, level: int
+) -> None:
+    journal = SqliteJournal(tmp_path / "journal.sqlite3", synchronous=synchronous)
+    try:
+        pragmas = await journal.pragmas()
+    finally:
+        await journal.close()
+
+    assert pragmas["synchronous"] == level
+    assert pragmas["journal_mode"] == "wal"
+    assert pragmas["foreign_keys"] == 1
+
+
+async def test_normal_is_the_default(journal: SqliteJournal) -> None:
+    assert journal.synchronous is Synchronous.NORMAL
+    assert (await journal.pragmas())["synchronous"] == 1
+
+
+async def test_a_database_that_refuses_wal_is_refused() -> None:
+    journal = SqliteJournal(Path(":memory:"))  # SQLite keeps in-memory databases out of WAL
+    try:
+        with pytest.raises(JournalError, match="WAL"):
+            await journal.load()
+    finally:
+        await journal.close()
+
+
+# ---------------------------------------------------------------------- one batch, one transaction
+
+
+async def test_a_batch_is_one_transaction(journal: SqliteJournal) -> None:
+    quiz = definition()
+    await journal.add_quiz(quiz)
+    await journal.append(rows(quiz.quiz_id, 1, 2, 3))
+
+    # the last row repeats (quiz_id, seq) 3: the whole batch fails, the "finished" mark included
+    with pytest.raises(sqlite3.IntegrityError):
+        await journal.append(rows(quiz.quiz_id, 4, 5, 3), [quiz.quiz_id])
+    with pytest.raises(sqlite3.IntegrityError):
+        await journal.append(rows(quiz.quiz_id, 4, 5, 5))
+
+    assert await journal.records(quiz.quiz_id) == [r for _, _, r in rows(quiz.quiz_id, 1, 2, 3)]
+    assert peek(journal.path, "SELECT seq FROM journal ORDER BY seq") == [(1,), (2,), (3,)]
+    assert peek(journal.path, "SELECT finished FROM quizzes") == [(0,)]
+    # and the journal is still usable
+    await journal.append(rows(quiz.quiz_id, 4, 5), [quiz.quiz_id])
+    assert peek(journal.path, "SELECT seq FROM journal ORDER BY seq") == [(s,) for s in range(1, 6)]
+    assert peek(journal.path, "SELECT finished FROM quizzes") == [(1,)]
+
+
+async def test_a_batch_whose_commit_fails_leaves_nothing_and_the_journal_usable(
+    journal: SqliteJournal,
+) -> None:
+    quiz = definition()
+    await journal.add_quiz(quiz)
+    # A deferred foreign key is checked at COMMIT: a trigger makes seq 99 violate one, so the
+    # failure comes from COMMIT itself, after every INSERT succeeded.
+    db = sqlite3.connect(journal.path)
+    db.executescript(
+        """
+        CREATE TABLE parent (id INTEGER PRIMARY KEY);
+        CREATE TABLE child (parent INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);
+        CREATE TRIGGER poison AFTER INSERT ON journal WHEN NEW.seq = 99
+        BEGIN INSERT INTO child VALUES (12345); END;
+        """
+    )
+    db.close()
+
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        await journal.append(rows(quiz.quiz_id, 98, 99))
+
+    assert await journal.records(quiz.quiz_id) == []
+    await journal.append(rows(quiz.quiz_id, 1, 2))
+    assert len(await journal.records(quiz.quiz_id)) == 2
+
+
+async def test_records_of_an_unknown_quiz_are_refused(journal: SqliteJournal) -> None:
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        await journal.append(rows("never-created", 1))
+
+
+async def test_a_quiz_id_is_stored_once(journal: SqliteJournal) -> None:
+    await journal.add_quiz(definition())
+    with pytest.raises(sqlite3.IntegrityError):
+        await journal.add_quiz(definition())
+
+
+# ---------------------------------------------------------------------- round trips
+
+
+EVERY_COMMAND: list[Command] = [
+    Join("Zoë O'Neil-Ünal"),
+    Rejoin(1),
+    Leave(1),
+    Answer(1, 0, 2),
+    Answer(2, 1, 0, sent_at_ms=T0 + 17),
+    Kick(3),
+    SetLocked(True),
+    SetLocked(False),
+    Start(),
+    CloseQuestion(),
+    Next(),
+    Skip(),
+    End(),
+    Tick(),
+]
+
+
+async def test_records_and_definitions_round_trip(tmp_path: Path) -> None:
+    rich = QuizDefinition(
+        quiz_id="q-ünïcode",
+        pin="987654",
+        title="Wörter — «quiz» 🎓",
+        questions=(
+            Question(
+                prompt="Which word means “to run away”?",
+                options=("flee", "flea", "fly", "flow", "free", "flew"),
+                correct_option=0,
+                kind="meaning_to_word",
+                word="flee",
+                definition="to run away from danger",
+                example="They had to ___ the city.",
+            ),
+            Question(
+                prompt="plain",
+                options=("yes", "no"),
+                correct_option=1,
+                kind="word_to_meaning",
+                word="no",
+                definition="not yes",
+            ),
+        ),
+        settings=QuizSettings(
+            time_limit_ms=45_000,
+            grace_ms=0,
+            scoring=ScoringMode.ACCURACY,
+            base_points=250,
+            streak_bonus=0,
+            reveal=RevealMode.AT_CLOSE,
+            close_when_all_answered=False,
+            allow_late_join=False,
+            max_players=7,
+            top_k=3,
+            max_delivery_lag_ms=0,
+        ),
+        created_at_ms=T0 - 5,
+    )
+    plain = definition("111111", created_at_ms=T0)
+    records = [to_record(command, T0 + n) for n, command in enumerate(EVERY_COMMAND)]
+    path = tmp_path / "journal.sqlite3"
+    journal = SqliteJournal(path)
+    await journal.add_quiz(plain)
+    await journal.add_quiz(rich)
+    # in several batches, two quizzes interleaved
+    await journal.append([(rich.quiz_id, n + 1, r) for n, r in enumerate(records[:5])])
+    await journal.append(
+        [(plain.quiz_id, 1, records[0])]
+        + [(rich.quiz_id, n + 6, r) for n, r in enumerate(records[5:])]
+    )
+    await journal.close()
+
+    reopened = SqliteJournal(path)
+    try:
+        loaded = await reopened.load()
+        one = await reopened.records(rich.quiz_id)
+    finally:
+        await reopened.close()
+
+    assert loaded == [(rich, records), (plain, [records[0]])]  # in order of creation
+    assert one == records
+    assert [from_record(r) for r in one] == [(c, T0 + n) for n, c in enumerate(EVERY_COMMAND)]
+
+
+async def test_an_empty_journal_loads_empty(journal: SqliteJournal) -> None:
+    assert await journal.load() == []
+    assert await journal.records("anything") == []
+
+
+async def test_close_is_idempotent_and_a_closed_journal_says_so(journal: SqliteJournal) -> None:
+    await journal.add_quiz(definition())
+    await journal.close()
+    await journal.close()
+
+    with pytest.raises(JournalError, match="closed"):
+        await journal.load()
+
+
+# ---------------------------------------------------------------------- a crash of the writer
+
+
+@pytest.mark.parametrize("synchronous", list(Synchronous))
+def test_every_acknowledged_batch_survives_a_kill_of_the_writer(
+    tmp_path: Path, synchronous: Synchronous
+) -> None:
+    path = tmp_path / "journal.sqlite3"
+    writer = subprocess.Popen(
+        [sys.executable, str(WRITER), str(path), synchronous.value],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # a watchdog, so a writer that hangs fails the test instead of blocking it forever
+    watchdog = threading.Timer(60, writer.kill)
+    watchdog.start()
+    acknowledged: list[int] = []
+    try:
+        assert writer.stdout is not None
+        assert writer.stdout.readline().strip() == "ready"
+        # let it get well into its stride, then kill it wherever it is
+        while len(acknowledged) < 40:
+            line = writer.stdout.readline()
+            assert line, "the writer died before it was killed"
+            acknowledged.append(int(line))
+        os.kill(writer.pid, signal.SIGKILL)
+        # acknowledgements already on their way count too: they were printed after append()
+        rest, errors = writer.communicate(timeout=30)
+        acknowledged += [int(line) for line in rest.split()]
+    finally:
+        watchdog.cancel()
+        if writer.poll() is None:
+            writer.kill()
+            writer.wait()
+    assert writer.returncode == -signal.SIGKILL, errors
+
+    async def check() -> None:
+        journal = SqliteJournal(path, synchronous=synchronous)
+        try:
+            ((quiz, records),) = await journal.load()
+            stored = len(records)
+            # every acknowledged batch is there, whole, and nothing but whole batches
+            assert quiz == journal_writer.make_definition()
+            assert stored >= acknowledged[-1]
+            assert stored % journal_writer.BATCH == 0
+            assert records == [journal_writer.record_for(seq) for seq in range(1, stored + 1)]
+            # and the file is healthy and takes more
+            more = [(quiz.quiz_id, stored + 1, journal_writer.record_for(stored + 1))]
+            await journal.append(more, [quiz.quiz_id])
+            assert len(await journal.records(quiz.quiz_id)) == stored + 1
+        finally:
+            await journal.close()
+
+    asyncio.run(check())
+    assert peek(path, "PRAGMA integrity_check") == [("ok",)]
+
+
+async def test_the_journal_thread_keeps_the_event_loop_free(journal: SqliteJournal) -> None:
+    """An append runs on the journal's thread: the loop keeps ticking while it commits."""
+    quiz = definition()
+    await journal.add_quiz(quiz)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await journal.append(rows(quiz.quiz_id, *range(1, 20_001)))
+    task.cancel()
+
+    assert ticks > 10

@@ -1,0 +1,35 @@
+"""Fixtures: every contract test runs once per adapter in :data:`~tests.contract.harness.ADAPTERS`.
+
+``adapter`` gives every adapter; ``durable`` only those that promise to survive a restart (so
+durable-only tests are parametrized, never skipped for the memory store).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.contract.harness import ADAPTERS, DURABLE_ADAPTERS, Adapter, Harness
+
+
+async def _harness(spec: Adapter, directory: Path) -> AsyncIterator[Harness]:
+    harness = spec.factory(directory)
+    assert harness.durable == spec.durable
+    try:
+        yield harness
+    finally:
+        await harness.close_all()
+
+
+@pytest.fixture(params=list(ADAPTERS.values()), ids=list(ADAPTERS))
+async def adapter(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    async for harness in _harness(request.param, tmp_path):
+        yield harness
+
+
+@pytest.fixture(params=list(DURABLE_ADAPTERS.values()), ids=list(DURABLE_ADAPTERS))
+async def durable(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    async for harness in _harness(request.param, tmp_path):
+        yield harness
