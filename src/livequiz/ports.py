@@ -96,6 +96,9 @@ class UnknownQuiz(Exception):
 class QuizStore(Protocol):
     """Live quiz state: creation, whole-operation commands, and reads for views."""
 
+    async def recover(self) -> list[str]:
+        """Load what storage holds (once, at start); returns the ids of quizzes still live."""
+
     async def create(self, definition: QuizDefinition) -> None:
         """Store a new quiz durably; raises ``ValueError`` if its PIN is in use."""
 
