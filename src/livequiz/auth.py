@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
@@ -61,7 +62,7 @@ class TokenSigner:
 
     def verify(self, token: object, now_s: int, *, quiz_id: str | None = None) -> Claims:
         """The claims of a genuine, unexpired token (for ``quiz_id``, if given)."""
-        if not isinstance(token, str) or len(token) > 512:
+        if not isinstance(token, str) or len(token) > 512 or not token.isascii():
             raise TokenError("malformed token")
         parts = token.split(".")
         if len(parts) != 3 or parts[0] != VERSION:
@@ -99,8 +100,11 @@ def load_or_create_key(path: Path) -> bytes:
     key = secrets.token_bytes(KEY_BYTES)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(key.hex(), encoding="ascii")
-    tmp.chmod(0o600)
+    tmp.unlink(missing_ok=True)
+    # Created readable by the owner only from the first byte (no window under the umask).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as file:
+        file.write(key.hex())
     tmp.replace(path)
     return key
 

@@ -120,21 +120,21 @@ class Gateway:
             return 404, f"no WebSocket endpoint here; connect to {WS_PATH}"
         if not self.service.ready:
             return 503, "the server is starting; try again in a moment"
-        if self._per_address[request.remote] >= self.max_connections_per_address:
+        if self._per_address[request.address] >= self.max_connections_per_address:
             return 429, "too many connections from your address"
         return None
 
     def on_open(self, conn: Connection) -> None:
         self.metrics.connections.inc()
-        self._per_address[conn.remote] += 1
+        self._per_address[conn.address] += 1
         timer = asyncio.get_running_loop().call_later(AUTH_TIMEOUT_S, self._auth_timeout, conn)
         conn.context = Pending(timer)
 
     def on_close(self, conn: Connection, code: int, reason: str) -> None:
         self.metrics.connections.dec()
-        self._per_address[conn.remote] -= 1
-        if self._per_address[conn.remote] <= 0:
-            del self._per_address[conn.remote]
+        self._per_address[conn.address] -= 1
+        if self._per_address[conn.address] <= 0:
+            del self._per_address[conn.address]
         context = conn.context
         if isinstance(context, Pending):
             context.timer.cancel()
@@ -208,7 +208,7 @@ class Gateway:
             self._error(conn, "auth_required", "send 'hello' with a token or 'join' first")
 
     def _join(self, conn: Connection, pending: Pending, message: protocol.JoinRequest) -> None:
-        if not self.service.allow_join(conn.remote):
+        if not self.service.allow_join(conn.address):
             self._error(conn, "rate_limited", "too many joins from your address; wait a moment")
             return
         pending.joining = True
@@ -384,17 +384,17 @@ class Gateway:
         if not clients:
             return
         if isinstance(message, Broadcast):
-            self._broadcast(clients, message.frame, message.kind)
+            self._broadcast(clients, message.frame, message.kind, droppable=message.kind == "board")
         elif isinstance(message, QuestionFrame):
             now = self.service.clock()
             for client in clients:
                 client.sent_index, client.sent_at_ms = message.index, now
-            self._broadcast(clients, message.frame, "question")
+            self._broadcast(clients, message.frame, "question", droppable=False)
         elif isinstance(message, ClosedFrame):
-            self._broadcast(clients, message.frame, "closed")
+            self._broadcast(clients, message.frame, "closed", droppable=False)
             self._personal(quiz_id, clients, "result", message.index)
         elif isinstance(message, FinishedFrame):
-            self._broadcast(clients, message.frame, "finished")
+            self._broadcast(clients, message.frame, "finished", droppable=False)
             self._personal(quiz_id, clients, "final", -1)
         elif isinstance(message, ToPlayer):
             for client in list(self._players.get((quiz_id, message.player_id), ())):
@@ -406,10 +406,12 @@ class Gateway:
                 if client.role is Role.HOST:
                     client.conn.send_text(message.data)
 
-    def _broadcast(self, clients: set[Client], frame: Any, kind: str) -> None:
+    def _broadcast(
+        self, clients: set[Client], frame: Any, kind: str, *, droppable: bool = True
+    ) -> None:
         sent = dropped = 0
         for client in clients:
-            if client.conn.send_shared(frame):
+            if client.conn.send_shared(frame, droppable=droppable):
                 sent += 1
             else:
                 dropped += 1

@@ -31,7 +31,7 @@ from livequiz.auth import Claims, Role, TokenError
 from livequiz.domain import views
 from livequiz.domain.errors import ErrorCode, Rejected
 from livequiz.domain.session import Phase, QuizSession
-from livequiz.domain.settings import QuizSettings, RevealMode
+from livequiz.domain.settings import QuizSettings
 from livequiz.openapi import OPENAPI
 from livequiz.ports import UnknownQuiz
 from livequiz.service import QuizService
@@ -231,12 +231,8 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
                 raise ApiError(401, "bad_token", "no such player in this quiz", _INVALID_TOKEN)
             if player.kicked:
                 raise ApiError(403, "kicked", "the host removed you from this quiz")
-            own = views.player_results(session, claims.player_id)
-            own["correct"] -= _hidden_correct(session, claims.player_id)
-            return JSONResponse(own)
+            return JSONResponse(views.player_results(session, claims.player_id))
         report = views.final_results(session)
-        for line in report["players"]:
-            line["correct"] -= _hidden_correct(session, line["player_id"])
         if fmt == "csv":
             return Response(
                 _results_csv(report),
@@ -318,23 +314,6 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
 
 def _unknown_pin() -> ApiError:
     return ApiError(404, "unknown_quiz", "no live quiz has that PIN")
-
-
-def _hidden_correct(session: QuizSession, player_id: int) -> int:
-    """1 if the player's answer to the open question is right and ``at_close`` hides that.
-
-    The views count correct answers including the open question's; in ``at_close`` reveal mode a
-    player polling their results (or a host reading the report) would learn from that count
-    whether an answer was right before the question closes. Results must not tell.
-    """
-    if (
-        session.phase is not Phase.QUESTION_OPEN
-        or session.settings.reveal is not RevealMode.AT_CLOSE
-    ):
-        return 0
-    player = session.players.get(player_id)
-    record = None if player is None else player.answers.get(session.current)
-    return int(record is not None and record.correct)
 
 
 def _joinable(session: QuizSession) -> bool:

@@ -260,7 +260,7 @@ class QuizService:
         ``connected`` says the join came over a WebSocket that is already open.
         """
         quiz_id = self.store.quiz_id_for_pin(pin)
-        outcome = await self.call(quiz_id, Join(str(nickname) if nickname is not None else ""))
+        outcome = await self.call(quiz_id, Join(nickname))
         if isinstance(outcome, Rejected):
             raise outcome
         joined = outcome.events[0]

@@ -22,7 +22,8 @@ from livequiz.domain.session import AnswerOutcome, QuizSession
 
 @dataclass(frozen=True, slots=True)
 class Join:
-    nickname: str
+    #: As the client sent it; the nickname rules normalise or refuse it (non-text included).
+    nickname: object
 
 
 @dataclass(frozen=True, slots=True)

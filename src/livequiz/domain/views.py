@@ -166,7 +166,7 @@ def player_results(session: QuizSession, player_id: int) -> JSON:
         **standing(session, player),
         "player_id": player.id,
         "nickname": player.nickname,
-        "correct": player.correct_count,
+        "correct": _visible_correct(session, player),
         "answered": len(player.answers),
         "missed": missed,
     }
@@ -180,7 +180,7 @@ def final_results(session: QuizSession) -> JSON:
             "player_id": placing.player_id,
             "nickname": session.players[placing.player_id].nickname,
             "score": placing.score,
-            "correct": session.players[placing.player_id].correct_count,
+            "correct": _visible_correct(session, session.players[placing.player_id]),
             "answered": len(session.players[placing.player_id].answers),
         }
         for placing in session.board
@@ -219,3 +219,14 @@ def final_results(session: QuizSession) -> JSON:
 def _closed(session: QuizSession, index: int) -> bool:
     """Whether question ``index`` has been asked and closed (its answer may be shown)."""
     return index < session.current or session.phase in (Phase.QUESTION_CLOSED, Phase.FINISHED)
+
+
+def _visible_correct(session: QuizSession, player: Player) -> int:
+    """Correct answers, not counting the open question's while ``at_close`` hides results."""
+    hidden = (
+        session.settings.reveal is RevealMode.AT_CLOSE
+        and session.phase is Phase.QUESTION_OPEN
+        and (record := player.answers.get(session.current)) is not None
+        and record.correct
+    )
+    return player.correct_count - int(hidden)

@@ -278,6 +278,11 @@ class HandshakeRequest(Protocol):
         ...
 
     @property
+    def address(self) -> str:
+        """The peer's IP address without the port: what per-address limits count by."""
+        ...
+
+    @property
     def request_path(self) -> str:
         """Percent-decoded path of the upgrade request, without the query string."""
         ...
@@ -318,11 +323,14 @@ class Connection(HandshakeRequest, Protocol):
         """
         ...
 
-    def send_shared(self, frame: SharedFrame) -> bool:
+    def send_shared(self, frame: SharedFrame, *, droppable: bool = True) -> bool:
         """Write a pre-built frame with one ``transport.write``.
 
         Returns False, dropping the frame, when the connection is not open or its write buffer
         is above the soft limit. A client that stays that slow is closed with 1013.
+        ``droppable=False`` is for frames no later frame replaces (a question, its reveal):
+        they are written whatever the soft limit, and past the hard limit the client is closed
+        (1013) so that it reconnects and resyncs, rather than silently missing them.
         """
         ...
 
@@ -422,6 +430,7 @@ class WebSocketConnection(asyncio.Protocol):
     _burst: ClassVar[float]
 
     __slots__ = (
+        "_address",
         "_deadline",
         "_fragments",
         "_last_rx",
@@ -463,6 +472,7 @@ class WebSocketConnection(asyncio.Protocol):
         self._state = _CONNECTING
         self._request: Request | None = None
         self._remote = ""
+        self._address = ""
         self._query: dict[str, str] | None = None
         # uvicorn's registry of live connections: it calls shutdown() on each at exit and waits
         # for the set to empty, so we must be in it from connection_made to connection_lost.
@@ -484,6 +494,10 @@ class WebSocketConnection(asyncio.Protocol):
     @property
     def remote(self) -> str:
         return self._remote
+
+    @property
+    def address(self) -> str:
+        return self._address
 
     @property
     def request_path(self) -> str:
@@ -534,7 +548,7 @@ class WebSocketConnection(asyncio.Protocol):
             return False
         return True
 
-    def send_shared(self, frame: SharedFrame) -> bool:
+    def send_shared(self, frame: SharedFrame, *, droppable: bool = True) -> bool:
         if self._state != _OPEN:
             return False
         transport = self._transport
@@ -543,14 +557,18 @@ class WebSocketConnection(asyncio.Protocol):
         # to uvicorn's HTTP protocol if the buffer filled during the upgrade, before
         # set_protocol(), so the _paused flag alone could be stale.
         size = transport.get_write_buffer_size()
-        if size > self._soft:
+        if droppable and size > self._soft:
             self._drop(size)
             return False
         try:
             transport.write(frame.data)
         except RuntimeError:  # uvloop refuses writes once its handle is closed
             return False
-        if self._slow_since:
+        if not droppable:
+            if transport.get_write_buffer_size() > self._hard:
+                self._overflow(f"write buffer over {self._hard} bytes")
+                return False
+        elif self._slow_since:
             self._slow_since = 0.0
         return True
 
@@ -579,8 +597,9 @@ class WebSocketConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self._remote = f"{peer[0]}:{peer[1]}"
+            self._address = str(peer[0])
         elif peer:
-            self._remote = str(peer)
+            self._remote = self._address = str(peer)
         if self._uvicorn_connections is not None:
             self._uvicorn_connections.add(self)
         self._deadline = _monotonic() + self._limits.handshake_timeout_s

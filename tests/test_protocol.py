@@ -1,0 +1,360 @@
+"""protocol.decode: every client message type, and every way a frame can be wrong.
+
+The invariant (as in websockets' fuzzer): every input is either one of the message types or a
+:class:`ProtocolError` with a documented code (``bad_json``, ``bad_message``, ``unknown_type``);
+nothing else ever escapes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from livequiz import protocol
+from livequiz.protocol import (
+    HOST_ACTIONS,
+    AnswerRequest,
+    Hello,
+    HostRequest,
+    JoinRequest,
+    ProtocolError,
+    SyncRequest,
+    decode,
+)
+
+CODES = {"bad_json", "bad_message", "unknown_type"}
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+def encoded(message: Any) -> str:
+    # The standard library, not orjson: it writes integers past 64 bits, as a client may.
+    return json.dumps(message)
+
+
+def refused(frame: str | bytes) -> ProtocolError:
+    with pytest.raises(ProtocolError) as caught:
+        decode(frame)
+    assert caught.value.code in CODES
+    assert caught.value.message == str(caught.value)
+    return caught.value
+
+
+# ---------------------------------------------------------------------- the messages
+
+
+def test_answer() -> None:
+    assert decode(encoded({"type": "answer", "q": 3, "option": 1})) == AnswerRequest(3, 1)
+
+
+def test_hello() -> None:
+    assert decode(encoded({"type": "hello", "token": "v1.abc.def"})) == Hello("v1.abc.def")
+
+
+def test_join() -> None:
+    frame = encoded({"type": "join", "pin": "482913", "nickname": "Anna"})
+    assert decode(frame) == JoinRequest(pin="482913", nickname="Anna")
+
+
+@pytest.mark.parametrize("action", sorted(HOST_ACTIONS - {"kick"}))
+def test_host_actions_without_an_argument(action: str) -> None:
+    assert decode(encoded({"type": "host", "action": action})) == HostRequest(action, None)
+
+
+def test_host_actions_are_the_documented_eight() -> None:
+    assert {"start", "close", "next", "skip", "end", "kick", "lock", "unlock"} == HOST_ACTIONS
+
+
+def test_kick_carries_the_player_id() -> None:
+    frame = encoded({"type": "host", "action": "kick", "player_id": 7})
+    assert decode(frame) == HostRequest("kick", 7)
+
+
+def test_a_player_id_is_ignored_for_other_actions() -> None:
+    frame = encoded({"type": "host", "action": "start", "player_id": "whatever"})
+    assert decode(frame) == HostRequest("start", None)
+
+
+def test_sync() -> None:
+    assert decode('{"type": "sync"}') == SyncRequest()
+
+
+def test_bytes_decode_like_text() -> None:
+    assert decode(b'{"type":"answer","q":0,"option":2}') == AnswerRequest(0, 2)
+
+
+def test_unknown_fields_are_ignored() -> None:
+    frame = encoded({"type": "answer", "q": 1, "option": 0, "player_id": 99, "v": 1})
+    assert decode(frame) == AnswerRequest(1, 0)
+
+
+def test_whitespace_and_key_order_do_not_matter() -> None:
+    assert decode(' {\n "option" : 2 ,\t"q":1, "type":"answer" } ') == AnswerRequest(1, 2)
+
+
+def test_a_repeated_key_takes_the_last_value() -> None:
+    assert decode('{"type":"answer","q":1,"q":2,"option":0}') == AnswerRequest(2, 0)
+
+
+@pytest.mark.parametrize("value", [INT32_MIN, -1, 0, INT32_MAX])
+def test_ints_at_the_edges_of_the_range_are_accepted(value: int) -> None:
+    # Range only: a negative index passes decode and is refused by the quiz (wrong_question).
+    frame = encoded({"type": "answer", "q": value, "option": value})
+    assert decode(frame) == AnswerRequest(value, value)
+
+
+def test_texts_at_their_limits_are_accepted() -> None:
+    assert decode(encoded({"type": "hello", "token": "t" * 512})) == Hello("t" * 512)
+    frame = encoded({"type": "join", "pin": "1" * 64, "nickname": "n" * 64})
+    assert decode(frame) == JoinRequest("1" * 64, "n" * 64)
+
+
+def test_an_empty_token_decodes_and_is_left_to_verification() -> None:
+    assert decode('{"type":"hello","token":""}') == Hello("")
+
+
+def test_unicode_text_survives() -> None:
+    frame = encoded({"type": "join", "pin": "482913", "nickname": "Zoë 🦊"})
+    assert decode(frame.encode()) == JoinRequest("482913", "Zoë 🦊")
+
+
+def test_messages_are_frozen() -> None:
+    message = decode('{"type":"answer","q":0,"option":0}')
+    # FrozenInstanceError, or TypeError for frozen slotted dataclasses on Python 3.11
+    with pytest.raises((dataclasses.FrozenInstanceError, TypeError)):
+        message.index = 1  # type: ignore[misc, union-attr]
+
+
+# ---------------------------------------------------------------------- not a message at all
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "",
+        " ",
+        "{",
+        '{"type": "sync"',
+        "{'type': 'sync'}",
+        '{"type": "sync",}',
+        "sync",
+        "NaN",
+        '{"q": NaN}',
+        '{"type": "sync"} {"type": "sync"}',
+        '"\\ud800"',
+        "[" * 2000,
+    ],
+)
+def test_non_json_is_bad_json(frame: str) -> None:
+    error = refused(frame)
+    assert (error.code, error.message) == ("bad_json", "the frame is not valid JSON")
+
+
+@pytest.mark.parametrize("frame", [b"\xff\xfe", b'{"type":"join","pin":"\xc3","nickname":"x"}'])
+def test_bytes_that_are_not_utf8_are_bad_json(frame: bytes) -> None:
+    assert refused(frame).code == "bad_json"
+
+
+@pytest.mark.parametrize(
+    "frame", ["[]", '["answer", 1, 2]', '"answer"', "3", "1.5", "null", "true"]
+)
+def test_json_that_is_not_an_object_is_bad_message(frame: str) -> None:
+    error = refused(frame)
+    assert (error.code, error.message) == ("bad_message", "a message must be a JSON object")
+
+
+@pytest.mark.parametrize("kind", [None, 1, True, 1.5, [], ["answer"], {}, {"type": "answer"}])
+def test_a_type_that_is_not_a_string_is_bad_message(kind: Any) -> None:
+    message = {} if kind is None else {"type": kind}
+    for frame in (encoded(message), encoded({**message, "q": 1, "option": 1})):
+        error = refused(frame)
+        assert (error.code, error.message) == (
+            "bad_message",
+            "a message needs a string field 'type'",
+        )
+
+
+@pytest.mark.parametrize("kind", ["ping", "Answer", "ANSWER", " answer", "", "hello!", "kick"])
+def test_an_unknown_type_is_unknown_type(kind: str) -> None:
+    error = refused(encoded({"type": kind}))
+    assert (error.code, error.message) == ("unknown_type", f"unknown message type {kind!r}")
+
+
+def test_an_overlong_unknown_type_is_cut_in_the_message() -> None:
+    error = refused(encoded({"type": "x" * 10_000}))
+    assert error.code == "unknown_type"
+    assert error.message == f"unknown message type {'x' * 64!r}"
+
+
+# ---------------------------------------------------------------------- fields
+
+
+def field_error(message: dict[str, Any]) -> str:
+    error = refused(encoded(message))
+    assert error.code == "bad_message"
+    return error.message
+
+
+ANSWER = {"type": "answer", "q": 0, "option": 0}
+
+
+@pytest.mark.parametrize("field", ["q", "option"])
+@pytest.mark.parametrize(
+    "value",
+    [None, "1", "one", 1.0, 1.5, True, False, [1], {"i": 1}, 2**80],
+    ids=[
+        "null",
+        "digit-string",
+        "word",
+        "float-1.0",
+        "float",
+        "true",
+        "false",
+        "list",
+        "object",
+        "huge",
+    ],
+)
+def test_answer_ints_must_be_whole_numbers(field: str, value: Any) -> None:
+    assert field_error({**ANSWER, field: value}) == f"field {field!r} must be a whole number"
+
+
+@pytest.mark.parametrize("field", ["q", "option"])
+def test_answer_ints_must_be_there(field: str) -> None:
+    message = {k: v for k, v in ANSWER.items() if k != field}
+    assert field_error(message) == f"field {field!r} must be a whole number"
+
+
+@pytest.mark.parametrize("field", ["q", "option"])
+@pytest.mark.parametrize("value", [INT32_MAX + 1, INT32_MIN - 1, 2**63, -(2**63), 2**64 - 1])
+def test_answer_ints_out_of_range(field: str, value: int) -> None:
+    assert field_error({**ANSWER, field: value}) == f"field {field!r} is out of range"
+
+
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        ({"type": "hello"}, "token"),
+        ({"type": "hello", "token": None}, "token"),
+        ({"type": "hello", "token": 123}, "token"),
+        ({"type": "hello", "token": ["v1.a.b"]}, "token"),
+        ({"type": "join", "nickname": "Anna"}, "pin"),
+        ({"type": "join", "pin": 482913, "nickname": "Anna"}, "pin"),
+        ({"type": "join", "pin": "482913"}, "nickname"),
+        ({"type": "join", "pin": "482913", "nickname": 5}, "nickname"),
+        ({"type": "join", "pin": "482913", "nickname": True}, "nickname"),
+        ({"type": "join", "pin": "482913", "nickname": {"first": "Anna"}}, "nickname"),
+        ({"type": "host"}, "action"),
+        ({"type": "host", "action": None}, "action"),
+        ({"type": "host", "action": 1}, "action"),
+        ({"type": "host", "action": ["start"]}, "action"),
+    ],
+)
+def test_text_fields_must_be_strings(message: dict[str, Any], field: str) -> None:
+    assert field_error(message) == f"field {field!r} must be a string"
+
+
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        ({"type": "hello", "token": "t" * 513}, "token"),
+        ({"type": "join", "pin": "1" * 65, "nickname": "Anna"}, "pin"),
+        ({"type": "join", "pin": "482913", "nickname": "n" * 65}, "nickname"),
+        ({"type": "join", "pin": "482913", "nickname": "n" * 1_000_000}, "nickname"),
+        ({"type": "host", "action": "s" * 65}, "action"),
+    ],
+)
+def test_overlong_text_fields_are_refused(message: dict[str, Any], field: str) -> None:
+    assert field_error(message) == f"field {field!r} is too long"
+
+
+@pytest.mark.parametrize("action", ["begin", "START", "kick ", "", "pause", "delete"])
+def test_an_unknown_host_action_is_bad_message(action: str) -> None:
+    message = field_error({"type": "host", "action": action})
+    assert message.startswith(f"unknown host action {action!r}; one of [")
+    assert all(repr(known) in message for known in HOST_ACTIONS)
+
+
+@pytest.mark.parametrize("player_id", [None, "7", 7.0, True, False, [7], INT32_MAX + 1], ids=repr)
+def test_kick_needs_a_whole_number_player_id(player_id: Any) -> None:
+    message: dict[str, Any] = {"type": "host", "action": "kick"}
+    if player_id is not None:
+        message["player_id"] = player_id
+    assert field_error(message).startswith("field 'player_id' ")
+
+
+# ---------------------------------------------------------------------- server frames
+
+
+def test_encode_is_compact_utf8_json() -> None:
+    data = protocol.encode({"type": "board", "top": [{"nickname": "Zoë"}]})
+    assert data == '{"type":"board","top":[{"nickname":"Zoë"}]}'.encode()
+
+
+def test_error_frames_carry_code_message_and_extras() -> None:
+    frame = orjson.loads(protocol.error("too_late", "time is up", q=3))
+    assert frame == {"type": "error", "code": "too_late", "message": "time is up", "q": 3}
+
+
+# ---------------------------------------------------------------------- anything at all
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+typed_messages = st.fixed_dictionaries(
+    {"type": st.sampled_from(["answer", "hello", "join", "host", "sync", "ping"])},
+    optional={
+        "q": json_values,
+        "option": json_values,
+        "token": json_values,
+        "pin": json_values,
+        "nickname": json_values,
+        "action": st.sampled_from(sorted(HOST_ACTIONS)) | json_values,
+        "player_id": json_values,
+    },
+)
+
+
+def decodes_or_refuses(frame: str | bytes) -> None:
+    code: str | None = None
+    try:
+        message = decode(frame)
+    except ProtocolError as error:
+        code = error.code
+    if code is not None:
+        assert code in CODES
+    else:
+        assert isinstance(message, AnswerRequest | Hello | JoinRequest | HostRequest | SyncRequest)
+
+
+@given(st.binary(max_size=200))
+def test_any_bytes_decode_or_are_refused(frame: bytes) -> None:
+    decodes_or_refuses(frame)
+
+
+@given(json_values)
+def test_any_json_value_decodes_or_is_refused(value: Any) -> None:
+    decodes_or_refuses(encoded(value))
+
+
+@given(typed_messages)
+def test_any_message_with_a_known_type_decodes_or_is_refused(message: dict[str, Any]) -> None:
+    decodes_or_refuses(encoded(message))
+    try:
+        decoded = decode(encoded(message))
+    except ProtocolError:
+        return
+    if isinstance(decoded, AnswerRequest):  # what got through is exactly what was sent
+        assert (decoded.index, decoded.option) == (message["q"], message["option"])
+        assert type(decoded.index) is int
+        assert type(decoded.option) is int
+    elif isinstance(decoded, HostRequest):
+        assert decoded.action in HOST_ACTIONS
+        assert (decoded.player_id is None) == (decoded.action != "kick")
