@@ -231,3 +231,13 @@ def test_results_leave_out_questions_not_yet_closed(questions: list[Question]) -
     session = played(questions)
     assert views.final_results(session)["questions"] == []
     assert views.player_results(session, 1)["missed"] == []
+
+
+def test_at_close_results_do_not_count_the_open_questions_right_answer(
+    questions: list[Question],
+) -> None:
+    session = played(questions, reveal=RevealMode.AT_CLOSE)  # Anna right, question still open
+    assert views.player_results(session, 1)["correct"] == 0
+    assert views.final_results(session)["players"][0]["correct"] == 0
+    session.close_question(5_000)
+    assert views.player_results(session, 1)["correct"] == 1
