@@ -141,6 +141,10 @@ class Gateway:
         elif isinstance(context, Client):
             self._unregister(context)
 
+    def on_refused(self, conn: Connection, code: str) -> None:
+        """The transport refused a message itself (the rate limit) and told the client."""
+        self.metrics.errors.labels(code).inc()
+
     def on_message(self, conn: Connection, data: str) -> None:
         received_at = time.perf_counter()
         try:
@@ -422,13 +426,14 @@ class Gateway:
     def _personal(self, quiz_id: str, clients: set[Client], kind: str, index: int) -> None:
         """One personal frame per connection: own result and rank, or final results."""
         session = self.service.store.session(quiz_id)
+        sent = 0
         for client in list(clients):
             if client.role is Role.HOST:
                 if kind == "final":
                     data = protocol.encode(
                         {"type": "final", "results": views.final_results(session)}
                     )
-                    client.conn.send_text(data)
+                    sent += client.conn.send_text(data)
                 continue
             player = session.players.get(client.player_id)
             if player is None or player.kicked:
@@ -447,8 +452,9 @@ class Gateway:
                     "type": "final",
                     "results": views.player_results(session, client.player_id),
                 }
-            client.conn.send_text(protocol.encode(frame))
-        self.metrics.frames_sent.labels(kind).inc(len(clients))
+            if client.conn.send_text(protocol.encode(frame)):
+                sent += 1
+        self.metrics.frames_sent.labels(kind).inc(sent)
 
 
 def _ignore(_outcome: Outcome) -> None:

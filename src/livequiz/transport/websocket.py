@@ -772,6 +772,13 @@ class WebSocketConnection(asyncio.Protocol):
         frame = self._limits.rate_limit_error_frame
         if frame:
             self.send_text(frame)
+        # Optional hook, so the application can count the refusal like its own errors.
+        on_refused = getattr(self._handler, "on_refused", None)
+        if on_refused is not None:
+            try:
+                on_refused(self, "rate_limited")
+            except Exception:
+                logger.exception("on_refused failed on connection #%d", self.id)
 
     def _after_protocol(self, ws: ServerProtocol) -> None:
         """Write what websockets queued (pongs, close frames, EOF) and notice closings that
