@@ -170,7 +170,10 @@ class Gateway:
             if not self._players.get((quiz_id, player_id)):
                 self.service.submit(quiz_id, Leave(player_id), _ignore)
 
-        asyncio.get_running_loop().call_later(within_s, check)
+        if within_s <= 0:
+            check()
+        else:
+            asyncio.get_running_loop().call_later(within_s, check)
 
     # ------------------------------------------------------------------ authentication
 
@@ -298,7 +301,9 @@ class Gateway:
                 players.discard(client)
                 if not players:
                     del self._players[key]
-                    self.service.submit(client.quiz_id, Leave(client.player_id), _ignore)
+                    self.expect(
+                        client.quiz_id, client.player_id, self.service.limits.disconnect_grace_s
+                    )
 
     # ------------------------------------------------------------------ authenticated messages
 

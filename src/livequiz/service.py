@@ -131,6 +131,10 @@ class ServiceLimits:
     #: How long a player who is not connected (joined over HTTP, or the server restarted)
     #: counts as present before being marked gone: long enough to (re)connect after a restart.
     reconnect_grace_s: float = 15.0
+    #: How long after a player's last connection drops they still count as present: a phone
+    #: switching from Wi-Fi to 4G is back within a second or two, and must not be left out
+    #: (or close a question on everyone else, when all the others have answered).
+    disconnect_grace_s: float = 3.0
 
 
 @dataclass

@@ -19,7 +19,7 @@ from tests.integration.helpers import (
 )
 from tests.server import running_server
 
-FAST = ServiceLimits(tick_ms=20)
+FAST = ServiceLimits(tick_ms=20, disconnect_grace_s=0.2)
 
 #: How a connection is lost: a clean close, the TCP connection cut (no closing handshake) and
 #: the host told of it before the player is back, or cut and back at once (a network switch).
@@ -193,3 +193,37 @@ async def test_coming_back_in_at_close_mode_keeps_the_open_answer_hidden() -> No
         result = await anna.expect("result", index=0)
         assert result["answer"]["revealed"] is True
         assert result["standing"]["score"] == result["answer"]["points"] > 0
+
+
+async def test_a_short_drop_does_not_close_the_question_on_the_others() -> None:
+    # Ben's phone switches networks while Anna has answered: with "close when all answered",
+    # an immediate leave would close the question on him. Within the grace, nothing happens.
+    limits = ServiceLimits(tick_ms=20, disconnect_grace_s=2.0)
+    async with running_server(service=limits) as srv, contextlib.AsyncExitStack() as stack:
+        quiz = await setup_quiz(srv, stack, ["Anna", "Ben"], time_limit_s=60)
+        await quiz.start()
+        await quiz.players["Anna"].answer(0, quiz.correct(0))
+        quiz.players["Ben"].abort()
+        ben, welcome = await back(quiz, stack, "Ben")
+        assert welcome["state"]["question"]["open"] is True
+        assert (await ben.answer(0, quiz.correct(0)))["status"] == "accepted"
+        closed = await quiz.host.wait_for(lambda f: f["type"] == "closed")
+        assert closed["reason"] == "all_answered"
+        assert closed["option_counts"][quiz.correct(0)] == 2
+
+
+async def test_a_player_who_stays_away_is_marked_gone_after_the_grace() -> None:
+    limits = ServiceLimits(tick_ms=20, disconnect_grace_s=0.3)
+    async with running_server(service=limits) as srv, contextlib.AsyncExitStack() as stack:
+        quiz = await setup_quiz(srv, stack, ["Anna", "Ben", "Cleo"], time_limit_s=60)
+        await quiz.start()
+        await quiz.players["Anna"].answer(0, quiz.correct(0))
+        await quiz.players["Ben"].answer(0, quiz.correct(0))
+        await quiz.players["Cleo"].ws.close()
+        # still present during the grace: the question waits for her …
+        await quiz.host.send({"type": "sync"})
+        snapshot = await quiz.host.expect("snapshot")
+        assert snapshot["state"]["present"] == 3
+        # … then she is gone, everyone present has answered, and the question closes
+        closed = await quiz.host.wait_for(lambda f: f["type"] == "closed")
+        assert closed["reason"] == "all_answered"
