@@ -128,3 +128,82 @@ def test_the_installed_command_runs_and_survives_a_closed_pipe() -> None:
     assert shell.stdout.startswith("1. [")
     assert "Traceback" not in shell.stderr
     assert "Broken pipe" not in shell.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["serve", "--port", "0"], "--port must be between 1 and 65535"),
+        (["serve", "--tick-ms", "1"], "--tick-ms must be between 10 and 5000"),
+        (["demo", "--players", "501"], "--players must be between 0 and 500"),
+        (["demo", "--questions", "0"], "--questions must be between 1 and 50"),
+        (["demo", "--seconds", "2"], "--seconds must be between 5 and 120"),
+    ],
+)
+def test_server_options_out_of_range_are_usage_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_server_commands_explain_themselves(capsys: pytest.CaptureFixture[str]) -> None:
+    for command, words in (
+        ("serve", ["--data-dir", "--memory", "--sync", "--origin", "--tick-ms"]),
+        ("demo", ["--players", "--questions", "--seconds", "--lobby"]),
+        ("play", ["--server", "--pin", "--nickname"]),
+    ):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = capsys.readouterr().out
+        for word in words:
+            assert word in text, (command, word)
+
+
+def test_serve_starts_answers_health_checks_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "livequiz",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as ready:
+                    assert ready.status == 200
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline, "the server did not become ready"
+                time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0  # a graceful stop, with the application's cleanup run
+    assert '"msg":"server stopped"' in err
+    assert "Traceback" not in err
+    assert (tmp_path / "livequiz.sqlite3").exists()
+    assert (tmp_path / "signing.key").exists()

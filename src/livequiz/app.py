@@ -94,6 +94,7 @@ class LiveQuizServer:
         finally:
             await self.service.stop()
             await self.store.close()
+            log.info("server stopped")
 
     def request_exit(self) -> None:
         self.transport.request_exit()
@@ -130,10 +131,10 @@ def run_demo_server(
 ) -> None:
     """``livequiz demo``: the server, simulated players and a host, and a live terminal board."""
     with _runner() as runner:
-        runner.run(_demo(config, out, players, questions, seconds, lobby_s, rounds))
+        runner.run(demo_game(config, out, players, questions, seconds, lobby_s, rounds))
 
 
-async def _demo(
+async def demo_game(
     config: ServerConfig,
     out: TextIO,
     players: int,
@@ -141,6 +142,9 @@ async def _demo(
     seconds: int,
     lobby_s: float,
     rounds: int,
+    *,
+    reveal_s: float = 4.0,
+    pause_s: float = 8.0,
 ) -> None:
     from livequiz import demo
 
@@ -185,7 +189,7 @@ async def _demo(
                 created["host_token"],
                 state,
                 lobby_s=lobby_s,
-                reveal_s=4.0,
+                reveal_s=reveal_s,
                 on_change=show,
                 stop=stop,
             )
@@ -195,9 +199,9 @@ async def _demo(
                 bot.cancel()
             await asyncio.gather(*bots, return_exceptions=True)
             if rounds == 0 or round_number < rounds:
-                out.write("\nnext quiz in 8 seconds…\n")
+                out.write(f"\nnext quiz in {pause_s:.0f} seconds…\n")
                 out.flush()
-                await asyncio.sleep(8)
+                await asyncio.sleep(pause_s)
     finally:
         server.request_exit()
         await serving

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import signal
 import socket
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -74,6 +76,18 @@ class _Uvicorn(uvicorn.Server):
     """uvicorn.Server that reports readiness through an :class:`asyncio.Event`."""
 
     ready: asyncio.Event | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """SIGINT/SIGTERM: shut down gracefully and return from :meth:`serve`.
+
+        uvicorn would re-raise the signal once its own shutdown is done, which kills the process
+        before the application's cleanup (flushing the journal, stopping the service) has run.
+        A second SIGINT still forces the exit.
+        """
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        else:
+            self.should_exit = True
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
