@@ -234,7 +234,8 @@ class Gateway:
                 pending.joining = False
                 return
             self.metrics.joins.labels("websocket").inc()
-            if not conn.open:
+            if not conn.open:  # gone while the join was stored: like an HTTP join, wait a while
+                self.expect(quiz_id, player_id, self.service.limits.reconnect_grace_s)
                 return
             pending.timer.cancel()
             claims = Claims(quiz_id, Role.PLAYER, player_id, 0)
