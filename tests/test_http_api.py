@@ -752,7 +752,9 @@ async def test_a_wrong_method_is_405_json_with_allow(
 
 
 @in_module_loop
-@pytest.mark.parametrize("path", ["/", "/api", "/api/quizzes/1/2/3", "/ws", "/static/app.js"])
+@pytest.mark.parametrize(
+    "path", ["/nothing", "/api", "/api/quizzes/1/2/3", "/ws", "/static/app.js"]
+)
 async def test_an_unknown_path_is_404_json(srv: RunningServer, path: str) -> None:
     assert_error(await srv.http.get(path), 404, "not_found")
 

@@ -661,6 +661,11 @@ async def _bad_format(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Resp
     return await srv.http.get(url, headers=bearer(quiz["host_token"]))
 
 
+@scenario("GET /api/quizzes/{pin}/qr.svg", JSON_MEDIA, "unknown_quiz")
+async def _qr_unknown(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    return await srv.http.get("/api/quizzes/000000/qr.svg")
+
+
 @scenario("GET /healthz", JSON_MEDIA, "ok")
 async def _healthz(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
     return await srv.http.get("/healthz")

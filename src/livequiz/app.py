@@ -24,6 +24,7 @@ from livequiz.service import QuizService, ServiceLimits
 from livequiz.transport import TransportLimits
 from livequiz.transport.server import TransportServer
 from livequiz.vocabulary import Deck
+from livequiz.web import build_web
 
 log = logging.getLogger("livequiz.app")
 
@@ -79,8 +80,9 @@ class LiveQuizServer:
         self.deck = Deck.builtin()
         self.service.on_join_without_connection = self.gateway.expect
         self.api = build_api(self.service, self.deck)
+        # The web pages and static files in front; every other path goes to the API.
         self.transport = TransportServer(
-            self.api, self.gateway, limits, host=config.host, port=config.port
+            build_web(self.api), self.gateway, limits, host=config.host, port=config.port
         )
 
     async def serve(self, ready: asyncio.Event | None = None) -> None:

@@ -19,6 +19,7 @@ from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 import orjson
+import segno
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -243,6 +244,21 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
             )
         return JSONResponse(report)
 
+    async def qr_code(request: Request) -> Response:
+        pin = request.path_params["pin"]
+        try:
+            quiz_id = service.store.quiz_id_for_pin(pin)
+        except UnknownQuiz:
+            raise _unknown_pin() from None
+        pin = service.store.definition(quiz_id).pin
+        join_url = f"{str(request.base_url).rstrip('/')}/play?pin={pin}"
+        return Response(
+            join_qr_svg(join_url),
+            media_type="image/svg+xml",
+            # PINs are reused once a quiz ends: never cache a code under its PIN for long.
+            headers={"cache-control": "no-store"},
+        )
+
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -295,6 +311,7 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
         Route("/api/quizzes/{pin}", quiz_state, methods=["GET"]),
         Route("/api/quizzes/{pin}/players", join_quiz, methods=["POST"]),
         Route("/api/quizzes/{quiz_id}/results", results, methods=["GET"]),
+        Route("/api/quizzes/{pin}/qr.svg", qr_code, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
@@ -310,6 +327,21 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
             Exception: on_crash,
         },
     )
+
+
+def join_qr_svg(join_url: str) -> str:
+    """A QR code of ``join_url`` as a standalone SVG document (black on white, a quiet zone)."""
+    out = io.BytesIO()
+    segno.make(join_url, error="m").save(
+        out,
+        kind="svg",
+        scale=8,
+        border=4,
+        xmldecl=False,
+        title=f"QR code to join: {join_url}",
+        light="#fff",
+    )
+    return out.getvalue().decode("utf-8")
 
 
 def _unknown_pin() -> ApiError:

@@ -907,6 +907,28 @@ OPENAPI: JSON = {
                 },
             },
         },
+        "/api/quizzes/{pin}/qr.svg": {
+            "parameters": [{"$ref": "#/components/parameters/pin"}],
+            "get": {
+                "tags": ["quizzes"],
+                "operationId": "getJoinQrCode",
+                "summary": "A QR code of the quiz's join link, as SVG",
+                "description": "Encodes `<origin>/play?pin=PIN`, the origin being the one the "
+                "request was made to; the host page and the big screen show it. Not cached: "
+                "a PIN is reused once its quiz ends.",
+                "responses": {
+                    "200": {
+                        "description": "The QR code, an SVG document.",
+                        "content": {"image/svg+xml": {"schema": {"type": "string"}}},
+                    },
+                    "404": _errors(
+                        "No live quiz has this PIN.",
+                        unknown_quiz=_error("unknown_quiz", "no live quiz has that PIN"),
+                    ),
+                    "500": _CRASH,
+                },
+            },
+        },
         "/healthz": {
             "get": {
                 "tags": ["operations"],

@@ -1,0 +1,258 @@
+// The WebSocket connection and the protocol helpers shared by the pages (docs/protocol.md).
+// A Connection says hello with its token, and after a drop comes back by itself with
+// exponential backoff and full jitter, like livequiz.client.QuizClient.
+
+/** Close codes after which the token will never work again: bad token, unknown quiz, kicked. */
+export const FINAL_CLOSE_CODES = new Set([4003, 4004, 4009]);
+
+/** Full jitter: a random wait in [0, min(cap, base × 2^attempt)] milliseconds. */
+export function backoffDelay(attempt, baseMs = 500, capMs = 15000) {
+  return Math.random() * Math.min(capMs, baseMs * 2 ** attempt);
+}
+
+export function wsUrl() {
+  return `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws`;
+}
+
+export class Connection {
+  /**
+   * @param {string} token the host or player token (never put in a URL)
+   * @param {{onFrame: (frame: object) => void, onStatus?: (status: string) => void,
+   *          onGone?: (code: number) => void}} handlers
+   *   onStatus gets "connecting", "open" (after welcome) or "reconnecting";
+   *   onGone gets the close code after which reconnecting is pointless.
+   */
+  constructor(token, { onFrame, onStatus = () => {}, onGone = () => {} }) {
+    this.token = token;
+    this.onFrame = onFrame;
+    this.onStatus = onStatus;
+    this.onGone = onGone;
+    this.attempt = 0;
+    this.ws = null;
+    this.timer = null;
+    this.stopped = false;
+    this.authenticated = false;
+    addEventListener("online", () => this.retryNow());
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState !== "visible") return;
+      if (this.authenticated) this.send({ type: "sync" });
+      else this.retryNow();
+    });
+  }
+
+  start() {
+    this.stopped = false;
+    this.open();
+  }
+
+  /** Stop for good (the quiz is over, or the page leaves it). */
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (this.ws) this.ws.close(1000);
+  }
+
+  /** Send a message now; false if the connection is down (the caller keeps it for later). */
+  send(message) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN || !this.authenticated) return false;
+    this.ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  retryNow() {
+    if (this.stopped || this.ws || this.timer === null) return;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.open();
+  }
+
+  open() {
+    this.timer = null;
+    this.onStatus(this.attempt === 0 ? "connecting" : "reconnecting");
+    let ws;
+    try {
+      ws = new WebSocket(wsUrl());
+    } catch {
+      this.scheduleRetry();
+      return;
+    }
+    this.ws = ws;
+    ws.addEventListener("open", () => ws.send(JSON.stringify({ type: "hello", token: this.token })));
+    ws.addEventListener("message", (event) => {
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (frame.type === "welcome") {
+        this.attempt = 0;
+        this.authenticated = true;
+        this.onStatus("open");
+      }
+      this.onFrame(frame);
+    });
+    ws.addEventListener("close", (event) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.authenticated = false;
+      if (this.stopped) return;
+      if (FINAL_CLOSE_CODES.has(event.code)) {
+        this.stopped = true;
+        this.onGone(event.code);
+        return;
+      }
+      this.scheduleRetry();
+    });
+  }
+
+  scheduleRetry() {
+    this.onStatus("reconnecting");
+    const delay = backoffDelay(this.attempt);
+    this.attempt += 1;
+    this.timer = setTimeout(() => this.open(), delay);
+  }
+}
+
+/** A JSON HTTP call; resolves to {ok, status, data}, data being the body or {error: {...}}. */
+export async function api(path, { method = "GET", json, form, token } = {}) {
+  const headers = {};
+  let body;
+  if (json !== undefined) {
+    headers["content-type"] = "application/json";
+    body = JSON.stringify(json);
+  } else if (form !== undefined) {
+    body = form;
+  }
+  if (token) headers.authorization = `Bearer ${token}`;
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body, credentials: "same-origin" });
+  } catch {
+    return { ok: false, status: 0, data: { error: { code: "network", message: "network error" } } };
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = { error: { code: "internal", message: `HTTP ${response.status}` } };
+  }
+  return { ok: response.ok, status: response.status, data };
+}
+
+/** Plain words for the error codes a person may meet. */
+export const ERROR_TEXT = {
+  unknown_quiz: "No quiz has that ID. Check the number on the big screen.",
+  nickname_taken: "That nickname is already taken in this quiz. Please pick another one.",
+  nickname_invalid: "Nicknames need 2–20 letters or digits (spaces and - _ . ' are fine).",
+  nickname_profane: "Please choose a friendlier nickname.",
+  quiz_full: "Sorry, this quiz is full.",
+  quiz_finished: "This quiz has already finished.",
+  lobby_locked: "The host has locked this quiz: no new players can join right now.",
+  late_join_closed: "This quiz has already started and late joining is off.",
+  rate_limited: "Too many tries at once. Wait a moment, then try again.",
+  kicked: "The host removed you from this quiz.",
+  bad_token: "Your place in this quiz could not be restored. Please join again.",
+  auth_required: "Your place in this quiz could not be restored. Please join again.",
+  too_late: "Time is up for this question.",
+  question_not_open: "This question is not open any more.",
+  network: "Could not reach the quiz server. Check your connection and try again.",
+  connection_lost: "Connection lost. Reconnecting…",
+};
+
+export function errorText(error) {
+  if (!error) return "Something went wrong.";
+  return ERROR_TEXT[error.code] || error.message || "Something went wrong.";
+}
+
+const NUMBER = new Intl.NumberFormat("en-US");
+export const formatNumber = (n) => NUMBER.format(n ?? 0);
+
+export function ordinal(n) {
+  const tens = n % 100;
+  if (tens >= 11 && tens <= 13) return `${n}th`;
+  return `${n}${{ 1: "st", 2: "nd", 3: "rd" }[n % 10] || "th"}`;
+}
+
+/** An element with a class and text (text only: user input never becomes markup). */
+export function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = String(text);
+  return node;
+}
+
+/**
+ * Draw leaderboard lines (li > .rank .nickname .score) into `list`.
+ * `meId` marks the own line with class "me"; `previous` (player_id → rank) marks lines whose
+ * rank went up or down with class "up"/"down".
+ */
+export function renderBoard(list, top, { meId = null, previous = null } = {}) {
+  const lines = top.map((line) => {
+    const li = el("li");
+    li.dataset.playerId = String(line.player_id);
+    li.append(
+      el("span", "rank", line.rank),
+      el("span", "nickname", line.nickname),
+      el("span", "score", formatNumber(line.score)),
+    );
+    if (line.player_id === meId) li.classList.add("me");
+    const before = previous ? previous.get(line.player_id) : undefined;
+    if (before !== undefined && before !== line.rank) li.classList.add(line.rank < before ? "up" : "down");
+    return li;
+  });
+  list.replaceChildren(...lines);
+}
+
+/** A countdown to a deadline in this browser's clock, drawn every 200 ms until it stops. */
+export class Countdown {
+  constructor(onTick) {
+    this.onTick = onTick;
+    this.timer = null;
+  }
+
+  /** Start from a question object (remaining_ms at receipt; closes_at_ms as a fallback). */
+  start(question, serverTimeMs) {
+    this.stop();
+    let remaining = question.remaining_ms;
+    if (typeof remaining !== "number" && serverTimeMs) remaining = question.closes_at_ms - serverTimeMs;
+    this.deadline = Date.now() + Math.max(0, remaining || 0);
+    this.total = question.time_limit_ms || remaining || 1;
+    const tick = () => {
+      const left = Math.max(0, this.deadline - Date.now());
+      this.onTick(left, this.total);
+      if (left === 0) this.stop();
+    };
+    tick();
+    this.timer = setInterval(tick, 200);
+  }
+
+  stop() {
+    clearInterval(this.timer);
+    this.timer = null;
+  }
+}
+
+export const LETTERS = ["A", "B", "C", "D"];
+export const SHAPES = ["▲", "◆", "●", "■"];
+
+/** Drawn host/screen options: li.option-N with a shape, a letter and the text. */
+export function renderOptions(list, options, correct = null, counts = null) {
+  list.replaceChildren(
+    ...options.map((text, i) => {
+      const li = el("li", `opt opt-${i}`);
+      const shape = el("span", "shape", SHAPES[i]);
+      shape.setAttribute("aria-hidden", "true");
+      li.append(shape, el("span", "letter", LETTERS[i]), el("span", "text", text));
+      if (counts) li.append(el("span", "count", `${counts[i] ?? 0}`));
+      if (correct !== null) li.classList.add(i === correct ? "correct" : "dim");
+      return li;
+    }),
+  );
+}
+
+export function describeReveal(reveal) {
+  const parts = [`${reveal.word}: ${reveal.definition}`];
+  if (reveal.example) parts.push(`“${reveal.example}”`);
+  return parts.join(" — ");
+}

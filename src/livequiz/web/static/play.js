@@ -1,0 +1,339 @@
+// The player page: join, answer, see the result, the leaderboard and the review of missed words.
+import {
+  Connection, Countdown, api, describeReveal, el, errorText, formatNumber, ordinal, renderBoard,
+} from "./connection.js";
+
+const $ = (id) => document.getElementById(id);
+const optionButtons = [...document.querySelectorAll("button.option")];
+const KEYS = { 1: 0, 2: 1, 3: 2, 4: 3, a: 0, b: 1, c: 2, d: 3 };
+const storageKey = (pin) => `livequiz.player.${pin}`;
+
+const state = {
+  pin: null,
+  token: null,
+  quizId: null,
+  me: null, // player_id
+  nickname: "",
+  question: null, // the current question object
+  chosen: null, // option index chosen for question.index
+  pending: null, // an answer sent (or to send) with no ack yet
+  answer: null, // the revealed answer of the current question
+  announced: -1, // index of the last question whose result was announced
+  players: 0,
+  rank: null,
+  lastBoard: null,
+  finished: false,
+};
+let connection = null;
+const countdown = new Countdown((left, total) => {
+  $("countdown").textContent = String(Math.ceil(left / 1000));
+  $("timebar-fill").style.width = `${(100 * left) / total}%`;
+});
+
+function show(section) {
+  for (const id of ["join-section", "lobby", "question", "finished"]) $(id).hidden = id !== section;
+  $("standing").hidden = section === "join-section";
+  $("board-section").hidden = section === "join-section" || section === "lobby" && !state.lastBoard;
+}
+
+function say(text) {
+  $("message").textContent = text || "";
+}
+
+function announce(text) {
+  // Clear first so the same words twice are still read out.
+  const region = $("announcer");
+  region.textContent = "";
+  setTimeout(() => { region.textContent = text; }, 50);
+}
+
+function setStanding(standing) {
+  if (!standing) return;
+  $("my-score").textContent = formatNumber(standing.score);
+  state.players = standing.players ?? state.players;
+  state.rank = standing.rank;
+  $("my-rank").textContent = standing.rank ? `#${standing.rank} of ${state.players}` : "–";
+}
+
+// ------------------------------------------------------------------ joining
+
+const params = new URLSearchParams(location.search);
+const pinParam = (params.get("pin") || "").replace(/\D/g, "");
+if (pinParam) $("pin").value = pinParam;
+
+$("join-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const pin = $("pin").value.replace(/\D/g, "");
+  const nickname = $("nickname").value.trim();
+  if (pin.length !== 6) { say("The quiz ID is the 6-digit number on the big screen."); $("pin").focus(); return; }
+  if (nickname.length < 2) { say(errorText({ code: "nickname_invalid" })); $("nickname").focus(); return; }
+  $("join-button").disabled = true;
+  say("");
+  const { ok, data } = await api(`/api/quizzes/${pin}/players`, { method: "POST", json: { nickname } });
+  $("join-button").disabled = false;
+  if (!ok) {
+    say(errorText(data.error));
+    ($("nickname").value && data.error?.code?.startsWith("nickname") ? $("nickname") : $("pin")).focus();
+    return;
+  }
+  localStorage.setItem(storageKey(pin), JSON.stringify({ token: data.token, nickname: data.nickname }));
+  history.replaceState(null, "", `/play?pin=${pin}`);
+  connect(pin, data.token, data.nickname);
+});
+
+function connect(pin, token, nickname) {
+  state.pin = pin;
+  state.token = token;
+  state.nickname = nickname;
+  $("lobby-nickname").textContent = nickname;
+  show("lobby");
+  connection = new Connection(token, { onFrame, onStatus, onGone });
+  connection.start();
+}
+
+function onStatus(status) {
+  const down = status === "reconnecting";
+  $("connection").hidden = !down;
+  if (down) say(errorText({ code: "connection_lost" }));
+  else if (status === "open" && $("message").textContent === errorText({ code: "connection_lost" })) say("");
+}
+
+function onGone(code) {
+  localStorage.removeItem(storageKey(state.pin));
+  countdown.stop();
+  $("connection").hidden = true;
+  const codeName = { 4003: "bad_token", 4004: "unknown_quiz", 4009: "kicked" }[code];
+  show("join-section");
+  say(errorText({ code: codeName }));
+}
+
+// ------------------------------------------------------------------ frames
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "welcome":
+    case "snapshot": return drawSnapshot(frame);
+    case "question": return openQuestion(frame.question, frame.server_time_ms);
+    case "ack": return onAck(frame);
+    case "closed": return onClosed(frame);
+    case "result": return onResult(frame);
+    case "board": return onBoard(frame);
+    case "finished": return onFinished();
+    case "final": return onFinal(frame.results);
+    case "kicked": return undefined; // the close 4009 follows
+    case "error": return onError(frame);
+    default: return undefined;
+  }
+}
+
+function drawSnapshot(frame) {
+  const s = frame.state;
+  state.quizId = frame.quiz.quiz_id;
+  state.me = s.player.player_id;
+  state.nickname = s.player.nickname;
+  $("lobby-nickname").textContent = state.nickname;
+  setStanding(s.player);
+  if (s.leaderboard) onBoard(s.leaderboard);
+  if (s.phase === "lobby") { show("lobby"); return; }
+  if (s.phase === "finished") { onFinished(); loadResults(); return; }
+  const q = s.question;
+  if (!q) { show("lobby"); return; }
+  const sameQuestion = state.question && state.question.index === q.index;
+  openQuestion(q, frame.server_time_ms, sameQuestion ? state.chosen : null);
+  if (s.answer) {
+    state.chosen = s.answer.option;
+    markChosen();
+    state.pending = null;
+    if (s.answer.revealed) showAnswer(s.answer, false);
+  } else if (state.pending && state.pending.q === q.index && q.open) {
+    connection.send({ type: "answer", q: state.pending.q, option: state.pending.option }); // resend
+  }
+  if (!q.open && q.reveal) reveal(q.reveal);
+}
+
+function openQuestion(q, serverTimeMs, chosen = null) {
+  const fresh = !state.question || state.question.index !== q.index;
+  state.question = q;
+  if (fresh) { state.chosen = chosen; state.answer = null; state.pending = null; }
+  show("question");
+  $("question-number").textContent = `Question ${q.index + 1} of ${q.count}`;
+  $("prompt").textContent = q.prompt;
+  optionButtons.forEach((button, i) => {
+    button.hidden = i >= q.options.length;
+    button.querySelector(".text").textContent = q.options[i] ?? "";
+    button.classList.remove("chosen", "correct", "wrong");
+    button.disabled = !q.open;
+    button.removeAttribute("aria-pressed");
+  });
+  $("locked").hidden = true;
+  $("result").hidden = true;
+  $("reveal").hidden = true;
+  if (q.open) countdown.start(q, serverTimeMs);
+  else { countdown.stop(); $("countdown").textContent = "0"; }
+  markChosen();
+  if (fresh && q.open) optionButtons[0].focus({ preventScroll: true });
+}
+
+function markChosen() {
+  if (state.chosen === null) return;
+  optionButtons.forEach((button, i) => {
+    button.disabled = true;
+    button.classList.toggle("chosen", i === state.chosen);
+    if (i === state.chosen) button.setAttribute("aria-pressed", "true");
+  });
+  $("locked").hidden = !state.question?.open;
+}
+
+function choose(option) {
+  const q = state.question;
+  if (!q || !q.open || state.chosen !== null || option >= q.options.length) return;
+  state.chosen = option;
+  state.pending = { q: q.index, option };
+  markChosen();
+  $("locked").hidden = false;
+  connection.send({ type: "answer", q: q.index, option }); // if down: resent after the welcome
+}
+
+optionButtons.forEach((button) => button.addEventListener("click", () => choose(Number(button.dataset.option))));
+document.addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.target instanceof HTMLInputElement) return;
+  const option = KEYS[event.key.toLowerCase()];
+  if (option !== undefined && !$("question").hidden) { event.preventDefault(); choose(option); }
+});
+
+function onAck(frame) {
+  if (!state.question || frame.q !== state.question.index) return;
+  state.pending = null;
+  state.chosen = frame.answer.option;
+  markChosen();
+  if (frame.status === "already_answered" && frame.message) say(frame.message);
+  if (frame.answer.revealed) showAnswer(frame.answer, true, frame.standing);
+  else setStanding(frame.standing);
+}
+
+function showAnswer(answer, speak, standing = null) {
+  state.answer = answer;
+  if (standing) setStanding(standing);
+  const text = answer.correct ? `Right! +${formatNumber(answer.points)} points` : "Wrong. +0 points";
+  $("result").textContent = text;
+  $("result").className = `result ${answer.correct ? "is-right" : "is-wrong"}`;
+  $("result").hidden = false;
+  if (speak && state.announced !== answer.index) {
+    state.announced = answer.index;
+    announce(`${answer.correct ? `Right! +${formatNumber(answer.points)} points.` : "Wrong, no points."} ${rankSentence()}`);
+  }
+}
+
+function rankSentence() {
+  return state.rank ? `You are ${ordinal(state.rank)} of ${state.players}.` : "";
+}
+
+function reveal(info) {
+  const correct = info.correct_option;
+  optionButtons.forEach((button, i) => {
+    button.disabled = true;
+    button.classList.toggle("correct", i === correct);
+    button.classList.toggle("wrong", i === state.chosen && i !== correct);
+  });
+  $("locked").hidden = true;
+  $("reveal").textContent = describeReveal(info);
+  $("reveal").hidden = false;
+  if (state.chosen === null) {
+    $("result").textContent = "Time's up – no answer. +0 points";
+    $("result").className = "result is-wrong";
+    $("result").hidden = false;
+  }
+}
+
+function onClosed(frame) {
+  if (!state.question || frame.index !== state.question.index) return;
+  state.question = { ...state.question, open: false };
+  countdown.stop();
+  $("countdown").textContent = "0";
+  $("timebar-fill").style.width = "0%";
+  reveal(frame.reveal);
+}
+
+function onResult(frame) {
+  setStanding(frame.standing);
+  if (frame.answer && frame.answer.revealed) {
+    state.chosen = frame.answer.option;
+    showAnswer(frame.answer, true);
+  } else if (state.announced !== frame.index) {
+    state.announced = frame.index;
+    announce(`No answer this time. ${rankSentence()}`);
+  }
+}
+
+function onBoard(board) {
+  state.lastBoard = board;
+  state.players = board.players;
+  if (state.rank) $("my-rank").textContent = `#${state.rank} of ${state.players}`;
+  renderBoard($("leaderboard"), board.top, { meId: state.me });
+  if (!board.top.some((line) => line.player_id === state.me) && state.rank) {
+    const li = el("li", "me");
+    li.append(el("span", "rank", state.rank), el("span", "nickname", state.nickname), el("span", "score", $("my-score").textContent));
+    $("leaderboard").append(li);
+  }
+  if (!$("question").hidden || !$("finished").hidden) $("board-section").hidden = false;
+}
+
+function onFinished() {
+  state.finished = true;
+  countdown.stop();
+  show("finished");
+  $("board-section").hidden = false;
+  const top = (state.lastBoard?.top || []).slice(0, 3);
+  const podium = top.map((line) => {
+    const li = el("li");
+    if (line.player_id === state.me) li.classList.add("me");
+    li.append(el("span", "rank", ordinal(line.rank)), el("span", "nickname", line.nickname), el("span", "score", formatNumber(line.score)));
+    return li;
+  });
+  $("podium").replaceChildren(...podium);
+}
+
+function onFinal(results) {
+  connection?.stop();
+  $("connection").hidden = true;
+  $("my-score").textContent = formatNumber(results.score);
+  state.rank = results.rank;
+  state.players = results.players;
+  $("my-rank").textContent = `#${results.rank} of ${results.players}`;
+  $("final-summary").textContent = `You scored ${formatNumber(results.score)} points and finished ${ordinal(results.rank)} of ${results.players}, with ${results.correct} of ${results.answered} answers right.`;
+  const missed = results.missed || [];
+  $("review").replaceChildren(...missed.map((word) => {
+    const li = el("li");
+    li.append(el("span", "word", word.word), el("span", "definition", word.definition), el("span", "example", word.example || ""));
+    return li;
+  }));
+  $("review-empty").hidden = missed.length > 0;
+  announce(`Quiz over. You finished ${ordinal(results.rank)} of ${results.players} with ${formatNumber(results.score)} points.`);
+}
+
+async function loadResults() {
+  const { ok, data } = await api(`/api/quizzes/${state.quizId}/results`, { token: state.token });
+  if (ok) onFinal(data);
+}
+
+function onError(frame) {
+  if (frame.q !== undefined) {
+    if (state.pending && state.pending.q === frame.q) state.pending = null;
+    say(errorText(frame));
+    return;
+  }
+  if (["bad_token", "unknown_quiz", "kicked"].includes(frame.code)) return; // the close follows
+  say(errorText(frame));
+}
+
+// ------------------------------------------------------------------ resume after a refresh
+
+if (pinParam) {
+  let saved = null;
+  try { saved = JSON.parse(localStorage.getItem(storageKey(pinParam)) || "null"); } catch { saved = null; }
+  if (saved && saved.token) connect(pinParam, saved.token, saved.nickname || "");
+  else show("join-section");
+} else {
+  show("join-section");
+}

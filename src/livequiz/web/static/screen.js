@@ -1,0 +1,109 @@
+// The big screen: the join code, the current question and the live leaderboard, for a projector.
+// It reads the host token from the URL fragment (#token=…; never sent to any server), keeps it
+// in this tab's sessionStorage and removes it from the address bar before the room sees it.
+import {
+  Connection, Countdown, describeReveal, el, errorText, formatNumber, ordinal, renderBoard, renderOptions,
+} from "./connection.js";
+
+const $ = (id) => document.getElementById(id);
+const STORE = "livequiz.screen";
+let previous = null; // player_id → rank on the previous board
+let question = null;
+const countdown = new Countdown((left) => { $("screen-countdown").textContent = String(Math.ceil(left / 1000)); });
+
+const fragment = new URLSearchParams(location.hash.slice(1));
+let token = fragment.get("token");
+if (token) {
+  sessionStorage.setItem(STORE, token);
+  history.replaceState(null, "", location.pathname);
+} else {
+  token = sessionStorage.getItem(STORE);
+}
+
+if (!token) {
+  $("message").textContent = "Open the big screen from the host page (its link carries the host's key).";
+} else {
+  const connection = new Connection(token, {
+    onFrame,
+    onStatus: (status) => { $("connection").hidden = status !== "reconnecting"; },
+    onGone: (code) => { $("message").textContent = errorText({ code: code === 4004 ? "unknown_quiz" : "bad_token" }); },
+  });
+  connection.start();
+}
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "welcome":
+    case "snapshot": return drawSnapshot(frame);
+    case "question": return openQuestion(frame.question, frame.server_time_ms);
+    case "closed": return onClosed(frame);
+    case "board": return onBoard(frame);
+    case "final": return onFinal(frame.results);
+    case "error":
+      if (frame.action === undefined) $("message").textContent = errorText(frame);
+      return undefined;
+    default: return undefined;
+  }
+}
+
+function drawSnapshot(frame) {
+  if (frame.type === "welcome" && frame.role !== "host") {
+    $("message").textContent = "The big screen needs the host's link.";
+    return;
+  }
+  const pin = frame.quiz.pin;
+  $("screen-pin-number").textContent = pin;
+  $("screen-join-url").textContent = `${location.host}/play?pin=${pin}`;
+  $("screen-qr").src = `/api/quizzes/${pin}/qr.svg`;
+  $("screen-qr").hidden = false;
+  const s = frame.state;
+  if (s.leaderboard) onBoard(s.leaderboard);
+  if (s.question) {
+    openQuestion(s.question, frame.server_time_ms);
+    if (!s.question.open && s.question.reveal) onClosed({ reveal: s.question.reveal, option_counts: null });
+  }
+  document.body.dataset.phase = s.phase;
+}
+
+function openQuestion(q, serverTimeMs) {
+  question = q;
+  document.body.dataset.phase = q.open ? "question_open" : "question_closed";
+  $("screen-question").hidden = false;
+  $("screen-question-number").textContent = `Question ${q.index + 1} of ${q.count}`;
+  $("screen-prompt").textContent = q.prompt;
+  renderOptions($("screen-options"), q.options);
+  $("screen-reveal").hidden = true;
+  $("screen-answered").textContent = "";
+  if (q.open) countdown.start(q, serverTimeMs);
+  else { countdown.stop(); $("screen-countdown").textContent = "0"; }
+}
+
+function onClosed(frame) {
+  document.body.dataset.phase = "question_closed";
+  countdown.stop();
+  $("screen-countdown").textContent = "0";
+  if (question) renderOptions($("screen-options"), question.options, frame.reveal.correct_option, frame.option_counts);
+  $("screen-reveal").textContent = describeReveal(frame.reveal);
+  $("screen-reveal").hidden = false;
+}
+
+function onBoard(board) {
+  renderBoard($("screen-leaderboard"), board.top, { previous });
+  previous = new Map(board.top.map((line) => [line.player_id, line.rank]));
+  $("screen-players").textContent = `· ${board.players} player${board.players === 1 ? "" : "s"}`;
+  if (board.answered !== null && board.answered !== undefined) {
+    $("screen-answered").textContent = `${board.answered} of ${board.players} answered`;
+  }
+}
+
+function onFinal(report) {
+  document.body.dataset.phase = "finished";
+  $("screen-question").hidden = true;
+  const top = report.players.slice(0, 3).map((p) => {
+    const li = el("li");
+    li.append(el("span", "rank", ordinal(p.rank)), el("span", "nickname", p.nickname), el("span", "score", formatNumber(p.score)));
+    return li;
+  });
+  $("screen-podium").replaceChildren(...top);
+  $("screen-podium-section").hidden = false;
+}
