@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup run test lint browser clean
+.PHONY: setup run test lint browser screenshots clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ test: lint browser
 	$(BIN)/pytest
 	# the pure quiz core must stay fully covered, branches included
 	$(BIN)/coverage report --include='src/livequiz/domain/*' --fail-under=100 --skip-covered
+
+# The screenshots in docs/screenshots/ (shown in the README), taken by playing a short quiz in
+# Chromium; run by hand when the pages change, not by the tests.
+screenshots: setup browser
+	$(BIN)/python scripts/screenshots.py docs/screenshots
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis

@@ -32,6 +32,7 @@ export class Connection {
     this.timer = null;
     this.stopped = false;
     this.authenticated = false;
+    this.retryAtOnce = false;
     addEventListener("online", () => this.retryNow());
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState !== "visible") return;
@@ -59,10 +60,18 @@ export class Connection {
     return true;
   }
 
+  /** The network is back (or the tab is visible again): don't sit out the backoff. */
   retryNow() {
-    if (this.stopped || this.ws || this.timer === null) return;
+    if (this.stopped) return;
+    if (this.ws) {
+      // An attempt made while offline may still be failing: retry at once when it does.
+      this.retryAtOnce = true;
+      return;
+    }
+    if (this.timer === null) return;
     clearTimeout(this.timer);
     this.timer = null;
+    this.attempt = 0;
     this.open();
   }
 
@@ -108,6 +117,10 @@ export class Connection {
 
   scheduleRetry() {
     this.onStatus("reconnecting");
+    if (this.retryAtOnce) {
+      this.retryAtOnce = false;
+      this.attempt = 0;
+    }
     const delay = backoffDelay(this.attempt);
     this.attempt += 1;
     this.timer = setTimeout(() => this.open(), delay);

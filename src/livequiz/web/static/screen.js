@@ -85,6 +85,10 @@ function onClosed(frame) {
   if (question) renderOptions($("screen-options"), question.options, frame.reveal.correct_option, frame.option_counts);
   $("screen-reveal").textContent = describeReveal(frame.reveal);
   $("screen-reveal").hidden = false;
+  // The last answer may close the question before a board frame carries it.
+  const answered = frame.option_counts.reduce((sum, count) => sum + count, 0);
+  const shown = $("screen-answered").textContent.match(/of (\d+) answered/);
+  if (shown) $("screen-answered").textContent = `${answered} of ${shown[1]} answered`;
 }
 
 function onBoard(board) {
