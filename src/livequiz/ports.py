@@ -111,6 +111,9 @@ class QuizStore(Protocol):
     def quiz_id_for_pin(self, pin: str) -> str:
         """The live quiz with this PIN; raises :class:`UnknownQuiz`."""
 
+    def ended_quiz_for_pin(self, pin: str) -> str | None:
+        """The last finished quiz that had this PIN, while no live quiz has taken it since."""
+
     def definition(self, quiz_id: str) -> QuizDefinition:
         """Raises :class:`UnknownQuiz`."""
 

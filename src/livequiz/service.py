@@ -263,7 +263,12 @@ class QuizService:
 
         ``connected`` says the join came over a WebSocket that is already open.
         """
-        quiz_id = self.store.quiz_id_for_pin(pin)
+        try:
+            quiz_id = self.store.quiz_id_for_pin(pin)
+        except UnknownQuiz:
+            if self.store.ended_quiz_for_pin(pin) is not None:
+                raise Rejected(ErrorCode.QUIZ_FINISHED, "this quiz has already finished") from None
+            raise
         outcome = await self.call(quiz_id, Join(nickname))
         if isinstance(outcome, Rejected):
             raise outcome

@@ -125,6 +125,9 @@ async def test_a_finished_quiz_frees_its_pin(adapter: Harness, how: str) -> None
     assert not store.pin_in_use("123456")
     with pytest.raises(UnknownQuiz):
         store.quiz_id_for_pin("123456")
+    # a latecomer can still be told which quiz ended there
+    assert store.ended_quiz_for_pin("123456") == "first"
+    assert store.ended_quiz_for_pin("999999") is None
     # the finished quiz is still there to read (results), under its id
     assert store.definition("first") == first
     assert store.session("first").phase is Phase.FINISHED
@@ -132,6 +135,7 @@ async def test_a_finished_quiz_frees_its_pin(adapter: Harness, how: str) -> None
     second = definition("123456", "second")
     await store.create(second)
     assert store.quiz_id_for_pin("123456") == "second"
+    assert store.ended_quiz_for_pin("123456") is None
     assert sorted(store.quiz_ids()) == ["first", "second"]
 
 

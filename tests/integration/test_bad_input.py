@@ -218,9 +218,14 @@ async def test_joins_the_quiz_refuses_get_their_code_and_the_connection_may_try_
                 "full": "quiz_full",
                 "started": "late_join_closed",
             }
-            # A finished quiz's PIN is free again: it names no live quiz.
+            # A finished quiz's PIN names no live quiz, but a latecomer is told it finished
             await guest.send({"type": "join", "pin": over.pin, "nickname": "Ben"})
-            assert (await guest.expect("error"))["code"] == "unknown_quiz"
+            assert (await guest.expect("error"))["code"] == "quiz_finished"
+            response = await srv.http.post(
+                f"/api/quizzes/{over.pin}/players", json={"nickname": "Ben"}
+            )
+            assert response.status_code == 410
+            assert response.json()["error"]["code"] == "quiz_finished"
             assert (await srv.http.get(f"/api/quizzes/{over.pin}")).status_code == 404
 
             assert (await locked.host.host("unlock"))["type"] == "host_ack"

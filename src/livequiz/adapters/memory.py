@@ -63,6 +63,9 @@ class EmbeddedStore:
         self._sessions: dict[str, QuizSession] = {}
         self._definitions: dict[str, QuizDefinition] = {}
         self._live_pins: dict[str, str] = {}
+        #: PIN → the last finished quiz that had it, until a new quiz takes the PIN: so that a
+        #: latecomer hears "this quiz has finished", not "no such quiz".
+        self._ended_pins: dict[str, str] = {}
         #: PINs and ids of quizzes being created (their definition is being stored).
         self._reserved_pins: set[str] = set()
         self._reserved_ids: set[str] = set()
@@ -118,6 +121,9 @@ class EmbeddedStore:
         self._definitions[definition.quiz_id] = definition
         if session.phase is not Phase.FINISHED:
             self._live_pins[definition.pin] = definition.quiz_id
+            self._ended_pins.pop(definition.pin, None)
+        else:
+            self._ended_pins[definition.pin] = definition.quiz_id
 
     async def execute(self, batch: Sequence[Envelope]) -> list[Outcome]:
         async with self._lock:
@@ -154,6 +160,7 @@ class EmbeddedStore:
                 pin = self._definitions[quiz_id].pin
                 if self._live_pins.get(pin) == quiz_id:
                     del self._live_pins[pin]
+                    self._ended_pins[pin] = quiz_id
             return outcomes
 
     async def _restore(self, quiz_ids: set[str]) -> None:
@@ -179,6 +186,9 @@ class EmbeddedStore:
 
     def pin_in_use(self, pin: str) -> bool:
         return pin in self._live_pins or pin in self._reserved_pins
+
+    def ended_quiz_for_pin(self, pin: str) -> str | None:
+        return self._ended_pins.get(pin)
 
     def quiz_id_for_pin(self, pin: str) -> str:
         quiz_id = self._live_pins.get(pin)
