@@ -29,9 +29,10 @@ $("create-form").addEventListener("submit", async (event) => {
   form.append("time_limit_s", String(seconds));
   const levels = [...document.querySelectorAll('input[name="level"]:checked')].map((i) => i.value);
   const kinds = [...document.querySelectorAll('input[name="kind"]:checked')].map((i) => i.value);
-  if (levels.length) form.append("levels", levels.join(","));
-  if (kinds.length) form.append("kinds", kinds.join(","));
   const file = $("words-file").files[0];
+  // An own word list is the teacher's choice of words: the level boxes filter the built-in deck.
+  if (levels.length && !file) form.append("levels", levels.join(","));
+  if (kinds.length) form.append("kinds", kinds.join(","));
   if (file) form.append("words", file, file.name);
   $("create-button").disabled = true;
   const { ok, data } = await api("/api/quizzes", { method: "POST", form });
@@ -173,9 +174,10 @@ function drawSnapshot(frame) {
 
 function onPlayers(frame) {
   for (const p of frame.joined) players.set(p.player_id, { nickname: p.nickname, present: true });
-  for (const p of frame.back) if (players.has(p.player_id)) players.get(p.player_id).present = true;
-  for (const p of frame.left) if (players.has(p.player_id)) players.get(p.player_id).present = false;
-  for (const p of frame.kicked) players.delete(p.player_id);
+  // back, left and kicked are lists of player ids (docs/protocol.md, "players")
+  for (const id of frame.back) if (players.has(id)) players.get(id).present = true;
+  for (const id of frame.left) if (players.has(id)) players.get(id).present = false;
+  for (const id of frame.kicked) players.delete(id);
   drawPlayers();
 }
 
