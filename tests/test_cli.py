@@ -207,3 +207,12 @@ def test_serve_starts_answers_health_checks_and_stops_on_sigterm(tmp_path: Path)
     assert "Traceback" not in err
     assert (tmp_path / "livequiz.sqlite3").exists()
     assert (tmp_path / "signing.key").exists()
+
+
+def test_bench_has_its_own_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["bench", "--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    assert "one-big-quiz" in text
+    assert "many-small-quizzes" in text

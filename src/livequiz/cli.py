@@ -134,6 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--pin", required=True, help="the quiz ID shown by the host")
     play.add_argument("--nickname", help="your name on the leaderboard (asked if not given)")
     play.set_defaults(handler=run_play)
+
+    bench = commands.add_parser(
+        "bench",
+        help="load-test a running server with simulated players (see 'livequiz bench --help')",
+        add_help=False,
+    )
+    bench.set_defaults(handler=run_bench)
     return parser
 
 
@@ -239,6 +246,10 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def run_bench(args: argparse.Namespace, out: TextIO) -> int:  # pragma: no cover - see main()
+    raise UsageError("run 'livequiz bench --help'")
+
+
 def run_play(args: argparse.Namespace, out: TextIO) -> int:
     from livequiz.terminal import play
 
@@ -294,6 +305,11 @@ class UsageError(Exception):
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 bad input, 2 bad usage)."""
     out = out or sys.stdout
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:  # the load generator owns its options (and its --help)
+        from livequiz.bench.cli import main as bench_main
+
+        return bench_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
