@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+import secrets
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -60,8 +61,6 @@ class LiveQuizServer:
             )
             self.store = EmbeddedStore(journal, nicknames=nicknames)
         else:
-            import secrets
-
             key = secrets.token_bytes(32)
             self.store = EmbeddedStore(None, nicknames=nicknames)
         self.bus = LocalBus()
@@ -74,8 +73,6 @@ class LiveQuizServer:
         self.bus.subscribe(self.gateway.deliver)
         limits = config.transport
         if config.origins is not None:
-            from dataclasses import replace
-
             limits = replace(limits, origins=config.origins)
         self.deck = Deck.builtin()
         self.service.on_join_without_connection = self.gateway.expect

@@ -135,12 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--nickname", help="your name on the leaderboard (asked if not given)")
     play.set_defaults(handler=run_play)
 
-    bench = commands.add_parser(
+    commands.add_parser(
         "bench",
         help="load-test a running server with simulated players (see 'livequiz bench --help')",
         add_help=False,
     )
-    bench.set_defaults(handler=run_bench)
+    # no handler: main() hands 'bench' and everything after it to the load generator
     return parser
 
 
@@ -244,10 +244,6 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
         rounds=args.rounds,
     )
     return 0
-
-
-def run_bench(args: argparse.Namespace, out: TextIO) -> int:  # pragma: no cover - see main()
-    raise UsageError("run 'livequiz bench --help'")
 
 
 def run_play(args: argparse.Namespace, out: TextIO) -> int:
