@@ -135,6 +135,7 @@ def test_the_installed_command_runs_and_survives_a_closed_pipe() -> None:
     [
         (["serve", "--port", "0"], "--port must be between 1 and 65535"),
         (["serve", "--tick-ms", "1"], "--tick-ms must be between 10 and 5000"),
+        (["serve", "--board-frames-per-s", "0"], "--board-frames-per-s must be at least 1"),
         (["demo", "--players", "501"], "--players must be between 0 and 500"),
         (["demo", "--questions", "0"], "--questions must be between 1 and 50"),
         (["demo", "--seconds", "2"], "--seconds must be between 5 and 120"),
@@ -151,7 +152,10 @@ def test_server_options_out_of_range_are_usage_errors(
 
 def test_the_server_commands_explain_themselves(capsys: pytest.CaptureFixture[str]) -> None:
     for command, words in (
-        ("serve", ["--data-dir", "--memory", "--sync", "--origin", "--tick-ms"]),
+        (
+            "serve",
+            ["--data-dir", "--memory", "--sync", "--origin", "--tick-ms", "--board-frames-per-s"],
+        ),
         ("demo", ["--players", "--questions", "--seconds", "--lobby"]),
         ("play", ["--server", "--pin", "--nickname"]),
     ):

@@ -43,6 +43,8 @@ class ServerConfig:
     origins: frozenset[str] | None = None
     #: Open WebSocket connections per client address (a classroom shares one NAT address).
     max_connections_per_address: int = 1000
+    #: Board recipients written per event-loop turn; acks go out between the chunks.
+    fanout_chunk: int = 500
     service: ServiceLimits = field(default_factory=ServiceLimits)
     transport: TransportLimits = field(default_factory=TransportLimits)
 
@@ -68,7 +70,9 @@ class LiveQuizServer:
             self.store, self.bus, TokenSigner(key), self.metrics, limits=config.service
         )
         self.gateway = Gateway(
-            self.service, max_connections_per_address=config.max_connections_per_address
+            self.service,
+            max_connections_per_address=config.max_connections_per_address,
+            fanout_chunk=config.fanout_chunk,
         )
         self.bus.subscribe(self.gateway.deliver)
         limits = config.transport

@@ -167,6 +167,13 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tick-ms", type=int, default=100, help="leaderboard update interval")
     parser.add_argument(
+        "--board-frames-per-s",
+        type=int,
+        default=60_000,
+        help="leaderboard frames per second to stay under: a tick that reached N players waits "
+        "at least N / this before the next (so a very big quiz gets a slower board)",
+    )
+    parser.add_argument(
         "--join-burst", type=int, default=200, help="joins one client address may make at once"
     )
     parser.add_argument(
@@ -197,6 +204,8 @@ def _server_config(args: argparse.Namespace) -> Any:
         raise UsageError("--port must be between 1 and 65535")
     if not 10 <= args.tick_ms <= 5000:
         raise UsageError("--tick-ms must be between 10 and 5000")
+    if args.board_frames_per_s < 1:
+        raise UsageError("--board-frames-per-s must be at least 1")
     return ServerConfig(
         host=args.host,
         port=args.port,
@@ -204,7 +213,10 @@ def _server_config(args: argparse.Namespace) -> Any:
         synchronous=Synchronous(args.sync.upper()),
         origins=frozenset(args.origins) if args.origins else None,
         service=ServiceLimits(
-            tick_ms=args.tick_ms, joins_burst=args.join_burst, joins_per_second=args.join_rate
+            tick_ms=args.tick_ms,
+            board_frames_per_s=args.board_frames_per_s,
+            joins_burst=args.join_burst,
+            joins_per_second=args.join_rate,
         ),
         max_connections_per_address=args.max_connections_per_address,
     )

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from livequiz import protocol
@@ -49,7 +50,7 @@ from livequiz.service import (
     ToHosts,
     ToPlayer,
 )
-from livequiz.transport import Connection, HandshakeRequest, Rejection
+from livequiz.transport import Connection, HandshakeRequest, Rejection, SharedFrame
 
 log = logging.getLogger("livequiz.gateway")
 
@@ -101,17 +102,49 @@ class Pending:
         self.joining = False
 
 
+class BoardFanOut:
+    """One quiz's board frame on its way to that quiz's connections, a chunk per loop turn.
+
+    Why: writing one frame to 10,000 sockets costs ~100 ms of kernel time; done in one go it
+    would hold every ack behind it. Sent ``chunk`` recipients at a time with a loop turn in
+    between, answers are read, stored and acked while the board goes out. Only boards go this
+    way: each one replaces the last, so a newer board simply takes over (:meth:`Gateway.deliver`).
+    """
+
+    __slots__ = ("frame", "handle", "position", "targets")
+
+    def __init__(self, frame: SharedFrame, targets: list[Client]) -> None:
+        self.frame = frame
+        self.targets = targets
+        self.position = 0
+        self.handle: asyncio.Handle | None = None
+
+    def cancel(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+
+
 class Gateway:
     """The :class:`~livequiz.transport.ConnectionHandler` of livequiz."""
 
-    def __init__(self, service: QuizService, *, max_connections_per_address: int = 1000) -> None:
+    def __init__(
+        self,
+        service: QuizService,
+        *,
+        max_connections_per_address: int = 1000,
+        fanout_chunk: int = 500,
+    ) -> None:
         self.service = service
         self.metrics = service.metrics
         #: A school behind one NAT address is a few hundred phones; a bot flood is more.
         self.max_connections_per_address = max_connections_per_address
+        #: Board recipients per loop turn: ~500 × 10 µs = 5 ms, the most an ack waits for it.
+        self.fanout_chunk = max(1, fanout_chunk)
         self._per_address: dict[str, int] = defaultdict(int)
         self._clients: dict[str, set[Client]] = defaultdict(set)
         self._players: dict[tuple[str, int], set[Client]] = defaultdict(set)
+        self._boards: dict[str, BoardFanOut] = {}
 
     # ------------------------------------------------------------------ transport callbacks
 
@@ -393,8 +426,14 @@ class Gateway:
         clients = self._clients.get(quiz_id)
         if not clients:
             return
+        if isinstance(message, Broadcast) and message.kind == "board":
+            self._start_board(quiz_id, clients, message.frame)
+            return
+        if isinstance(message, Broadcast | QuestionFrame | ClosedFrame | FinishedFrame):
+            # A frame for everyone keeps its place after the board before it: finish that first.
+            self._finish_board(quiz_id)
         if isinstance(message, Broadcast):
-            self._broadcast(clients, message.frame, message.kind, droppable=message.kind == "board")
+            self._broadcast(clients, message.frame, message.kind, droppable=False)
         elif isinstance(message, QuestionFrame):
             now = self.service.clock()
             for client in clients:
@@ -416,8 +455,36 @@ class Gateway:
                 if client.role is Role.HOST:
                     client.conn.send_text(message.data)
 
+    def _start_board(self, quiz_id: str, clients: set[Client], frame: SharedFrame) -> None:
+        """Send a board: at once to a small quiz, in chunks to a big one (:class:`BoardFanOut`)."""
+        previous = self._boards.pop(quiz_id, None)
+        if previous is not None:  # the newer board replaces it, for everyone
+            previous.cancel()
+        if len(clients) <= self.fanout_chunk:
+            self._broadcast(clients, frame, "board")
+            return
+        job = self._boards[quiz_id] = BoardFanOut(frame, list(clients))
+        self._board_chunk(quiz_id, job)
+
+    def _board_chunk(self, quiz_id: str, job: BoardFanOut) -> None:
+        job.handle = None
+        end = job.position + self.fanout_chunk
+        self._broadcast(job.targets[job.position : end], job.frame, "board")
+        job.position = end
+        if end < len(job.targets):
+            job.handle = asyncio.get_running_loop().call_soon(self._board_chunk, quiz_id, job)
+        elif self._boards.get(quiz_id) is job:
+            del self._boards[quiz_id]
+
+    def _finish_board(self, quiz_id: str) -> None:
+        """Send the rest of a board in progress now, so that no frame overtakes it."""
+        job = self._boards.pop(quiz_id, None)
+        if job is not None:
+            job.cancel()
+            self._broadcast(job.targets[job.position :], job.frame, "board")
+
     def _broadcast(
-        self, clients: set[Client], frame: Any, kind: str, *, droppable: bool = True
+        self, clients: Iterable[Client], frame: Any, kind: str, *, droppable: bool = True
     ) -> None:
         sent = dropped = 0
         for client in clients:

@@ -78,6 +78,11 @@ class Metrics:
             buckets=_LATENCY,
             registry=r,
         )
+        self.board_interval_seconds = Gauge(
+            "livequiz_board_interval_seconds",
+            "Pause after the last leaderboard tick that sent boards (longer when it reached many)",
+            registry=r,
+        )
         self.frames_sent = Counter(
             "livequiz_frames_sent", "Frames sent to clients", ["kind"], registry=r
         )

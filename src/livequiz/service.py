@@ -123,6 +123,11 @@ class ServiceLimits:
     #: Leaderboard frames at most this often: 100 ms keeps answer → board well under 300 ms
     #: at 10,000 players (one broadcast costs ~10 µs a socket).
     tick_ms: int = 100
+    #: Board frames per second the ticker aims to stay under, summed over quizzes: a tick that
+    #: sent boards to N players waits at least N / this before the next. Each frame costs
+    #: ~10 µs of kernel time, so 60,000/s is ~0.6 core and leaves the rest for answers; it
+    #: stretches the tick only past 6,000 players (10,000 players: a board every ~170 ms).
+    board_frames_per_s: int = 60_000
     #: Commands per durable batch; a bound so one batch never holds the loop too long.
     max_batch: int = 4096
     #: Joins per client address: a burst for a classroom behind one NAT, then a steady rate.
@@ -135,6 +140,16 @@ class ServiceLimits:
     #: switching from Wi-Fi to 4G is back within a second or two, and must not be left out
     #: (or close a question on everyone else, when all the others have answered).
     disconnect_grace_s: float = 3.0
+
+
+def board_pause_s(audience: int, limits: ServiceLimits) -> float:
+    """Seconds from one board tick to the next, after a tick that reached ``audience`` players.
+
+    ``tick_ms`` for small quizzes; for large ones long enough that the boards stay within
+    ``board_frames_per_s``: answer → board latency grows with the audience rather than the
+    fan-out starving the answers (docs/benchmarks.md has the figures).
+    """
+    return max(limits.tick_ms / 1000, audience / max(1, limits.board_frames_per_s))
 
 
 @dataclass
@@ -407,23 +422,37 @@ class QuizService:
             # QuizStarted needs no frame of its own: the first QuestionOpened follows it.
 
     async def _ticker(self) -> None:
-        """Every ``tick_ms``: one leaderboard frame per quiz whose board changed."""
+        """Every ``tick_ms``: one leaderboard frame per quiz whose board changed.
+
+        A tick that fanned out to many players is followed by a longer pause
+        (:func:`board_pause_s`), so that boards never take more than their share of the CPU.
+        """
         loop = asyncio.get_running_loop()
         interval = self.limits.tick_ms / 1000
         next_at = loop.time() + interval
         while True:
             await asyncio.sleep(max(0.0, next_at - loop.time()))
-            self.metrics.tick_lag_seconds.observe(max(0.0, loop.time() - next_at))
+            flushed_at = loop.time()
+            self.metrics.tick_lag_seconds.observe(max(0.0, flushed_at - next_at))
             started = time.perf_counter()
+            audience = 0
             try:
-                self.flush_boards()
+                audience = self.flush_boards()
             except Exception:
                 log.exception("leaderboard tick failed")
             self.metrics.tick_seconds.observe(time.perf_counter() - started)
-            next_at = max(next_at + interval, loop.time())
+            pause = board_pause_s(audience, self.limits)
+            if audience:
+                self.metrics.board_interval_seconds.set(pause)
+            next_at = max(next_at + interval, flushed_at + pause, loop.time())
 
-    def flush_boards(self) -> None:
-        """Publish the board of every dirty quiz, and the host's lobby changes."""
+    def flush_boards(self) -> int:
+        """Publish the board of every dirty quiz, and the host's lobby changes.
+
+        Returns how many players those boards go to (the connected players of each quiz, and
+        its host), the fan-out the ticker paces itself by.
+        """
+        audience = 0
         done: list[str] = []
         for quiz_id, runtime in self._runtime.items():
             if runtime.joined or runtime.left or runtime.back or runtime.kicked:
@@ -442,7 +471,9 @@ class QuizService:
                 self.bus.publish(quiz_id, ToHosts(protocol.encode(delta)))
             if runtime.board_dirty:
                 runtime.board_dirty = False
-                board = views.leaderboard(self.store.session(quiz_id))
+                session = self.store.session(quiz_id)
+                audience += session.present_count + 1
+                board = views.leaderboard(session)
                 board["type"] = "board"
                 self.bus.publish(
                     quiz_id, Broadcast(SharedFrame.text(protocol.encode(board)), "board")
@@ -451,6 +482,7 @@ class QuizService:
                 done.append(quiz_id)
         for quiz_id in done:  # nothing more will change: no need to visit it every tick
             del self._runtime[quiz_id]
+        return audience
 
     # ------------------------------------------------------------------ the clock
 

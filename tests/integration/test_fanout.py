@@ -1,0 +1,124 @@
+"""Board fan-out to a big quiz: in chunks, every player served, no frame overtaking a board.
+
+The server writes a board to ``fanout_chunk`` connections per event-loop turn so that acks go
+out in between (``Gateway._start_board``). These tests use a chunk of 2 so that a handful of
+players already needs several turns, and check what a player would notice if it went wrong: a
+player left without the board, a stale board arriving after a newer one, or a board arriving
+after the ``closed`` frame that followed it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import orjson
+
+from livequiz.service import Broadcast, ClosedFrame, ServiceLimits, board_pause_s
+from livequiz.transport import SharedFrame
+from tests.integration.helpers import Client, setup_quiz
+from tests.server import running_server
+
+PLAYERS = ["Anna", "Ben", "Cleo", "Dora", "Emil", "Finn", "Gus"]
+FAST = ServiceLimits(tick_ms=20)
+
+
+def _frame(**fields: object) -> SharedFrame:
+    return SharedFrame.text(orjson.dumps(fields))
+
+
+def _marks(client: Client) -> list[str]:
+    """The ``mark`` of every synthetic frame the client received, in order."""
+    return [f["mark"] for f in client.frames if "mark" in f]
+
+
+async def test_every_player_sees_each_answer_on_a_board_sent_in_chunks() -> None:
+    async with (
+        running_server(service=FAST, fanout_chunk=2) as srv,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        quiz = await setup_quiz(srv, stack, PLAYERS, count=2, seed=3)
+        await quiz.start()
+        for name, client in quiz.players.items():
+            ack = await client.answer(0, quiz.correct(0))
+            assert ack["status"] == "accepted", (name, ack)
+            # the answer shows on the board of every connection, each fed by a different chunk
+            seq = ack["seq"]
+            for other in quiz.clients:
+                board = await other.wait_for(
+                    lambda f: f["type"] == "board" and f["seq"] >= seq  # noqa: B023 - awaited now
+                )
+                scores = {row["player_id"]: row["score"] for row in board["top"]}
+                assert scores[quiz.ids[name]] == ack["answer"]["score"]
+        await quiz.everyone_gets("closed")
+        # whatever the chunking, no connection ever received frames out of sequence order
+        for client in quiz.clients:
+            seqs = [f["seq"] for f in client.frames if "seq" in f and f["type"] != "ack"]
+            assert seqs == sorted(seqs), (client.name, seqs)
+
+
+async def test_a_newer_board_replaces_one_still_going_out_and_nobody_gets_them_reversed() -> None:
+    async with (
+        running_server(service=FAST, fanout_chunk=2) as srv,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        quiz = await setup_quiz(srv, stack, PLAYERS, count=2, seed=3)
+        gateway = srv.server.gateway
+        # two boards in the same loop turn: the first reaches one chunk, the second everyone
+        gateway.deliver(quiz.quiz_id, Broadcast(_frame(type="board", mark="old"), "board"))
+        gateway.deliver(quiz.quiz_id, Broadcast(_frame(type="board", mark="new"), "board"))
+        for client in quiz.clients:
+            await client.wait_for(lambda f: f.get("mark") == "new")
+        marks = [_marks(client) for client in quiz.clients]
+        assert all(m in (["new"], ["old", "new"]) for m in marks), marks
+        assert sum(m == ["old", "new"] for m in marks) == 2  # just the first chunk had it
+
+
+async def test_a_frame_for_everyone_waits_for_the_board_before_it() -> None:
+    async with (
+        running_server(service=FAST, fanout_chunk=2) as srv,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        quiz = await setup_quiz(srv, stack, PLAYERS, count=2, seed=3)
+        gateway = srv.server.gateway
+        gateway.deliver(quiz.quiz_id, Broadcast(_frame(type="board", mark="board"), "board"))
+        gateway.deliver(quiz.quiz_id, Broadcast(_frame(type="lock", mark="lock"), "lock"))
+        for client in quiz.clients:
+            await client.wait_for(lambda f: f.get("mark") == "lock")
+            assert _marks(client) == ["board", "lock"], client.name
+
+
+async def test_closing_a_question_finishes_the_board_in_progress_first() -> None:
+    async with (
+        running_server(service=FAST, fanout_chunk=2) as srv,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        quiz = await setup_quiz(srv, stack, PLAYERS, count=2, seed=3)
+        await quiz.start()
+        gateway = srv.server.gateway
+        gateway.deliver(quiz.quiz_id, Broadcast(_frame(type="board", mark="board"), "board"))
+        closed = _frame(type="closed", mark="closed", index=0)
+        gateway.deliver(quiz.quiz_id, ClosedFrame(closed, 0))
+        for client in quiz.clients:
+            await client.wait_for(lambda f: f.get("mark") == "closed")
+            assert _marks(client) == ["board", "closed"], client.name
+
+
+def test_the_board_pause_stretches_only_for_a_big_audience() -> None:
+    limits = ServiceLimits(tick_ms=100, board_frames_per_s=60_000)
+    assert board_pause_s(0, limits) == 0.1
+    assert board_pause_s(1_000, limits) == 0.1
+    assert board_pause_s(6_000, limits) == 0.1
+    assert board_pause_s(12_000, limits) == 0.2
+    assert board_pause_s(30_000, limits) == 0.5
+
+
+async def test_the_ticker_reports_the_audience_it_paced_by() -> None:
+    async with (
+        running_server(service=ServiceLimits(tick_ms=20, board_frames_per_s=1)) as srv,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        quiz = await setup_quiz(srv, stack, PLAYERS[:3], count=2, seed=3)
+        # 3 players and the host at one frame a second: the tick after a board waits 4 s
+        await quiz.start()
+        await quiz.everyone_gets("board")
+        assert await srv.metric("livequiz_board_interval_seconds") == 4.0
