@@ -457,13 +457,19 @@ class Gateway:
 
     def _start_board(self, quiz_id: str, clients: set[Client], frame: SharedFrame) -> None:
         """Send a board: at once to a small quiz, in chunks to a big one (:class:`BoardFanOut`)."""
+        targets: list[Client] = list(clients)
         previous = self._boards.pop(quiz_id, None)
-        if previous is not None:  # the newer board replaces it, for everyone
+        if previous is not None:
+            # The newer board replaces it, for everyone; those the old one had not reached yet
+            # come first, or on a busy server the same last few would never get a board.
             previous.cancel()
-        if len(clients) <= self.fanout_chunk:
-            self._broadcast(clients, frame, "board")
+            waiting = [c for c in previous.targets[previous.position :] if c in clients]
+            skip = set(waiting)
+            targets = waiting + [c for c in targets if c not in skip]
+        if len(targets) <= self.fanout_chunk:
+            self._broadcast(targets, frame, "board")
             return
-        job = self._boards[quiz_id] = BoardFanOut(frame, list(clients))
+        job = self._boards[quiz_id] = BoardFanOut(frame, targets)
         self._board_chunk(quiz_id, job)
 
     def _board_chunk(self, quiz_id: str, job: BoardFanOut) -> None:

@@ -73,6 +73,24 @@ async def test_a_newer_board_replaces_one_still_going_out_and_nobody_gets_them_r
         assert sum(m == ["old", "new"] for m in marks) == 2  # just the first chunk had it
 
 
+async def test_those_a_replaced_board_did_not_reach_get_the_next_one_first() -> None:
+    async with (
+        running_server(service=FAST, fanout_chunk=2) as srv,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        quiz = await setup_quiz(srv, stack, PLAYERS, count=2, seed=3)
+        gateway = srv.server.gateway
+        # boards replaced faster than one goes round: each still reaches a different chunk
+        for n in range(4):
+            gateway.deliver(quiz.quiz_id, Broadcast(_frame(type="board", mark=str(n)), "board"))
+        for client in quiz.clients:
+            await client.wait_for(lambda f: f.get("mark") == "3")
+        marks = [_marks(client) for client in quiz.clients]
+        assert all(m[-1] == "3" and len(m) <= 2 for m in marks), marks
+        # 8 connections, a chunk of 2: boards 0, 1 and 2 each reached 2 that had none yet
+        assert sorted(m[0] for m in marks if len(m) == 2) == ["0", "0", "1", "1", "2", "2"]
+
+
 async def test_a_frame_for_everyone_waits_for_the_board_before_it() -> None:
     async with (
         running_server(service=FAST, fanout_chunk=2) as srv,
