@@ -1,10 +1,27 @@
-"""Load generator for livequiz: ``python -m livequiz.bench --help``.
+"""Load generator for livequiz: ``livequiz bench --help`` (or ``python -m livequiz.bench``).
 
-The parent process creates the quizzes and joins the players over HTTP, drives every quiz as its
-host over one WebSocket each, and spreads the players' WebSockets over worker processes
-(:mod:`livequiz.bench.worker`); :mod:`livequiz.bench.runner` gathers what they measured.
+The parent process (:mod:`livequiz.bench.runner`) creates the quizzes over HTTP, drives every
+quiz as its host over one WebSocket each, and reads the server's metrics, CPU and memory; worker
+processes (:mod:`livequiz.bench.worker`) hold the players' WebSockets, join and play; the report
+merges what they measured (:mod:`livequiz.bench.board_all` for "seen on every board").
+
+``BenchConfig`` and ``run_bench`` are imported lazily: a spawned worker imports this package
+first, and should not pay for httpx, psutil and websockets, which only the runner uses.
 """
 
-from livequiz.bench.runner import BenchConfig, run_bench
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from livequiz.bench.runner import BenchConfig, run_bench
 
 __all__ = ["BenchConfig", "run_bench"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from livequiz.bench import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module 'livequiz.bench' has no attribute {name!r}")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,128 +14,301 @@ import orjson
 
 from livequiz.bench.runner import BenchConfig, run_bench
 
-__all__ = ["build_parser", "format_table", "main"]
+__all__ = ["build_parser", "config_from_args", "format_table", "main"]
+
+_FORMAT = argparse.ArgumentDefaultsHelpFormatter
+_PLOTS_HINT = "plots need matplotlib: pip install 'livequiz[bench]'"
+
+
+def _addresses(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _play_options(parser: argparse.ArgumentParser, *, window_s: float) -> None:
+    parser.add_argument("--questions", type=int, default=3)
+    parser.add_argument(
+        "--window-s", type=float, default=window_s, help="think times spread over this"
+    )
+    parser.add_argument(
+        "--margin-s",
+        type=float,
+        default=2.0,
+        help="the question's time limit is the window plus this",
+    )
+    parser.add_argument("--wrong-rate", type=float, default=0.3, help="answers wrong on purpose")
+    parser.add_argument(
+        "--duplicate-rate",
+        type=float,
+        default=0.05,
+        help="answers sent again after their ack (must come back 'duplicate')",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="livequiz bench",
-        description="Load generator: creates quizzes, joins players over HTTP, plays them over "
-        "WebSockets from worker processes, and reports latencies, rates, errors and a recount.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Load generator: creates quizzes over HTTP, joins and plays the players over "
+        "WebSockets from worker processes (picows, callbacks, no task per socket), and reports "
+        "join rate, ack and board latencies, frame rates, the server's metrics, CPU and memory, "
+        "errors and a recount of every score. Exit status 1 on any error, recount mismatch or "
+        "missing final.",
+        formatter_class=_FORMAT,
     )
     parser.add_argument("--server", default="http://127.0.0.1:8000", help="server base URL")
-    parser.add_argument("--workers", "-W", type=int, default=2, help="worker processes")
-    parser.add_argument("--server-pid", type=int, help="measure this process's CPU and RSS")
-    parser.add_argument("--json-out", type=Path, help="write the full result as JSON here")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--join-concurrency", type=int, default=64)
-    parser.add_argument("--connect-concurrency", type=int, default=200, help="per worker")
-    sub = parser.add_subparsers(dest="scenario", required=True)
-    big = sub.add_parser("one-big-quiz", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    big.add_argument("--players", type=int, default=1000)
-    big.add_argument("--questions", type=int, default=3)
-    big.add_argument("--window-s", type=float, default=5.0, help="answers spread over this")
-    big.add_argument("--wrong-rate", type=float, default=0.3)
-    big.add_argument("--duplicate-rate", type=float, default=0.05)
-    small = sub.add_parser(
-        "many-small-quizzes", formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    parser.add_argument(
+        "--workers", "-W", type=int, help="worker processes; None: max(2, players / 15,000)"
     )
-    small.add_argument("--quizzes", type=int, default=50)
-    small.add_argument("--players-per-quiz", type=int, default=20)
-    small.add_argument("--questions", type=int, default=3)
-    small.add_argument("--window-s", type=float, default=1.0, help="short think times")
-    small.add_argument("--wrong-rate", type=float, default=0.3)
-    small.add_argument("--duplicate-rate", type=float, default=0.05)
+    parser.add_argument("--server-pid", type=int, help="measure this process's CPU and RSS")
+    parser.add_argument(
+        "--connect-concurrency", type=int, default=256, help="connects + joins in flight per worker"
+    )
+    parser.add_argument(
+        "--source-addresses",
+        type=_addresses,
+        metavar="ADDR,ADDR,...",
+        help="local addresses to connect from, e.g. 127.0.0.1,127.0.0.2 (Linux routes 127/8 to "
+        "loopback; each gives ~28,000 ports). None: the kernel's choice, or 127.0.0.1, "
+        "127.0.0.2 … past 25,000 players on a loopback server",
+    )
+    parser.add_argument("--json-out", type=Path, help="write the full result as JSON here")
+    parser.add_argument(
+        "--plots-dir", type=Path, help="draw latency plots (PNG) here (needs matplotlib)"
+    )
+    parser.add_argument("--deadline-s", type=float, help="give up on a play after this long")
+    parser.add_argument("--seed", type=int, default=1)
+    sub = parser.add_subparsers(dest="scenario", required=True, metavar="SCENARIO")
+
+    big = sub.add_parser(
+        "one-big-quiz",
+        help="one quiz, many players, answers over a window",
+        formatter_class=_FORMAT,
+    )
+    big.add_argument("--players", type=int, default=1000)
+    _play_options(big, window_s=5.0)
+
+    small = sub.add_parser(
+        "many-small-quizzes",
+        help="many quizzes at once; a question closes when all have answered",
+        formatter_class=_FORMAT,
+    )
+    small.add_argument("--quizzes", type=int, default=200)
+    small.add_argument("--players-per-quiz", type=int, default=50)
+    _play_options(small, window_s=1.0)
+
+    storm = sub.add_parser(
+        "join-storm",
+        help="players join one quiz over the WebSocket as fast as they can, then leave",
+        formatter_class=_FORMAT,
+    )
+    storm.add_argument("--players", type=int, default=1000)
+
+    idle = sub.add_parser(
+        "idle",
+        help="players join and stay connected doing nothing: memory per connection",
+        formatter_class=_FORMAT,
+    )
+    idle.add_argument("--players", type=int, default=1000)
+    idle.add_argument("--hold-s", type=float, default=10.0, help="how long they stay")
     return parser
 
 
 def config_from_args(args: argparse.Namespace) -> BenchConfig:
-    big = args.scenario == "one-big-quiz"
+    """The :class:`BenchConfig` of parsed arguments (scenario-specific ones where they exist)."""
+    many = args.scenario == "many-small-quizzes"
+    plays = args.scenario in ("one-big-quiz", "many-small-quizzes")
+    extra: dict[str, Any] = {}
+    if plays:
+        extra = {
+            "questions": args.questions,
+            "window_s": args.window_s,
+            "margin_s": args.margin_s,
+            "wrong_rate": args.wrong_rate,
+            "duplicate_rate": args.duplicate_rate,
+        }
+    if args.scenario == "idle":
+        extra["hold_s"] = args.hold_s
     return BenchConfig(
         server=args.server,
         scenario=args.scenario,
-        quizzes=1 if big else args.quizzes,
-        players_per_quiz=args.players if big else args.players_per_quiz,
-        questions=args.questions,
-        window_s=args.window_s,
-        wrong_rate=args.wrong_rate,
-        duplicate_rate=args.duplicate_rate,
+        quizzes=args.quizzes if many else 1,
+        players_per_quiz=args.players_per_quiz if many else args.players,
         workers=args.workers,
-        join_concurrency=args.join_concurrency,
         connect_concurrency=args.connect_concurrency,
+        source_addresses=args.source_addresses,
         server_pid=args.server_pid,
+        deadline_s=args.deadline_s,
         seed=args.seed,
+        **extra,
     )
 
 
-def _ms(value: Any) -> str:
-    return "-" if value is None else f"{value:.1f}"
+def _f(value: Any, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _ms(figures: dict[str, Any], keys: tuple[str, ...] = ("p50", "p95", "p99", "max")) -> str:
+    return "/".join(_f(figures[k]) for k in keys) + f"  (n={figures['count']})"
+
+
+def _play_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
+    recount = result["recount"]
+    return [
+        (
+            "answers",
+            f"{result['answers_sent']} sent (duplicates {result['duplicates_sent']}), "
+            f"{result['accepted']} accepted, refused {result['refused'] or 'none'}, "
+            f"correct {_f((result['correct_rate'] or 0) * 100, 0)} %",
+        ),
+        (
+            "answers/s",
+            f"{_f(result['answers_per_s'])} over the play, peak {result['answers_peak_per_s']} "
+            "in one second",
+        ),
+        ("ack ms p50/p95/p99/max", _ms(result["ack_ms"])),
+        ("", "(the ack carries the player's new score and rank: answer → own score = ack)"),
+        (
+            "board own ms p50/p95/p99/max",
+            _ms(result["board_own_ms"]) + f", not seen {result['board_own_unseen']}",
+        ),
+        (
+            "board all ms p50/p95/p99/max",
+            _ms(result["board_all_ms"]) + f", not seen by all {result['board_all_unseen']}",
+        ),
+        ("", "(answer sent → this player's / every client's board shows it)"),
+        (
+            "finals / recount",
+            f"{result['finals']} finals, {result['missing_finals']} missing; own "
+            f"{recount['own_checked']} checked, {recount['own_mismatches']} mismatches; host "
+            f"{recount['host_checked']} checked, {recount['host_mismatches']} mismatches, "
+            f"{recount['missing_host_finals']} host finals missing",
+        ),
+    ]
+
+
+def _frame_row(figures: dict[str, Any]) -> str:
+    kinds = ", ".join(
+        f"{kind} {_f(v['frames_per_s'], 0)}" for kind, v in figures["by_type"].items()
+    )
+    return (
+        f"{_f(figures['frames_per_s'], 0)}/s, {_f((figures['bytes_per_s'] or 0) / 2**20, 2)} "
+        f"MiB/s ({kinds})"
+    )
 
 
 def format_table(result: dict[str, Any]) -> str:
     """The human-readable summary of one run."""
-    cfg = result["config"]
-    ack, board, gen = result["ack_ms"], result["board_ms"], result["generator"]
-    rows = [
+    cfg, joins, gen = result["config"], result["joins"], result["generator"]
+    shape = f"{cfg['quizzes']} quiz(zes), {cfg['players']} players"
+    if cfg["questions"] is not None:
+        shape += (
+            f", {cfg['questions']} questions, window {cfg['window_s']} s, time limit "
+            f"{cfg['time_limit_ms']} ms"
+            + (", closes when all answered" if cfg["close_when_all_answered"] else "")
+        )
+    rows: list[tuple[str, str]] = [
+        ("scenario", f"{cfg['scenario']}: {shape}; {cfg['workers']} workers"),
         (
-            "scenario",
-            f"{cfg['scenario']}: {cfg['quizzes']} quiz(zes), {cfg['players']} players, "
-            f"{cfg['questions']} questions, window {cfg['window_s']} s, {cfg['workers']} workers",
-        ),
-        (
-            "joins",
-            f"{result['joined']} in {result['join_s']:.2f} s = {result['join_rate'] or 0:.0f}/s",
-        ),
-        ("connected", f"{result['connected']} in {result['connect_s']:.2f} s"),
-        (
-            "answers sent",
-            f"{result['answers_sent']} (duplicates {result['duplicates_sent']}, "
-            f"refused {result['refused']})",
-        ),
-        (
-            "acks",
-            f"{result['acks_total']} {result['acks']}, correct {result['correct_rate'] or 0:.0%}",
-        ),
-        ("ack ms p50/p95/p99/max", "/".join(_ms(ack[k]) for k in ("p50", "p95", "p99", "max"))),
-        (
-            "board ms p50/p99 (n)",
-            f"{_ms(board['p50'])}/{_ms(board['p99'])} ({board['count']}, "
-            f"unseen {result['board_unseen']})",
-        ),
-        ("frames received", f"{result['frames']} = {result['frames_per_s'] or 0:.0f}/s"),
-        ("errors", str(result["errors"] or "none")),
-        (
-            "recount",
-            f"{result['recount']['checked']} players checked, "
-            f"{result['recount']['mismatches']} mismatches",
-        ),
-        (
-            "generator CPU",
-            f"{gen['cpu_play_s']:.2f} s = {gen['cpu_cores'] or 0:.2f} cores "
-            f"(play {result['play_s']:.1f} s)",
+            "joins (WebSocket)",
+            f"{joins['joined']}/{joins['players']} in {joins['seconds']:.2f} s = "
+            f"{_f(joins['rate'], 0)}/s; latency ms p50/p99 {_f(joins['latency_ms']['p50'])}/"
+            f"{_f(joins['latency_ms']['p99'])}, retries {joins['retries']}",
         ),
     ]
+    phase = result["phase"]
+    if phase == "play":
+        rows += _play_rows(result)
+        rows.append(("play", f"{result['play_s']:.1f} s"))
+    elif phase == "hold":
+        rows.append(("held", f"{result['hold_s']:.1f} s"))
+    else:
+        rows.append(("left", f"all sockets closed in {_f(result['leave_s'], 2)} s"))
+    rows.append(("frames in, joining", _frame_row(result["frames"]["connect"])))
+    if phase != "leave":
+        rows.append((f"frames in, {phase}", _frame_row(result["frames"][phase])))
+    metrics = result["server_metrics"]
+    for name in ("connect", phase):
+        deltas = metrics[name]
+        if deltas is not None:
+            sent = deltas.get("frames_sent", {})
+            dropped = deltas.get("frames_dropped", {})
+            rows.append(
+                (
+                    f"server frames, {name}",
+                    f"sent {_counts(sent)}; dropped {_counts(dropped) if dropped else 'none'}",
+                )
+            )
+    lag = gen["loop_lag_connect_ms"]
+    rows.append(
+        (
+            "generator, joining",
+            f"{_f(gen['cpu_connect_cores'], 2)} cores ({gen['cpu_connect_s']:.1f} s CPU), "
+            f"loop lag ms p99/max {_f(lag['p99'])}/{_f(lag['max'])}",
+        )
+    )
+    if phase != "leave":
+        lag = gen["loop_lag_ms"]
+        rows.append(
+            (
+                f"generator, {phase}",
+                f"{_f(gen['cpu_cores'], 2)} cores ({gen['cpu_play_s']:.1f} s CPU, "
+                f"{gen['cpu_play_kernel_s']:.1f} s in the kernel), loop lag ms p99/max "
+                f"{_f(lag['p99'])}/{_f(lag['max'])}; per worker "
+                + ", ".join(
+                    f"#{w['index']} {_f(w['cpu_cores'], 2)} cores "
+                    f"{_f(w['loop_lag_ms']['p99'])}/{_f(w['loop_lag_ms']['max'])}"
+                    for w in gen["workers"]
+                ),
+            )
+        )
     server = result["server_process"]
     if server is not None:
         rows.append(
             (
-                "server CPU / RSS",
-                f"{server['cpu_cores']:.2f} cores, "
-                f"{server['rss_mib']:.0f} MiB (peak {server['peak_rss_mib']:.0f} MiB)",
+                "server process",
+                f"CPU {_f(server['cpu_connect_cores'], 2)} cores joining, "
+                f"{_f(server['cpu_cores'], 2)} cores {phase}; RSS "
+                f"{server['rss_before_mib']:.0f} → {server['rss_connected_mib']:.0f} MiB "
+                f"connected (peak {server['peak_rss_mib']:.0f}) = "
+                f"{_f(server['kib_per_player'])} KiB per player",
             )
         )
+    rows.append(("errors", str(result["errors"] or "none")))
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
+def _counts(series: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.0f}" for k, v in series.items()) or "none"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run one benchmark; exit status 1 if anything failed (errors, recount, no finals)."""
+    """Run one benchmark; exit status 1 if anything failed (errors, recount, missing finals)."""
     args = build_parser().parse_args(argv)
     config = config_from_args(args)
+    draw: Callable[[dict[str, Any], Path, str], list[Path]] | None = None
+    if args.plots_dir is not None:
+        # checked before the run, not after it: a long run should not end in a missing module
+        try:
+            from livequiz.bench.plots import draw_plots
+
+            if importlib.util.find_spec("matplotlib") is None:
+                raise ModuleNotFoundError("No module named 'matplotlib'", name="matplotlib")
+        except ImportError as exc:
+            print(f"--plots-dir: {exc}; {_PLOTS_HINT}", file=sys.stderr)
+            return 2
+        draw = draw_plots
     result = asyncio.run(run_bench(config))
     print(format_table(result))
     if args.json_out is not None:
         args.json_out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
-    failed = result["errors"] or result["recount"]["mismatches"]
-    return 1 if failed else 0
+    if draw is not None:
+        try:
+            paths = draw(result, args.plots_dir, f"{config.scenario}-{config.players}")
+        except ModuleNotFoundError as exc:
+            print(f"--plots-dir: {exc}; {_PLOTS_HINT}", file=sys.stderr)
+            return 2
+        for path in paths:
+            print(f"plot: {path}")
+        if not paths:
+            print("plots: no latency samples in this scenario, nothing drawn")
+    return 0 if result["ok"] else 1

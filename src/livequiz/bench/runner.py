@@ -1,23 +1,61 @@
-"""The parent side of a benchmark run: quizzes, joins, hosts, workers and the report."""
+"""The parent side of a benchmark run: quizzes, hosts, workers, server probes and the report.
+
+The runner process does only what is cheap and needs one place: it creates the quizzes over
+HTTP, drives each quiz as its host over one WebSocket (``start`` once every worker has its
+players in, ``next`` after each ``closed``), reads the server's ``/metrics`` and its CPU and RSS
+(``--server-pid``) between phases, and turns what the workers measured into the report. The
+players themselves — the expensive part — live in worker processes (:mod:`.worker`).
+
+Phases: *connect* (workers connect and join their players over the WebSocket), then *play*
+(the hosts start; it ends when every player has its ``final``), *leave* (``join-storm``: close
+at once) or *hold* (``idle``: stay connected for ``hold_s``, doing nothing). The server's
+figures are read at each boundary, so every phase has its own deltas.
+
+Time is ``time.perf_counter()`` everywhere, in every process: ``CLOCK_MONOTONIC`` on Linux, so a
+worker's receipt time and the runner's play start compare directly.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
+import math
 import multiprocessing
+import queue as queue_module
+import re
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
 import psutil  # type: ignore[import-untyped]
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 
-from livequiz.bench.stats import summary
+from livequiz.bench.board_all import VisibleToAll, merge_min_seen, merge_transitions
+from livequiz.bench.stats import peak_per_second, subsample, summary
 from livequiz.bench.worker import worker_main
 
-__all__ = ["BenchConfig", "run_bench"]
+__all__ = ["SCENARIOS", "BenchConfig", "run_bench"]
+
+#: scenario → what follows the connect phase: questions are played, or the players stay
+#: connected doing nothing (``hold``), or leave at once (``leave``)
+SCENARIOS = {
+    "one-big-quiz": "play",
+    "many-small-quizzes": "play",
+    "join-storm": "leave",
+    "idle": "hold",
+}
+#: a process may hold ~19,900 sockets (``ulimit -n`` is 20,000): keep a margin
+PLAYERS_PER_WORKER = 15_000
+#: one local address reaches one server port from ~28,000 ephemeral ports: keep a margin
+PLAYERS_PER_ADDRESS = 25_000
+#: the server accepts an answer this long after the deadline (``QuizSettings.grace_ms``)
+GRACE_S = 0.5
+_BOARD_END = b'"type":"board"}'
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,13 +67,29 @@ class BenchConfig:
     quizzes: int = 1
     players_per_quiz: int = 100
     questions: int = 3
+    #: think times are spread over this many seconds after a question arrives
     window_s: float = 5.0
+    #: the question's time limit is the window plus this margin (absorbs a slow server)
+    margin_s: float = 2.0
     wrong_rate: float = 0.3
     duplicate_rate: float = 0.05
-    workers: int = 2
-    join_concurrency: int = 64
-    connect_concurrency: int = 200
+    #: ``None``: close a question at its time limit, except for ``many-small-quizzes``, which
+    #: closes as soon as everyone has answered (throughput: the next question follows at once)
+    close_when_all_answered: bool | None = None
+    #: ``idle``: how long everyone stays connected
+    hold_s: float = 10.0
+    #: worker processes; ``None``: ``max(2, ceil(players / 15,000))``
+    workers: int | None = None
+    #: connects + joins in flight, per worker
+    connect_concurrency: int = 256
+    #: local addresses to spread the players over; ``None``: the kernel's choice, or
+    #: 127.0.0.1, 127.0.0.2 … past 25,000 players on a loopback server
+    source_addresses: tuple[str, ...] | None = None
     server_pid: int | None = None
+    #: give up on a play after this many seconds; ``None``: from the questions and time limit
+    deadline_s: float | None = None
+    #: at most this many ``[t, ms]`` pairs per latency series in ``samples``
+    sample_limit: int = 20_000
     seed: int = 1
 
     @property
@@ -43,9 +97,46 @@ class BenchConfig:
         return self.quizzes * self.players_per_quiz
 
     @property
-    def time_limit_s(self) -> int:
-        # every answer lands inside the window; the margin absorbs a slow server
-        return max(1, int(self.window_s + 2.999))
+    def phase(self) -> str:
+        """The phase after connecting: ``play``, ``hold`` or ``leave``."""
+        return SCENARIOS[self.scenario]
+
+    @property
+    def plays(self) -> bool:
+        return self.phase == "play"
+
+    @property
+    def time_limit_ms(self) -> int:
+        # every think time ends inside the window; the margin absorbs a slow server
+        return max(1000, math.ceil((self.window_s + self.margin_s) * 1000))
+
+    @property
+    def closes_when_all_answered(self) -> bool:
+        if self.close_when_all_answered is not None:
+            return self.close_when_all_answered
+        return self.scenario == "many-small-quizzes"
+
+    @property
+    def worker_count(self) -> int:
+        wanted = self.workers or max(2, math.ceil(self.players / PLAYERS_PER_WORKER))
+        return max(1, min(wanted, self.players))
+
+    @property
+    def play_deadline_s(self) -> float:
+        if self.deadline_s is not None:
+            return self.deadline_s
+        return self.questions * (self.time_limit_ms / 1000 + GRACE_S + 10) + 30
+
+    def addresses(self) -> list[str | None]:
+        """Where the players' sockets come from (``None``: let the kernel choose)."""
+        if self.source_addresses:
+            return list(self.source_addresses)
+        host = urlsplit(self.server).hostname or ""
+        with contextlib.suppress(ValueError):
+            if ipaddress.ip_address(host).is_loopback and self.players > PLAYERS_PER_ADDRESS:
+                count = math.ceil(self.players / PLAYERS_PER_ADDRESS)
+                return [f"127.0.0.{i}" for i in range(1, count + 1)]
+        return [None]
 
 
 def _ws_url(server: str) -> str:
@@ -54,250 +145,613 @@ def _ws_url(server: str) -> str:
     )
 
 
+# ---------------------------------------------------------------------- the server's side
+
+
 async def _create_quizzes(http: httpx.AsyncClient, config: BenchConfig) -> list[dict[str, Any]]:
-    quizzes = []
-    for i in range(config.quizzes):
+    """``POST /api/quizzes`` for every quiz (a few at a time: 200 quizzes take a moment)."""
+    limit = asyncio.Semaphore(16)
+
+    async def one(i: int) -> dict[str, Any]:
         body = {
+            "title": f"bench {config.scenario} {i}",
             "count": config.questions,
-            "time_limit_s": config.time_limit_s,
             "seed": config.seed + i,
             "settings": {
-                "max_players": max(config.players_per_quiz, 1),
-                "close_when_all_answered": False,
+                "time_limit_ms": config.time_limit_ms,
+                "max_players": min(100_000, max(config.players_per_quiz, 1)),
+                "close_when_all_answered": config.closes_when_all_answered,
             },
         }
-        response = await http.post("/api/quizzes", json=body)
-        response.raise_for_status()
-        quizzes.append(response.json())
-    return quizzes
-
-
-async def _join_all(
-    http: httpx.AsyncClient,
-    config: BenchConfig,
-    quizzes: list[dict[str, Any]],
-    errors: Counter[str],
-) -> list[tuple[int, str]]:
-    limit = asyncio.Semaphore(config.join_concurrency)
-    joined: list[tuple[int, str]] = []
-
-    async def one(quiz_index: int, n: int) -> None:
-        pin = quizzes[quiz_index]["pin"]
         async with limit:
-            try:
-                response = await http.post(
-                    f"/api/quizzes/{pin}/players", json={"nickname": f"bot{quiz_index}_{n}"}
-                )
-            except httpx.HTTPError as exc:
-                errors[f"join:{type(exc).__name__}"] += 1
-                return
-        if response.status_code != 201:
-            code = response.json().get("error", {}).get("code", response.status_code)
-            errors[f"join:{code}"] += 1
-            return
-        joined.append((quiz_index, response.json()["token"]))
+            response = await http.post("/api/quizzes", json=body)
+        response.raise_for_status()
+        created: dict[str, Any] = response.json()
+        return created
 
-    await asyncio.gather(
-        *(one(q, n) for q in range(config.quizzes) for n in range(config.players_per_quiz))
-    )
-    return joined
+    return list(await asyncio.gather(*(one(i) for i in range(config.quizzes))))
 
 
-async def _host(ws_url: str, token: str, started: asyncio.Event, errors: Counter[str]) -> None:
-    """Drive one quiz: ``start`` once the players are ready, ``next`` after each ``closed``."""
-    async with connect(ws_url, compression=None, open_timeout=30, max_queue=None) as ws:
-        await ws.send(orjson.dumps({"type": "hello", "token": token}).decode())
-        await started.wait()
-        await ws.send(orjson.dumps({"type": "host", "action": "start"}).decode())
-        async for msg in ws:
-            frame = orjson.loads(msg)
-            kind = frame["type"]
-            if kind == "closed":
-                await ws.send(orjson.dumps({"type": "host", "action": "next"}).decode())
-            elif kind == "error":
-                errors[f"host:{frame.get('code')}"] += 1
-            elif kind == "final":
-                return
+#: one sample line of the Prometheus text format: ``name{labels} value``
+_SAMPLE = re.compile(r"^(?P<name>livequiz_\w+?)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$")
+_LABEL_VALUE = re.compile(r'="((?:[^"\\]|\\.)*)"')
+#: the counters whose deltas the report shows (``_total`` is added by the Prometheus client)
+_COUNTERS = ("frames_sent", "frames_dropped", "answers", "errors", "joins")
 
 
-class _ServerSampler:
-    """CPU seconds and peak RSS of the server process, if its pid is known."""
+async def _scrape(http: httpx.AsyncClient) -> dict[str, dict[str, float]] | None:
+    """The server's counters by name and label (``all`` if unlabelled); ``None`` if unreadable.
+
+    Parsed generically, so a label added or renamed on the server side still shows up.
+    """
+    try:
+        response = await http.get("/metrics")
+        response.raise_for_status()
+    except httpx.HTTPError:
+        return None
+    figures: dict[str, dict[str, float]] = {}
+    for line in response.text.splitlines():
+        match = _SAMPLE.match(line)
+        if match is None:
+            continue
+        name = match["name"].removeprefix("livequiz_")
+        if name == "connections":
+            figures.setdefault("connections", {})["all"] = float(match["value"])
+            continue
+        if not name.endswith("_total") or name.removesuffix("_total") not in _COUNTERS:
+            continue
+        label = ",".join(_LABEL_VALUE.findall(match["labels"] or "")) or "all"
+        figures.setdefault(name.removesuffix("_total"), {})[label] = float(match["value"])
+    return figures
+
+
+def _deltas(
+    before: dict[str, dict[str, float]] | None, after: dict[str, dict[str, float]] | None
+) -> dict[str, dict[str, float]] | None:
+    """What each counter grew by between two scrapes (only the ones that moved)."""
+    if before is None or after is None:
+        return None
+    out: dict[str, dict[str, float]] = {}
+    for name, series in after.items():
+        if name == "connections":
+            continue
+        moved = {
+            label: value - before.get(name, {}).get(label, 0.0)
+            for label, value in sorted(series.items())
+            if value != before.get(name, {}).get(label, 0.0)
+        }
+        if moved:
+            out[name] = moved
+    return out
+
+
+class _ServerProcess:
+    """CPU seconds and RSS of the server process, if its pid is known."""
 
     def __init__(self, pid: int | None) -> None:
         self.process = psutil.Process(pid) if pid else None
         self.peak_rss = 0
-        self.cpu0 = 0.0
 
-    def _cpu(self) -> float:
-        assert self.process is not None
+    def cpu(self) -> float:
+        if self.process is None:
+            return 0.0
         times = self.process.cpu_times()
         return float(times.user + times.system)
 
-    def start(self) -> None:
-        if self.process is not None:
-            self.cpu0 = self._cpu()
+    def rss(self) -> int:
+        if self.process is None:
+            return 0
+        rss = int(self.process.memory_info().rss)
+        self.peak_rss = max(self.peak_rss, rss)
+        return rss
 
-    async def sample(self) -> None:
+    async def watch_peak(self) -> None:
         while self.process is not None:
-            self.peak_rss = max(self.peak_rss, self.process.memory_info().rss)
+            self.rss()
             await asyncio.sleep(0.25)
 
-    def stop(self, wall_s: float) -> dict[str, Any] | None:
-        if self.process is None:
-            return None
-        cpu = self._cpu() - self.cpu0
-        rss = self.process.memory_info().rss
-        return {
-            "cpu_s": cpu,
-            "cpu_cores": cpu / wall_s if wall_s else None,
-            "rss_mib": rss / 2**20,
-            "peak_rss_mib": max(rss, self.peak_rss) / 2**20,
-        }
+
+class _Host:
+    """One quiz's host: ``start`` when told, ``next`` after each ``closed``, keeps ``final``."""
+
+    def __init__(self, ws_url: str, token: str) -> None:
+        self.ws_url = ws_url
+        self.token = token
+        self.ready = asyncio.Event()
+        self.final: dict[str, Any] | None = None
+        self.errors: Counter[str] = Counter()
+
+    async def run(self, start: asyncio.Event) -> None:
+        async with connect(self.ws_url, compression=None, open_timeout=30, max_queue=None) as ws:
+            await ws.send(orjson.dumps({"type": "hello", "token": self.token}).decode())
+            await self._until_welcome(ws)
+            self.ready.set()
+            await start.wait()
+            await ws.send(b'{"type":"host","action":"start"}', text=True)
+            while True:
+                data = await ws.recv(decode=False)
+                if data.endswith(_BOARD_END):  # the host needs no board: skip the parse
+                    continue
+                frame = orjson.loads(data)
+                kind = frame.get("type")
+                if kind == "closed":
+                    await ws.send(b'{"type":"host","action":"next"}', text=True)
+                elif kind == "error":
+                    self.errors[f"host:{frame.get('code')}"] += 1
+                elif kind == "final":
+                    self.final = frame["results"]
+                    return
+
+    async def _until_welcome(self, ws: ClientConnection) -> None:
+        while True:
+            frame = orjson.loads(await ws.recv(decode=False))
+            if frame.get("type") == "welcome":
+                return
+            if frame.get("type") == "error":
+                raise RuntimeError(f"host hello refused: {frame.get('code')}")
+
+
+# ---------------------------------------------------------------------- the workers
+
+
+@dataclass(slots=True)
+class _Pool:
+    """The worker processes and the two channels to them: a result queue and a stop event."""
+
+    config: BenchConfig
+    processes: list[Any] = field(default_factory=list)
+    queue: Any = None
+    stop: Any = None
+    ready: dict[int, dict[str, Any]] = field(default_factory=dict)
+    results: dict[int, dict[str, Any]] = field(default_factory=dict)
+    failures: dict[int, str] = field(default_factory=dict)
+
+    def spawn(self, ws_url: str, players: list[tuple[int, str, str, str | None]]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.queue, self.stop = context.Queue(), context.Event()
+        count = self.config.worker_count
+        for index in range(count):
+            spec = {
+                "index": index,
+                "mode": self.config.phase,
+                "ws_url": ws_url,
+                "players": players[index::count],
+                "window_s": self.config.window_s,
+                "wrong_rate": self.config.wrong_rate,
+                "duplicate_rate": self.config.duplicate_rate,
+                "connect_concurrency": self.config.connect_concurrency,
+                "seed": self.config.seed * 1000 + index,
+            }
+            process = context.Process(
+                target=worker_main, args=(spec, self.queue, self.stop), daemon=True
+            )
+            process.start()
+            self.processes.append(process)
+
+    @property
+    def pending(self) -> int:
+        return len(self.processes) - len(self.results) - len(self.failures)
+
+    async def _next(self, timeout: float) -> bool:
+        """Take one message (``False`` on timeout); notices a worker that died silently."""
+        loop = asyncio.get_running_loop()
+        try:
+            kind, index, payload = await loop.run_in_executor(None, self.queue.get, True, timeout)
+        except queue_module.Empty:
+            for index, process in enumerate(self.processes):
+                gone = index not in self.results and index not in self.failures
+                if gone and not process.is_alive():
+                    self.failures[index] = f"exited with code {process.exitcode}"
+            return False
+        if kind == "ready":
+            self.ready[index] = payload
+        elif kind == "result":
+            self.results[index] = payload
+        else:
+            self.failures[index] = payload
+        return True
+
+    async def wait_ready(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while len(self.ready) + len(self.failures) < len(self.processes):
+            if time.monotonic() > deadline:
+                return False
+            await self._next(1.0)
+        return True
+
+    async def wait_results(self, timeout: float) -> None:
+        """Every result; past ``timeout`` the workers are told to stop and report what they
+        have (players without a ``final`` are then counted as missing)."""
+        deadline = time.monotonic() + timeout
+        while self.pending > 0:
+            if time.monotonic() > deadline and not self.stop.is_set():
+                self.stop.set()
+                deadline = time.monotonic() + 30
+            elif time.monotonic() > deadline:
+                for index in range(len(self.processes)):
+                    if index not in self.results:
+                        self.failures.setdefault(index, "no result")
+                return
+            await self._next(1.0)
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.stop is not None:
+            self.stop.set()
+        for process in self.processes:
+            await loop.run_in_executor(None, process.join, 10)
+            if process.is_alive():
+                process.kill()
+                await loop.run_in_executor(None, process.join, 5)
+        if self.queue is not None:
+            self.queue.close()
+            self.queue.join_thread()
+
+
+def _plan(
+    config: BenchConfig, quizzes: list[dict[str, Any]]
+) -> list[tuple[int, str, str, str | None]]:
+    """Every player as ``(quiz index, PIN, nickname, local address)``, quizzes interleaved so
+    each worker gets a share of every quiz."""
+    addresses = config.addresses()
+    players: list[tuple[int, str, str, str | None]] = []
+    for n in range(config.players_per_quiz):
+        for q, quiz in enumerate(quizzes):
+            address = addresses[len(players) % len(addresses)]
+            players.append((q, str(quiz["pin"]), f"b{q}_{n}", address))
+    return players
+
+
+# ---------------------------------------------------------------------- a run
 
 
 async def run_bench(config: BenchConfig) -> dict[str, Any]:
     """Run one benchmark against ``config.server`` and return the measured figures."""
-    errors: Counter[str] = Counter()
+    if config.scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {config.scenario!r}")
     ws_url = _ws_url(config.server)
-    limits = httpx.Limits(max_connections=config.join_concurrency)
-    async with httpx.AsyncClient(base_url=config.server, limits=limits, timeout=60) as http:
+    server = _ServerProcess(config.server_pid)
+    errors: Counter[str] = Counter()
+    phases: dict[str, float] = {}
+    async with httpx.AsyncClient(base_url=config.server, timeout=60) as http:
         quizzes = await _create_quizzes(http, config)
-        t0 = time.perf_counter()
-        joined = await _join_all(http, config, quizzes, errors)
-        join_s = time.perf_counter() - t0
+        metrics0, rss0, cpu0 = await _scrape(http), server.rss(), server.cpu()
+        pool = _Pool(config)
+        start = asyncio.Event()
+        hosts = [_Host(ws_url, quiz["host_token"]) for quiz in quizzes] if config.plays else []
+        host_tasks = [asyncio.create_task(host.run(start)) for host in hosts]
+        watcher = asyncio.create_task(server.watch_peak())
+        try:
+            t0 = time.perf_counter()
+            pool.spawn(ws_url, _plan(config, quizzes))
+            if not await pool.wait_ready(timeout=120 + config.players / 50):
+                errors["connect:timeout"] += 1
+            for host, task in zip(hosts, host_tasks, strict=True):
+                ready = asyncio.create_task(host.ready.wait())
+                await asyncio.wait({ready, task}, timeout=30, return_when="FIRST_COMPLETED")
+                ready.cancel()
+            phases["connect_s"] = time.perf_counter() - t0
+            metrics1, rss1, cpu1 = await _scrape(http), server.rss(), server.cpu()
+            t_play = time.perf_counter()
+            if any(task.done() for task in host_tasks):  # a host failed: nothing would start
+                pool.stop.set()
+                await pool.wait_results(60)
+            elif config.plays:
+                start.set()
+                await pool.wait_results(config.play_deadline_s)
+            else:
+                if config.scenario == "idle":
+                    await asyncio.sleep(config.hold_s)
+                pool.stop.set()
+                await pool.wait_results(60)
+            t_end = time.perf_counter()
+            cpu2, rss2 = server.cpu(), server.rss()
+            if host_tasks:
+                await asyncio.wait(host_tasks, timeout=10)
+            for host, task in zip(hosts, host_tasks, strict=True):
+                if not task.done():
+                    errors["host:no_final"] += 1
+                elif task.exception() is not None:  # a failed host is a counted error
+                    errors[f"host:{type(task.exception()).__name__}"] += 1
+                errors.update(host.errors)
+            metrics2 = await _scrape(http)
+        finally:
+            watcher.cancel()
+            for task in host_tasks:
+                task.cancel()
+            await pool.close()
 
-    workers = max(1, min(config.workers, len(joined) or 1))
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    deadline_s = config.questions * (config.time_limit_s + 2.5) + 60
-    processes = []
-    for index in range(workers):
-        spec = {
-            "index": index,
-            "ws_url": ws_url,
-            "players": joined[index::workers],
-            "window_s": config.window_s,
-            "wrong_rate": config.wrong_rate,
-            "duplicate_rate": config.duplicate_rate,
-            "connect_concurrency": config.connect_concurrency,
-            "deadline_s": deadline_s,
-            "seed": config.seed * 1000 + index,
-        }
-        process = context.Process(target=worker_main, args=(spec, queue), daemon=True)
-        process.start()
-        processes.append(process)
+    parts = [pool.results[i] for i in sorted(pool.results)]
+    for _, failure in sorted(pool.failures.items()):
+        errors[f"worker:{failure.strip().splitlines()[-1][:80]}"] += 1
+    done = [r["t_done"] for r in parts if r.get("t_done")]
+    phases["play_s"] = (max(done) if done and config.plays else t_end) - t_play
+    if config.scenario == "idle":
+        phases["hold_s"] = t_end - t_play
+    probes = {
+        "metrics": (metrics0, metrics1, metrics2),
+        "cpu": (cpu0, cpu1, cpu2),
+        "rss": (rss0, rss1, rss2),
+    }
+    return _report(config, parts, hosts, errors, phases, t_play, probes, server)
 
-    loop = asyncio.get_running_loop()
-    results: dict[int, dict[str, Any]] = {}
-    started = asyncio.Event()
-    sampler = _ServerSampler(config.server_pid)
-    hosts = [
-        asyncio.create_task(_host(ws_url, quiz["host_token"], started, errors)) for quiz in quizzes
-    ]
-    try:
-        t_connect = time.perf_counter()
-        ready = 0
-        while ready < workers:
-            kind, index, payload = await loop.run_in_executor(None, queue.get, True, 120)
-            if kind == "ready":
-                ready += 1
-            else:  # a worker finished early (it connected nobody)
-                results[index] = payload
-        connect_s = time.perf_counter() - t_connect
-        sampler.start()
-        sampling = asyncio.create_task(sampler.sample())
-        t_play = time.perf_counter()
-        started.set()
-        while len(results) < workers:
-            kind, index, payload = await loop.run_in_executor(
-                None, queue.get, True, deadline_s + 30
-            )
-            if kind == "result":
-                results[index] = payload
-        play_s = time.perf_counter() - t_play
-        sampling.cancel()
-        server = sampler.stop(play_s)
-        for task in hosts:
-            try:
-                await asyncio.wait_for(task, timeout=10)
-            except Exception as exc:  # a failed host is a counted error
-                errors[f"host:{type(exc).__name__}"] += 1
-    finally:
-        for task in hosts:
-            task.cancel()
-        for process in processes:
-            await loop.run_in_executor(None, process.join, 10)
-            if process.is_alive():
-                process.kill()
-    return _report(config, results, errors, join_s, connect_s, play_s, len(joined), server)
+
+# ---------------------------------------------------------------------- the report
 
 
 def _report(
     config: BenchConfig,
-    results: dict[int, dict[str, Any]],
+    parts: list[dict[str, Any]],
+    hosts: list[_Host],
     errors: Counter[str],
-    join_s: float,
-    connect_s: float,
-    play_s: float,
-    joined: int,
-    server: dict[str, Any] | None,
+    phases: dict[str, float],
+    t_play: float,
+    probes: dict[str, Any],
+    server: _ServerProcess,
 ) -> dict[str, Any]:
-    parts = list(results.values())
-    ack_ms = [v for r in parts for v in r["ack_ms"]]
-    board_ms = [v for r in parts for v in r["board_ms"]]
-    acks: Counter[str] = Counter()
-    frame_types: Counter[str] = Counter()
-    for r in parts:
-        errors.update(r["errors"])
-        acks.update(r["acks"])
-        frame_types.update(r["frame_types"])
-    frames = sum(r["frames"] for r in parts)
-    cpu_play = sum(r["cpu_play_s"] for r in parts)
-    answers_sent = sum(r["answers_sent"] for r in parts)
-    refused = sum(r["refused"] for r in parts)
+    refused: Counter[str] = Counter()
+    for part in parts:
+        errors.update(part["errors"])
+        refused.update(part["refused"])
+    no_reply = sum(part["pending"] for part in parts)
+    if no_reply:
+        errors["answer:no_reply"] += no_reply
+    play_s = phases["play_s"]
+    joins = _joins(config, parts)
+    result: dict[str, Any] = {
+        "config": _config_dict(config, len(parts)),
+        "phase": config.phase,
+        "joins": joins,
+        "joined": joins["joined"],
+        "connect_s": phases["connect_s"],
+        "play_s": play_s if config.plays else None,
+        "hold_s": phases.get("hold_s"),
+        "leave_s": max((p["leave_s"] for p in parts), default=None),
+    }
+    if config.plays:
+        result.update(_play(config, parts, refused, play_s, t_play))
+        result["recount"] = _recount(parts, hosts)
+    result["frames"] = {
+        "connect": _frames(parts, "connect", joins["seconds"]),
+        config.phase: _frames(parts, "play", play_s),
+    }
+    metrics0, metrics1, metrics2 = probes["metrics"]
+    result["server_metrics"] = {
+        "connect": _deltas(metrics0, metrics1),
+        config.phase: _deltas(metrics1, metrics2),
+        "connections_after_connect": (metrics1 or {}).get("connections", {}).get("all"),
+    }
+    result["server_process"] = _server_figures(
+        server, probes["cpu"], probes["rss"], phases, joins["joined"]
+    )
+    result["generator"] = _generator(parts, play_s, joins["seconds"])
+    result["errors"] = dict(sorted(errors.items()))
+    missing = result.get("missing_finals", 0)
+    mismatches = result.get("recount", {}).get("mismatches", 0)
+    result["ok"] = not errors and not missing and not mismatches
+    return result
+
+
+def _config_dict(config: BenchConfig, workers: int) -> dict[str, Any]:
     return {
-        "config": {
-            "scenario": config.scenario,
-            "server": config.server,
-            "quizzes": config.quizzes,
-            "players": config.players,
-            "questions": config.questions,
-            "time_limit_s": config.time_limit_s,
-            "window_s": config.window_s,
-            "wrong_rate": config.wrong_rate,
-            "duplicate_rate": config.duplicate_rate,
-            "workers": len(parts),
-        },
+        "scenario": config.scenario,
+        "server": config.server,
+        "quizzes": config.quizzes,
+        "players": config.players,
+        "questions": config.questions if config.plays else None,
+        "time_limit_ms": config.time_limit_ms if config.plays else None,
+        "window_s": config.window_s if config.plays else None,
+        "close_when_all_answered": config.closes_when_all_answered if config.plays else None,
+        "wrong_rate": config.wrong_rate,
+        "duplicate_rate": config.duplicate_rate,
+        "hold_s": config.hold_s if config.scenario == "idle" else None,
+        "workers": workers,
+        "connect_concurrency": config.connect_concurrency,
+        "source_addresses": [a or "auto" for a in config.addresses()],
+        "seed": config.seed,
+    }
+
+
+def _joins(config: BenchConfig, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Connect + join over the WebSocket → ``welcome``: how many, how fast, how long each."""
+    joined = sum(p["joined"] for p in parts)
+    t0 = min((p["join_t0"] for p in parts), default=0.0)
+    t1 = max((p["join_t1"] for p in parts), default=0.0)
+    seconds = t1 - t0
+    return {
+        "players": config.players,
         "joined": joined,
-        "join_s": join_s,
-        "join_rate": joined / join_s if join_s else None,
-        "connected": sum(r["connected"] for r in parts),
-        "connect_s": connect_s,
-        "play_s": play_s,
+        "seconds": seconds,
+        "rate": joined / seconds if seconds > 0 else None,
+        "latency_ms": summary(v for p in parts for v in p["join_ms"]),
+        "retries": sum(p["join_retries"] for p in parts),
+    }
+
+
+def _play(
+    config: BenchConfig,
+    parts: list[dict[str, Any]],
+    refused: Counter[str],
+    play_s: float,
+    t_play: float,
+) -> dict[str, Any]:
+    """Answers, their latencies (ack, own board, everyone's board) and the plot samples."""
+    rows = [row for p in parts for row in p["answers"]]
+    visible = VisibleToAll(
+        merge_transitions(p["transitions"] for p in parts),
+        merge_min_seen(p["min_seen"] for p in parts),
+    )
+    ack: list[tuple[float, float]] = []
+    own: list[tuple[float, float]] = []
+    everyone: list[tuple[float, float]] = []
+    unseen = 0
+    for quiz, seq, t_send, t_ack, t_own in rows:
+        at = t_send - t_play
+        ack.append((at, (t_ack - t_send) * 1000))
+        if t_own:
+            own.append((at, (t_own - t_send) * 1000))
+        t_all = visible.time_seen(quiz, seq)
+        if t_all is None:
+            unseen += 1
+        else:
+            everyone.append((at, (t_all - t_send) * 1000))
+    accepted = len(rows)
+    limit, seed = config.sample_limit, config.seed
+    answers_sent = sum(p["answers_sent"] for p in parts)
+    return {
         "answers_sent": answers_sent,
-        "duplicates_sent": sum(r["duplicates_sent"] for r in parts),
-        "refused": refused,
-        "acks": dict(acks),
-        "acks_total": sum(acks.values()),
-        "correct_rate": (
-            sum(r["correct"] for r in parts) / acks["accepted"] if acks["accepted"] else None
-        ),
-        "ack_ms": summary(ack_ms),
-        "board_ms": summary(board_ms),
-        "board_unseen": sum(r["board_unseen"] for r in parts),
-        "frames": frames,
-        "frames_per_s": frames / play_s if play_s else None,
-        "frame_types": dict(frame_types),
-        "errors": dict(errors),
-        "recount": {
-            "checked": sum(r["recount_checked"] for r in parts),
-            "mismatches": sum(r["recount_mismatch_count"] for r in parts),
-            "examples": [m for r in parts for m in r["recount_mismatches"]][:20],
+        "duplicates_sent": sum(p["duplicates_sent"] for p in parts),
+        "accepted": accepted,
+        "refused": dict(sorted(refused.items())),
+        "correct_rate": sum(p["correct"] for p in parts) / accepted if accepted else None,
+        "answers_per_s": accepted / play_s if play_s > 0 else None,
+        "answers_peak_per_s": peak_per_second(t_ack - t_play for *_, t_ack, _ in rows),
+        "ack_ms": summary(v for _, v in ack),
+        "board_own_ms": summary(v for _, v in own),
+        "board_own_unseen": accepted - len(own),
+        "board_all_ms": summary(v for _, v in everyone),
+        "board_all_unseen": unseen,
+        "samples": {
+            "ack": subsample(ack, limit, seed),
+            "board_own": subsample(own, limit, seed + 1),
+            "board_all": subsample(everyone, limit, seed + 2),
         },
-        "generator": {
-            "cpu_play_s": cpu_play,
-            "cpu_cores": cpu_play / play_s if play_s else None,
-            "cpu_connect_s": sum(r["cpu_connect_s"] for r in parts),
+        "finals": sum(final is not None for p in parts for *_, final in p["scores"]),
+        "missing_finals": sum(final is None for p in parts for *_, final in p["scores"]),
+    }
+
+
+def _recount(parts: list[dict[str, Any]], hosts: list[_Host]) -> dict[str, Any]:
+    """(a) each player's acked points = its own ``final`` score; (b) the host's ``final`` lists
+    every player with the score the player's acks add up to (player ids from ``welcome``)."""
+    examples: list[dict[str, Any]] = []
+    acked: dict[tuple[int, int], int] = {}
+    own_checked = own_mismatches = 0
+    for part in parts:
+        for quiz, player_id, points, final in part["scores"]:
+            acked[(quiz, player_id)] = points
+            if final is None:
+                continue
+            own_checked += 1
+            if final != points:
+                own_mismatches += 1
+                examples.append(
+                    {"check": "own final", "quiz": quiz, "player_id": player_id,
+                     "acked_points": points, "final_score": final}
+                )  # fmt: skip
+    host_checked = host_mismatches = missing_host_finals = 0
+    for quiz, host in enumerate(hosts):
+        if host.final is None:
+            missing_host_finals += 1
+            continue
+        listed = {line["player_id"]: line["score"] for line in host.final.get("players", [])}
+        ours = {pid: pts for (q, pid), pts in acked.items() if q == quiz}
+        for player_id in sorted(listed.keys() | ours.keys()):
+            host_checked += 1
+            score, points = listed.get(player_id), ours.get(player_id)
+            if score != points:
+                host_mismatches += 1
+                examples.append(
+                    {"check": "host final", "quiz": quiz, "player_id": player_id,
+                     "acked_points": points, "host_score": score}
+                )  # fmt: skip
+    return {
+        "own_checked": own_checked,
+        "own_mismatches": own_mismatches,
+        "host_checked": host_checked,
+        "host_mismatches": host_mismatches,
+        "missing_host_finals": missing_host_finals,
+        "mismatches": own_mismatches + host_mismatches + missing_host_finals,
+        "examples": examples[:10],
+    }
+
+
+def _frames(parts: list[dict[str, Any]], phase: str, seconds: float) -> dict[str, Any]:
+    """Frames and bytes the generator received in one phase, by frame type, and per second."""
+    frames: Counter[str] = Counter()
+    sizes: Counter[str] = Counter()
+    for part in parts:
+        frames.update(part["frames"][phase])
+        sizes.update(part["bytes"][phase])
+
+    def per_s(n: float) -> float | None:
+        return n / seconds if seconds > 0 else None
+
+    return {
+        "seconds": seconds,
+        "frames": sum(frames.values()),
+        "bytes": sum(sizes.values()),
+        "frames_per_s": per_s(sum(frames.values())),
+        "bytes_per_s": per_s(sum(sizes.values())),
+        "by_type": {
+            kind: {
+                "frames": frames[kind],
+                "bytes": sizes[kind],
+                "frames_per_s": per_s(frames[kind]),
+                "bytes_per_s": per_s(sizes[kind]),
+            }
+            for kind in sorted(frames)
+            if frames[kind]
         },
-        "server_process": server,
+    }
+
+
+def _lag(values: list[float]) -> dict[str, float | int | None]:
+    figures = summary(values)
+    return {"count": figures["count"], "p99": figures["p99"], "max": figures["max"]}
+
+
+def _generator(parts: list[dict[str, Any]], play_s: float, join_s: float) -> dict[str, Any]:
+    """The load generator's own cost and stalls: if its loops lag, latencies include that."""
+    workers = [
+        {
+            "index": p["index"],
+            "pid": p["pid"],
+            "players": p["players"],
+            "joined": p["joined"],
+            "cpu_connect_s": p["cpu_connect_s"],
+            "cpu_play_s": p["cpu_play_s"],
+            "cpu_play_kernel_s": p["cpu_play_kernel_s"],
+            "cpu_cores": p["cpu_play_s"] / p["play_wall_s"] if p["play_wall_s"] > 0 else None,
+            "loop_lag_connect_ms": _lag(p["lag_connect_ms"]),
+            "loop_lag_ms": _lag(p["lag_play_ms"]),
+        }
+        for p in parts
+    ]
+    cpu_play = sum(p["cpu_play_s"] for p in parts)
+    cpu_connect = sum(p["cpu_connect_s"] for p in parts)
+    return {
+        "workers": workers,
+        "cpu_connect_s": cpu_connect,
+        "cpu_connect_cores": cpu_connect / join_s if join_s > 0 else None,
+        "loop_lag_connect_ms": _lag([v for p in parts for v in p["lag_connect_ms"]]),
+        "cpu_play_s": cpu_play,
+        "cpu_play_kernel_s": sum(p["cpu_play_kernel_s"] for p in parts),
+        "cpu_cores": cpu_play / play_s if play_s > 0 else None,
+        "loop_lag_ms": _lag([v for p in parts for v in p["lag_play_ms"]]),
+    }
+
+
+def _server_figures(
+    server: _ServerProcess,
+    cpu: tuple[float, float, float],
+    rss: tuple[int, int, int],
+    phases: dict[str, float],
+    joined: int,
+) -> dict[str, Any] | None:
+    """Server CPU per phase and RSS before / after everyone connected (→ KiB per player)."""
+    if server.process is None:
+        return None
+    connect_s, play_s = phases["connect_s"], phases["play_s"]
+    return {
+        "pid": server.process.pid,
+        "cpu_connect_s": cpu[1] - cpu[0],
+        "cpu_connect_cores": (cpu[1] - cpu[0]) / connect_s if connect_s > 0 else None,
+        "cpu_play_s": cpu[2] - cpu[1],
+        "cpu_cores": (cpu[2] - cpu[1]) / play_s if play_s > 0 else None,
+        "rss_before_mib": rss[0] / 2**20,
+        "rss_connected_mib": rss[1] / 2**20,
+        "rss_after_mib": rss[2] / 2**20,
+        "peak_rss_mib": max(server.peak_rss, *rss) / 2**20,
+        "kib_per_player": (rss[1] - rss[0]) / joined / 1024 if joined else None,
     }

@@ -1,118 +1,332 @@
-"""One worker process: holds a share of the players' WebSockets and plays the quiz.
+"""One worker process: holds a share of the players' WebSockets and plays for them.
 
-Spawned by :mod:`livequiz.bench.runner` with a picklable spec. It connects and authenticates
-every player it was given, reports ``("ready", index, info)`` on the queue, then answers each
-question after a think time, measures ack and board latency, and reports
-``("result", index, result)`` once every socket has its ``final`` (or the deadline passes).
+Spawned by :mod:`livequiz.bench.runner` with a picklable spec. Cheapness is the point: at 10,000
+players on a 2-core machine the load generator must not be what limits the figures, so
 
-Per-frame work is kept small: a ``board`` frame is recognised by a byte check and parsed only
-when that socket still waits for one of its answers to show on the board.
+- each player is a picows listener (Cython WebSocket, callbacks), not a coroutine: a socket
+  costs a Python object and a read buffer, not a task and its frames;
+- a think time is a ``loop.call_later``; answers are sent from callbacks;
+- players join over the WebSocket itself (``join`` → ``welcome``), a few hundred at a time;
+- a ``board`` frame — 10 per second to every player — is recognised by its last bytes and its
+  ``seq`` is read from its first bytes, without a JSON parse.
+
+Messages to the runner on ``queue``: ``("ready", index, info)`` once every player has joined
+(or failed to), then ``("result", index, result)`` after every player has its ``final`` (play),
+or after the runner sets ``stop`` (hold: join-storm, idle; or a play past its deadline), or
+``("failed", index, traceback)``. Times are ``time.perf_counter()`` values
+(``CLOCK_MONOTONIC`` on Linux: comparable across the processes of one machine); the runner turns
+them into latencies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import random
+import resource
 import time
+import traceback
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from picows import (
+    WSCloseCode,
+    WSFrame,
+    WSHandshakeError,
+    WSListener,
+    WSMsgType,
+    WSTransport,
+    ws_connect,
+)
+
+from livequiz.bench.board_all import Transition
 
 __all__ = ["worker_main"]
 
-_BOARD = b'"type":"board"'
-#: the server adds ``type`` last to its board dict, so a board frame ends with this
+#: the server adds ``type`` last to its board dict, so a board frame ends with this …
 _BOARD_END = b'"type":"board"}'
+#: … and ``seq`` first, so the number can be cut out of the front
+_SEQ_PREFIX = b'{"seq":'
+_TYPE_PREFIX = b'{"type":"'
+#: frames every player gets that the bench only counts: not even parsed
+_COUNT_ONLY = frozenset({"closed", "result", "finished", "players", "lock", "snapshot"})
+_TEXT = WSMsgType.TEXT
+_CLOSE = WSMsgType.CLOSE
+#: how often the loop-lag probe fires; its lateness is the worker's own stall
+_LAG_PROBE_S = 0.01
+#: after the last ``final``, keep sockets open this long for the trailing board tick
+_LINGER_S = 0.5
 
 
-@dataclass(slots=True)
-class _Player:
-    quiz: int
-    token: str
-    ws: ClientConnection | None = None
-    #: question index → send times (perf_counter) of answers not acknowledged yet
-    pending_ack: dict[int, list[float]] = field(default_factory=dict)
-    #: (ack seq, answer send time) of accepted answers not yet seen on the board
-    board_wait: list[tuple[int, float]] = field(default_factory=list)
-    last_board_seq: int = -1
-    last_board_t: float = 0.0
-    points: int = 0
-    final_score: int | None = None
+def _kind(data: bytes) -> str:
+    """A frame's ``type``, from its first bytes when the server put it first."""
+    if data.startswith(_TYPE_PREFIX):
+        end = data.find(b'"', 9)
+        if end > 9:
+            return data[9:end].decode()
+    kind = orjson.loads(data).get("type", "?")
+    return kind if isinstance(kind, str) else "?"
 
 
-@dataclass(slots=True)
-class _Stats:
-    ack_ms: list[float] = field(default_factory=list)
-    board_ms: list[float] = field(default_factory=list)
-    frames: int = 0
-    frame_types: Counter[str] = field(default_factory=Counter)
-    answers_sent: int = 0
-    duplicates_sent: int = 0
-    acks: Counter[str] = field(default_factory=Counter)
-    errors: Counter[str] = field(default_factory=Counter)
-    refused: int = 0
-    correct: int = 0
+def _board_seq(data: bytes) -> int:
+    """The ``seq`` of a board frame, from its first bytes when the server put it first."""
+    if data.startswith(_SEQ_PREFIX):
+        end = data.find(b",", 7)
+        if end > 7:
+            return int(data[7:end])
+    seq: int = orjson.loads(data)["seq"]
+    return seq
+
+
+class _Player(WSListener):
+    """One player's socket and what the worker must remember about it (callbacks only)."""
+
+    def __init__(self, worker: _Worker, quiz: int, pin: str, nickname: str) -> None:
+        super().__init__()
+        self.w = worker
+        self.quiz = quiz
+        self.join_msg = orjson.dumps({"type": "join", "pin": pin, "nickname": nickname})
+        self.transport: WSTransport | None = None
+        self.welcomed: asyncio.Future[bool] | None = None
+        self.player_id = -1
+        #: the seq of the last board (or of the welcome's state) this client has seen
+        self.seen = -1
+        self.seen_t = 0.0
+        #: answers sent, not yet answered: ``[q, option, t_send, is_duplicate]``
+        self.pending: list[list[Any]] = []
+        #: accepted answers (rows of ``worker.answers``) not yet shown on this client's board
+        self.board_wait: list[list[Any]] = []
+        self.points = 0
+        self.final_score: int | None = None
+        self.done = False
+        self.closing = False
+
+    # ---------------------------------------------------------------- picows callbacks
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+        transport.send(_TEXT, self.join_msg)
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        w = self.w
+        if frame.msg_type is not _TEXT:
+            if frame.msg_type is _CLOSE:
+                self._closed_by_server(frame.get_close_code().value)
+                transport.send_close(frame.get_close_code())
+                transport.disconnect()
+            return
+        data = frame.get_payload_as_bytes()
+        if data.endswith(_BOARD_END):
+            w.board_frames += 1
+            w.board_bytes += len(data)
+            seq = _board_seq(data)
+            if seq > self.seen:
+                now = time.perf_counter()
+                key = (self.quiz, self.seen, seq)
+                if now > w.transitions.get(key, 0.0):
+                    w.transitions[key] = now
+                self.seen, self.seen_t = seq, now
+                if self.board_wait:
+                    self._board_caught_up(seq, now)
+            return
+        kind = _kind(data)
+        w.frames[kind] += 1
+        w.bytes[kind] += len(data)
+        if kind in _COUNT_ONLY:
+            return
+        if kind == "question":
+            # the same bytes reach every player of the quiz: parse them once per worker
+            shape = w.questions.get(data)
+            if shape is None:
+                question = orjson.loads(data)["question"]
+                shape = w.questions[data] = (question["index"], len(question["options"]))
+            w.loop.call_later(w.think_s(), self.answer, *shape)
+            return
+        msg = orjson.loads(data)
+        if kind == "ack":
+            self._on_ack(msg, time.perf_counter())
+        elif kind == "error":
+            self._on_error(msg)
+        elif kind == "welcome":
+            self._on_welcome(msg)
+        elif kind == "final":
+            self.final_score = msg["results"]["score"]
+            w.player_done(self)
+        elif kind == "kicked":
+            w.errors["kicked"] += 1
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        handshake = transport.close_handshake
+        code: int = handshake.recv.code.value if handshake and handshake.recv else 1006
+        self._closed_by_server(code)
+
+    # ---------------------------------------------------------------- frames
+
+    def _closed_by_server(self, code: int) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        if self.welcomed is not None and not self.welcomed.done():
+            self.w.errors[f"join:close_{code}"] += 1
+            self.welcomed.set_result(False)
+        elif not self.done:
+            self.w.errors[f"close:{code}"] += 1
+            self.w.player_done(self)
+
+    def _on_welcome(self, msg: dict[str, Any]) -> None:
+        state = msg["state"]
+        self.player_id = state["player"]["player_id"]
+        self.seen = state["seq"]
+        if self.welcomed is not None and not self.welcomed.done():
+            self.welcomed.set_result(True)
+
+    def _on_error(self, msg: dict[str, Any]) -> None:
+        w = self.w
+        code = msg.get("code", "?")
+        q = msg.get("q")
+        if self.welcomed is not None and not self.welcomed.done():
+            if code == "rate_limited":  # the server's join budget: wait and ask again
+                w.join_retries += 1
+                w.loop.call_later(0.25 + w.rng.random() * 0.5, self._join_again)
+            else:
+                w.errors[f"join:{code}"] += 1
+                self.welcomed.set_result(False)
+            return
+        entry = self._pop_pending(q) if isinstance(q, int) else None
+        if entry is None:
+            w.errors[f"ws:{code}"] += 1
+            return
+        w.refused[code] += 1
+        w.errors[f"{'duplicate' if entry[3] else 'answer'}:{code}"] += 1
+
+    def _join_again(self) -> None:
+        if self.transport is not None and not self.closing:
+            self.transport.send(_TEXT, self.join_msg)
+
+    def _pop_pending(self, q: int) -> list[Any] | None:
+        for i, entry in enumerate(self.pending):
+            if entry[0] == q:
+                return self.pending.pop(i)
+        return None
+
+    def _on_ack(self, msg: dict[str, Any], now: float) -> None:
+        w = self.w
+        q, status = msg["q"], msg["status"]
+        entry = self._pop_pending(q)
+        if entry is None:
+            w.errors["ack:unexpected"] += 1
+            return
+        _, option, t_send, duplicate = entry
+        if status != "accepted":
+            w.refused[status] += 1
+            if not duplicate or status != "duplicate":
+                w.errors[f"{'duplicate' if duplicate else 'answer'}:{status}"] += 1
+            return
+        if duplicate:
+            w.errors["duplicate:accepted"] += 1
+        answer = msg.get("answer") or {}
+        self.points += int(answer.get("points") or 0)
+        key = (self.quiz, q)
+        if answer.get("revealed"):
+            if answer.get("correct"):
+                w.correct_answers += 1
+                w.correct[key] = answer["option"]
+            else:
+                w.wrong.setdefault(key, set()).add(answer["option"])
+        seq = msg["seq"]
+        row: list[Any] = [self.quiz, seq, t_send, now, 0.0]
+        w.answers.append(row)
+        if self.seen >= seq:  # the board showed it before the ack arrived
+            row[4] = self.seen_t
+        else:
+            self.board_wait.append(row)
+        if w.rng.random() < w.duplicate_rate:
+            w.duplicates_sent += 1
+            self.send_answer(q, option, duplicate=True)
+
+    def _board_caught_up(self, seq: int, now: float) -> None:
+        waiting = []
+        for row in self.board_wait:
+            if row[1] <= seq:
+                row[4] = now
+            else:
+                waiting.append(row)
+        self.board_wait = waiting
+
+    # ---------------------------------------------------------------- sending
+
+    def answer(self, q: int, options: int) -> None:
+        """The think time is over: pick an option (right or wrong on purpose) and send it."""
+        if self.transport is None or self.closing or self.done:
+            return
+        self.send_answer(q, self.w.choose((self.quiz, q), options), duplicate=False)
+
+    def send_answer(self, q: int, option: int, *, duplicate: bool) -> None:
+        assert self.transport is not None
+        w = self.w
+        w.answers_sent += 1
+        self.pending.append([q, option, time.perf_counter(), duplicate])
+        self.transport.send(_TEXT, b'{"type":"answer","q":%d,"option":%d}' % (q, option))
+
+    def close(self) -> None:
+        self.closing = True
+        if self.transport is not None and not self.transport.is_disconnected:
+            self.transport.send_close(WSCloseCode.OK)
+            self.transport.disconnect()
 
 
 class _Worker:
-    def __init__(self, spec: dict[str, Any]) -> None:
+    """Every player of this process, the counters they share, and the phases of a run."""
+
+    def __init__(self, spec: dict[str, Any], queue: Any, stop: Any) -> None:
         self.spec = spec
+        self.queue = queue
+        self.stop = stop
+        self.loop = asyncio.get_running_loop()
         self.rng = random.Random(spec["seed"])
-        self.stats = _Stats()
-        self.players = [_Player(quiz, token) for quiz, token in spec["players"]]
+        self.window_s: float = spec["window_s"]
+        self.wrong_rate: float = spec["wrong_rate"]
+        self.duplicate_rate: float = spec["duplicate_rate"]
+        self.players = [_Player(self, quiz, pin, nick) for quiz, pin, nick, _ in spec["players"]]
+        self.addrs: list[str | None] = [addr for *_, addr in spec["players"]]
         #: (quiz, question) → correct option, learnt from revealed acks in this process
         self.correct: dict[tuple[int, int], int] = {}
+        #: a question frame's bytes → (index, number of options)
+        self.questions: dict[bytes, tuple[int, int]] = {}
         self.wrong: dict[tuple[int, int], set[int]] = {}
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.transitions: dict[Transition, float] = {}
+        #: one row per accepted answer: ``[quiz, ack seq, t_send, t_ack, t_own_board or 0]``
+        self.answers: list[list[Any]] = []
+        self.frames: Counter[str] = Counter()
+        self.bytes: Counter[str] = Counter()
+        self.board_frames = 0
+        self.board_bytes = 0
+        self.errors: Counter[str] = Counter()
+        self.refused: Counter[str] = Counter()
+        self.answers_sent = 0
+        self.duplicates_sent = 0
+        self.correct_answers = 0
+        self.join_retries = 0
+        self.join_ms: list[float] = []
+        self.joined: list[_Player] = []
+        self.open_players = 0
+        self.counting = False
+        self.all_done: asyncio.Future[None] = self.loop.create_future()
+        self.lag_ms: list[float] = []
+        self._lag_due = 0.0
 
-    # ------------------------------------------------------------------ connecting
+    # ---------------------------------------------------------------- choices
 
-    async def connect_all(self) -> None:
-        limit = asyncio.Semaphore(self.spec["connect_concurrency"])
-
-        async def one(player: _Player) -> None:
-            async with limit:
-                try:
-                    ws = await connect(
-                        self.spec["ws_url"], compression=None, open_timeout=30, max_queue=None
-                    )
-                except InvalidStatus as exc:
-                    self.stats.errors[f"connect:http_{exc.response.status_code}"] += 1
-                    return
-                except Exception as exc:  # every refusal is counted by kind
-                    self.stats.errors[f"connect:{type(exc).__name__}"] += 1
-                    return
-                try:
-                    await ws.send(orjson.dumps({"type": "hello", "token": player.token}).decode())
-                    while True:
-                        frame = orjson.loads(await ws.recv(decode=False))
-                        if frame["type"] == "welcome":
-                            break
-                        if frame["type"] == "error":
-                            self.stats.errors[f"hello:{frame.get('code')}"] += 1
-                            await ws.close()
-                            return
-                except ConnectionClosed as exc:
-                    self.stats.errors[f"hello:close_{exc.rcvd.code if exc.rcvd else 1006}"] += 1
-                    return
-                player.ws = ws
-
-        await asyncio.gather(*(one(p) for p in self.players))
-
-    # ------------------------------------------------------------------ playing
-
-    def _think_s(self) -> float:
+    def think_s(self) -> float:
         """Realistic think time: log-normal, median at ~35 % of the window, clipped to it."""
-        window: float = self.spec["window_s"]
+        window = self.window_s
         return min(window, max(0.02 * window, self.rng.lognormvariate(0.0, 0.6) * 0.35 * window))
 
-    def _choose(self, key: tuple[int, int], options: int) -> int:
-        want_wrong = self.rng.random() < self.spec["wrong_rate"]
+    def choose(self, key: tuple[int, int], options: int) -> int:
+        """An option, wrong with probability ``wrong_rate`` once this process knows the answer."""
+        want_wrong = self.rng.random() < self.wrong_rate
         correct = self.correct.get(key)
         if correct is not None:
             if not want_wrong:
@@ -122,119 +336,166 @@ class _Worker:
         pool = sorted(wrong) if want_wrong else [o for o in range(options) if o not in wrong]
         return self.rng.choice(pool or list(range(options)))
 
-    async def _answer(self, player: _Player, q: int, options: int) -> None:
-        await asyncio.sleep(self._think_s())
-        option = self._choose((player.quiz, q), options)
-        await self._send_answer(player, q, option)
-
-    async def _send_answer(self, player: _Player, q: int, option: int) -> None:
-        ws = player.ws
-        assert ws is not None
-        player.pending_ack.setdefault(q, []).append(time.perf_counter())
-        self.stats.answers_sent += 1
-        try:
-            await ws.send(orjson.dumps({"type": "answer", "q": q, "option": option}).decode())
-        except ConnectionClosed:
-            self.stats.errors["answer:connection_closed"] += 1
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def play(self, player: _Player) -> None:
-        ws = player.ws
-        assert ws is not None
-        stats = self.stats
-        perf = time.perf_counter
-        while True:
-            try:
-                msg = await ws.recv(decode=False)
-            except ConnectionClosed as exc:
-                stats.errors[f"close:{exc.rcvd.code if exc.rcvd else 1006}"] += 1
-                return
-            stats.frames += 1
-            if msg.endswith(_BOARD_END) or _BOARD in msg[:24]:
-                stats.frame_types["board"] += 1
-                if player.board_wait:
-                    now = perf()
-                    seq = orjson.loads(msg)["seq"]
-                    player.last_board_seq, player.last_board_t = seq, now
-                    waiting = player.board_wait
-                    stats.board_ms.extend((now - t) * 1000 for s, t in waiting if s <= seq)
-                    player.board_wait = [(s, t) for s, t in waiting if s > seq]
-                continue
-            frame = orjson.loads(msg)
-            kind = frame["type"]
-            stats.frame_types[kind] += 1
-            if kind == "question":
-                question = frame["question"]
-                self._spawn(self._answer(player, question["index"], len(question["options"])))
-            elif kind == "ack":
-                self._on_ack(player, frame, perf())
-            elif kind == "error":
-                stats.errors[f"ws:{frame.get('code')}"] += 1
-                q = frame.get("q")
-                if isinstance(q, int) and player.pending_ack.get(q):
-                    player.pending_ack[q].pop(0)
-                    stats.refused += 1
-            elif kind == "final":
-                player.final_score = frame["results"]["score"]
-                await ws.close()
-                return
-
-    def _on_ack(self, player: _Player, frame: dict[str, Any], now: float) -> None:
-        stats = self.stats
-        q, status, seq = frame["q"], frame["status"], frame["seq"]
-        sent = player.pending_ack.get(q)
-        t_send = sent.pop(0) if sent else now
-        stats.acks[status] += 1
-        if status != "accepted":
+    def player_done(self, player: _Player) -> None:
+        """A player has its ``final`` (or lost its socket): the play ends when all have."""
+        if player.done:
             return
-        stats.ack_ms.append((now - t_send) * 1000)
-        answer = frame.get("answer") or {}
-        player.points += int(answer.get("points") or 0)
-        key = (player.quiz, q)
-        if answer.get("revealed"):
-            if answer.get("correct"):
-                stats.correct += 1
-                self.correct[key] = answer["option"]
-            else:
-                self.wrong.setdefault(key, set()).add(answer["option"])
-        if player.last_board_seq >= seq:  # the board showed it before the ack arrived
-            stats.board_ms.append((player.last_board_t - t_send) * 1000)
-        else:
-            player.board_wait.append((seq, t_send))
-        if self.rng.random() < self.spec["duplicate_rate"]:
-            stats.duplicates_sent += 1
-            self._spawn(self._send_answer(player, q, answer.get("option", 0)))
+        player.done = True
+        if self.counting:
+            self.open_players -= 1
+            self._check_all_done()
 
-    def result(self) -> dict[str, Any]:
-        stats = self.stats
-        mismatches = [
-            {"quiz": p.quiz, "acked_points": p.points, "final_score": p.final_score}
-            for p in self.players
-            if p.ws is not None and p.final_score != p.points
-        ]
+    def _check_all_done(self) -> None:
+        if self.open_players <= 0 and not self.all_done.done():
+            self.all_done.set_result(None)
+
+    # ---------------------------------------------------------------- probes
+
+    def _lag_probe(self) -> None:
+        now = time.perf_counter()
+        if self._lag_due:
+            self.lag_ms.append(max(0.0, now - self._lag_due) * 1000)
+        self._lag_due = now + _LAG_PROBE_S
+        self.loop.call_later(_LAG_PROBE_S, self._lag_probe)
+
+    async def _stopped(self) -> None:
+        """Returns once the runner sets ``stop`` (polled: cheap, and no thread)."""
+        while not self.stop.is_set():
+            await asyncio.sleep(0.05)
+
+    # ---------------------------------------------------------------- phases
+
+    async def connect_all(self) -> None:
+        """Connect and join every player, at most ``connect_concurrency`` at a time."""
+        todo = iter(range(len(self.players)))
+        url: str = self.spec["ws_url"]
+        perf = time.perf_counter
+
+        async def lane() -> None:
+            for i in todo:
+                player, addr = self.players[i], self.addrs[i]
+                player.welcomed = self.loop.create_future()
+                t0 = perf()
+                options: dict[str, Any] = {}
+                if addr is not None:
+                    options["local_addr"] = (addr, 0)
+                try:
+                    await ws_connect(
+                        _factory(player),
+                        url,
+                        websocket_handshake_timeout=30,
+                        read_buffer_init_size=4096,
+                        **options,
+                    )
+                except WSHandshakeError as exc:  # 429 / 503: the server's connection limits
+                    status = int(exc.response.status) if exc.response is not None else 0
+                    self.errors[f"connect:http_{status}"] += 1
+                    continue
+                except Exception as exc:  # refused, reset, timed out…: counted by kind
+                    self.errors[f"connect:{type(exc).__name__}"] += 1
+                    continue
+                try:
+                    ok = await asyncio.wait_for(player.welcomed, 30)
+                except TimeoutError:
+                    self.errors["join:timeout"] += 1
+                    ok = False
+                if ok:
+                    self.join_ms.append((perf() - t0) * 1000)
+                    self.joined.append(player)
+                else:
+                    player.close()
+
+        concurrency = max(1, min(self.spec["connect_concurrency"], len(self.players)))
+        await asyncio.gather(*(lane() for _ in range(concurrency)))
+        self.open_players = sum(not p.done for p in self.joined)
+        self.counting = True
+        self._check_all_done()
+
+    async def run(self) -> dict[str, Any]:
+        index = self.spec["index"]
+        self._lag_probe()
+        cpu0 = _cpu()
+        t_join0 = time.perf_counter()
+        await self.connect_all()
+        t_join1 = time.perf_counter()
+        cpu_connect = _cpu() - cpu0
+        # the players live until the end: keep the collector from rescanning them (a gen-2
+        # pass over 15,000 listeners is a stall that would show up as latency)
+        gc.collect()
+        gc.freeze()
+        lag_connect, self.lag_ms, self._lag_due = self.lag_ms, [], 0.0
+        joined_frames = self.frames.copy(), self.bytes.copy()
+        board_before = self.board_frames, self.board_bytes
+        self.queue.put(("ready", index, {"joined": len(self.joined), "t": t_join1}))
+        cpu1, sys1, t_ready = _cpu(), os.times().system, time.perf_counter()
+
+        stopped = asyncio.ensure_future(self._stopped())
+        t_done = 0.0
+        if self.spec["mode"] != "play":  # hold or leave: the runner says when
+            await stopped
+        elif self.joined:  # until every player has its final (or the runner's deadline)
+            await asyncio.wait({stopped, self.all_done}, return_when=asyncio.FIRST_COMPLETED)
+            t_done = time.perf_counter()
+            if not stopped.done():
+                await asyncio.wait({stopped}, timeout=_LINGER_S)
+        stopped.cancel()
+        t_end = time.perf_counter()
+        lag_play = self.lag_ms[:]  # not the closing below: that is no part of the play
+        cpu_play, sys_play = _cpu() - cpu1, os.times().system - sys1
+
+        t_leave = time.perf_counter()
+        for player in self.players:
+            player.close()
+        for _ in range(40):  # let the close frames go out
+            if all(p.transport is None or p.transport.is_disconnected for p in self.players):
+                break
+            await asyncio.sleep(0.05)
+        leave_s = time.perf_counter() - t_leave
+
+        connect_frames, connect_bytes = joined_frames
+        frames, sizes = self.frames - connect_frames, self.bytes - connect_bytes
+        frames["board"] = self.board_frames - board_before[0]
+        sizes["board"] = self.board_bytes - board_before[1]
+        connect_frames["board"], connect_bytes["board"] = board_before
+        min_seen: dict[int, int] = {}
+        for p in self.joined:
+            min_seen[p.quiz] = min(p.seen, min_seen.get(p.quiz, p.seen))
         return {
+            "index": index,
+            "pid": os.getpid(),
             "players": len(self.players),
-            "connected": sum(p.ws is not None for p in self.players),
-            "finals": sum(p.final_score is not None for p in self.players),
-            "ack_ms": stats.ack_ms,
-            "board_ms": stats.board_ms,
-            "board_unseen": sum(len(p.board_wait) for p in self.players),
-            "frames": stats.frames,
-            "frame_types": dict(stats.frame_types),
-            "answers_sent": stats.answers_sent,
-            "duplicates_sent": stats.duplicates_sent,
-            "acks": dict(stats.acks),
-            "errors": dict(stats.errors),
-            "refused": stats.refused,
-            "correct": stats.correct,
-            "recount_checked": sum(p.final_score is not None for p in self.players),
-            "recount_mismatches": mismatches[:20],
-            "recount_mismatch_count": len(mismatches),
+            "joined": len(self.joined),
+            "join_ms": self.join_ms,
+            "join_t0": t_join0,
+            "join_t1": t_join1,
+            "join_retries": self.join_retries,
+            "leave_s": leave_s,
+            "play_wall_s": t_end - t_ready,
+            "t_done": t_done,
+            "cpu_connect_s": cpu_connect,
+            "cpu_play_s": cpu_play,
+            "cpu_play_kernel_s": sys_play,
+            "lag_connect_ms": lag_connect,
+            "lag_play_ms": lag_play,
+            "answers": [tuple(row) for row in self.answers],
+            "transitions": self.transitions,
+            "min_seen": min_seen,
+            "frames": {"connect": dict(connect_frames), "play": dict(frames)},
+            "bytes": {"connect": dict(connect_bytes), "play": dict(sizes)},
+            "answers_sent": self.answers_sent,
+            "duplicates_sent": self.duplicates_sent,
+            "correct": self.correct_answers,
+            "refused": dict(self.refused),
+            "errors": dict(self.errors),
+            "pending": sum(len(p.pending) for p in self.joined),
+            #: per joined player: (quiz, player id, sum of acked points, own final score)
+            "scores": [(p.quiz, p.player_id, p.points, p.final_score) for p in self.joined],
         }
+
+
+def _factory(player: _Player) -> Any:
+    """picows asks a factory for the listener; ours is made before the connection."""
+    return lambda: player
 
 
 def _cpu() -> float:
@@ -242,35 +503,29 @@ def _cpu() -> float:
     return times.user + times.system
 
 
-async def _run(spec: dict[str, Any], queue: Any) -> dict[str, Any]:
-    worker = _Worker(spec)
-    cpu0 = _cpu()
-    await worker.connect_all()
-    cpu_connect = _cpu() - cpu0
-    loop = asyncio.get_running_loop()
-    plays = [asyncio.ensure_future(worker.play(p)) for p in worker.players if p.ws is not None]
-    await loop.run_in_executor(None, queue.put, ("ready", spec["index"], os.getpid()))
-    cpu1 = _cpu()
-    _, pending = await asyncio.wait(plays, timeout=spec["deadline_s"]) if plays else (set(), set())
-    for task in (*pending, *worker.tasks):
-        task.cancel()
-    if pending:
-        worker.stats.errors["deadline:no_final"] += len(pending)
-    result = worker.result()
-    result["cpu_connect_s"] = cpu_connect
-    result["cpu_play_s"] = _cpu() - cpu1
-    for player in worker.players:
-        if player.ws is not None:
-            await player.ws.close()
-    return result
+def _raise_fd_limit() -> None:
+    """Each socket is a file descriptor: take the whole hard limit, not the soft default."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def worker_main(spec: dict[str, Any], queue: Any) -> None:
-    """Entry point of a spawned worker process."""
-    try:
-        import uvloop
-
-        result = uvloop.run(_run(spec, queue))
-    except ImportError:
-        result = asyncio.run(_run(spec, queue))
+async def _run(spec: dict[str, Any], queue: Any, stop: Any) -> None:
+    worker = _Worker(spec, queue, stop)
+    result = await worker.run()
     queue.put(("result", spec["index"], result))
+
+
+def worker_main(spec: dict[str, Any], queue: Any, stop: Any) -> None:
+    """Entry point of a spawned worker process (uvloop when available)."""
+    try:
+        _raise_fd_limit()
+        try:
+            import uvloop
+        except ImportError:
+            asyncio.run(_run(spec, queue, stop))
+        else:
+            uvloop.run(_run(spec, queue, stop))
+    except BaseException:
+        queue.put(("failed", spec["index"], traceback.format_exc()))
+        raise
