@@ -136,6 +136,7 @@ def test_the_installed_command_runs_and_survives_a_closed_pipe() -> None:
         (["serve", "--port", "0"], "--port must be between 1 and 65535"),
         (["serve", "--tick-ms", "1"], "--tick-ms must be between 10 and 5000"),
         (["serve", "--board-frames-per-s", "0"], "--board-frames-per-s must be at least 1"),
+        (["serve", "--fanout-chunk", "0"], "--fanout-chunk must be at least 1"),
         (["demo", "--players", "501"], "--players must be between 0 and 500"),
         (["demo", "--questions", "0"], "--questions must be between 1 and 50"),
         (["demo", "--seconds", "2"], "--seconds must be between 5 and 120"),

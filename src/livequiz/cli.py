@@ -174,6 +174,12 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
         "at least N / this before the next (so a very big quiz gets a slower board)",
     )
     parser.add_argument(
+        "--fanout-chunk",
+        type=int,
+        default=500,
+        help="board recipients written per event-loop turn (acks go out between chunks)",
+    )
+    parser.add_argument(
         "--join-burst", type=int, default=200, help="joins one client address may make at once"
     )
     parser.add_argument(
@@ -206,6 +212,8 @@ def _server_config(args: argparse.Namespace) -> Any:
         raise UsageError("--tick-ms must be between 10 and 5000")
     if args.board_frames_per_s < 1:
         raise UsageError("--board-frames-per-s must be at least 1")
+    if args.fanout_chunk < 1:
+        raise UsageError("--fanout-chunk must be at least 1")
     return ServerConfig(
         host=args.host,
         port=args.port,
@@ -219,6 +227,7 @@ def _server_config(args: argparse.Namespace) -> Any:
             joins_per_second=args.join_rate,
         ),
         max_connections_per_address=args.max_connections_per_address,
+        fanout_chunk=args.fanout_chunk,
     )
 
 

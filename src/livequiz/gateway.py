@@ -169,6 +169,9 @@ class Gateway:
         if self._per_address[conn.address] <= 0:
             del self._per_address[conn.address]
         context = conn.context
+        # The connection and its Client point at each other: break the cycle so both are
+        # freed at once, even when they were frozen out of the collector (app.tune_runtime).
+        conn.context = None
         if isinstance(context, Pending):
             context.timer.cancel()
         elif isinstance(context, Client):

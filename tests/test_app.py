@@ -1,0 +1,46 @@
+"""``livequiz.app``: the interpreter settings of a server process (``tune_runtime``)."""
+
+from __future__ import annotations
+
+import gc
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from livequiz.app import GIL_SWITCH_INTERVAL_S, _freeze_after_full_collection, tune_runtime
+
+
+@pytest.fixture
+def restored_runtime() -> Iterator[None]:
+    """tune_runtime changes the whole process: put it back for the other tests."""
+    interval = sys.getswitchinterval()
+    yield
+    while _freeze_after_full_collection in gc.callbacks:
+        gc.callbacks.remove(_freeze_after_full_collection)
+    gc.unfreeze()
+    sys.setswitchinterval(interval)
+
+
+@pytest.mark.usefixtures("restored_runtime")
+def test_full_collections_freeze_their_survivors_and_leave_young_garbage_collectable() -> None:
+    tune_runtime()
+    tune_runtime()  # idempotent: one callback, not two
+    assert gc.callbacks.count(_freeze_after_full_collection) == 1
+    assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_INTERVAL_S)
+    frozen = gc.get_freeze_count()
+    assert frozen > 0  # everything alive at start-up is out of the collector's way
+
+    survivors = [[n] for n in range(1000)]  # long-lived state (lists are tracked)
+    gc.collect()  # a full collection: its survivors are frozen too
+    assert gc.get_freeze_count() >= frozen + len(survivors)
+
+    class Node:
+        def __init__(self) -> None:
+            self.other: Node | None = None
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # a cycle created after the freeze is still collected
+    del a, b
+    assert gc.collect(0) + gc.collect() >= 2
+    assert len(survivors) == 1000
