@@ -8,14 +8,21 @@ from collections.abc import Iterator
 
 import pytest
 
-from livequiz.app import GIL_SWITCH_INTERVAL_S, _freeze_after_full_collection, tune_runtime
+from livequiz.app import (
+    GC_THRESHOLDS,
+    GIL_SWITCH_INTERVAL_S,
+    _freeze_after_full_collection,
+    tune_runtime,
+)
 
 
 @pytest.fixture
 def restored_runtime() -> Iterator[None]:
     """tune_runtime changes the whole process: put it back for the other tests."""
     interval = sys.getswitchinterval()
+    thresholds = gc.get_threshold()
     yield
+    gc.set_threshold(*thresholds)
     while _freeze_after_full_collection in gc.callbacks:
         gc.callbacks.remove(_freeze_after_full_collection)
     gc.unfreeze()
@@ -28,6 +35,7 @@ def test_full_collections_freeze_their_survivors_and_leave_young_garbage_collect
     tune_runtime()  # idempotent: one callback, not two
     assert gc.callbacks.count(_freeze_after_full_collection) == 1
     assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_INTERVAL_S)
+    assert gc.get_threshold() == GC_THRESHOLDS
     frozen = gc.get_freeze_count()
     assert frozen > 0  # everything alive at start-up is out of the collector's way
 

@@ -102,13 +102,21 @@ class Pending:
         self.joining = False
 
 
+#: While answers wait (``service.backlog``), a big board goes out 1/5 of a chunk at a time with
+#: this pause between: acks first. At 10,000 players that took the ack p99 from ~76 ms to
+#: ~22 ms for ~100 ms more on the board (docs/benchmarks.md).
+BACKLOG_PAUSE_S = 0.002
+
+
 class BoardFanOut:
     """One quiz's board frame on its way to that quiz's connections, a chunk per loop turn.
 
     Why: writing one frame to 10,000 sockets costs ~100 ms of kernel time; done in one go it
     would hold every ack behind it. Sent ``chunk`` recipients at a time with a loop turn in
-    between, answers are read, stored and acked while the board goes out. Only boards go this
-    way: each one replaces the last, so a newer board simply takes over (:meth:`Gateway.deliver`).
+    between, answers are read, stored and acked while the board goes out; while answers are
+    waiting, smaller chunks with a short pause between (``BACKLOG_PAUSE_S``). Only boards go
+    this way: each one replaces the last, so a newer board simply takes over
+    (:meth:`Gateway.deliver`).
     """
 
     __slots__ = ("frame", "handle", "position", "targets")
@@ -477,11 +485,16 @@ class Gateway:
 
     def _board_chunk(self, quiz_id: str, job: BoardFanOut) -> None:
         job.handle = None
-        end = job.position + self.fanout_chunk
+        backlog = self.service.backlog > 0
+        end = job.position + (self.fanout_chunk // 5 if backlog else self.fanout_chunk)
         self._broadcast(job.targets[job.position : end], job.frame, "board")
         job.position = end
         if end < len(job.targets):
-            job.handle = asyncio.get_running_loop().call_soon(self._board_chunk, quiz_id, job)
+            loop = asyncio.get_running_loop()
+            if backlog:
+                job.handle = loop.call_later(BACKLOG_PAUSE_S, self._board_chunk, quiz_id, job)
+            else:
+                job.handle = loop.call_soon(self._board_chunk, quiz_id, job)
         elif self._boards.get(quiz_id) is job:
             del self._boards[quiz_id]
 

@@ -186,6 +186,7 @@ class QuizService:
         self.limits = limits or ServiceLimits()
         self.clock = clock
         self._inbox: list[tuple[Envelope, Reply | None]] = []
+        self._in_flight = 0
         self._wake = asyncio.Event()
         self._runtime: dict[str, _QuizRuntime] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -314,6 +315,14 @@ class QuizService:
         self.submit(quiz_id, command, reply)
         return await future
 
+    @property
+    def backlog(self) -> int:
+        """Commands submitted and not yet answered (queued, or in the batch being stored).
+
+        The gateway slows a big board down while this is not zero: acks come first.
+        """
+        return len(self._inbox) + self._in_flight
+
     async def _pump(self) -> None:
         while True:
             await self._wake.wait()
@@ -321,7 +330,11 @@ class QuizService:
             while self._inbox:
                 batch = self._inbox[: self.limits.max_batch]
                 del self._inbox[: self.limits.max_batch]
-                await self._run_batch(batch)
+                self._in_flight = len(batch)
+                try:
+                    await self._run_batch(batch)
+                finally:
+                    self._in_flight = 0
 
     async def _run_batch(self, batch: list[tuple[Envelope, Reply | None]]) -> None:
         started = time.perf_counter()
