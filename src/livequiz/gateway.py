@@ -104,7 +104,7 @@ class Pending:
 
 #: While answers wait (``service.backlog``), a big board goes out 1/5 of a chunk at a time with
 #: this pause between: acks first. At 10,000 players that took the ack p99 from ~76 ms to
-#: ~22 ms for ~100 ms more on the board (docs/benchmarks.md).
+#: ~30 ms and left the board about where it was (docs/benchmarks.md).
 BACKLOG_PAUSE_S = 0.002
 
 

@@ -186,7 +186,6 @@ class QuizService:
         self.limits = limits or ServiceLimits()
         self.clock = clock
         self._inbox: list[tuple[Envelope, Reply | None]] = []
-        self._in_flight = 0
         self._wake = asyncio.Event()
         self._runtime: dict[str, _QuizRuntime] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -317,11 +316,12 @@ class QuizService:
 
     @property
     def backlog(self) -> int:
-        """Commands submitted and not yet answered (queued, or in the batch being stored).
+        """Commands submitted and not yet taken into a batch.
 
-        The gateway slows a big board down while this is not zero: acks come first.
+        The gateway slows a big board down while this is not zero: acks come first. (A batch
+        being stored does not count: the writer thread needs little of the event loop.)
         """
-        return len(self._inbox) + self._in_flight
+        return len(self._inbox)
 
     async def _pump(self) -> None:
         while True:
@@ -330,11 +330,7 @@ class QuizService:
             while self._inbox:
                 batch = self._inbox[: self.limits.max_batch]
                 del self._inbox[: self.limits.max_batch]
-                self._in_flight = len(batch)
-                try:
-                    await self._run_batch(batch)
-                finally:
-                    self._in_flight = 0
+                await self._run_batch(batch)
 
     async def _run_batch(self, batch: list[tuple[Envelope, Reply | None]]) -> None:
         started = time.perf_counter()

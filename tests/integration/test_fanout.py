@@ -13,8 +13,9 @@ import asyncio
 import contextlib
 
 import orjson
+import pytest
 
-from livequiz.service import Broadcast, ClosedFrame, ServiceLimits, board_pause_s
+from livequiz.service import Broadcast, ClosedFrame, QuizService, ServiceLimits, board_pause_s
 from livequiz.transport import SharedFrame
 from tests.integration.helpers import Client, setup_quiz
 from tests.server import running_server
@@ -143,22 +144,22 @@ async def test_the_ticker_reports_the_audience_it_paced_by() -> None:
         assert await srv.metric("livequiz_board_interval_seconds") == 4.0
 
 
-async def test_while_answers_wait_a_big_board_yields_more_and_still_reaches_everyone() -> None:
+async def test_while_answers_wait_a_big_board_yields_more_and_still_reaches_everyone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     async with (
         running_server(service=FAST, fanout_chunk=5) as srv,
         contextlib.AsyncExitStack() as stack,
     ):
         quiz = await setup_quiz(srv, stack, PLAYERS, count=2, seed=3)
-        gateway, service = srv.server.gateway, srv.service
-        service._in_flight = 1  # as if a batch of answers were being stored right now
-        try:
+        gateway = srv.server.gateway
+        with monkeypatch.context() as patch:  # as if answers were waiting for the pump
+            patch.setattr(QuizService, "backlog", property(lambda _self: 3))
             gateway.deliver(quiz.quiz_id, Broadcast(_frame(type="board", mark="b"), "board"))
             job = gateway._boards[quiz.quiz_id]
             # a fifth of a chunk, and the rest after a pause rather than on the next turn
             assert job.position == 1
             assert isinstance(job.handle, asyncio.TimerHandle)
-        finally:
-            service._in_flight = 0
         for client in quiz.clients:
             await client.wait_for(lambda f: f.get("mark") == "b")
         assert quiz.quiz_id not in gateway._boards
