@@ -128,6 +128,10 @@ class ServiceLimits:
     #: ~10 µs of kernel time, so 60,000/s is ~0.6 core and leaves the rest for answers; it
     #: stretches the tick only past 6,000 players (10,000 players: a board every ~170 ms).
     board_frames_per_s: int = 60_000
+    #: The same for one quiz in its lobby, where a board tells little (who else is there): a
+    #: lobby of N players gets a board at most every N / this seconds (10,000 players: 1 s), so
+    #: a join storm spends the CPU on joins rather than on O(N²) lobby boards.
+    lobby_board_frames_per_s: int = 10_000
     #: Commands per durable batch; a bound so one batch never holds the loop too long.
     max_batch: int = 4096
     #: Joins per client address: a burst for a classroom behind one NAT, then a steady rate.
@@ -158,6 +162,8 @@ class _QuizRuntime:
 
     timer: asyncio.TimerHandle | None = None
     board_dirty: bool = False
+    #: ``time.monotonic()`` before which a lobby board waits (lobby_board_frames_per_s).
+    lobby_board_at: float = 0.0
     #: The quiz has finished: after its last frames are flushed, this process forgets it.
     finished: bool = False
     joined: list[dict[str, Any]] = field(default_factory=list)
@@ -479,8 +485,15 @@ class QuizService:
                 runtime.joined, runtime.left, runtime.back, runtime.kicked = [], [], [], []
                 self.bus.publish(quiz_id, ToHosts(protocol.encode(delta)))
             if runtime.board_dirty:
-                runtime.board_dirty = False
                 session = self.store.session(quiz_id)
+                if session.phase is Phase.LOBBY:
+                    now = time.monotonic()
+                    if now < runtime.lobby_board_at:
+                        continue  # still dirty: it goes out at a later tick
+                    runtime.lobby_board_at = now + session.present_count / max(
+                        1, self.limits.lobby_board_frames_per_s
+                    )
+                runtime.board_dirty = False
                 audience += session.present_count + 1
                 board = views.leaderboard(session)
                 board["type"] = "board"

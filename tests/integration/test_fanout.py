@@ -163,3 +163,24 @@ async def test_while_answers_wait_a_big_board_yields_more_and_still_reaches_ever
         for client in quiz.clients:
             await client.wait_for(lambda f: f.get("mark") == "b")
         assert quiz.quiz_id not in gateway._boards
+
+
+async def test_a_lobby_board_waits_its_turn_and_the_game_board_does_not() -> None:
+    # no ticker during the test (60 s): the test flushes the boards itself
+    limits = ServiceLimits(tick_ms=60_000, lobby_board_frames_per_s=1)
+    async with running_server(service=limits) as srv, contextlib.AsyncExitStack() as stack:
+        quiz = await setup_quiz(srv, stack, PLAYERS[:3], count=2, seed=3)
+        service = srv.service
+        assert service.flush_boards() == 3 + 1  # the lobby board: three players and the host
+        await srv.join(quiz.pin, "Late")
+        # a lobby of 3 at one board frame a second: the next lobby board waits 3 s
+        assert service.flush_boards() == 0
+        assert service._runtime[quiz.quiz_id].board_dirty  # kept for later, not lost
+        await quiz.start()
+        # once the game runs, its board goes out at the next tick (Late counts as present)
+        assert service.flush_boards() == 4 + 1
+        for client in quiz.clients:
+            board = await client.wait_for(
+                lambda f: f["type"] == "board" and f["phase"] == "question_open"
+            )
+            assert {row["nickname"] for row in board["top"]} == {*PLAYERS[:3], "Late"}
