@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup run test lint browser screenshots clean
+.PHONY: setup run test lint browser screenshots bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ test: lint browser
 # Chromium; run by hand when the pages change, not by the tests.
 screenshots: setup browser
 	$(BIN)/python scripts/screenshots.py docs/screenshots
+
+# The runs behind docs/benchmarks.md (~12 minutes; results in bench/results/). Leave the
+# machine otherwise idle while it runs: the figures are only comparable within one run.
+bench: setup
+	bench/report.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis
