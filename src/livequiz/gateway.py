@@ -148,7 +148,7 @@ class Gateway:
         self.metrics = service.metrics
         #: A school behind one NAT address is a few hundred phones; a bot flood is more.
         self.max_connections_per_address = max_connections_per_address
-        #: Board recipients per loop turn: ~500 × 10 µs = 5 ms, the most an ack waits for it.
+        #: Board recipients per loop turn: 500 × 10–15 µs ≈ 5–8 ms, the most an ack waits.
         self.fanout_chunk = max(1, fanout_chunk)
         self._per_address: dict[str, int] = defaultdict(int)
         self._clients: dict[str, set[Client]] = defaultdict(set)

@@ -149,7 +149,7 @@ class SqliteJournal:
         try:
             # One statement for the whole batch, not executemany: sqlite3 releases the GIL
             # around every step, and on a busy server each time this thread wants it back it
-            # waits up to the 5 ms switch interval; 300 rows a batch made that seconds.
+            # waits up to the switch interval: a few hundred rows added up to hundreds of ms.
             db.execute(_INSERT_ROWS, (rows,))
             db.executemany(
                 "UPDATE quizzes SET finished = 1 WHERE quiz_id = ?", [(q,) for q in finished]
