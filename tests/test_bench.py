@@ -115,6 +115,14 @@ async def test_one_big_quiz_is_clean_measured_and_recounted() -> None:
     table = format_table(result)
     for row in ("ack ms", "board all ms", "own score = ack", "recount", "loop lag"):
         assert row in table
+    # targets on either side of the measured p99: one met, one missed
+    ack_p99 = result["ack_ms"]["p99"]
+    result["targets"] = {"ack": ack_p99 * 2, "board_all": result["board_all_ms"]["p99"] / 2}
+    lines = format_table(result).splitlines()
+    assert any(line.startswith("target ack p99") and line.endswith(": met") for line in lines)
+    assert any(
+        line.startswith("target board_all p99") and line.endswith(": MISSED") for line in lines
+    )
 
 
 async def test_many_small_quizzes_close_when_all_have_answered() -> None:
@@ -201,6 +209,19 @@ async def test_idle_players_stay_connected_and_cost_memory() -> None:
 
 
 # ---------------------------------------------------------------------- the command line
+
+
+def test_targets_are_parsed_and_bad_ones_are_usage_errors(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    parser = build_parser()
+    args = parser.parse_args(["--target", "ack=50", "--target", "board_all=300", "idle"])
+    assert args.target == [("ack", 50.0), ("board_all", 300.0)]
+    for bad in ("latency=50", "ack=fast", "ack=0"):
+        with pytest.raises(SystemExit) as exited:
+            parser.parse_args(["--target", bad, "idle"])
+        assert exited.value.code == 2
+        assert "--target" in capsys.readouterr().err
 
 
 def test_the_cli_builds_all_four_scenarios() -> None:

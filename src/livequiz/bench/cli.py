@@ -24,6 +24,23 @@ def _addresses(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
+#: Latency series a target may be set for (the result's ``<series>_ms`` figures).
+TARGET_SERIES = ("ack", "board_own", "board_all")
+
+
+def _target(text: str) -> tuple[str, float]:
+    series, _, ms = text.partition("=")
+    if series not in TARGET_SERIES:
+        raise argparse.ArgumentTypeError(f"the series is one of {', '.join(TARGET_SERIES)}")
+    try:
+        value = float(ms)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not milliseconds: {ms!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("a target is a positive number of milliseconds")
+    return series, value
+
+
 def _play_options(parser: argparse.ArgumentParser, *, window_s: float) -> None:
     parser.add_argument("--questions", type=int, default=3)
     parser.add_argument(
@@ -73,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json-out", type=Path, help="write the full result as JSON here")
     parser.add_argument(
         "--plots-dir", type=Path, help="draw latency plots (PNG) here (needs matplotlib)"
+    )
+    parser.add_argument(
+        "--target",
+        type=_target,
+        action="append",
+        metavar="SERIES=MS",
+        help="a p99 target to check and draw, e.g. ack=50 or board_all=300 (repeatable)",
     )
     parser.add_argument("--deadline-s", type=float, help="give up on a play after this long")
     parser.add_argument("--seed", type=int, default=1)
@@ -272,6 +296,11 @@ def format_table(result: dict[str, Any]) -> str:
                 f"{_f(server['kib_per_player'])} KiB per player",
             )
         )
+    for series, target in (result.get("targets") or {}).items():
+        p99 = (result.get(f"{series}_ms") or {}).get("p99")
+        verdict = "no figure" if p99 is None else ("met" if p99 <= target else "MISSED")
+        shown = "-" if p99 is None else f"{p99:.1f}"
+        rows.append((f"target {series} p99", f"{shown} ms against {target:g} ms: {verdict}"))
     rows.append(("errors", str(result["errors"] or "none")))
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
@@ -298,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         draw = draw_plots
     result = asyncio.run(run_bench(config))
+    result["targets"] = dict(args.target or ())
     print(format_table(result))
     if args.json_out is not None:
         args.json_out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
