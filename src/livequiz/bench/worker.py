@@ -7,8 +7,8 @@ players on a 2-core machine the load generator must not be what limits the figur
   costs a Python object and a read buffer, not a task and its frames;
 - a think time is a ``loop.call_later``; answers are sent from callbacks;
 - players join over the WebSocket itself (``join`` → ``welcome``), a few hundred at a time;
-- a ``board`` frame — 10 per second to every player — is recognised by its last bytes and its
-  ``seq`` is read from its first bytes, without a JSON parse.
+- a ``board`` frame — up to 10 per second to every player — is recognised by its last bytes and
+  its ``seq`` is read from its first bytes, without a JSON parse.
 
 Messages to the runner on ``queue``: ``("ready", index, info)`` once every player has joined
 (or failed to), then ``("result", index, result)`` after every player has its ``final`` (play),
