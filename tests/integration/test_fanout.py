@@ -10,21 +10,34 @@ after the ``closed`` frame that followed it.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 
 import orjson
 import pytest
 
 from livequiz.service import Broadcast, ClosedFrame, QuizService, ServiceLimits, board_pause_s
 from livequiz.transport import SharedFrame
-from tests.integration.helpers import Client, setup_quiz
+from tests.integration.helpers import Client, Quiz, setup_quiz
 from tests.server import running_server
 
 PLAYERS = ["Anna", "Ben", "Cleo", "Dora", "Emil", "Finn", "Gus"]
 FAST = ServiceLimits(tick_ms=20)
+#: No board tick during the test: a real board would replace the test's own mid-way.
+QUIET = ServiceLimits(tick_ms=60_000)
 
 
 def _frame(**fields: object) -> SharedFrame:
     return SharedFrame.text(orjson.dumps(fields))
+
+
+@contextlib.asynccontextmanager
+async def _chunked_quiz(limits: ServiceLimits = FAST, chunk: int = 2) -> AsyncIterator[Quiz]:
+    """A server that writes boards ``chunk`` connections per loop turn, and a quiz of 7."""
+    async with (
+        running_server(service=limits, fanout_chunk=chunk) as srv,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        yield await setup_quiz(srv, stack, PLAYERS, count=2, seed=3)
 
 
 def _marks(client: Client) -> list[str]:
@@ -33,11 +46,7 @@ def _marks(client: Client) -> list[str]:
 
 
 async def test_every_player_sees_each_answer_on_a_board_sent_in_chunks() -> None:
-    async with (
-        running_server(service=FAST, fanout_chunk=2) as srv,
-        contextlib.AsyncExitStack() as stack,
-    ):
-        quiz = await setup_quiz(srv, stack, PLAYERS, count=2, seed=3)
+    async with _chunked_quiz() as quiz:
         await quiz.start()
         for name, client in quiz.players.items():
             ack = await client.answer(0, quiz.correct(0))
@@ -58,12 +67,8 @@ async def test_every_player_sees_each_answer_on_a_board_sent_in_chunks() -> None
 
 
 async def test_a_newer_board_replaces_one_still_going_out_and_nobody_gets_them_reversed() -> None:
-    async with (
-        running_server(service=FAST, fanout_chunk=2) as srv,
-        contextlib.AsyncExitStack() as stack,
-    ):
-        quiz = await setup_quiz(srv, stack, PLAYERS, count=2, seed=3)
-        gateway = srv.server.gateway
+    async with _chunked_quiz(QUIET) as quiz:
+        gateway = quiz.srv.server.gateway
         # two boards in the same loop turn: the first reaches one chunk, the second everyone
         gateway.deliver(quiz.quiz_id, Broadcast(_frame(type="board", mark="old"), "board"))
         gateway.deliver(quiz.quiz_id, Broadcast(_frame(type="board", mark="new"), "board"))
@@ -75,12 +80,8 @@ async def test_a_newer_board_replaces_one_still_going_out_and_nobody_gets_them_r
 
 
 async def test_those_a_replaced_board_did_not_reach_get_the_next_one_first() -> None:
-    async with (
-        running_server(service=FAST, fanout_chunk=2) as srv,
-        contextlib.AsyncExitStack() as stack,
-    ):
-        quiz = await setup_quiz(srv, stack, PLAYERS, count=2, seed=3)
-        gateway = srv.server.gateway
+    async with _chunked_quiz(QUIET) as quiz:
+        gateway = quiz.srv.server.gateway
         # boards replaced faster than one goes round: each still reaches a different chunk
         for n in range(4):
             gateway.deliver(quiz.quiz_id, Broadcast(_frame(type="board", mark=str(n)), "board"))
@@ -93,12 +94,8 @@ async def test_those_a_replaced_board_did_not_reach_get_the_next_one_first() -> 
 
 
 async def test_a_frame_for_everyone_waits_for_the_board_before_it() -> None:
-    async with (
-        running_server(service=FAST, fanout_chunk=2) as srv,
-        contextlib.AsyncExitStack() as stack,
-    ):
-        quiz = await setup_quiz(srv, stack, PLAYERS, count=2, seed=3)
-        gateway = srv.server.gateway
+    async with _chunked_quiz(QUIET) as quiz:
+        gateway = quiz.srv.server.gateway
         gateway.deliver(quiz.quiz_id, Broadcast(_frame(type="board", mark="board"), "board"))
         gateway.deliver(quiz.quiz_id, Broadcast(_frame(type="lock", mark="lock"), "lock"))
         for client in quiz.clients:
@@ -107,13 +104,9 @@ async def test_a_frame_for_everyone_waits_for_the_board_before_it() -> None:
 
 
 async def test_closing_a_question_finishes_the_board_in_progress_first() -> None:
-    async with (
-        running_server(service=FAST, fanout_chunk=2) as srv,
-        contextlib.AsyncExitStack() as stack,
-    ):
-        quiz = await setup_quiz(srv, stack, PLAYERS, count=2, seed=3)
+    async with _chunked_quiz(QUIET) as quiz:
         await quiz.start()
-        gateway = srv.server.gateway
+        gateway = quiz.srv.server.gateway
         gateway.deliver(quiz.quiz_id, Broadcast(_frame(type="board", mark="board"), "board"))
         closed = _frame(type="closed", mark="closed", index=0)
         gateway.deliver(quiz.quiz_id, ClosedFrame(closed, 0))
@@ -146,12 +139,8 @@ async def test_the_ticker_reports_the_audience_it_paced_by() -> None:
 async def test_while_answers_wait_a_big_board_goes_in_smaller_chunks_and_reaches_everyone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async with (
-        running_server(service=FAST, fanout_chunk=5) as srv,
-        contextlib.AsyncExitStack() as stack,
-    ):
-        quiz = await setup_quiz(srv, stack, PLAYERS, count=2, seed=3)
-        gateway = srv.server.gateway
+    async with _chunked_quiz(QUIET, chunk=5) as quiz:
+        gateway = quiz.srv.server.gateway
         with monkeypatch.context() as patch:  # as if answers were waiting for the pump
             patch.setattr(QuizService, "backlog", property(lambda _self: 3))
             gateway.deliver(quiz.quiz_id, Broadcast(_frame(type="board", mark="b"), "board"))
