@@ -47,6 +47,8 @@ class ServerConfig:
     max_connections_per_address: int = 1000
     #: Board recipients written per event-loop turn; acks go out between the chunks.
     fanout_chunk: int = 500
+    #: Board frames this process writes per second at most (``Gateway.board_frames_per_s``).
+    board_frames_per_s: int = 60_000
     service: ServiceLimits = field(default_factory=ServiceLimits)
     transport: TransportLimits = field(default_factory=TransportLimits)
 
@@ -75,6 +77,7 @@ class LiveQuizServer:
             self.service,
             max_connections_per_address=config.max_connections_per_address,
             fanout_chunk=config.fanout_chunk,
+            board_frames_per_s=config.board_frames_per_s,
         )
         self.bus.subscribe(self.gateway.deliver)
         limits = config.transport

@@ -170,8 +170,8 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
         "--board-frames-per-s",
         type=int,
         default=60_000,
-        help="leaderboard frames per second to stay under: a tick that reached N players waits "
-        "at least N / this before the next (so a very big quiz gets a slower board)",
+        help="leaderboard frames this process writes per second at most, over all quizzes "
+        "(a quiz of N players then gets a board at most every N / this seconds)",
     )
     parser.add_argument(
         "--fanout-chunk",
@@ -222,12 +222,12 @@ def _server_config(args: argparse.Namespace) -> Any:
         origins=frozenset(args.origins) if args.origins else None,
         service=ServiceLimits(
             tick_ms=args.tick_ms,
-            board_frames_per_s=args.board_frames_per_s,
             joins_burst=args.join_burst,
             joins_per_second=args.join_rate,
         ),
         max_connections_per_address=args.max_connections_per_address,
         fanout_chunk=args.fanout_chunk,
+        board_frames_per_s=args.board_frames_per_s,
     )
 
 

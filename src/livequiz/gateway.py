@@ -102,36 +102,35 @@ class Pending:
         self.joining = False
 
 
-#: While answers wait (``service.backlog``), a big board goes out in chunks this many times
+#: While answers wait (``service.backlog``), the board pump writes chunks this many times
 #: smaller, so the loop comes back to them more often: acks first. At 10,000 players that kept
-#: the ack p99 under 50 ms with the board p99 ~450 ms (docs/benchmarks.md). (Pausing between
-#: those chunks as well left the CPU idle and made the board ~600-1,000 ms.)
+#: the ack p99 under 50 ms (docs/benchmarks.md). (Pausing between those chunks as well left the
+#: CPU idle and made the board ~600-1,000 ms.)
 BACKLOG_CHUNK_DIVISOR = 5
 
 
 class BoardFanOut:
-    """One quiz's board frame on its way to that quiz's connections, a chunk per loop turn.
+    """One quiz's newest board on its way round that quiz's connections on this process.
 
-    Why: writing one frame to 10,000 sockets costs ~100 ms of kernel time; done in one go it
-    would hold every ack behind it. Sent ``chunk`` recipients at a time with a loop turn in
-    between, answers are read, stored and acked while the board goes out; while answers are
-    waiting, in smaller chunks (``BACKLOG_CHUNK_DIVISOR``). Only boards go this way: each one
-    replaces the last, so a newer board simply takes over
-    (:meth:`Gateway.deliver`).
+    Why not write it to everyone at once: one frame to 10,000 sockets costs ~150 ms of this
+    machine's CPU, and every ack would wait behind it. The gateway's board pump
+    (:meth:`Gateway._pump_boards`) writes ``fanout_chunk`` recipients per event-loop turn,
+    taking the quizzes in turn, so answers are read, stored and acked in between. A board only
+    ever replaces the last one, so a newer board for the same quiz takes over the round where
+    it stands (:meth:`Gateway._start_board`) instead of queueing behind it.
     """
 
-    __slots__ = ("frame", "handle", "position", "targets")
+    __slots__ = ("frame", "position", "targets")
 
     def __init__(self, frame: SharedFrame, targets: list[Client]) -> None:
         self.frame = frame
         self.targets = targets
         self.position = 0
-        self.handle: asyncio.Handle | None = None
 
-    def cancel(self) -> None:
-        if self.handle is not None:
-            self.handle.cancel()
-            self.handle = None
+    @property
+    def waiting(self) -> int:
+        """Recipients this board has not reached yet."""
+        return len(self.targets) - self.position
 
 
 class Gateway:
@@ -143,6 +142,7 @@ class Gateway:
         *,
         max_connections_per_address: int = 1000,
         fanout_chunk: int = 500,
+        board_frames_per_s: int = 60_000,
     ) -> None:
         self.service = service
         self.metrics = service.metrics
@@ -150,10 +150,20 @@ class Gateway:
         self.max_connections_per_address = max_connections_per_address
         #: Board recipients per loop turn: 500 × 10–15 µs ≈ 5–8 ms, the most an ack waits.
         self.fanout_chunk = max(1, fanout_chunk)
+        #: Board frames this process writes per second at most, over all its quizzes. Each
+        #: costs ~10-15 µs here (kernel included): 60,000/s is about one core's worth on this
+        #: machine, less on a faster one, so boards never take the whole machine.
+        self.board_frames_per_s = max(1, board_frames_per_s)
         self._per_address: dict[str, int] = defaultdict(int)
         self._clients: dict[str, set[Client]] = defaultdict(set)
         self._players: dict[tuple[str, int], set[Client]] = defaultdict(set)
+        #: Boards going out, one per quiz, in the order the pump serves them (round robin).
         self._boards: dict[str, BoardFanOut] = {}
+        self._pump: asyncio.Handle | None = None
+        #: Token bucket of board frames (``board_frames_per_s``, bursts of one chunk).
+        self._allowance = float(self.fanout_chunk)
+        self._allowance_at = 0.0
+        self.metrics.board_frames_waiting.set_function(self.board_frames_waiting)
 
     # ------------------------------------------------------------------ transport callbacks
 
@@ -340,6 +350,7 @@ class Gateway:
             clients.discard(client)
             if not clients:
                 del self._clients[client.quiz_id]
+                self._boards.pop(client.quiz_id, None)
         if client.role is Role.PLAYER:
             key = (client.quiz_id, client.player_id)
             players = self._players.get(key)
@@ -468,41 +479,66 @@ class Gateway:
                     client.conn.send_text(message.data)
 
     def _start_board(self, quiz_id: str, clients: set[Client], frame: SharedFrame) -> None:
-        """Send a board: at once to a small quiz, in chunks to a big one (:class:`BoardFanOut`)."""
-        targets: list[Client] = list(clients)
-        previous = self._boards.pop(quiz_id, None)
-        if previous is not None:
-            # The newer board replaces it, for everyone; those the old one had not reached yet
-            # come first, or on a busy server the same last few would never get a board.
-            previous.cancel()
+        """Queue a board for the pump; a newer one takes over the round of the one before it."""
+        previous = self._boards.get(quiz_id)
+        if previous is None:
+            self._boards[quiz_id] = BoardFanOut(frame, list(clients))
+        else:
+            # Those the old board had not reached yet come first, or on a busy server the same
+            # last few would never get a board; then everyone else, for a whole round. The quiz
+            # keeps its place in the pump's turn (assigning an existing key keeps its order).
             waiting = [c for c in previous.targets[previous.position :] if c in clients]
             skip = set(waiting)
-            targets = waiting + [c for c in targets if c not in skip]
-        if len(targets) <= self.fanout_chunk:
-            self._broadcast(targets, frame, "board")
-            return
-        job = self._boards[quiz_id] = BoardFanOut(frame, targets)
-        self._board_chunk(quiz_id, job)
+            targets = waiting + [c for c in clients if c not in skip]
+            self._boards[quiz_id] = BoardFanOut(frame, targets)
+        if self._pump is None:
+            self._pump = asyncio.get_running_loop().call_soon(self._pump_boards)
 
-    def _board_chunk(self, quiz_id: str, job: BoardFanOut) -> None:
-        job.handle = None
+    def _pump_boards(self) -> None:
+        """Write one chunk of board frames, quiz after quiz, then yield the loop.
+
+        A chunk is ``fanout_chunk`` recipients, a fifth of that while answers wait (acks
+        first), and never more than ``board_frames_per_s`` allows. A quiz whose board is not
+        done goes to the back of the turn, so a big quiz does not hold up the small ones.
+        """
+        self._pump = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        rate = self.board_frames_per_s
+        self._allowance = min(
+            float(self.fanout_chunk), self._allowance + (now - self._allowance_at) * rate
+        )
+        self._allowance_at = now
+        if self._allowance < 1:
+            self._pump = loop.call_later((1 - self._allowance) / rate, self._pump_boards)
+            return
         chunk = self.fanout_chunk
         if self.service.backlog:
             chunk = max(1, chunk // BACKLOG_CHUNK_DIVISOR)
-        end = job.position + chunk
-        self._broadcast(job.targets[job.position : end], job.frame, "board")
-        job.position = end
-        if end < len(job.targets):
-            job.handle = asyncio.get_running_loop().call_soon(self._board_chunk, quiz_id, job)
-        elif self._boards.get(quiz_id) is job:
-            del self._boards[quiz_id]
+        budget = min(chunk, int(self._allowance))
+        while budget > 0 and self._boards:
+            quiz_id = next(iter(self._boards))
+            job = self._boards.pop(quiz_id)
+            end = min(job.position + budget, len(job.targets))
+            self._broadcast(job.targets[job.position : end], job.frame, "board")
+            budget -= end - job.position
+            self._allowance -= end - job.position
+            job.position = end
+            if job.waiting:
+                self._boards[quiz_id] = job
+        if self._boards:
+            self._pump = loop.call_soon(self._pump_boards)
 
     def _finish_board(self, quiz_id: str) -> None:
         """Send the rest of a board in progress now, so that no frame overtakes it."""
         job = self._boards.pop(quiz_id, None)
         if job is not None:
-            job.cancel()
+            self._allowance -= job.waiting  # over budget, if need be: the pump waits it off
             self._broadcast(job.targets[job.position :], job.frame, "board")
+
+    def board_frames_waiting(self) -> int:
+        """Board frames queued on this process (a metric: high for long means fan-out bound)."""
+        return sum(job.waiting for job in self._boards.values())
 
     def _broadcast(
         self, clients: Iterable[Client], frame: Any, kind: str, *, droppable: bool = True

@@ -68,7 +68,7 @@ class Metrics:
         )
         self.tick_seconds = Histogram(
             "livequiz_tick_seconds",
-            "Time to build and send one round of leaderboard frames",
+            "Time to take one round of leaderboard snapshots and hand them to the bus",
             buckets=_LATENCY,
             registry=r,
         )
@@ -78,9 +78,10 @@ class Metrics:
             buckets=_LATENCY,
             registry=r,
         )
-        self.board_interval_seconds = Gauge(
-            "livequiz_board_interval_seconds",
-            "Pause after the last leaderboard tick that sent boards (longer when it reached many)",
+        self.board_frames_waiting = Gauge(
+            "livequiz_board_frames_waiting",
+            "Leaderboard frames queued for this process's connections (high for long: the "
+            "process is bound by fan-out)",
             registry=r,
         )
         self.frames_sent = Counter(

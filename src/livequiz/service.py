@@ -120,17 +120,14 @@ BusMessage = Broadcast | QuestionFrame | ClosedFrame | FinishedFrame | ToPlayer 
 class ServiceLimits:
     """Knobs of the service, with the reason for each default."""
 
-    #: Leaderboard frames at most this often: with 100 ms an answer is on every board of a
-    #: 5,000-player quiz within ~200 ms (p99); bigger quizzes are paced by the next limit.
+    #: A leaderboard snapshot at most this often per quiz (when it changed). Each process's
+    #: gateway writes the newest one round its connections as fast as its board budget allows
+    #: (``Gateway.board_frames_per_s``): a quiz bigger than one round per tick gets its boards
+    #: back to back, each client the newest, rather than waiting for the next tick.
     tick_ms: int = 100
-    #: Board frames per second the ticker aims to stay under, summed over quizzes: a tick that
-    #: sent boards to N players waits at least N / this before the next. Each frame costs
-    #: ~10 µs of kernel time, so 60,000/s is ~0.6 core and leaves the rest for answers; it
-    #: stretches the tick only past 6,000 players (10,000 players: a board every ~170 ms).
-    board_frames_per_s: int = 60_000
-    #: The same for one quiz in its lobby, where a board tells little (who else is there): a
-    #: lobby of N players gets a board at most every N / this seconds (10,000 players: 1 s), so
-    #: a join storm spends the CPU on joins rather than on O(N²) lobby boards.
+    #: Board frames per second for one quiz in its lobby, where a board tells little (who else
+    #: is there): a lobby of N players gets a board at most every N / this seconds (10,000
+    #: players: 1 s), so a join storm spends the CPU on joins rather than on O(N²) lobby boards.
     lobby_board_frames_per_s: int = 10_000
     #: Commands per durable batch; a bound so one batch never holds the loop too long.
     max_batch: int = 4096
@@ -144,16 +141,6 @@ class ServiceLimits:
     #: switching from Wi-Fi to 4G is back within a second or two, and must not be left out
     #: (or close a question on everyone else, when all the others have answered).
     disconnect_grace_s: float = 3.0
-
-
-def board_pause_s(audience: int, limits: ServiceLimits) -> float:
-    """Seconds from one board tick to the next, after a tick that reached ``audience`` players.
-
-    ``tick_ms`` for small quizzes; for large ones long enough that the boards stay within
-    ``board_frames_per_s``: answer → board latency grows with the audience rather than the
-    fan-out starving the answers (docs/benchmarks.md has the figures).
-    """
-    return max(limits.tick_ms / 1000, audience / max(1, limits.board_frames_per_s))
 
 
 @dataclass
@@ -439,8 +426,9 @@ class QuizService:
     async def _ticker(self) -> None:
         """Every ``tick_ms``: one leaderboard frame per quiz whose board changed.
 
-        A tick that fanned out to many players is followed by a longer pause
-        (:func:`board_pause_s`), so that boards never take more than their share of the CPU.
+        The tick only takes the snapshots; how fast they reach the sockets is each gateway's
+        business (its board pump paces and chunks the writes), so a slow fan-out never makes
+        the snapshots older than one tick.
         """
         loop = asyncio.get_running_loop()
         interval = self.limits.tick_ms / 1000
@@ -450,22 +438,18 @@ class QuizService:
             flushed_at = loop.time()
             self.metrics.tick_lag_seconds.observe(max(0.0, flushed_at - next_at))
             started = time.perf_counter()
-            audience = 0
             try:
-                audience = self.flush_boards()
+                self.flush_boards()
             except Exception:
                 log.exception("leaderboard tick failed")
             self.metrics.tick_seconds.observe(time.perf_counter() - started)
-            pause = board_pause_s(audience, self.limits)
-            if audience:
-                self.metrics.board_interval_seconds.set(pause)
-            next_at = max(next_at + interval, flushed_at + pause, loop.time())
+            next_at = max(next_at + interval, loop.time())
 
     def flush_boards(self) -> int:
         """Publish the board of every dirty quiz, and the host's lobby changes.
 
         Returns how many players those boards go to (the connected players of each quiz, and
-        its host), the fan-out the ticker paces itself by.
+        its host).
         """
         audience = 0
         done: list[str] = []

@@ -1,21 +1,23 @@
-"""Board fan-out to a big quiz: in chunks, every player served, no frame overtaking a board.
+"""Board fan-out: in chunks, every player served, no frame overtaking a board, within budget.
 
-The server writes a board to ``fanout_chunk`` connections per event-loop turn so that acks go
-out in between (``Gateway._start_board``). These tests use a chunk of 2 so that a handful of
-players already needs several turns, and check what a player would notice if it went wrong: a
-player left without the board, a stale board arriving after a newer one, or a board arriving
-after the ``closed`` frame that followed it.
+The gateway's board pump writes boards to ``fanout_chunk`` connections per event-loop turn so
+that acks go out in between (``Gateway._pump_boards``). These tests use a chunk of 2 so that a
+handful of players already needs several turns, and check what a player would notice if it
+went wrong: a player left without the board, a stale board arriving after a newer one, a board
+arriving after the ``closed`` frame that followed it, or boards falling behind the answers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
 import pytest
 
-from livequiz.service import Broadcast, ClosedFrame, QuizService, ServiceLimits, board_pause_s
+from livequiz.service import Broadcast, ClosedFrame, QuizService, ServiceLimits
 from livequiz.transport import SharedFrame
 from tests.integration.helpers import Client, Quiz, setup_quiz
 from tests.server import running_server
@@ -31,13 +33,22 @@ def _frame(**fields: object) -> SharedFrame:
 
 
 @contextlib.asynccontextmanager
-async def _chunked_quiz(limits: ServiceLimits = FAST, chunk: int = 2) -> AsyncIterator[Quiz]:
+async def _chunked_quiz(
+    limits: ServiceLimits = FAST, chunk: int = 2, board_frames_per_s: int = 60_000
+) -> AsyncIterator[Quiz]:
     """A server that writes boards ``chunk`` connections per loop turn, and a quiz of 7."""
     async with (
-        running_server(service=limits, fanout_chunk=chunk) as srv,
+        running_server(
+            service=limits, fanout_chunk=chunk, board_frames_per_s=board_frames_per_s
+        ) as srv,
         contextlib.AsyncExitStack() as stack,
     ):
         yield await setup_quiz(srv, stack, PLAYERS, count=2, seed=3)
+
+
+async def _one_loop_turn() -> None:
+    """Let the board pump, scheduled before this call, write exactly one chunk."""
+    await asyncio.sleep(0)
 
 
 def _marks(client: Client) -> list[str]:
@@ -69,8 +80,9 @@ async def test_every_player_sees_each_answer_on_a_board_sent_in_chunks() -> None
 async def test_a_newer_board_replaces_one_still_going_out_and_nobody_gets_them_reversed() -> None:
     async with _chunked_quiz(QUIET) as quiz:
         gateway = quiz.srv.server.gateway
-        # two boards in the same loop turn: the first reaches one chunk, the second everyone
+        # the first board reaches one chunk, then the second replaces it
         gateway.deliver(quiz.quiz_id, Broadcast(_frame(type="board", mark="old"), "board"))
+        await _one_loop_turn()
         gateway.deliver(quiz.quiz_id, Broadcast(_frame(type="board", mark="new"), "board"))
         for client in quiz.clients:
             await client.wait_for(lambda f: f.get("mark") == "new")
@@ -85,6 +97,7 @@ async def test_those_a_replaced_board_did_not_reach_get_the_next_one_first() -> 
         # boards replaced faster than one goes round: each still reaches a different chunk
         for n in range(4):
             gateway.deliver(quiz.quiz_id, Broadcast(_frame(type="board", mark=str(n)), "board"))
+            await _one_loop_turn()
         for client in quiz.clients:
             await client.wait_for(lambda f: f.get("mark") == "3")
         marks = [_marks(client) for client in quiz.clients]
@@ -115,25 +128,47 @@ async def test_closing_a_question_finishes_the_board_in_progress_first() -> None
             assert _marks(client) == ["board", "closed"], client.name
 
 
-def test_the_board_pause_stretches_only_for_a_big_audience() -> None:
-    limits = ServiceLimits(tick_ms=100, board_frames_per_s=60_000)
-    assert board_pause_s(0, limits) == 0.1
-    assert board_pause_s(1_000, limits) == 0.1
-    assert board_pause_s(6_000, limits) == 0.1
-    assert board_pause_s(12_000, limits) == 0.2
-    assert board_pause_s(30_000, limits) == 0.5
+async def test_a_process_over_its_board_budget_spreads_a_board_out_and_reaches_everyone() -> None:
+    # 8 connections, a burst of one chunk (2), then 20 board frames a second: >= 0.3 s in all
+    async with _chunked_quiz(QUIET, chunk=2, board_frames_per_s=20) as quiz:
+        gateway = quiz.srv.server.gateway
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        gateway.deliver(quiz.quiz_id, Broadcast(_frame(type="board", mark="b"), "board"))
+        await asyncio.sleep(0.1)
+        assert 0 < await quiz.srv.metric("livequiz_board_frames_waiting") < 8
+        for client in quiz.clients:
+            await client.wait_for(lambda f: f.get("mark") == "b")
+        assert loop.time() - started >= 0.25
+        assert await quiz.srv.metric("livequiz_board_frames_waiting") == 0
 
 
-async def test_the_ticker_reports_the_audience_it_paced_by() -> None:
-    async with (
-        running_server(service=ServiceLimits(tick_ms=20, board_frames_per_s=1)) as srv,
-        contextlib.AsyncExitStack() as stack,
-    ):
-        quiz = await setup_quiz(srv, stack, PLAYERS[:3], count=2, seed=3)
-        # 3 players and the host at one frame a second: the tick after a board waits 4 s
+async def test_snapshots_keep_their_tick_while_the_fan_out_is_slow() -> None:
+    # one board frame a second for 8 connections: one round takes seconds, the tick is 20 ms
+    async with _chunked_quiz(FAST, chunk=2, board_frames_per_s=1) as quiz:
+        server = quiz.srv.server
+        boards: list[SharedFrame] = []
+
+        def record(quiz_id: str, message: Any) -> None:
+            if isinstance(message, Broadcast) and message.kind == "board":
+                boards.append(message.frame)
+            server.gateway.deliver(quiz_id, message)
+
+        server.bus.subscribe(record)
         await quiz.start()
-        await quiz.everyone_gets("board")
-        assert await srv.metric("livequiz_board_interval_seconds") == 4.0
+        first = len(boards)
+        for name in PLAYERS[:4]:
+            ack = await quiz.players[name].answer(0, quiz.correct(0))
+            assert ack["status"] == "accepted"
+            await asyncio.sleep(0.06)
+        # a snapshot for each answer, none held back by the slow round...
+        assert len(boards) - first >= 4
+        # ...and the round going out carries the newest of them, with the last answer in it
+        job = server.gateway._boards[quiz.quiz_id]
+        assert job.frame is boards[-1]
+        data = job.frame.data
+        newest = orjson.loads(data[data.index(b"{") :])  # past the WebSocket frame header
+        assert newest["seq"] >= ack["seq"]
 
 
 async def test_while_answers_wait_a_big_board_goes_in_smaller_chunks_and_reaches_everyone(
@@ -144,10 +179,10 @@ async def test_while_answers_wait_a_big_board_goes_in_smaller_chunks_and_reaches
         with monkeypatch.context() as patch:  # as if answers were waiting for the pump
             patch.setattr(QuizService, "backlog", property(lambda _self: 3))
             gateway.deliver(quiz.quiz_id, Broadcast(_frame(type="board", mark="b"), "board"))
+            await _one_loop_turn()
             job = gateway._boards[quiz.quiz_id]
-            # a fifth of a chunk now, the next fifth at the next loop turn
+            # a fifth of a chunk at this loop turn, the next fifth at the next
             assert job.position == 1
-            assert job.handle is not None
         for client in quiz.clients:
             await client.wait_for(lambda f: f.get("mark") == "b")
         assert quiz.quiz_id not in gateway._boards
