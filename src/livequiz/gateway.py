@@ -547,7 +547,9 @@ class Gateway:
         for client in clients:
             if client.conn.send_shared(frame, droppable=droppable):
                 sent += 1
-            else:
+            elif client.conn.context is client:
+                # Still connected, so too slow to read: a drop. (One that closed while a board
+                # round was on its way round has nothing to drop; on_close unset its context.)
                 dropped += 1
         self.metrics.frames_sent.labels(kind).inc(sent)
         if dropped:

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
+from livequiz.auth import Role
 from livequiz.service import Broadcast, ClosedFrame, QuizService, ServiceLimits
 from livequiz.transport import SharedFrame
 from tests.integration.helpers import Client, Quiz, setup_quiz
@@ -141,6 +142,26 @@ async def test_a_process_over_its_board_budget_spreads_a_board_out_and_reaches_e
             await client.wait_for(lambda f: f.get("mark") == "b")
         assert loop.time() - started >= 0.25
         assert await quiz.srv.metric("livequiz_board_frames_waiting") == 0
+
+
+async def test_a_player_who_leaves_while_a_board_goes_round_is_not_counted_as_a_drop() -> None:
+    async with _chunked_quiz(QUIET, chunk=2, board_frames_per_s=20) as quiz:
+        gateway = quiz.srv.server.gateway
+        gateway.deliver(quiz.quiz_id, Broadcast(_frame(type="board", mark="b"), "board"))
+        await _one_loop_turn()  # the first chunk is out; the rest waits for the budget
+        # the last player in the round: not reached yet (the host is no player)
+        job = gateway._boards[quiz.quiz_id]
+        last = [c.player_id for c in job.targets[job.position :] if c.role is Role.PLAYER][-1]
+        gone = next(quiz.players[name] for name, pid in quiz.ids.items() if pid == last)
+        await gone.ws.close()
+        for client in quiz.clients:
+            if client is not gone:
+                await client.wait_for(lambda f: f.get("mark") == "b")
+        async with asyncio.timeout(5):  # the round's end, where the one who left was
+            while quiz.quiz_id in gateway._boards:
+                await asyncio.sleep(0.02)
+        assert await quiz.srv.metric("livequiz_frames_dropped_total") == 0
+        assert _marks(gone) == []
 
 
 async def test_snapshots_keep_their_tick_while_the_fan_out_is_slow() -> None:
