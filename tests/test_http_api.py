@@ -766,7 +766,7 @@ async def test_a_crash_is_500_json_without_a_traceback(
     def broken(_pin: str) -> str:
         raise RuntimeError("secret-detail")
 
-    monkeypatch.setattr(srv.server.store, "quiz_id_for_pin", broken)
+    monkeypatch.setattr(srv.server.records, "live_quiz_for_pin", broken)
     response = await srv.http.get("/api/quizzes/123456")
     assert assert_error(response, 500, "internal") == "something went wrong on our side"
     assert "secret-detail" not in response.text
@@ -778,13 +778,17 @@ async def test_before_the_service_starts_readyz_is_503_and_commands_wait() -> No
     transport = httpx.ASGITransport(app=server.api)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         response = await client.get("/readyz")
-        assert (response.status_code, response.json()) == (503, {"status": "starting"})
+        assert response.status_code == 503
+        assert response.json() == {
+            "status": "starting",
+            "reason": "the server is starting or stopping",
+        }
         assert (await client.get("/healthz")).status_code == 200  # alive all the same
         for path in ("/api/quizzes", "/api/quizzes/123456/players"):
             response = await client.post(path, json={"nickname": "Anna"})
             assert_error(response, 503, "unavailable")
             assert response.headers["retry-after"] == "1"
-        await server.service.start([])
+        await server.service.start()
         assert (await client.get("/readyz")).json() == {"status": "ready"}
         await server.service.stop()
         assert (await client.get("/readyz")).status_code == 503

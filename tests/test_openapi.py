@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from livequiz import http_api
 from livequiz.app import LiveQuizServer, ServerConfig
+from livequiz.ports import StorageUnavailable
 from livequiz.auth import Role
 from livequiz.domain.commands import Answer, End, Join, Kick, Next, SetLocked, Start
 from livequiz.domain.errors import ErrorCode
@@ -681,6 +682,15 @@ async def _starting(_srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Respo
     return await unstarted_server_request("GET", "/readyz")
 
 
+@scenario("GET /readyz", JSON_MEDIA, "unavailable")
+async def _storage_down(srv: RunningServer, monkeypatch: pytest.MonkeyPatch) -> httpx.Response:
+    async def refused() -> None:
+        raise StorageUnavailable("connection refused")
+
+    monkeypatch.setattr(srv.server.records, "check", refused)
+    return await srv.http.get("/readyz")
+
+
 @scenario("GET /metrics", "text/plain", "sample")
 async def _metrics(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
     await srv.join((await srv.create_quiz(count=1))["pin"], "Anna")
@@ -692,7 +702,7 @@ async def _crash(srv: RunningServer, monkeypatch: pytest.MonkeyPatch) -> httpx.R
     def broken(_pin: str) -> str:
         raise RuntimeError("a bug with a secret in its message")
 
-    monkeypatch.setattr(srv.server.store, "quiz_id_for_pin", broken)
+    monkeypatch.setattr(srv.server.records, "live_quiz_for_pin", broken)
     return await srv.http.get("/api/quizzes/123456")
 
 

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
-from livequiz.adapters.memory import EmbeddedStore, LocalBus
+from livequiz import names
+from livequiz.adapters.embedded import EmbeddedRecords
+from livequiz.adapters.local_bus import LocalBus
 from livequiz.adapters.sqlite import SqliteJournal, Synchronous
 from livequiz.auth import TokenSigner, load_or_create_key
 from livequiz.domain.nicknames import NicknamePolicy
@@ -23,7 +25,9 @@ from livequiz.gateway import Gateway
 from livequiz.http_api import build_api
 from livequiz.moderation import is_profane
 from livequiz.observability import Metrics
+from livequiz.ports import Bus, Records
 from livequiz.service import QuizService, ServiceLimits
+from livequiz.store import QuizStore
 from livequiz.transport import TransportLimits
 from livequiz.transport.server import TransportServer
 from livequiz.vocabulary import Deck
@@ -49,6 +53,14 @@ class ServerConfig:
     fanout_chunk: int = 500
     #: Board frames this process writes per second at most (``Gateway.board_frames_per_s``).
     board_frames_per_s: int = 60_000
+    #: PostgreSQL for the directory, the journal and the leases (``postgresql://…``);
+    #: ``None``: the embedded default (SQLite in ``data_dir``, or memory).
+    database_url: str | None = None
+    #: NATS between processes (``nats://…``); ``None``: the in-process bus (one process).
+    bus_url: str | None = None
+    #: How long a quiz's owner holds its lease unless renewed: a dead owner's quizzes move to
+    #: another process within about this long.
+    lease_s: float = 3.0
     service: ServiceLimits = field(default_factory=ServiceLimits)
     transport: TransportLimits = field(default_factory=TransportLimits)
 
@@ -56,20 +68,33 @@ class ServerConfig:
 class LiveQuizServer:
     """A whole server: store, service, gateway, HTTP API and transport, started and stopped."""
 
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        records: Records | None = None,
+        bus: Bus | None = None,
+        key: bytes | None = None,
+    ) -> None:
+        """A server over ``records`` and ``bus`` (opened already: see :meth:`open`), or over
+        the embedded default that ``config`` describes."""
         self.config = config
         self.metrics = Metrics()
         nicknames = NicknamePolicy(is_profane=is_profane)
-        if config.data_dir is not None:
-            key = load_or_create_key(config.data_dir / "signing.key")
-            journal = SqliteJournal(
-                config.data_dir / "livequiz.sqlite3", synchronous=config.synchronous
-            )
-            self.store = EmbeddedStore(journal, nicknames=nicknames)
-        else:
-            key = secrets.token_bytes(32)
-            self.store = EmbeddedStore(None, nicknames=nicknames)
-        self.bus = LocalBus()
+        if records is None:
+            journal = None
+            if config.data_dir is not None:
+                key = key or load_or_create_key(config.data_dir / names.SIGNING_KEY_FILE)
+                journal = SqliteJournal(
+                    config.data_dir / names.SQLITE_FILE, synchronous=config.synchronous
+                )
+            key = key or secrets.token_bytes(32)
+            records = EmbeddedRecords.over(journal, key=key, lease_s=config.lease_s)
+        elif key is None:
+            raise ValueError("a server over shared storage needs its signing key")
+        self.records = records
+        self.bus: Bus = bus or LocalBus()
+        self.store = QuizStore(records, nicknames=nicknames)
         self.service = QuizService(
             self.store, self.bus, TokenSigner(key), self.metrics, limits=config.service
         )
@@ -79,29 +104,49 @@ class LiveQuizServer:
             fanout_chunk=config.fanout_chunk,
             board_frames_per_s=config.board_frames_per_s,
         )
-        self.bus.subscribe(self.gateway.deliver)
         limits = config.transport
         if config.origins is not None:
             limits = replace(limits, origins=config.origins)
         self.deck = Deck.builtin()
-        self.service.on_join_without_connection = self.gateway.expect
         self.api = build_api(self.service, self.deck)
         # The web pages and static files in front; every other path goes to the API.
         self.transport = TransportServer(
             build_web(self.api), self.gateway, limits, host=config.host, port=config.port
         )
 
+    @classmethod
+    async def open(cls, config: ServerConfig) -> LiveQuizServer:
+        """A server over what ``config`` names: PostgreSQL and NATS when given (connected
+        here, so a wrong address fails at start with a clear message), else embedded."""
+        if config.database_url is None and config.bus_url is None:
+            return cls(config)
+        if config.database_url is None or config.bus_url is None:
+            raise ValueError("many processes need both --database and --bus (PostgreSQL and NATS)")
+        from livequiz.adapters.nats import NatsBus
+        from livequiz.adapters.postgres import PostgresRecords
+
+        records = await PostgresRecords.connect(config.database_url, lease_s=config.lease_s)
+        try:
+            bus = await NatsBus.connect(config.bus_url, name=records.owner_id)
+        except BaseException:
+            await records.close()
+            raise
+        return cls(config, records=records, bus=bus, key=await records.signing_key())
+
     async def serve(self, ready: asyncio.Event | None = None) -> None:
         """Recover stored quizzes, start the service, serve until told to stop, then shut down."""
-        live = await self.store.recover()
-        if live:
-            log.info("recovered live quizzes", extra={"quizzes": len(live)})
-        await self.service.start(live)
+        if isinstance(self.records, EmbeddedRecords):
+            await self.records.load()
+        await self.service.start()
+        owned = len(self.store.owned())
+        if owned:
+            log.info("running live quizzes", extra={"quizzes": owned})
         try:
             await self.transport.serve(ready)
         finally:
             await self.service.stop()
             await self.store.close()
+            await self.bus.close()
             log.info("server stopped")
 
     def request_exit(self) -> None:
@@ -163,7 +208,12 @@ def run_server(config: ServerConfig) -> None:
     """Serve until SIGINT/SIGTERM (``livequiz serve``)."""
     tune_runtime()
     with _runner() as runner:
-        runner.run(LiveQuizServer(config).serve())
+        runner.run(_serve(config))
+
+
+async def _serve(config: ServerConfig) -> None:
+    server = await LiveQuizServer.open(config)
+    await server.serve()
 
 
 def run_demo_server(
@@ -224,7 +274,7 @@ async def demo_game(
                 out.flush()
 
             def peek(index: int, quiz_id: str = quiz_id) -> int:
-                return server.store.session(quiz_id).questions[index].correct_option
+                return server.store.definition(quiz_id).questions[index].correct_option
 
             show()
             stop = asyncio.Event()

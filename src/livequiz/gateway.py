@@ -30,20 +30,17 @@ from livequiz.domain.commands import (
     End,
     Executed,
     Kick,
-    Leave,
     Next,
-    Rejoin,
     SetLocked,
     Skip,
     Start,
 )
 from livequiz.domain.errors import Rejected
-from livequiz.domain.session import AnswerStatus
-from livequiz.ports import Outcome, UnknownQuiz
+from livequiz.ports import Outcome, StorageUnavailable, UnknownQuiz
 from livequiz.service import (
     Broadcast,
-    BusMessage,
     ClosedFrame,
+    Delivery,
     FinishedFrame,
     QuestionFrame,
     QuizService,
@@ -64,6 +61,8 @@ CLOSE_AUTH_TIMEOUT = 4001
 CLOSE_BAD_TOKEN = 4003
 CLOSE_UNKNOWN_QUIZ = 4004
 CLOSE_KICKED = 4009
+#: RFC 6455 §7.4.1 "try again later": the quiz cannot be loaded right now (storage down).
+CLOSE_TRY_AGAIN = 1013
 
 
 #: Host actions that carry no argument, as the commands they are.
@@ -99,6 +98,7 @@ class Pending:
 
     def __init__(self, timer: asyncio.TimerHandle) -> None:
         self.timer = timer
+        #: A join or a hello is being processed (the quiz may be loading): one at a time.
         self.joining = False
 
 
@@ -164,6 +164,8 @@ class Gateway:
         self._allowance = float(self.fanout_chunk)
         self._allowance_at = 0.0
         self.metrics.board_frames_waiting.set_function(self.board_frames_waiting)
+        service.deliver = self.deliver
+        service.local_players = self.local_players
 
     # ------------------------------------------------------------------ transport callbacks
 
@@ -213,17 +215,18 @@ class Gateway:
         elif isinstance(context, Pending):
             self._authenticate(conn, context, message)
 
-    def expect(self, quiz_id: str, player_id: int, within_s: float) -> None:
-        """A player with no connection here (joined over HTTP, or the server restarted): if no
-        connection of theirs arrives in time, they left.
+    def local_players(self, quiz_id: str) -> list[int]:
+        """The players of a quiz with a connection to this process."""
+        return [player for quiz, player in self._players if quiz == quiz_id]
 
-        Otherwise a player who joined and closed the page would count as present, and a quiz
-        set to close when everyone has answered would wait for them every question.
-        """
+    def _gone_unless_back(self, quiz_id: str, player_id: int, within_s: float) -> None:
+        """A player's last connection here closed: unless one is back in time, tell the quiz's
+        owner this process no longer holds them (the owner marks them gone if no process
+        does). A phone switching networks is back within the grace and never leaves."""
 
         def check() -> None:
             if not self._players.get((quiz_id, player_id)):
-                self.service.submit(quiz_id, Leave(player_id), _ignore)
+                self.service.router.presence(quiz_id, player_id, False)
 
         if within_s <= 0:
             check()
@@ -243,31 +246,52 @@ class Gateway:
         if isinstance(message, protocol.Hello):
             try:
                 claims = self.service.signer.verify(message.token, self.service.clock() // 1000)
-                session = self.service.store.session(claims.quiz_id)
             except TokenError as error:
                 self._error(conn, "bad_token", str(error))
                 conn.close(CLOSE_BAD_TOKEN, str(error))
                 return
-            except UnknownQuiz:
-                self._error(conn, "unknown_quiz", "that quiz no longer exists")
-                conn.close(CLOSE_UNKNOWN_QUIZ, "unknown quiz")
+            if self.service.store.loaded(claims.quiz_id):  # the common case: no await
+                self._admit(conn, pending, claims, message.token)
                 return
-            if claims.role is Role.PLAYER:
-                player = session.players.get(claims.player_id)
-                if player is None:
-                    self._error(conn, "bad_token", "no such player in this quiz")
-                    conn.close(CLOSE_BAD_TOKEN, "unknown player")
-                    return
-                if player.kicked:
-                    self._error(conn, "kicked", "the host removed you from this quiz")
-                    conn.close(CLOSE_KICKED, "kicked")
-                    return
-            pending.timer.cancel()
-            self._welcome(conn, claims, message.token)
+            pending.joining = True
+            task = asyncio.create_task(self._hello(conn, pending, claims, message.token))
+            task.add_done_callback(_log_failure)
         elif isinstance(message, protocol.JoinRequest):
             self._join(conn, pending, message)
         else:
             self._error(conn, "auth_required", "send 'hello' with a token or 'join' first")
+
+    async def _hello(self, conn: Connection, pending: Pending, claims: Claims, token: str) -> None:
+        """A verified token: load the quiz here if need be, check the player, welcome."""
+        try:
+            await self.service.ensure(claims.quiz_id)
+        except UnknownQuiz:
+            self._error(conn, "unknown_quiz", "that quiz no longer exists")
+            conn.close(CLOSE_UNKNOWN_QUIZ, "unknown quiz")
+            return
+        except StorageUnavailable:
+            self._error(conn, "unavailable", "the server cannot load this quiz now; try again")
+            conn.close(CLOSE_TRY_AGAIN, "try again later")
+            return
+        finally:
+            pending.joining = False
+        if conn.open:
+            self._admit(conn, pending, claims, token)
+
+    def _admit(self, conn: Connection, pending: Pending, claims: Claims, token: str) -> None:
+        """The quiz is loaded here: check the token's player, then welcome."""
+        if claims.role is Role.PLAYER:
+            player = self.service.store.session(claims.quiz_id).players.get(claims.player_id)
+            if player is None:
+                self._error(conn, "bad_token", "no such player in this quiz")
+                conn.close(CLOSE_BAD_TOKEN, "unknown player")
+                return
+            if player.kicked:
+                self._error(conn, "kicked", "the host removed you from this quiz")
+                conn.close(CLOSE_KICKED, "kicked")
+                return
+        pending.timer.cancel()
+        self._welcome(conn, claims, token)
 
     def _join(self, conn: Connection, pending: Pending, message: protocol.JoinRequest) -> None:
         if not self.service.allow_join(conn.address):
@@ -277,9 +301,10 @@ class Gateway:
 
         async def join() -> None:
             try:
-                quiz_id, player_id, token = await self.service.join(
-                    message.pin, message.nickname, connected=True
+                quiz_id, player_id, _, token = await self.service.join(
+                    message.pin, message.nickname
                 )
+                await self.service.ensure(quiz_id)
             except UnknownQuiz:
                 self._error(conn, "unknown_quiz", f"no live quiz has the ID {message.pin[:12]!r}")
                 pending.joining = False
@@ -288,9 +313,12 @@ class Gateway:
                 self._error(conn, rejected.code.value, rejected.message)
                 pending.joining = False
                 return
+            except StorageUnavailable:
+                self._error(conn, "unavailable", "the server cannot reach this quiz now; try again")
+                pending.joining = False
+                return
             self.metrics.joins.labels("websocket").inc()
-            if not conn.open:  # gone while the join was stored: like an HTTP join, wait a while
-                self.expect(quiz_id, player_id, self.service.limits.reconnect_grace_s)
+            if not conn.open:  # gone while the join was stored: the owner waits for them a while
                 return
             pending.timer.cancel()
             claims = Claims(quiz_id, Role.PLAYER, player_id, 0)
@@ -308,7 +336,7 @@ class Gateway:
             self._players[(client.quiz_id, client.player_id)].add(client)
         conn.send_text(self._snapshot(client, "welcome", token))
         if client.role is Role.PLAYER and first:
-            self.service.submit(client.quiz_id, Rejoin(client.player_id))
+            self.service.router.presence(client.quiz_id, client.player_id, True)
         log.info(
             "connection authenticated",
             extra={
@@ -328,21 +356,7 @@ class Gateway:
             state = views.player_view(session, client.player_id, now)
         if session.question is not None:
             client.sent_index, client.sent_at_ms = session.current, now
-        frame: dict[str, Any] = {
-            "type": kind,
-            "v": protocol.VERSION,
-            "role": client.role.value,
-            "quiz": {
-                "quiz_id": definition.quiz_id,
-                "pin": definition.pin,
-                "title": definition.title,
-            },
-            "server_time_ms": now,
-            "state": state,
-        }
-        if token is not None:
-            frame["token"] = token
-        return protocol.encode(frame)
+        return protocol.snapshot_frame(kind, client.role.value, definition, state, now, token)
 
     def _unregister(self, client: Client) -> None:
         clients = self._clients.get(client.quiz_id)
@@ -358,7 +372,7 @@ class Gateway:
                 players.discard(client)
                 if not players:
                     del self._players[key]
-                    self.expect(
+                    self._gone_unless_back(
                         client.quiz_id, client.player_id, self.service.limits.disconnect_grace_s
                     )
 
@@ -397,17 +411,7 @@ class Gateway:
             self.metrics.answers.labels(answer.status.value).inc()
             session = self.service.store.session(client.quiz_id)
             player = session.player(client.player_id)
-            frame: dict[str, Any] = {
-                "type": "ack",
-                "q": index,
-                "status": answer.status.value,
-                "seq": answer.record.seq,
-                "answer": views.answer_result(session, answer.record),
-                "standing": views.standing(session, player),
-            }
-            if answer.status is AnswerStatus.ALREADY_ANSWERED:
-                frame["message"] = "you already answered this question; your first answer stands"
-            client.conn.send_text(protocol.encode(frame))
+            client.conn.send_text(protocol.ack_frame(session, index, answer, player))
             self.metrics.frames_sent.labels("ack").inc()
             self.metrics.ack_seconds.observe(time.perf_counter() - received_at)
 
@@ -427,11 +431,7 @@ class Gateway:
             if isinstance(outcome, Rejected):
                 self._error(client.conn, outcome.code.value, outcome.message, action=message.action)
             elif isinstance(outcome, Executed):
-                client.conn.send_text(
-                    protocol.encode(
-                        {"type": "host_ack", "action": message.action, "seq": self._seq(client)}
-                    )
-                )
+                client.conn.send_text(protocol.host_ack_frame(message.action, self._seq(client)))
 
         self.service.submit(client.quiz_id, command, reply)
 
@@ -444,29 +444,30 @@ class Gateway:
 
     # ------------------------------------------------------------------ bus delivery
 
-    def deliver(self, quiz_id: str, message: BusMessage) -> None:
-        """Send what the service published for a quiz to this process's connections of it."""
+    def deliver(self, quiz_id: str, message: Delivery) -> None:
+        """Send what happened to a quiz to this process's connections of it."""
         clients = self._clients.get(quiz_id)
         if not clients:
             return
         if isinstance(message, Broadcast) and message.kind == "board":
-            self._start_board(quiz_id, clients, message.frame)
+            self._start_board(quiz_id, clients, SharedFrame.text(message.data))
             return
         if isinstance(message, Broadcast | QuestionFrame | ClosedFrame | FinishedFrame):
             # A frame for everyone keeps its place after the board before it: finish that first.
             self._finish_board(quiz_id)
         if isinstance(message, Broadcast):
-            self._broadcast(clients, message.frame, message.kind, droppable=False)
+            frame = SharedFrame.text(message.data)
+            self._broadcast(clients, frame, message.kind, droppable=False)
         elif isinstance(message, QuestionFrame):
             now = self.service.clock()
             for client in clients:
                 client.sent_index, client.sent_at_ms = message.index, now
-            self._broadcast(clients, message.frame, "question", droppable=False)
+            self._broadcast(clients, SharedFrame.text(message.data), "question", droppable=False)
         elif isinstance(message, ClosedFrame):
-            self._broadcast(clients, message.frame, "closed", droppable=False)
+            self._broadcast(clients, SharedFrame.text(message.data), "closed", droppable=False)
             self._personal(quiz_id, clients, "result", message.index)
         elif isinstance(message, FinishedFrame):
-            self._broadcast(clients, message.frame, "finished", droppable=False)
+            self._broadcast(clients, SharedFrame.text(message.data), "finished", droppable=False)
             self._personal(quiz_id, clients, "final", -1)
         elif isinstance(message, ToPlayer):
             for client in list(self._players.get((quiz_id, message.player_id), ())):
@@ -559,38 +560,24 @@ class Gateway:
         """One personal frame per connection: own result and rank, or final results."""
         session = self.service.store.session(quiz_id)
         sent = 0
+        host_final: bytes | None = None  # the same report for every host connection
         for client in list(clients):
             if client.role is Role.HOST:
                 if kind == "final":
-                    data = protocol.encode(
-                        {"type": "final", "results": views.final_results(session)}
-                    )
-                    sent += client.conn.send_text(data)
+                    if host_final is None:
+                        host_final = protocol.host_final_frame(session)
+                    sent += client.conn.send_text(host_final)
                 continue
             player = session.players.get(client.player_id)
             if player is None or player.kicked:
                 continue
             if kind == "result":
-                record = player.answers.get(index)
-                frame = {
-                    "type": "result",
-                    "index": index,
-                    "answer": None if record is None else views.answer_result(session, record),
-                    "standing": views.standing(session, player),
-                    "streak": player.published_streak,
-                }
+                data = protocol.result_frame(session, player, index)
             else:
-                frame = {
-                    "type": "final",
-                    "results": views.player_results(session, client.player_id),
-                }
-            if client.conn.send_text(protocol.encode(frame)):
+                data = protocol.player_final_frame(session, client.player_id)
+            if client.conn.send_text(data):
                 sent += 1
         self.metrics.frames_sent.labels(kind).inc(sent)
-
-
-def _ignore(_outcome: Outcome) -> None:
-    """Replies nobody waits for (a leave after a disconnect)."""
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -10,12 +10,15 @@ codes this module sends besides the core's :class:`~livequiz.domain.errors.Error
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import functools
 import io
 import logging
 import math
 import unicodedata
 from collections.abc import AsyncGenerator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -34,11 +37,14 @@ from livequiz.domain.errors import ErrorCode, Rejected
 from livequiz.domain.session import Phase, QuizSession
 from livequiz.domain.settings import QuizSettings
 from livequiz.openapi import OPENAPI
-from livequiz.ports import UnknownQuiz
+from livequiz.ports import StorageUnavailable, UnknownQuiz
 from livequiz.service import QuizService
 from livequiz.vocabulary import Deck, WordListError, generate_quiz, load_wordlist
 
 log = logging.getLogger("livequiz.http")
+
+#: Quiz generation runs here, off the event loop, one quiz at a time.
+_generator = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livequiz-generate")
 
 #: A word list of a few thousand lines is far below this; anything larger is not a word list.
 MAX_BODY_BYTES = 1 << 20
@@ -69,6 +75,7 @@ STATUS: dict[str, int] = {
     ErrorCode.LATE_JOIN_CLOSED: 403,
     ErrorCode.KICKED: 403,
     ErrorCode.QUIZ_FINISHED: 410,
+    ErrorCode.UNAVAILABLE: 503,
 }
 
 #: Error codes of the HTTP layer itself, with their status (the core's codes are in STATUS).
@@ -152,7 +159,13 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
         except WordListError as error:
             raise ApiError(422, "bad_word_list", str(error)) from None
         # Bad levels or kinds, or too few words for ``count``, are Rejected (422) by the core.
-        questions = generate_quiz(source, levels=levels, kinds=kinds, count=count, seed=seed)
+        # Generating takes 0.1-0.3 s of CPU: on the loop it would stall every quiz's acks.
+        questions = await asyncio.get_running_loop().run_in_executor(
+            _generator,
+            functools.partial(
+                generate_quiz, source, levels=levels, kinds=kinds, count=count, seed=seed
+            ),
+        )
         definition, host_token = await service.create_quiz(title.strip(), questions, settings)
         return JSONResponse(
             {
@@ -186,11 +199,10 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
         if len(nickname) > _MAX_NICKNAME_CHARS:
             raise ApiError(422, "nickname_invalid", "that nickname is far too long")
         try:
-            quiz_id, player_id, token = await service.join(pin, nickname)
+            quiz_id, player_id, nickname, token = await service.join(pin, nickname)
         except UnknownQuiz:
             raise _unknown_pin() from None
         service.metrics.joins.labels("http").inc()
-        nickname = service.store.session(quiz_id).players[player_id].nickname
         return JSONResponse(
             {"quiz_id": quiz_id, "player_id": player_id, "nickname": nickname, "token": token},
             status_code=201,
@@ -198,10 +210,10 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
 
     async def quiz_state(request: Request) -> Response:
         pin = request.path_params["pin"]
-        try:
-            quiz_id = service.store.quiz_id_for_pin(pin)
-        except UnknownQuiz:
-            raise _unknown_pin() from None
+        quiz_id = await service.store.records.live_quiz_for_pin(pin)
+        if quiz_id is None:
+            raise _unknown_pin()
+        await service.ensure(quiz_id)
         session = service.store.session(quiz_id)
         definition = service.store.definition(quiz_id)
         return JSONResponse(
@@ -223,6 +235,7 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
         fmt = request.query_params.get("format", "json")
         if fmt not in ("json", "csv"):
             raise ApiError(422, "bad_request", "format must be 'json' or 'csv'")
+        await service.ensure(quiz_id)
         session = service.store.session(quiz_id)
         if claims.role is Role.PLAYER:
             if fmt == "csv":
@@ -246,11 +259,8 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
 
     async def qr_code(request: Request) -> Response:
         pin = request.path_params["pin"]
-        try:
-            quiz_id = service.store.quiz_id_for_pin(pin)
-        except UnknownQuiz:
-            raise _unknown_pin() from None
-        pin = service.store.definition(quiz_id).pin
+        if await service.store.records.live_quiz_for_pin(pin) is None:
+            raise _unknown_pin()
         join_url = f"{str(request.base_url).rstrip('/')}/play?pin={pin}"
         return Response(
             join_qr_svg(join_url),
@@ -263,9 +273,13 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     async def readyz(_request: Request) -> Response:
-        if service.ready:
+        # Ready means able to do the work now: started, and storage and the bus reachable.
+        # A load balancer takes a process that cannot store answers out of rotation.
+        problem = await service.healthy()
+        if problem is None:
             return JSONResponse({"status": "ready"})
-        return JSONResponse({"status": "starting"}, status_code=503)
+        status = "starting" if not service.ready else "unavailable"
+        return JSONResponse({"status": status, "reason": problem}, status_code=503)
 
     async def metrics(_request: Request) -> Response:
         return Response(service.metrics.render(), media_type="text/plain; version=0.0.4")
@@ -282,6 +296,16 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
         assert isinstance(error, Rejected)
         service.metrics.errors.labels(error.code.value).inc()
         return error_response(STATUS.get(error.code, 409), error.code.value, error.message)
+
+    async def on_unavailable(_request: Request, error: Exception) -> Response:
+        log.warning("storage unavailable: %s", error)
+        service.metrics.errors.labels("unavailable").inc()
+        return error_response(
+            503,
+            "unavailable",
+            "the server cannot reach its storage right now; try again in a moment",
+            {"retry-after": "1"},
+        )
 
     async def on_unknown_quiz(_request: Request, _error: Exception) -> Response:
         service.metrics.errors.labels("unknown_quiz").inc()
@@ -323,6 +347,7 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
             ApiError: on_api_error,
             Rejected: on_rejected,
             UnknownQuiz: on_unknown_quiz,
+            StorageUnavailable: on_unavailable,
             HTTPException: on_http,
             Exception: on_crash,
         },

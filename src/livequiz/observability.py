@@ -42,7 +42,11 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.connections = Gauge("livequiz_connections", "Open WebSocket connections", registry=r)
-        self.quizzes = Gauge("livequiz_quizzes_live", "Quizzes not yet finished", registry=r)
+        self.quizzes = Gauge(
+            "livequiz_quizzes_live",
+            "Quizzes not yet finished that this process serves (owns or keeps a copy of)",
+            registry=r,
+        )
         self.quizzes_created = Counter("livequiz_quizzes_created", "Quizzes created", registry=r)
         self.joins = Counter("livequiz_joins", "Players joined", ["via"], registry=r)
         self.answers = Counter(
@@ -94,6 +98,35 @@ class Metrics:
         )
         self.errors = Counter(
             "livequiz_errors", "Errors sent to clients, by code", ["code"], registry=r
+        )
+        self.quizzes_owned = Gauge(
+            "livequiz_quizzes_owned", "Live quizzes this process owns (runs)", registry=r
+        )
+        self.takeovers = Counter(
+            "livequiz_quiz_takeovers",
+            "Quizzes this process took over after their owner stopped renewing its lease",
+            registry=r,
+        )
+        self.leases_lost = Counter(
+            "livequiz_leases_lost",
+            "Quizzes this process lost to another (it was paused or cut off past its lease)",
+            registry=r,
+        )
+        self.storage_failures = Counter(
+            "livequiz_storage_failures",
+            "Batches that could not be stored (refused as unavailable, never acknowledged)",
+            registry=r,
+        )
+        self.routed = Counter(
+            "livequiz_routed_batches",
+            "Batches of commands sent to a quiz's owner in another process, by result",
+            ["result"],
+            registry=r,
+        )
+        self.catch_ups = Counter(
+            "livequiz_log_catch_ups",
+            "Times this process's copy of a quiz missed the owner's log and read the journal",
+            registry=r,
         )
 
     def render(self) -> bytes:

@@ -450,7 +450,13 @@ SCHEMAS: JSON = {
         "type": "object",
         "required": ["status"],
         "additionalProperties": False,
-        "properties": {"status": {"type": "string", "enum": ["ready", "starting"]}},
+        "properties": {
+            "status": {"type": "string", "enum": ["ready", "starting", "unavailable"]},
+            "reason": {
+                "type": "string",
+                "description": "What keeps the process from working (absent when ready).",
+            },
+        },
     },
 }
 
@@ -944,7 +950,11 @@ OPENAPI: JSON = {
             "get": {
                 "tags": ["operations"],
                 "operationId": "readiness",
-                "summary": "Readiness: stored quizzes recovered, commands being processed",
+                "summary": "Readiness: started, and storage and the message bus reachable now",
+                "description": "503 while the process starts or stops ('starting'), and while "
+                "it cannot reach its storage or the bus between processes ('unavailable'): it "
+                "would refuse answers, so a load balancer should send players elsewhere. It "
+                "turns ready again by itself when they are back.",
                 "responses": {
                     "200": _json(
                         "Ready for traffic.",
@@ -952,9 +962,21 @@ OPENAPI: JSON = {
                         ready={"value": {"status": "ready"}},
                     ),
                     "503": _json(
-                        "Starting (or stopping): keep it out of the load balancer.",
+                        "Starting, stopping or cut off from storage: keep it out of the load "
+                        "balancer.",
                         _ref("Readiness"),
-                        starting={"value": {"status": "starting"}},
+                        starting={
+                            "value": {
+                                "status": "starting",
+                                "reason": "the server is starting or stopping",
+                            }
+                        },
+                        unavailable={
+                            "value": {
+                                "status": "unavailable",
+                                "reason": "storage is unreachable: connection refused",
+                            }
+                        },
                     ),
                     "500": _CRASH,
                 },

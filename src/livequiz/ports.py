@@ -1,30 +1,34 @@
-"""Ports: what the service needs from storage and messaging, not how they do it.
+"""Ports: what livequiz needs from storage and messaging, not how they do it.
 
-The embedded default (:mod:`livequiz.adapters.memory` with a SQLite journal) and the later
-Redis/PostgreSQL adapters implement the same ports and are held to the same rules by one contract
-test suite (``tests/contract/``).
+Two deployments implement them: the embedded default (one process; a SQLite journal and an
+in-process bus, :mod:`livequiz.adapters.embedded`) and scale-out (many processes on PostgreSQL
+and NATS, :mod:`livequiz.adapters.postgres` and :mod:`livequiz.adapters.nats`). Both are held to
+the same rules by the contract suites in ``tests/contract/``.
 
-**The store.** Every change to live state is one whole operation: :meth:`QuizStore.execute`
-takes a batch of commands and applies each atomically and in order — "accept this answer" checks
-the deadline, dedupes, scores, updates the board and bumps the sequence number in one step.
-A batch exists so that durability is paid once per batch (one SQLite commit, one Redis pipeline),
-not once per answer; ``execute`` returns only when the batch is durable, so whoever acknowledges
-an answer after it can promise the answer survives a crash.
+The rules of a quiz are not here: they run in the pure core (:mod:`livequiz.domain`), in the one
+process that owns the quiz (:mod:`livequiz.store`). Storage keeps what the core needs to be
+rebuilt anywhere — the definition and the log of commands that changed the quiz — and decides
+who the owner is:
 
-**The bus.** Frames for the players of a quiz go through :class:`Bus`, so that a process holding
-some of a quiz's connections gets the quiz's frames whichever process changed it.
+* :class:`QuizDirectory`: create a quiz under a PIN unique among live quizzes; PIN → quiz.
+* :class:`CommandLog`: the journal. A batch of commands is stored in one durable commit, and
+  only while the writer still holds the quiz's lease (its *epoch*): a paused or cut-off old
+  owner can never write after another process took the quiz over (fencing).
+* :class:`Leases`: which process owns each live quiz, for how long, and at which epoch.
+
+:class:`Bus` carries, between processes, the commands for a quiz to its owner (request/reply)
+and the owner's committed log to every process that serves the quiz's players (publish/subscribe).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from livequiz.domain.commands import Command, Executed
 from livequiz.domain.errors import Rejected
 from livequiz.domain.question import Question
-from livequiz.domain.session import QuizSession
 from livequiz.domain.settings import QuizSettings
 
 
@@ -88,50 +92,167 @@ class Envelope:
 
 Outcome = Executed | Rejected
 
+#: One journal record, JSON-ready: a command and the time it ran at
+#: (:func:`~livequiz.domain.commands.to_record`).
+Record = dict[str, Any]
+#: One journal row: ``(quiz_id, seq, record)``; ``seq`` is the quiz's sequence number after the
+#: command ran, so it is unique per quiz and orders the quiz's records.
+Row = tuple[str, int, Record]
+
 
 class UnknownQuiz(Exception):
-    """No live quiz has that id or PIN."""
+    """No quiz has that id, or no live quiz has that PIN."""
 
 
-class QuizStore(Protocol):
-    """Live quiz state: creation, whole-operation commands, and reads for views."""
+class PinTaken(Exception):
+    """A live quiz already has this PIN: pick another and try again."""
 
-    async def recover(self) -> list[str]:
-        """Load what storage holds (once, at start); returns the ids of quizzes still live."""
 
-    async def create(self, definition: QuizDefinition) -> None:
-        """Store a new quiz durably; raises ``ValueError`` if its PIN is in use."""
+class Fenced(Exception):
+    """This process no longer holds the lease of a quiz it tried to write: nothing was stored.
 
-    async def execute(self, batch: Sequence[Envelope]) -> list[Outcome]:
-        """Apply each command atomically, in order; return when the changes are durable."""
+    ``quiz_ids`` are the quizzes whose lease (epoch) had moved on, or whose journal already held
+    a record at the sequence number being written.
+    """
 
-    def pin_in_use(self, pin: str) -> bool:
-        """Whether a live (unfinished) quiz has this PIN."""
+    def __init__(self, quiz_ids: Sequence[str], message: str = "") -> None:
+        super().__init__(message or f"lease lost for {', '.join(sorted(quiz_ids))}")
+        self.quiz_ids = frozenset(quiz_ids)
 
-    def quiz_id_for_pin(self, pin: str) -> str:
-        """The live quiz with this PIN; raises :class:`UnknownQuiz`."""
 
-    def ended_quiz_for_pin(self, pin: str) -> str | None:
+class StorageUnavailable(Exception):
+    """Storage cannot be reached (or refused the write) right now; nothing was stored.
+
+    Retryable: the same call may succeed once the database is back.
+    """
+
+
+class QuizDirectory(Protocol):
+    """Quizzes by id and by PIN, shared by every process."""
+
+    async def add_quiz(self, definition: QuizDefinition) -> int:
+        """Store a new live quiz durably and give its lease to this process.
+
+        Returns the lease's epoch. Raises :class:`PinTaken` if a live quiz has the PIN (the
+        caller retries with another), ``ValueError`` if the quiz id exists.
+        """
+
+    async def definition(self, quiz_id: str) -> QuizDefinition:
+        """A quiz's definition, live or finished; raises :class:`UnknownQuiz`."""
+
+    async def live_quiz_for_pin(self, pin: str) -> str | None:
+        """The id of the live (unfinished) quiz with this PIN, if any."""
+
+    async def ended_quiz_for_pin(self, pin: str) -> str | None:
         """The last finished quiz that had this PIN, while no live quiz has taken it since."""
 
-    def definition(self, quiz_id: str) -> QuizDefinition:
-        """Raises :class:`UnknownQuiz`."""
+    async def is_finished(self, quiz_id: str) -> bool:
+        """Whether the quiz has finished; raises :class:`UnknownQuiz`."""
 
-    def session(self, quiz_id: str) -> QuizSession:
-        """The quiz's state for building views; read-only for callers. Raises UnknownQuiz."""
 
-    def quiz_ids(self) -> list[str]:
-        """Every quiz the store holds, live or finished."""
+class CommandLog(Protocol):
+    """The journal: what changed each quiz, in order, written only by the quiz's owner."""
+
+    async def append(
+        self, rows: Sequence[Row], finished: Sequence[str], epochs: Mapping[str, int]
+    ) -> None:
+        """Store ``rows`` and mark the ``finished`` quizzes in one durable commit: all or none.
+
+        ``epochs`` gives, for every quiz in ``rows`` and ``finished``, the lease epoch the writer
+        holds. If any quiz's lease has another epoch now, or a row's ``(quiz_id, seq)`` is
+        already stored, nothing is stored and :class:`Fenced` is raised. A storage outage raises
+        :class:`StorageUnavailable`.
+        """
+
+    async def records(self, quiz_id: str, after_seq: int = 0) -> list[tuple[int, Record]]:
+        """The quiz's stored ``(seq, record)`` pairs with ``seq > after_seq``, in order."""
+
+
+class Leases(Protocol):
+    """Who owns each live quiz. An owner renews its leases well within ``lease_s``; a lease
+    not renewed in time may be taken by any process, which bumps its epoch."""
+
+    #: This process's id, unique among live processes.
+    owner_id: str
+    #: How long a lease lasts unless renewed (seconds).
+    lease_s: float
+
+    async def acquire(self, quiz_id: str) -> int | None:
+        """Take the lease of a live quiz that nobody holds (never taken, expired or released).
+
+        Returns the new epoch (greater than any before), or ``None`` if another process holds
+        an unexpired lease or the quiz has finished. Raises :class:`UnknownQuiz`.
+        """
+
+    async def renew(self, epochs: Mapping[str, int]) -> set[str]:
+        """Extend the leases this process holds at these epochs; returns the quizzes whose
+        lease it has lost (taken over at a newer epoch, or finished)."""
+
+    async def release(self, epochs: Mapping[str, int]) -> None:
+        """Give up these leases now (a graceful shutdown), so others take over at once."""
+
+    async def orphans(self, limit: int) -> list[str]:
+        """Live quizzes whose lease nobody holds (expired, released, or never taken), oldest
+        first, at most ``limit``."""
+
+
+class Records(QuizDirectory, CommandLog, Leases, Protocol):
+    """A storage backend: directory, journal and leases over one database."""
+
+    async def signing_key(self) -> bytes:
+        """The token signing key shared by every process (created once, then always the same)."""
+
+    async def check(self) -> None:
+        """Raise :class:`StorageUnavailable` unless storage answers now (readiness checks)."""
 
     async def close(self) -> None:
-        """Flush and release resources."""
+        """Release connections; closing twice does nothing."""
+
+
+# ---------------------------------------------------------------------- the bus
+
+
+class NoResponder(Exception):
+    """Nobody serves the subject of a request (no owner for the quiz right now)."""
+
+
+class BusUnavailable(Exception):
+    """The bus cannot be reached right now; retryable."""
+
+
+class Subscription(Protocol):
+    async def unsubscribe(self) -> None:
+        """Stop receiving; unsubscribing twice does nothing."""
 
 
 class Bus(Protocol):
-    """Fan-out of ready-made frames to every process serving a quiz's connections."""
+    """Messages between processes: subjects (:mod:`livequiz.names`), bytes, in order.
 
-    def subscribe(self, deliver: Callable[[str, Any], None]) -> None:
-        """Call ``deliver(quiz_id, message)`` for every message published (this process's one
-        subscriber, the gateway, then sends it to the connections it holds for that quiz)."""
+    Messages published by one process on one subject reach each subscriber in the order they
+    were published. Nothing is stored: a subscriber that was away misses what was sent
+    meanwhile (the journal is where a process catches up).
+    """
 
-    def publish(self, quiz_id: str, message: Any) -> None: ...
+    async def publish(self, subject: str, data: bytes) -> None:
+        """Send ``data`` to every current subscriber of ``subject``."""
+
+    async def subscribe(self, subject: str, handler: Callable[[bytes], None]) -> Subscription:
+        """Call ``handler(data)`` on the event loop for every message on ``subject``."""
+
+    async def serve(
+        self, subject: str, responder: Callable[[bytes], Awaitable[bytes]]
+    ) -> Subscription:
+        """Answer requests on ``subject`` with what ``responder`` returns (one responder per
+        subject is what livequiz uses: the quiz's owner)."""
+
+    async def request(self, subject: str, data: bytes, timeout_s: float) -> bytes:
+        """Send a request and wait for the reply. Raises :class:`NoResponder` at once if nobody
+        serves ``subject``, ``TimeoutError`` if no reply came in time, :class:`BusUnavailable`
+        if the bus is down."""
+
+    @property
+    def connected(self) -> bool:
+        """Whether the bus is reachable now (readiness checks)."""
+
+    async def close(self) -> None:
+        """Disconnect; closing twice does nothing."""

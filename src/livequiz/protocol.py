@@ -1,4 +1,4 @@
-"""The wire protocol, sans I/O: text frames in, typed messages out, and frames to send.
+"""The wire protocol, sans I/O: text frames in, typed messages out, and every frame to send.
 
 Every client frame is decoded here into one of a few frozen message types, or refused with a
 :class:`ProtocolError` carrying a stable error code and a message a developer can act on. Nothing
@@ -8,10 +8,20 @@ message's shape, in ``docs/protocol.md``; :data:`VERSION` is the number clients 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+from livequiz.domain import views
+from livequiz.domain.events import LobbyLockChanged, QuestionClosed, QuestionOpened, QuizFinished
+from livequiz.domain.question import Question
+from livequiz.domain.session import AnswerOutcome, AnswerStatus, Player, QuizSession
+from livequiz.domain.settings import QuizSettings
+
+if TYPE_CHECKING:
+    from livequiz.ports import QuizDefinition
 
 VERSION = 1
 
@@ -125,3 +135,144 @@ def encode(message: dict[str, Any]) -> bytes:
 
 def error(code: str, message: str, **extra: Any) -> bytes:
     return encode({"type": "error", "code": code, "message": message, **extra})
+
+
+# ---------------------------------------------------------------------- frames, one builder each
+#
+# Every frame the server sends is built here. Frames about something that happened are built
+# from its event and the quiz's definition (immutable), never from the session's state after
+# the batch: when one batch opens question 1 and skips on to question 2, the first ``question``
+# frame must show question 1. Personal frames (acks, results, snapshots) read the session of
+# the process that sends them, at the sequence number they carry.
+
+
+def question_frame(
+    questions: Sequence[Question], settings: QuizSettings, event: QuestionOpened
+) -> bytes:
+    return encode(
+        {
+            "type": "question",
+            "seq": event.seq,
+            "question": views.question_at(
+                questions, settings, event.index, event.closes_at_ms, event.at_ms, is_open=True
+            ),
+            "server_time_ms": event.at_ms,
+        }
+    )
+
+
+def closed_frame(questions: Sequence[Question], event: QuestionClosed) -> bytes:
+    return encode(
+        {
+            "type": "closed",
+            "seq": event.seq,
+            "index": event.index,
+            "reason": event.reason.value,
+            "reveal": views.reveal(questions[event.index]),
+            "option_counts": list(event.option_counts),
+        }
+    )
+
+
+def finished_frame(event: QuizFinished) -> bytes:
+    return encode({"type": "finished", "seq": event.seq, "reason": event.reason.value})
+
+
+def lock_frame(event: LobbyLockChanged) -> bytes:
+    return encode({"type": "lock", "seq": event.seq, "locked": event.locked})
+
+
+KICKED_FRAME = encode({"type": "kicked", "message": "the host removed you from this quiz"})
+
+
+def board_frame(session: QuizSession) -> bytes:
+    """The shared leaderboard of one tick (a snapshot of the session at its ``seq``)."""
+    board = views.leaderboard(session)
+    board["type"] = "board"
+    return encode(board)
+
+
+def players_frame(
+    seq: int,
+    joined: list[dict[str, Any]],
+    left: list[int],
+    back: list[int],
+    kicked: list[int],
+    present: int,
+    players: int,
+) -> bytes:
+    """The host's lobby delta of one tick: who joined, left, came back or was removed."""
+    return encode(
+        {
+            "type": "players",
+            "seq": seq,
+            "joined": joined,
+            "left": left,
+            "back": back,
+            "kicked": kicked,
+            "present": present,
+            "players": players,
+        }
+    )
+
+
+def snapshot_frame(
+    kind: str,
+    role: str,
+    definition: QuizDefinition,
+    state: dict[str, Any],
+    now_ms: int,
+    token: str | None = None,
+) -> bytes:
+    """``welcome`` (after authenticating) or ``snapshot`` (on ``sync``): all a client draws."""
+    frame: dict[str, Any] = {
+        "type": kind,
+        "v": VERSION,
+        "role": role,
+        "quiz": {"quiz_id": definition.quiz_id, "pin": definition.pin, "title": definition.title},
+        "server_time_ms": now_ms,
+        "state": state,
+    }
+    if token is not None:
+        frame["token"] = token
+    return encode(frame)
+
+
+def ack_frame(session: QuizSession, index: int, answer: AnswerOutcome, player: Player) -> bytes:
+    frame: dict[str, Any] = {
+        "type": "ack",
+        "q": index,
+        "status": answer.status.value,
+        "seq": answer.record.seq,
+        "answer": views.answer_result(session, answer.record),
+        "standing": views.standing(session, player),
+    }
+    if answer.status is AnswerStatus.ALREADY_ANSWERED:
+        frame["message"] = "you already answered this question; your first answer stands"
+    return encode(frame)
+
+
+def host_ack_frame(action: str, seq: int) -> bytes:
+    return encode({"type": "host_ack", "action": action, "seq": seq})
+
+
+def result_frame(session: QuizSession, player: Player, index: int) -> bytes:
+    """A player's own result of a closed question, with their standing."""
+    record = player.answers.get(index)
+    return encode(
+        {
+            "type": "result",
+            "index": index,
+            "answer": None if record is None else views.answer_result(session, record),
+            "standing": views.standing(session, player),
+            "streak": player.published_streak,
+        }
+    )
+
+
+def player_final_frame(session: QuizSession, player_id: int) -> bytes:
+    return encode({"type": "final", "results": views.player_results(session, player_id)})
+
+
+def host_final_frame(session: QuizSession) -> bytes:
+    return encode({"type": "final", "results": views.final_results(session)})

@@ -1,17 +1,22 @@
-"""The quiz service: commands in, durable outcomes out, frames fanned out.
+"""The quiz service of one process: quizzes created and joined here, and the frames for the
+connections this process holds.
 
-Flow of one answer: the gateway decodes the frame and calls :meth:`QuizService.submit` with the
-command stamped with the server's arrival time. Submitted commands wait in one inbox; the *pump*
-takes everything waiting (a few milliseconds' worth under load), hands it to the store as one
-batch — each command a whole operation: deadline, dedupe, score, board, sequence number — and the
-store returns once the batch is durable. Only then are the replies run (the ack goes out) and the
-events turned into frames for the bus. One commit per batch is what lets one process score tens of
-thousands of answers a second and still promise that an acknowledged answer survives a crash.
+A process plays two parts (docs/design.md, "Many processes"):
+
+* the **owner** of some quizzes (:mod:`livequiz.owner`): their commands, durable batches,
+  clocks and leases;
+* the **edge** of every quiz that has players connected here: this module. It keeps a copy of
+  each such quiz (the owner's own session, for a quiz owned here; otherwise one rebuilt from the
+  journal and kept current from the owner's log on the bus), turns the events of each change
+  into frames for its connections, and sends one leaderboard per tick per quiz.
+
+Commands go through the :class:`~livequiz.router.Router`, which hands them to the owner here or
+in another process. With one process (the embedded default) every quiz is owned here and the
+bus is never crossed.
 
 The leaderboard is not sent per answer: quizzes whose board changed are marked dirty, and every
-``tick_ms`` one frame per dirty quiz is built, encoded once and published. Question open, close
-and finish frames go out at once. Each quiz's clock is one timer in this process (its one owner):
-when a question's answers stop counting, the timer submits a ``Tick`` through the same pump.
+``tick_ms`` one frame per dirty quiz is built, encoded once and handed to the gateway. Question
+open, close and finish frames go out at once, built from their events.
 """
 
 from __future__ import annotations
@@ -25,10 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from livequiz import protocol
+from livequiz import codec, names, protocol
 from livequiz.auth import Role, TokenSigner
-from livequiz.domain import views
-from livequiz.domain.commands import Command, Executed, Join, Tick
+from livequiz.domain.commands import Command, Join
 from livequiz.domain.errors import ErrorCode, Rejected
 from livequiz.domain.events import (
     AnswerAccepted,
@@ -46,16 +50,29 @@ from livequiz.domain.question import Question
 from livequiz.domain.session import Phase
 from livequiz.domain.settings import QuizSettings
 from livequiz.observability import Metrics
-from livequiz.ports import Bus, Envelope, Outcome, QuizDefinition, QuizStore, UnknownQuiz
-from livequiz.transport import SharedFrame
+from livequiz.owner import OwnerLimits, QuizOwner, Reply
+from livequiz.ports import (
+    Bus,
+    Outcome,
+    PinTaken,
+    QuizDefinition,
+    StorageUnavailable,
+    Subscription,
+    UnknownQuiz,
+)
+from livequiz.router import Router
+from livequiz.store import QuizStore
 
 log = logging.getLogger("livequiz.service")
-
-Reply = Callable[[Outcome], None]
 
 #: Six digits: easy to read off a projector and type on a phone; a million PINs leave room for
 #: thousands of live quizzes with few retries.
 PIN_DIGITS = 6
+#: Attempts at a free PIN before giving up (a clash with another process's new quiz retries).
+PIN_ATTEMPTS = 20
+#: How long an ack or a welcome waits for this process's copy to reach its sequence number
+#: before the copy catches up from the journal instead (a log message was lost).
+CATCH_UP_AFTER_S = 0.5
 
 
 def wall_clock_ms() -> int:
@@ -63,14 +80,14 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-# ---------------------------------------------------------------------- bus messages
+# ---------------------------------------------------------------------- what the gateway gets
 
 
 @dataclass(frozen=True, slots=True)
 class Broadcast:
-    """A shared frame for every connection of the quiz."""
+    """A frame for every connection of the quiz."""
 
-    frame: SharedFrame
+    data: bytes
     kind: str
 
 
@@ -78,7 +95,7 @@ class Broadcast:
 class QuestionFrame:
     """A question opened: send it, and remember when each connection got it (speed points)."""
 
-    frame: SharedFrame
+    data: bytes
     index: int
 
 
@@ -86,7 +103,7 @@ class QuestionFrame:
 class ClosedFrame:
     """A question closed: the shared reveal, then each player's own result and rank."""
 
-    frame: SharedFrame
+    data: bytes
     index: int
 
 
@@ -94,7 +111,7 @@ class ClosedFrame:
 class FinishedFrame:
     """The quiz finished: the shared frame, then each player's final results and review."""
 
-    frame: SharedFrame
+    data: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +127,7 @@ class ToHosts:
     data: bytes
 
 
-BusMessage = Broadcast | QuestionFrame | ClosedFrame | FinishedFrame | ToPlayer | ToHosts
+Delivery = Broadcast | QuestionFrame | ClosedFrame | FinishedFrame | ToPlayer | ToHosts
 
 
 # ---------------------------------------------------------------------- the service
@@ -145,9 +162,8 @@ class ServiceLimits:
 
 @dataclass
 class _QuizRuntime:
-    """Per-quiz state of this process that is not quiz state: timers, dirty flags, deltas."""
+    """Per-quiz state of this process that is not quiz state: dirty flags, deltas, follows."""
 
-    timer: asyncio.TimerHandle | None = None
     board_dirty: bool = False
     #: ``time.monotonic()`` before which a lobby board waits (lobby_board_frames_per_s).
     lobby_board_at: float = 0.0
@@ -159,8 +175,18 @@ class _QuizRuntime:
     kicked: list[int] = field(default_factory=list)
 
 
+@dataclass
+class _Follow:
+    """This process follows a quiz another process owns: its log and owner subjects."""
+
+    subscriptions: list[Subscription] = field(default_factory=list)
+    #: Waiters for the copy to reach a sequence number: ``(seq, future)``.
+    waiters: list[tuple[int, asyncio.Future[None]]] = field(default_factory=list)
+    catching_up: bool = False
+
+
 class QuizService:
-    """Creates quizzes, runs commands through the store, publishes what happened."""
+    """Creates quizzes, routes commands, keeps copies, and turns what happened into frames."""
 
     def __init__(
         self,
@@ -178,36 +204,41 @@ class QuizService:
         self.metrics = metrics
         self.limits = limits or ServiceLimits()
         self.clock = clock
-        self._inbox: list[tuple[Envelope, Reply | None]] = []
-        self._wake = asyncio.Event()
+        self.owner = QuizOwner(
+            store,
+            bus,
+            metrics,
+            # through self.clock, so a test that moves the service's clock moves the owner's
+            clock=lambda: self.clock(),
+            on_events=self.on_events,
+            limits=OwnerLimits(
+                max_batch=self.limits.max_batch,
+                reconnect_grace_s=self.limits.reconnect_grace_s,
+            ),
+        )
+        self.owner.on_owned = self._owned
+        self.owner.on_lost = self._lost
+        self.router = Router(self.owner, bus, metrics, caught_up=self.caught_up)
+        #: Where frames for this process's connections go (the gateway's ``deliver``).
+        self.deliver: Callable[[str, Delivery], None] = _nowhere
+        #: Which players have a connection here (the gateway's answer), for re-announcing
+        #: presence to a new owner.
+        self.local_players: Callable[[str], list[int]] = _nobody
         self._runtime: dict[str, _QuizRuntime] = {}
+        self._follows: dict[str, _Follow] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._join_buckets: dict[str, tuple[float, float]] = {}
         self.ready = False
-        #: Called with ``(quiz_id, player_id)`` after a join made without a WebSocket (HTTP),
-        #: so the gateway can mark the player gone if their connection never comes.
-        self.on_join_without_connection: Callable[[str, int, float], None] | None = None
+        self.metrics.quizzes_owned.set_function(lambda: len(self.store.owned()))
+        self.metrics.quizzes.set_function(self.store.live_count)
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self, live_quiz_ids: list[str]) -> None:
-        """Start the pump and the ticker; re-arm the clocks of quizzes recovered from storage."""
-        self._tasks = [
-            asyncio.create_task(self._pump(), name="livequiz-pump"),
-            asyncio.create_task(self._ticker(), name="livequiz-ticker"),
-        ]
-        for quiz_id in live_quiz_ids:
-            self._runtime[quiz_id] = _QuizRuntime(board_dirty=True)
-            self._arm_clock(quiz_id)
-            # Nobody is connected to a process that just started. Players who come back in time
-            # rejoin; the others are marked gone, or "all answered → close" would wait for them.
-            if self.on_join_without_connection is not None:
-                for player in self.store.session(quiz_id).players.values():
-                    if player.present and not player.kicked:
-                        self.on_join_without_connection(
-                            quiz_id, player.id, self.limits.reconnect_grace_s
-                        )
-        self.metrics.quizzes.set(len(live_quiz_ids))
+    async def start(self) -> None:
+        """Take over the quizzes nobody owns (at a restart: this process's own), start the
+        ticker, and accept work."""
+        self._tasks = [asyncio.create_task(self._ticker(), name="livequiz-ticker")]
+        await self.owner.start()
         self.ready = True
 
     async def stop(self) -> None:
@@ -217,38 +248,59 @@ class QuizService:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for runtime in self._runtime.values():
-            if runtime.timer is not None:
-                runtime.timer.cancel()
+        await self.owner.stop()
+        for follow in self._follows.values():
+            for subscription in follow.subscriptions:
+                with contextlib.suppress(Exception):
+                    await subscription.unsubscribe()
+        self._follows.clear()
+
+    async def healthy(self) -> str | None:
+        """``None`` if this process can do its work now, else what is wrong (for /readyz)."""
+        if not self.ready:
+            return "the server is starting or stopping"
+        if not self.bus.connected:
+            return "the message bus is unreachable"
+        try:
+            await self.store.records.check()
+        except StorageUnavailable as error:
+            return f"storage is unreachable: {error}"
+        return None
 
     # ------------------------------------------------------------------ creating and joining
 
     async def create_quiz(
         self, title: str, questions: list[Question], settings: QuizSettings
     ) -> tuple[QuizDefinition, str]:
-        """Create a quiz with a fresh PIN; returns it and the host's token."""
+        """Create a quiz with a fresh PIN, owned by this process; returns it and the host's
+        token. A PIN another process's new quiz took first is retried with another."""
         now = self.clock()
-        definition = QuizDefinition(
-            quiz_id=secrets.token_hex(8),
-            pin=self._free_pin(),
-            title=title,
-            questions=tuple(questions),
-            settings=settings,
-            created_at_ms=now,
-        )
-        await self.store.create(definition)
+        for _ in range(PIN_ATTEMPTS):
+            definition = QuizDefinition(
+                quiz_id=secrets.token_hex(8),
+                pin=self._random_pin(),
+                title=title,
+                questions=tuple(questions),
+                settings=settings,
+                created_at_ms=now,
+            )
+            try:
+                await self.store.create(definition)
+            except PinTaken:
+                continue
+            break
+        else:
+            raise StorageUnavailable("no free quiz ID found; try again")
         self._runtime[definition.quiz_id] = _QuizRuntime()
+        await self.owner.adopt(definition.quiz_id)
         self.metrics.quizzes_created.inc()
-        self.metrics.quizzes.inc()
         log.info("quiz created", extra={"quiz_id": definition.quiz_id, "questions": len(questions)})
         token = self.signer.issue(definition.quiz_id, Role.HOST, 0, now // 1000)
         return definition, token
 
-    def _free_pin(self) -> str:
-        while True:
-            pin = f"{secrets.randbelow(10**PIN_DIGITS):0{PIN_DIGITS}d}"
-            if pin[0] != "0" and not self.store.pin_in_use(pin):
-                return pin
+    @staticmethod
+    def _random_pin() -> str:
+        return f"{secrets.randbelow(9 * 10 ** (PIN_DIGITS - 1)) + 10 ** (PIN_DIGITS - 1)}"
 
     def allow_join(self, address: str) -> bool:
         """Per-address token bucket for joins: a classroom burst, then a steady rate."""
@@ -264,37 +316,33 @@ class QuizService:
             self._join_buckets.clear()
         return True
 
-    async def join(
-        self, pin: str, nickname: object, *, connected: bool = False
-    ) -> tuple[str, int, str]:
-        """Join by PIN: returns ``(quiz_id, player_id, token)`` or raises Rejected/UnknownQuiz.
+    async def quiz_for_pin(self, pin: str) -> str:
+        """The live quiz with this PIN; ``quiz_finished`` if its quiz just ended; else
+        :class:`~livequiz.ports.UnknownQuiz`."""
+        quiz_id = await self.store.records.live_quiz_for_pin(pin)
+        if quiz_id is not None:
+            return quiz_id
+        if await self.store.records.ended_quiz_for_pin(pin) is not None:
+            raise Rejected(ErrorCode.QUIZ_FINISHED, "this quiz has already finished")
+        raise UnknownQuiz(pin)
 
-        ``connected`` says the join came over a WebSocket that is already open.
-        """
-        try:
-            quiz_id = self.store.quiz_id_for_pin(pin)
-        except UnknownQuiz:
-            if self.store.ended_quiz_for_pin(pin) is not None:
-                raise Rejected(ErrorCode.QUIZ_FINISHED, "this quiz has already finished") from None
-            raise
+    async def join(self, pin: str, nickname: object) -> tuple[str, int, str, str]:
+        """Join by PIN: returns ``(quiz_id, player_id, nickname, token)`` or raises
+        Rejected/UnknownQuiz. The nickname is the one the rules kept (trimmed)."""
+        quiz_id = await self.quiz_for_pin(pin)
         outcome = await self.call(quiz_id, Join(nickname))
         if isinstance(outcome, Rejected):
             raise outcome
         joined = outcome.events[0]
         assert isinstance(joined, PlayerJoined)
         token = self.signer.issue(quiz_id, Role.PLAYER, joined.player_id, self.clock() // 1000)
-        if not connected and self.on_join_without_connection is not None:
-            self.on_join_without_connection(
-                quiz_id, joined.player_id, self.limits.reconnect_grace_s
-            )
-        return quiz_id, joined.player_id, token
+        return quiz_id, joined.player_id, joined.nickname, token
 
     # ------------------------------------------------------------------ commands
 
     def submit(self, quiz_id: str, command: Command, reply: Reply | None = None) -> None:
-        """Queue a command, stamped now; ``reply`` runs once its outcome is durable."""
-        self._inbox.append((Envelope(quiz_id, command, self.clock()), reply))
-        self._wake.set()
+        """Hand a command to its quiz's owner; ``reply`` runs once its outcome is durable."""
+        self.router.submit(quiz_id, command, reply)
 
     async def call(self, quiz_id: str, command: Command) -> Outcome:
         """Submit and wait for the durable outcome."""
@@ -309,56 +357,162 @@ class QuizService:
 
     @property
     def backlog(self) -> int:
-        """Commands submitted and not yet taken into a batch.
+        """Commands submitted and not yet taken into a batch (or on their way to another
+        process's owner). The gateway slows a big board down while this is not zero: acks
+        first."""
+        return self.router.backlog
 
-        The gateway slows a big board down while this is not zero: acks come first. (A batch
-        being stored does not count: the writer thread needs little of the event loop.)
+    # ------------------------------------------------------------------ copies of quizzes
+
+    async def ensure(self, quiz_id: str) -> None:
+        """Have the quiz's session here: the owner's, or a copy that follows the owner's log.
+
+        Raises :class:`~livequiz.ports.UnknownQuiz`, or
+        :class:`~livequiz.ports.StorageUnavailable` if the copy cannot be loaded now.
         """
-        return len(self._inbox)
-
-    async def _pump(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._inbox:
-                batch = self._inbox[: self.limits.max_batch]
-                del self._inbox[: self.limits.max_batch]
-                await self._run_batch(batch)
-
-    async def _run_batch(self, batch: list[tuple[Envelope, Reply | None]]) -> None:
-        started = time.perf_counter()
-        envelopes = [envelope for envelope, _ in batch]
+        if quiz_id in self._follows or self.owner.owns(quiz_id):
+            await self.store.load(quiz_id)
+            return
+        follow = self._follows[quiz_id] = _Follow()
         try:
-            outcomes = await self.store.execute(envelopes)
-        except Exception:
-            log.exception(
-                "storage failed; the batch is not acknowledged", extra={"size": len(batch)}
+            # Subscribe before loading, so nothing committed in between is missed: entries the
+            # loaded copy already has are skipped.
+            follow.subscriptions.append(
+                await self.bus.subscribe(names.quiz_log(quiz_id), self._log_handler(quiz_id))
             )
-            failed = Rejected(ErrorCode.ILLEGAL_STATE, "the server could not store this; try again")
-            outcomes = [failed] * len(batch)
-        self.metrics.scoring_seconds.observe(time.perf_counter() - started)
-        self.metrics.batch_size.observe(len(batch))
-        for (envelope, reply), outcome in zip(batch, outcomes, strict=True):
-            if reply is not None:
-                try:
-                    reply(outcome)
-                except Exception:
-                    log.exception("reply failed", extra={"quiz_id": envelope.quiz_id})
-            if isinstance(outcome, Executed) and outcome.events:
-                try:
-                    self._publish(envelope.quiz_id, outcome.events)
-                except Exception:
-                    log.exception("publishing events failed", extra={"quiz_id": envelope.quiz_id})
+            follow.subscriptions.append(
+                await self.bus.subscribe(names.quiz_owner(quiz_id), self._owner_handler(quiz_id))
+            )
+            await self.store.load(quiz_id)
+        except BaseException:
+            del self._follows[quiz_id]
+            for subscription in follow.subscriptions:
+                with contextlib.suppress(Exception):
+                    await subscription.unsubscribe()
+            raise
+
+    def _log_handler(self, quiz_id: str) -> Callable[[bytes], None]:
+        def handle(data: bytes) -> None:
+            try:
+                entry = codec.decode_log(data)
+            except codec.BadMessage:
+                log.exception("a bad log entry", extra={"quiz_id": quiz_id})
+                return
+            self._apply(quiz_id, entry.prev_seq, entry.rows)
+
+        return handle
+
+    def _owner_handler(self, quiz_id: str) -> Callable[[bytes], None]:
+        def handle(data: bytes) -> None:
+            try:
+                changed = codec.decode_owner(data)
+            except codec.BadMessage:
+                log.exception("a bad owner message", extra={"quiz_id": quiz_id})
+                return
+            if changed.owner == self.owner.process_id:
+                return
+            # A new owner knows nobody's presence: tell it who is connected here.
+            for player_id in self.local_players(quiz_id):
+                self.router.presence(quiz_id, player_id, True)
+
+        return handle
+
+    def _apply(self, quiz_id: str, prev_seq: int, rows: Any) -> None:
+        if not self.store.loaded(quiz_id):
+            return  # still loading: the load reads the journal, which has these rows
+        executed = self.store.replicate(quiz_id, prev_seq, rows)
+        if executed is None:
+            self._catch_up(quiz_id)
+            return
+        for outcome in executed:
+            try:
+                self.on_events(quiz_id, outcome.events)
+            except Exception:
+                log.exception("building frames failed", extra={"quiz_id": quiz_id})
+        self._wake_waiters(quiz_id)
+
+    def _catch_up(self, quiz_id: str) -> None:
+        """The copy missed part of the owner's log: read the rest from the journal."""
+        follow = self._follows.get(quiz_id)
+        if follow is None or follow.catching_up:
+            return
+        follow.catching_up = True
+        self.metrics.catch_ups.inc()
+
+        async def catch_up() -> None:
+            try:
+                rows = await self.store.rows_after(quiz_id)
+                if rows:
+                    self._apply(quiz_id, self._seq(quiz_id), rows)
+            except Exception:
+                log.exception("catching up from the journal failed", extra={"quiz_id": quiz_id})
+            finally:
+                follow.catching_up = False
+
+        task = asyncio.create_task(catch_up())
+        task.add_done_callback(_log_failure)
+
+    def _seq(self, quiz_id: str) -> int:
+        return self.store.session(quiz_id).seq
+
+    async def caught_up(self, quiz_id: str, seq: int) -> None:
+        """Wait until this process's copy of the quiz has reached ``seq`` (at once if it has,
+        or if this process keeps no copy)."""
+        if not self.store.loaded(quiz_id) or self._seq(quiz_id) >= seq:
+            return
+        follow = self._follows.get(quiz_id)
+        if follow is None:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        follow.waiters.append((seq, future))
+        try:
+            await asyncio.wait_for(asyncio.shield(future), CATCH_UP_AFTER_S)
+        except TimeoutError:
+            self._catch_up(quiz_id)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(future, CATCH_UP_AFTER_S * 4)
+
+    def _wake_waiters(self, quiz_id: str) -> None:
+        follow = self._follows.get(quiz_id)
+        if follow is None or not follow.waiters:
+            return
+        seq = self._seq(quiz_id)
+        waiting = []
+        for wanted, future in follow.waiters:
+            if wanted <= seq:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                waiting.append((wanted, future))
+        follow.waiters = waiting
+
+    def _owned(self, quiz_id: str) -> None:
+        """This process took the quiz over: its session is now the owner's."""
+        runtime = self._runtime.setdefault(quiz_id, _QuizRuntime())
+        runtime.board_dirty = True
+        self._wake_waiters(quiz_id)
+
+    def _lost(self, quiz_id: str) -> None:
+        """Another process owns the quiz now: follow it as a copy, if anyone is here for it."""
+        if not self.local_players(quiz_id) and quiz_id not in self._follows:
+            return
+
+        async def follow() -> None:
+            self._follows.pop(quiz_id, None)
+            await self.ensure(quiz_id)
+
+        task = asyncio.create_task(follow())
+        task.add_done_callback(_log_failure)
 
     # ------------------------------------------------------------------ events → frames
 
-    def _publish(self, quiz_id: str, events: tuple[Event, ...]) -> None:
-        session = self.store.session(quiz_id)
+    def on_events(self, quiz_id: str, events: tuple[Event, ...]) -> None:
+        """Turn what happened to a quiz into frames for this process's connections."""
         runtime = self._runtime.get(quiz_id)
         if runtime is None:  # e.g. a player leaving a quiz that finished earlier
-            runtime = self._runtime[quiz_id] = _QuizRuntime(
-                finished=session.phase is Phase.FINISHED
-            )
+            finished = self.store.session(quiz_id).phase is Phase.FINISHED
+            runtime = self._runtime[quiz_id] = _QuizRuntime(finished=finished)
+        definition = self.store.definition(quiz_id)
         for event in events:
             if isinstance(event, AnswerAccepted):
                 runtime.board_dirty = True
@@ -372,61 +526,28 @@ class QuizService:
             elif isinstance(event, PlayerKicked):
                 runtime.board_dirty = True
                 runtime.kicked.append(event.player_id)
-                notice = protocol.encode(
-                    {"type": "kicked", "message": "the host removed you from this quiz"}
-                )
-                self.bus.publish(quiz_id, ToPlayer(event.player_id, notice, close=(4009, "kicked")))
+                kicked = ToPlayer(event.player_id, protocol.KICKED_FRAME, close=(4009, "kicked"))
+                self.deliver(quiz_id, kicked)
             elif isinstance(event, LobbyLockChanged):
-                self.bus.publish(
-                    quiz_id,
-                    Broadcast(
-                        SharedFrame.text(
-                            protocol.encode(
-                                {"type": "lock", "seq": event.seq, "locked": event.locked}
-                            )
-                        ),
-                        "lock",
-                    ),
-                )
+                self.deliver(quiz_id, Broadcast(protocol.lock_frame(event), "lock"))
             elif isinstance(event, QuestionOpened):
                 runtime.board_dirty = True
-                frame = {
-                    "type": "question",
-                    "seq": event.seq,
-                    "question": views.question_view(session, event.at_ms),
-                    "server_time_ms": event.at_ms,
-                }
-                self.bus.publish(
-                    quiz_id, QuestionFrame(SharedFrame.text(protocol.encode(frame)), event.index)
-                )
-                self._arm_clock(quiz_id)
+                frame = protocol.question_frame(definition.questions, definition.settings, event)
+                self.deliver(quiz_id, QuestionFrame(frame, event.index))
             elif isinstance(event, QuestionClosed):
                 runtime.board_dirty = True
-                self._disarm_clock(runtime)
-                frame = {
-                    "type": "closed",
-                    "seq": event.seq,
-                    "index": event.index,
-                    "reason": event.reason.value,
-                    "reveal": views.reveal(session.questions[event.index]),
-                    "option_counts": list(event.option_counts),
-                }
-                self.bus.publish(
-                    quiz_id, ClosedFrame(SharedFrame.text(protocol.encode(frame)), event.index)
-                )
+                frame = protocol.closed_frame(definition.questions, event)
+                self.deliver(quiz_id, ClosedFrame(frame, event.index))
             elif isinstance(event, QuizFinished):
                 runtime.board_dirty = True
                 runtime.finished = True
-                self._disarm_clock(runtime)
-                self.metrics.quizzes.dec()
-                frame = {"type": "finished", "seq": event.seq, "reason": event.reason.value}
-                self.bus.publish(quiz_id, FinishedFrame(SharedFrame.text(protocol.encode(frame))))
+                self.deliver(quiz_id, FinishedFrame(protocol.finished_frame(event)))
             # QuizStarted needs no frame of its own: the first QuestionOpened follows it.
 
     async def _ticker(self) -> None:
         """Every ``tick_ms``: one leaderboard frame per quiz whose board changed.
 
-        The tick only takes the snapshots; how fast they reach the sockets is each gateway's
+        The tick only takes the snapshots; how fast they reach the sockets is the gateway's
         business (its board pump paces and chunks the writes), so a slow fan-out never makes
         the snapshots older than one tick.
         """
@@ -446,7 +567,7 @@ class QuizService:
             next_at = max(next_at + interval, loop.time())
 
     def flush_boards(self) -> int:
-        """Publish the board of every dirty quiz, and the host's lobby changes.
+        """Hand the board of every dirty quiz, and the host's lobby changes, to the gateway.
 
         Returns how many players those boards go to (the connected players of each quiz, and
         its host).
@@ -454,20 +575,21 @@ class QuizService:
         audience = 0
         done: list[str] = []
         for quiz_id, runtime in self._runtime.items():
+            if not self.store.loaded(quiz_id):
+                continue
             if runtime.joined or runtime.left or runtime.back or runtime.kicked:
                 session = self.store.session(quiz_id)
-                delta = {
-                    "type": "players",
-                    "seq": session.seq,
-                    "joined": runtime.joined,
-                    "left": runtime.left,
-                    "back": runtime.back,
-                    "kicked": runtime.kicked,
-                    "present": session.present_count,
-                    "players": len(session.board),
-                }
+                frame = protocol.players_frame(
+                    session.seq,
+                    runtime.joined,
+                    runtime.left,
+                    runtime.back,
+                    runtime.kicked,
+                    session.present_count,
+                    len(session.board),
+                )
                 runtime.joined, runtime.left, runtime.back, runtime.kicked = [], [], [], []
-                self.bus.publish(quiz_id, ToHosts(protocol.encode(delta)))
+                self.deliver(quiz_id, ToHosts(frame))
             if runtime.board_dirty:
                 session = self.store.session(quiz_id)
                 if session.phase is Phase.LOBBY:
@@ -479,47 +601,22 @@ class QuizService:
                     )
                 runtime.board_dirty = False
                 audience += session.present_count + 1
-                board = views.leaderboard(session)
-                board["type"] = "board"
-                self.bus.publish(
-                    quiz_id, Broadcast(SharedFrame.text(protocol.encode(board)), "board")
-                )
+                self.deliver(quiz_id, Broadcast(protocol.board_frame(session), "board"))
             if runtime.finished:
                 done.append(quiz_id)
         for quiz_id in done:  # nothing more will change: no need to visit it every tick
             del self._runtime[quiz_id]
         return audience
 
-    # ------------------------------------------------------------------ the clock
 
-    def _arm_clock(self, quiz_id: str) -> None:
-        """Schedule the Tick that closes the open question once its answers stop counting."""
-        runtime = self._runtime.setdefault(quiz_id, _QuizRuntime())
-        self._disarm_clock(runtime)
-        session = self.store.session(quiz_id)
-        if session.phase is not Phase.QUESTION_OPEN:
-            return
-        delay_s = max(0.0, (session.accepts_until_ms + 1 - self.clock()) / 1000)
-        runtime.timer = asyncio.get_running_loop().call_later(
-            delay_s, self.submit, quiz_id, Tick(), self._after_tick(quiz_id)
-        )
+def _nowhere(_quiz_id: str, _delivery: Delivery) -> None:
+    pass
 
-    def _after_tick(self, quiz_id: str) -> Reply:
-        def check(outcome: Outcome) -> None:
-            # A timer that fired a hair early (clock granularity) closed nothing: try again.
-            try:
-                session = self.store.session(quiz_id)
-            except UnknownQuiz:
-                return
-            if session.phase is Phase.QUESTION_OPEN and (
-                isinstance(outcome, Rejected) or not outcome.events
-            ):
-                self._arm_clock(quiz_id)
 
-        return check
+def _nobody(_quiz_id: str) -> list[int]:
+    return []
 
-    @staticmethod
-    def _disarm_clock(runtime: _QuizRuntime) -> None:
-        if runtime.timer is not None:
-            runtime.timer.cancel()
-            runtime.timer = None
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task failed", exc_info=task.exception())

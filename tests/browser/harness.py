@@ -34,7 +34,7 @@ from playwright.async_api import (
 )
 from websockets.asyncio.client import ClientConnection
 
-from livequiz.domain.session import QuizSession
+from livequiz.domain.session import Phase, QuizSession
 from tests.server import RunningServer
 
 __all__ = [
@@ -305,7 +305,11 @@ async def join_in_ui(player: Page, nickname: str, pin: str | None = None) -> Non
 def session_for_pin(srv: RunningServer, pin: str) -> QuizSession:
     """The server's live session of the quiz with this PIN (to read what no client may see)."""
     store = srv.server.store
-    return store.session(store.quiz_id_for_pin(pin))
+    for quiz_id in store.quiz_ids():
+        session = store.session(quiz_id)
+        if store.definition(quiz_id).pin == pin and session.phase is not Phase.FINISHED:
+            return session
+    raise AssertionError(f"no live quiz has the PIN {pin}")
 
 
 def correct_option(srv: RunningServer, pin: str) -> int:

@@ -35,9 +35,8 @@ async def _refused(player: Page, text: re.Pattern[str]) -> None:
 
 async def test_an_unknown_quiz_id(harness: Harness, srv: RunningServer) -> None:
     harness.console.allow(REFUSED_REQUEST)
-    unused = next(
-        pin for pin in ("000000", "999999", "123456") if not srv.server.store.pin_in_use(pin)
-    )
+    taken = {srv.server.store.definition(quiz_id).pin for quiz_id in srv.server.store.quiz_ids()}
+    unused = next(pin for pin in ("000000", "999999", "123456") if pin not in taken)
     player = await harness.open("/play", "phone")
     await join_in_ui(player, "Anna", pin=unused)
     await _refused(player, re.compile(r"quiz|PIN", re.IGNORECASE))

@@ -19,7 +19,6 @@ import pytest
 
 from livequiz.auth import Role
 from livequiz.service import Broadcast, ClosedFrame, QuizService, ServiceLimits
-from livequiz.transport import SharedFrame
 from tests.integration.helpers import Client, Quiz, setup_quiz
 from tests.server import running_server
 
@@ -29,8 +28,8 @@ FAST = ServiceLimits(tick_ms=20)
 QUIET = ServiceLimits(tick_ms=60_000)
 
 
-def _frame(**fields: object) -> SharedFrame:
-    return SharedFrame.text(orjson.dumps(fields))
+def _frame(**fields: object) -> bytes:
+    return orjson.dumps(fields)
 
 
 @contextlib.asynccontextmanager
@@ -168,14 +167,14 @@ async def test_snapshots_keep_their_tick_while_the_fan_out_is_slow() -> None:
     # one board frame a second for 8 connections: one round takes seconds, the tick is 20 ms
     async with _chunked_quiz(FAST, chunk=2, board_frames_per_s=1) as quiz:
         server = quiz.srv.server
-        boards: list[SharedFrame] = []
+        boards: list[bytes] = []
 
         def record(quiz_id: str, message: Any) -> None:
             if isinstance(message, Broadcast) and message.kind == "board":
-                boards.append(message.frame)
+                boards.append(message.data)
             server.gateway.deliver(quiz_id, message)
 
-        server.bus.subscribe(record)
+        server.service.deliver = record
         await quiz.start()
         first = len(boards)
         for name in PLAYERS[:4]:
@@ -186,8 +185,8 @@ async def test_snapshots_keep_their_tick_while_the_fan_out_is_slow() -> None:
         assert len(boards) - first >= 4
         # ...and the round going out carries the newest of them, with the last answer in it
         job = server.gateway._boards[quiz.quiz_id]
-        assert job.frame is boards[-1]
         data = job.frame.data
+        assert data.endswith(boards[-1])
         newest = orjson.loads(data[data.index(b"{") :])  # past the WebSocket frame header
         assert newest["seq"] >= ack["seq"]
 

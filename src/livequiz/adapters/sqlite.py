@@ -24,11 +24,9 @@ from typing import TypeVar
 
 import orjson
 
-from livequiz.ports import QuizDefinition
+from livequiz.ports import QuizDefinition, Record, Row
 
 T = TypeVar("T")
-
-Row = tuple[str, int, dict[str, object]]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS quizzes (
@@ -162,38 +160,30 @@ class SqliteJournal:
                 db.execute("ROLLBACK")
             raise
 
-    async def records(self, quiz_id: str) -> list[dict[str, object]]:
-        return await self._run(self._records, quiz_id)
+    async def records(self, quiz_id: str, after_seq: int = 0) -> list[tuple[int, Record]]:
+        """One quiz's ``(seq, record)`` rows after ``after_seq``, in order."""
+        return await self._run(self._records, quiz_id, after_seq)
 
-    def _records(self, quiz_id: str) -> list[dict[str, object]]:
+    def _records(self, quiz_id: str, after_seq: int) -> list[tuple[int, Record]]:
         return [
-            orjson.loads(record)
-            for (record,) in self._connect().execute(
-                "SELECT record FROM journal WHERE quiz_id = ? ORDER BY seq", (quiz_id,)
+            (seq, orjson.loads(record))
+            for seq, record in self._connect().execute(
+                "SELECT seq, record FROM journal WHERE quiz_id = ? AND seq > ? ORDER BY seq",
+                (quiz_id, after_seq),
             )
         ]
 
-    async def load(self) -> list[tuple[QuizDefinition, list[dict[str, object]]]]:
+    async def load(self) -> list[tuple[QuizDefinition, bool]]:
+        """Every stored quiz's definition and whether it has finished, oldest first."""
         return await self._run(self._load)
 
-    def _load(self) -> list[tuple[QuizDefinition, list[dict[str, object]]]]:
-        db = self._connect()
-        # One read transaction, so definitions and records are one consistent picture.
-        db.execute("BEGIN")
-        try:
-            records: dict[str, list[dict[str, object]]] = {}
-            for quiz_id, record in db.execute(
-                "SELECT quiz_id, record FROM journal ORDER BY quiz_id, seq"
-            ):
-                records.setdefault(quiz_id, []).append(orjson.loads(record))
-            return [
-                (QuizDefinition.from_dict(orjson.loads(definition)), records.get(quiz_id, []))
-                for quiz_id, definition in db.execute(
-                    "SELECT quiz_id, definition FROM quizzes ORDER BY created_at_ms, quiz_id"
-                )
-            ]
-        finally:
-            db.execute("COMMIT")
+    def _load(self) -> list[tuple[QuizDefinition, bool]]:
+        return [
+            (QuizDefinition.from_dict(orjson.loads(definition)), bool(finished))
+            for definition, finished in self._connect().execute(
+                "SELECT definition, finished FROM quizzes ORDER BY created_at_ms, quiz_id"
+            )
+        ]
 
     async def close(self) -> None:
         """Close the connection and the writer thread; closing twice does nothing."""

@@ -37,6 +37,9 @@ class ErrorCode(StrEnum):
     INVALID_OPTION = "invalid_option"
     TOO_LATE = "too_late"
     ALREADY_ANSWERED = "already_answered"
+    # not the core's refusals but the service's: storage, or the quiz's owner, cannot be
+    # reached right now. Nothing was stored; the same request may succeed in a moment.
+    UNAVAILABLE = "unavailable"
 
 
 class Rejected(Exception):

@@ -11,32 +11,55 @@ leaderboard frame is :func:`leaderboard`, built once per tick and shared by ever
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from livequiz.domain.question import Question
 from livequiz.domain.session import AnswerRecord, Phase, Player, QuizSession
-from livequiz.domain.settings import RevealMode
+from livequiz.domain.settings import QuizSettings, RevealMode
 
 JSON = dict[str, Any]
 
 
 def question_view(session: QuizSession, now_ms: int) -> JSON | None:
     """The current question as players see it; the answer only once it has closed."""
-    question = session.question
-    if question is None:
+    if session.question is None:
         return None
+    return question_at(
+        session.questions,
+        session.settings,
+        session.current,
+        session.closes_at_ms,
+        now_ms,
+        is_open=session.phase is Phase.QUESTION_OPEN,
+    )
+
+
+def question_at(
+    questions: Sequence[Question],
+    settings: QuizSettings,
+    index: int,
+    closes_at_ms: int,
+    now_ms: int,
+    *,
+    is_open: bool,
+) -> JSON:
+    """Question ``index`` as players see it at ``now_ms``: from the quiz's definition and the
+    moment it closes, never from the session's current state, so the frame of a question
+    that opened in the middle of a batch shows that question, whatever the batch did next."""
+    question = questions[index]
     view: JSON = {
-        "index": session.current,
-        "count": len(session.questions),
+        "index": index,
+        "count": len(questions),
         "kind": question.kind,
         "prompt": question.prompt,
         "options": list(question.options),
-        "closes_at_ms": session.closes_at_ms,
-        "remaining_ms": max(session.closes_at_ms - now_ms, 0),
-        "time_limit_ms": session.settings.time_limit_ms,
-        "open": session.phase is Phase.QUESTION_OPEN,
+        "closes_at_ms": closes_at_ms,
+        "remaining_ms": max(closes_at_ms - now_ms, 0),
+        "time_limit_ms": settings.time_limit_ms,
+        "open": is_open,
     }
-    if session.phase is not Phase.QUESTION_OPEN:
+    if not is_open:
         view["reveal"] = reveal(question)
     return view
 

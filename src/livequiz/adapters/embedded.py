@@ -1,0 +1,253 @@
+"""The embedded default's storage: quizzes in this process's memory, made durable by SQLite.
+
+:class:`EmbeddedRecords` implements :class:`~livequiz.ports.Records` — directory, journal and
+leases — for one process with nothing to install: the directory and the leases live in memory,
+the journal (when there is one) in a SQLite file (:mod:`livequiz.adapters.sqlite`). Without a
+journal (tests, throwaway demos) the journal rows are kept in memory and nothing survives the
+process.
+
+Leases are real here too, with the same rules as on PostgreSQL, so the owner logic is one code
+path: the process takes every live quiz at start and renews its leases. Several servers in one
+process can share one storage (:meth:`EmbeddedRecords.sharing`), each with its own owner id:
+that is how the tests run "many processes" over the in-process bus, with the same routing as
+PostgreSQL + NATS, before either is involved.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from livequiz.adapters.sqlite import SqliteJournal
+from livequiz.ports import Fenced, PinTaken, QuizDefinition, Record, Row, UnknownQuiz
+
+
+@dataclass
+class _Lease:
+    owner: str
+    epoch: int
+    expires_at: float
+
+
+@dataclass
+class _Storage:
+    """What every :class:`EmbeddedRecords` over one storage shares."""
+
+    journal: SqliteJournal | None
+    key: bytes
+    definitions: dict[str, QuizDefinition] = field(default_factory=dict)
+    finished: set[str] = field(default_factory=set)
+    #: PIN → live quiz; PIN → the last finished quiz that had it, until a new quiz takes it.
+    live_pins: dict[str, str] = field(default_factory=dict)
+    ended_pins: dict[str, str] = field(default_factory=dict)
+    #: Journal rows when there is no SQLite journal (memory only).
+    rows: dict[str, list[tuple[int, Record]]] = field(default_factory=dict)
+    leases: dict[str, _Lease] = field(default_factory=dict)
+    #: The highest epoch each quiz's lease ever had (epochs never repeat).
+    epochs: dict[str, int] = field(default_factory=dict)
+    loaded: bool = False
+
+
+class EmbeddedRecords:
+    """Directory, journal and leases of the embedded default (:class:`~livequiz.ports.Records`)."""
+
+    def __init__(self, storage: _Storage, *, owner_id: str | None, lease_s: float) -> None:
+        self._storage = storage
+        self.owner_id = owner_id or f"embedded-{secrets.token_hex(4)}"
+        self.lease_s = lease_s
+
+    @classmethod
+    def over(
+        cls,
+        journal: SqliteJournal | None,
+        *,
+        key: bytes | None = None,
+        owner_id: str | None = None,
+        lease_s: float = 3.0,
+    ) -> EmbeddedRecords:
+        """Storage over ``journal`` (``None``: memory only); :meth:`load` reads what it holds."""
+        storage = _Storage(journal, key or secrets.token_bytes(32))
+        return cls(storage, owner_id=owner_id, lease_s=lease_s)
+
+    @classmethod
+    async def open(
+        cls,
+        journal: SqliteJournal | None,
+        *,
+        key: bytes | None = None,
+        owner_id: str | None = None,
+        lease_s: float = 3.0,
+    ) -> EmbeddedRecords:
+        """Storage over ``journal``, with what it already holds loaded."""
+        records = cls.over(journal, key=key, owner_id=owner_id, lease_s=lease_s)
+        await records.load()
+        return records
+
+    async def load(self) -> None:
+        """Read the journal's quizzes into memory (once; later calls do nothing)."""
+        storage = self._storage
+        if storage.loaded:
+            return
+        storage.loaded = True
+        if storage.journal is None:
+            return
+        for definition, finished in await storage.journal.load():
+            storage.definitions[definition.quiz_id] = definition
+            if finished:
+                storage.finished.add(definition.quiz_id)
+                storage.ended_pins[definition.pin] = definition.quiz_id
+                if storage.live_pins.get(definition.pin) == definition.quiz_id:
+                    del storage.live_pins[definition.pin]
+            else:
+                storage.live_pins[definition.pin] = definition.quiz_id
+                storage.ended_pins.pop(definition.pin, None)
+
+    def sharing(self, *, owner_id: str | None = None) -> EmbeddedRecords:
+        """Another process's view of the same storage (a test of many servers in one process)."""
+        return EmbeddedRecords(self._storage, owner_id=owner_id, lease_s=self.lease_s)
+
+    # ------------------------------------------------------------------ directory
+
+    async def add_quiz(self, definition: QuizDefinition) -> int:
+        storage = self._storage
+        if definition.pin in storage.live_pins:
+            raise PinTaken(definition.pin)
+        if definition.quiz_id in storage.definitions:
+            raise ValueError(f"quiz id {definition.quiz_id} exists")
+        # Taken before the await, so a concurrent create of the same PIN fails at once.
+        storage.live_pins[definition.pin] = definition.quiz_id
+        storage.definitions[definition.quiz_id] = definition
+        try:
+            if storage.journal is not None:
+                await storage.journal.add_quiz(definition)
+        except BaseException:
+            del storage.live_pins[definition.pin]
+            del storage.definitions[definition.quiz_id]
+            raise
+        storage.ended_pins.pop(definition.pin, None)
+        storage.rows.setdefault(definition.quiz_id, [])
+        return self._grant(definition.quiz_id)
+
+    async def definition(self, quiz_id: str) -> QuizDefinition:
+        try:
+            return self._storage.definitions[quiz_id]
+        except KeyError:
+            raise UnknownQuiz(quiz_id) from None
+
+    async def live_quiz_for_pin(self, pin: str) -> str | None:
+        return self._storage.live_pins.get(pin)
+
+    async def ended_quiz_for_pin(self, pin: str) -> str | None:
+        return self._storage.ended_pins.get(pin)
+
+    async def is_finished(self, quiz_id: str) -> bool:
+        await self.definition(quiz_id)
+        return quiz_id in self._storage.finished
+
+    # ------------------------------------------------------------------ journal
+
+    async def append(
+        self, rows: Sequence[Row], finished: Sequence[str], epochs: Mapping[str, int]
+    ) -> None:
+        storage = self._storage
+        quizzes = {quiz_id for quiz_id, _, _ in rows} | set(finished)
+        # An expired lease nobody took yet still fences nobody out: its epoch is the newest.
+        fenced = [
+            quiz_id
+            for quiz_id in quizzes
+            if (lease := storage.leases.get(quiz_id)) is None
+            or lease.owner != self.owner_id
+            or lease.epoch != epochs.get(quiz_id)
+        ]
+        if fenced:
+            raise Fenced(fenced)
+        if storage.journal is not None:
+            await storage.journal.append(rows, finished)
+        else:
+            for quiz_id, seq, _record in rows:
+                stored = storage.rows.setdefault(quiz_id, [])
+                if stored and stored[-1][0] >= seq:
+                    raise Fenced([quiz_id], f"{quiz_id}: seq {seq} is already stored")
+            for quiz_id, seq, record in rows:
+                storage.rows[quiz_id].append((seq, record))
+        for quiz_id in finished:
+            storage.finished.add(quiz_id)
+            storage.leases.pop(quiz_id, None)
+            pin = storage.definitions[quiz_id].pin
+            if storage.live_pins.get(pin) == quiz_id:
+                del storage.live_pins[pin]
+                storage.ended_pins[pin] = quiz_id
+
+    async def records(self, quiz_id: str, after_seq: int = 0) -> list[tuple[int, Record]]:
+        storage = self._storage
+        if quiz_id not in storage.definitions:
+            raise UnknownQuiz(quiz_id)
+        if storage.journal is not None:
+            return await storage.journal.records(quiz_id, after_seq)
+        return [(seq, record) for seq, record in storage.rows.get(quiz_id, []) if seq > after_seq]
+
+    # ------------------------------------------------------------------ leases
+
+    def _grant(self, quiz_id: str) -> int:
+        storage = self._storage
+        epoch = storage.epochs.get(quiz_id, 0) + 1
+        storage.epochs[quiz_id] = epoch
+        storage.leases[quiz_id] = _Lease(self.owner_id, epoch, time.monotonic() + self.lease_s)
+        return epoch
+
+    async def acquire(self, quiz_id: str) -> int | None:
+        storage = self._storage
+        if quiz_id not in storage.definitions:
+            raise UnknownQuiz(quiz_id)
+        if quiz_id in storage.finished:
+            return None
+        lease = storage.leases.get(quiz_id)
+        if lease is not None and lease.expires_at >= time.monotonic():
+            return None
+        return self._grant(quiz_id)
+
+    async def renew(self, epochs: Mapping[str, int]) -> set[str]:
+        storage = self._storage
+        until = time.monotonic() + self.lease_s
+        lost: set[str] = set()
+        for quiz_id, epoch in epochs.items():
+            lease = storage.leases.get(quiz_id)
+            if lease is None or lease.owner != self.owner_id or lease.epoch != epoch:
+                lost.add(quiz_id)
+            else:
+                lease.expires_at = until
+        return lost
+
+    async def release(self, epochs: Mapping[str, int]) -> None:
+        for quiz_id, epoch in epochs.items():
+            lease = self._storage.leases.get(quiz_id)
+            if lease is not None and lease.owner == self.owner_id and lease.epoch == epoch:
+                lease.expires_at = float("-inf")
+
+    async def orphans(self, limit: int) -> list[str]:
+        storage = self._storage
+        now = time.monotonic()
+        found = []
+        for quiz_id in storage.definitions:
+            if quiz_id in storage.finished:
+                continue
+            lease = storage.leases.get(quiz_id)
+            if lease is None or lease.expires_at < now:
+                found.append(quiz_id)
+                if len(found) >= limit:
+                    break
+        return found
+
+    # ------------------------------------------------------------------ the rest
+
+    async def signing_key(self) -> bytes:
+        return self._storage.key
+
+    async def check(self) -> None:
+        """Nothing to reach: the journal is a file of this process."""
+
+    async def close(self) -> None:
+        if self._storage.journal is not None:
+            await self._storage.journal.close()

@@ -1,0 +1,442 @@
+"""The owner side of a process: the quizzes it runs, their commands, clocks and leases.
+
+A process owns a quiz while it holds the quiz's lease (:class:`~livequiz.ports.Leases`): it took
+it at creation, or took it over when the previous owner stopped renewing. For each quiz it owns
+it:
+
+* takes commands — its own connections' through :meth:`QuizOwner.submit`, other processes'
+  through the quiz's command subject on the bus — into one inbox; the *pump* hands everything
+  waiting to :meth:`QuizStore.execute <livequiz.store.QuizStore.execute>` as one batch, which
+  returns once the batch is durable under the lease's epoch;
+* publishes what was committed on the quiz's log subject (every process serving the quiz applies
+  it to its copy), then runs the replies (acks), then hands the events to this process's own
+  frame builder;
+* runs the quiz's clock: a timer that submits ``Tick`` when the open question's answers stop
+  counting. Only the owner runs it, so a question closes once, whichever process its players
+  are on;
+* counts presence: which processes hold a connection of each player. A player is marked gone
+  when no process holds one (each process waits out its own short disconnect grace first), or
+  when none has reported them within the reconnect grace after a join over HTTP or a takeover.
+
+Leases are renewed every third of their length; a lost one (another process took the quiz over
+while this one was paused or cut off) ends this process's ownership at once, and the journal's
+fencing refuses any batch it had in flight. Every process also sweeps for quizzes nobody owns
+(their owner died) and takes them over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from livequiz import codec, names
+from livequiz.domain.commands import Command, Executed, Join, Leave, Rejoin, Tick
+from livequiz.domain.errors import ErrorCode, Rejected
+from livequiz.domain.events import Event, PlayerJoined, QuestionClosed, QuestionOpened, QuizFinished
+from livequiz.domain.session import Phase
+from livequiz.observability import Metrics
+from livequiz.ports import (
+    Bus,
+    Envelope,
+    Fenced,
+    Outcome,
+    StorageUnavailable,
+    Subscription,
+    UnknownQuiz,
+)
+from livequiz.store import QuizStore
+
+log = logging.getLogger("livequiz.owner")
+
+#: How soon a clock whose Tick could not be stored (storage down) tries again.
+CLOCK_RETRY_S = 0.5
+
+Reply = Callable[[Outcome], None]
+EventSink = Callable[[str, tuple[Event, ...]], None]
+
+
+@dataclass
+class OwnerLimits:
+    """Knobs of the owner side, with the reason for each default."""
+
+    #: Commands per durable batch; a bound so one batch never holds the loop too long.
+    max_batch: int = 4096
+    #: How long a player no process holds a connection of (joined over HTTP, or the quiz just
+    #: moved to this process) counts as present: long enough to (re)connect after a restart.
+    reconnect_grace_s: float = 15.0
+    #: How many orphaned quizzes one sweep takes over at most (the rest wait for the next
+    #: sweep, or for another process): spreads a dead process's quizzes over the survivors.
+    sweep_limit: int = 50
+
+
+@dataclass
+class _Owned:
+    """What this process keeps for a quiz it owns, besides the session."""
+
+    epoch: int
+    serving: Subscription | None = None
+    timer: asyncio.TimerHandle | None = None
+    #: player id → the processes holding a connection of that player.
+    holders: dict[int, set[str]] = field(default_factory=dict)
+
+
+class QuizOwner:
+    """Runs the quizzes this process owns (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: QuizStore,
+        bus: Bus,
+        metrics: Metrics,
+        *,
+        clock: Callable[[], int],
+        on_events: EventSink,
+        limits: OwnerLimits | None = None,
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.metrics = metrics
+        self.clock = clock
+        self.on_events = on_events
+        self.limits = limits or OwnerLimits()
+        #: Called with a quiz id when this process takes over or loses a quiz.
+        self.on_owned: Callable[[str], None] = _nothing
+        self.on_lost: Callable[[str], None] = _nothing
+        self._inbox: list[tuple[Envelope, Reply | None]] = []
+        self._wake = asyncio.Event()
+        self._owned: dict[str, _Owned] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._taking: dict[str, asyncio.Task[bool]] = {}
+        self.running = False
+
+    @property
+    def process_id(self) -> str:
+        return self.store.owner_id
+
+    def owns(self, quiz_id: str) -> bool:
+        return quiz_id in self._owned and self.store.owns(quiz_id)
+
+    @property
+    def backlog(self) -> int:
+        """Commands submitted and not yet taken into a batch (the gateway slows boards down
+        while there are any: acks first)."""
+        return len(self._inbox)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Take every quiz nobody owns (at first start: all the live ones), then keep the
+        leases and the sweep going."""
+        self.running = True
+        self._tasks = [asyncio.create_task(self._pump(), name="livequiz-pump")]
+        await self.sweep()
+        self._tasks.append(asyncio.create_task(self._keep_leases(), name="livequiz-leases"))
+
+    async def stop(self) -> None:
+        """Stop taking commands and give the leases up, so other processes take over at once."""
+        self.running = False
+        for task in [*self._tasks, *self._taking.values()]:
+            task.cancel()
+        for task in [*self._tasks, *self._taking.values()]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        epochs = {quiz_id: owned.epoch for quiz_id, owned in self._owned.items()}
+        for quiz_id in list(self._owned):
+            await self._drop(quiz_id)
+        if epochs:
+            with contextlib.suppress(Exception):
+                await self.store.records.release(epochs)
+
+    # ------------------------------------------------------------------ owning
+
+    async def adopt(self, quiz_id: str) -> None:
+        """Start running a quiz this process just created (the store holds its lease)."""
+        await self._serve(quiz_id, self.store.owned()[quiz_id], announce=False)
+
+    def take(self, quiz_id: str) -> asyncio.Task[bool]:
+        """Try to take a quiz over (nobody owns it); one attempt at a time per quiz."""
+        task = self._taking.get(quiz_id)
+        if task is None:
+            task = asyncio.create_task(self._take(quiz_id), name=f"livequiz-take-{quiz_id}")
+            self._taking[quiz_id] = task
+            task.add_done_callback(lambda _: self._taking.pop(quiz_id, None))
+        return task
+
+    async def _take(self, quiz_id: str) -> bool:
+        if not self.running:
+            return False
+        if self.owns(quiz_id):
+            return True
+        try:
+            epoch = await self.store.take(quiz_id)
+        except UnknownQuiz:
+            return False
+        if epoch is None:
+            return False
+        await self._serve(quiz_id, epoch, announce=True)
+        log.info("took over a quiz", extra={"quiz_id": quiz_id, "epoch": epoch})
+        self.metrics.takeovers.inc()
+        return True
+
+    async def _serve(self, quiz_id: str, epoch: int, *, announce: bool) -> None:
+        owned = self._owned[quiz_id] = _Owned(epoch)
+
+        async def respond(data: bytes) -> bytes:
+            return await self._respond(quiz_id, data)
+
+        owned.serving = await self.bus.serve(names.quiz_commands(quiz_id), respond)
+        self.on_owned(quiz_id)
+        self._arm_clock(quiz_id)
+        if announce:
+            # Nobody's presence is known here yet: processes serving the quiz tell us again
+            # (OwnerChanged); players nobody reports within the grace are marked gone.
+            session = self.store.session(quiz_id)
+            waiting = [p.id for p in session.players.values() if p.present and not p.kicked]
+            self._expect(quiz_id, waiting)
+            await self.bus.publish(
+                names.quiz_owner(quiz_id),
+                codec.encode(codec.OwnerChanged(quiz_id, self.process_id, epoch)),
+            )
+
+    async def _drop(self, quiz_id: str) -> None:
+        owned = self._owned.pop(quiz_id, None)
+        if owned is None:
+            return
+        if owned.timer is not None:
+            owned.timer.cancel()
+        if owned.serving is not None:
+            with contextlib.suppress(Exception):
+                await owned.serving.unsubscribe()
+
+    def _lost(self, quiz_ids: set[str] | frozenset[str]) -> None:
+        """The lease of these quizzes is gone (another process has them, or they finished)."""
+        self.store.lose(quiz_ids)
+        for quiz_id in quiz_ids:
+            if quiz_id in self._owned:
+                log.warning("lost the lease of a quiz", extra={"quiz_id": quiz_id})
+                self.metrics.leases_lost.inc()
+                task = asyncio.create_task(self._drop(quiz_id))
+                task.add_done_callback(_log_failure)
+                self.on_lost(quiz_id)
+
+    async def sweep(self) -> None:
+        """Take over quizzes nobody owns (their owner died or let go)."""
+        try:
+            orphans = await self.store.records.orphans(self.limits.sweep_limit)
+        except StorageUnavailable:
+            return
+        for quiz_id in orphans:
+            try:
+                await self.take(quiz_id)
+            except Exception:
+                log.exception("taking a quiz over failed", extra={"quiz_id": quiz_id})
+
+    async def _keep_leases(self) -> None:
+        period = self.store.records.lease_s / 3
+        while True:
+            await asyncio.sleep(period)
+            epochs = self.store.owned()
+            if epochs:
+                try:
+                    lost = await self.store.records.renew(epochs)
+                except StorageUnavailable:
+                    lost = set()
+                    log.warning("could not renew leases: storage unavailable")
+                if lost:
+                    self._lost(lost)
+            await self.sweep()
+
+    # ------------------------------------------------------------------ commands
+
+    def submit(self, quiz_id: str, command: Command, reply: Reply | None = None) -> None:
+        """Queue a command for a quiz this process owns, stamped now (the quiz's clock);
+        ``reply`` runs once its outcome is durable."""
+        self._inbox.append((Envelope(quiz_id, command, self.clock()), reply))
+        self._wake.set()
+
+    def presence(self, quiz_id: str, process: str, player_id: int, present: bool) -> None:
+        """``process`` gained its first (``present``) or lost its last connection of a player."""
+        owned = self._owned.get(quiz_id)
+        if owned is None:
+            return
+        holders = owned.holders.setdefault(player_id, set())
+        if present:
+            holders.add(process)
+            self.submit(quiz_id, Rejoin(player_id), _ignore)
+        else:
+            holders.discard(process)
+            if not holders:
+                del owned.holders[player_id]
+                self.submit(quiz_id, Leave(player_id), _ignore)
+
+    def _expect(self, quiz_id: str, player_ids: list[int]) -> None:
+        """Mark these players gone unless some process reports a connection of theirs in time."""
+        if not player_ids:
+            return
+
+        def check() -> None:
+            owned = self._owned.get(quiz_id)
+            if owned is None:
+                return
+            for player_id in player_ids:
+                if not owned.holders.get(player_id):
+                    self.submit(quiz_id, Leave(player_id), _ignore)
+
+        grace = self.limits.reconnect_grace_s
+        if grace <= 0:
+            check()
+        else:
+            asyncio.get_running_loop().call_later(grace, check)
+
+    async def _respond(self, quiz_id: str, data: bytes) -> bytes:
+        """Another process's batch of commands for this quiz: run them, reply in order."""
+        try:
+            batch = codec.decode_commands(data)
+        except codec.BadMessage as error:
+            log.error("bad command batch", extra={"quiz_id": quiz_id, "error": str(error)})
+            raise
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Outcome]] = []
+        for item in batch.items:
+            future: asyncio.Future[Outcome] = loop.create_future()
+            futures.append(future)
+            if isinstance(item, codec.Presence):
+                self.presence(quiz_id, batch.sender, item.player_id, item.present)
+                future.set_result(Executed(()))
+            elif not self.owns(quiz_id):
+                future.set_result(_moving())
+            else:
+                self.submit(quiz_id, item, _resolver(future))
+        outcomes = await asyncio.gather(*futures)
+        return codec.encode(codec.OutcomeBatch(tuple(outcomes)))
+
+    async def _pump(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._inbox:
+                batch = self._inbox[: self.limits.max_batch]
+                del self._inbox[: self.limits.max_batch]
+                await self._run_batch(batch)
+
+    async def _run_batch(self, batch: list[tuple[Envelope, Reply | None]]) -> None:
+        started = time.perf_counter()
+        envelopes = [envelope for envelope, _ in batch]
+        try:
+            outcomes, committed_rows = await self.store.execute(envelopes)
+        except Fenced as fenced:
+            self._lost(fenced.quiz_ids)
+            outcomes = [_moving()] * len(batch)
+            committed_rows = {}
+        except Exception as error:
+            if isinstance(error, StorageUnavailable | OSError):
+                log.error("storage unavailable; the batch is not acknowledged: %s", error)
+            else:
+                log.exception("storing a batch failed; it is not acknowledged")
+            self.metrics.storage_failures.inc()
+            unavailable = Rejected(
+                ErrorCode.UNAVAILABLE, "the server could not store this; try again"
+            )
+            outcomes = [unavailable] * len(batch)
+            committed_rows = {}
+        self.metrics.scoring_seconds.observe(time.perf_counter() - started)
+        self.metrics.batch_size.observe(len(batch))
+        # The log first: other processes' copies should have the rows before the acks that
+        # rely on them arrive there (they wait for them if not).
+        for quiz_id, rows in committed_rows.items():
+            entry = codec.LogEntry(quiz_id, rows.prev_seq, rows.rows)
+            try:
+                await self.bus.publish(names.quiz_log(quiz_id), codec.encode(entry))
+            except Exception:
+                # The copies notice the gap at the next entry and catch up from the journal.
+                log.exception("publishing the log failed", extra={"quiz_id": quiz_id})
+        clocks: set[str] = set()
+        for (envelope, reply), outcome in zip(batch, outcomes, strict=True):
+            if reply is not None:
+                try:
+                    reply(outcome)
+                except Exception:
+                    log.exception("reply failed", extra={"quiz_id": envelope.quiz_id})
+            if isinstance(outcome, Executed) and outcome.events:
+                quiz_id = envelope.quiz_id
+                for event in outcome.events:
+                    if isinstance(event, QuestionOpened | QuestionClosed | QuizFinished):
+                        clocks.add(quiz_id)
+                    elif isinstance(event, PlayerJoined) and isinstance(envelope.command, Join):
+                        self._expect(quiz_id, [event.player_id])
+                try:
+                    self.on_events(quiz_id, outcome.events)
+                except Exception:
+                    log.exception("publishing events failed", extra={"quiz_id": quiz_id})
+        for quiz_id in clocks:
+            if self.store.owns(quiz_id):
+                self._arm_clock(quiz_id)
+            elif quiz_id in self._owned:  # it finished: the lease went with the finish
+                owned = self._owned[quiz_id]
+                if owned.timer is not None:
+                    owned.timer.cancel()
+                    owned.timer = None
+                task = asyncio.create_task(self._drop(quiz_id))
+                task.add_done_callback(_log_failure)
+
+    # ------------------------------------------------------------------ the clock
+
+    def _arm_clock(self, quiz_id: str, *, at_least_s: float = 0.0) -> None:
+        """Schedule the Tick that closes the open question once its answers stop counting."""
+        owned = self._owned.get(quiz_id)
+        if owned is None:
+            return
+        if owned.timer is not None:
+            owned.timer.cancel()
+            owned.timer = None
+        session = self.store.session(quiz_id)
+        if session.phase is not Phase.QUESTION_OPEN:
+            return
+        delay_s = max(at_least_s, (session.accepts_until_ms + 1 - self.clock()) / 1000)
+        owned.timer = asyncio.get_running_loop().call_later(
+            delay_s, self.submit, quiz_id, Tick(), self._after_tick(quiz_id)
+        )
+
+    def _after_tick(self, quiz_id: str) -> Reply:
+        def check(outcome: Outcome) -> None:
+            # A timer that fired a hair early (clock granularity) closed nothing: try again.
+            if not self.store.owns(quiz_id):
+                return
+            session = self.store.session(quiz_id)
+            if session.phase is not Phase.QUESTION_OPEN:
+                return
+            if isinstance(outcome, Rejected):  # storage down: try again, but not in a spin
+                self._arm_clock(quiz_id, at_least_s=CLOCK_RETRY_S)
+            elif not outcome.events:
+                self._arm_clock(quiz_id)
+
+        return check
+
+
+def _moving() -> Rejected:
+    return Rejected(ErrorCode.UNAVAILABLE, "this quiz is moving to another server; try again")
+
+
+def _resolver(future: asyncio.Future[Outcome]) -> Reply:
+    def reply(outcome: Outcome) -> None:
+        if not future.done():
+            future.set_result(outcome)
+
+    return reply
+
+
+def _ignore(_outcome: Outcome) -> None:
+    """Replies nobody waits for (presence)."""
+
+
+def _nothing(_quiz_id: str) -> None:
+    pass
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task failed", exc_info=task.exception())

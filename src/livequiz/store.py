@@ -1,0 +1,339 @@
+"""Quiz sessions in this process: the ones it owns, and copies of the ones it serves.
+
+Every live quiz has one owner process (:class:`~livequiz.ports.Leases`). The owner holds the
+quiz's :class:`~livequiz.domain.session.QuizSession` and is the only process that changes it:
+:meth:`QuizStore.execute` runs a batch of commands through the pure core
+(:func:`livequiz.domain.commands.execute`) — deadline, dedupe, score, board, sequence number, one
+whole operation per command — and returns once the journal has stored the batch under the
+owner's lease epoch. Whoever acknowledges an answer after that can promise it survives a crash
+of any process.
+
+Every other process that has players of the quiz keeps a *copy*: the same session, rebuilt from
+the journal and kept current by applying each batch the owner committed (:meth:`replicate`) with
+the same core. The rules therefore run in one implementation everywhere; a copy at sequence
+number N is exactly the owner's at N, so every process shows the same leaderboard for the same
+N, and builds acks, snapshots and results from its own memory.
+
+**When storage fails.** The core changes sessions in place, so a batch that cannot be stored has
+already changed memory. Every quiz the batch touched is then marked *stale* and rebuilt from the
+journal before its next command (:meth:`_fresh`); while storage is down that rebuild fails too,
+and the quiz's commands are refused as ``unavailable`` — never acknowledged and then lost. When
+storage is back, the quiz carries on from what the journal holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from livequiz.domain.commands import Answer, Executed, execute, from_record, to_record
+from livequiz.domain.errors import CoreBug, ErrorCode, Rejected
+from livequiz.domain.nicknames import NicknamePolicy
+from livequiz.domain.session import Phase, QuizSession
+from livequiz.ports import (
+    Envelope,
+    Fenced,
+    Outcome,
+    QuizDefinition,
+    Record,
+    Records,
+    Row,
+    StorageUnavailable,
+    UnknownQuiz,
+)
+
+log = logging.getLogger("livequiz.store")
+
+#: Key of a journal record's outcome digest: the points an answer was given. A copy or a new
+#: owner replaying the journal checks it, so a replay that would score differently from what
+#: was acknowledged (a changed rule, a bug) stops loudly instead of changing a score.
+OUTCOME_KEY = "o"
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """What one stored batch did to one quiz: its rows, and the seq before the first."""
+
+    prev_seq: int
+    rows: tuple[tuple[int, Record], ...]
+
+
+def _record(envelope: Envelope, executed: Executed) -> Record:
+    record = to_record(envelope.command, envelope.now_ms)
+    if isinstance(envelope.command, Answer) and executed.answer is not None:
+        record[OUTCOME_KEY] = executed.answer.record.points
+    return record
+
+
+def apply_record(session: QuizSession, seq: int, record: Record) -> Executed:
+    """Apply one journal row to a session; a row that does not reproduce what the owner
+    stored (its sequence number, an answer's points) means the copies disagree: a bug."""
+    values = dict(record)
+    points = values.pop(OUTCOME_KEY, None)
+    command, now_ms = from_record(values)
+    executed = execute(session, command, now_ms)
+    if not executed.changed or session.seq != seq:
+        raise CoreBug(f"journal row {seq} gave seq {session.seq} on replay: {record!r}")
+    if points is not None and (executed.answer is None or executed.answer.record.points != points):
+        raise CoreBug(f"journal row {seq} scored differently on replay: {record!r}")
+    return executed
+
+
+class QuizStore:
+    """The sessions of this process over one :class:`~livequiz.ports.Records` backend."""
+
+    def __init__(self, records: Records, *, nicknames: NicknamePolicy) -> None:
+        self.records = records
+        self._nicknames = nicknames
+        self._sessions: dict[str, QuizSession] = {}
+        self._definitions: dict[str, QuizDefinition] = {}
+        #: Quizzes this process owns, with the lease epoch it writes under.
+        self._epochs: dict[str, int] = {}
+        #: Owned quizzes whose memory may be ahead of the journal (a batch failed to store).
+        self._stale: set[str] = set()
+        #: One batch at a time: a batch must not build on another's changes that may yet fail.
+        self._lock = asyncio.Lock()
+        self._loading: dict[str, asyncio.Future[QuizSession]] = {}
+
+    @property
+    def owner_id(self) -> str:
+        return self.records.owner_id
+
+    # ------------------------------------------------------------------ reading
+
+    def session(self, quiz_id: str) -> QuizSession:
+        """A loaded quiz's session (owned, or a copy); read-only for callers."""
+        try:
+            return self._sessions[quiz_id]
+        except KeyError:
+            raise UnknownQuiz(quiz_id) from None
+
+    def definition(self, quiz_id: str) -> QuizDefinition:
+        try:
+            return self._definitions[quiz_id]
+        except KeyError:
+            raise UnknownQuiz(quiz_id) from None
+
+    def loaded(self, quiz_id: str) -> bool:
+        return quiz_id in self._sessions
+
+    def quiz_ids(self) -> list[str]:
+        """Every quiz loaded in this process, owned or copied, live or finished."""
+        return list(self._sessions)
+
+    def live_count(self) -> int:
+        """Quizzes loaded here (owned or copied) that have not finished (a metric)."""
+        return sum(session.phase is not Phase.FINISHED for session in self._sessions.values())
+
+    def owns(self, quiz_id: str) -> bool:
+        return quiz_id in self._epochs
+
+    def owned(self) -> dict[str, int]:
+        """The quizzes this process owns, with their lease epochs."""
+        return dict(self._epochs)
+
+    # ------------------------------------------------------------------ loading and owning
+
+    def _trusted_policy(self) -> NicknamePolicy:
+        # Nicknames in the journal were accepted once; a changed word list must not refuse them.
+        return NicknamePolicy(
+            min_length=self._nicknames.min_length, max_length=self._nicknames.max_length
+        )
+
+    def _rebuild(
+        self, definition: QuizDefinition, rows: Iterable[tuple[int, Record]]
+    ) -> QuizSession:
+        session = QuizSession(
+            definition.questions, definition.settings, nicknames=self._trusted_policy()
+        )
+        for seq, record in rows:
+            apply_record(session, seq, record)
+        session.nicknames = self._nicknames
+        return session
+
+    async def create(self, definition: QuizDefinition) -> None:
+        """Store a new quiz (raises :class:`~livequiz.ports.PinTaken`) and own it."""
+        session = QuizSession(definition.questions, definition.settings, nicknames=self._nicknames)
+        epoch = await self.records.add_quiz(definition)
+        self._definitions[definition.quiz_id] = definition
+        self._sessions[definition.quiz_id] = session
+        self._epochs[definition.quiz_id] = epoch
+
+    async def load(self, quiz_id: str) -> QuizSession:
+        """The quiz's session, loading a copy from the journal if this process has none."""
+        session = self._sessions.get(quiz_id)
+        if session is not None:
+            return session
+        loading = self._loading.get(quiz_id)
+        if loading is not None:
+            return await asyncio.shield(loading)
+        future: asyncio.Future[QuizSession] = asyncio.get_running_loop().create_future()
+        self._loading[quiz_id] = future
+        try:
+            definition = await self.records.definition(quiz_id)
+            rows = await self.records.records(quiz_id)
+            session = self._sessions.get(quiz_id)  # owned meanwhile (a take)?
+            if session is None:
+                session = self._rebuild(definition, rows)
+                self._definitions[quiz_id] = definition
+                self._sessions[quiz_id] = session
+            future.set_result(session)
+            return session
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # retrieved: nobody else may be waiting
+            raise
+        finally:
+            del self._loading[quiz_id]
+
+    async def take(self, quiz_id: str) -> int | None:
+        """Become the quiz's owner if nobody holds its lease; returns the epoch, or ``None``.
+
+        The journal is read after the lease is ours: an old owner can no longer write, so what
+        it holds is final, and the session carries on from exactly there.
+        """
+        if quiz_id in self._epochs:
+            return self._epochs[quiz_id]
+        epoch = await self.records.acquire(quiz_id)
+        if epoch is None:
+            return None
+        try:
+            async with self._lock:
+                await self._catch_up(quiz_id)
+        except BaseException:
+            await self.records.release({quiz_id: epoch})
+            raise
+        self._epochs[quiz_id] = epoch
+        self._stale.discard(quiz_id)
+        return epoch
+
+    async def _catch_up(self, quiz_id: str) -> None:
+        """Bring the session (or a fresh one) up to everything the journal holds."""
+        session = self._sessions.get(quiz_id)
+        if session is None:
+            await self.load(quiz_id)
+            return
+        for seq, record in await self.records.records(quiz_id, session.seq):
+            apply_record(session, seq, record)
+
+    def lose(self, quiz_ids: Iterable[str]) -> None:
+        """This process no longer owns these quizzes (lease lost, or finished). Their sessions
+        stay as copies; a copy that may be ahead of the journal is dropped, to be reloaded."""
+        for quiz_id in quiz_ids:
+            self._epochs.pop(quiz_id, None)
+            if quiz_id in self._stale:
+                self._stale.discard(quiz_id)
+                self._sessions.pop(quiz_id, None)
+
+    def forget(self, quiz_id: str) -> None:
+        """Drop a copy this process no longer serves (it reloads if asked again)."""
+        if quiz_id not in self._epochs:
+            self._sessions.pop(quiz_id, None)
+
+    # ------------------------------------------------------------------ copies
+
+    def replicate(
+        self, quiz_id: str, prev_seq: int, rows: Sequence[tuple[int, Record]]
+    ) -> list[Executed] | None:
+        """Apply rows the owner committed to this process's copy; returns what each did.
+
+        Rows the copy already has are skipped. Returns ``None`` if the copy is behind
+        ``prev_seq`` (a message was missed): the caller catches up from the journal.
+        """
+        if quiz_id in self._epochs:
+            return []  # our own batch: the session is the owner's
+        session = self._sessions.get(quiz_id)
+        if session is None:
+            return []
+        if session.seq < prev_seq:
+            return None
+        return [apply_record(session, seq, record) for seq, record in rows if seq > session.seq]
+
+    async def rows_after(self, quiz_id: str) -> list[tuple[int, Record]]:
+        """The journal rows after this process's copy (to catch up after a missed message)."""
+        return await self.records.records(quiz_id, self.session(quiz_id).seq)
+
+    # ------------------------------------------------------------------ the owner's batches
+
+    async def _fresh(self, quiz_id: str) -> QuizSession:
+        """The owned session, rebuilt from the journal first if a failed batch left it stale."""
+        if quiz_id in self._stale:
+            definition = self._definitions[quiz_id]
+            self._sessions[quiz_id] = self._rebuild(definition, await self.records.records(quiz_id))
+            self._stale.discard(quiz_id)
+        return self._sessions[quiz_id]
+
+    async def execute(
+        self, batch: Sequence[Envelope]
+    ) -> tuple[list[Outcome], dict[str, Committed]]:
+        """Apply each command of quizzes this process owns, atomically and in order; return
+        once the batch is stored, with each command's outcome and what was committed per quiz.
+
+        Raises :class:`~livequiz.ports.StorageUnavailable` or :class:`~livequiz.ports.Fenced`
+        if the batch could not be stored: none of it was acknowledged, and the quizzes it
+        touched are rebuilt from the journal before their next command.
+        """
+        async with self._lock:
+            outcomes: list[Outcome] = []
+            rows: list[Row] = []
+            committed: dict[str, tuple[int, list[tuple[int, Record]]]] = {}
+            finished: list[str] = []
+            touched: set[str] = set()
+            try:
+                for envelope in batch:
+                    quiz_id = envelope.quiz_id
+                    if quiz_id not in self._epochs:
+                        outcomes.append(
+                            Rejected(
+                                ErrorCode.UNAVAILABLE,
+                                "this quiz is moving to another server; try again",
+                            )
+                        )
+                        continue
+                    try:
+                        session = await self._fresh(quiz_id)
+                    except (StorageUnavailable, OSError):
+                        outcomes.append(_unavailable())
+                        continue
+                    touched.add(quiz_id)
+                    try:
+                        executed = execute(session, envelope.command, envelope.now_ms)
+                    except Rejected as rejected:
+                        outcomes.append(rejected)
+                        continue
+                    outcomes.append(executed)
+                    if executed.changed:
+                        row = (session.seq, _record(envelope, executed))
+                        rows.append((quiz_id, *row))
+                        first_seq = executed.events[0].seq - 1
+                        committed.setdefault(quiz_id, (first_seq, []))[1].append(row)
+                        if session.phase is Phase.FINISHED and quiz_id not in finished:
+                            finished.append(quiz_id)
+                if rows:
+                    epochs = {quiz_id: self._epochs[quiz_id] for quiz_id in committed}
+                    await self.records.append(rows, finished, epochs)
+            except Fenced as fenced:
+                self._stale.update(touched)
+                log.warning("lease lost while storing a batch", extra={"quizzes": len(touched)})
+                self.lose(fenced.quiz_ids)
+                raise
+            except BaseException:
+                self._stale.update(touched)
+                raise
+            # A finished quiz changes no more: the lease goes with the finish (the journal
+            # marked it), and later commands are refused as for a finished quiz.
+            for quiz_id in finished:
+                self._epochs.pop(quiz_id, None)
+            return outcomes, {
+                quiz_id: Committed(prev, tuple(quiz_rows))
+                for quiz_id, (prev, quiz_rows) in committed.items()
+            }
+
+    async def close(self) -> None:
+        await self.records.close()
+
+
+def _unavailable() -> Rejected:
+    return Rejected(ErrorCode.UNAVAILABLE, "the server could not store this; try again")
