@@ -62,6 +62,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
 from livequiz.app import LiveQuizServer, ServerConfig
+from livequiz.ports import Bus, Records
 from livequiz.service import QuizService
 
 __all__ = ["RunningServer", "running_server"]
@@ -164,11 +165,22 @@ class RunningServer:
 
 
 @contextlib.asynccontextmanager
-async def running_server(**overrides: Any) -> AsyncIterator[RunningServer]:
-    """Start a server with ``ServerConfig(**defaults | overrides)``, yield it, stop it."""
+async def running_server(
+    *,
+    records: Records | None = None,
+    bus: Bus | None = None,
+    key: bytes | None = None,
+    **overrides: Any,
+) -> AsyncIterator[RunningServer]:
+    """Start a server with ``ServerConfig(**defaults | overrides)``, yield it, stop it.
+
+    ``records``, ``bus`` and ``key`` hand it storage, a bus and a signing key shared with other
+    servers (several servers in one test, as several processes would share PostgreSQL and NATS);
+    the test then closes them itself.
+    """
     settings: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "data_dir": None}
     settings.update(overrides)
-    server = LiveQuizServer(ServerConfig(**settings))
+    server = LiveQuizServer(ServerConfig(**settings), records=records, bus=bus, key=key)
     ready = asyncio.Event()
     task = asyncio.create_task(server.serve(ready), name="livequiz-test-server")
     waiter = asyncio.create_task(ready.wait())

@@ -26,11 +26,11 @@ from starlette.routing import Route
 
 from livequiz import http_api
 from livequiz.app import LiveQuizServer, ServerConfig
-from livequiz.ports import StorageUnavailable
 from livequiz.auth import Role
 from livequiz.domain.commands import Answer, End, Join, Kick, Next, SetLocked, Start
 from livequiz.domain.errors import ErrorCode
 from livequiz.openapi import ERROR_CODES, OPENAPI
+from livequiz.ports import StorageUnavailable
 from livequiz.service import ServiceLimits
 from tests.server import RunningServer, running_server
 

@@ -61,6 +61,8 @@ class ServerConfig:
     #: How long a quiz's owner holds its lease unless renewed: a dead owner's quizzes move to
     #: another process within about this long.
     lease_s: float = 3.0
+    #: Bind the port with SO_REUSEPORT, so several processes share it (``--workers``).
+    reuse_port: bool = False
     service: ServiceLimits = field(default_factory=ServiceLimits)
     transport: TransportLimits = field(default_factory=TransportLimits)
 
@@ -92,6 +94,9 @@ class LiveQuizServer:
             records = EmbeddedRecords.over(journal, key=key, lease_s=config.lease_s)
         elif key is None:
             raise ValueError("a server over shared storage needs its signing key")
+        #: Whether this server opened its storage and bus (and so closes them when it stops);
+        #: ones handed in belong to the caller (several servers in one test share them).
+        self.owns_backends = bus is None and records is None
         self.records = records
         self.bus: Bus = bus or LocalBus()
         self.store = QuizStore(records, nicknames=nicknames)
@@ -111,7 +116,12 @@ class LiveQuizServer:
         self.api = build_api(self.service, self.deck)
         # The web pages and static files in front; every other path goes to the API.
         self.transport = TransportServer(
-            build_web(self.api), self.gateway, limits, host=config.host, port=config.port
+            build_web(self.api),
+            self.gateway,
+            limits,
+            host=config.host,
+            port=config.port,
+            reuse_port=config.reuse_port,
         )
 
     @classmethod
@@ -131,7 +141,9 @@ class LiveQuizServer:
         except BaseException:
             await records.close()
             raise
-        return cls(config, records=records, bus=bus, key=await records.signing_key())
+        server = cls(config, records=records, bus=bus, key=await records.signing_key())
+        server.owns_backends = True
+        return server
 
     async def serve(self, ready: asyncio.Event | None = None) -> None:
         """Recover stored quizzes, start the service, serve until told to stop, then shut down."""
@@ -145,8 +157,9 @@ class LiveQuizServer:
             await self.transport.serve(ready)
         finally:
             await self.service.stop()
-            await self.store.close()
-            await self.bus.close()
+            if self.owns_backends:
+                await self.store.close()
+                await self.bus.close()
             log.info("server stopped")
 
     def request_exit(self) -> None:

@@ -195,6 +195,36 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
         help="open WebSocket connections per client address (raise it for load tests on loopback)",
     )
     parser.add_argument(
+        "--database",
+        default=os.environ.get("LIVEQUIZ_DATABASE_URL"),
+        metavar="URL",
+        help="PostgreSQL for many processes, e.g. postgresql://user@db:5432/livequiz "
+        "(env LIVEQUIZ_DATABASE_URL; default: the embedded SQLite journal in --data-dir)",
+    )
+    parser.add_argument(
+        "--bus",
+        default=os.environ.get("LIVEQUIZ_BUS_URL"),
+        metavar="URL",
+        help="NATS between processes, e.g. nats://nats:4222 (env LIVEQUIZ_BUS_URL; "
+        "needed with --database)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("LIVEQUIZ_WORKERS", "1")),
+        help="server processes on this one port (SO_REUSEPORT), sharing --database and --bus "
+        "(env LIVEQUIZ_WORKERS; default 1)",
+    )
+    parser.add_argument(
+        "--lease-s",
+        type=float,
+        default=3.0,
+        help="seconds a quiz's owner holds it unless renewed: a dead process's quizzes move "
+        "to another within about this long",
+    )
+    # set by --workers for the processes it starts: several processes bind the same port
+    parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
 
@@ -214,6 +244,22 @@ def _server_config(args: argparse.Namespace) -> Any:
         raise UsageError("--board-frames-per-s must be at least 1")
     if args.fanout_chunk < 1:
         raise UsageError("--fanout-chunk must be at least 1")
+    if (args.database is None) != (args.bus is None):
+        raise UsageError(
+            "--database and --bus go together: many processes share PostgreSQL and NATS"
+        )
+    if args.database is not None and not args.database.startswith(("postgresql://", "postgres://")):
+        raise UsageError("--database must be a postgresql:// URL")
+    if args.bus is not None and not args.bus.startswith(("nats://", "tls://")):
+        raise UsageError("--bus must be a nats:// URL")
+    if not 1 <= args.workers <= 256:
+        raise UsageError("--workers must be between 1 and 256")
+    if args.workers > 1 and args.database is None:
+        raise UsageError(
+            "--workers needs --database and --bus: processes share quizzes through them"
+        )
+    if not 0.5 <= args.lease_s <= 60:
+        raise UsageError("--lease-s must be between 0.5 and 60")
     return ServerConfig(
         host=args.host,
         port=args.port,
@@ -228,6 +274,10 @@ def _server_config(args: argparse.Namespace) -> Any:
         max_connections_per_address=args.max_connections_per_address,
         fanout_chunk=args.fanout_chunk,
         board_frames_per_s=args.board_frames_per_s,
+        database_url=args.database,
+        bus_url=args.bus,
+        lease_s=args.lease_s,
+        reuse_port=args.reuse_port,
     )
 
 
@@ -237,10 +287,36 @@ def run_serve(args: argparse.Namespace, out: TextIO) -> int:
 
     config = _server_config(args)
     configure_logging(args.log_level)
+    if args.workers > 1:
+        from livequiz.workers import supervise
+
+        out.write(
+            f"livequiz: {args.workers} processes on http://{config.host}:{config.port}"
+            "  (Ctrl-C to stop)\n"
+        )
+        out.flush()
+        return supervise(args.workers, _worker_argv(sys.argv[1:]))
     out.write(f"livequiz listening on http://{config.host}:{config.port}  (Ctrl-C to stop)\n")
     out.flush()
     run_server(config)
     return 0
+
+
+def _worker_argv(argv: list[str]) -> list[str]:
+    """The command line of one worker: the same options, one process, sharing the port."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--workers":
+            skip = True
+            continue
+        if arg.startswith("--workers="):
+            continue
+        kept.append(arg)
+    return [*kept, "--workers", "1", "--reuse-port"]
 
 
 def run_demo(args: argparse.Namespace, out: TextIO) -> int:

@@ -12,6 +12,7 @@ import csv
 import io
 from collections import Counter
 
+from livequiz.domain.commands import Next, Skip
 from livequiz.service import ServiceLimits, wall_clock_ms
 from livequiz.transport import TransportLimits
 from tests.integration.helpers import (
@@ -385,3 +386,27 @@ async def assert_score_unchanged(quiz: Quiz, client: Client, name: str) -> None:
     assert snapshot["state"]["player"]["score"] == 0
     assert snapshot["state"]["answer"] is None
     assert quiz.session().players[quiz.ids[name]].answers == {}
+
+
+async def test_a_batch_holding_next_and_skip_shows_each_question_once_with_its_own_prompt() -> None:
+    # Frames used to be built from the session after the whole batch: when one batch held
+    # 'next' (opens question 1) and 'skip' (closes it, opens question 2), the frame for
+    # question 1 carried question 2's prompt, so question 1 was never shown and 2 twice.
+    async with running_server(service=FAST) as srv, contextlib.AsyncExitStack() as stack:
+        quiz = await setup_quiz(srv, stack, ["Anna"], count=3)
+        await quiz.start()
+        assert (await quiz.host.host("close"))["type"] == "host_ack"
+        await quiz.everyone_gets("closed", lambda f: f["index"] == 0)
+        # both in the inbox before the pump runs: one batch, 'next' first
+        srv.service.submit(quiz.quiz_id, Next())
+        srv.service.submit(quiz.quiz_id, Skip())
+        await quiz.everyone_gets("question", lambda f: f["question"]["index"] == 2)
+        for client in quiz.clients:
+            shown = [
+                (f["question"]["index"], f["question"]["prompt"])
+                for f in client.frames
+                if f["type"] == "question"
+            ]
+            assert shown == [(i, quiz.question(i).prompt) for i in range(3)], client.name
+            closed = [f["index"] for f in client.frames if f["type"] == "closed"]
+            assert closed == [0, 1], client.name

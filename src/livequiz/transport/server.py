@@ -110,16 +110,30 @@ class TransportServer:
         limits: TransportLimits | None = None,
         host: str = "127.0.0.1",
         port: int = 8000,
+        *,
+        reuse_port: bool = False,
         **config_overrides: Any,
     ) -> None:
         self.websockets = WebSocketServer(handler, limits)
         self.config = build_config(app, self.websockets, host, port, **config_overrides)
         self.uvicorn = _Uvicorn(self.config)
+        #: Several processes listen on one port (``livequiz serve --workers``); the kernel
+        #: spreads new connections over them.
+        self.reuse_port = reuse_port
 
     async def serve(self, ready: asyncio.Event | None = None) -> None:
         """Run until :meth:`request_exit` (or SIGINT/SIGTERM when run in the main thread)."""
         self.uvicorn.ready = ready
-        await self.uvicorn.serve()
+        if not self.reuse_port:
+            await self.uvicorn.serve()
+            return
+        family = socket.AF_INET6 if ":" in self.config.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((self.config.host, self.config.port))
+        sock.set_inheritable(True)
+        await self.uvicorn.serve(sockets=[sock])
 
     def request_exit(self) -> None:
         self.uvicorn.should_exit = True

@@ -1,0 +1,188 @@
+"""Several servers sharing one storage and one bus: the routing of many processes, in one.
+
+Three :class:`~livequiz.app.LiveQuizServer` instances run in the test's event loop over one
+embedded storage (``EmbeddedRecords.sharing``, each with its own owner id) and one in-process
+bus. That is the topology of PostgreSQL + NATS with every hop real except the network: a quiz
+has one owner, players connected to the other servers reach it through the router's
+request/reply, and every server keeps a copy from the owner's log. The same scenarios run
+across real processes on PostgreSQL and NATS in ``tests/cluster/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+from livequiz.adapters.embedded import EmbeddedRecords
+from livequiz.adapters.local_bus import LocalBus
+from livequiz.service import ServiceLimits
+from livequiz.transport import TransportLimits
+from tests.integration.helpers import Client, Frame, open_client
+from tests.server import RunningServer, running_server
+
+FAST = ServiceLimits(tick_ms=20, reconnect_grace_s=5.0)
+NO_FLOOD_LIMIT = TransportLimits(max_messages_per_second=0)
+NAMES = ["Anna", "Ben", "Cleo", "Dan", "Eve", "Finn"]
+
+
+@contextlib.asynccontextmanager
+async def cluster(count: int = 3, *, lease_s: float = 1.0) -> AsyncIterator[list[RunningServer]]:
+    storage = EmbeddedRecords.over(None, lease_s=lease_s)
+    bus = LocalBus()
+    key = secrets.token_bytes(32)
+    async with contextlib.AsyncExitStack() as stack:
+        servers = [
+            await stack.enter_async_context(
+                running_server(
+                    records=storage.sharing(owner_id=f"process-{n}"),
+                    bus=bus,
+                    key=key,
+                    service=FAST,
+                    transport=NO_FLOOD_LIMIT,
+                )
+            )
+            for n in range(count)
+        ]
+        yield servers
+
+
+async def join_spread(
+    servers: list[RunningServer], stack: contextlib.AsyncExitStack, pin: str, names: list[str]
+) -> dict[str, tuple[Client, dict[str, Any], RunningServer]]:
+    """Each name joins over HTTP on the next server in turn and connects there."""
+    players = {}
+    for n, name in enumerate(names):
+        server = servers[n % len(servers)]
+        joined = await server.join(pin, name)
+        client = await stack.enter_async_context(open_client(server, name, joined["token"]))
+        players[name] = (client, joined, server)
+    return players
+
+
+def boards_by_seq(client: Client) -> dict[int, Frame]:
+    return {frame["seq"]: frame for frame in client.frames if frame["type"] == "board"}
+
+
+async def test_players_on_three_servers_play_one_quiz_and_see_the_same_boards() -> None:
+    async with cluster(3) as servers, contextlib.AsyncExitStack() as stack:
+        owner = servers[0]
+        quiz = await owner.create_quiz(count=2, seed=5)
+        quiz_id = quiz["quiz_id"]
+        assert [s.server.store.owns(quiz_id) for s in servers] == [True, False, False]
+        host = await stack.enter_async_context(open_client(owner, "host", quiz["host_token"]))
+        players = await join_spread(servers, stack, quiz["pin"], NAMES)
+        clients = [host, *(client for client, _, _ in players.values())]
+
+        assert (await host.host("start"))["type"] == "host_ack"
+        for client in clients:
+            await client.wait_for(lambda f: f["type"] == "question")
+        right = owner.server.store.session(quiz_id).questions[0].correct_option
+        acks = {}
+        for n, (name, (client, _, _)) in enumerate(players.items()):
+            option = right if n % 2 == 0 else (right + 1) % 4
+            acks[name] = await client.answer(0, option)
+            assert acks[name]["type"] == "ack"
+            assert acks[name]["status"] == "accepted"
+            assert acks[name]["answer"]["correct"] == (n % 2 == 0)
+        last = max(ack["seq"] for ack in acks.values())
+        # every client, on every server, gets a board current to the last answer...
+        for client in clients:
+            await client.wait_for(lambda f: f["type"] == "board" and f["seq"] >= last)
+        # ...and a board of one sequence number is the same board wherever it was sent from
+        seen: dict[int, Frame] = {}
+        for client in clients:
+            for seq, board in boards_by_seq(client).items():
+                assert seen.setdefault(seq, board) == board, (client.name, seq)
+        final = seen[max(s for s in seen if s >= last)]
+        scores = {line["nickname"]: line["score"] for line in final["top"]}
+        assert scores == {name: ack["standing"]["score"] for name, ack in acks.items()}
+        # each server's copy is the owner's, at the same sequence number
+        sessions = [s.server.store.session(quiz_id) for s in servers]
+        assert len({session.seq for session in sessions}) == 1
+        assert len({tuple(session.board.top(10)) for session in sessions}) == 1
+
+
+async def test_one_answer_sent_fifty_times_over_three_servers_counts_once() -> None:
+    async with cluster(3) as servers, contextlib.AsyncExitStack() as stack:
+        owner = servers[0]
+        quiz = await owner.create_quiz(count=1, seed=2)
+        host = await stack.enter_async_context(open_client(owner, "host", quiz["host_token"]))
+        players = await join_spread(servers, stack, quiz["pin"], ["Anna"])
+        token = players["Anna"][1]["token"]
+        # the same player, connected to every server at once (phone, tablet, laptop)
+        connections = [
+            await stack.enter_async_context(open_client(server, f"Anna@{n}", token))
+            for n, server in enumerate(servers)
+        ]
+        assert (await host.host("start"))["type"] == "host_ack"
+        for client in connections:
+            await client.wait_for(lambda f: f["type"] == "question")
+        right = owner.server.store.session(quiz["quiz_id"]).questions[0].correct_option
+        for round_ in range(17):
+            for client in connections:
+                await client.send({"type": "answer", "q": 0, "option": right})
+            del round_
+        acks = []
+        for client in connections:
+            acks += await client.collect(17, lambda f: f["type"] == "ack")
+        statuses = sorted(ack["status"] for ack in acks)
+        assert statuses == ["accepted"] + ["duplicate"] * 50
+        assert len({ack["answer"]["points"] for ack in acks}) == 1
+        assert len({ack["seq"] for ack in acks}) == 1
+        for server in servers:
+            session = server.server.store.session(quiz["quiz_id"])
+            (player,) = session.players.values()
+            assert len(player.answers) == 1
+            assert player.score == acks[0]["answer"]["points"]
+
+
+async def test_when_the_owner_stops_another_server_takes_the_quiz_over_with_its_deadline() -> None:
+    async with cluster(3, lease_s=0.6) as servers, contextlib.AsyncExitStack() as stack:
+        owner, second, third = servers
+        quiz = await owner.create_quiz(count=2, seed=4, time_limit_s=6)
+        quiz_id = quiz["quiz_id"]
+        host = await stack.enter_async_context(open_client(second, "host", quiz["host_token"]))
+        players = await join_spread([second, third], stack, quiz["pin"], NAMES[:4])
+        assert (await host.host("start"))["type"] == "host_ack"
+        question = await host.wait_for(lambda f: f["type"] == "question")
+        closes_at = question["question"]["closes_at_ms"]
+        right = owner.server.store.session(quiz_id).questions[0].correct_option
+        anna = players["Anna"][0]
+        first = await anna.answer(0, right)
+        assert first["status"] == "accepted"
+
+        # The owner dies without handing its leases over (as a crash would): its lease
+        # runs out and one of the others takes the quiz over from the journal.
+        async def no_release(_epochs: Any) -> None:
+            return None
+
+        owner.server.records.release = no_release  # type: ignore[method-assign]
+        owner.server.request_exit()
+        await asyncio.sleep(0)
+        new_owner = None
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            holders = [s for s in (second, third) if s.server.store.owns(quiz_id)]
+            if holders:
+                new_owner = holders[0]
+                break
+        assert new_owner is not None, "nobody took the quiz over"
+        # Answers go on being taken, exactly once, by the new owner; Anna's stays counted.
+        ben = players["Ben"][0]
+        ack = await ben.answer(0, right)
+        assert ack["type"] == "ack", ack
+        assert ack["status"] == "accepted", ack
+        again = await anna.answer(0, right)
+        assert again["status"] == "duplicate"
+        assert again["seq"] == first["seq"]
+        # The question closes at the deadline it was opened with, not a new one.
+        closed = await host.expect("closed", timeout=15)
+        assert closed["reason"] == "time"
+        session = new_owner.server.store.session(quiz_id)
+        assert session.closes_at_ms == closes_at
+        assert {p.nickname: p.score for p in session.players.values()}["Anna"] == (
+            first["standing"]["score"]
+        )
