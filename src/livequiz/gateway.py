@@ -159,6 +159,9 @@ class Gateway:
         self._players: dict[tuple[str, int], set[Client]] = defaultdict(set)
         #: Boards going out, one per quiz, in the order the pump serves them (round robin).
         self._boards: dict[str, BoardFanOut] = {}
+        #: Personal frames (results at a close, finals) going out, one job per quiz.
+        self._personal_jobs: dict[str, PersonalFanOut] = {}
+        self._personal_pump: asyncio.Handle | None = None
         self._pump: asyncio.Handle | None = None
         #: Token bucket of board frames (``board_frames_per_s``, bursts of one chunk).
         self._allowance = float(self.fanout_chunk)
@@ -455,6 +458,7 @@ class Gateway:
         if isinstance(message, Broadcast | QuestionFrame | ClosedFrame | FinishedFrame):
             # A frame for everyone keeps its place after the board before it: finish that first.
             self._finish_board(quiz_id)
+            self._finish_personal(quiz_id)
         if isinstance(message, Broadcast):
             frame = SharedFrame.text(message.data)
             self._broadcast(clients, frame, message.kind, droppable=False)
@@ -557,27 +561,76 @@ class Gateway:
             self.metrics.frames_dropped.inc(dropped)
 
     def _personal(self, quiz_id: str, clients: set[Client], kind: str, index: int) -> None:
-        """One personal frame per connection: own result and rank, or final results."""
+        """One personal frame per connection: own result and rank, or final results.
+
+        Building one costs ~8 µs (a rank, a dict, an encoding): at 10,000 players that is
+        ~80 ms, so a big quiz's go out ``fanout_chunk`` per event-loop turn, with acks in
+        between. Each reads this process's copy when its chunk is written; any frame for
+        everyone that comes next first finishes them, so nobody's order changes.
+        """
+        job = PersonalFanOut(kind, index, list(clients))
+        if len(job.targets) <= self.fanout_chunk:
+            self._write_personal(quiz_id, job, len(job.targets))
+            return
+        self._personal_jobs[quiz_id] = job
+        if self._personal_pump is None:
+            self._personal_pump = asyncio.get_running_loop().call_soon(self._pump_personal)
+
+    def _pump_personal(self) -> None:
+        self._personal_pump = None
+        for quiz_id, job in list(self._personal_jobs.items()):
+            self._write_personal(quiz_id, job, self.fanout_chunk)
+            if not job.waiting:
+                del self._personal_jobs[quiz_id]
+        if self._personal_jobs:
+            self._personal_pump = asyncio.get_running_loop().call_soon(self._pump_personal)
+
+    def _finish_personal(self, quiz_id: str) -> None:
+        job = self._personal_jobs.pop(quiz_id, None)
+        if job is not None:
+            self._write_personal(quiz_id, job, job.waiting)
+
+    def _write_personal(self, quiz_id: str, job: PersonalFanOut, count: int) -> None:
         session = self.service.store.session(quiz_id)
+        end = min(job.position + count, len(job.targets))
         sent = 0
-        host_final: bytes | None = None  # the same report for every host connection
-        for client in list(clients):
+        for client in job.targets[job.position : end]:
+            if client.conn.context is not client:  # closed meanwhile
+                continue
             if client.role is Role.HOST:
-                if kind == "final":
-                    if host_final is None:
-                        host_final = protocol.host_final_frame(session)
-                    sent += client.conn.send_text(host_final)
+                if job.kind == "final":
+                    if job.host_final is None:  # the same report for every host connection
+                        job.host_final = protocol.host_final_frame(session)
+                    sent += client.conn.send_text(job.host_final)
                 continue
             player = session.players.get(client.player_id)
             if player is None or player.kicked:
                 continue
-            if kind == "result":
-                data = protocol.result_frame(session, player, index)
+            if job.kind == "result":
+                data = protocol.result_frame(session, player, job.index)
             else:
                 data = protocol.player_final_frame(session, client.player_id)
             if client.conn.send_text(data):
                 sent += 1
-        self.metrics.frames_sent.labels(kind).inc(sent)
+        job.position = end
+        self.metrics.frames_sent.labels(job.kind).inc(sent)
+
+
+class PersonalFanOut:
+    """One quiz's personal frames (``result`` or ``final``) on their way round."""
+
+    __slots__ = ("host_final", "index", "kind", "position", "targets")
+
+    def __init__(self, kind: str, index: int, targets: list[Client]) -> None:
+        self.kind = kind
+        self.index = index
+        self.targets = targets
+        self.position = 0
+        self.host_final: bytes | None = None
+
+    @property
+    def waiting(self) -> int:
+        return len(self.targets) - self.position
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -227,3 +227,30 @@ async def test_a_lobby_board_waits_its_turn_and_the_game_board_does_not() -> Non
                 lambda f: f["type"] == "board" and f["phase"] == "question_open"
             )
             assert {row["nickname"] for row in board["top"]} == {*PLAYERS[:3], "Late"}
+
+
+async def test_personal_results_go_out_in_chunks_and_before_the_next_question() -> None:
+    async with _chunked_quiz(QUIET) as quiz:
+        gateway = quiz.srv.server.gateway
+        await quiz.start()
+        answering = PLAYERS[:-1]  # one is still thinking: the host closes the question
+        for name in answering:
+            assert (await quiz.players[name].answer(0, quiz.correct(0)))["status"] == "accepted"
+        # the host closes, then moves on at once: the results of question 0 go out two per
+        # loop turn, and the next question must not overtake the ones not yet written
+        assert (await quiz.host.host("close"))["type"] == "host_ack"
+        assert quiz.quiz_id in gateway._personal_jobs  # 7 players, 2 per turn: still going
+        assert (await quiz.host.host("next"))["type"] == "host_ack"
+        await quiz.everyone_gets("question", lambda f: f["question"]["index"] == 1)
+        for name, client in quiz.players.items():
+            kinds = [f["type"] for f in client.frames if f["type"] in ("closed", "result")]
+            assert kinds == ["closed", "result"], name
+            order = [f["type"] for f in client.frames if f["type"] in ("result", "question")]
+            assert order == ["question", "result", "question"], name
+            (result,) = [f for f in client.frames if f["type"] == "result"]
+            assert result["index"] == 0
+            if name in answering:
+                assert result["answer"]["correct"] is True
+            else:
+                assert result["answer"] is None
+        assert quiz.quiz_id not in gateway._personal_jobs
