@@ -1,1 +1,2 @@
-"""Adapters behind the ports of :mod:`livequiz.ports`: the embedded default, and later Redis."""
+"""Adapters behind the ports of :mod:`livequiz.ports`: the embedded default (memory, SQLite,
+the in-process bus) and scale-out (PostgreSQL, NATS)."""

@@ -1,7 +1,7 @@
 """Points for an answer: speed, streak, deadline.
 
-The rules, in whole milliseconds and integer arithmetic (so that any other implementation of
-them, such as a Redis script, gets the same numbers to the point):
+The rules, in whole milliseconds and integer arithmetic (so that replaying a journal gives the
+same numbers to the point, on any process and any machine):
 
 * **Deadline.** A question opened at ``opened_at`` closes at ``closes_at = opened_at +
   time_limit``. An answer counts if it arrives no later than ``closes_at + grace``.

@@ -22,7 +22,7 @@ Why this shape
 Wire-level work (handshake validation, frame parsing, masking, UTF-8 of close reasons, size
 limits, closing handshake) is delegated to :class:`websockets.server.ServerProtocol`.
 
-Handlers are synchronous callbacks run on the event loop; work that must await (storage, Redis)
+Handlers are synchronous callbacks run on the event loop; work that must await (storage, the bus)
 is started by the handler as its own task. Handler exceptions are logged and the connection is
 closed with 1011 "internal error": no traceback ever reaches a client.
 """
@@ -184,7 +184,7 @@ class TransportLimits:
     # Open WebSocket connections per process; past it the handshake gets HTTP 503. The target is
     # 10,000 players per process; +20 % absorbs reconnect churn (a dropped player's old socket
     # lingers until its keepalive expires) and stays far below the 20,000 open-files limit,
-    # which HTTP clients, Redis and log files share.
+    # which HTTP clients, database and bus connections and log files share.
     max_connections: int = 12_000
 
     # Time allowed between TCP accept and a complete upgrade request. Behind uvicorn the request
