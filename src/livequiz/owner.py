@@ -54,6 +54,11 @@ log = logging.getLogger("livequiz.owner")
 
 #: How soon a clock whose Tick could not be stored (storage down) tries again.
 CLOCK_RETRY_S = 0.5
+#: Every process says it is alive this often (on ``names.PROCESSES``)...
+HEARTBEAT_S = 1.0
+#: ...and one not heard from for this long is dead: the players only it held a connection of
+#: are marked gone (they reconnect to another process, which reports them again).
+PROCESS_TIMEOUT_S = 5.0
 
 Reply = Callable[[Outcome], None]
 EventSink = Callable[[str, tuple[Event, ...]], None]
@@ -111,6 +116,9 @@ class QuizOwner:
         self._owned: dict[str, _Owned] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._taking: dict[str, asyncio.Task[bool]] = {}
+        #: process id → when it was last heard of (``time.monotonic()``).
+        self._seen: dict[str, float] = {}
+        self._heartbeats: Subscription | None = None
         self.running = False
 
     @property
@@ -133,8 +141,10 @@ class QuizOwner:
         leases and the sweep going."""
         self.running = True
         self._tasks = [asyncio.create_task(self._pump(), name="livequiz-pump")]
+        self._heartbeats = await self.bus.subscribe(names.PROCESSES, self._heard)
         await self.sweep()
         self._tasks.append(asyncio.create_task(self._keep_leases(), name="livequiz-leases"))
+        self._tasks.append(asyncio.create_task(self._beat(), name="livequiz-heartbeat"))
 
     async def stop(self) -> None:
         """Stop taking commands and give the leases up, so other processes take over at once."""
@@ -144,6 +154,9 @@ class QuizOwner:
         for task in [*self._tasks, *self._taking.values()]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self._heartbeats is not None:
+            with contextlib.suppress(Exception):
+                await self._heartbeats.unsubscribe()
         epochs = {quiz_id: owned.epoch for quiz_id, owned in self._owned.items()}
         for quiz_id in list(self._owned):
             await self._drop(quiz_id)
@@ -235,6 +248,37 @@ class QuizOwner:
             except Exception:
                 log.exception("taking a quiz over failed", extra={"quiz_id": quiz_id})
 
+    def _heard(self, data: bytes) -> None:
+        self._seen[data.decode(errors="replace")] = time.monotonic()
+
+    async def _beat(self) -> None:
+        beat = self.process_id.encode()
+        while True:
+            try:
+                await self.bus.publish(names.PROCESSES, beat)
+            except Exception as error:
+                log.warning("could not send a heartbeat: %r", error)
+            self._forget_dead_processes()
+            await asyncio.sleep(HEARTBEAT_S)
+
+    def _forget_dead_processes(self) -> None:
+        """Players held only by processes not heard from for a while are gone."""
+        now = time.monotonic()
+        dead = {p for p, at in self._seen.items() if now - at > PROCESS_TIMEOUT_S}
+        dead.discard(self.process_id)
+        if not dead:
+            return
+        for process in dead:
+            del self._seen[process]
+        log.warning("processes stopped answering", extra={"processes": sorted(dead)})
+        for quiz_id, owned in self._owned.items():
+            for player_id, holders in list(owned.holders.items()):
+                if holders & dead:
+                    holders -= dead
+                    if not holders:
+                        del owned.holders[player_id]
+                        self.submit(quiz_id, Leave(player_id), _ignore)
+
     async def _keep_leases(self) -> None:
         period = self.store.records.lease_s / 3
         while True:
@@ -264,6 +308,7 @@ class QuizOwner:
         if owned is None:
             return
         holders = owned.holders.setdefault(player_id, set())
+        self._seen.setdefault(process, time.monotonic())
         if present:
             holders.add(process)
             self.submit(quiz_id, Rejoin(player_id), _ignore)
