@@ -171,6 +171,8 @@ async def whoami(request: Request) -> JSONResponse:
             {"host": "198.51.100.1", "scheme": "https"},
         ),
         (PROXY, {"X-Forwarded-Proto": "gopher"}, {"host": PROXY, "scheme": "http"}),
+        (PROXY, {"X-Forwarded-Proto": "http, https"}, {"host": PROXY, "scheme": "https"}),
+        (PROXY, {"X-Forwarded-For": "garbage"}, {"host": PROXY, "scheme": "http"}),
         (
             STRANGER,
             {"X-Forwarded-For": "198.51.100.1", "X-Forwarded-Proto": "https"},

@@ -153,7 +153,9 @@ class TrustedProxyHeaders:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = scope.get("client")
-        if scope["type"] in ("http", "websocket") and client:
+        # Only HTTP: WebSocket upgrades never reach ASGI here (the transport takes them, and
+        # applies the same rule to Connection.address).
+        if scope["type"] == "http" and client:
             peer = str(client[0])
             forwarded: list[str] = []
             proto = ""
@@ -169,6 +171,5 @@ class TrustedProxyHeaders:
                     if forwarded:
                         scope["client"] = (client_address(peer, forwarded, self.trusted), 0)
                     if proto in ("http", "https"):
-                        scheme = proto if scope["type"] == "http" else proto.replace("http", "ws")
-                        scope["scheme"] = scheme
+                        scope["scheme"] = proto
         await self.app(scope, receive, send)
