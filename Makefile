@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup run test lint browser screenshots bench clean
+.PHONY: setup run test lint browser deploy-tools screenshots bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,24 @@ browser:
 	  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || \
 	  echo "could not install chromium: browser tests will be skipped"; }
 
-test: lint browser
+# The deployment tests (tests/deploy/) run Debian's nginx with deploy/nginx.conf and check
+# deploy/prometheus.yml with promtool (from Debian's prometheus package). Installed when missing
+# and possible (as root; without recommends; where a service manager runs, the packages may
+# start their own nginx and prometheus services); without them those tests skip loudly, and in
+# CI (CI=true) a skip fails the run.
+deploy-tools:
+	@{ command -v nginx || test -x /usr/sbin/nginx; } >/dev/null 2>&1 || { \
+	  echo "installing Debian's nginx for the deployment tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends nginx) >/dev/null 2>&1 || \
+	  echo "could not install nginx: the nginx tests will be skipped"; }
+	@command -v promtool >/dev/null 2>&1 || { \
+	  echo "installing Debian's prometheus (for promtool) for the deployment tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends prometheus) >/dev/null 2>&1 || \
+	  echo "could not install prometheus: the promtool check will be skipped"; }
+
+test: lint browser deploy-tools
 	$(BIN)/pytest
 	# the pure quiz core must stay fully covered, branches included
 	$(BIN)/coverage report --include='src/livequiz/domain/*' --fail-under=100 --skip-covered

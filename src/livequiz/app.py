@@ -29,6 +29,7 @@ from livequiz.ports import Bus, Records
 from livequiz.service import QuizService, ServiceLimits
 from livequiz.store import QuizStore
 from livequiz.transport import TransportLimits
+from livequiz.transport.proxy import IPNetwork
 from livequiz.transport.server import TransportServer
 from livequiz.vocabulary import Deck
 from livequiz.web import build_web
@@ -47,6 +48,9 @@ class ServerConfig:
     synchronous: Synchronous = Synchronous.NORMAL
     #: Allowed ``Origin`` values for WebSocket handshakes; ``None`` allows any.
     origins: frozenset[str] | None = None
+    #: Reverse proxies whose ``X-Forwarded-For`` names the client (per-address limits then
+    #: count the real client, not the proxy); empty: the TCP peer is the client.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
     #: Open WebSocket connections per client address (a classroom shares one NAT address).
     max_connections_per_address: int = 1000
     #: Board recipients written per event-loop turn; acks go out between the chunks.
@@ -112,6 +116,8 @@ class LiveQuizServer:
         limits = config.transport
         if config.origins is not None:
             limits = replace(limits, origins=config.origins)
+        if config.trusted_proxies:
+            limits = replace(limits, trusted_proxies=config.trusted_proxies)
         self.deck = Deck.builtin()
         self.api = build_api(self.service, self.deck)
         # The web pages and static files in front; every other path goes to the API.

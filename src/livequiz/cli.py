@@ -165,6 +165,15 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         help="allowed Origin of browser WebSocket clients; repeat for several (default: any)",
     )
+    parser.add_argument(
+        "--trusted-proxy",
+        dest="trusted_proxies",
+        action="append",
+        metavar="CIDR",
+        help="reverse proxy (e.g. nginx) whose X-Forwarded-For names the client, as a network "
+        "or address; repeat or separate with commas (default: $LIVEQUIZ_TRUSTED_PROXIES, "
+        "else none: per-address limits count the TCP peer)",
+    )
     parser.add_argument("--tick-ms", type=int, default=100, help="leaderboard update interval")
     parser.add_argument(
         "--board-frames-per-s",
@@ -229,6 +238,10 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: Trusted proxies when ``--trusted-proxy`` is not given (comma-separated, as in a container).
+TRUSTED_PROXIES_ENV = "LIVEQUIZ_TRUSTED_PROXIES"
+
+
 def _server_config(args: argparse.Namespace) -> Any:
     from pathlib import Path
 
@@ -260,12 +273,23 @@ def _server_config(args: argparse.Namespace) -> Any:
         )
     if not 0.5 <= args.lease_s <= 60:
         raise UsageError("--lease-s must be between 0.5 and 60")
+    from livequiz.transport.proxy import parse_networks
+
+    if args.trusted_proxies is not None:
+        source, items = "--trusted-proxy", args.trusted_proxies
+    else:
+        source, items = TRUSTED_PROXIES_ENV, [os.environ.get(TRUSTED_PROXIES_ENV, "")]
+    try:
+        trusted_proxies = parse_networks(items)
+    except ValueError as error:
+        raise UsageError(f"{source}: {error}") from None
     return ServerConfig(
         host=args.host,
         port=args.port,
         data_dir=None if args.memory else Path(args.data_dir),
         synchronous=Synchronous(args.sync.upper()),
         origins=frozenset(args.origins) if args.origins else None,
+        trusted_proxies=trusted_proxies,
         service=ServiceLimits(
             tick_ms=args.tick_ms,
             joins_burst=args.join_burst,

@@ -20,6 +20,7 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
+from livequiz.transport.proxy import TrustedProxyHeaders
 from livequiz.transport.websocket import ConnectionHandler, TransportLimits, WebSocketServer
 
 __all__ = ["TransportServer", "build_config", "run", "serve"]
@@ -51,9 +52,17 @@ def build_config(
       value would start refusing HTTP requests once enough players are connected; the
       WebSocket cap is :attr:`TransportLimits.max_connections`.
     * ``log_config=None``: logging is configured by the application, not by the library.
+    * ``proxy_headers=False``: uvicorn's own ``X-Forwarded-For`` handling is on by default and
+      trusts 127.0.0.1 and ::1 (or ``$FORWARDED_ALLOW_IPS``) for HTTP only, with a rule of its
+      own. Instead the app is wrapped in :class:`~livequiz.transport.proxy.TrustedProxyHeaders`
+      with :attr:`TransportLimits.trusted_proxies`: HTTP joins and WebSocket upgrades see the
+      same client address by the same rule, and nobody is trusted unless configured.
     * ``timeout_graceful_shutdown``: at exit, connections get a 1001 close and this long to
       answer before uvicorn cancels what is left.
     """
+    trusted = ws_server.limits.trusted_proxies
+    if trusted:
+        app = TrustedProxyHeaders(app, trusted)
     settings: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -66,6 +75,7 @@ def build_config(
         "access_log": False,
         "limit_concurrency": None,
         "log_config": None,
+        "proxy_headers": False,
         "timeout_graceful_shutdown": ws_server.limits.close_timeout_s + 1.0,
     }
     settings.update(overrides)

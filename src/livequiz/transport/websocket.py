@@ -38,6 +38,7 @@ import time
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from http import HTTPStatus
+from ipaddress import IPv4Network, IPv6Network
 from typing import Any, ClassVar, Final, NamedTuple, Protocol, cast, runtime_checkable
 from urllib.parse import parse_qsl, unquote
 
@@ -45,6 +46,8 @@ from websockets.frames import EXTERNAL_CLOSE_CODES, Frame, Opcode
 from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
+
+from livequiz.transport.proxy import IPNetwork, client_address
 
 __all__ = [
     "BroadcastResult",
@@ -139,6 +142,12 @@ class TransportLimits:
     # None = any origin. A disallowed Origin → HTTP 403 at the handshake.
     origins: frozenset[str] | None = None
 
+    # Reverse proxies (nginx, a load balancer) whose X-Forwarded-For is believed: from a peer
+    # in one of these networks, Connection.address is the client the header names (see
+    # livequiz.transport.proxy for the rule); from any other peer the header is ignored, so a
+    # client cannot pick its own address. Empty (the default): the TCP peer is the client.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+
     # Clients that send no Origin header at all (native apps, the load generator) cannot be
     # tricked by a web page; browsers always send one. So absence is allowed unless turned off.
     allow_missing_origin: bool = True
@@ -209,6 +218,13 @@ class TransportLimits:
             raise ValueError("socket_send_buffer_bytes must be positive or None")
         if self.max_connections < 0:
             raise ValueError("max_connections must be >= 0")
+        if not isinstance(self.trusted_proxies, tuple) or not all(
+            isinstance(network, IPv4Network | IPv6Network) for network in self.trusted_proxies
+        ):
+            raise TypeError(
+                "trusted_proxies must be a tuple of ipaddress networks "
+                "(livequiz.transport.proxy.parse_networks(['10.0.0.0/8']) makes one)"
+            )
         for name in (
             "ping_interval_s",
             "ping_timeout_s",
@@ -273,13 +289,17 @@ class HandshakeRequest(Protocol):
 
     @property
     def remote(self) -> str:
-        """``host:port`` of the TCP peer. Behind a reverse proxy this is the proxy: read
-        ``X-Forwarded-For`` from :attr:`headers` only if the proxy is trusted."""
+        """``host:port`` of the TCP peer (behind a reverse proxy: the proxy), for logs."""
         ...
 
     @property
     def address(self) -> str:
-        """The peer's IP address without the port: what per-address limits count by."""
+        """The client's IP address without the port: what per-address limits count by.
+
+        The TCP peer's, or, when the peer is one of :attr:`TransportLimits.trusted_proxies`,
+        the client named by its ``X-Forwarded-For`` (:func:`livequiz.transport.proxy.
+        client_address`). Final from :meth:`ConnectionHandler.accept` on.
+        """
         ...
 
     @property
@@ -659,6 +679,10 @@ class WebSocketConnection(asyncio.Protocol):
     def _on_request(self, request: Request, ws: ServerProtocol) -> None:
         """Validate the upgrade, run the checks in cheapest-first order, answer 101 or refuse."""
         self._request = request
+        trusted = self._limits.trusted_proxies
+        if trusted:  # before any check that counts by address
+            forwarded = request.headers.get_all("X-Forwarded-For")
+            self._address = client_address(self._address, forwarded, trusted)
         response = ws.accept(request)  # RFC 6455 checks: method, version, key, upgrade headers
         if response.status_code == 101:
             rejection = self._screen(request)
