@@ -60,6 +60,8 @@ class ServerConfig:
     #: PostgreSQL for the directory, the journal and the leases (``postgresql://…``);
     #: ``None``: the embedded default (SQLite in ``data_dir``, or memory).
     database_url: str | None = None
+    #: The schema of livequiz's tables in that database.
+    database_schema: str = names.PG_SCHEMA
     #: NATS between processes (``nats://…``); ``None``: the in-process bus (one process).
     bus_url: str | None = None
     #: How long a quiz's owner holds its lease unless renewed: a dead owner's quizzes move to
@@ -141,7 +143,9 @@ class LiveQuizServer:
         from livequiz.adapters.nats import NatsBus
         from livequiz.adapters.postgres import PostgresRecords
 
-        records = await PostgresRecords.connect(config.database_url, lease_s=config.lease_s)
+        records = await PostgresRecords.connect(
+            config.database_url, schema=config.database_schema, lease_s=config.lease_s
+        )
         try:
             bus = await NatsBus.connect(config.bus_url, name=records.owner_id)
         except BaseException:

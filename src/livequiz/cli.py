@@ -211,6 +211,13 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
         "(env LIVEQUIZ_DATABASE_URL; default: the embedded SQLite journal in --data-dir)",
     )
     parser.add_argument(
+        "--database-schema",
+        default=os.environ.get("LIVEQUIZ_DATABASE_SCHEMA", "livequiz"),
+        metavar="NAME",
+        help="the PostgreSQL schema of livequiz's tables, created if missing "
+        "(env LIVEQUIZ_DATABASE_SCHEMA; default livequiz)",
+    )
+    parser.add_argument(
         "--bus",
         default=os.environ.get("LIVEQUIZ_BUS_URL"),
         metavar="URL",
@@ -299,6 +306,7 @@ def _server_config(args: argparse.Namespace) -> Any:
         fanout_chunk=args.fanout_chunk,
         board_frames_per_s=args.board_frames_per_s,
         database_url=args.database,
+        database_schema=args.database_schema,
         bus_url=args.bus,
         lease_s=args.lease_s,
         reuse_port=args.reuse_port,
