@@ -217,10 +217,14 @@ class QuizOwner:
 
     async def _drop(self, quiz_id: str) -> None:
         owned = self._owned.pop(quiz_id, None)
-        if owned is None:
-            return
+        if owned is not None:
+            await self._unserve(owned)
+
+    @staticmethod
+    async def _unserve(owned: _Owned) -> None:
         if owned.timer is not None:
             owned.timer.cancel()
+            owned.timer = None
         if owned.serving is not None:
             with contextlib.suppress(Exception):
                 await owned.serving.unsubscribe()
@@ -229,12 +233,17 @@ class QuizOwner:
         """The lease of these quizzes is gone (another process has them, or they finished)."""
         self.store.lose(quiz_ids)
         for quiz_id in quiz_ids:
-            if quiz_id in self._owned:
-                log.warning("lost the lease of a quiz", extra={"quiz_id": quiz_id})
-                self.metrics.leases_lost.inc()
-                task = asyncio.create_task(self._drop(quiz_id))
-                task.add_done_callback(_log_failure)
-                self.on_lost(quiz_id)
+            owned = self._owned.pop(quiz_id, None)
+            if owned is None:
+                continue
+            log.warning("lost the lease of a quiz", extra={"quiz_id": quiz_id})
+            self.metrics.leases_lost.inc()
+            if owned.timer is not None:
+                owned.timer.cancel()
+                owned.timer = None
+            task = asyncio.create_task(self._unserve(owned))
+            task.add_done_callback(_log_failure)
+            self.on_lost(quiz_id)
 
     async def sweep(self) -> None:
         """Take over quizzes nobody owns (their owner died or let go)."""
