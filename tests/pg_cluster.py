@@ -21,12 +21,14 @@ turns a skip into a failure under ``CI=true``).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import pwd
 import shutil
 import signal
 import socket
+import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -40,6 +42,18 @@ DEBIAN_BINARIES = Path("/usr/lib/postgresql")
 BIN_DIR_ENV = "LIVEQUIZ_PG_BIN"
 #: The account the server runs as when the tests run as root.
 SERVER_USER = "postgres"
+
+
+#: Clusters created and not yet destroyed, for the exit hook below.
+_LIVE: set[PgCluster] = set()
+
+
+@atexit.register
+def _destroy_left_over_clusters() -> None:
+    """Stop and delete clusters whose ``async with`` never finished (an interrupted run), so
+    no server is left running on the machine."""
+    for cluster in list(_LIVE):
+        cluster.destroy_now()
 
 
 class ClusterError(RuntimeError):
@@ -180,9 +194,27 @@ class PgCluster:
             if self.running:
                 await self.stop(mode="immediate")
         finally:
-            directory, self.directory = self.directory, None
-            if directory is not None:
-                shutil.rmtree(directory, ignore_errors=True)
+            self._remove_files()
+
+    def destroy_now(self) -> None:
+        """:meth:`destroy` without an event loop (at interpreter exit)."""
+        try:
+            if self.running and self.bin_dir is not None:
+                self._resume()
+                command = [str(self.bin_dir / "pg_ctl"), "stop", "-D", str(self.data_dir)]
+                command += ["-m", "immediate", "-w"]
+                if os.geteuid() == 0:
+                    command = ["runuser", "-u", SERVER_USER, "--", *command]
+                subprocess.run(command, capture_output=True, timeout=30, check=False)
+                self.running = False
+        finally:
+            self._remove_files()
+
+    def _remove_files(self) -> None:
+        _LIVE.discard(self)
+        directory, self.directory = self.directory, None
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
 
     async def __aenter__(self) -> PgCluster:
         try:
@@ -207,6 +239,7 @@ class PgCluster:
         if reason is not None:
             raise ClusterError(reason)
         self.directory = Path(tempfile.mkdtemp(prefix="livequiz-pg-"))
+        _LIVE.add(self)
         if os.geteuid() == 0:
             account = pwd.getpwnam(SERVER_USER)
             os.chown(self.directory, account.pw_uid, account.pw_gid)
