@@ -144,7 +144,11 @@ class LiveQuizServer:
         from livequiz.adapters.postgres import PostgresRecords
 
         records = await PostgresRecords.connect(
-            config.database_url, schema=config.database_schema, lease_s=config.lease_s
+            config.database_url,
+            schema=config.database_schema,
+            lease_s=config.lease_s,
+            # a database call that hangs longer than a lease would lose the leases anyway
+            timeout_s=min(5.0, config.lease_s),
         )
         try:
             bus = await NatsBus.connect(config.bus_url, name=records.owner_id)

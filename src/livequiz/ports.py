@@ -121,9 +121,11 @@ class Fenced(Exception):
 
 
 class StorageUnavailable(Exception):
-    """Storage cannot be reached (or refused the write) right now; nothing was stored.
+    """Storage cannot be reached (or refused the write) right now.
 
-    Retryable: the same call may succeed once the database is back.
+    Retryable: the same call may succeed once the database is back. A write that failed so may
+    still have been stored (its commit went through and the reply was lost): the owner reads
+    the journal again before the quiz's next command, and never acknowledges such a batch.
     """
 
 
