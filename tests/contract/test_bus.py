@@ -35,6 +35,8 @@ class Ends:
     here: AnyBus
     there: AnyBus
     prefix: str
+    #: ``"local"`` or ``"nats"``: what :func:`open_bus` opens for this test.
+    kind: str
 
     def subject(self, name: str) -> str:
         return f"{self.prefix}.{name}"
@@ -67,30 +69,32 @@ class Inbox:
         return self.received
 
 
-async def open_nats(name: str) -> NatsBus:
+async def open_bus(kind: str, name: str, *, close_grace_s: float = 5.0) -> AnyBus:
+    """A new bus of ``kind``: a LocalBus, or a connection to the shared NATS server (the test is
+    skipped, loudly, if there is none)."""
+    if kind == "local":
+        return LocalBus(close_grace_s=close_grace_s)
     url = shared_nats_url()
     try:
-        return await NatsBus.connect(url, name=name, first_connect_timeout_s=2.0)
+        return await NatsBus.connect(
+            url, name=name, first_connect_timeout_s=2.0, close_grace_s=close_grace_s
+        )
     except BusUnavailable as error:
         pytest.skip(f"NATS IS NOT REACHABLE at {url} (set LIVEQUIZ_TEST_BUS_URL): {error}")
 
 
 @pytest.fixture(params=["local", "nats"])
 async def ends(request: pytest.FixtureRequest) -> AsyncIterator[Ends]:
+    kind: str = request.param
     prefix = f"test.{uuid.uuid4().hex}"
-    if request.param == "local":
-        bus = LocalBus()
-        yield Ends(bus, bus, prefix)
-        await bus.close()
-        return
-    here = await open_nats("contract-here")
+    here = await open_bus(kind, "contract-here")
     try:
-        there = await open_nats("contract-there")
+        there = here if kind == "local" else await open_bus(kind, "contract-there")
     except BaseException:
         await here.close()
         raise
     try:
-        yield Ends(here, there, prefix)
+        yield Ends(here, there, prefix, kind)
     finally:
         await here.close()
         await there.close()
@@ -429,6 +433,39 @@ async def test_close_fails_waiting_requests_lets_responders_finish_and_is_idempo
         await ends.here.request(subject, b"after close", timeout_s=1)
     with pytest.raises(BusUnavailable):
         await ends.here.subscribe(subject, Inbox())
+
+
+async def test_close_cancels_responders_still_running_after_the_grace_period(
+    ends: Ends, caplog: pytest.LogCaptureFixture
+) -> None:
+    subject = ends.subject("stuck")
+    responder_bus = await open_bus(ends.kind, "contract-closing", close_grace_s=0.1)
+    requester = responder_bus if ends.kind == "local" else ends.here
+    started_work = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    async def stuck(data: bytes) -> bytes:
+        started_work.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return data  # pragma: no cover - never reached
+
+    await responder_bus.serve(subject, stuck)
+    waiting = asyncio.create_task(requester.request(subject, b"x", timeout_s=1))
+    async with asyncio.timeout(5):
+        await started_work.wait()
+    started = time.perf_counter()
+    with caplog.at_level(logging.WARNING):
+        await responder_bus.close()
+    assert 0.1 <= time.perf_counter() - started < 1.0
+    assert cancelled.is_set()
+    assert any("cancelled 1 responders" in r.getMessage() for r in caplog.records)
+    # The in-process requester shares the closed bus; over NATS the reply just never comes.
+    with pytest.raises(BusUnavailable if ends.kind == "local" else TimeoutError):
+        await waiting
 
 
 async def test_connected_while_open(ends: Ends) -> None:

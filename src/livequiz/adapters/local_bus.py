@@ -99,9 +99,9 @@ class LocalBus:
         self._undelivered: deque[tuple[_Listener, bytes]] = deque()
         self._delivery_scheduled = False
         #: Responders running now (kept referenced until done; awaited by ``close``).
-        self._responding: set[asyncio.Task[bytes | ResponderFailed]] = set()
+        self._responding: set[asyncio.Task[None]] = set()
         #: Requests waiting for their reply (failed by ``close``).
-        self._waiting: set[asyncio.Future[None]] = set()
+        self._waiting: set[asyncio.Future[bytes | ResponderFailed]] = set()
         self._max_payload = max_payload_bytes
         self._close_grace_s = close_grace_s
         self._closed = False
@@ -209,39 +209,46 @@ class LocalBus:
             check_subject(subject)
             raise NoResponder(f"nobody serves {subject!r}")
         loop = asyncio.get_running_loop()
-        answered: asyncio.Future[None] = loop.create_future()
-        task = loop.create_task(self._answer(subject, service.responder, data))
+        answered: asyncio.Future[bytes | ResponderFailed] = loop.create_future()
+        task = loop.create_task(self._answer(subject, service.responder, data, answered))
         self._responding.add(task)
         task.add_done_callback(self._responding.discard)
-        task.add_done_callback(lambda _: _settle(answered))
         timer = loop.call_later(timeout_s, _expire, answered, subject, timeout_s)
         self._waiting.add(answered)
         try:
-            await answered
+            reply = await answered
         finally:
             timer.cancel()
             self._waiting.discard(answered)
-        reply = task.result()
         if isinstance(reply, ResponderFailed):
             raise reply
         return reply
 
     async def _answer(
-        self, subject: str, responder: Responder, data: bytes
-    ) -> bytes | ResponderFailed:
-        """The responder's reply, or what it raised (logged here, where it happened)."""
+        self,
+        subject: str,
+        responder: Responder,
+        data: bytes,
+        answered: asyncio.Future[bytes | ResponderFailed],
+    ) -> None:
+        """Run the responder and settle ``answered`` with its reply, or with what it raised
+        (logged here, where it happened), unless the requester stopped waiting."""
+        reply: bytes | ResponderFailed
         try:
             reply = await responder(data)
         except Exception as error:
             logger.exception("bus responder for %r raised", subject)
-            failed = ResponderFailed(subject, type(error).__name__, str(error))
-            failed.__cause__ = error
-            return failed
-        if len(reply) > self._max_payload:
-            too_large = payload_too_large(f"the reply to {subject}", len(reply), self._max_payload)
-            logger.error("bus responder for %r: %s", subject, too_large)
-            return ResponderFailed(subject, "ValueError", str(too_large))
-        return reply
+            reply = ResponderFailed(subject, type(error).__name__, str(error))
+            reply.__cause__ = error
+        else:
+            if len(reply) > self._max_payload:
+                too_large = payload_too_large(
+                    f"the reply to {subject}", len(reply), self._max_payload
+                )
+                logger.error("bus responder for %r: %s", subject, too_large)
+                reply = ResponderFailed(subject, "ValueError", str(too_large))
+        if not answered.done():
+            answered.set_result(reply)
 
     # ------------------------------------------------------------------ closing
 
@@ -273,11 +280,8 @@ class LocalBus:
                 await asyncio.wait(late)
 
 
-def _settle(answered: asyncio.Future[None]) -> None:
-    if not answered.done():
-        answered.set_result(None)
-
-
-def _expire(answered: asyncio.Future[None], subject: str, timeout_s: float) -> None:
+def _expire(
+    answered: asyncio.Future[bytes | ResponderFailed], subject: str, timeout_s: float
+) -> None:
     if not answered.done():
         answered.set_exception(TimeoutError(f"no reply on {subject!r} within {timeout_s} s"))

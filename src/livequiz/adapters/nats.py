@@ -9,7 +9,7 @@ an exponential backoff (``reconnect_backoff_s``, jittered) so a fleet of process
 hammer a restarting server. nats-py replays every subscription on the new connection, so
 subscriptions and :meth:`NatsBus.serve` survive an outage without the caller doing anything.
 :attr:`NatsBus.connected` tells the live state (readiness checks). A silently dead connection
-(no FIN: a cable, a paused VM) is noticed by pings within about ``2 × PING_INTERVAL_S``.
+(no FIN: a cable, a paused VM) is noticed by pings within about ``3 × PING_INTERVAL_S``.
 
 **While disconnected, nothing is buffered: calls fail at once with BusUnavailable.** nats-py
 would buffer publishes during a reconnect and send them after it; we refuse instead, because a
@@ -20,17 +20,30 @@ catch up (the journal). One window remains that no client can close: frames hand
 connection just before it broke are lost with it, or sent right after the reconnect. Either way
 subscribers see a gap in the quiz's sequence numbers and catch up from the journal. Requests in
 flight when the connection drops fail with :class:`~livequiz.ports.BusUnavailable` at once
-rather than waiting for their timeout; their command may or may not have run.
+rather than waiting for their timeout; their command may or may not have run. ``subscribe`` and
+``serve`` also raise it while disconnected; ``unsubscribe`` always works.
 
 **Interest is in place when a call returns.** ``subscribe``, ``serve`` and ``unsubscribe`` wait
-for the server to acknowledge (a PING round trip), so a request from another process right
-after ``serve`` finds the responder, and one right after ``unsubscribe`` gets ``NoResponder``.
+for the server to acknowledge (a PING round trip, about 0.1 ms on loopback), so a message
+published by another process right after ``subscribe`` arrives, a request right after ``serve``
+finds the responder, and one right after ``unsubscribe`` gets ``NoResponder``. (nats-py's own
+``flush()`` does not promise this: see :meth:`NatsBus._acknowledged`.)
+
+**Handlers** are called in a nats-py task per subscription: in order within a subscription, in
+no promised order across subscriptions.
 
 **Slow consumers lose messages, counted.** nats-py queues each subscription's messages and drops
 new ones once ``pending_msgs_limit`` messages or ``pending_bytes_limit`` bytes wait (its error
 callback says so): :attr:`NatsBus.dropped` counts them and a warning is logged at most every few
-seconds. livequiz survives a drop (sequence numbers show the gap; the journal fills it). The
-server, too, cuts off a client that reads too slowly; that shows as a reconnect.
+seconds. livequiz survives a drop (sequence numbers show the gap; the journal fills it), so the
+limits (64 Ki messages, 64 MiB per subscription, below nats-py's 512 Ki and 128 MiB) bound the
+memory of a process that fell behind rather than try to save it. The server, too, cuts off a
+client that does not read fast enough; that shows as a disconnect and a reconnect.
+
+**Closing** stops every delivery at once, fails waiting requests with BusUnavailable, lets
+responders already running send their replies (up to ``close_grace_s``), waits for the server
+to have what was published (one PING round trip), and closes; it never drains subscriptions
+(messages not yet handled are dropped, as on the in-process bus) and never raises.
 
 **Requests.** Replies come back on one wildcard inbox subscription per connection and are
 matched to their request by a token; the server's "no responders" status (it answers at once
@@ -350,6 +363,8 @@ class NatsBus:
             await self._client.publish(to, reply, headers=headers)
         except nats_errors.Error as error:
             logger.info("reply on %r lost: %s", subject, error)
+        except Exception:
+            logger.exception("sending the reply on %r failed", subject)
 
     # ------------------------------------------------------------------ subscriptions
 
