@@ -6,19 +6,28 @@ memory figures (they then include the runner's own share: only their presence is
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import secrets
+from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from livequiz.adapters.embedded import EmbeddedRecords
+from livequiz.adapters.local_bus import LocalBus
 from livequiz.bench import BenchConfig, run_bench
 from livequiz.bench.board_all import VisibleToAll, merge_min_seen, merge_transitions
 from livequiz.bench.cli import build_parser, config_from_args, format_table, main
+from livequiz.bench.runner import _Host, _plan
 from livequiz.bench.stats import peak_per_second, percentile, subsample, summary
 from livequiz.service import ServiceLimits
-from tests.server import running_server
+from tests.integration.helpers import open_client
+from tests.server import RunningServer, running_server
 
 _LIMITS = ServiceLimits(tick_ms=50, joins_burst=10000, joins_per_second=10000)
 
@@ -26,6 +35,27 @@ _LIMITS = ServiceLimits(tick_ms=50, joins_burst=10000, joins_per_second=10000)
 async def _run(**options: Any) -> dict[str, Any]:
     async with running_server(service=_LIMITS, max_connections_per_address=10000) as srv:
         return await run_bench(BenchConfig(server=srv.base_url, **options))
+
+
+@contextlib.asynccontextmanager
+async def _two_servers() -> AsyncIterator[list[RunningServer]]:
+    """Two servers sharing one storage and one bus, as two processes share PostgreSQL and NATS
+    (tests/integration/test_many_servers.py)."""
+    storage = EmbeddedRecords.over(None, lease_s=3.0)
+    bus, key = LocalBus(), secrets.token_bytes(32)
+    async with contextlib.AsyncExitStack() as stack:
+        yield [
+            await stack.enter_async_context(
+                running_server(
+                    records=storage.sharing(owner_id=f"process-{n}"),
+                    bus=bus,
+                    key=key,
+                    service=_LIMITS,
+                    max_connections_per_address=10000,
+                )
+            )
+            for n in range(2)
+        ]
 
 
 def _assert_positive_latencies(figures: dict[str, Any], count: int) -> None:
@@ -208,6 +238,130 @@ async def test_idle_players_stay_connected_and_cost_memory() -> None:
     assert "KiB per player" in format_table(result)
 
 
+# ---------------------------------------------------------------------- several servers
+
+
+async def test_one_big_quiz_over_two_servers_is_measured_per_server_and_recounted() -> None:
+    async with _two_servers() as servers:
+        result = await run_bench(
+            BenchConfig(
+                server=tuple(srv.base_url for srv in servers),
+                players_per_quiz=20,
+                questions=2,
+                window_s=0.5,
+                margin_s=1.0,
+                workers=2,
+                duplicate_rate=0.2,
+                # both servers run in this process: its CPU is counted twice, which is fine
+                server_pid=(os.getpid(), os.getpid()),
+            )
+        )
+
+    assert result["errors"] == {}
+    assert result["ok"] is True
+    assert result["config"]["servers"] == [srv.base_url for srv in servers]
+    assert result["joined"] == 20
+    assert result["accepted"] == 40
+    for key in ("ack_ms", "board_own_ms", "board_all_ms"):
+        _assert_positive_latencies(result[key], 40)
+    assert result["board_own_unseen"] == result["board_all_unseen"] == 0
+    assert result["finals"] == 20
+    assert result["recount"]["mismatches"] == 0
+    assert result["recount"]["own_checked"] == result["recount"]["host_checked"] == 20
+    assert result["host_results_from"] == {"frame": 1}
+
+    # the players were split evenly; the quiz (and its host) on the first server
+    by_server = result["server_metrics"]["by_server"]
+    assert [one["connect"]["joins"] for one in by_server] == [{"websocket": 10}] * 2
+    assert [one["connections_after_connect"] for one in by_server] == [11, 10]
+    summed = result["server_metrics"]
+    assert summed["connect"]["joins"] == {"websocket": 20}
+    assert summed["connections_after_connect"] == 21
+    # every answer of a player on the second server went to the owner, the first
+    assert by_server[1]["play"]["routed_batches"]["ok"] > 0
+    assert summed["play"]["frames_sent"]["ack"] == result["answers_sent"]
+
+    server = result["server_process"]
+    assert server["pid"] is None
+    assert server["pids"] == [os.getpid()] * 2
+    assert len(server["processes"]) == 2
+    each = server["processes"]
+    assert server["cpu_play_s"] == pytest.approx(sum(p["cpu_play_s"] for p in each))
+    assert server["rss_connected_mib"] == pytest.approx(sum(p["rss_connected_mib"] for p in each))
+    assert server["cpu_ms_per_answer"] == pytest.approx(server["cpu_play_s"] * 1000 / 40)
+
+    table = format_table(result)
+    assert "2 servers" in table
+    assert "server processes (2, summed)" in table
+    assert "ms CPU per answer" in table
+    assert "between processes, play" in table
+
+
+async def test_many_small_quizzes_over_two_servers_spread_their_owners() -> None:
+    async with _two_servers() as servers:
+        result = await run_bench(
+            BenchConfig(
+                server=tuple(srv.base_url for srv in servers),
+                scenario="many-small-quizzes",
+                quizzes=4,
+                players_per_quiz=4,
+                questions=2,
+                window_s=0.3,
+                workers=2,
+            )
+        )
+
+    assert result["errors"] == {}
+    assert result["ok"] is True
+    assert result["joined"] == 16
+    assert result["accepted"] == 32
+    assert result["recount"]["mismatches"] == 0
+    assert result["recount"]["host_checked"] == 16
+    # two quizzes created on each server: each owns some (a server that owned all would route
+    # nothing), and each routes its players' answers for the other's
+    by_server = result["server_metrics"]["by_server"]
+    assert [one["connect"]["joins"] for one in by_server] == [{"websocket": 8}] * 2
+    assert all(one["play"]["routed_batches"]["ok"] > 0 for one in by_server)
+    assert result["server_process"] is None
+
+
+def test_players_are_split_evenly_per_quiz_and_per_worker() -> None:
+    config = BenchConfig(
+        server=("http://127.0.0.1:1", "http://127.0.0.1:2"),
+        scenario="many-small-quizzes",
+        quizzes=4,
+        players_per_quiz=8,
+        workers=2,
+    )
+    quizzes = [{"pin": str(100 + q)} for q in range(4)]
+    plan = _plan(config, quizzes)
+    assert len(plan) == 32
+    per_quiz = Counter((quiz, server) for quiz, *_, server in plan)
+    assert per_quiz == {(q, s): 4 for q in range(4) for s in range(2)}
+    per_worker = Counter((k % 2, plan[k][4]) for k in range(len(plan)))
+    assert per_worker == {(w, s): 8 for w in range(2) for s in range(2)}
+    # one server: the plan of a single-server run, every player on server 0
+    single = _plan(BenchConfig(players_per_quiz=5), [{"pin": "1"}])
+    assert single == [(0, "1", f"b0_{n}", None, 0) for n in range(5)]
+
+
+async def test_a_hosts_missing_final_is_read_from_any_live_server() -> None:
+    async with _two_servers() as (first, second):
+        quiz = await first.create_quiz(count=1, seed=3)
+        async with open_client(second, "host", quiz["host_token"]) as host:
+            assert (await host.host("end"))["type"] == "host_ack"
+        reader = _Host(second.ws_url, quiz["host_token"], quiz["quiz_id"])
+        async with (
+            httpx.AsyncClient(base_url="http://127.0.0.1:9", timeout=2) as dead,
+            httpx.AsyncClient(base_url=second.base_url) as live,
+        ):
+            await reader.results_over_http([dead, live])
+
+    assert reader.final_from == "http:1"
+    assert reader.final is not None
+    assert reader.final["phase"] == "finished"
+
+
 # ---------------------------------------------------------------------- the command line
 
 
@@ -266,10 +420,40 @@ def test_the_cli_builds_all_four_scenarios() -> None:
     idle = config_from_args(
         parser.parse_args(["--server-pid", "42", "idle", "--players", "50000", "--hold-s", "3"])
     )
+    assert idle.servers == ("http://127.0.0.1:8000",)
+    assert idle.server_pids == (42,)
     assert (idle.scenario, idle.players, idle.hold_s, idle.server_pid) == ("idle", 50_000, 3, 42)
     # past 15,000 players per process and 25,000 per local address, both grow on their own
     assert idle.worker_count == 4
     assert idle.addresses() == ["127.0.0.1", "127.0.0.2"]
+
+
+def test_servers_and_their_pids_are_repeatable() -> None:
+    args = build_parser().parse_args(
+        [
+            "--server",
+            "http://127.0.0.1:8765",
+            "--server",
+            "http://127.0.0.1:8766",
+            "--server-pid",
+            "11",
+            "--server-pid",
+            "12",
+            "one-big-quiz",
+        ]
+    )
+    config = config_from_args(args)
+    assert config.servers == ("http://127.0.0.1:8765", "http://127.0.0.1:8766")
+    assert config.server_pids == (11, 12)
+    # past 25,000 players on loopback servers, more source addresses as with one server
+    many = BenchConfig(server=config.servers, players_per_quiz=30_000)
+    assert many.addresses() == ["127.0.0.1", "127.0.0.2"]
+    remote = BenchConfig(
+        server=(*config.servers, "http://quiz.example.org"), players_per_quiz=30_000
+    )
+    assert remote.addresses() == [None]
+    one = config_from_args(build_parser().parse_args(["--server", "http://127.0.0.1:1", "idle"]))
+    assert (one.server, one.server_pid) == ("http://127.0.0.1:1", None)
 
 
 def test_plots_without_matplotlib_fail_before_the_run(

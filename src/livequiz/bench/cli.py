@@ -17,6 +17,7 @@ from livequiz.bench.runner import BenchConfig, run_bench
 __all__ = ["build_parser", "config_from_args", "format_table", "main"]
 
 _FORMAT = argparse.ArgumentDefaultsHelpFormatter
+DEFAULT_SERVER = "http://127.0.0.1:8000"
 _PLOTS_HINT = "plots need matplotlib: pip install 'livequiz[bench]'"
 
 
@@ -71,11 +72,24 @@ def build_parser() -> argparse.ArgumentParser:
         "missing final.",
         formatter_class=_FORMAT,
     )
-    parser.add_argument("--server", default="http://127.0.0.1:8000", help="server base URL")
+    parser.add_argument(
+        "--server",
+        action="append",
+        metavar="URL",
+        help="server base URL (default http://127.0.0.1:8000); repeat for the processes of one "
+        "deployment (PostgreSQL + NATS): players go round-robin over them, quiz i is created "
+        "on server i mod N",
+    )
     parser.add_argument(
         "--workers", "-W", type=int, help="worker processes; None: max(2, players / 15,000)"
     )
-    parser.add_argument("--server-pid", type=int, help="measure this process's CPU and RSS")
+    parser.add_argument(
+        "--server-pid",
+        type=int,
+        action="append",
+        metavar="PID",
+        help="measure this process's CPU and RSS (repeatable: reported per process and summed)",
+    )
     parser.add_argument(
         "--connect-concurrency", type=int, default=256, help="connects + joins in flight per worker"
     )
@@ -151,15 +165,17 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         }
     if args.scenario == "idle":
         extra["hold_s"] = args.hold_s
+    servers = tuple(args.server or [DEFAULT_SERVER])
+    pids = tuple(args.server_pid or ())
     return BenchConfig(
-        server=args.server,
+        server=servers[0] if len(servers) == 1 else servers,
         scenario=args.scenario,
         quizzes=args.quizzes if many else 1,
         players_per_quiz=args.players_per_quiz if many else args.players,
         workers=args.workers,
         connect_concurrency=args.connect_concurrency,
         source_addresses=args.source_addresses,
-        server_pid=args.server_pid,
+        server_pid=(pids[0] if len(pids) == 1 else pids) or None,
         deadline_s=args.deadline_s,
         seed=args.seed,
         **extra,
@@ -229,8 +245,10 @@ def format_table(result: dict[str, Any]) -> str:
             f"{cfg['time_limit_ms']} ms"
             + (", closes when all answered" if cfg["close_when_all_answered"] else "")
         )
+    servers = cfg.get("servers") or [cfg["server"]]
+    spread = f"; {len(servers)} servers" if len(servers) > 1 else ""
     rows: list[tuple[str, str]] = [
-        ("scenario", f"{cfg['scenario']}: {shape}; {cfg['workers']} workers"),
+        ("scenario", f"{cfg['scenario']}: {shape}; {cfg['workers']} workers{spread}"),
         (
             "joins (WebSocket)",
             f"{joins['joined']}/{joins['players']} in {joins['seconds']:.2f} s = "
@@ -261,6 +279,18 @@ def format_table(result: dict[str, Any]) -> str:
                     f"sent {_counts(sent)}; dropped {_counts(dropped) if dropped else 'none'}",
                 )
             )
+            moved = {
+                kind: deltas[kind]
+                for kind in ("routed_batches", "quiz_takeovers", "log_catch_ups")
+                if kind in deltas
+            }
+            if moved:  # only with several processes
+                rows.append(
+                    (
+                        f"between processes, {name}",
+                        "; ".join(f"{kind} {_counts(series)}" for kind, series in moved.items()),
+                    )
+                )
     lag = gen["loop_lag_connect_ms"]
     rows.append(
         (
@@ -286,16 +316,17 @@ def format_table(result: dict[str, Any]) -> str:
         )
     server = result["server_process"]
     if server is not None:
+        each = server.get("processes") or []
+        per_answer = server.get("cpu_ms_per_answer")
         rows.append(
             (
-                "server process",
-                f"CPU {_f(server['cpu_connect_cores'], 2)} cores joining, "
-                f"{_f(server['cpu_cores'], 2)} cores {phase}; RSS "
-                f"{server['rss_before_mib']:.0f} → {server['rss_connected_mib']:.0f} MiB "
-                f"connected (peak {server['peak_rss_mib']:.0f}) = "
-                f"{_f(server['kib_per_player'])} KiB per player",
+                "server process" if len(each) <= 1 else f"server processes ({len(each)}, summed)",
+                _process_row(server, phase)
+                + ("" if per_answer is None else f"; {per_answer:.3f} ms CPU per answer"),
             )
         )
+        if len(each) > 1:
+            rows += [(f"  pid {one['pid']}", _process_row(one, phase)) for one in each]
     for series, target in (result.get("targets") or {}).items():
         p99 = (result.get(f"{series}_ms") or {}).get("p99")
         verdict = "no figure" if p99 is None else ("met" if p99 <= target else "MISSED")
@@ -304,6 +335,16 @@ def format_table(result: dict[str, Any]) -> str:
     rows.append(("errors", str(result["errors"] or "none")))
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def _process_row(figures: dict[str, Any], phase: str) -> str:
+    return (
+        f"CPU {_f(figures['cpu_connect_cores'], 2)} cores joining, "
+        f"{_f(figures['cpu_cores'], 2)} cores {phase}; RSS "
+        f"{figures['rss_before_mib']:.0f} → {figures['rss_connected_mib']:.0f} MiB "
+        f"connected (peak {figures['peak_rss_mib']:.0f}) = "
+        f"{_f(figures['kib_per_player'])} KiB per player"
+    )
 
 
 def _counts(series: dict[str, float]) -> str:

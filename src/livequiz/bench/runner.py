@@ -6,6 +6,16 @@ players in, ``next`` after each ``closed``), reads the server's ``/metrics`` and
 (``--server-pid``) between phases, and turns what the workers measured into the report. The
 players themselves — the expensive part — live in worker processes (:mod:`.worker`).
 
+Several servers (``--server`` repeated: processes of one deployment sharing PostgreSQL and NATS):
+quiz *i* is created on server *i mod S* — its creator owns it, so many quizzes spread their
+ownership over the processes as quizzes created behind a load balancer would — and its host
+connects there; each worker's players of each quiz go round-robin over the servers, so every
+quiz and every worker has players on every server (see :func:`_plan`). Each server's
+``/metrics`` is read and the counters summed; each ``--server-pid``'s CPU and RSS are reported
+and summed. Board sequence numbers are the quiz's, whichever process sent the board, so "seen on
+every board" and the recount work unchanged; a host whose ``final`` did not arrive has its
+results read over HTTP from any server that answers.
+
 Phases: *connect* (workers connect and join their players over the WebSocket), then *play*
 (the hosts start; it ends when every player has its ``final``), *leave* (``join-storm``: close
 at once) or *hold* (``idle``: stay connected for ``hold_s``, doing nothing). The server's
@@ -62,7 +72,8 @@ _BOARD_END = b'"type":"board"}'
 class BenchConfig:
     """One run. ``quizzes × players_per_quiz`` players in total."""
 
-    server: str = "http://127.0.0.1:8000"
+    #: one base URL, or several (processes of one deployment): see :attr:`servers`
+    server: str | tuple[str, ...] = "http://127.0.0.1:8000"
     scenario: str = "one-big-quiz"
     quizzes: int = 1
     players_per_quiz: int = 100
@@ -85,12 +96,24 @@ class BenchConfig:
     #: local addresses to spread the players over; ``None``: the kernel's choice, or
     #: 127.0.0.1, 127.0.0.2 … past 25,000 players on a loopback server
     source_addresses: tuple[str, ...] | None = None
-    server_pid: int | None = None
+    #: the server processes whose CPU and RSS are measured (and summed)
+    server_pid: int | tuple[int, ...] | None = None
     #: give up on a play after this many seconds; ``None``: from the questions and time limit
     deadline_s: float | None = None
     #: at most this many ``[t, ms]`` pairs per latency series in ``samples``
     sample_limit: int = 20_000
     seed: int = 1
+
+    @property
+    def servers(self) -> tuple[str, ...]:
+        """Every server's base URL, the first one first."""
+        return (self.server,) if isinstance(self.server, str) else tuple(self.server)
+
+    @property
+    def server_pids(self) -> tuple[int, ...]:
+        if self.server_pid is None:
+            return ()
+        return (self.server_pid,) if isinstance(self.server_pid, int) else tuple(self.server_pid)
 
     @property
     def players(self) -> int:
@@ -131,9 +154,10 @@ class BenchConfig:
         """Where the players' sockets come from (``None``: let the kernel choose)."""
         if self.source_addresses:
             return list(self.source_addresses)
-        host = urlsplit(self.server).hostname or ""
+        hosts = [urlsplit(server).hostname or "" for server in self.servers]
         with contextlib.suppress(ValueError):
-            if ipaddress.ip_address(host).is_loopback and self.players > PLAYERS_PER_ADDRESS:
+            loopback = all(ipaddress.ip_address(host).is_loopback for host in hosts)
+            if loopback and self.players > PLAYERS_PER_ADDRESS:
                 count = math.ceil(self.players / PLAYERS_PER_ADDRESS)
                 return [f"127.0.0.{i}" for i in range(1, count + 1)]
         return [None]
@@ -148,8 +172,13 @@ def _ws_url(server: str) -> str:
 # ---------------------------------------------------------------------- the server's side
 
 
-async def _create_quizzes(http: httpx.AsyncClient, config: BenchConfig) -> list[dict[str, Any]]:
-    """``POST /api/quizzes`` for every quiz (a few at a time: 200 quizzes take a moment)."""
+async def _create_quizzes(
+    https: list[httpx.AsyncClient], config: BenchConfig
+) -> list[dict[str, Any]]:
+    """``POST /api/quizzes`` for every quiz (a few at a time: 200 quizzes take a moment), quiz
+    *i* on server *i mod S*: the creator owns the quiz, so ownership spreads over the processes
+    as it does when quizzes are created behind a load balancer. Each created quiz gets
+    ``server``, the index of the server it was created on (where its host connects)."""
     limit = asyncio.Semaphore(16)
 
     async def one(i: int) -> dict[str, Any]:
@@ -163,10 +192,12 @@ async def _create_quizzes(http: httpx.AsyncClient, config: BenchConfig) -> list[
                 "close_when_all_answered": config.closes_when_all_answered,
             },
         }
+        server = i % len(https)
         async with limit:
-            response = await http.post("/api/quizzes", json=body)
+            response = await https[server].post("/api/quizzes", json=body)
         response.raise_for_status()
         created: dict[str, Any] = response.json()
+        created["server"] = server
         return created
 
     return list(await asyncio.gather(*(one(i) for i in range(config.quizzes))))
@@ -176,7 +207,18 @@ async def _create_quizzes(http: httpx.AsyncClient, config: BenchConfig) -> list[
 _SAMPLE = re.compile(r"^(?P<name>livequiz_\w+?)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$")
 _LABEL_VALUE = re.compile(r'="((?:[^"\\]|\\.)*)"')
 #: the counters whose deltas the report shows (``_total`` is added by the Prometheus client)
-_COUNTERS = ("frames_sent", "frames_dropped", "answers", "errors", "joins")
+_COUNTERS = (
+    "frames_sent",
+    "frames_dropped",
+    "answers",
+    "errors",
+    "joins",
+    # many processes: batches sent to another process's quiz, takeovers, copies catching up
+    "routed_batches",
+    "quiz_takeovers",
+    "log_catch_ups",
+    "storage_failures",
+)
 
 
 async def _scrape(http: httpx.AsyncClient) -> dict[str, dict[str, float]] | None:
@@ -205,6 +247,31 @@ async def _scrape(http: httpx.AsyncClient) -> dict[str, dict[str, float]] | None
     return figures
 
 
+Scrape = dict[str, dict[str, float]]
+
+
+async def _scrape_all(https: list[httpx.AsyncClient]) -> list[Scrape | None]:
+    """Every server's counters (one scrape each, at once)."""
+    return list(await asyncio.gather(*(_scrape(http) for http in https)))
+
+
+def _summed(scrapes: list[Scrape | None]) -> Scrape | None:
+    """The counters of several servers added up; ``None`` if one of them was unreadable (a
+    partial sum would pass for the whole)."""
+    if any(scrape is None for scrape in scrapes):
+        return None
+    if len(scrapes) == 1:
+        return scrapes[0]
+    total: Scrape = {}
+    for scrape in scrapes:
+        assert scrape is not None
+        for name, series in scrape.items():
+            into = total.setdefault(name, {})
+            for label, value in series.items():
+                into[label] = into.get(label, 0.0) + value
+    return total
+
+
 def _deltas(
     before: dict[str, dict[str, float]] | None, after: dict[str, dict[str, float]] | None
 ) -> dict[str, dict[str, float]] | None:
@@ -225,28 +292,26 @@ def _deltas(
     return out
 
 
-class _ServerProcess:
-    """CPU seconds and RSS of the server process, if its pid is known."""
+class _ServerProcesses:
+    """CPU seconds and RSS of the server processes whose pids are known (none, one or more)."""
 
-    def __init__(self, pid: int | None) -> None:
-        self.process = psutil.Process(pid) if pid else None
-        self.peak_rss = 0
+    def __init__(self, pids: tuple[int, ...]) -> None:
+        self.processes = [psutil.Process(pid) for pid in pids]
+        #: each process's highest RSS seen, and the highest of their sum at one moment
+        self.peaks = [0] * len(self.processes)
+        self.peak_sum = 0
 
-    def cpu(self) -> float:
-        if self.process is None:
-            return 0.0
-        times = self.process.cpu_times()
-        return float(times.user + times.system)
+    def cpu(self) -> list[float]:
+        return [float(t.user + t.system) for t in (p.cpu_times() for p in self.processes)]
 
-    def rss(self) -> int:
-        if self.process is None:
-            return 0
-        rss = int(self.process.memory_info().rss)
-        self.peak_rss = max(self.peak_rss, rss)
-        return rss
+    def rss(self) -> list[int]:
+        values = [int(p.memory_info().rss) for p in self.processes]
+        self.peaks = [max(peak, value) for peak, value in zip(self.peaks, values, strict=True)]
+        self.peak_sum = max(self.peak_sum, sum(values))
+        return values
 
     async def watch_peak(self) -> None:
-        while self.process is not None:
+        while self.processes:
             self.rss()
             await asyncio.sleep(0.25)
 
@@ -254,11 +319,14 @@ class _ServerProcess:
 class _Host:
     """One quiz's host: ``start`` when told, ``next`` after each ``closed``, keeps ``final``."""
 
-    def __init__(self, ws_url: str, token: str) -> None:
+    def __init__(self, ws_url: str, token: str, quiz_id: str = "") -> None:
         self.ws_url = ws_url
         self.token = token
+        self.quiz_id = quiz_id
         self.ready = asyncio.Event()
         self.final: dict[str, Any] | None = None
+        #: where ``final`` came from: the host's own frame, or ``GET …/results`` on a server
+        self.final_from: str | None = None
         self.errors: Counter[str] = Counter()
 
     async def run(self, start: asyncio.Event) -> None:
@@ -280,6 +348,7 @@ class _Host:
                     self.errors[f"host:{frame.get('code')}"] += 1
                 elif kind == "final":
                     self.final = frame["results"]
+                    self.final_from = "frame"
                     return
 
     async def _until_welcome(self, ws: ClientConnection) -> None:
@@ -289,6 +358,20 @@ class _Host:
                 return
             if frame.get("type") == "error":
                 raise RuntimeError(f"host hello refused: {frame.get('code')}")
+
+    async def results_over_http(self, https: list[httpx.AsyncClient]) -> None:
+        """No ``final`` frame came: read the quiz's results from the first server that gives
+        them (any live process of a deployment serves every quiz's results)."""
+        for index, http in enumerate(https):
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                response = await http.get(
+                    f"/api/quizzes/{self.quiz_id}/results",
+                    headers={"authorization": f"Bearer {self.token}"},
+                )
+                report = response.json() if response.status_code == 200 else None
+                if isinstance(report, dict) and report.get("phase") == "finished":
+                    self.final, self.final_from = report, f"http:{index}"
+                    return
 
 
 # ---------------------------------------------------------------------- the workers
@@ -306,7 +389,7 @@ class _Pool:
     results: dict[int, dict[str, Any]] = field(default_factory=dict)
     failures: dict[int, str] = field(default_factory=dict)
 
-    def spawn(self, ws_url: str, players: list[tuple[int, str, str, str | None]]) -> None:
+    def spawn(self, ws_urls: list[str], players: list[Planned]) -> None:
         context = multiprocessing.get_context("spawn")
         self.queue, self.stop = context.Queue(), context.Event()
         count = self.config.worker_count
@@ -314,7 +397,7 @@ class _Pool:
             spec = {
                 "index": index,
                 "mode": self.config.phase,
-                "ws_url": ws_url,
+                "ws_urls": ws_urls,
                 "players": players[index::count],
                 "window_s": self.config.window_s,
                 "wrong_rate": self.config.wrong_rate,
@@ -388,17 +471,28 @@ class _Pool:
             self.queue.join_thread()
 
 
-def _plan(
-    config: BenchConfig, quizzes: list[dict[str, Any]]
-) -> list[tuple[int, str, str, str | None]]:
-    """Every player as ``(quiz index, PIN, nickname, local address)``, quizzes interleaved so
-    each worker gets a share of every quiz."""
+#: one player: ``(quiz index, PIN, nickname, local address, server index)``
+Planned = tuple[int, str, str, str | None, int]
+
+
+def _plan(config: BenchConfig, quizzes: list[dict[str, Any]]) -> list[Planned]:
+    """Every player, quizzes interleaved so each worker gets a share of every quiz.
+
+    Worker *w* gets players ``w, w + W, w + 2W …`` (:meth:`_Pool.spawn`); the servers go
+    round-robin over each worker's players of each quiz, so every quiz is split evenly over the
+    servers and so is every worker (a plain round-robin over the list would tie worker to
+    server, or quiz to server, whenever the counts share a factor)."""
     addresses = config.addresses()
-    players: list[tuple[int, str, str, str | None]] = []
+    servers, workers = len(config.servers), config.worker_count
+    turns: Counter[tuple[int, int]] = Counter()
+    players: list[Planned] = []
     for n in range(config.players_per_quiz):
         for q, quiz in enumerate(quizzes):
             address = addresses[len(players) % len(addresses)]
-            players.append((q, str(quiz["pin"]), f"b{q}_{n}", address))
+            turn = (len(players) % workers, q)
+            server = turns[turn] % servers
+            turns[turn] += 1
+            players.append((q, str(quiz["pin"]), f"b{q}_{n}", address, server))
     return players
 
 
@@ -406,24 +500,37 @@ def _plan(
 
 
 async def run_bench(config: BenchConfig) -> dict[str, Any]:
-    """Run one benchmark against ``config.server`` and return the measured figures."""
+    """Run one benchmark against ``config.servers`` and return the measured figures."""
     if config.scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {config.scenario!r}")
-    ws_url = _ws_url(config.server)
-    server = _ServerProcess(config.server_pid)
+    if not config.servers:
+        raise ValueError("no server to run against")
+    ws_urls = [_ws_url(url) for url in config.servers]
+    server = _ServerProcesses(config.server_pids)
     errors: Counter[str] = Counter()
     phases: dict[str, float] = {}
-    async with httpx.AsyncClient(base_url=config.server, timeout=60) as http:
-        quizzes = await _create_quizzes(http, config)
-        metrics0, rss0, cpu0 = await _scrape(http), server.rss(), server.cpu()
+    async with contextlib.AsyncExitStack() as stack:
+        https = [
+            await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=60))
+            for url in config.servers
+        ]
+        quizzes = await _create_quizzes(https, config)
+        metrics0, rss0, cpu0 = await _scrape_all(https), server.rss(), server.cpu()
         pool = _Pool(config)
         start = asyncio.Event()
-        hosts = [_Host(ws_url, quiz["host_token"]) for quiz in quizzes] if config.plays else []
+        hosts = (
+            [
+                _Host(ws_urls[quiz["server"]], quiz["host_token"], str(quiz.get("quiz_id", "")))
+                for quiz in quizzes
+            ]
+            if config.plays
+            else []
+        )
         host_tasks = [asyncio.create_task(host.run(start)) for host in hosts]
         watcher = asyncio.create_task(server.watch_peak())
         try:
             t0 = time.perf_counter()
-            pool.spawn(ws_url, _plan(config, quizzes))
+            pool.spawn(ws_urls, _plan(config, quizzes))
             if not await pool.wait_ready(timeout=120 + config.players / 50):
                 errors["connect:timeout"] += 1
             for host, task in zip(hosts, host_tasks, strict=True):
@@ -431,7 +538,7 @@ async def run_bench(config: BenchConfig) -> dict[str, Any]:
                 await asyncio.wait({ready, task}, timeout=30, return_when="FIRST_COMPLETED")
                 ready.cancel()
             phases["connect_s"] = time.perf_counter() - t0
-            metrics1, rss1, cpu1 = await _scrape(http), server.rss(), server.cpu()
+            metrics1, rss1, cpu1 = await _scrape_all(https), server.rss(), server.cpu()
             t_play = time.perf_counter()
             if any(task.done() for task in host_tasks):  # a host failed: nothing would start
                 pool.stop.set()
@@ -454,7 +561,9 @@ async def run_bench(config: BenchConfig) -> dict[str, Any]:
                 elif task.exception() is not None:  # a failed host is a counted error
                     errors[f"host:{type(task.exception()).__name__}"] += 1
                 errors.update(host.errors)
-            metrics2 = await _scrape(http)
+                if host.final is None:  # still counted above: the recount reads it elsewhere
+                    await host.results_over_http(https)
+            metrics2 = await _scrape_all(https)
         finally:
             watcher.cancel()
             for task in host_tasks:
@@ -487,7 +596,7 @@ def _report(
     phases: dict[str, float],
     t_play: float,
     probes: dict[str, Any],
-    server: _ServerProcess,
+    server: _ServerProcesses,
 ) -> dict[str, Any]:
     refused: Counter[str] = Counter()
     for part in parts:
@@ -511,19 +620,30 @@ def _report(
     if config.plays:
         result.update(_play(config, parts, refused, play_s, t_play))
         result["recount"] = _recount(parts, hosts)
+        result["host_results_from"] = dict(
+            sorted(Counter(host.final_from or "none" for host in hosts).items())
+        )
     result["frames"] = {
         "connect": _frames(parts, "connect", joins["seconds"]),
         config.phase: _frames(parts, "play", play_s),
     }
-    metrics0, metrics1, metrics2 = probes["metrics"]
-    result["server_metrics"] = {
-        "connect": _deltas(metrics0, metrics1),
-        config.phase: _deltas(metrics1, metrics2),
-        "connections_after_connect": (metrics1 or {}).get("connections", {}).get("all"),
-    }
+    scrapes = probes["metrics"]
+    result["server_metrics"] = _metric_deltas(config.phase, *(_summed(s) for s in scrapes))
+    if len(config.servers) > 1:
+        result["server_metrics"]["by_server"] = [
+            dict(_metric_deltas(config.phase, *one), server=url)
+            for url, one in zip(config.servers, zip(*scrapes, strict=True), strict=True)
+        ]
     result["server_process"] = _server_figures(
         server, probes["cpu"], probes["rss"], phases, joins["joined"]
     )
+    if result["server_process"] is not None:
+        # what one accepted answer cost the server processes, all of them, during the play
+        accepted = result.get("accepted")
+        cpu_play = result["server_process"]["cpu_play_s"]
+        result["server_process"]["cpu_ms_per_answer"] = (
+            cpu_play * 1000 / accepted if accepted else None
+        )
     result["generator"] = _generator(parts, play_s, joins["seconds"])
     result["errors"] = dict(sorted(errors.items()))
     missing = result.get("missing_finals", 0)
@@ -532,10 +652,22 @@ def _report(
     return result
 
 
+def _metric_deltas(
+    phase: str, before: Scrape | None, connected: Scrape | None, after: Scrape | None
+) -> dict[str, Any]:
+    return {
+        "connect": _deltas(before, connected),
+        phase: _deltas(connected, after),
+        "connections_after_connect": (connected or {}).get("connections", {}).get("all"),
+    }
+
+
 def _config_dict(config: BenchConfig, workers: int) -> dict[str, Any]:
+    servers = config.servers
     return {
         "scenario": config.scenario,
-        "server": config.server,
+        "server": servers[0] if len(servers) == 1 else list(servers),
+        "servers": list(servers),
         "quizzes": config.quizzes,
         "players": config.players,
         "questions": config.questions if config.plays else None,
@@ -733,18 +865,49 @@ def _generator(parts: list[dict[str, Any]], play_s: float, join_s: float) -> dic
 
 
 def _server_figures(
-    server: _ServerProcess,
-    cpu: tuple[float, float, float],
-    rss: tuple[int, int, int],
+    server: _ServerProcesses,
+    cpu: tuple[list[float], list[float], list[float]],
+    rss: tuple[list[int], list[int], list[int]],
     phases: dict[str, float],
     joined: int,
 ) -> dict[str, Any] | None:
-    """Server CPU per phase and RSS before / after everyone connected (→ KiB per player)."""
-    if server.process is None:
+    """Server CPU per phase and RSS before / after everyone connected (→ KiB per player), of
+    the processes added up, and of each in ``processes``."""
+    if not server.processes:
         return None
+    pids = [process.pid for process in server.processes]
+    each = [
+        dict(
+            _process_figures(
+                (cpu[0][i], cpu[1][i], cpu[2][i]),
+                (rss[0][i], rss[1][i], rss[2][i]),
+                server.peaks[i],
+                phases,
+                joined,
+            ),
+            pid=pid,
+        )
+        for i, pid in enumerate(pids)
+    ]
+    total = _process_figures(
+        (sum(cpu[0]), sum(cpu[1]), sum(cpu[2])),
+        (sum(rss[0]), sum(rss[1]), sum(rss[2])),
+        server.peak_sum,
+        phases,
+        joined,
+    )
+    return {"pid": pids[0] if len(pids) == 1 else None, "pids": pids, **total, "processes": each}
+
+
+def _process_figures(
+    cpu: tuple[float, float, float],
+    rss: tuple[int, int, int],
+    peak: int,
+    phases: dict[str, float],
+    joined: int,
+) -> dict[str, Any]:
     connect_s, play_s = phases["connect_s"], phases["play_s"]
     return {
-        "pid": server.process.pid,
         "cpu_connect_s": cpu[1] - cpu[0],
         "cpu_connect_cores": (cpu[1] - cpu[0]) / connect_s if connect_s > 0 else None,
         "cpu_play_s": cpu[2] - cpu[1],
@@ -752,6 +915,6 @@ def _server_figures(
         "rss_before_mib": rss[0] / 2**20,
         "rss_connected_mib": rss[1] / 2**20,
         "rss_after_mib": rss[2] / 2**20,
-        "peak_rss_mib": max(server.peak_rss, *rss) / 2**20,
+        "peak_rss_mib": max(peak, *rss) / 2**20,
         "kib_per_player": (rss[1] - rss[0]) / joined / 1024 if joined else None,
     }

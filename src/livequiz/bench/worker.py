@@ -289,8 +289,10 @@ class _Worker:
         self.window_s: float = spec["window_s"]
         self.wrong_rate: float = spec["wrong_rate"]
         self.duplicate_rate: float = spec["duplicate_rate"]
-        self.players = [_Player(self, quiz, pin, nick) for quiz, pin, nick, _ in spec["players"]]
-        self.addrs: list[str | None] = [addr for *_, addr in spec["players"]]
+        self.players = [_Player(self, quiz, pin, nick) for quiz, pin, nick, *_ in spec["players"]]
+        self.addrs: list[str | None] = [addr for _, _, _, addr, _ in spec["players"]]
+        #: each player's WebSocket URL: the server it was given (several servers: round-robin)
+        self.urls: list[str] = [spec["ws_urls"][server] for *_, server in spec["players"]]
         #: (quiz, question) → correct option, learnt from revealed acks in this process
         self.correct: dict[tuple[int, int], int] = {}
         #: a question frame's bytes → (index, number of options)
@@ -368,12 +370,11 @@ class _Worker:
     async def connect_all(self) -> None:
         """Connect and join every player, at most ``connect_concurrency`` at a time."""
         todo = iter(range(len(self.players)))
-        url: str = self.spec["ws_url"]
         perf = time.perf_counter
 
         async def lane() -> None:
             for i in todo:
-                player, addr = self.players[i], self.addrs[i]
+                player, addr, url = self.players[i], self.addrs[i], self.urls[i]
                 player.welcomed = self.loop.create_future()
                 t0 = perf()
                 options: dict[str, Any] = {}
