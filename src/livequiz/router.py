@@ -18,9 +18,11 @@ command is refused as ``unavailable``, for the user to retry knowingly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from livequiz import codec, names
 from livequiz.domain.commands import Answer, Command
@@ -55,6 +57,9 @@ class Router:
         self.request_timeout_s = request_timeout_s
         self.retry_for_s = retry_for_s
         self._pending: dict[str, list[Entry]] = {}
+        #: Per quiz, resolved when it gets a new owner: requests still waiting for the old
+        #: one (which may have died with them) stop waiting and go to the new one.
+        self._moved: dict[str, asyncio.Future[None]] = {}
         self._flush: asyncio.Handle | None = None
         self._in_flight = 0
 
@@ -86,6 +91,31 @@ class Router:
             self.owner.presence(quiz_id, self.owner.process_id, player_id, present)
         else:
             self._queue(quiz_id, codec.Presence(player_id, present), None)
+
+    def owner_changed(self, quiz_id: str) -> None:
+        """The quiz has a new owner (announced, or this process took it over)."""
+        moved = self._moved.pop(quiz_id, None)
+        if moved is not None and not moved.done():
+            moved.set_result(None)
+
+    async def _request(self, quiz_id: str, data: bytes) -> bytes:
+        """One request to the quiz's owner; ``TimeoutError`` also when the quiz gets a new
+        owner meanwhile (the old one may have died with the request)."""
+        loop = asyncio.get_running_loop()
+        moved = self._moved.get(quiz_id)
+        if moved is None or moved.done():
+            moved = self._moved[quiz_id] = loop.create_future()
+        request = asyncio.ensure_future(
+            self.bus.request(names.quiz_commands(quiz_id), data, self.request_timeout_s)
+        )
+        waiting: set[asyncio.Future[Any]] = {request, moved}
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if request.done():
+            return request.result()
+        request.cancel()
+        with contextlib.suppress(BaseException):
+            await request
+        raise TimeoutError("the quiz moved to another process while its owner was asked")
 
     # ------------------------------------------------------------------ to another process
 
@@ -128,9 +158,7 @@ class Router:
                 return await self._local(quiz_id, entries)
             data = codec.encode(codec.CommandBatch(self.owner.process_id, _items(entries)))
             try:
-                reply = await self.bus.request(
-                    names.quiz_commands(quiz_id), data, self.request_timeout_s
-                )
+                reply = await self._request(quiz_id, data)
                 outcomes = list(codec.decode_outcomes(reply).outcomes)
             except NoResponder:
                 # Nobody owns it right now: maybe its owner died; take it over if we may.

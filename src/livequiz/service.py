@@ -409,6 +409,7 @@ class QuizService:
             except codec.BadMessage:
                 log.exception("a bad owner message", extra={"quiz_id": quiz_id})
                 return
+            self.router.owner_changed(quiz_id)
             if changed.owner == self.owner.process_id:
                 return
             # A new owner knows nobody's presence: tell it who is connected here.
@@ -490,6 +491,7 @@ class QuizService:
         """This process took the quiz over: its session is now the owner's."""
         runtime = self._runtime.setdefault(quiz_id, _QuizRuntime())
         runtime.board_dirty = True
+        self.router.owner_changed(quiz_id)
         self._wake_waiters(quiz_id)
 
     def _lost(self, quiz_id: str) -> None:
