@@ -155,6 +155,9 @@ class NatsBus:
         self._dropped = 0
         self._last_drop_warning = -_DROP_WARNING_INTERVAL_S
         self._disconnected_at: float | None = None
+        #: False from a disconnect until nats-py has replayed the subscriptions on the new
+        #: connection and the server acknowledged them (its reconnected callback).
+        self._up = True
 
     @classmethod
     async def connect(
@@ -223,9 +226,11 @@ class NatsBus:
 
     @property
     def connected(self) -> bool:
-        """Whether the connection is up now (false while reconnecting, draining, or closed)."""
+        """Whether the connection is up now, with every subscription in place at the server
+        (false while reconnecting — until the replayed subscriptions are acknowledged —,
+        draining, or closed)."""
         client = self._client
-        return not self._closing and client.is_connected and not client.is_draining
+        return not self._closing and self._up and client.is_connected and not client.is_draining
 
     @property
     def max_payload_bytes(self) -> int:
@@ -240,10 +245,10 @@ class NatsBus:
     def _check_usable(self, subject: str, data: bytes) -> None:
         if self._closing:
             raise BusUnavailable("the bus is closed")
-        client = self._client
-        if not client.is_connected or client.is_draining:
+        if not self.connected:
             raise BusUnavailable(f"NATS at {self._url} is unreachable now (reconnecting)")
         check_subject(subject)
+        client = self._client
         if len(data) > client.max_payload:
             raise payload_too_large(subject, len(data), client.max_payload)
 
@@ -373,7 +378,7 @@ class NatsBus:
         if self._closing:
             raise BusUnavailable("the bus is closed")
         check_subject(listener.subject)
-        if not self._client.is_connected:
+        if not self.connected:
             # nats-py would queue the SUB and replay it too: refuse rather than send it twice.
             raise BusUnavailable(f"NATS at {self._url} is unreachable now (reconnecting)")
         listener.nats_subscription = await self._client.subscribe(
@@ -434,11 +439,13 @@ class NatsBus:
     async def _on_disconnected(self) -> None:
         if self._closing:
             return
+        self._up = False
         self._disconnected_at = time.monotonic()
         logger.warning("bus lost NATS at %s; reconnecting", self._url)
         self._fail_waiting("the connection to NATS dropped before the reply came")
 
     async def _on_reconnected(self) -> None:
+        self._up = True
         down_s = 0.0 if self._disconnected_at is None else time.monotonic() - self._disconnected_at
         logger.warning("bus reconnected to NATS at %s after %.1f s", self._url, down_s)
 
