@@ -102,6 +102,8 @@ class Pending:
         self.joining = False
 
 
+_NOT_LOADED = "the quiz is moving between servers; send it again"
+
 #: While answers wait (``service.backlog``), the board pump writes chunks this many times
 #: smaller, so the loop comes back to them more often: acks first. At 10,000 players that kept
 #: the ack p99 under 50 ms (docs/benchmarks.md). (Pausing between those chunks as well left the
@@ -412,6 +414,11 @@ class Gateway:
             answer = outcome.answer
             assert answer is not None
             self.metrics.answers.labels(answer.status.value).inc()
+            if not self.service.store.loaded(client.quiz_id):
+                # The quiz moved and this process could not reload it yet: the answer is
+                # stored; a retry gets the first result ('duplicate').
+                self._error(client.conn, "unavailable", _NOT_LOADED, q=index)
+                return
             session = self.service.store.session(client.quiz_id)
             player = session.player(client.player_id)
             client.conn.send_text(protocol.ack_frame(session, index, answer, player))
@@ -434,7 +441,13 @@ class Gateway:
             if isinstance(outcome, Rejected):
                 self._error(client.conn, outcome.code.value, outcome.message, action=message.action)
             elif isinstance(outcome, Executed):
-                client.conn.send_text(protocol.host_ack_frame(message.action, self._seq(client)))
+                if outcome.events:
+                    seq = outcome.events[-1].seq
+                elif self.service.store.loaded(client.quiz_id):
+                    seq = self._seq(client)
+                else:
+                    seq = 0
+                client.conn.send_text(protocol.host_ack_frame(message.action, seq))
 
         self.service.submit(client.quiz_id, command, reply)
 

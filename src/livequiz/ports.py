@@ -222,6 +222,23 @@ class BusUnavailable(Exception):
     """The bus cannot be reached right now; retryable."""
 
 
+class ResponderFailed(Exception):
+    """The responder of a request raised instead of replying.
+
+    Only the error's type name and message cross the bus (on NATS they travel in a reply header;
+    the in-process bus also chains the original exception as ``__cause__``). Expected outcomes,
+    such as a rejected command, belong in the reply itself: this is for failures the responder
+    did not plan for. The request may have had effects before the responder failed.
+    """
+
+    def __init__(self, subject: str, error_type: str, error_message: str) -> None:
+        super().__init__(f"the responder on {subject!r} failed: {error_type}: {error_message}")
+        self.subject = subject
+        #: The class name of what the responder raised, e.g. ``"StorageUnavailable"``.
+        self.error_type = error_type
+        self.error_message = error_message
+
+
 class Subscription(Protocol):
     async def unsubscribe(self) -> None:
         """Stop receiving; unsubscribing twice does nothing."""
@@ -250,7 +267,7 @@ class Bus(Protocol):
     async def request(self, subject: str, data: bytes, timeout_s: float) -> bytes:
         """Send a request and wait for the reply. Raises :class:`NoResponder` at once if nobody
         serves ``subject``, ``TimeoutError`` if no reply came in time, :class:`BusUnavailable`
-        if the bus is down."""
+        if the bus is down, :class:`ResponderFailed` if the responder raised."""
 
     @property
     def connected(self) -> bool:

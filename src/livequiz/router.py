@@ -29,7 +29,14 @@ from livequiz.domain.commands import Answer, Command
 from livequiz.domain.errors import ErrorCode, Rejected
 from livequiz.observability import Metrics
 from livequiz.owner import QuizOwner, Reply
-from livequiz.ports import Bus, BusUnavailable, NoResponder, Outcome, StorageUnavailable
+from livequiz.ports import (
+    Bus,
+    BusUnavailable,
+    NoResponder,
+    Outcome,
+    ResponderFailed,
+    StorageUnavailable,
+)
 
 log = logging.getLogger("livequiz.router")
 
@@ -135,6 +142,10 @@ class Router:
     async def _send(self, quiz_id: str, entries: list[Entry]) -> None:
         try:
             outcomes = await self._deliver(quiz_id, entries)
+        except Exception:
+            # Whatever went wrong, every waiting client hears back (never a silent hang).
+            log.exception("routing a batch failed", extra={"quiz_id": quiz_id})
+            outcomes = [_unavailable()] * len(entries)
         finally:
             self._in_flight -= len(entries)
         for (item, reply), outcome in zip(entries, outcomes, strict=True):
@@ -177,8 +188,11 @@ class Router:
                 unsafe = [not _repeatable(item) for item, _ in entries]
                 if any(unsafe):
                     return await self._retry_safe(quiz_id, entries, unsafe, deadline)
-            except codec.BadMessage:
-                log.exception("a bad reply from a quiz's owner", extra={"quiz_id": quiz_id})
+            except (codec.BadMessage, ResponderFailed):
+                # A bug on one side or the other (logged there too): the commands may or may
+                # not have run, so none is sent again.
+                log.exception("a quiz's owner could not answer", extra={"quiz_id": quiz_id})
+                self.metrics.routed.labels("failed").inc()
                 return [_unavailable()] * len(entries)
             else:
                 self.metrics.routed.labels("ok").inc()

@@ -458,8 +458,15 @@ class QuizService:
 
     async def caught_up(self, quiz_id: str, seq: int) -> None:
         """Wait until this process's copy of the quiz has reached ``seq`` (at once if it has,
-        or if this process keeps no copy)."""
-        if not self.store.loaded(quiz_id) or self._seq(quiz_id) >= seq:
+        or if this process serves nobody of the quiz)."""
+        if not self.store.loaded(quiz_id):
+            if not self._serves(quiz_id):
+                return
+            try:  # dropped a moment ago (the lease was lost): load it again
+                await self.ensure(quiz_id)
+            except (StorageUnavailable, UnknownQuiz):
+                return
+        if self._seq(quiz_id) >= seq:
             return
         follow = self._follows.get(quiz_id)
         if follow is None:
@@ -494,16 +501,18 @@ class QuizService:
         self.router.owner_changed(quiz_id)
         self._wake_waiters(quiz_id)
 
+    def _serves(self, quiz_id: str) -> bool:
+        """Whether this process has connections of the quiz (or already follows it)."""
+        return quiz_id in self._follows or bool(self.local_players(quiz_id))
+
     def _lost(self, quiz_id: str) -> None:
-        """Another process owns the quiz now: follow it as a copy, if anyone is here for it."""
-        if not self.local_players(quiz_id) and quiz_id not in self._follows:
+        """Another process owns the quiz now: follow it as a copy, if anyone is here for it.
+
+        (A copy that may have been ahead of the journal was dropped by the store: ``ensure``
+        loads it again from the journal.)"""
+        if not self._serves(quiz_id):
             return
-
-        async def follow() -> None:
-            self._follows.pop(quiz_id, None)
-            await self.ensure(quiz_id)
-
-        task = asyncio.create_task(follow())
+        task = asyncio.create_task(self.ensure(quiz_id))
         task.add_done_callback(_log_failure)
 
     # ------------------------------------------------------------------ events → frames

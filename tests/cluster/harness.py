@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 import httpx
 import orjson
 import pytest
@@ -91,11 +91,34 @@ async def cluster(
                 await connection.close()
 
 
-def ws_url(process: LiveQuizProcess) -> str:
+@dataclass(frozen=True)
+class Front:
+    """A proxy in front of the processes (nginx): where clients connect instead of a process."""
+
+    port: int
+    alive: bool = True
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+Endpoint = LiveQuizProcess | Front
+
+
+def ws_url(process: Endpoint) -> str:
     return f"ws://127.0.0.1:{process.port}/ws"
 
 
-async def post(process: LiveQuizProcess, path: str, body: Frame) -> Frame:
+async def gauge(process: LiveQuizProcess, name: str) -> float:
+    """One unlabelled sample of the process's ``/metrics``."""
+    async with httpx.AsyncClient(base_url=process.url, timeout=TIMEOUT_S) as http:
+        text = (await http.get("/metrics")).text
+    line = next(x for x in text.splitlines() if x.startswith(f"{name} "))
+    return float(line.split()[1])
+
+
+async def post(process: Endpoint, path: str, body: Frame) -> Frame:
     async with httpx.AsyncClient(base_url=process.url, timeout=TIMEOUT_S) as http:
         response = await http.post(path, json=body)
     assert response.status_code == 201, response.text
@@ -123,9 +146,7 @@ class Player:
     connection are kept in :attr:`frames`, in the order they came.
     """
 
-    def __init__(
-        self, name: str, token: str, processes: Sequence[LiveQuizProcess], home: int
-    ) -> None:
+    def __init__(self, name: str, token: str, processes: Sequence[Endpoint], home: int) -> None:
         self.name = name
         self.token = token
         self.processes = processes
@@ -137,7 +158,7 @@ class Player:
         self._changed = asyncio.Event()
 
     @property
-    def process(self) -> LiveQuizProcess:
+    def process(self) -> Endpoint:
         return self.processes[self.at]
 
     async def connect(self) -> Frame:
@@ -203,6 +224,21 @@ class Player:
     async def send(self, message: Frame) -> None:
         assert self._ws is not None
         await self._ws.send(orjson.dumps(message).decode())
+
+    async def ensure_connected(self) -> None:
+        """Reconnect (to the next live process) if the connection dropped."""
+        if not self.connected:
+            self.reconnects += 1
+            await self.connect()
+
+    async def state(self) -> Frame:
+        """A fresh snapshot of the quiz's state (``sync``), reconnecting if need be."""
+        await self.ensure_connected()
+        start = len(self.frames)
+        await self.send({"type": "sync"})
+        snapshot = await self.wait_for(lambda f: f["type"] == "snapshot", since=start)
+        state: Frame = snapshot["state"]
+        return state
 
     async def answer(self, index: int, option: int) -> Frame:
         """Send an answer until it is acknowledged (or refused for good), riding out dropped

@@ -14,27 +14,14 @@ from __future__ import annotations
 
 import re
 
+from livequiz.ports import ResponderFailed
+
+__all__ = ["MAX_PAYLOAD_BYTES", "ResponderFailed", "check_subject", "payload_too_large"]
+
 #: NATS's default ``max_payload`` (bytes). The NATS bus uses what its server announces instead.
 MAX_PAYLOAD_BYTES = 1024 * 1024
 
 _INVALID_SUBJECT = re.compile(r"[\s*>]|^\.|\.$|\.\.")
-
-
-class ResponderFailed(Exception):
-    """The responder of a request raised instead of replying.
-
-    Only the error's type name and message cross the bus (on NATS they travel in a reply header;
-    the in-process bus also chains the original exception as ``__cause__``). Expected outcomes,
-    such as a rejected command, belong in the reply itself: this is for failures the responder
-    did not plan for. The request may have had effects before the responder failed.
-    """
-
-    def __init__(self, subject: str, error_type: str, error_message: str) -> None:
-        super().__init__(f"the responder on {subject!r} failed: {error_type}: {error_message}")
-        self.subject = subject
-        #: The class name of what the responder raised, e.g. ``"StorageUnavailable"``.
-        self.error_type = error_type
-        self.error_message = error_message
 
 
 def check_subject(subject: str) -> None:
