@@ -1,0 +1,122 @@
+"""``livequiz serve --workers 2``: two processes on one port, sharing PostgreSQL and NATS.
+
+The supervisor starts both, the kernel spreads connections over them (SO_REUSEPORT), a quiz
+created through one is joined and played through the other, a worker that dies is started
+again, and SIGTERM stops them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+
+import asyncpg
+import httpx
+import psutil  # type: ignore[import-untyped]
+
+from tests.cluster.harness import BUS_URL, DATABASE_URL, TIMEOUT_S, require_services
+from tests.deploy.processes import _free_port
+
+
+async def worker_pids(supervisor: int) -> set[int]:
+    return {child.pid for child in psutil.Process(supervisor).children()}
+
+
+async def test_two_workers_share_one_port_and_a_dead_one_is_restarted() -> None:
+    await require_services()
+    schema = f"livequiz_test_{secrets.token_hex(4)}"
+    port = _free_port()
+    supervisor = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "livequiz",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--database",
+            DATABASE_URL,
+            "--database-schema",
+            schema,
+            "--bus",
+            BUS_URL,
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+            # both workers up and sharing the port: the kernel spreads connections over them
+            async with asyncio.timeout(TIMEOUT_S):
+                while len(await worker_pids(supervisor.pid)) < 2:
+                    await asyncio.sleep(0.1)
+                while True:
+                    with contextlib.suppress(httpx.TransportError):
+                        if (await http.get("/readyz")).status_code == 200:
+                            break
+                    await asyncio.sleep(0.1)
+            pids = await worker_pids(supervisor.pid)
+            assert len(pids) == 2, pids
+            sockets = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
+            try:
+                await asyncio.sleep(0.2)
+                held = {
+                    pid: sum(
+                        1
+                        for c in psutil.Process(pid).net_connections(kind="tcp")
+                        if c.laddr and c.laddr.port == port and c.status == "ESTABLISHED"
+                    )
+                    for pid in pids
+                }
+            finally:
+                for sock in sockets:
+                    sock.close()
+            assert all(count > 0 for count in held.values()), held
+
+            # a quiz made through one connection is joined through many (either worker)
+            created = (await http.post("/api/quizzes", json={"count": 1})).json()
+            for n in range(6):
+                async with httpx.AsyncClient(
+                    base_url=f"http://127.0.0.1:{port}", timeout=TIMEOUT_S
+                ) as fresh:
+                    joined = await fresh.post(
+                        f"/api/quizzes/{created['pin']}/players", json={"nickname": f"p{n}"}
+                    )
+                    assert joined.status_code == 201, joined.text
+
+            # a worker killed is started again by the supervisor
+            victim = min(pids)
+            os.kill(victim, signal.SIGKILL)
+            async with asyncio.timeout(TIMEOUT_S):
+                while True:
+                    now = await worker_pids(supervisor.pid)
+                    if len(now) == 2 and victim not in now:
+                        break
+                    await asyncio.sleep(0.1)
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        try:
+            supervisor.wait(TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            supervisor.kill()
+            supervisor.wait()
+        with contextlib.suppress(OSError, asyncpg.PostgresError):
+            connection = await asyncpg.connect(DATABASE_URL, timeout=5)
+            try:
+                await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            finally:
+                await connection.close()
+    assert supervisor.stderr is not None
+    errors = supervisor.stderr.read().decode(errors="replace")
+    supervisor.stderr.close()
+    assert supervisor.returncode == 0, errors
