@@ -28,6 +28,13 @@ async def worker_pids(supervisor: int) -> set[int]:
     return {child.pid for child in psutil.Process(supervisor).children()}
 
 
+def listening(pid: int, port: int) -> bool:
+    return any(
+        c.laddr and c.laddr.port == port and c.status == "LISTEN"
+        for c in psutil.Process(pid).net_connections(kind="tcp")
+    )
+
+
 async def test_two_workers_share_one_port_and_a_dead_one_is_restarted() -> None:
     await require_services()
     schema = f"livequiz_test_{secrets.token_hex(4)}"
@@ -67,6 +74,9 @@ async def test_two_workers_share_one_port_and_a_dead_one_is_restarted() -> None:
                     await asyncio.sleep(0.1)
             pids = await worker_pids(supervisor.pid)
             assert len(pids) == 2, pids
+            async with asyncio.timeout(TIMEOUT_S):
+                while not all(listening(pid, port) for pid in pids):
+                    await asyncio.sleep(0.1)
             sockets = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
             try:
                 await asyncio.sleep(0.2)
