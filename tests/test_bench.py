@@ -271,6 +271,7 @@ async def test_one_big_quiz_over_two_servers_is_measured_per_server_and_recounte
     assert result["host_results_from"] == {"frame": 1}
 
     # the players were split evenly; the quiz (and its host) on the first server
+    assert result["joins"]["by_server"] == [10, 10]
     by_server = result["server_metrics"]["by_server"]
     assert [one["connect"]["joins"] for one in by_server] == [{"websocket": 10}] * 2
     assert [one["connections_after_connect"] for one in by_server] == [11, 10]
@@ -289,6 +290,9 @@ async def test_one_big_quiz_over_two_servers_is_measured_per_server_and_recounte
     assert server["cpu_play_s"] == pytest.approx(sum(p["cpu_play_s"] for p in each))
     assert server["rss_connected_mib"] == pytest.approx(sum(p["rss_connected_mib"] for p in each))
     assert server["cpu_ms_per_answer"] == pytest.approx(server["cpu_play_s"] * 1000 / 40)
+    # as many pids as servers: the n-th is the n-th server's, with its own players
+    assert [p["server"] for p in each] == [srv.base_url for srv in servers]
+    assert all(p["kib_per_player"] is not None for p in each)
 
     table = format_table(result)
     assert "2 servers" in table
@@ -314,6 +318,7 @@ async def test_many_small_quizzes_over_two_servers_spread_their_owners() -> None
     assert result["errors"] == {}
     assert result["ok"] is True
     assert result["joined"] == 16
+    assert result["joins"]["by_server"] == [8, 8]
     assert result["accepted"] == 32
     assert result["recount"]["mismatches"] == 0
     assert result["recount"]["host_checked"] == 16
@@ -360,6 +365,25 @@ async def test_a_hosts_missing_final_is_read_from_any_live_server() -> None:
     assert reader.final_from == "http:1"
     assert reader.final is not None
     assert reader.final["phase"] == "finished"
+
+
+def test_a_repeat_refused_because_the_quiz_finished_under_it_is_not_an_error() -> None:
+    from types import SimpleNamespace
+
+    from livequiz.bench.worker import _Player
+
+    worker = SimpleNamespace(errors=Counter(), refused=Counter(), late_duplicates=0)
+    player = _Player(worker, 0, "1", "b0_0")  # type: ignore[arg-type]
+    player.last_q, player.final_score = 2, 900
+    # the repeat of the last answer: refused once the quiz finished (routed: 'unavailable')
+    player.pending = [[2, 1, 0.0, True], [1, 3, 0.0, True], [2, 0, 0.0, False]]
+    player._on_error({"code": "unavailable", "q": 2})
+    assert (worker.late_duplicates, worker.errors) == (1, Counter())
+    # a repeat of an earlier answer, or a first answer, refused: errors as always
+    player._on_error({"code": "unavailable", "q": 1})
+    player._on_error({"code": "quiz_finished", "q": 2})
+    assert worker.errors == {"duplicate:unavailable": 1, "answer:quiz_finished": 1}
+    assert worker.refused == {"unavailable": 2, "quiz_finished": 1}
 
 
 # ---------------------------------------------------------------------- the command line

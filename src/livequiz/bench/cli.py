@@ -192,12 +192,19 @@ def _ms(figures: dict[str, Any], keys: tuple[str, ...] = ("p50", "p95", "p99", "
 
 def _play_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
     recount = result["recount"]
+    late = result.get("late_duplicates") or {}
+    late_text = (
+        f"; repeats after the quiz finished: {late['refused']} refused, "
+        f"{late['unanswered']} unanswered (not errors)"
+        if late.get("refused") or late.get("unanswered")
+        else ""
+    )
     return [
         (
             "answers",
             f"{result['answers_sent']} sent (duplicates {result['duplicates_sent']}), "
             f"{result['accepted']} accepted, refused {result['refused'] or 'none'}, "
-            f"correct {_f((result['correct_rate'] or 0) * 100, 0)} %",
+            f"correct {_f((result['correct_rate'] or 0) * 100, 0)} %" + late_text,
         ),
         (
             "answers/s",
@@ -253,7 +260,12 @@ def format_table(result: dict[str, Any]) -> str:
             "joins (WebSocket)",
             f"{joins['joined']}/{joins['players']} in {joins['seconds']:.2f} s = "
             f"{_f(joins['rate'], 0)}/s; latency ms p50/p99 {_f(joins['latency_ms']['p50'])}/"
-            f"{_f(joins['latency_ms']['p99'])}, retries {joins['retries']}",
+            f"{_f(joins['latency_ms']['p99'])}, retries {joins['retries']}"
+            + (
+                f"; by server {'/'.join(str(n) for n in joins['by_server'])}"
+                if len(joins.get("by_server") or ()) > 1
+                else ""
+            ),
         ),
     ]
     phase = result["phase"]
@@ -326,7 +338,13 @@ def format_table(result: dict[str, Any]) -> str:
             )
         )
         if len(each) > 1:
-            rows += [(f"  pid {one['pid']}", _process_row(one, phase)) for one in each]
+            rows += [
+                (
+                    f"  pid {one['pid']}",
+                    (f"{one['server']}: " if one.get("server") else "") + _process_row(one, phase),
+                )
+                for one in each
+            ]
     for series, target in (result.get("targets") or {}).items():
         p99 = (result.get(f"{series}_ms") or {}).get("p99")
         verdict = "no figure" if p99 is None else ("met" if p99 <= target else "MISSED")

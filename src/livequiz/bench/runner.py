@@ -635,7 +635,7 @@ def _report(
             for url, one in zip(config.servers, zip(*scrapes, strict=True), strict=True)
         ]
     result["server_process"] = _server_figures(
-        server, probes["cpu"], probes["rss"], phases, joins["joined"]
+        server, probes["cpu"], probes["rss"], phases, joins, config.servers
     )
     if result["server_process"] is not None:
         # what one accepted answer cost the server processes, all of them, during the play
@@ -690,9 +690,13 @@ def _joins(config: BenchConfig, parts: list[dict[str, Any]]) -> dict[str, Any]:
     t0 = min((p["join_t0"] for p in parts), default=0.0)
     t1 = max((p["join_t1"] for p in parts), default=0.0)
     seconds = t1 - t0
+    by_server: Counter[int] = Counter()
+    for part in parts:
+        by_server.update({int(k): v for k, v in part.get("joined_by_server", {}).items()})
     return {
         "players": config.players,
         "joined": joined,
+        "by_server": [by_server[i] for i in range(len(config.servers))],
         "seconds": seconds,
         "rate": joined / seconds if seconds > 0 else None,
         "latency_ms": summary(v for p in parts for v in p["join_ms"]),
@@ -733,6 +737,10 @@ def _play(
     return {
         "answers_sent": answers_sent,
         "duplicates_sent": sum(p["duplicates_sent"] for p in parts),
+        "late_duplicates": {
+            "refused": sum(p.get("late_duplicates_refused", 0) for p in parts),
+            "unanswered": sum(p.get("late_duplicates_unanswered", 0) for p in parts),
+        },
         "accepted": accepted,
         "refused": dict(sorted(refused.items())),
         "correct_rate": sum(p["correct"] for p in parts) / accepted if accepted else None,
@@ -869,13 +877,17 @@ def _server_figures(
     cpu: tuple[list[float], list[float], list[float]],
     rss: tuple[list[int], list[int], list[int]],
     phases: dict[str, float],
-    joined: int,
+    joins: dict[str, Any],
+    servers: tuple[str, ...],
 ) -> dict[str, Any] | None:
     """Server CPU per phase and RSS before / after everyone connected (→ KiB per player), of
-    the processes added up, and of each in ``processes``."""
+    the processes added up, and of each in ``processes``. With as many pids as servers, the
+    n-th pid is taken to be the n-th server's, and its KiB per player counts its own players;
+    otherwise a process's KiB per player is left out (``None``)."""
     if not server.processes:
         return None
     pids = [process.pid for process in server.processes]
+    paired = len(pids) == len(servers)
     each = [
         dict(
             _process_figures(
@@ -883,9 +895,10 @@ def _server_figures(
                 (rss[0][i], rss[1][i], rss[2][i]),
                 server.peaks[i],
                 phases,
-                joined,
+                joins["by_server"][i] if paired else 0,
             ),
             pid=pid,
+            server=servers[i] if paired else None,
         )
         for i, pid in enumerate(pids)
     ]
@@ -894,7 +907,7 @@ def _server_figures(
         (sum(rss[0]), sum(rss[1]), sum(rss[2])),
         server.peak_sum,
         phases,
-        joined,
+        joins["joined"],
     )
     return {"pid": pids[0] if len(pids) == 1 else None, "pids": pids, **total, "processes": each}
 

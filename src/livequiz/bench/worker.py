@@ -100,6 +100,8 @@ class _Player(WSListener):
         self.board_wait: list[list[Any]] = []
         self.points = 0
         self.final_score: int | None = None
+        #: the last question this player answered
+        self.last_q = -1
         self.done = False
         self.closing = False
 
@@ -199,6 +201,13 @@ class _Player(WSListener):
             w.errors[f"ws:{code}"] += 1
             return
         w.refused[code] += 1
+        last = entry[0] >= self.last_q
+        if entry[3] and last and (code == "quiz_finished" or self.final_score is not None):
+            # a repeat of the last question's answer that reached the quiz's owner after the
+            # host's last 'next' (likelier with several processes: the repeat is routed); the
+            # player's final is in, so its answers are settled: counted, not an error
+            w.late_duplicates += 1
+            return
         w.errors[f"{'duplicate' if entry[3] else 'answer'}:{code}"] += 1
 
     def _join_again(self) -> None:
@@ -261,6 +270,7 @@ class _Player(WSListener):
         """The think time is over: pick an option (right or wrong on purpose) and send it."""
         if self.transport is None or self.closing or self.done:
             return
+        self.last_q = max(self.last_q, q)
         self.send_answer(q, self.w.choose((self.quiz, q), options), duplicate=False)
 
     def send_answer(self, q: int, option: int, *, duplicate: bool) -> None:
@@ -291,8 +301,8 @@ class _Worker:
         self.duplicate_rate: float = spec["duplicate_rate"]
         self.players = [_Player(self, quiz, pin, nick) for quiz, pin, nick, *_ in spec["players"]]
         self.addrs: list[str | None] = [addr for _, _, _, addr, _ in spec["players"]]
-        #: each player's WebSocket URL: the server it was given (several servers: round-robin)
-        self.urls: list[str] = [spec["ws_urls"][server] for *_, server in spec["players"]]
+        #: each player's server (an index into ``ws_urls``: several servers go round-robin)
+        self.servers: list[int] = [server for *_, server in spec["players"]]
         #: (quiz, question) → correct option, learnt from revealed acks in this process
         self.correct: dict[tuple[int, int], int] = {}
         #: a question frame's bytes → (index, number of options)
@@ -309,10 +319,13 @@ class _Worker:
         self.refused: Counter[str] = Counter()
         self.answers_sent = 0
         self.duplicates_sent = 0
+        #: repeats refused because the quiz finished under them (see ``_on_error``)
+        self.late_duplicates = 0
         self.correct_answers = 0
         self.join_retries = 0
         self.join_ms: list[float] = []
         self.joined: list[_Player] = []
+        self.joined_by_server: Counter[int] = Counter()
         self.open_players = 0
         self.counting = False
         self.all_done: asyncio.Future[None] = self.loop.create_future()
@@ -374,7 +387,8 @@ class _Worker:
 
         async def lane() -> None:
             for i in todo:
-                player, addr, url = self.players[i], self.addrs[i], self.urls[i]
+                player, addr = self.players[i], self.addrs[i]
+                url = self.spec["ws_urls"][self.servers[i]]
                 player.welcomed = self.loop.create_future()
                 t0 = perf()
                 options: dict[str, Any] = {}
@@ -403,6 +417,7 @@ class _Worker:
                 if ok:
                     self.join_ms.append((perf() - t0) * 1000)
                     self.joined.append(player)
+                    self.joined_by_server[self.servers[i]] += 1
                 else:
                     player.close()
 
@@ -458,6 +473,13 @@ class _Worker:
         frames["board"] = self.board_frames - board_before[0]
         sizes["board"] = self.board_bytes - board_before[1]
         connect_frames["board"], connect_bytes["board"] = board_before
+        unanswered_repeats = sum(
+            1
+            for p in self.joined
+            if p.final_score is not None
+            for e in p.pending
+            if e[3] and e[0] >= p.last_q
+        )
         min_seen: dict[int, int] = {}
         for p in self.joined:
             min_seen[p.quiz] = min(p.seen, min_seen.get(p.quiz, p.seen))
@@ -466,6 +488,7 @@ class _Worker:
             "pid": os.getpid(),
             "players": len(self.players),
             "joined": len(self.joined),
+            "joined_by_server": dict(self.joined_by_server),
             "join_ms": self.join_ms,
             "join_t0": t_join0,
             "join_t1": t_join1,
@@ -488,7 +511,12 @@ class _Worker:
             "correct": self.correct_answers,
             "refused": dict(self.refused),
             "errors": dict(self.errors),
-            "pending": sum(len(p.pending) for p in self.joined),
+            "pending": sum(len(p.pending) for p in self.joined) - unanswered_repeats,
+            #: repeats of the last answer with no reply yet from players who have their final
+            #: (the quiz finished under them: a routed one may wait for an owner that has let
+            #: the quiz go; their outcome changes nothing)
+            "late_duplicates_unanswered": unanswered_repeats,
+            "late_duplicates_refused": self.late_duplicates,
             #: per joined player: (quiz, player id, sum of acked points, own final score)
             "scores": [(p.quiz, p.player_id, p.points, p.final_score) for p in self.joined],
         }
