@@ -11,9 +11,10 @@ resilient client as the protocol describes one: when its connection drops it rec
 another process (at random, as a load balancer would), says ``hello`` with its token and sends
 its unacknowledged answer again; an ``unavailable`` refusal is sent again a moment later.
 
-Then, ``--kills`` times: wait until every client is connected, answers are being accepted and
-the open question is at most two-thirds answered; find the quiz's owner — the one process whose
-``livequiz_quizzes_owned`` gauge on ``/metrics`` is 1; ``kill -9`` it; measure
+Then, ``--kills`` times: wait ``--settle-s`` (1 s), and until every client is connected,
+answers are being accepted and the open question is at most two-thirds answered; find the
+quiz's owner — the one process whose ``livequiz_quizzes_owned`` gauge on ``/metrics`` is 1;
+``kill -9`` it; measure
 
 - **failover**: from the kill to the first ``accepted`` ack of an answer *first sent after the
   kill* (so it can only have been stored by the new owner: the old one was dead), as the
@@ -22,10 +23,12 @@ the open question is at most two-thirds answered; find the quiz's owner — the 
   100 ms, so ±100 ms);
 
 then start the killed process again on its port (so the count stays ``--processes``) and time
-its readiness. At the end the host ends the quiz and every player's acknowledged points are
-held against the host's final results (an answer lost or counted twice across the kills shows
-as a mismatch). Prints every value, p50 and max; exit status 1 on a kill without an accepted
-answer within 30 s, a recount mismatch, or a time budget (``--max-s``) too short for the kills.
+its readiness. Ack latencies are reported apart for answers acknowledged between kills and for
+those held across a failover. At the end the host ends the quiz and every player's acknowledged
+points are held against the host's final results (an answer lost or counted twice across the
+kills shows as a mismatch). Prints every value, p50 and max; exit status 1 on a kill without an
+accepted answer within 30 s, a recount mismatch, or a time budget (``--max-s``) too short for
+the kills.
 
 Why a script beside ``livequiz bench`` and not one of its scenarios: the bench is a load
 generator pointed at servers it does not own (any URL, perhaps another machine); this needs to
@@ -241,7 +244,7 @@ class Client:
         self.run.statuses[frame["status"]] += 1
         if frame["status"] == "accepted" and entry is not None:
             self.run.accepted(first_sent=entry[1], at=now)
-            self.run.ack_ms.append((now - entry[3]) * 1000)
+            self.run.acks.append((entry[3], now))
 
     def _on_error(self, frame: Frame) -> None:
         code = frame.get("code", "?")
@@ -283,8 +286,10 @@ class Run:
         self.statuses: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self.accepted_times: list[float] = []
-        #: accepted answers: last send → ack (the ones held across a failover included)
-        self.ack_ms: list[float] = []
+        #: accepted answers: (last send, ack received)
+        self.acks: list[tuple[float, float]] = []
+        #: (kill, first accepted answer after it) of every kill
+        self.outages: list[tuple[float, float]] = []
         self.kill_at: float | None = None
         self.first_after_kill: asyncio.Future[float] | None = None
         self.rng = random.Random(options.seed)
@@ -372,6 +377,7 @@ async def _watch_new_owner(run: Run, http: httpx.AsyncClient, killed: Server) ->
 
 
 async def _one_kill(run: Run, http: httpx.AsyncClient, number: int) -> dict[str, Any]:
+    await asyncio.sleep(run.options.settle_s)
     settle = time.monotonic() + 30
     while not run.steady():
         if time.monotonic() > settle:
@@ -390,6 +396,9 @@ async def _one_kill(run: Run, http: httpx.AsyncClient, number: int) -> dict[str,
     with contextlib.suppress(TimeoutError):
         t_first = await asyncio.wait_for(run.first_after_kill, FAILOVER_TIMEOUT_S)
         failover_ms = (t_first - t_kill) * 1000
+        run.outages.append((t_kill, t_first))
+    if failover_ms is None:
+        run.outages.append((t_kill, time.perf_counter()))
     owner_seen_ms: float | None = None
     with contextlib.suppress(TimeoutError):
         owner_seen_ms = (await asyncio.wait_for(watcher, 5) - t_kill) * 1000
@@ -540,13 +549,33 @@ def _recount(run: Run, report: Frame | None) -> dict[str, Any]:
     }
 
 
-def _figures(values: list[float]) -> dict[str, float | None]:
+def _ack_figures(run: Run) -> dict[str, dict[str, float | None]]:
+    """Ack latencies of the answers sent and acknowledged between kills, and of those held
+    across one (sent after a kill, or before it and acknowledged after it)."""
+    steady: list[float] = []
+    held: list[float] = []
+    for sent, acked in run.acks:
+        across = any(sent < end and acked > kill for kill, end in run.outages)
+        (held if across else steady).append((acked - sent) * 1000)
+    return {"steady": _figures(steady, p99=True), "held": _figures(held)}
+
+
+def _figures(values: list[float], *, p99: bool = False) -> dict[str, float | None]:
     ordered = sorted(values)
-    if not ordered:
-        return {"p50": None, "max": None, "min": None}
-    # nearest rank, as livequiz bench: every figure is one that was measured
-    p50 = ordered[max(1, -(-len(ordered) // 2)) - 1]
-    return {"p50": p50, "max": ordered[-1], "min": ordered[0]}
+
+    def rank(q: int) -> float | None:
+        # nearest rank, as livequiz bench: every figure is one that was measured
+        return ordered[max(1, -(-len(ordered) * q // 100)) - 1] if ordered else None
+
+    figures = {
+        "count": len(ordered),
+        "p50": rank(50),
+        "max": ordered[-1] if ordered else None,
+        "min": ordered[0] if ordered else None,
+    }
+    if p99:
+        figures["p99"] = rank(99)
+    return figures
 
 
 async def main(options: argparse.Namespace) -> int:
@@ -597,7 +626,7 @@ async def main(options: argparse.Namespace) -> int:
         "failover_ms": {**_figures(failover), "values": [round(v, 1) for v in failover]},
         "owner_seen_ms": {**_figures(seen), "values": [round(v, 1) for v in seen]},
         "restart_s": _figures([r["restart_s"] for r in rows]),
-        "ack_ms": _figures(run.ack_ms),
+        "ack_ms": _ack_figures(run),
         "answers_sent": run.answers_sent,
         "ack_statuses": dict(run.statuses),
         "errors": dict(run.errors),
@@ -649,8 +678,13 @@ def _print(result: dict[str, Any]) -> None:
     )
     print(
         f"answers: {result['answers_sent']} sent, acks {result['ack_statuses']}, "
-        f"errors {result['errors'] or 'none'}; ack ms p50 {ms(result['ack_ms']['p50'])}, "
-        f"max {ms(result['ack_ms']['max'])} (the max is an answer held across a failover)"
+        f"errors {result['errors'] or 'none'}"
+    )
+    steady, held = result["ack_ms"]["steady"], result["ack_ms"]["held"]
+    print(
+        f"ack ms (last send → accepted): between kills p50 {ms(steady['p50'])}, p99 "
+        f"{ms(steady['p99'])}, max {ms(steady['max'])} (n={steady['count']}); held across a "
+        f"failover p50 {ms(held['p50'])}, max {ms(held['max'])} (n={held['count']})"
     )
     print(
         f"recount: {recount.get('checked')} players, {recount.get('answers_acked')} acked "
@@ -669,6 +703,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--players", type=int, default=60)
     parser.add_argument("--rate", type=float, default=20.0, help="answers per second, all players")
     parser.add_argument("--lease-s", type=float, default=3.0)
+    parser.add_argument(
+        "--settle-s",
+        type=float,
+        default=1.0,
+        help="after a restart, at least this long (then a steady state) before the next kill",
+    )
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", "8765")))
     parser.add_argument(
         "--database",
