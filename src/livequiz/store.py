@@ -145,13 +145,17 @@ class QuizStore:
     def _rebuild(
         self, definition: QuizDefinition, rows: Iterable[tuple[int, Record]]
     ) -> QuizSession:
-        session = QuizSession(
-            definition.questions, definition.settings, nicknames=self._trusted_policy()
-        )
-        for seq, record in rows:
-            apply_record(session, seq, record)
-        session.nicknames = self._nicknames
+        session = QuizSession(definition.questions, definition.settings, nicknames=self._nicknames)
+        self._apply(session, rows)
         return session
+
+    def _apply(self, session: QuizSession, rows: Iterable[tuple[int, Record]]) -> list[Executed]:
+        """Apply journal rows the session does not have yet (replays, copies, catch-ups)."""
+        session.nicknames = self._trusted_policy()
+        try:
+            return [apply_record(session, seq, record) for seq, record in rows if seq > session.seq]
+        finally:
+            session.nicknames = self._nicknames
 
     async def create(self, definition: QuizDefinition) -> None:
         """Store a new quiz (raises :class:`~livequiz.ports.PinTaken`) and own it."""
@@ -215,8 +219,7 @@ class QuizStore:
         if session is None:
             await self.load(quiz_id)
             return
-        for seq, record in await self.records.records(quiz_id, session.seq):
-            apply_record(session, seq, record)
+        self._apply(session, await self.records.records(quiz_id, session.seq))
 
     def lose(self, quiz_ids: Iterable[str]) -> None:
         """This process no longer owns these quizzes (lease lost, or finished). Their sessions
@@ -249,7 +252,7 @@ class QuizStore:
             return []
         if session.seq < prev_seq:
             return None
-        return [apply_record(session, seq, record) for seq, record in rows if seq > session.seq]
+        return self._apply(session, rows)
 
     async def rows_after(self, quiz_id: str) -> list[tuple[int, Record]]:
         """The journal rows after this process's copy (to catch up after a missed message)."""
@@ -264,6 +267,12 @@ class QuizStore:
             self._sessions[quiz_id] = self._rebuild(definition, await self.records.records(quiz_id))
             self._stale.discard(quiz_id)
         return self._sessions[quiz_id]
+
+    def _known_finished(self, quiz_id: str) -> bool:
+        """Whether this process knows the quiz has finished (its finish is stored: only a
+        stored finish gives the lease up, and a copy only applies stored rows)."""
+        session = self._sessions.get(quiz_id)
+        return session is not None and session.phase is Phase.FINISHED
 
     async def execute(
         self, batch: Sequence[Envelope]
@@ -285,12 +294,7 @@ class QuizStore:
                 for envelope in batch:
                     quiz_id = envelope.quiz_id
                     if quiz_id not in self._epochs:
-                        outcomes.append(
-                            Rejected(
-                                ErrorCode.UNAVAILABLE,
-                                "this quiz is moving to another server; try again",
-                            )
-                        )
+                        outcomes.append(_finished() if self._known_finished(quiz_id) else _moving())
                         continue
                     try:
                         session = await self._fresh(quiz_id)
@@ -333,6 +337,14 @@ class QuizStore:
 
     async def close(self) -> None:
         await self.records.close()
+
+
+def _moving() -> Rejected:
+    return Rejected(ErrorCode.UNAVAILABLE, "this quiz is moving to another server; try again")
+
+
+def _finished() -> Rejected:
+    return Rejected(ErrorCode.QUIZ_FINISHED, "this quiz has finished")
 
 
 def _unavailable() -> Rejected:

@@ -16,12 +16,33 @@ PostgreSQL + NATS, before either is involved.
 from __future__ import annotations
 
 import secrets
+import sqlite3
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from livequiz.adapters.sqlite import SqliteJournal
-from livequiz.ports import Fenced, PinTaken, QuizDefinition, Record, Row, UnknownQuiz
+from livequiz.ports import (
+    Fenced,
+    PinTaken,
+    QuizDefinition,
+    Record,
+    Row,
+    StorageUnavailable,
+    UnknownQuiz,
+)
+
+
+@contextmanager
+def _outage(doing: str) -> Iterator[None]:
+    """The journal's file cannot be written or read now (disk full, I/O error, locked by
+    another program): :class:`~livequiz.ports.StorageUnavailable`, as the ports promise, so
+    callers refuse the work as retryable instead of failing on an error they do not know."""
+    try:
+        yield
+    except (sqlite3.OperationalError, OSError) as error:
+        raise StorageUnavailable(f"{doing}: {error}") from error
 
 
 @dataclass
@@ -93,14 +114,17 @@ class EmbeddedRecords:
         storage.loaded = True
         if storage.journal is None:
             return
-        for definition, finished in await storage.journal.load():
+        quizzes = await storage.journal.load()
+        for definition, finished in quizzes:
             storage.definitions[definition.quiz_id] = definition
             if finished:
                 storage.finished.add(definition.quiz_id)
                 storage.ended_pins[definition.pin] = definition.quiz_id
-                if storage.live_pins.get(definition.pin) == definition.quiz_id:
-                    del storage.live_pins[definition.pin]
-            else:
+        # Live quizzes last, so each holds its PIN whatever the creation times say (a clock
+        # stepped back, two quizzes in one millisecond): a PIN is unique among live quizzes,
+        # so every finished quiz that had it finished before the live one was created.
+        for definition, finished in quizzes:
+            if not finished:
                 storage.live_pins[definition.pin] = definition.quiz_id
                 storage.ended_pins.pop(definition.pin, None)
 
@@ -116,19 +140,24 @@ class EmbeddedRecords:
             raise PinTaken(definition.pin)
         if definition.quiz_id in storage.definitions:
             raise ValueError(f"quiz id {definition.quiz_id} exists")
-        # Taken before the await, so a concurrent create of the same PIN fails at once.
+        # Taken before the await, so a concurrent create of the same PIN fails at once, and
+        # nobody (a sweep for orphans) takes over a quiz that is still being created.
         storage.live_pins[definition.pin] = definition.quiz_id
         storage.definitions[definition.quiz_id] = definition
+        epoch = self._grant(definition.quiz_id)
         try:
             if storage.journal is not None:
-                await storage.journal.add_quiz(definition)
+                with _outage("storing a new quiz"):
+                    await storage.journal.add_quiz(definition)
         except BaseException:
             del storage.live_pins[definition.pin]
             del storage.definitions[definition.quiz_id]
+            del storage.leases[definition.quiz_id]
             raise
+        storage.leases[definition.quiz_id].expires_at = time.monotonic() + self.lease_s
         storage.ended_pins.pop(definition.pin, None)
         storage.rows.setdefault(definition.quiz_id, [])
-        return self._grant(definition.quiz_id)
+        return epoch
 
     async def definition(self, quiz_id: str) -> QuizDefinition:
         try:
@@ -164,7 +193,8 @@ class EmbeddedRecords:
         if fenced:
             raise Fenced(fenced)
         if storage.journal is not None:
-            await storage.journal.append(rows, finished)
+            with _outage("storing a batch"):
+                await storage.journal.append(rows, finished)
         else:
             for quiz_id, seq, _record in rows:
                 stored = storage.rows.setdefault(quiz_id, [])
@@ -185,7 +215,8 @@ class EmbeddedRecords:
         if quiz_id not in storage.definitions:
             raise UnknownQuiz(quiz_id)
         if storage.journal is not None:
-            return await storage.journal.records(quiz_id, after_seq)
+            with _outage("reading the journal"):
+                return await storage.journal.records(quiz_id, after_seq)
         return [(seq, record) for seq, record in storage.rows.get(quiz_id, []) if seq > after_seq]
 
     # ------------------------------------------------------------------ leases
