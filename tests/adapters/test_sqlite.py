@@ -116,7 +116,9 @@ async def test_a_batch_is_one_transaction(journal: SqliteJournal) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         await journal.append(rows(quiz.quiz_id, 4, 5, 5))
 
-    assert await journal.records(quiz.quiz_id) == [r for _, _, r in rows(quiz.quiz_id, 1, 2, 3)]
+    assert await journal.records(quiz.quiz_id) == [
+        (s, r) for _, s, r in rows(quiz.quiz_id, 1, 2, 3)
+    ]
     assert peek(journal.path, "SELECT seq FROM journal ORDER BY seq") == [(1,), (2,), (3,)]
     assert peek(journal.path, "SELECT finished FROM quizzes") == [(0,)]
     # and the journal is still usable
@@ -240,12 +242,27 @@ async def test_records_and_definitions_round_trip(tmp_path: Path) -> None:
     try:
         loaded = await reopened.load()
         one = await reopened.records(rich.quiz_id)
+        later = await reopened.records(rich.quiz_id, after_seq=5)
+        other = await reopened.records(plain.quiz_id)
     finally:
         await reopened.close()
 
-    assert loaded == [(rich, records), (plain, [records[0]])]  # in order of creation
-    assert one == records
-    assert [from_record(r) for r in one] == [(c, T0 + n) for n, c in enumerate(EVERY_COMMAND)]
+    assert loaded == [(rich, False), (plain, False)]  # in order of creation
+    assert one == [(n + 1, r) for n, r in enumerate(records)]
+    assert later == one[5:]
+    assert other == [(1, records[0])]
+    assert [from_record(r) for _, r in one] == [(c, T0 + n) for n, c in enumerate(EVERY_COMMAND)]
+
+
+async def test_load_says_which_quizzes_finished(journal: SqliteJournal) -> None:
+    first, second = definition("111111"), definition("222222", created_at_ms=T0 + 1)
+    await journal.add_quiz(first)
+    await journal.add_quiz(second)
+    await journal.append(rows(first.quiz_id, 1), [first.quiz_id])
+
+    assert await journal.load() == [(first, True), (second, False)]
+    assert await journal.records(second.quiz_id) == []
+    assert await journal.records(first.quiz_id, after_seq=1) == []
 
 
 async def test_an_empty_journal_loads_empty(journal: SqliteJournal) -> None:
@@ -302,13 +319,17 @@ def test_every_acknowledged_batch_survives_a_kill_of_the_writer(
     async def check() -> None:
         journal = SqliteJournal(path, synchronous=synchronous)
         try:
-            ((quiz, records),) = await journal.load()
+            ((quiz, finished),) = await journal.load()
+            records = await journal.records(quiz.quiz_id)
             stored = len(records)
             # every acknowledged batch is there, whole, and nothing but whole batches
             assert quiz == journal_writer.make_definition()
+            assert not finished
             assert stored >= acknowledged[-1]
             assert stored % journal_writer.BATCH == 0
-            assert records == [journal_writer.record_for(seq) for seq in range(1, stored + 1)]
+            assert records == [
+                (seq, journal_writer.record_for(seq)) for seq in range(1, stored + 1)
+            ]
             # and the file is healthy and takes more
             more = [(quiz.quiz_id, stored + 1, journal_writer.record_for(stored + 1))]
             await journal.append(more, [quiz.quiz_id])

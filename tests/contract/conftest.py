@@ -1,7 +1,8 @@
-"""Fixtures: every contract test runs once per adapter in :data:`~tests.contract.harness.ADAPTERS`.
+"""Fixtures: every contract test runs once per backend in :data:`~tests.contract.harness.ADAPTERS`.
 
-``adapter`` gives every adapter; ``durable`` only those that promise to survive a restart (so
-durable-only tests are parametrized, never skipped for the memory store).
+``adapter`` gives every backend; ``durable`` only those that promise to survive a restart (so
+durable-only tests are parametrized, never skipped for the memory backend). Each test's storage
+is closed and removed afterwards (:meth:`~tests.contract.harness.Harness.close_all`).
 """
 
 from __future__ import annotations
