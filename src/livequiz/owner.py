@@ -258,7 +258,11 @@ class QuizOwner:
                 log.exception("taking a quiz over failed", extra={"quiz_id": quiz_id})
 
     def _heard(self, data: bytes) -> None:
-        self._seen[data.decode(errors="replace")] = time.monotonic()
+        # Only processes that hold players of our quizzes matter (they entered _seen with
+        # their first presence); others sharing the bus are not our business.
+        process = data.decode(errors="replace")
+        if process in self._seen:
+            self._seen[process] = time.monotonic()
 
     async def _beat(self) -> None:
         beat = self.process_id.encode()
@@ -362,7 +366,7 @@ class QuizOwner:
                 self.presence(quiz_id, batch.sender, item.player_id, item.present)
                 future.set_result(Executed(()))
             elif not self.owns(quiz_id):
-                future.set_result(_moving())
+                future.set_result(_finished() if self.store.known_finished(quiz_id) else _moving())
             else:
                 self.submit(quiz_id, item, _resolver(future))
         outcomes = await asyncio.gather(*futures)
@@ -385,7 +389,7 @@ class QuizOwner:
         except Fenced as fenced:
             self._lost(fenced.quiz_ids)
             outcomes = [_moving()] * len(batch)
-            committed_rows = {}
+            committed_rows = self.store.pop_recovered()
         except Exception as error:
             if isinstance(error, StorageUnavailable | OSError):
                 log.error("storage unavailable; the batch is not acknowledged: %s", error)
@@ -396,7 +400,7 @@ class QuizOwner:
                 ErrorCode.UNAVAILABLE, "the server could not store this; try again"
             )
             outcomes = [unavailable] * len(batch)
-            committed_rows = {}
+            committed_rows = self.store.pop_recovered()
         self.metrics.scoring_seconds.observe(time.perf_counter() - started)
         self.metrics.batch_size.observe(len(batch))
         # The log first: other processes' copies should have the rows before the acks that
@@ -409,6 +413,14 @@ class QuizOwner:
                 # The copies notice the gap at the next entry and catch up from the journal.
                 log.exception("publishing the log failed", extra={"quiz_id": quiz_id})
         clocks: set[str] = set()
+        # Rows a batch reported failed had stored after all: their frames first (they are older).
+        for quiz_id, rows in committed_rows.items():
+            for executed in rows.recovered:
+                clocks.add(quiz_id)
+                try:
+                    self.on_events(quiz_id, executed.events)
+                except Exception:
+                    log.exception("publishing events failed", extra={"quiz_id": quiz_id})
         for (envelope, reply), outcome in zip(batch, outcomes, strict=True):
             if reply is not None:
                 try:
@@ -469,6 +481,10 @@ class QuizOwner:
                 self._arm_clock(quiz_id)
 
         return check
+
+
+def _finished() -> Rejected:
+    return Rejected(ErrorCode.QUIZ_FINISHED, "this quiz has finished")
 
 
 def _moving() -> Rejected:

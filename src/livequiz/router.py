@@ -163,6 +163,8 @@ class Router:
         """Send the entries to the quiz's owner until they are answered or time runs out."""
         deadline = time.monotonic() + self.retry_for_s
         delay = 0.05
+        if self.owner.store.known_finished(quiz_id):  # our copy says so: nobody to ask
+            return [_finished()] * len(entries)
         while True:
             if self.owner.owns(quiz_id):  # we took it over meanwhile
                 self.metrics.routed.labels("local").inc()

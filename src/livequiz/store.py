@@ -58,6 +58,10 @@ class Committed:
 
     prev_seq: int
     rows: tuple[tuple[int, Record], ...]
+    #: What the first rows did, when they were stored by an earlier batch that was reported
+    #: failed (its commit went through, its reply was lost) and were found in the journal when
+    #: the quiz was rebuilt: nobody was shown their events yet.
+    recovered: tuple[Executed, ...] = ()
 
 
 def _record(envelope: Envelope, executed: Executed) -> Record:
@@ -93,6 +97,11 @@ class QuizStore:
         self._epochs: dict[str, int] = {}
         #: Owned quizzes whose memory may be ahead of the journal (a batch failed to store).
         self._stale: set[str] = set()
+        #: Per owned quiz, the sequence number up to which its rows are known stored and
+        #: published; rows past it found in the journal by a rebuild were stored by a batch
+        #: reported failed (:attr:`Committed.recovered`).
+        self._stored_seq: dict[str, int] = {}
+        self._recovered: dict[str, Committed] = {}
         #: One batch at a time: a batch must not build on another's changes that may yet fail.
         self._lock = asyncio.Lock()
         self._loading: dict[str, asyncio.Future[QuizSession]] = {}
@@ -164,6 +173,7 @@ class QuizStore:
         self._definitions[definition.quiz_id] = definition
         self._sessions[definition.quiz_id] = session
         self._epochs[definition.quiz_id] = epoch
+        self._stored_seq[definition.quiz_id] = 0
 
     async def load(self, quiz_id: str) -> QuizSession:
         """The quiz's session, loading a copy from the journal if this process has none."""
@@ -211,6 +221,7 @@ class QuizStore:
             raise
         self._epochs[quiz_id] = epoch
         self._stale.discard(quiz_id)
+        self._stored_seq[quiz_id] = self._sessions[quiz_id].seq
         return epoch
 
     async def _catch_up(self, quiz_id: str) -> None:
@@ -263,12 +274,53 @@ class QuizStore:
     async def _fresh(self, quiz_id: str) -> QuizSession:
         """The owned session, rebuilt from the journal first if a failed batch left it stale."""
         if quiz_id in self._stale:
-            definition = self._definitions[quiz_id]
-            self._sessions[quiz_id] = self._rebuild(definition, await self.records.records(quiz_id))
-            self._stale.discard(quiz_id)
+            await self._rebuild_owned(quiz_id)
         return self._sessions[quiz_id]
 
-    def _known_finished(self, quiz_id: str) -> bool:
+    async def _rebuild_owned(self, quiz_id: str) -> None:
+        """Make an owned quiz exactly what its journal holds (after a batch that failed).
+
+        Rows past what was known stored were stored by the failed batch after all (its commit
+        went through, the error came after): what they did is kept for :meth:`pop_recovered`,
+        so its frames still go out and other processes get the rows.
+        """
+        rows = await self.records.records(quiz_id)
+        stored = self._stored_seq.get(quiz_id, 0)
+        session = self._rebuild(self._definitions[quiz_id], [r for r in rows if r[0] <= stored])
+        extra = tuple(r for r in rows if r[0] > stored)
+        executed = tuple(self._apply(session, extra))
+        self._sessions[quiz_id] = session
+        self._stale.discard(quiz_id)
+        if extra:
+            self._stored_seq[quiz_id] = session.seq
+            earlier = self._recovered.get(quiz_id)
+            if earlier is None:
+                self._recovered[quiz_id] = Committed(stored, extra, executed)
+            else:
+                self._recovered[quiz_id] = Committed(
+                    earlier.prev_seq, earlier.rows + extra, earlier.recovered + executed
+                )
+
+    def pop_recovered(self) -> dict[str, Committed]:
+        """Rows found stored when quizzes were rebuilt, not yet published (see
+        :meth:`_rebuild_owned`); each is returned once."""
+        recovered, self._recovered = self._recovered, {}
+        return recovered
+
+    async def _undo(self, quiz_ids: Iterable[str]) -> None:
+        """Right after a failed batch: rebuild the quizzes it touched from the journal now,
+        so nothing reads what was not stored. While storage stays unreachable they stay
+        stale and are rebuilt before their next command."""
+        for quiz_id in sorted(quiz_ids):
+            if quiz_id in self._epochs and quiz_id in self._stale:
+                try:
+                    await self._rebuild_owned(quiz_id)
+                except (StorageUnavailable, OSError):
+                    return  # storage is down: the others would fail the same way
+                except Exception:
+                    log.exception("rebuilding a quiz failed", extra={"quiz_id": quiz_id})
+
+    def known_finished(self, quiz_id: str) -> bool:
         """Whether this process knows the quiz has finished (its finish is stored: only a
         stored finish gives the lease up, and a copy only applies stored rows)."""
         session = self._sessions.get(quiz_id)
@@ -294,7 +346,7 @@ class QuizStore:
                 for envelope in batch:
                     quiz_id = envelope.quiz_id
                     if quiz_id not in self._epochs:
-                        outcomes.append(_finished() if self._known_finished(quiz_id) else _moving())
+                        outcomes.append(_finished() if self.known_finished(quiz_id) else _moving())
                         continue
                     try:
                         session = await self._fresh(quiz_id)
@@ -322,18 +374,31 @@ class QuizStore:
                 self._stale.update(touched)
                 log.warning("lease lost while storing a batch", extra={"quizzes": len(touched)})
                 self.lose(fenced.quiz_ids)
+                await self._undo(touched)
+                raise
+            except Exception:
+                self._stale.update(touched)
+                await self._undo(touched)
                 raise
             except BaseException:
                 self._stale.update(touched)
                 raise
+            for quiz_id in committed:
+                self._stored_seq[quiz_id] = self._sessions[quiz_id].seq
             # A finished quiz changes no more: the lease goes with the finish (the journal
             # marked it), and later commands are refused as for a finished quiz.
             for quiz_id in finished:
                 self._epochs.pop(quiz_id, None)
-            return outcomes, {
-                quiz_id: Committed(prev, tuple(quiz_rows))
-                for quiz_id, (prev, quiz_rows) in committed.items()
-            }
+            result = self.pop_recovered()
+            for quiz_id, (prev, quiz_rows) in committed.items():
+                earlier = result.get(quiz_id)
+                if earlier is None:
+                    result[quiz_id] = Committed(prev, tuple(quiz_rows))
+                else:  # the recovered rows come first: they are older
+                    result[quiz_id] = Committed(
+                        earlier.prev_seq, earlier.rows + tuple(quiz_rows), earlier.recovered
+                    )
+            return outcomes, result
 
     async def close(self) -> None:
         await self.records.close()

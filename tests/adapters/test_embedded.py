@@ -10,7 +10,6 @@ is real time, not a faked clock.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -349,22 +348,7 @@ async def test_orphans_come_oldest_first_up_to_the_limit(
     assert await second.orphans(10) == ["q0", "q3", "q4"]
 
 
-@pytest.mark.parametrize(
-    "journaled",
-    [
-        False,
-        pytest.param(
-            True,
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=sqlite3.IntegrityError,
-                reason="with a SQLite journal a row already stored raises sqlite3."
-                "IntegrityError, not Fenced as CommandLog.append promises",
-            ),
-        ),
-    ],
-    ids=["memory", "sqlite"],
-)
+@pytest.mark.parametrize("journaled", [False, True], ids=["memory", "sqlite"])
 async def test_a_row_already_stored_is_fenced(path: Path, journaled: bool) -> None:
     records = await EmbeddedRecords.open(SqliteJournal(path) if journaled else None)
     try:

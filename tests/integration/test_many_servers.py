@@ -159,7 +159,7 @@ async def test_when_the_owner_stops_another_server_takes_the_quiz_over_with_its_
         async def no_release(_epochs: Any) -> None:
             return None
 
-        owner.server.records.release = no_release  # type: ignore[method-assign]
+        owner.server.records.release = no_release  # type: ignore[method-assign,assignment]
         owner.server.request_exit()
         await asyncio.sleep(0)
         new_owner = None

@@ -193,8 +193,13 @@ class EmbeddedRecords:
         if fenced:
             raise Fenced(fenced)
         if storage.journal is not None:
-            with _outage("storing a batch"):
-                await storage.journal.append(rows, finished)
+            try:
+                with _outage("storing a batch"):
+                    await storage.journal.append(rows, finished)
+            except sqlite3.IntegrityError:
+                # A (quiz, seq) already stored: nothing of the batch was (one transaction).
+                # Which quiz clashed is read only now, on this rare path, not per batch.
+                raise Fenced(await self._clashing(rows)) from None
         else:
             for quiz_id, seq, _record in rows:
                 stored = storage.rows.setdefault(quiz_id, [])
@@ -209,6 +214,17 @@ class EmbeddedRecords:
             if storage.live_pins.get(pin) == quiz_id:
                 del storage.live_pins[pin]
                 storage.ended_pins[pin] = quiz_id
+
+    async def _clashing(self, rows: Sequence[Row]) -> list[str]:
+        wanted: dict[str, set[int]] = {}
+        for quiz_id, seq, _record in rows:
+            wanted.setdefault(quiz_id, set()).add(seq)
+        clashing = []
+        for quiz_id, seqs in wanted.items():
+            stored = await self.records(quiz_id, min(seqs) - 1)
+            if any(seq in seqs for seq, _ in stored):
+                clashing.append(quiz_id)
+        return clashing or sorted(wanted)
 
     async def records(self, quiz_id: str, after_seq: int = 0) -> list[tuple[int, Record]]:
         storage = self._storage
