@@ -6,7 +6,7 @@ from empty storage; every later ``open`` of the same path gives another ``Record
 same storage, as a second process would get (the two-process tests: takeover, fencing, one PIN
 created twice at once). ``cleanup`` removes whatever ``open`` made outside ``tmp_path``.
 
-**Adding a backend** (the embedded one): write ``async def open(storage, *, lease_s)`` — for
+**Adding a backend**: write ``async def open(storage, *, lease_s)`` — for
 a file-based store, open the files under ``storage`` — and add ``Backend(open)`` to
 :data:`BACKENDS`; every contract test then runs against it. A server-backed one that cannot
 reach its server calls ``pytest.skip`` with what is missing (a failure under ``CI=true``).
@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from livequiz.adapters.embedded import EmbeddedRecords
 from livequiz.adapters.postgres import PostgresRecords
+from livequiz.adapters.sqlite import SqliteJournal
 from livequiz.domain.question import Question
 from livequiz.domain.settings import QuizSettings
 from livequiz.ports import QuizDefinition, Records
@@ -71,8 +73,32 @@ async def _cleanup_postgres(storage: Path) -> None:
         await drop_schema(schema)
 
 
+# ---------------------------------------------------------------------- the embedded default
+
+#: tmp_path → the first EmbeddedRecords over it; later opens share its storage.
+_embedded: dict[Path, EmbeddedRecords] = {}
+
+
+def _embedded_opener(journaled: bool) -> Opener:
+    async def open_embedded(storage: Path, *, lease_s: float) -> Records:
+        first = _embedded.get(storage)
+        if first is None:
+            journal = SqliteJournal(storage / "journal.sqlite3") if journaled else None
+            first = _embedded[storage] = await EmbeddedRecords.open(journal, lease_s=lease_s)
+            return first
+        return first.sharing(lease_s=lease_s)
+
+    return open_embedded
+
+
+async def _cleanup_embedded(storage: Path) -> None:
+    _embedded.pop(storage, None)
+
+
 #: Every backend the contract holds, by test id.
 BACKENDS: dict[str, Backend] = {
+    "memory": Backend(_embedded_opener(False), _cleanup_embedded),
+    "sqlite": Backend(_embedded_opener(True), _cleanup_embedded),
     "postgres": Backend(_open_postgres, _cleanup_postgres),
 }
 

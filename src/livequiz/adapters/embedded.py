@@ -15,6 +15,7 @@ PostgreSQL + NATS, before either is involved.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import sqlite3
 import time
@@ -64,7 +65,9 @@ class _Storage:
     live_pins: dict[str, str] = field(default_factory=dict)
     ended_pins: dict[str, str] = field(default_factory=dict)
     #: Journal rows when there is no SQLite journal (memory only).
-    rows: dict[str, list[tuple[int, Record]]] = field(default_factory=dict)
+    rows: dict[str, dict[int, Record]] = field(default_factory=dict)
+    #: Held by a write and by a lease change, so the two never interleave (see ``append``).
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     leases: dict[str, _Lease] = field(default_factory=dict)
     #: The highest epoch each quiz's lease ever had (epochs never repeat).
     epochs: dict[str, int] = field(default_factory=dict)
@@ -128,9 +131,13 @@ class EmbeddedRecords:
                 storage.live_pins[definition.pin] = definition.quiz_id
                 storage.ended_pins.pop(definition.pin, None)
 
-    def sharing(self, *, owner_id: str | None = None) -> EmbeddedRecords:
+    def sharing(
+        self, *, owner_id: str | None = None, lease_s: float | None = None
+    ) -> EmbeddedRecords:
         """Another process's view of the same storage (a test of many servers in one process)."""
-        return EmbeddedRecords(self._storage, owner_id=owner_id, lease_s=self.lease_s)
+        return EmbeddedRecords(
+            self._storage, owner_id=owner_id, lease_s=self.lease_s if lease_s is None else lease_s
+        )
 
     # ------------------------------------------------------------------ directory
 
@@ -156,7 +163,7 @@ class EmbeddedRecords:
             raise
         storage.leases[definition.quiz_id].expires_at = time.monotonic() + self.lease_s
         storage.ended_pins.pop(definition.pin, None)
-        storage.rows.setdefault(definition.quiz_id, [])
+        storage.rows.setdefault(definition.quiz_id, {})
         return epoch
 
     async def definition(self, quiz_id: str) -> QuizDefinition:
@@ -181,39 +188,50 @@ class EmbeddedRecords:
         self, rows: Sequence[Row], finished: Sequence[str], epochs: Mapping[str, int]
     ) -> None:
         storage = self._storage
-        quizzes = {quiz_id for quiz_id, _, _ in rows} | set(finished)
-        # An expired lease nobody took yet still fences nobody out: its epoch is the newest.
-        fenced = [
-            quiz_id
-            for quiz_id in quizzes
-            if (lease := storage.leases.get(quiz_id)) is None
-            or lease.owner != self.owner_id
-            or lease.epoch != epochs.get(quiz_id)
-        ]
-        if fenced:
-            raise Fenced(fenced)
-        if storage.journal is not None:
-            try:
-                with _outage("storing a batch"):
-                    await storage.journal.append(rows, finished)
-            except sqlite3.IntegrityError:
-                # A (quiz, seq) already stored: nothing of the batch was (one transaction).
-                # Which quiz clashed is read only now, on this rare path, not per batch.
-                raise Fenced(await self._clashing(rows)) from None
-        else:
-            for quiz_id, seq, _record in rows:
-                stored = storage.rows.setdefault(quiz_id, [])
-                if stored and stored[-1][0] >= seq:
-                    raise Fenced([quiz_id], f"{quiz_id}: seq {seq} is already stored")
-            for quiz_id, seq, record in rows:
-                storage.rows[quiz_id].append((seq, record))
-        for quiz_id in finished:
-            storage.finished.add(quiz_id)
-            storage.leases.pop(quiz_id, None)
-            pin = storage.definitions[quiz_id].pin
-            if storage.live_pins.get(pin) == quiz_id:
-                del storage.live_pins[pin]
-                storage.ended_pins[pin] = quiz_id
+        # The check and the write are one step for every process sharing the storage, as a
+        # transaction holding the lease rows is on PostgreSQL: an acquire waits for a write in
+        # progress, so a new owner reads everything the old one was told is stored.
+        async with storage.lock:
+            quizzes = {quiz_id for quiz_id, _, _ in rows} | set(finished)
+            # An expired lease nobody took yet fences nobody out: its epoch is the newest.
+            fenced = [
+                quiz_id
+                for quiz_id in quizzes
+                if (lease := storage.leases.get(quiz_id)) is None
+                or lease.owner != self.owner_id
+                or lease.epoch != epochs.get(quiz_id)
+            ]
+            if fenced:
+                raise Fenced(fenced)
+            if storage.journal is not None:
+                try:
+                    with _outage("storing a batch"):
+                        await storage.journal.append(rows, finished)
+                except sqlite3.IntegrityError:
+                    # A (quiz, seq) already stored: nothing of the batch was (one
+                    # transaction). Which quiz clashed is read only now, on this rare path.
+                    raise Fenced(await self._clashing(rows)) from None
+            else:
+                # Memory only: nothing to wait for, but a turn of the loop, as a write would
+                # give, so a writer in a loop never starves the rest of the process.
+                await asyncio.sleep(0)
+                seen: set[tuple[str, int]] = set()
+                clashing: set[str] = set()
+                for quiz_id, seq, _record in rows:
+                    if seq in storage.rows.get(quiz_id, {}) or (quiz_id, seq) in seen:
+                        clashing.add(quiz_id)
+                    seen.add((quiz_id, seq))
+                if clashing:
+                    raise Fenced(sorted(clashing), "a sequence number is already stored")
+                for quiz_id, seq, record in rows:
+                    storage.rows.setdefault(quiz_id, {})[seq] = record
+            for quiz_id in finished:
+                storage.finished.add(quiz_id)
+                storage.leases.pop(quiz_id, None)
+                pin = storage.definitions[quiz_id].pin
+                if storage.live_pins.get(pin) == quiz_id:
+                    del storage.live_pins[pin]
+                    storage.ended_pins[pin] = quiz_id
 
     async def _clashing(self, rows: Sequence[Row]) -> list[str]:
         wanted: dict[str, set[int]] = {}
@@ -229,11 +247,12 @@ class EmbeddedRecords:
     async def records(self, quiz_id: str, after_seq: int = 0) -> list[tuple[int, Record]]:
         storage = self._storage
         if quiz_id not in storage.definitions:
-            raise UnknownQuiz(quiz_id)
+            return []
         if storage.journal is not None:
             with _outage("reading the journal"):
                 return await storage.journal.records(quiz_id, after_seq)
-        return [(seq, record) for seq, record in storage.rows.get(quiz_id, []) if seq > after_seq]
+        stored = storage.rows.get(quiz_id, {})
+        return [(seq, stored[seq]) for seq in sorted(stored) if seq > after_seq]
 
     # ------------------------------------------------------------------ leases
 
@@ -250,10 +269,11 @@ class EmbeddedRecords:
             raise UnknownQuiz(quiz_id)
         if quiz_id in storage.finished:
             return None
-        lease = storage.leases.get(quiz_id)
-        if lease is not None and lease.expires_at >= time.monotonic():
-            return None
-        return self._grant(quiz_id)
+        async with storage.lock:  # waits for a write in progress (see append)
+            lease = storage.leases.get(quiz_id)
+            if lease is not None and lease.expires_at >= time.monotonic():
+                return None
+            return self._grant(quiz_id)
 
     async def renew(self, epochs: Mapping[str, int]) -> set[str]:
         storage = self._storage
@@ -275,6 +295,8 @@ class EmbeddedRecords:
 
     async def orphans(self, limit: int) -> list[str]:
         storage = self._storage
+        if limit <= 0:
+            return []
         now = time.monotonic()
         found = []
         for quiz_id in storage.definitions:
