@@ -711,6 +711,17 @@ async def _unavailable(_srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Re
     return await unstarted_server_request("POST", "/api/quizzes")
 
 
+@scenario("#/components/responses/Unavailable", JSON_MEDIA, "storage_down")
+async def _storage_unreachable(
+    srv: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> httpx.Response:
+    async def refused(_pin: str) -> str:
+        raise StorageUnavailable("connection refused")
+
+    monkeypatch.setattr(srv.server.records, "live_quiz_for_pin", refused)
+    return await srv.http.get("/api/quizzes/123456")
+
+
 @scenario("#/components/responses/NotFound", JSON_MEDIA, "not_found")
 async def _not_found(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
     return await srv.http.get("/api/quiz")

@@ -727,6 +727,7 @@ OPENAPI: JSON = {
                         "No live quiz has this PIN (a finished quiz's PIN is free again).",
                         unknown_quiz=_error("unknown_quiz", "no live quiz has that PIN"),
                     ),
+                    "503": {"$ref": "#/components/responses/Unavailable"},
                     "500": _CRASH,
                 },
             },
@@ -909,6 +910,7 @@ OPENAPI: JSON = {
                         "An unknown format.",
                         bad_format=_error("bad_request", "format must be 'json' or 'csv'"),
                     ),
+                    "503": {"$ref": "#/components/responses/Unavailable"},
                     "500": _CRASH,
                 },
             },
@@ -931,6 +933,7 @@ OPENAPI: JSON = {
                         "No live quiz has this PIN.",
                         unknown_quiz=_error("unknown_quiz", "no live quiz has that PIN"),
                     ),
+                    "503": {"$ref": "#/components/responses/Unavailable"},
                     "500": _CRASH,
                 },
             },
@@ -1053,9 +1056,16 @@ OPENAPI: JSON = {
             ),
             "Unavailable": {
                 **_errors(
-                    "The server is starting or stopping; retry after `Retry-After` seconds.",
+                    "The server is starting or stopping, or cannot reach its storage or the "
+                    "server process running the quiz right now; retry after `Retry-After` "
+                    "seconds. Nothing is half done: a join that was refused so may be sent "
+                    "again.",
                     unavailable=_error(
                         "unavailable", "the server is starting or stopping; try again in a moment"
+                    ),
+                    storage_down=_error(
+                        "unavailable",
+                        "the server cannot reach its storage right now; try again in a moment",
                     ),
                 ),
                 "headers": {"Retry-After": {"$ref": "#/components/headers/Retry-After"}},
