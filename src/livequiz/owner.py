@@ -368,7 +368,7 @@ class QuizOwner:
             elif not self.owns(quiz_id):
                 future.set_result(_finished() if self.store.known_finished(quiz_id) else _moving())
             else:
-                self.submit(quiz_id, item, _resolver(future))
+                self.submit(quiz_id, item, resolver(future))
         outcomes = await asyncio.gather(*futures)
         return codec.encode(codec.OutcomeBatch(tuple(outcomes)))
 
@@ -491,7 +491,9 @@ def _moving() -> Rejected:
     return Rejected(ErrorCode.UNAVAILABLE, "this quiz is moving to another server; try again")
 
 
-def _resolver(future: asyncio.Future[Outcome]) -> Reply:
+def resolver(future: asyncio.Future[Outcome]) -> Reply:
+    """A reply that settles ``future`` with the outcome (once)."""
+
     def reply(outcome: Outcome) -> None:
         if not future.done():
             future.set_result(outcome)

@@ -28,7 +28,7 @@ from livequiz import codec, names
 from livequiz.domain.commands import Answer, Command
 from livequiz.domain.errors import ErrorCode, Rejected
 from livequiz.observability import Metrics
-from livequiz.owner import QuizOwner, Reply
+from livequiz.owner import QuizOwner, Reply, resolver
 from livequiz.ports import (
     Bus,
     BusUnavailable,
@@ -80,17 +80,6 @@ class Router:
             self.owner.submit(quiz_id, command, reply)
         else:
             self._queue(quiz_id, command, reply)
-
-    async def call(self, quiz_id: str, command: Command) -> Outcome:
-        """Submit and wait for the durable outcome."""
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-
-        def reply(outcome: Outcome) -> None:
-            if not future.done():
-                future.set_result(outcome)
-
-        self.submit(quiz_id, command, reply)
-        return await future
 
     def presence(self, quiz_id: str, player_id: int, present: bool) -> None:
         """This process gained its first, or lost its last, connection of a player."""
@@ -223,7 +212,7 @@ class Router:
                 self.owner.presence(quiz_id, self.owner.process_id, item.player_id, item.present)
                 future.set_result(_PRESENCE_DONE)
             else:
-                self.owner.submit(quiz_id, item, _resolver(future))
+                self.owner.submit(quiz_id, item, resolver(future))
         return list(await asyncio.gather(*futures))
 
     async def _finished(self, quiz_id: str) -> bool:
@@ -253,14 +242,6 @@ def _unavailable() -> Rejected:
 
 def _finished() -> Rejected:
     return Rejected(ErrorCode.QUIZ_FINISHED, "this quiz has finished")
-
-
-def _resolver(future: asyncio.Future[Outcome]) -> Reply:
-    def reply(outcome: Outcome) -> None:
-        if not future.done():
-            future.set_result(outcome)
-
-    return reply
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -50,7 +50,7 @@ from livequiz.domain.question import Question
 from livequiz.domain.session import Phase
 from livequiz.domain.settings import QuizSettings
 from livequiz.observability import Metrics
-from livequiz.owner import OwnerLimits, QuizOwner, Reply
+from livequiz.owner import OwnerLimits, QuizOwner, Reply, resolver
 from livequiz.ports import (
     Bus,
     Outcome,
@@ -347,12 +347,7 @@ class QuizService:
     async def call(self, quiz_id: str, command: Command) -> Outcome:
         """Submit and wait for the durable outcome."""
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-
-        def reply(outcome: Outcome) -> None:
-            if not future.done():
-                future.set_result(outcome)
-
-        self.submit(quiz_id, command, reply)
+        self.submit(quiz_id, command, resolver(future))
         return await future
 
     @property
