@@ -69,6 +69,8 @@ class Router:
         self._moved: dict[str, asyncio.Future[None]] = {}
         self._flush: asyncio.Handle | None = None
         self._in_flight = 0
+        self._sending: set[asyncio.Task[None]] = set()
+        self._stopped = False
 
     @property
     def backlog(self) -> int:
@@ -115,7 +117,29 @@ class Router:
 
     # ------------------------------------------------------------------ to another process
 
+    async def stop(self) -> None:
+        """Send nothing more; what is on its way is answered ``unavailable`` (the process is
+        stopping: the clients reconnect to another)."""
+        self._stopped = True
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        pending, self._pending = self._pending, {}
+        for entries in pending.values():
+            for _item, reply in entries:
+                if reply is not None:
+                    reply(_unavailable())
+        for task in list(self._sending):
+            task.cancel()
+        for task in list(self._sending):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     def _queue(self, quiz_id: str, item: codec.Item, reply: Reply | None) -> None:
+        if self._stopped:
+            if reply is not None:
+                reply(_unavailable())
+            return
         self._pending.setdefault(quiz_id, []).append((item, reply))
         if self._flush is None:
             self._flush = asyncio.get_running_loop().call_soon(self._send_all)
@@ -126,6 +150,8 @@ class Router:
         for quiz_id, entries in pending.items():
             self._in_flight += len(entries)
             task = asyncio.create_task(self._send(quiz_id, entries))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
             task.add_done_callback(_log_failure)
 
     async def _send(self, quiz_id: str, entries: list[Entry]) -> None:

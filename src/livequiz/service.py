@@ -248,6 +248,7 @@ class QuizService:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.router.stop()
         await self.owner.stop()
         for follow in self._follows.values():
             for subscription in follow.subscriptions:

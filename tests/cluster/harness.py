@@ -30,7 +30,7 @@ import httpx
 import orjson
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from tests.deploy.processes import LiveQuizProcess, livequiz_processes
 
@@ -171,7 +171,8 @@ class Player:
                 continue
             try:
                 ws = await connect(ws_url(self.process), compression=None, open_timeout=5)
-            except (OSError, TimeoutError):
+            except (OSError, TimeoutError, InvalidHandshake):
+                # refused, or accepted by a process dying under it (killed a moment ago)
                 if time.monotonic() > deadline:
                     raise
                 self.at = (self.at + 1) % len(self.processes)
