@@ -54,6 +54,10 @@ log = logging.getLogger("livequiz.owner")
 
 #: How soon a clock whose Tick could not be stored (storage down) tries again.
 CLOCK_RETRY_S = 0.5
+#: A lease counts as held only this fraction of its length after it was last renewed (on this
+#: process's own clock): past that, the database may already have let another process take it,
+#: so this one stops answering for the quiz until a renewal succeeds (storage down) or fails.
+LEASE_TRUST = 0.75
 #: Every process says it is alive this often (on ``names.PROCESSES``)...
 HEARTBEAT_S = 1.0
 #: ...and one not heard from for this long is dead: the players only it held a connection of
@@ -83,6 +87,8 @@ class _Owned:
     """What this process keeps for a quiz it owns, besides the session."""
 
     epoch: int
+    #: ``time.monotonic()`` until which the lease is surely still this process's.
+    valid_until: float = 0.0
     serving: Subscription | None = None
     timer: asyncio.TimerHandle | None = None
     #: player id → the processes holding a connection of that player.
@@ -126,7 +132,14 @@ class QuizOwner:
         return self.store.owner_id
 
     def owns(self, quiz_id: str) -> bool:
-        return quiz_id in self._owned and self.store.owns(quiz_id)
+        """Whether this process runs the quiz now: it holds the lease, and renewed it recently
+        enough that no other process can have taken it (so even a refusal it gives is true)."""
+        owned = self._owned.get(quiz_id)
+        return (
+            owned is not None
+            and time.monotonic() < owned.valid_until
+            and self.store.owns(quiz_id)
+        )
 
     @property
     def backlog(self) -> int:
@@ -184,19 +197,24 @@ class QuizOwner:
             return False
         if self.owns(quiz_id):
             return True
+        started = time.monotonic()
         try:
             epoch = await self.store.take(quiz_id)
         except UnknownQuiz:
             return False
         if epoch is None:
             return False
-        await self._serve(quiz_id, epoch, announce=True)
+        await self._serve(quiz_id, epoch, announce=True, leased_at=started)
         log.info("took over a quiz", extra={"quiz_id": quiz_id, "epoch": epoch})
         self.metrics.takeovers.inc()
         return True
 
-    async def _serve(self, quiz_id: str, epoch: int, *, announce: bool) -> None:
-        owned = self._owned[quiz_id] = _Owned(epoch)
+    async def _serve(
+        self, quiz_id: str, epoch: int, *, announce: bool, leased_at: float | None = None
+    ) -> None:
+        trusted = self.store.records.lease_s * LEASE_TRUST
+        started = time.monotonic() if leased_at is None else leased_at
+        owned = self._owned[quiz_id] = _Owned(epoch, valid_until=started + trusted)
 
         async def respond(data: bytes) -> bytes:
             return await self._respond(quiz_id, data)
@@ -298,13 +316,21 @@ class QuizOwner:
             await asyncio.sleep(period)
             epochs = self.store.owned()
             if epochs:
+                started = time.monotonic()
                 try:
                     lost = await self.store.records.renew(epochs)
                 except StorageUnavailable:
-                    lost = set()
+                    # Not lost, not renewed: past LEASE_TRUST the quizzes are not answered
+                    # for (owns() is false) until a renewal says which way it went.
                     log.warning("could not renew leases: storage unavailable")
-                if lost:
-                    self._lost(lost)
+                else:
+                    until = started + self.store.records.lease_s * LEASE_TRUST
+                    for quiz_id in epochs.keys() - lost:
+                        owned = self._owned.get(quiz_id)
+                        if owned is not None:
+                            owned.valid_until = until
+                    if lost:
+                        self._lost(lost)
             await self.sweep()
 
     # ------------------------------------------------------------------ commands
@@ -403,6 +429,16 @@ class QuizOwner:
             committed_rows = self.store.pop_recovered()
         self.metrics.scoring_seconds.observe(time.perf_counter() - started)
         self.metrics.batch_size.observe(len(batch))
+        # A refusal from a session whose lease may have moved on meanwhile may be wrong (the
+        # new owner may have opened the next question): the client asks again instead.
+        for index, (envelope, _reply) in enumerate(batch):
+            quiz_id = envelope.quiz_id
+            if (
+                isinstance(outcomes[index], Rejected)
+                and quiz_id in self._owned
+                and not self.owns(quiz_id)
+            ):
+                outcomes[index] = _moving()
         # The log first: other processes' copies should have the rows before the acks that
         # rely on them arrive there (they wait for them if not).
         for quiz_id, rows in committed_rows.items():
