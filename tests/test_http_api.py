@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -902,3 +903,26 @@ def test_the_csv_defuses_every_formula_start(nickname: str, cell: str) -> None:
     rows = list(csv.reader(io.StringIO(_results_csv(report).removeprefix("\ufeff"))))
     assert rows == [["rank", "nickname", "score", "correct", "answered", "questions"],
                     ["1", cell, "0", "0", "0", "0"]]  # fmt: skip
+
+
+@in_module_loop
+async def test_quiz_generation_runs_off_the_event_loop(
+    srv: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Generating 100 questions takes 0.1-0.3 s of CPU: on the event loop it would hold every
+    # quiz's acks and boards that long. It runs in a worker thread; the loop stays free.
+    from livequiz import http_api
+
+    threads: list[str] = []
+    real = http_api.generate_quiz
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(http_api, "generate_quiz", spy)
+    response = await srv.http.post("/api/quizzes", json={"count": 20, "seed": 1})
+    assert response.status_code == 201, response.text
+    assert len(threads) == 1
+    assert threads[0] != threading.main_thread().name
+    assert threads[0].startswith("livequiz-generate")
