@@ -912,9 +912,9 @@ async def test_quiz_generation_runs_off_the_event_loop(
     # Generating 100 questions takes 0.1-0.3 s of CPU: on the event loop it would hold every
     # quiz's acks and boards that long. It runs in a worker thread; the loop stays free.
     from livequiz import http_api
+    from livequiz.vocabulary import generate_quiz as real
 
     threads: list[str] = []
-    real = http_api.generate_quiz
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         threads.append(threading.current_thread().name)
