@@ -139,7 +139,9 @@ class QuizOwner:
         enough that no other process can have taken it (so even a refusal it gives is true)."""
         owned = self._owned.get(quiz_id)
         return (
-            owned is not None and time.monotonic() < owned.valid_until and self.store.owns(quiz_id)
+            owned is not None
+            and (self.store.records.exclusive or time.monotonic() < owned.valid_until)
+            and self.store.owns(quiz_id)
         )
 
     @property

@@ -179,6 +179,11 @@ class Leases(Protocol):
     #: How long a lease lasts unless renewed (seconds).
     lease_s: float
 
+    @property
+    def exclusive(self) -> bool:
+        """Whether no other process can take this one's leases (the embedded default, one
+        process): its owner then never doubts a lease, however long its loop was busy."""
+
     async def acquire(self, quiz_id: str) -> int | None:
         """Take the lease of a live quiz that nobody holds (never taken, expired or released).
 

@@ -72,6 +72,8 @@ class _Storage:
     #: The highest epoch each quiz's lease ever had (epochs never repeat).
     epochs: dict[str, int] = field(default_factory=dict)
     loaded: bool = False
+    #: Views made by :meth:`EmbeddedRecords.sharing` (servers of a test sharing the storage).
+    shared: bool = False
 
 
 class EmbeddedRecords:
@@ -135,9 +137,15 @@ class EmbeddedRecords:
         self, *, owner_id: str | None = None, lease_s: float | None = None
     ) -> EmbeddedRecords:
         """Another process's view of the same storage (a test of many servers in one process)."""
+        self._storage.shared = True
         return EmbeddedRecords(
             self._storage, owner_id=owner_id, lease_s=self.lease_s if lease_s is None else lease_s
         )
+
+    @property
+    def exclusive(self) -> bool:
+        """One process, unless :meth:`sharing` made views for others."""
+        return not self._storage.shared
 
     # ------------------------------------------------------------------ directory
 

@@ -196,6 +196,11 @@ class PostgresRecords:
     Open with :meth:`connect`; every method may raise :class:`StorageUnavailable`.
     """
 
+    @property
+    def exclusive(self) -> bool:
+        """Other processes share the database and may take a lease that runs out."""
+        return False
+
     def __init__(
         self, pool: Any, *, schema: str, lease_s: float, owner_id: str, timeout_s: float
     ) -> None:
