@@ -144,6 +144,17 @@ class QuizOwner:
             and self.store.owns(quiz_id)
         )
 
+    def _lease_doubtful(self, quiz_id: str) -> bool:
+        """This process holds the quiz's lease but has not renewed it recently enough to be
+        sure nobody took it over (a finished quiz, whose lease went with its finish, is not
+        doubtful: it is simply done)."""
+        owned = self._owned.get(quiz_id)
+        return (
+            owned is not None
+            and not self.store.records.exclusive
+            and time.monotonic() >= owned.valid_until
+        )
+
     @property
     def backlog(self) -> int:
         """Commands submitted and not yet taken into a batch (the gateway slows boards down
@@ -443,11 +454,7 @@ class QuizOwner:
         # new owner may have opened the next question): the client asks again instead.
         for index, (envelope, _reply) in enumerate(batch):
             quiz_id = envelope.quiz_id
-            if (
-                isinstance(outcomes[index], Rejected)
-                and quiz_id in self._owned
-                and not self.owns(quiz_id)
-            ):
+            if isinstance(outcomes[index], Rejected) and self._lease_doubtful(quiz_id):
                 outcomes[index] = _moving()
         # The log first: other processes' copies should have the rows before the acks that
         # rely on them arrive there (they wait for them if not).
