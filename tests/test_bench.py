@@ -137,14 +137,36 @@ async def test_one_big_quiz_is_clean_measured_and_recounted() -> None:
         assert worker["loop_lag_ms"]["max"] >= worker["loop_lag_ms"]["p99"] >= 0
     assert generator["cpu_play_s"] > 0
 
+    # the whole machine's CPU over the play, in cores: the groups add up to every core
+    machine = result["machine"]["play"]
+    assert machine["cores"] == os.cpu_count()
+    groups = ("user", "system", "interrupts", "steal", "idle")
+    assert sum(machine[f"{g}_cores"] for g in groups) == pytest.approx(machine["cores"])
+    assert machine["user_cores"] > 0
+
     server = result["server_process"]
     assert server["pid"] == os.getpid()
     assert server["kib_per_player"] is not None
     assert server["cpu_play_s"] > 0
 
     table = format_table(result)
-    for row in ("ack ms", "board all ms", "own score = ack", "recount", "loop lag"):
+    for row in (
+        "ack ms",
+        "board all ms",
+        "own score = ack",
+        "recount",
+        "loop lag",
+        "machine, play",
+    ):
         assert row in table
+    # the server's collections, when it had some (read from its pause histogram)
+    server_play["gc_pause_seconds_count"] = {"0": 12.0, "2": 1.0}
+    server_play["gc_pause_seconds_sum"] = {"0": 0.004, "2": 0.12}
+    assert any(
+        line.startswith("server collections, play")
+        and line.endswith("generation 0: 12 taking 4 ms, generation 2: 1 taking 120 ms")
+        for line in format_table(result).splitlines()
+    )
     # targets on either side of the measured p99: one met, one missed
     ack_p99 = result["ack_ms"]["p99"]
     result["targets"] = {"ack": ack_p99 * 2, "board_all": result["board_all_ms"]["p99"] / 2}

@@ -122,10 +122,12 @@ class BoardFanOut:
     it stands (:meth:`Gateway._start_board`) instead of queueing behind it.
     """
 
-    __slots__ = ("frame", "position", "targets")
+    __slots__ = ("frame", "position", "seq", "targets")
 
-    def __init__(self, frame: SharedFrame, targets: list[Client]) -> None:
+    def __init__(self, frame: SharedFrame, seq: int, targets: list[Client]) -> None:
         self.frame = frame
+        #: the quiz's ``seq`` the frame shows (-1: unknown)
+        self.seq = seq
         self.targets = targets
         self.position = 0
 
@@ -171,6 +173,8 @@ class Gateway:
         self.metrics.board_frames_waiting.set_function(self.board_frames_waiting)
         service.deliver = self.deliver
         service.local_players = self.local_players
+        service.board_round_seq = self.board_round_seq
+        service.refresh_board = self.refresh_board
 
     # ------------------------------------------------------------------ transport callbacks
 
@@ -466,7 +470,7 @@ class Gateway:
         if not clients:
             return
         if isinstance(message, Broadcast) and message.kind == "board":
-            self._start_board(quiz_id, clients, SharedFrame.text(message.data))
+            self._start_board(quiz_id, clients, SharedFrame.text(message.data), message.seq)
             return
         if isinstance(message, Broadcast | QuestionFrame | ClosedFrame | FinishedFrame):
             # A frame for everyone keeps its place after the board before it: finish that first.
@@ -496,11 +500,13 @@ class Gateway:
                 if client.role is Role.HOST:
                     client.conn.send_text(message.data)
 
-    def _start_board(self, quiz_id: str, clients: set[Client], frame: SharedFrame) -> None:
+    def _start_board(
+        self, quiz_id: str, clients: set[Client], frame: SharedFrame, seq: int = -1
+    ) -> None:
         """Queue a board for the pump; a newer one takes over the round of the one before it."""
         previous = self._boards.get(quiz_id)
         if previous is None:
-            self._boards[quiz_id] = BoardFanOut(frame, list(clients))
+            self._boards[quiz_id] = BoardFanOut(frame, seq, list(clients))
         else:
             # Those the old board had not reached yet come first, or on a busy server the same
             # last few would never get a board; then everyone else, for a whole round. The quiz
@@ -508,9 +514,24 @@ class Gateway:
             waiting = [c for c in previous.targets[previous.position :] if c in clients]
             skip = set(waiting)
             targets = waiting + [c for c in clients if c not in skip]
-            self._boards[quiz_id] = BoardFanOut(frame, targets)
+            self._boards[quiz_id] = BoardFanOut(frame, seq, targets)
         if self._pump is None:
             self._pump = asyncio.get_running_loop().call_soon(self._pump_boards)
+
+    def board_round_seq(self, quiz_id: str) -> int | None:
+        """The seq of the quiz's board going round now, ``None`` if none is."""
+        job = self._boards.get(quiz_id)
+        return None if job is None else job.seq
+
+    def refresh_board(self, quiz_id: str, seq: int, data: bytes) -> None:
+        """A newer board for the rest of a round in progress (see ``QuizService._settled``).
+
+        Those the round already reached get it when the next tick's board takes the round
+        over (they come after the ones it had not reached); the order of the round stays.
+        """
+        job = self._boards.get(quiz_id)
+        if job is not None and seq > job.seq:
+            job.frame, job.seq = SharedFrame.text(data), seq
 
     def _pump_boards(self) -> None:
         """Write one chunk of board frames, quiz after quiz, then yield the loop.

@@ -8,9 +8,11 @@ only writes the fields it is given, and callers pass ids, codes and counts, neve
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import time
+import weakref
 from typing import Any
 
 import orjson
@@ -129,8 +131,41 @@ class Metrics:
             registry=r,
         )
 
+        self.gc_pause_seconds = Histogram(
+            "livequiz_gc_pause_seconds",
+            "How long each garbage collection held the process (and its event loop), by "
+            "generation: a full collection of a big process is a pause every client feels",
+            ["generation"],
+            buckets=_LATENCY,
+            registry=r,
+        )
+        _watch_collections(self.gc_pause_seconds)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+#: Every live server's pause histogram: the collector is one per process, servers may be many
+#: (tests run several in one process).
+_gc_histograms: weakref.WeakSet[Histogram] = weakref.WeakSet()
+_gc_started = 0.0
+
+
+def _watch_collections(histogram: Histogram) -> None:
+    _gc_histograms.add(histogram)
+    if _on_collection not in gc.callbacks:
+        gc.callbacks.append(_on_collection)
+
+
+def _on_collection(phase: str, info: dict[str, int]) -> None:
+    global _gc_started
+    if phase == "start":
+        _gc_started = time.perf_counter()
+        return
+    paused = time.perf_counter() - _gc_started
+    generation = str(info["generation"])
+    for histogram in list(_gc_histograms):
+        histogram.labels(generation).observe(paused)
 
 
 class JsonFormatter(logging.Formatter):

@@ -120,6 +120,9 @@ class QuizOwner:
         #: Called with a quiz id when this process takes over or loses a quiz.
         self.on_owned: Callable[[str], None] = _nothing
         self.on_lost: Callable[[str], None] = _nothing
+        #: Called with a quiz id after a batch of it was stored and its events handed on:
+        #: the session shows only what is stored (a board can be taken).
+        self.on_settled: Callable[[str], None] = _nothing
         self._inbox: list[tuple[Envelope, Reply | None]] = []
         self._wake = asyncio.Event()
         self._owned: dict[str, _Owned] = {}
@@ -491,6 +494,11 @@ class QuizOwner:
                     self.on_events(quiz_id, outcome.events)
                 except Exception:
                     log.exception("publishing events failed", extra={"quiz_id": quiz_id})
+        for quiz_id in committed_rows:
+            try:
+                self.on_settled(quiz_id)
+            except Exception:
+                log.exception("after a stored batch", extra={"quiz_id": quiz_id})
         for quiz_id in clocks:
             if self.store.owns(quiz_id):
                 self._arm_clock(quiz_id)

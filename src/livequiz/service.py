@@ -89,6 +89,9 @@ class Broadcast:
 
     data: bytes
     kind: str
+    #: For a board, the quiz's ``seq`` it shows: a newer board replaces it mid-round
+    #: (``Gateway._pump_boards``). ``-1``: not known (anything newer replaces it).
+    seq: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +168,8 @@ class _QuizRuntime:
     """Per-quiz state of this process that is not quiz state: dirty flags, deltas, follows."""
 
     board_dirty: bool = False
+    #: A tick found the quiz mid-commit: its board goes out once the batch is stored.
+    board_due: bool = False
     #: ``time.monotonic()`` before which a lobby board waits (lobby_board_frames_per_s).
     lobby_board_at: float = 0.0
     #: The quiz has finished: after its last frames are flushed, this process forgets it.
@@ -218,12 +223,17 @@ class QuizService:
         )
         self.owner.on_owned = self._owned
         self.owner.on_lost = self._lost
+        self.owner.on_settled = self._settled
         self.router = Router(self.owner, bus, metrics, caught_up=self.caught_up)
         #: Where frames for this process's connections go (the gateway's ``deliver``).
         self.deliver: Callable[[str, Delivery], None] = _nowhere
         #: Which players have a connection here (the gateway's answer), for re-announcing
         #: presence to a new owner.
         self.local_players: Callable[[str], list[int]] = _nobody
+        #: The seq of the board going round this process's connections of a quiz, ``None`` if
+        #: none is (the gateway's answer), and how to hand it a newer one mid-round.
+        self.board_round_seq: Callable[[str], int | None] = _no_round
+        self.refresh_board: Callable[[str, int, bytes], None] = _nowhere_board
         self._runtime: dict[str, _QuizRuntime] = {}
         self._follows: dict[str, _Follow] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -426,6 +436,8 @@ class QuizService:
                 self.on_events(quiz_id, outcome.events)
             except Exception:
                 log.exception("building frames failed", extra={"quiz_id": quiz_id})
+        if executed:
+            self._settled(quiz_id)
         self._wake_waiters(quiz_id)
 
     def _catch_up(self, quiz_id: str) -> None:
@@ -598,22 +610,57 @@ class QuizService:
                 runtime.joined, runtime.left, runtime.back, runtime.kicked = [], [], [], []
                 self.deliver(quiz_id, ToHosts(frame))
             if runtime.board_dirty:
-                session = self.store.session(quiz_id)
-                if session.phase is Phase.LOBBY:
-                    now = time.monotonic()
-                    if now < runtime.lobby_board_at:
-                        continue  # still dirty: it goes out at a later tick
-                    runtime.lobby_board_at = now + session.present_count / max(
-                        1, self.limits.lobby_board_frames_per_s
-                    )
-                runtime.board_dirty = False
-                audience += session.present_count + 1
-                self.deliver(quiz_id, Broadcast(protocol.board_frame(session), "board"))
+                audience += self.flush_board(quiz_id, runtime)
             if runtime.finished:
                 done.append(quiz_id)
         for quiz_id in done:  # nothing more will change: no need to visit it every tick
             del self._runtime[quiz_id]
         return audience
+
+    def flush_board(self, quiz_id: str, runtime: _QuizRuntime) -> int:
+        """Hand a dirty quiz's board to the gateway, unless it must wait; returns its audience.
+
+        It waits while a batch of the quiz is being stored (it goes out as soon as that is,
+        from :meth:`_settled`: never showing what may yet be refused, nor running ahead of the
+        frames of that batch), and in the lobby until the quiz's lobby pacing allows.
+        """
+        if not self.store.settled(quiz_id):
+            runtime.board_due = True
+            return 0
+        session = self.store.session(quiz_id)
+        if session.phase is Phase.LOBBY:
+            now = time.monotonic()
+            if now < runtime.lobby_board_at:
+                return 0  # still dirty: it goes out at a later tick
+            runtime.lobby_board_at = now + session.present_count / max(
+                1, self.limits.lobby_board_frames_per_s
+            )
+        runtime.board_dirty = runtime.board_due = False
+        self.deliver(quiz_id, Broadcast(protocol.board_frame(session), "board", session.seq))
+        return session.present_count + 1
+
+    def _settled(self, quiz_id: str) -> None:
+        """A batch of the quiz was stored (owner) or applied (copy), and its frames went out.
+
+        A tick that found the quiz mid-commit left its board due: it goes out now. Otherwise,
+        while a board is going round this process's connections (a big quiz, whose round
+        outlasts a tick), the rest of the round gets the newest scores instead of the last
+        tick's: that takes up to a tick off the time every client waits to see an answer, for
+        one small frame (top-K) per stored batch, not one per recipient. The tick still sends
+        the newest board round everyone (the dirty flag stays for it).
+        """
+        runtime = self._runtime.get(quiz_id)
+        if runtime is None or not self.store.settled(quiz_id):
+            return
+        if runtime.board_due and runtime.board_dirty:
+            self.flush_board(quiz_id, runtime)
+            return
+        round_seq = self.board_round_seq(quiz_id)
+        if round_seq is None:
+            return
+        session = self.store.session(quiz_id)
+        if session.seq > round_seq and session.phase is not Phase.LOBBY:
+            self.refresh_board(quiz_id, session.seq, protocol.board_frame(session))
 
 
 def _nowhere(_quiz_id: str, _delivery: Delivery) -> None:
@@ -622,6 +669,14 @@ def _nowhere(_quiz_id: str, _delivery: Delivery) -> None:
 
 def _nobody(_quiz_id: str) -> list[int]:
     return []
+
+
+def _no_round(_quiz_id: str) -> int | None:
+    return None
+
+
+def _nowhere_board(_quiz_id: str, _seq: int, _frame: bytes) -> None:
+    pass
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

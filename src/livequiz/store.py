@@ -128,6 +128,18 @@ class QuizStore:
     def loaded(self, quiz_id: str) -> bool:
         return quiz_id in self._sessions
 
+    def settled(self, quiz_id: str) -> bool:
+        """Whether the quiz's session shows only what is stored: no batch of it is being
+        committed, and none failed that awaits its rebuild. The owner applies a batch before
+        it commits it; a board or frame taken in between would show what may yet be refused,
+        or run ahead of frames not yet sent. A copy only ever applies stored rows."""
+        if quiz_id in self._stale:
+            return False
+        if quiz_id not in self._epochs:
+            return True
+        session = self._sessions[quiz_id]
+        return session.seq == self._stored_seq.get(quiz_id, session.seq)
+
     def quiz_ids(self) -> list[str]:
         """Every quiz loaded in this process, owned or copied, live or finished."""
         return list(self._sessions)

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import secrets
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import orjson
 import pytest
 
+from livequiz.adapters.embedded import EmbeddedRecords
 from livequiz.auth import Role
+from livequiz.ports import Row
 from livequiz.service import Broadcast, ClosedFrame, QuizService, ServiceLimits
 from tests.integration.helpers import Client, Quiz, setup_quiz
 from tests.server import running_server
@@ -254,3 +257,77 @@ async def test_personal_results_go_out_in_chunks_and_before_the_next_question() 
             else:
                 assert result["answer"] is None
         assert quiz.quiz_id not in gateway._personal_jobs
+
+
+async def test_a_board_round_in_progress_carries_the_newest_scores_to_those_not_reached() -> None:
+    # 8 connections at 20 board frames a second: one round takes ~0.3 s; no tick meanwhile
+    async with _chunked_quiz(QUIET, chunk=2, board_frames_per_s=20) as quiz:
+        gateway = quiz.srv.server.gateway
+        await quiz.start()
+        seq = quiz.srv.service.store.session(quiz.quiz_id).seq
+        old = Broadcast(_frame(type="board", mark="old", seq=seq), "board", seq)
+        gateway.deliver(quiz.quiz_id, old)
+        await _one_loop_turn()  # the first chunk has the tick's board
+        ack = await quiz.players["Anna"].answer(0, quiz.correct(0))
+        assert ack["status"] == "accepted"
+        # once the answer was stored, the rest of the round carries it, without a tick
+        job = gateway._boards[quiz.quiz_id]
+        not_reached = {c.player_id for c in job.targets[job.position :] if c.role is Role.PLAYER}
+        assert len(not_reached) >= 3
+        for name, client in quiz.players.items():
+            if quiz.ids[name] in not_reached:
+                # the first board this player ever got: the newest, not the tick's
+                board = await client.wait_for(lambda f: f["type"] == "board")
+                assert "mark" not in board, name
+                assert board["seq"] >= ack["seq"], name
+                assert board["answered"] == 1
+                assert {r["player_id"]: r["score"] for r in board["top"]}[quiz.ids["Anna"]] > 0
+
+
+class HeldRecords(EmbeddedRecords):
+    """The embedded storage, whose writes wait while :attr:`writable` is clear: a slow disk,
+    or a database taking its time to commit."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.writable = asyncio.Event()
+        self.writable.set()
+
+    async def append(
+        self, rows: Sequence[Row], finished: Sequence[str], epochs: Mapping[str, int]
+    ) -> None:
+        await self.writable.wait()
+        await super().append(rows, finished, epochs)
+
+
+async def test_a_board_never_shows_an_answer_still_being_stored() -> None:
+    key = secrets.token_bytes(32)
+    records = HeldRecords.over(None, key=key)
+    async with (
+        running_server(records=records, key=key, service=QUIET) as srv,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        stack.push_async_callback(records.close)
+        quiz = await setup_quiz(srv, stack, PLAYERS[:3], count=2, seed=3)
+        service, store = srv.service, srv.service.store
+        await quiz.start()
+        ben = await quiz.players["Ben"].answer(0, quiz.correct(0))
+        assert ben["status"] == "accepted"  # stored: the board is due to show it
+        records.writable.clear()
+        anna = asyncio.create_task(quiz.players["Anna"].answer(0, quiz.correct(0)))
+        async with asyncio.timeout(5):  # Anna's answer is applied, its commit held
+            while store.session(quiz.quiz_id).seq == ben["seq"]:
+                await asyncio.sleep(0.01)
+        # a tick now: the board waits for the commit rather than show Anna's answer
+        assert service.flush_boards() == 0
+        await asyncio.sleep(0.2)
+        assert not anna.done()
+        for client in quiz.clients:
+            assert all(f.get("answered") != 2 for f in client.frames), client.name
+        records.writable.set()
+        ack = await anna
+        assert ack["status"] == "accepted"
+        # ...and goes out as soon as the commit is done, without another tick
+        for client in quiz.clients:
+            board = await client.wait_for(lambda f: f["type"] == "board" and f["answered"] == 2)
+            assert board["seq"] >= ack["seq"]

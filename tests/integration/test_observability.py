@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import io
 import logging
 import secrets
@@ -106,6 +107,16 @@ async def test_health_readiness_and_metrics_endpoints_answer() -> None:
         assert metrics.status_code == 200
         assert metrics.headers["content-type"].startswith("text/plain")
         assert "# TYPE livequiz_connections gauge" in metrics.text
+
+
+async def test_garbage_collection_pauses_are_measured_by_generation() -> None:
+    async with running_server() as srv:
+        count = "livequiz_gc_pause_seconds_count"
+        before = await srv.metric(count, generation="2")
+        took = await srv.metric("livequiz_gc_pause_seconds_sum", generation="2")
+        gc.collect()  # one full collection, as the interpreter runs now and then
+        assert await srv.metric(count, generation="2") >= before + 1
+        assert await srv.metric("livequiz_gc_pause_seconds_sum", generation="2") > took
 
 
 async def test_result_frames_are_counted_once_per_frame_sent() -> None:

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Self
 
 from livequiz.adapters.sqlite import SqliteJournal
 from livequiz.ports import (
@@ -92,7 +93,7 @@ class EmbeddedRecords:
         key: bytes | None = None,
         owner_id: str | None = None,
         lease_s: float = 3.0,
-    ) -> EmbeddedRecords:
+    ) -> Self:
         """Storage over ``journal`` (``None``: memory only); :meth:`load` reads what it holds."""
         storage = _Storage(journal, key or secrets.token_bytes(32))
         return cls(storage, owner_id=owner_id, lease_s=lease_s)

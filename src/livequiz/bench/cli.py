@@ -291,6 +291,21 @@ def format_table(result: dict[str, Any]) -> str:
                     f"sent {_counts(sent)}; dropped {_counts(dropped) if dropped else 'none'}",
                 )
             )
+            paused, pauses = (
+                deltas.get("gc_pause_seconds_sum", {}),
+                deltas.get("gc_pause_seconds_count", {}),
+            )
+            if pauses:
+                rows.append(
+                    (
+                        f"server collections, {name}",
+                        ", ".join(
+                            f"generation {gen}: {pauses[gen]:.0f} taking "
+                            f"{paused.get(gen, 0.0) * 1000:.0f} ms"
+                            for gen in sorted(pauses)
+                        ),
+                    )
+                )
             moved = {
                 kind: deltas[kind]
                 for kind in ("routed_batches", "quiz_takeovers", "log_catch_ups")
@@ -324,6 +339,16 @@ def format_table(result: dict[str, Any]) -> str:
                     f"{_f(w['loop_lag_ms']['p99'])}/{_f(w['loop_lag_ms']['max'])}"
                     for w in gen["workers"]
                 ),
+            )
+        )
+    machine = result.get("machine", {}).get(phase)
+    if machine is not None:
+        rows.append(
+            (
+                f"machine, {phase}",
+                f"{machine['cores']} cores: user {_f(machine['user_cores'], 2)}, system "
+                f"{_f(machine['system_cores'], 2)}, interrupts {_f(machine['interrupts_cores'], 2)}"
+                f", steal {_f(machine['steal_cores'], 2)}, idle {_f(machine['idle_cores'], 2)}",
             )
         )
     server = result["server_process"]

@@ -219,6 +219,8 @@ _COUNTERS = (
     "log_catch_ups",
     "storage_failures",
 )
+#: Histograms read as their running sum and count (a delta of each is a total and a number).
+_HISTOGRAMS = ("gc_pause_seconds",)
 
 
 async def _scrape(http: httpx.AsyncClient) -> dict[str, dict[str, float]] | None:
@@ -240,10 +242,12 @@ async def _scrape(http: httpx.AsyncClient) -> dict[str, dict[str, float]] | None
         if name == "connections":
             figures.setdefault("connections", {})["all"] = float(match["value"])
             continue
-        if not name.endswith("_total") or name.removesuffix("_total") not in _COUNTERS:
+        if name.endswith("_total") and name.removesuffix("_total") in _COUNTERS:
+            name = name.removesuffix("_total")
+        elif not name.endswith(("_sum", "_count")) or name.rpartition("_")[0] not in _HISTOGRAMS:
             continue
         label = ",".join(_LABEL_VALUE.findall(match["labels"] or "")) or "all"
-        figures.setdefault(name.removesuffix("_total"), {})[label] = float(match["value"])
+        figures.setdefault(name, {})[label] = float(match["value"])
     return figures
 
 
@@ -516,6 +520,7 @@ async def run_bench(config: BenchConfig) -> dict[str, Any]:
         ]
         quizzes = await _create_quizzes(https, config)
         metrics0, rss0, cpu0 = await _scrape_all(https), server.rss(), server.cpu()
+        machine0 = psutil.cpu_times()
         pool = _Pool(config)
         start = asyncio.Event()
         hosts = (
@@ -539,6 +544,7 @@ async def run_bench(config: BenchConfig) -> dict[str, Any]:
                 ready.cancel()
             phases["connect_s"] = time.perf_counter() - t0
             metrics1, rss1, cpu1 = await _scrape_all(https), server.rss(), server.cpu()
+            machine1 = psutil.cpu_times()
             t_play = time.perf_counter()
             if any(task.done() for task in host_tasks):  # a host failed: nothing would start
                 pool.stop.set()
@@ -552,7 +558,7 @@ async def run_bench(config: BenchConfig) -> dict[str, Any]:
                 pool.stop.set()
                 await pool.wait_results(60)
             t_end = time.perf_counter()
-            cpu2, rss2 = server.cpu(), server.rss()
+            cpu2, rss2, machine2 = server.cpu(), server.rss(), psutil.cpu_times()
             if host_tasks:
                 await asyncio.wait(host_tasks, timeout=10)
             for host, task in zip(hosts, host_tasks, strict=True):
@@ -581,6 +587,7 @@ async def run_bench(config: BenchConfig) -> dict[str, Any]:
         "metrics": (metrics0, metrics1, metrics2),
         "cpu": (cpu0, cpu1, cpu2),
         "rss": (rss0, rss1, rss2),
+        "machine": (machine0, machine1, machine2),
     }
     return _report(config, parts, hosts, errors, phases, t_play, probes, server)
 
@@ -645,6 +652,11 @@ def _report(
             cpu_play * 1000 / accepted if accepted else None
         )
     result["generator"] = _generator(parts, play_s, joins["seconds"])
+    machine = probes["machine"]
+    result["machine"] = {
+        "connect": _machine(machine[0], machine[1]),
+        config.phase: _machine(machine[1], machine[2]),
+    }
     result["errors"] = dict(sorted(errors.items()))
     missing = result.get("missing_finals", 0)
     mismatches = result.get("recount", {}).get("mismatches", 0)
@@ -833,6 +845,39 @@ def _frames(parts: list[dict[str, Any]], phase: str, seconds: float) -> dict[str
             for kind in sorted(frames)
             if frames[kind]
         },
+    }
+
+
+#: ``/proc/stat`` columns of the whole machine, as psutil names them (Linux), in the groups
+#: the report shows: what the other programs and the hypervisor took shows up here, not in
+#: the server's or the generator's own CPU.
+_MACHINE_GROUPS = {
+    "user": ("user", "nice"),
+    "system": ("system",),
+    "interrupts": ("irq", "softirq"),
+    "steal": ("steal",),
+    "idle": ("idle", "iowait"),
+}
+
+
+def _machine(before: Any, after: Any) -> dict[str, Any]:
+    """The whole machine's CPU between two ``psutil.cpu_times()``, in cores (time / wall time).
+
+    Why: on a shared virtual machine the same run varies with what the host gives it. Steal
+    is time the hypervisor ran someone else while this machine wanted to run; idle is what
+    nobody here used (so the server was not short of CPU).
+    """
+    deltas = {
+        group: sum(getattr(after, f, 0.0) - getattr(before, f, 0.0) for f in fields)
+        for group, fields in _MACHINE_GROUPS.items()
+    }
+    total = sum(deltas.values())
+    cores = psutil.cpu_count() or 1
+    wall = total / cores
+    return {
+        "cores": cores,
+        "seconds": wall,
+        **{f"{group}_cores": value / wall if wall > 0 else None for group, value in deltas.items()},
     }
 
 
