@@ -12,6 +12,7 @@ import os
 import sys
 import textwrap
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from livequiz import __version__
@@ -25,6 +26,8 @@ from livequiz.vocabulary import (
     generate_quiz,
     load_wordlist_file,
 )
+from livequiz.vocabulary.sources import MissingSource
+from livequiz.vocabulary.wordnet import DEFAULT_DIRECTORY, WordNet
 
 DESCRIPTION = """\
 livequiz: a real-time vocabulary quiz for English learners.
@@ -134,6 +137,34 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--pin", required=True, help="the quiz ID shown by the host")
     play.add_argument("--nickname", help="your name on the leaderboard (asked if not given)")
     play.set_defaults(handler=run_play)
+
+    deck = commands.add_parser(
+        "deck",
+        help="build the vocabulary deck from its upstream sources, or measure one",
+        description=(
+            "Build the deck from WordNet 3.0 (Debian's wordnet-base and wordnet-sense-index), "
+            "wordfreq and cefrpy (pip install 'livequiz[deck]'), and print what was left out "
+            "and why; or measure a deck: the share of the most frequent English content words "
+            "it can ask."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    deck_commands = deck.add_subparsers(dest="deck_command", metavar="ACTION", required=True)
+    build = deck_commands.add_parser("build", help="build the deck from WordNet and friends")
+    build.add_argument(
+        "--wordnet", default=str(DEFAULT_DIRECTORY), help="WordNet 3.0 database directory"
+    )
+    build.add_argument("--out", required=True, metavar="FILE", help="where to write the deck")
+    build.set_defaults(handler=run_deck_build)
+    coverage = deck_commands.add_parser(
+        "coverage", help="the share of the most frequent content words a deck can ask"
+    )
+    coverage.add_argument("--deck", metavar="FILE", help="a deck file (default: the built-in deck)")
+    coverage.add_argument(
+        "--wordnet", default=str(DEFAULT_DIRECTORY), help="WordNet 3.0 database directory"
+    )
+    coverage.add_argument("--top", type=int, default=1000, help="how many content words")
+    coverage.set_defaults(handler=run_deck_coverage)
 
     commands.add_parser(
         "bench",
@@ -427,6 +458,52 @@ class UsageError(Exception):
     """A command was given options that cannot work together; the message says why."""
 
 
+def run_deck_build(args: argparse.Namespace, out: TextIO) -> int:
+    """``livequiz deck build``: WordNet + wordfreq + cefrpy → a deck file."""
+    from livequiz.vocabulary.build import build_deck, deck_lines
+    from livequiz.vocabulary.sources import upstream_sources
+
+    sources = upstream_sources()
+    wordnet = WordNet.load(Path(args.wordnet))
+    records, report = build_deck(wordnet, sources)
+    with open(args.out, "w", encoding="utf-8") as deck_file:
+        deck_file.writelines(deck_lines(records))
+    print(f"{report.kept} headwords written to {args.out}; left out:", file=out)
+    for reason, count in sorted(report.left_out.items(), key=lambda item: -item[1]):
+        print(f"  {count:6d}  {reason}", file=out)
+    return 0
+
+
+def run_deck_coverage(args: argparse.Namespace, out: TextIO) -> int:
+    """``livequiz deck coverage``: which of the most frequent content words a deck lacks."""
+    from livequiz.vocabulary.build import content_words
+    from livequiz.vocabulary.sources import frequency_list, headword_of, upstream_sources
+
+    if args.top < 1:
+        raise UsageError("--top must be at least 1")
+    deck = Deck.builtin() if args.deck is None else Deck.from_jsonl(_read(args.deck))
+    sources = upstream_sources()
+    wordnet = WordNet.load(Path(args.wordnet))
+    words = content_words(
+        frequency_list(max(5000, args.top * 10)), headword_of(wordnet, sources.zipf), args.top
+    )
+    missing = [word for word in words if word not in deck]
+    share = 1 - len(missing) / len(words)
+    print(
+        f"{len(words) - len(missing)} of the {len(words)} most frequent content words "
+        f"({share:.1%}) are in the deck",
+        file=out,
+    )
+    if missing:
+        print("missing: " + ", ".join(missing), file=out)
+    return 0
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as text:
+        return text.read()
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 bad input, 2 bad usage)."""
     out = out or sys.stdout
@@ -449,7 +526,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except BrokenPipeError:  # the reader went away (``livequiz sample | head``): not an error
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
         return 0
-    except (WordListError, OSError) as error:
+    except (WordListError, OSError, MissingSource) as error:
         print(f"livequiz: {error}", file=sys.stderr)
         return 1
     except Rejected as error:

@@ -108,6 +108,10 @@ class Entry:
     antonyms: tuple[str, ...] = ()
     zipf: float = 0.0
     level: Level = Level.C2
+    #: Words that are right in *some* sense of this one (synonyms, antonyms, hypernyms,
+    #: hyponyms, derived forms over all its senses; see :mod:`livequiz.vocabulary.build`):
+    #: never a wrong option beside it. Empty for an author's own words.
+    related: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not self.word.strip():
@@ -134,6 +138,7 @@ class Entry:
             antonyms=tuple(record.get("antonyms", ())),
             zipf=float(record.get("zipf", 0.0)),
             level=Level(record["level"]),
+            related=frozenset(record.get("related", ())),
         )
 
 

@@ -292,6 +292,8 @@ class Lexicon:
         """Could ``b`` pass for ``a`` as an answer? See the module doc for the rules."""
         if a.key == b.key or same_family(a.key, b.key):
             return True
+        if self.related(a.key, b.key):
+            return True
         if b.key in self.close(a.key) or a.key in self.close(b.key):
             return True
         if antonyms and (b.key in self.antonyms(a.key) or a.key in self.antonyms(b.key)):
@@ -299,6 +301,17 @@ class Lexicon:
         gists_a = [p.gist for p in self._profiles(a.key)] or [a.gist]
         gists_b = [p.gist for p in self._profiles(b.key)] or [b.gist]
         return any(near_identical(x, y) for x in gists_a for y in gists_b)
+
+    def related(self, a: str, b: str) -> bool:
+        """Whether a deck relates the two words in any of their senses (either direction):
+        "picture" is a film in one sense, so never a wrong option for "movie"."""
+        for deck in self.decks:
+            entry_a, entry_b = deck.get(a), deck.get(b)
+            if (entry_a is not None and b in entry_a.related) or (
+                entry_b is not None and a in entry_b.related
+            ):
+                return True
+        return False
 
     def synonym_answers(self, target: Profile) -> tuple[Profile, ...]:
         """The synonyms of ``target`` that can be offered as the right answer.

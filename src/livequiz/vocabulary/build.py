@@ -1,0 +1,413 @@
+"""Build the deck from its upstream sources: WordNet 3.0, word frequencies and CEFR levels.
+
+``livequiz deck build`` runs :func:`build_deck` over Debian's WordNet files
+(:mod:`livequiz.vocabulary.wordnet`) with frequencies from ``wordfreq`` and CEFR levels from
+``cefrpy``, and writes the deck as JSON Lines in the format :class:`~.deck.Deck` reads. The
+same sources give the same file, byte for byte: nothing here is random or depends on the order
+of a set.
+
+What each headword gets, and why:
+
+- **The sense learners meet.** A word's senses are ranked by how often WordNet's tagged texts
+  met them (the tag count), and a sense loses rank when WordNet files it under a specialist
+  subject ("baseball", "military") or when its definition is made of rare words; so "single"
+  is "being or characteristic of a single thing", not a base hit. (The tag counts come from
+  American texts of the 1960s: they cannot tell "lorry" the truck from "lorry" the wagon, both
+  untagged; there the plainer definition wins.)
+- **What is never asked nor offered**: proper nouns, senses WordNet marks as slang, vulgar,
+  obscene, disparaging, an ethnic slur, a trade name, an abbreviation or archaic; senses about
+  sex or the body's private parts; words on the profanity list that have such a sense too
+  ("ass", "screw": the nickname list alone would also take "kill", "organ" and "stroke",
+  which a class needs), and mild swear words (:data:`SWEAR_WORDS`); words that are mostly
+  another word's inflection ("sent", "getting"), which wordfreq counts as frequent for the
+  wrong reason.
+- **The level**: the CEFR level ``cefrpy`` gives the word in that part of speech, but never
+  more than one band easier than the word's frequency says (:meth:`.deck.Level.from_zipf`),
+  and the frequency band alone where cefrpy has none (see :func:`_level`).
+- **Related words** (``related``): every word that is a synonym, antonym, hypernym, hyponym,
+  similar adjective or derived form of the headword *in any of its senses*, kept to words of
+  the deck: none of them may be offered as a wrong option, since in some sense it is right.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from livequiz.vocabulary.deck import Level
+from livequiz.vocabulary.leaks import FUNCTION_WORDS
+from livequiz.vocabulary.wordnet import POS_NAMES, Sense, Synset, WordNet
+
+__all__ = ["BuildReport", "Sources", "build_deck", "content_words", "deck_lines"]
+
+#: Usage domains (WordNet's ``;u`` pointers) of senses that offend: a word whose most used
+#: sense is one of them is left out altogether.
+OFFENSIVE_USAGE = frozenset({"vulgarism", "obscenity", "disparagement", "ethnic slur"})
+#: Usage domains of senses that are kept out of questions, the word's other senses staying.
+SCREENED_USAGE = OFFENSIVE_USAGE | {
+    "slang",
+    "trade name",
+    "trademark",
+    "abbreviation",
+    "acronym",
+    "archaism",
+    "street name",
+}
+#: Mild swear words: ordinary words for WordNet, not for a quiz on the projector.
+SWEAR_WORDS = frozenset(
+    [
+        "damn",
+        "damned",
+        "damnation",
+        "goddamn",
+        "goddam",
+        "hell",
+        "hellish",
+        "crap",
+        "crappy",
+        "piss",
+        "pissed",
+        "bastard",
+        "bitch",
+        "bloody",
+        "bugger",
+        "arse",
+    ]
+)
+#: Definitions about sex or the body's private parts: not for a classroom, at any level.
+_SEXUAL = re.compile(
+    r"\b(sexual\w*|sexually|genital\w*|penis|vagina\w*|vulva|copulat\w*|coitus|intercourse|"
+    r"erotic\w*|pornograph\w*|prostitut\w*|orgasm\w*|masturbat\w*|fornicat\w*|semen|"
+    r"testicle\w*|scrotum|clitoris|brothel\w*|sodom\w*|fellatio|cunnilingus|aphrodisiac\w*|"
+    r"libido|lust\w*|seduc\w*|adulter\w*|rape\w*|incest\w*)\b"
+)
+#: A sense that is only a note on how the word combines ("looking: appearing to be as
+#: specified; usually used as combining forms"): nothing to ask.
+_COMBINING = re.compile(r"used (as|in) combining forms?\W*$|usually used as combining form")
+#: Topic domains (``;c``) of everyday life: a sense filed under any other one is a specialist
+#: sense of the word and is ranked below its everyday senses.
+EVERYDAY_DOMAINS = frozenset(
+    {
+        "medicine",
+        "biology",
+        "physics",
+        "chemistry",
+        "law",
+        "music",
+        "cooking",
+        "sport",
+        "computer science",
+        "mathematics",
+        "geography",
+        "politics",
+        "economics",
+        "commerce",
+        "education",
+        "art",
+        "religion",
+    }
+)
+#: Pointers whose targets are "also right" in some sense: never a wrong option.
+_RELATED_POINTERS = frozenset({"!", "@", "@i", "~", "~i", "&", "+", "\\", "^", "=", "<", "$"})
+#: Only words like these are headwords: lower-case letters, 2 to 14 of them.
+_HEADWORD = re.compile(r"[a-z]{2,14}")
+#: Words rarer than this (Zipf scale) are left out: too rare to teach.
+MIN_ZIPF = 2.6
+#: Synonyms shown must be at least this common.
+MIN_SYNONYM_ZIPF = 3.0
+#: WordNet's lexicographer files of concrete nouns (``lexnames(5WN)``): animal, artifact,
+#: body, food, location, object, person, plant. Among senses nobody tagged, "accommodation"
+#: as living quarters (an artifact) comes before "making or becoming suitable" (an act).
+_CONCRETE_NOUNS = frozenset({5, 6, 8, 13, 15, 17, 18, 20})
+#: Ranking weights (see :func:`_sense_score`).
+_DOMAIN_PENALTY = 8.0
+_RARE_GLOSS_PENALTY = 2.0
+
+Zipf = Callable[[str], float]
+CefrLevel = Callable[[str, str], Level | None]
+Inflections = Callable[[str, str], frozenset[str]]
+Lemmas = Callable[[str], frozenset[str]]
+IsProfane = Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What a build reads besides WordNet: frequencies, CEFR levels, inflections (a base word's
+    forms, by part of speech), lemmas (the base words a form may be of: "sent" → send) and the
+    profanity check."""
+
+    zipf: Zipf
+    cefr: CefrLevel
+    inflections: Inflections
+    lemmas: Lemmas
+    is_profane: IsProfane
+
+
+@dataclass
+class BuildReport:
+    """Why words were left out, counted (printed by ``livequiz deck build``)."""
+
+    kept: int = 0
+    left_out: dict[str, int] = field(default_factory=dict)
+
+    def skip(self, reason: str) -> None:
+        self.left_out[reason] = self.left_out.get(reason, 0) + 1
+
+
+def build_deck(wordnet: WordNet, sources: Sources) -> tuple[list[dict[str, object]], BuildReport]:
+    """Every headword's record, most frequent first, and what was left out and why."""
+    report = BuildReport()
+    usage = _domain_words(wordnet, ";u")
+    topics = _domain_words(wordnet, ";c")
+    chosen: dict[str, tuple[Sense, float]] = {}
+    for lemma, senses in sorted(wordnet.senses.items()):
+        if not _HEADWORD.fullmatch(lemma) or lemma in FUNCTION_WORDS:
+            continue
+        zipf = sources.zipf(lemma)
+        if zipf < MIN_ZIPF:
+            report.skip("rarer than Zipf 2.6")
+            continue
+        if lemma in SWEAR_WORDS:
+            report.skip("a swear word")
+            continue
+        if not re.search(r"[aeiouy]", lemma):
+            report.skip("no vowel: an abbreviation")
+            continue
+        screened = [_screened(wordnet.synset(s.synset), usage) for s in senses]
+        if any(screened) and sources.is_profane(lemma):
+            report.skip("on the profanity list, with a screened sense")
+            continue
+        usable = [
+            s
+            for s, out in zip(senses, screened, strict=True)
+            if not out and wordnet.word_in(s).islower()
+        ]
+        if not usable:
+            report.skip("only proper-noun or screened senses")
+            continue
+        if _offensive(wordnet.synset(senses[0].synset), usage):
+            report.skip("its most used sense offends")
+            continue
+        if _mostly_an_inflection(lemma, senses, wordnet, sources):
+            report.skip("mostly another word's inflection")
+            continue
+        best = max(usable, key=lambda s: (_sense_score(s, wordnet, topics, sources), -s.number))
+        chosen[lemma] = (best, zipf)
+    headwords = frozenset(chosen)
+    records = [
+        _record(lemma, sense, zipf, wordnet, sources, headwords)
+        for lemma, (sense, zipf) in chosen.items()
+    ]
+    records.sort(key=lambda r: (-float(r["zipf"]), str(r["word"])))  # type: ignore[arg-type]
+    report.kept = len(records)
+    return records, report
+
+
+def deck_lines(records: Iterable[dict[str, object]]) -> Iterator[str]:
+    """The records as the deck file's lines (one JSON object each, fields in a fixed order)."""
+    for record in records:
+        yield json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def content_words(
+    ranked: Iterable[str], headword: Callable[[str], str | None], count: int
+) -> list[str]:
+    """The first ``count`` content words of a frequency list, as the headwords a learner looks
+    up: ``headword`` maps a word to the headword it is taught under ("days" to "day"), or
+    ``None`` for a word that is no noun, verb, adjective or adverb in common use (a name, a
+    letter); function words and repeats are left out."""
+    words: list[str] = []
+    seen: set[str] = set()
+    for word in ranked:
+        if not word.isalpha() or len(word) < 2 or word in FUNCTION_WORDS:
+            continue
+        found = headword(word)
+        if found is None or found in seen or found in FUNCTION_WORDS:
+            continue
+        seen.add(found)
+        words.append(found)
+        if len(words) == count:
+            break
+    return words
+
+
+# ---------------------------------------------------------------------- inside
+
+
+def _domain_words(wordnet: WordNet, symbol: str) -> dict[tuple[str, int], frozenset[str]]:
+    """For each synset, the names of the domains it points to with ``symbol``."""
+    found: dict[tuple[str, int], frozenset[str]] = {}
+    for synset in wordnet.synsets.values():
+        names = frozenset(
+            wordnet.synset(p.target).words[0].casefold()
+            for p in synset.pointers
+            if p.symbol == symbol
+        )
+        if names:
+            found[synset.key] = names
+    return found
+
+
+def _offensive(synset: Synset, usage: dict[tuple[str, int], frozenset[str]]) -> bool:
+    if usage.get(synset.key, frozenset()) & OFFENSIVE_USAGE:
+        return True
+    return bool(_SEXUAL.search(synset.definition.casefold()))
+
+
+def _screened(synset: Synset, usage: dict[tuple[str, int], frozenset[str]]) -> bool:
+    if usage.get(synset.key, frozenset()) & SCREENED_USAGE:
+        return True
+    definition = synset.definition.casefold()
+    return bool(_SEXUAL.search(definition) or _COMBINING.search(definition))
+
+
+def _mostly_an_inflection(
+    lemma: str, senses: list[Sense], wordnet: WordNet, sources: Sources
+) -> bool:
+    """A word whose frequency is another word's, its own senses rare: "sent", "getting".
+
+    Its base need not be as frequent as the form: "organised" (4.1) is mostly the British
+    spelling of organize's past, though "organise" is rarer (3.5), and its one adjective sense
+    ("formed into a labor union") is not what a learner means by it.
+    """
+    if sum(s.count for s in senses) >= 5:
+        return False
+    return any(
+        other != lemma
+        and sources.zipf(other) >= sources.zipf(lemma) - 1.0
+        and bool(wordnet.lemma_senses(other))
+        for other in _lemmas_of(lemma, sources)
+    )
+
+
+def _lemmas_of(word: str, sources: Sources) -> list[str]:
+    """Base words that have ``word`` among their inflections (by the inflection source)."""
+    candidates = [_american(word)] if _american(word) != word else []
+    for suffix, base_endings in (
+        ("ing", ("", "e")),
+        ("ed", ("", "e")),
+        ("s", ("",)),
+        ("es", ("",)),
+    ):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            stem = word[: -len(suffix)]
+            for ending in base_endings:
+                candidates.append(stem + ending)
+            if len(stem) > 2 and stem[-1] == stem[-2]:
+                candidates.append(stem[:-1])  # "getting" -> "get"
+    found = [base for base in sorted(sources.lemmas(word)) if base != word]
+    for base in candidates:
+        for spelling in (base, _american(base)):
+            forms = sources.inflections(spelling, "verb") | sources.inflections(spelling, "noun")
+            if word in forms or _american(word) in forms:
+                found.append(spelling)
+    return found
+
+
+def _american(word: str) -> str:
+    """The -ize spelling of a British -ise word ("organised" → "organized"), else the word."""
+    return re.sub(r"is(e|ed|es|ing)$", r"iz\1", word)
+
+
+def _sense_score(
+    sense: Sense,
+    wordnet: WordNet,
+    topics: dict[tuple[str, int], frozenset[str]],
+    sources: Sources,
+) -> float:
+    """How likely a learner meets this sense: its tag count, less a penalty for a specialist
+    subject and for a definition of rare words."""
+    synset = wordnet.synset(sense.synset)
+    score = float(sense.count)
+    domains = topics.get(synset.key, frozenset())
+    if domains and not domains & EVERYDAY_DOMAINS:
+        score -= _DOMAIN_PENALTY
+    if re.match(r"\(([^)]*)\)", synset.definition):  # "(baseball) ...": a subject label
+        score -= _DOMAIN_PENALTY / 2
+    words = [w for w in re.findall(r"[a-z]+", synset.definition.casefold()) if len(w) > 3]
+    if words:
+        rare = sum(1 for w in words if sources.zipf(w) < 3.0) / len(words)
+        score -= _RARE_GLOSS_PENALTY * rare
+    if any(w.startswith(sense.lemma[:5]) for w in words):
+        score -= 1.0  # "any of various types of cabbage": defined by itself, never askable
+    if sense.count == 0 and synset.lexname in _CONCRETE_NOUNS:
+        score += 0.5  # untagged senses: the thing one can point at comes first
+    return score
+
+
+def _record(
+    lemma: str,
+    sense: Sense,
+    zipf: float,
+    wordnet: WordNet,
+    sources: Sources,
+    headwords: frozenset[str],
+) -> dict[str, object]:
+    synset = wordnet.synset(sense.synset)
+    pos = POS_NAMES[synset.pos]
+    forms = {lemma} | set(sources.inflections(lemma, pos))
+    examples = [
+        example
+        for example in synset.examples
+        if forms & set(re.findall(r"[a-z]+", example.casefold()))
+    ][:2]
+    synonyms = sorted(
+        (
+            w
+            for w in {w.casefold() for w in synset.words}
+            if w != lemma and _HEADWORD.fullmatch(w) and sources.zipf(w) >= MIN_SYNONYM_ZIPF
+        ),
+        key=lambda w: (-sources.zipf(w), w),
+    )[:5]
+    index = [w.casefold() for w in synset.words].index(lemma) + 1
+    antonyms = sorted(
+        {
+            wordnet.synset(p.target).words[p.target_word - 1].casefold()
+            for p in synset.pointers
+            if p.symbol == "!" and p.source in (0, index) and p.target_word
+        }
+        & headwords
+    )
+    level = _level(sources.cefr(lemma, pos), zipf)
+    return {
+        "word": lemma,
+        "pos": pos,
+        "definition": synset.definition,
+        "examples": examples,
+        "synonyms": synonyms,
+        "antonyms": antonyms,
+        "zipf": round(zipf, 1),
+        "level": level.value,
+        "related": sorted(_related(lemma, wordnet) & headwords - {lemma}),
+    }
+
+
+def _level(cefr: Level | None, zipf: float) -> Level:
+    """The harder of the word's CEFR level and one band easier than its frequency says.
+
+    cefrpy lifts a frequent word that is hard to learn; but it calls many rare words A1
+    ("interplay", "summation", Zipf ~3), so frequency keeps a rare word from passing for easy.
+    """
+    by_frequency = Level.from_zipf(zipf)
+    floor = tuple(Level)[max(0, by_frequency.rank - 1)]
+    if cefr is None:
+        return by_frequency
+    return cefr if cefr.rank >= floor.rank else floor
+
+
+def _related(lemma: str, wordnet: WordNet) -> set[str]:
+    """Words that are right in some sense of ``lemma`` (see the module docstring)."""
+    related: set[str] = set()
+    for sense in wordnet.lemma_senses(lemma):
+        synset = wordnet.synset(sense.synset)
+        related.update(w.casefold() for w in synset.words)
+        for pointer in synset.pointers:
+            if pointer.symbol in _RELATED_POINTERS:
+                target = wordnet.synset(pointer.target)
+                if pointer.target_word:
+                    related.add(target.words[pointer.target_word - 1].casefold())
+                else:
+                    related.update(w.casefold() for w in target.words)
+    return related
