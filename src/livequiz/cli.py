@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         "sample",
         help="generate a vocabulary quiz and print it",
         description=(
-            "Generate a vocabulary quiz from the built-in deck (20,363 English words with "
+            "Generate a vocabulary quiz from the built-in deck (19,041 English words with "
             "WordNet definitions) or from your own word list, and print it. The same options "
             "and seed always give the same quiz."
         ),
@@ -165,6 +165,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     coverage.add_argument("--top", type=int, default=1000, help="how many content words")
     coverage.set_defaults(handler=run_deck_coverage)
+
+    audit = commands.add_parser(
+        "audit",
+        help="generate many questions and count the faults a teacher would find",
+        description=(
+            "Generate quizzes of 10 questions at every level, all kinds mixed, and count the "
+            "questions with each fault (judged against WordNet, not by the generator's own "
+            "rules): give-aways, a second right option, junk or offensive options, two words "
+            "of one meaning in a quiz, rare senses and hard definitions at A1-B1."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    audit.add_argument("--questions", type=int, default=10_000, help="how many, in all")
+    audit.add_argument("--seed", type=int, default=2026, help="seed of the first quiz")
+    audit.add_argument("--deck", metavar="FILE", help="a deck file (default: the built-in deck)")
+    audit.add_argument(
+        "--wordnet", default=str(DEFAULT_DIRECTORY), help="WordNet 3.0 database directory"
+    )
+    audit.set_defaults(handler=run_audit)
 
     commands.add_parser(
         "bench",
@@ -496,6 +515,35 @@ def run_deck_coverage(args: argparse.Namespace, out: TextIO) -> int:
     )
     if missing:
         print("missing: " + ", ".join(missing), file=out)
+    return 0
+
+
+def run_audit(args: argparse.Namespace, out: TextIO) -> int:
+    """``livequiz audit``: generated questions judged by fault class."""
+    from livequiz.vocabulary.audit import FAULTS, Auditor
+    from livequiz.vocabulary.sources import upstream_sources
+
+    if args.questions < 10:
+        raise UsageError("--questions must be at least 10")
+    deck = Deck.builtin() if args.deck is None else Deck.from_jsonl(_read(args.deck), screened=True)
+    auditor = Auditor(WordNet.load(Path(args.wordnet)), upstream_sources())
+    levels = deck.levels()
+    quizzes = []
+    for n in range(args.questions // 10):
+        level = levels[n % len(levels)]
+        quiz = generate_quiz(deck, levels=[level], count=10, seed=args.seed + n)
+        quizzes.append((level, quiz))
+    report = auditor.audit(quizzes)
+    print(
+        f"{report.questions} questions ({len(quizzes)} quizzes of 10 over {len(levels)} "
+        "levels, every kind)",
+        file=out,
+    )
+    for fault in FAULTS:
+        count = report.faults[fault]
+        print(f"  {fault:22s} {count:6d}  {count / report.questions:6.1%}", file=out)
+        for example in report.examples.get(fault, [])[:3]:
+            print(f"      e.g. {example}", file=out)
     return 0
 
 

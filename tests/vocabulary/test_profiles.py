@@ -63,7 +63,7 @@ def test_profile_of_a_builtin_entry(deck: Deck) -> None:
     assert company is profile(deck["company"], deck)  # computed once
     assert company.definition == "an institution created to conduct business"
     assert company.review == company.definition
-    assert company.example == "he started the company in his garage"
+    assert company.example == "he only invests in large well-established companies"
     assert [b.prompt for b in company.blanks] == ["He started the _____ in his garage"]
     assert company.suitable
     assert company.word == "company"
@@ -72,7 +72,7 @@ def test_profile_of_a_builtin_entry(deck: Deck) -> None:
 def test_a_leaking_definition_is_still_shown_in_the_review(deck: Deck) -> None:
     colonization = profile(deck["colonization"], deck)
     assert colonization.definition is None
-    assert colonization.review == "the act of colonizing"
+    assert colonization.review == "the act of colonizing; the establishment of colonies"
 
 
 def entry(word: str, **fields: object) -> Entry:

@@ -5,27 +5,65 @@ from __future__ import annotations
 import pytest
 
 from livequiz.vocabulary import Deck, Entry, Level
+from livequiz.vocabulary.profiles import profile
 from livequiz.vocabulary.screening import SCREENED_LEVELS, screen_reason
 
 
 @pytest.mark.parametrize(
     ("word", "reason"),
     [
-        ("getting", "-ing form of a verb"),
-        ("looking", "-ing form of a verb"),  # "look" is only known as a synonym of a verb
-        ("building", "-ing form of a verb"),
-        ("ways", "inflected form of 'way'"),
-        ("sent", "irregular past form"),
-        ("fell", "irregular past form"),
-        ("canal", "specialist sense (astronomy)"),
-        ("hit", "specialist sense (baseball)"),
-        ("gdp", "abbreviation"),
+        ("looking", "-ing form of a verb"),  # "the act of directing the eyes toward something"
         ("john", "mostly a name"),
         ("twitter", "mostly a name"),
     ],
 )
 def test_screened_entries_and_why(deck: Deck, word: str, reason: str) -> None:
     assert screen_reason(deck[word], deck) == reason
+
+
+def test_the_built_deck_leaves_inflections_and_abbreviations_out(deck: Deck) -> None:
+    for word in ("getting", "ways", "sent", "men", "children", "gdp", "utc"):
+        assert word not in deck, word
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        (
+            Entry("getting", "noun", "the act of acquiring something", level=Level.A1),
+            "-ing form of a verb",
+        ),
+        (Entry("ways", "noun", "manners of doing", level=Level.A1), "inflected form of 'way'"),
+        (Entry("sent", "noun", "100 senti equal 1 kroon", level=Level.A1), "irregular past form"),
+        (
+            Entry("canal", "noun", "(astronomy) an indistinct feature of Mars", level=Level.B1),
+            "specialist sense (astronomy)",
+        ),
+        (
+            Entry("hit", "noun", "(baseball) a successful stroke", level=Level.A2),
+            "specialist sense (baseball)",
+        ),
+        (Entry("gdp", "noun", "the value of all goods", level=Level.B2), "abbreviation"),
+    ],
+)
+def test_the_rules_catch_what_an_automatic_deck_can_hold(entry: Entry, reason: str) -> None:
+    # each rule on a deck that holds the entry and the words it is a form of
+    small = Deck(
+        [
+            entry,
+            Entry("get", "verb", "come into possession of"),
+            Entry("way", "noun", "how something is done"),
+            Entry("send", "verb", "cause to go somewhere"),
+        ],
+        screened=True,
+    )
+    assert screen_reason(small[entry.word], small) == reason
+
+
+def test_a_noun_in_ing_that_is_a_thing_of_its_own_passes(deck: Deck) -> None:
+    # "building: a structure that has a roof and walls", not the act of building
+    assert screen_reason(deck["building"], deck) is None
+    assert profile(deck["building"], deck).suitable
 
 
 @pytest.mark.parametrize(

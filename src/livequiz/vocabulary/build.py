@@ -78,10 +78,13 @@ SWEAR_WORDS = frozenset(
 )
 #: Definitions about sex or the body's private parts: not for a classroom, at any level.
 _SEXUAL = re.compile(
-    r"\b(sexual\w*|sexually|genital\w*|penis|vagina\w*|vulva|copulat\w*|coitus|intercourse|"
-    r"erotic\w*|pornograph\w*|prostitut\w*|orgasm\w*|masturbat\w*|fornicat\w*|semen|"
-    r"testicle\w*|scrotum|clitoris|brothel\w*|sodom\w*|fellatio|cunnilingus|aphrodisiac\w*|"
-    r"libido|lust\w*|seduc\w*|adulter\w*|rape\w*|incest\w*)\b"
+    r"\b(sexual (intercourse|activit\w*|desire|arousal|partners?|acts?|relations\w*|"
+    r"attraction|excitement|pleasure|organs?|behavior|perversion)|sexually (arous\w*|"
+    r"transmitted|attractive|explicit)|genital\w*|penis|vagina\w*|vulva|copulat\w*|coitus|"
+    r"intercourse|erotic\w*|pornograph\w*|prostitut\w*|orgasm\w*|masturbat\w*|fornicat\w*|"
+    r"semen|testicle\w*|scrotum|clitoris|brothel\w*|sodom\w*|fellatio|cunnilingus|"
+    r"aphrodisiac\w*|libido|lust(s|ful|y|ed|ing)?|seduc\w*|adulter(y|ous|er|ess)|"
+    r"rape[ds]?|raping|rapist\w*|incest\w*)\b"
 )
 #: A sense that is only a note on how the word combines ("looking: appearing to be as
 #: specified; usually used as combining forms"): nothing to ask.
@@ -111,8 +114,9 @@ EVERYDAY_DOMAINS = frozenset(
 )
 #: Pointers whose targets are "also right" in some sense: never a wrong option.
 _RELATED_POINTERS = frozenset({"!", "@", "@i", "~", "~i", "&", "+", "\\", "^", "=", "<", "$"})
-#: Only words like these are headwords: lower-case letters, 2 to 14 of them.
-_HEADWORD = re.compile(r"[a-z]{2,14}")
+#: Only words like these are headwords: lower-case letters, 3 to 14 of them (two-letter
+#: options are mostly notes and symbols: "si", "te", "ut").
+_HEADWORD = re.compile(r"[a-z]{3,14}")
 #: Words rarer than this (Zipf scale) are left out: too rare to teach.
 MIN_ZIPF = 2.6
 #: Synonyms shown must be at least this common.
@@ -187,7 +191,7 @@ def build_deck(wordnet: WordNet, sources: Sources) -> tuple[list[dict[str, objec
         if not usable:
             report.skip("only proper-noun or screened senses")
             continue
-        if _offensive(wordnet.synset(senses[0].synset), usage):
+        if offensive_sense(wordnet.synset(senses[0].synset), usage):
             report.skip("its most used sense offends")
             continue
         if _mostly_an_inflection(lemma, senses, wordnet, sources):
@@ -250,7 +254,8 @@ def _domain_words(wordnet: WordNet, symbol: str) -> dict[tuple[str, int], frozen
     return found
 
 
-def _offensive(synset: Synset, usage: dict[tuple[str, int], frozenset[str]]) -> bool:
+def offensive_sense(synset: Synset, usage: dict[tuple[str, int], frozenset[str]]) -> bool:
+    """A sense WordNet marks vulgar, obscene, disparaging or a slur, or one about sex."""
     if usage.get(synset.key, frozenset()) & OFFENSIVE_USAGE:
         return True
     return bool(_SEXUAL.search(synset.definition.casefold()))
@@ -260,6 +265,8 @@ def _screened(synset: Synset, usage: dict[tuple[str, int], frozenset[str]]) -> b
     if usage.get(synset.key, frozenset()) & SCREENED_USAGE:
         return True
     definition = synset.definition.casefold()
+    if definition.startswith(("used to ", "used as ", "used for emphasis", "used in ")):
+        return True  # a note on grammar ("used to form the superlative"), not a meaning
     return bool(_SEXUAL.search(definition) or _COMBINING.search(definition))
 
 
@@ -272,6 +279,17 @@ def _mostly_an_inflection(
     spelling of organize's past, though "organise" is rarer (3.5), and its one adjective sense
     ("formed into a labor union") is not what a learner means by it.
     """
+    bases = sources.lemmas(lemma)
+    adjective = any(s.pos == "adjective" and s.count > 0 for s in senses)
+    # only ever a form of another word ("men", "children", "sent"), unless it is an adjective
+    # in its own right ("lost", "tired")
+    if (
+        bases
+        and lemma not in bases
+        and not adjective
+        and any(wordnet.lemma_senses(b) for b in bases)
+    ):
+        return True
     if sum(s.count for s in senses) >= 5:
         return False
     return any(
@@ -284,7 +302,9 @@ def _mostly_an_inflection(
 
 def _lemmas_of(word: str, sources: Sources) -> list[str]:
     """Base words that have ``word`` among their inflections (by the inflection source)."""
-    candidates = [_american(word)] if _american(word) != word else []
+    # "organised" is organize's past in British spelling; "centre" is a word of its own
+    inflected = word.endswith(("ed", "ing", "es", "s"))
+    candidates = [american_spelling(word)] if inflected and american_spelling(word) != word else []
     for suffix, base_endings in (
         ("ing", ("", "e")),
         ("ed", ("", "e")),
@@ -299,16 +319,20 @@ def _lemmas_of(word: str, sources: Sources) -> list[str]:
                 candidates.append(stem[:-1])  # "getting" -> "get"
     found = [base for base in sorted(sources.lemmas(word)) if base != word]
     for base in candidates:
-        for spelling in (base, _american(base)):
+        for spelling in (base, american_spelling(base)):
             forms = sources.inflections(spelling, "verb") | sources.inflections(spelling, "noun")
-            if word in forms or _american(word) in forms:
+            if word in forms or american_spelling(word) in forms:
                 found.append(spelling)
     return found
 
 
-def _american(word: str) -> str:
-    """The -ize spelling of a British -ise word ("organised" → "organized"), else the word."""
-    return re.sub(r"is(e|ed|es|ing)$", r"iz\1", word)
+def american_spelling(word: str) -> str:
+    """The American spelling of a British word ("organised" → "organized", "favourite" →
+    "favorite", "fibre" → "fiber"), else the word itself."""
+    word = re.sub(r"is(e|ed|es|ing|ation)$", r"iz\1", word)
+    if len(word) >= 5:
+        word = re.sub(r"([^aeiou])our(ite|s|ed|ing|able|ful)?$", r"\1or\2", word)
+    return re.sub(r"([bt])re$", r"\1er", word)
 
 
 def _sense_score(

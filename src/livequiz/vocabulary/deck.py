@@ -177,7 +177,7 @@ class Deck:
 
     @classmethod
     def builtin(cls) -> Deck:
-        """The built-in deck of 20,363 headwords; loaded on first use, then shared."""
+        """The built-in deck (``livequiz deck build``); loaded on first use, then shared."""
         return _builtin_deck()
 
     def __len__(self) -> int:

@@ -106,10 +106,17 @@ def _known_words(deck: Deck, pos: str) -> frozenset[str]:
     return frozenset(words)
 
 
+#: The gloss of a noun that only names its verb's action ("getting: the act of acquiring
+#: something"), as opposed to a thing of its own ("building: a structure that has a roof").
+_ACTION_GLOSS = re.compile(r"^(the |an? )?(act|action|activity|process|practice)s? of\b")
+
+
 def _is_verb_form_noun(entry: Entry, deck: Deck) -> bool:
-    """A noun ending in -ing that is a verb's -ing form: "getting", "looking", "being"."""
+    """A noun ending in -ing that only names its verb's action: "getting", "looking"."""
     word = entry.key
     if entry.pos != "noun" or not word.endswith("ing") or len(word) < 5:
+        return False
+    if not _ACTION_GLOSS.match(entry.definition.casefold()):
         return False
     base = word[:-3]
     bases = {base, base + "e", stem(word)}
@@ -152,7 +159,8 @@ def screen_reason(entry: Entry, deck: Deck) -> str | None:
     - a word without a vowel is an abbreviation ("gdp", "utc"), at every level;
     - a word that is mostly a name in running text ("john", "twitter"), at every level;
     - at A1-B1 (:data:`SCREENED_LEVELS`) only:
-      - a noun ending in -ing that is a verb form ("getting", "being"): the word minus "ing"
+      - a noun ending in -ing whose gloss only names the verb's action ("getting: the act of
+        acquiring something"; "building: a structure" is a thing of its own): the word minus "ing"
         (with a dropped "e" restored, a doubled consonant undone, or "y" back to "ie"), or its
         stem, is a verb the deck knows (see :func:`_known_words`);
       - a plural noun whose singular is a noun the deck knows ("ways"), a noun ending in -ed

@@ -1,0 +1,251 @@
+"""An independent check of generated questions, by the faults teachers found in them.
+
+``livequiz audit`` generates many questions (every level and kind) and counts, per fault class,
+the questions that have it. The judge is WordNet itself plus inflections and frequencies
+(:mod:`livequiz.vocabulary.sources`), not the generator's own rules: a fault the generator's
+checks miss is still counted. The classes, from the question-quality issue:
+
+- ``give_away``: the answer, or a form of it (inflected, derived, the other spelling), in the
+  prompt; for a word-to-meaning question, the asked word in its right definition ("feeling
+  hunger" for hungry).
+- ``second_right_option``: a wrong option that is right in some sense: a synonym, hypernym,
+  hyponym, similar word or derived form of the answer in any sense (an antonym too, in a
+  fill-in); for a word-to-meaning question, a wrong definition that is a sense of the word.
+- ``junk_option``: an option that is no common word: no vowel, one or two letters, a name, or
+  not in WordNet at all ("iii", "bse", "kat").
+- ``offensive``: a swear word, or a word with only obscene, vulgar or sexual senses, in the
+  prompt or options.
+- ``same_meaning_in_quiz``: two words of one quiz that share a sense (almost / nearly).
+- ``rare_sense``: at A1–B1, a sense asked although the word has a far more common one (five or
+  more tagged uses, three times the asked sense's).
+- ``hard_definition``: at A1–B1, a definition of which a third or more of the words are rare.
+
+Not counted, because no rule can judge it: whether another option also fits a fill-in
+sentence. That needs a reader (docs/questions.md, the blind review).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from livequiz.domain.question import Question
+from livequiz.vocabulary.build import SWEAR_WORDS, Sources, american_spelling, offensive_sense
+from livequiz.vocabulary.deck import Level
+from livequiz.vocabulary.wordnet import Synset, WordNet
+
+__all__ = ["FAULTS", "Audit", "Auditor"]
+
+FAULTS = (
+    "give_away",
+    "second_right_option",
+    "junk_option",
+    "offensive",
+    "same_meaning_in_quiz",
+    "rare_sense",
+    "hard_definition",
+)
+_BEGINNER = frozenset({Level.A1, Level.A2, Level.B1})
+_WORD_OPTIONS = frozenset({"meaning_to_word", "synonym", "fill_blank"})
+_RELATED = frozenset({"@", "@i", "~", "~i", "&", "+", "\\", "^", "=", "<", "$"})
+
+
+@dataclass
+class Audit:
+    """Faulty questions counted by class, with a few examples of each."""
+
+    questions: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, fault: str, question: Question, why: str) -> None:
+        self.faults[fault] += 1
+        shown = self.examples.setdefault(fault, [])
+        if len(shown) < 5:
+            shown.append(f"{question.kind} {question.word!r}: {why}")
+
+    @property
+    def faulty_share(self) -> dict[str, float]:
+        return {fault: self.faults[fault] / max(1, self.questions) for fault in FAULTS}
+
+
+class Auditor:
+    """Judges questions against WordNet (see the module doc)."""
+
+    def __init__(self, wordnet: WordNet, sources: Sources) -> None:
+        self.wordnet = wordnet
+        self.sources = sources
+        self._usage: dict[tuple[str, int], frozenset[str]] = {}
+        for synset in wordnet.synsets.values():
+            names = frozenset(
+                wordnet.synset(p.target).words[0].casefold()
+                for p in synset.pointers
+                if p.symbol == ";u"
+            )
+            if names:
+                self._usage[synset.key] = names
+
+    # ------------------------------------------------------------------ what a word is
+
+    def synsets(self, word: str) -> list[Synset]:
+        return [self.wordnet.synset(s.synset) for s in self.wordnet.lemma_senses(word)]
+
+    def forms(self, word: str) -> set[str]:
+        """The word, its inflections and derived forms, and its other spelling."""
+        found = {word, american_spelling(word), _british(word)}
+        for pos in ("noun", "verb", "adjective", "adverb"):
+            found |= self.sources.inflections(word, pos)
+        for synset in self.synsets(word):
+            index = _index_of(synset, word)
+            for pointer in synset.pointers:
+                if pointer.symbol in ("+", "\\") and pointer.source in (0, index):
+                    target = self.wordnet.synset(pointer.target)
+                    if pointer.target_word:
+                        found.add(target.words[pointer.target_word - 1].casefold())
+        for form in list(found):
+            found |= {american_spelling(form), _british(form)}
+        return {f for f in found if f}
+
+    def related(self, word: str, *, antonyms: bool) -> set[str]:
+        """Words right in some sense of ``word`` (see the module doc)."""
+        found: set[str] = set()
+        for synset in self.synsets(word):
+            found |= {w.casefold() for w in synset.words}
+            for pointer in synset.pointers:
+                if pointer.symbol in _RELATED or (antonyms and pointer.symbol == "!"):
+                    target = self.wordnet.synset(pointer.target)
+                    if pointer.target_word:
+                        found.add(target.words[pointer.target_word - 1].casefold())
+                    else:
+                        found |= {w.casefold() for w in target.words}
+        return found - {word}
+
+    # ------------------------------------------------------------------ the checks
+
+    def audit(self, quizzes: Iterable[tuple[Level | None, Sequence[Question]]]) -> Audit:
+        """Judge every question of every quiz (with the level it was asked at, if known)."""
+        report = Audit()
+        for level, questions in quizzes:
+            for question in questions:
+                report.questions += 1
+                for fault, why in self.faults(question, level):
+                    report.add(fault, question, why)
+            for fault, question, why in self.quiz_faults(questions):
+                report.add(fault, question, why)
+        return report
+
+    def faults(self, question: Question, level: Level | None) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        word = question.word.casefold()
+        prompt_words = set(_tokens(question.prompt))
+        if question.kind in _WORD_OPTIONS:
+            answer = question.answer.casefold()
+            leaked = self.forms(answer) & prompt_words
+            if leaked and question.kind != "synonym":
+                found.append(("give_away", f"{sorted(leaked)} in the prompt"))
+            elif question.kind == "synonym" and (self.forms(answer) - {word}) & prompt_words:
+                found.append(("give_away", "the answer's form in the prompt"))
+            related = self.related(answer, antonyms=question.kind == "fill_blank")
+            for index, option in enumerate(question.options):
+                if index == question.correct_option:
+                    continue
+                key = option.casefold()
+                if key in related or key in self.forms(answer):
+                    found.append(("second_right_option", f"{option!r} beside {answer!r}"))
+                    break
+            for option in question.options:
+                if self._junk(option.casefold()):
+                    found.append(("junk_option", repr(option)))
+                    break
+        else:  # word_to_meaning: options are definitions
+            right = set(_tokens(question.answer))
+            leaked = (self.forms(word) - {""}) & right
+            if leaked or any(t.startswith(word[:5]) for t in right if len(word) >= 5):
+                found.append(("give_away", f"{word!r} in its definition"))
+            senses = {s.definition.casefold() for s in self.synsets(word)}
+            for index, option in enumerate(question.options):
+                if index != question.correct_option and option.casefold() in senses:
+                    found.append(("second_right_option", f"another sense: {option!r}"))
+                    break
+        # names in a sentence ("Peter") are not the words they spell
+        prompt = " ".join(re.findall(r"\b[a-z]+\b", question.prompt))
+        bad = self._offensive(" ".join((prompt, *question.options)).casefold())
+        if bad:
+            found.append(("offensive", repr(bad)))
+        if level in _BEGINNER:
+            found.extend(self._beginner_faults(question))
+        return found
+
+    def quiz_faults(self, questions: Sequence[Question]) -> list[tuple[str, Question, str]]:
+        """Two words of one quiz that share a sense."""
+        found = []
+        words = [q.word.casefold() for q in questions]
+        for i, question in enumerate(questions):
+            synsets = {s.key for s in self.synsets(words[i])}
+            for other in words[i + 1 :]:
+                if synsets & {s.key for s in self.synsets(other)}:
+                    found.append(("same_meaning_in_quiz", question, f"{words[i]} / {other}"))
+        return found
+
+    def _beginner_faults(self, question: Question) -> list[tuple[str, str]]:
+        found = []
+        word = question.word.casefold()
+        senses = self.wordnet.lemma_senses(word)
+        asked = [
+            s
+            for s in senses
+            if self.wordnet.synset(s.synset).definition.casefold() == question.definition.casefold()
+        ]
+        if asked and senses:
+            top = max(s.count for s in senses)
+            if top >= 5 and top >= 3 * max(s.count for s in asked):
+                found.append(("rare_sense", question.definition[:70]))
+        words = [w for w in _tokens(question.definition) if len(w) > 3]
+        rare = [w for w in words if self.sources.zipf(w) < 3.0]
+        if words and len(rare) * 3 >= len(words):
+            found.append(("hard_definition", f"{rare} in {question.definition[:60]!r}"))
+        return found
+
+    def _junk(self, word: str) -> bool:
+        if len(word) < 3 or not re.search("[aeiouy]", word):
+            return True
+        senses = self.wordnet.lemma_senses(word)
+        if not senses:
+            return not any(self.wordnet.lemma_senses(base) for base in self.sources.lemmas(word))
+        return not any(self.wordnet.word_in(s).islower() for s in senses)
+
+    def _offensive(self, text: str) -> str | None:
+        """The first word of ``text`` that is a swear word or has no sense but offensive ones
+        ("sex" in "a person of either sex" is not: it also means a gender)."""
+        for token in sorted(set(_tokens(text))):
+            if token in SWEAR_WORDS:
+                return token
+            synsets = [
+                self.wordnet.synset(s.synset)
+                for s in self.wordnet.lemma_senses(token)
+                if self.wordnet.word_in(s).islower()
+            ]
+            if synsets and all(offensive_sense(synset, self._usage) for synset in synsets):
+                return token
+        return None
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", text.casefold())
+
+
+def _index_of(synset: Synset, word: str) -> int:
+    for index, candidate in enumerate(synset.words, start=1):
+        if candidate.casefold() == word:
+            return index
+    return 0
+
+
+def _british(word: str) -> str:
+    """favorite → favourite, fiber → fibre, organize → organise: the other spelling."""
+    word = re.sub(r"iz(e|ed|es|ing|ation)$", r"is\1", word)
+    if len(word) >= 5:
+        word = re.sub(r"([^aeiou])or(ite|s|ed|ing|able|ful)?$", r"\1our\2", word)
+    return re.sub(r"([bt])er$", r"\1re", word) if len(word) >= 5 else word
