@@ -51,6 +51,7 @@ def test_an_entry_has_every_field_typed(deck: Deck) -> None:
         zipf=5.6,
         level=Level.A2,
         related=company.related,
+        forms=frozenset({"companies"}),
     )
     # right in some sense, so never a wrong option beside it
     assert {"companion", "troupe", "organization", "accompany"} <= company.related

@@ -107,3 +107,12 @@ def test_the_word_itself_is_always_found(
 def test_family_is_symmetric_and_reflexive(a: str, b: str) -> None:
     assert same_family(a, a)
     assert same_family(a, b) == same_family(b, a)
+
+
+def test_forms_no_stemmer_finds_leak_when_the_deck_knows_them() -> None:
+    # "angry" and "anger" share no stem; the deck lists anger among angry's forms
+    assert not leaks("angry", "feeling anger")
+    assert leaks("angry", "feeling anger", {"anger", "angrier"})
+    assert leaks("favourite", "my favorite one", {"favorite"})  # the other spelling
+    assert not leaks("angry", "feeling calm", {"anger"})
+    assert not leaks("wise", "it is in the house", {"in"})  # a function word is no give-away

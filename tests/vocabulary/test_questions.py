@@ -218,7 +218,7 @@ def test_a_definition_that_gives_the_word_away_is_never_shown(deck: Deck) -> Non
     colonization = deck["colonization"]
     assert colonization.definition == "the act of colonizing; the establishment of colonies"
     assert profile(colonization, deck).definition is None
-    words = ["colonization", "migration", "empire", "frontier", "voyage"]
+    words = ["colonization", "migration", "harbor", "frontier", "voyage"]
     author_list = [deck[word] for word in words]
     kinds = ["word_to_meaning", "meaning_to_word"]
     with pytest.raises(Rejected):
@@ -389,3 +389,35 @@ def test_a_prompt_never_echoes_its_answer(deck: Deck) -> None:
         assert "meanwhile" not in {q.word for q in quiz}
     with pytest.raises(Rejected):
         generate_quiz([meanwhile, *others], kinds=["meaning_to_word"], count=6, seed=1)
+
+
+def test_two_words_right_in_some_sense_of_each_other_are_not_asked_in_one_quiz() -> None:
+    def word(name: str, definition: str, related: frozenset[str] = frozenset()) -> Entry:
+        return Entry(name, "adverb", definition, level=Level.B1, related=related)
+
+    words = [
+        word("almost", "slightly short of being done", frozenset({"nearly"})),
+        word("nearly", "not quite the whole way", frozenset({"almost"})),
+        word("rarely", "not often at any time"),
+        word("loudly", "with a great deal of noise"),
+        word("calmly", "without any hurry or worry"),
+        word("gladly", "with pleasure and good will"),
+    ]
+    for seed in range(20):
+        quiz = generate_quiz(words, kinds=["meaning_to_word"], count=5, seed=seed)
+        asked = {q.word for q in quiz}
+        assert not {"almost", "nearly"} <= asked, (seed, asked)
+    with pytest.raises(Rejected):  # six words, but one of the pair must stay out
+        generate_quiz(words, kinds=["meaning_to_word"], count=6, seed=1)
+
+
+def test_beginners_are_asked_only_senses_and_definitions_meant_for_them(deck: Deck) -> None:
+    not_for_beginners = [e for e in deck if e.level is Level.A2 and not e.for_beginners]
+    assert not_for_beginners  # the build marks some: rare senses, definitions in rare words
+    quiz = [
+        q for seed in range(10) for q in generate_quiz(deck, levels=["A2"], count=30, seed=seed)
+    ]
+    assert all(deck[q.word].for_beginners for q in quiz)
+    # an author's own words are asked as the author chose them
+    own = [Entry(e.word, e.pos, e.definition, level=Level.A2) for e in not_for_beginners[:6]]
+    assert len(generate_quiz(own, kinds=["word_to_meaning"], count=4, seed=1)) == 4

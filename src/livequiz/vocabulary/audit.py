@@ -32,7 +32,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from livequiz.domain.question import Question
-from livequiz.vocabulary.build import SWEAR_WORDS, Sources, american_spelling, offensive_sense
+from livequiz.vocabulary.build import (
+    SWEAR_WORDS,
+    Sources,
+    american_spelling,
+    british_spelling,
+    offensive_sense,
+)
 from livequiz.vocabulary.deck import Level
 from livequiz.vocabulary.wordnet import Synset, WordNet
 
@@ -94,7 +100,7 @@ class Auditor:
 
     def forms(self, word: str) -> set[str]:
         """The word, its inflections and derived forms, and its other spelling."""
-        found = {word, american_spelling(word), _british(word)}
+        found = {word, american_spelling(word), british_spelling(word)}
         for pos in ("noun", "verb", "adjective", "adverb"):
             found |= self.sources.inflections(word, pos)
         for synset in self.synsets(word):
@@ -105,7 +111,7 @@ class Auditor:
                     if pointer.target_word:
                         found.add(target.words[pointer.target_word - 1].casefold())
         for form in list(found):
-            found |= {american_spelling(form), _british(form)}
+            found |= {american_spelling(form), british_spelling(form)}
         return {f for f in found if f}
 
     def related(self, word: str, *, antonyms: bool) -> set[str]:
@@ -222,9 +228,11 @@ class Auditor:
         for token in sorted(set(_tokens(text))):
             if token in SWEAR_WORDS:
                 return token
+            # "caressing" in "by gentle urging, caressing" is caress's form, not the noun
             synsets = [
                 self.wordnet.synset(s.synset)
-                for s in self.wordnet.lemma_senses(token)
+                for word in {token} | self.sources.lemmas(token)
+                for s in self.wordnet.lemma_senses(word)
                 if self.wordnet.word_in(s).islower()
             ]
             if synsets and all(offensive_sense(synset, self._usage) for synset in synsets):
@@ -241,11 +249,3 @@ def _index_of(synset: Synset, word: str) -> int:
         if candidate.casefold() == word:
             return index
     return 0
-
-
-def _british(word: str) -> str:
-    """favorite → favourite, fiber → fibre, organize → organise: the other spelling."""
-    word = re.sub(r"iz(e|ed|es|ing|ation)$", r"is\1", word)
-    if len(word) >= 5:
-        word = re.sub(r"([^aeiou])or(ite|s|ed|ing|able|ful)?$", r"\1our\2", word)
-    return re.sub(r"([bt])er$", r"\1re", word) if len(word) >= 5 else word

@@ -36,6 +36,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from livequiz.vocabulary.cleaning import clean_definition
 from livequiz.vocabulary.deck import Level
 from livequiz.vocabulary.leaks import FUNCTION_WORDS
 from livequiz.vocabulary.wordnet import POS_NAMES, Sense, Synset, WordNet
@@ -176,6 +177,9 @@ def build_deck(wordnet: WordNet, sources: Sources) -> tuple[list[dict[str, objec
         if lemma in SWEAR_WORDS:
             report.skip("a swear word")
             continue
+        if _SEXUAL.fullmatch(lemma):
+            report.skip("a word about sex")
+            continue
         if not re.search(r"[aeiouy]", lemma):
             report.skip("no vowel: an abbreviation")
             continue
@@ -267,6 +271,8 @@ def _screened(synset: Synset, usage: dict[tuple[str, int], frozenset[str]]) -> b
     definition = synset.definition.casefold()
     if definition.startswith(("used to ", "used as ", "used for emphasis", "used in ")):
         return True  # a note on grammar ("used to form the superlative"), not a meaning
+    if not SWEAR_WORDS.isdisjoint(re.findall(r"[a-z]+", definition)):
+        return True  # "frankly: to tell the truth (or 'frankly, my dear, I don't give a damn')"
     return bool(_SEXUAL.search(definition) or _COMBINING.search(definition))
 
 
@@ -326,6 +332,15 @@ def _lemmas_of(word: str, sources: Sources) -> list[str]:
     return found
 
 
+def british_spelling(word: str) -> str:
+    """The British spelling of an American word ("favorite" → "favourite", "fiber" → "fibre",
+    "organize" → "organise"), else the word itself."""
+    word = re.sub(r"iz(e|ed|es|ing|ation)$", r"is\1", word)
+    if len(word) >= 5:
+        word = re.sub(r"([^aeiou])or(ite|s|ed|ing|able|ful)?$", r"\1our\2", word)
+    return re.sub(r"([bt])er$", r"\1re", word) if len(word) >= 5 else word
+
+
 def american_spelling(word: str) -> str:
     """The American spelling of a British word ("organised" → "organized", "favourite" →
     "favorite", "fibre" → "fiber"), else the word itself."""
@@ -376,6 +391,7 @@ def _record(
         example
         for example in synset.examples
         if forms & set(re.findall(r"[a-z]+", example.casefold()))
+        and SWEAR_WORDS.isdisjoint(re.findall(r"[a-z]+", example.casefold()))
     ][:2]
     synonyms = sorted(
         (
@@ -405,7 +421,45 @@ def _record(
         "zipf": round(zipf, 1),
         "level": level.value,
         "related": sorted(_related(lemma, wordnet) & headwords - {lemma}),
+        "forms": sorted(_forms(lemma, wordnet, sources)),
+        "for_beginners": _for_beginners(sense, wordnet, sources),
     }
+
+
+def _for_beginners(sense: Sense, wordnet: WordNet, sources: Sources) -> bool:
+    """Whether the chosen sense suits A1–B1: it is the word's most met sense or near it (not
+    a third of the uses of a sense met five times or more), and fewer than a third of its
+    definition's words are rare (Zipf < 3)."""
+    top = max(s.count for s in wordnet.lemma_senses(sense.lemma))
+    if top >= 5 and top >= 3 * sense.count:
+        return False
+    definition = wordnet.synset(sense.synset).definition
+    shown = clean_definition(definition) or definition  # as a question shows it
+    words = [w for w in re.findall(r"[a-z]+", shown.casefold()) if len(w) > 3]
+    rare = sum(1 for w in words if sources.zipf(w) < 3.0)
+    return not words or rare * 3 < len(words)
+
+
+def _forms(lemma: str, wordnet: WordNet, sources: Sources) -> set[str]:
+    """Forms of ``lemma`` a stemmer misses: derived words (WordNet's ``+`` and ``\\``
+    pointers from the lemma, in any sense), the other spelling, and inflections."""
+    # the other spelling, if it is a word at all ("wise" is no "wize")
+    found = {
+        spelling
+        for spelling in (american_spelling(lemma), british_spelling(lemma))
+        if sources.zipf(spelling) >= 1.5
+    }
+    for pos in ("noun", "verb", "adjective", "adverb"):
+        found |= sources.inflections(lemma, pos)
+    for sense in wordnet.lemma_senses(lemma):
+        synset = wordnet.synset(sense.synset)
+        index = [w.casefold() for w in synset.words].index(lemma) + 1
+        for pointer in synset.pointers:
+            if pointer.symbol in ("+", "\\") and pointer.source == index and pointer.target_word:
+                word = wordnet.synset(pointer.target).words[pointer.target_word - 1].casefold()
+                if _HEADWORD.fullmatch(word):
+                    found.add(word)
+    return {form for form in found if _HEADWORD.fullmatch(form)} - {lemma}
 
 
 def _level(cefr: Level | None, zipf: float) -> Level:

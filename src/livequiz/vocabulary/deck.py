@@ -112,6 +112,14 @@ class Entry:
     #: hyponyms, derived forms over all its senses; see :mod:`livequiz.vocabulary.build`):
     #: never a wrong option beside it. Empty for an author's own words.
     related: frozenset[str] = frozenset()
+    #: Forms of the word no stemming finds: derived words ("anger" for angry), the other
+    #: spelling ("favorite"), irregular inflections ("went"). A prompt holding one gives the
+    #: word away. Empty for an author's own words.
+    forms: frozenset[str] = frozenset()
+    #: Whether the sense and its definition suit A1–B1 learners: the word's most met sense or
+    #: near it, in common words (see :mod:`livequiz.vocabulary.build`). An author's own words
+    #: are taken as the author chose them.
+    for_beginners: bool = True
 
     def __post_init__(self) -> None:
         if not self.word.strip():
@@ -139,6 +147,8 @@ class Entry:
             zipf=float(record.get("zipf", 0.0)),
             level=Level(record["level"]),
             related=frozenset(record.get("related", ())),
+            forms=frozenset(record.get("forms", ())),
+            for_beginners=bool(record.get("for_beginners", True)),
         )
 
 

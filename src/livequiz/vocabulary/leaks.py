@@ -26,7 +26,7 @@ fill-in blank; for leak checks the parts of a hyphenated token are checked as we
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 import snowballstemmer
@@ -178,18 +178,23 @@ def _parts(token: str) -> Iterator[str]:
         yield re.split(r"['\u2019]", token)[0]
 
 
-def leaks(word: str, text: str) -> bool:
+def leaks(word: str, text: str, forms: Iterable[str] = ()) -> bool:
     """Does ``text`` contain ``word`` or another form of it?
 
     ``word`` may be a phrase ("look after"); then any of its content words (not function words)
-    appearing in a form in ``text`` counts.
+    appearing in a form in ``text`` counts. ``forms`` are the word's forms that no stemming
+    finds, from the deck (:attr:`~.deck.Entry.forms`): derived words ("anger" for angry,
+    "wisdom" for wise), the other spelling ("favorite"), irregular inflections ("went").
     """
     words = tokenize(word)
     if not words:
         return False
     content = [w for w in words if w not in FUNCTION_WORDS] or words
     tokens = [part for token in tokenize(text) for part in _parts(token) if part]
-    return any(same_family(w, token) for w in content for token in tokens)
+    if any(same_family(w, token) for w in content for token in tokens):
+        return True
+    extra = {form.casefold() for form in forms} - FUNCTION_WORDS
+    return bool(extra) and any(token.casefold() in extra for token in tokens)
 
 
 def find_phrase(word: str, text: str) -> list[tuple[int, int]]:

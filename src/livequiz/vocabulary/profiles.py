@@ -143,7 +143,7 @@ def _gist(text: str) -> frozenset[str]:
     return frozenset(_root(t) for t in tokenize(text) if t not in FUNCTION_WORDS)
 
 
-def _blank(word: str, raw: str) -> Blank | None:
+def _blank(word: str, raw: str, forms: frozenset[str] = frozenset()) -> Blank | None:
     sentence = clean_example(raw)
     if sentence is None:
         return None
@@ -153,7 +153,7 @@ def _blank(word: str, raw: str) -> Blank | None:
     start, end = spans[0]
     before, after = sentence[:start], sentence[end:]
     rest = f"{before} {after}"
-    if leaks(word, rest) or len(tokenize(rest)) < MIN_BLANK_CONTEXT:
+    if leaks(word, rest, forms) or len(tokenize(rest)) < MIN_BLANK_CONTEXT:
         return None
     previous = tokenize(before)[-1:]
     article = previous[0] if previous and previous[0] in ("a", "an") else None
@@ -163,8 +163,12 @@ def _blank(word: str, raw: str) -> Blank | None:
 
 def _make_profile(entry: Entry, deck: Deck) -> Profile:
     cleaned = clean_definition(entry.definition)
-    definition = cleaned if cleaned is not None and not leaks(entry.word, cleaned) else None
-    blanks = tuple(b for b in (_blank(entry.word, raw) for raw in entry.examples) if b is not None)
+    definition = (
+        cleaned if cleaned is not None and not leaks(entry.word, cleaned, entry.forms) else None
+    )
+    blanks = tuple(
+        b for b in (_blank(entry.word, raw, entry.forms) for raw in entry.examples) if b is not None
+    )
     examples = [e for e in (clean_example(raw) for raw in entry.examples) if e is not None]
     return Profile(
         entry=entry,

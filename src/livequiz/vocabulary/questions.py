@@ -48,6 +48,7 @@ from livequiz.vocabulary.profiles import (
     profile,
     shape,
 )
+from livequiz.vocabulary.screening import SCREENED_LEVELS
 
 __all__ = ["QuestionKind", "generate_quiz"]
 
@@ -221,7 +222,7 @@ class _QuizBuilder:
             return (
                 text is not None
                 and text.casefold() != correct.casefold()
-                and not leaks(target.word, text)
+                and not leaks(target.word, text, target.entry.forms)
                 and not near_identical(candidate.gist, target.gist)
                 and not self.lexicon.conflicts(target, candidate)
             )
@@ -248,12 +249,12 @@ class _QuizBuilder:
 
     def _meaning_to_word(self, target: Profile, definition: str) -> Question | None:
         prompt = f"Which word means: {definition}?"
-        if leaks(target.word, prompt):  # "meanwhile" and the "means" of the prompt
-            return None
+        if leaks(target.word, prompt, target.entry.forms):  # "meanwhile" and "means"
+            return None  # or "angry" and "feeling anger"
 
         def accept(candidate: Profile) -> bool:
             return not self.lexicon.conflicts(target, candidate) and not leaks(
-                candidate.word, prompt
+                candidate.word, prompt, candidate.entry.forms
             )
 
         ending = shape(target.word)
@@ -274,7 +275,11 @@ class _QuizBuilder:
     def _synonym(self, target: Profile) -> Question | None:
         prompt = f"Which word is closest in meaning to '{target.word}'?"
         # "close" would echo the "closest" of the prompt
-        answers = [a for a in self.lexicon.synonym_answers(target) if not leaks(a.word, prompt)]
+        answers = [
+            a
+            for a in self.lexicon.synonym_answers(target)
+            if not leaks(a.word, prompt, a.entry.forms)
+        ]
         if not answers:
             return None
         answer = self.rng.choice(answers)
@@ -283,7 +288,7 @@ class _QuizBuilder:
             return (
                 not self.lexicon.conflicts(target, candidate)
                 and not self.lexicon.conflicts(answer, candidate)
-                and not leaks(candidate.word, prompt)
+                and not leaks(candidate.word, prompt, candidate.entry.forms)
             )
 
         ending = shape(answer.word)
@@ -305,7 +310,7 @@ class _QuizBuilder:
         def accept(candidate: Profile) -> bool:
             return (
                 (blank.article is None or indefinite_article(candidate.word) == blank.article)
-                and not leaks(candidate.word, blank.sentence)
+                and not leaks(candidate.word, blank.sentence, candidate.entry.forms)
                 and not self.lexicon.conflicts(target, candidate, antonyms=True)
             )
 
@@ -411,16 +416,21 @@ class _Picker:
         self._open_kinds = set(kinds)
         self._all_levels = tuple(levels)
         self._used: set[str] = set()
+        #: every word related to one asked (see Entry.related): not asked in the same quiz
+        self._used_related: set[str] = set()
 
     def _ask(self, kind: QuestionKind, level: Level) -> Question | None:
         words = self._words[level]
         while (entry := words[self._positions[kind, level]]) is not None:
             self._positions[kind, level] += 1
-            if entry.key in self._used:
-                continue
+            if entry.key in self._used or entry.key in self._used_related:
+                continue  # asked, or right in some sense of a word asked ("almost", "nearly")
+            if level in SCREENED_LEVELS and not entry.for_beginners:
+                continue  # a rare sense, or a definition in rare words: not for A1-B1
             question = self._builder.build(kind, profile(entry, self._source))
             if question is not None:
                 self._used.add(entry.key)
+                self._used_related |= entry.related
                 return question
         return None
 

@@ -234,6 +234,8 @@ def _entry(record: _Record, deck: Deck) -> Entry:
             antonyms=known.antonyms,
             zipf=known.zipf,
             level=level or known.level,
+            related=known.related,
+            forms=known.forms,
         )
     if not definition:
         if known is not None:
@@ -248,6 +250,8 @@ def _entry(record: _Record, deck: Deck) -> Entry:
         examples=examples,
         zipf=known.zipf if known is not None else 0.0,
         level=level or (known.level if known is not None else Level.C2),
+        # forms belong to the word, whatever its part of speech ("runs" for run the noun too)
+        forms=known.forms if known is not None else frozenset(),
     )
 
 
