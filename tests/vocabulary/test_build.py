@@ -13,6 +13,7 @@ from livequiz.cli import main
 from livequiz.vocabulary import Deck, Entry, Level
 from livequiz.vocabulary.build import (
     _SEXUAL,
+    GRAMMAR_WORDS,
     SWEAR_WORDS,
     BuildReport,
     _level,
@@ -89,6 +90,7 @@ def test_it_holds_97_percent_of_the_most_frequent_content_words(
 def test_nothing_offensive_or_unaskable_is_kept(deck: Deck) -> None:
     for entry in deck:
         assert entry.word not in FUNCTION_WORDS
+        assert entry.word not in GRAMMAR_WORDS
         assert entry.word not in SWEAR_WORDS
         assert re.search("[aeiouy]", entry.word), entry.word
         assert not _SEXUAL.search(entry.definition.casefold()), entry

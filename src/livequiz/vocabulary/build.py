@@ -56,6 +56,34 @@ SCREENED_USAGE = OFFENSIVE_USAGE | {
     "archaism",
     "street name",
 }
+#: Words WordNet lists as nouns or adverbs that a vocabulary quiz does not teach: question
+#: words and pointers ("the next _____ [matter / section / why]").
+GRAMMAR_WORDS = frozenset(
+    [
+        "why",
+        "how",
+        "when",
+        "where",
+        "whence",
+        "whither",
+        "what",
+        "who",
+        "whom",
+        "whose",
+        "which",
+        "there",
+        "here",
+        "then",
+        "thus",
+        "also",
+        "too",
+        "very",
+        "yes",
+        "yeah",
+        "okay",
+        "else",
+    ]
+)
 #: Mild swear words: ordinary words for WordNet, not for a quiz on the projector.
 SWEAR_WORDS = frozenset(
     [
@@ -168,7 +196,7 @@ def build_deck(wordnet: WordNet, sources: Sources) -> tuple[list[dict[str, objec
     topics = _domain_words(wordnet, ";c")
     chosen: dict[str, tuple[Sense, float]] = {}
     for lemma, senses in sorted(wordnet.senses.items()):
-        if not _HEADWORD.fullmatch(lemma) or lemma in FUNCTION_WORDS:
+        if not _HEADWORD.fullmatch(lemma) or lemma in FUNCTION_WORDS | GRAMMAR_WORDS:
             continue
         zipf = sources.zipf(lemma)
         if zipf < MIN_ZIPF:
@@ -225,14 +253,14 @@ def content_words(
     """The first ``count`` content words of a frequency list, as the headwords a learner looks
     up: ``headword`` maps a word to the headword it is taught under ("days" to "day"), or
     ``None`` for a word that is no noun, verb, adjective or adverb in common use (a name, a
-    letter); function words and repeats are left out."""
+    letter); function words, :data:`GRAMMAR_WORDS` and repeats are left out."""
     words: list[str] = []
     seen: set[str] = set()
     for word in ranked:
-        if not word.isalpha() or len(word) < 2 or word in FUNCTION_WORDS:
+        if not word.isalpha() or len(word) < 2 or word in FUNCTION_WORDS | GRAMMAR_WORDS:
             continue
         found = headword(word)
-        if found is None or found in seen or found in FUNCTION_WORDS:
+        if found is None or found in seen or found in FUNCTION_WORDS | GRAMMAR_WORDS:
             continue
         seen.add(found)
         words.append(found)
