@@ -151,18 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     deck_commands = deck.add_subparsers(dest="deck_command", metavar="ACTION", required=True)
     build = deck_commands.add_parser("build", help="build the deck from WordNet and friends")
-    build.add_argument(
-        "--wordnet", default=str(DEFAULT_DIRECTORY), help="WordNet 3.0 database directory"
-    )
+    _wordnet_option(build)
     build.add_argument("--out", required=True, metavar="FILE", help="where to write the deck")
     build.set_defaults(handler=run_deck_build)
     coverage = deck_commands.add_parser(
         "coverage", help="the share of the most frequent content words a deck can ask"
     )
     coverage.add_argument("--deck", metavar="FILE", help="a deck file (default: the built-in deck)")
-    coverage.add_argument(
-        "--wordnet", default=str(DEFAULT_DIRECTORY), help="WordNet 3.0 database directory"
-    )
+    _wordnet_option(coverage)
     coverage.add_argument("--top", type=int, default=1000, help="how many content words")
     coverage.set_defaults(handler=run_deck_coverage)
 
@@ -180,9 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--questions", type=int, default=10_000, help="how many, in all")
     audit.add_argument("--seed", type=int, default=2026, help="seed of the first quiz")
     audit.add_argument("--deck", metavar="FILE", help="a deck file (default: the built-in deck)")
-    audit.add_argument(
-        "--wordnet", default=str(DEFAULT_DIRECTORY), help="WordNet 3.0 database directory"
-    )
+    _wordnet_option(audit)
     audit.set_defaults(handler=run_audit)
 
     commands.add_parser(
@@ -192,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # no handler: main() hands 'bench' and everything after it to the load generator
     return parser
+
+
+def _wordnet_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wordnet", default=str(DEFAULT_DIRECTORY), help="WordNet 3.0 database directory"
+    )
 
 
 def _server_options(parser: argparse.ArgumentParser) -> None:
