@@ -115,6 +115,11 @@ HEADER = "word,definition,pos,level\n"
             HEADER + GOOD + "zxqv,,,\n",
             "line 6: 'zxqv' is not in the built-in deck; give its definition",
         ),
+        (  # a typo is not taught as written: the teacher is told the likely word
+            HEADER + GOOD + "recieve,,,\n",
+            "line 6: 'recieve' is not in the built-in deck; did you mean 'receive'? "
+            "If not, give its definition",
+        ),
         (HEADER + GOOD + " ,a thing,,\n", "line 6: the word is empty"),
         (HEADER + GOOD + "apple pie 2,,,\n", "line 6: 'apple pie 2' is not a word"),
         (

@@ -14,9 +14,10 @@ Formats:
   ("line 4 (item 2): ...").
 
 Only the word is required. Whatever else is missing is taken from the built-in deck; a word the
-deck does not have needs a definition. If the author's part of speech differs from the deck's,
-the deck's definition and examples belong to another sense, so nothing but the frequency is
-borrowed and the author must give the definition. The author's own definitions must be
+deck does not have needs a definition, and if it looks like a misspelling of a word the deck has,
+the error says which ("did you mean 'receive'?"). If the author's part of speech differs from
+the deck's, the deck's definition and examples belong to another sense, so nothing but the
+frequency is borrowed and the author must give the definition. The author's own definitions must be
 presentable as an answer (2+ words, at most 120 characters, not containing the word).
 
 Example sentences are kept as written; one that does not hold the word exactly (say "runs" for
@@ -31,9 +32,12 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from os import PathLike
 from pathlib import Path
 from typing import Literal
+
+from spellchecker import SpellChecker
 
 from livequiz.vocabulary.cleaning import (
     MAX_DEFINITION_CHARS,
@@ -242,6 +246,12 @@ def _entry(record: _Record, deck: Deck) -> Entry:
             raise record.error(
                 f"{word!r} is a {known.pos} in the built-in deck; give a definition for the {pos}"
             )
+        guess = _spelling_of(word, deck)
+        if guess is not None:
+            raise record.error(
+                f"{word!r} is not in the built-in deck; did you mean {guess!r}? "
+                "If not, give its definition"
+            )
         raise record.error(f"{word!r} is not in the built-in deck; give its definition")
     return Entry(
         word=word,
@@ -253,6 +263,22 @@ def _entry(record: _Record, deck: Deck) -> Entry:
         # forms belong to the word, whatever its part of speech ("runs" for run the noun too)
         forms=known.forms if known is not None else frozenset(),
     )
+
+
+@cache
+def _speller() -> SpellChecker:
+    return SpellChecker(language="en")  # its English word frequencies ship in the package
+
+
+def _spelling_of(word: str, deck: Deck) -> str | None:
+    """The deck's word ``word`` is most likely a misspelling of ("recieve": receive), if any.
+
+    Without it a teacher's typo would be taken as a new word and taught as written.
+    """
+    if not word.isalpha():
+        return None
+    guess = _speller().correction(word.casefold())
+    return guess if guess is not None and guess != word.casefold() and guess in deck else None
 
 
 def _sniff(text: str) -> Format:
