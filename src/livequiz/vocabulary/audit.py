@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from livequiz.domain.question import Question
 from livequiz.vocabulary.build import (
+    RELATED_POINTERS,
     SWEAR_WORDS,
     Sources,
     american_spelling,
@@ -55,7 +56,6 @@ FAULTS = (
 )
 _BEGINNER = frozenset({Level.A1, Level.A2, Level.B1})
 _WORD_OPTIONS = frozenset({"meaning_to_word", "synonym", "fill_blank"})
-_RELATED = frozenset({"@", "@i", "~", "~i", "&", "+", "\\", "^", "=", "<", "$"})
 
 
 @dataclass
@@ -83,15 +83,7 @@ class Auditor:
     def __init__(self, wordnet: WordNet, sources: Sources) -> None:
         self.wordnet = wordnet
         self.sources = sources
-        self._usage: dict[tuple[str, int], frozenset[str]] = {}
-        for synset in wordnet.synsets.values():
-            names = frozenset(
-                wordnet.synset(p.target).words[0].casefold()
-                for p in synset.pointers
-                if p.symbol == ";u"
-            )
-            if names:
-                self._usage[synset.key] = names
+        self._usage = wordnet.domains(";u")
 
     # ------------------------------------------------------------------ what a word is
 
@@ -103,29 +95,15 @@ class Auditor:
         found = {word, american_spelling(word), british_spelling(word)}
         for pos in ("noun", "verb", "adjective", "adverb"):
             found |= self.sources.inflections(word, pos)
-        for synset in self.synsets(word):
-            index = _index_of(synset, word)
-            for pointer in synset.pointers:
-                if pointer.symbol in ("+", "\\") and pointer.source in (0, index):
-                    target = self.wordnet.synset(pointer.target)
-                    if pointer.target_word:
-                        found.add(target.words[pointer.target_word - 1].casefold())
+        found |= self.wordnet.derived(word)
         for form in list(found):
             found |= {american_spelling(form), british_spelling(form)}
         return {f for f in found if f}
 
     def related(self, word: str, *, antonyms: bool) -> set[str]:
         """Words right in some sense of ``word`` (see the module doc)."""
-        found: set[str] = set()
-        for synset in self.synsets(word):
-            found |= {w.casefold() for w in synset.words}
-            for pointer in synset.pointers:
-                if pointer.symbol in _RELATED or (antonyms and pointer.symbol == "!"):
-                    target = self.wordnet.synset(pointer.target)
-                    if pointer.target_word:
-                        found.add(target.words[pointer.target_word - 1].casefold())
-                    else:
-                        found |= {w.casefold() for w in target.words}
+        symbols = RELATED_POINTERS if antonyms else RELATED_POINTERS - {"!"}
+        found = self.wordnet.related(word, symbols)
         return found - {word}
 
     # ------------------------------------------------------------------ the checks
@@ -242,10 +220,3 @@ class Auditor:
 
 def _tokens(text: str) -> list[str]:
     return re.findall(r"[a-z]+", text.casefold())
-
-
-def _index_of(synset: Synset, word: str) -> int:
-    for index, candidate in enumerate(synset.words, start=1):
-        if candidate.casefold() == word:
-            return index
-    return 0

@@ -142,7 +142,7 @@ EVERYDAY_DOMAINS = frozenset(
     }
 )
 #: Pointers whose targets are "also right" in some sense: never a wrong option.
-_RELATED_POINTERS = frozenset({"!", "@", "@i", "~", "~i", "&", "+", "\\", "^", "=", "<", "$"})
+RELATED_POINTERS = frozenset({"!", "@", "@i", "~", "~i", "&", "+", "\\", "^", "=", "<", "$"})
 #: Only words like these are headwords: lower-case letters, 3 to 14 of them (two-letter
 #: options are mostly notes and symbols: "si", "te", "ut").
 _HEADWORD = re.compile(r"[a-z]{3,14}")
@@ -192,8 +192,8 @@ class BuildReport:
 def build_deck(wordnet: WordNet, sources: Sources) -> tuple[list[dict[str, object]], BuildReport]:
     """Every headword's record, most frequent first, and what was left out and why."""
     report = BuildReport()
-    usage = _domain_words(wordnet, ";u")
-    topics = _domain_words(wordnet, ";c")
+    usage = wordnet.domains(";u")
+    topics = wordnet.domains(";c")
     chosen: dict[str, tuple[Sense, float]] = {}
     for lemma, senses in sorted(wordnet.senses.items()):
         if not _HEADWORD.fullmatch(lemma) or lemma in FUNCTION_WORDS | GRAMMAR_WORDS:
@@ -270,20 +270,6 @@ def content_words(
 
 
 # ---------------------------------------------------------------------- inside
-
-
-def _domain_words(wordnet: WordNet, symbol: str) -> dict[tuple[str, int], frozenset[str]]:
-    """For each synset, the names of the domains it points to with ``symbol``."""
-    found: dict[tuple[str, int], frozenset[str]] = {}
-    for synset in wordnet.synsets.values():
-        names = frozenset(
-            wordnet.synset(p.target).words[0].casefold()
-            for p in synset.pointers
-            if p.symbol == symbol
-        )
-        if names:
-            found[synset.key] = names
-    return found
 
 
 def offensive_sense(synset: Synset, usage: dict[tuple[str, int], frozenset[str]]) -> bool:
@@ -448,7 +434,7 @@ def _record(
         "antonyms": antonyms,
         "zipf": round(zipf, 1),
         "level": level.value,
-        "related": sorted(_related(lemma, wordnet) & headwords - {lemma}),
+        "related": sorted(wordnet.related(lemma, RELATED_POINTERS) & headwords - {lemma}),
         "forms": sorted(_forms(lemma, wordnet, sources)),
         "for_beginners": _for_beginners(sense, wordnet, sources),
     }
@@ -479,14 +465,7 @@ def _forms(lemma: str, wordnet: WordNet, sources: Sources) -> set[str]:
     }
     for pos in ("noun", "verb", "adjective", "adverb"):
         found |= sources.inflections(lemma, pos)
-    for sense in wordnet.lemma_senses(lemma):
-        synset = wordnet.synset(sense.synset)
-        index = [w.casefold() for w in synset.words].index(lemma) + 1
-        for pointer in synset.pointers:
-            if pointer.symbol in ("+", "\\") and pointer.source == index and pointer.target_word:
-                word = wordnet.synset(pointer.target).words[pointer.target_word - 1].casefold()
-                if _HEADWORD.fullmatch(word):
-                    found.add(word)
+    found |= wordnet.derived(lemma)
     return {form for form in found if _HEADWORD.fullmatch(form)} - {lemma}
 
 
@@ -501,19 +480,3 @@ def _level(cefr: Level | None, zipf: float) -> Level:
     if cefr is None:
         return by_frequency
     return cefr if cefr.rank >= floor.rank else floor
-
-
-def _related(lemma: str, wordnet: WordNet) -> set[str]:
-    """Words that are right in some sense of ``lemma`` (see the module docstring)."""
-    related: set[str] = set()
-    for sense in wordnet.lemma_senses(lemma):
-        synset = wordnet.synset(sense.synset)
-        related.update(w.casefold() for w in synset.words)
-        for pointer in synset.pointers:
-            if pointer.symbol in _RELATED_POINTERS:
-                target = wordnet.synset(pointer.target)
-                if pointer.target_word:
-                    related.add(target.words[pointer.target_word - 1].casefold())
-                else:
-                    related.update(w.casefold() for w in target.words)
-    return related

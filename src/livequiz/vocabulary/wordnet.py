@@ -137,6 +137,53 @@ class WordNet:
         """The lemma's senses over every part of speech, most often met first."""
         return self.senses.get(lemma, [])
 
+    def domains(self, symbol: str) -> dict[tuple[str, int], frozenset[str]]:
+        """For each synset, the names of the domains it points to with ``symbol``: ``;u`` for
+        usage ("slang", "obscenity"), ``;c`` for topic ("baseball"), ``;r`` for region."""
+        found: dict[tuple[str, int], frozenset[str]] = {}
+        for synset in self.synsets.values():
+            names = frozenset(
+                self.synsets[p.target].words[0].casefold()
+                for p in synset.pointers
+                if p.symbol == symbol
+            )
+            if names:
+                found[synset.key] = names
+        return found
+
+    def related(self, lemma: str, symbols: frozenset[str]) -> set[str]:
+        """The words of every synset of ``lemma`` and of what their ``symbols`` pointers reach
+        (a lexical pointer reaches one word, a semantic one the whole synset), lower-cased."""
+        found: set[str] = set()
+        for sense in self.lemma_senses(lemma):
+            synset = self.synsets[sense.synset]
+            found.update(w.casefold() for w in synset.words)
+            for pointer in synset.pointers:
+                if pointer.symbol in symbols:
+                    target = self.synsets[pointer.target]
+                    if pointer.target_word:
+                        found.add(target.words[pointer.target_word - 1].casefold())
+                    else:
+                        found.update(w.casefold() for w in target.words)
+        return found
+
+    def derived(self, lemma: str) -> set[str]:
+        """Words derived from ``lemma`` or it from them, in any sense (the lexical ``+`` and
+        ``\\`` pointers of the lemma itself): "anger" for angry, "imperial" for empire."""
+        found: set[str] = set()
+        for sense in self.lemma_senses(lemma):
+            synset = self.synsets[sense.synset]
+            index = [w.casefold() for w in synset.words].index(lemma) + 1
+            for pointer in synset.pointers:
+                if (
+                    pointer.symbol in ("+", "\\")
+                    and pointer.source == index
+                    and pointer.target_word
+                ):
+                    target = self.synsets[pointer.target]
+                    found.add(target.words[pointer.target_word - 1].casefold())
+        return found
+
     def word_in(self, sense: Sense) -> str:
         """The lemma as the sense's synset writes it (its case tells a proper noun)."""
         for word in self.synsets[sense.synset].words:
