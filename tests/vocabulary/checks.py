@@ -14,6 +14,7 @@ from livequiz.domain.question import Question
 from livequiz.vocabulary import Deck, Entry, QuestionKind
 from livequiz.vocabulary.cleaning import clean_definition
 from livequiz.vocabulary.leaks import find_phrase, leaks, same_family, tokenize
+from livequiz.vocabulary.questions import fields_near
 
 BLANK = "_____"
 WORD_OPTION_KINDS = {QuestionKind.MEANING_TO_WORD, QuestionKind.SYNONYM, QuestionKind.FILL_BLANK}
@@ -143,3 +144,9 @@ def check_question(question: Question, decks: Sequence[Deck], options: int = 4) 
             assert not leaks(option, q.example), (q, option)
             if before in (["a"], ["an"]):
                 assert article(option) == before[0], (q, option)
+            # no wrong option from the answer's semantic field group: it would fit the slot
+            assert fields_near(target).isdisjoint(entry_of(option, decks).fields), (q, option)
+        if decks[0].screened:  # the built-in deck blanks nouns and verbs, used as such
+            assert target.pos in ("noun", "verb"), q
+            if target.pos == "verb":
+                assert before[0:1] != ["the"], q

@@ -147,3 +147,34 @@ def test_the_command_prints_every_class() -> None:
     assert text.startswith("60 questions (6 quizzes of 10")
     for fault in FAULTS:
         assert re.search(rf"^  {fault} +\d+ +\d+\.\d%$", text, re.MULTILINE), fault
+
+
+def test_a_blank_that_other_options_fit_is_an_open_blank(auditor: Auditor) -> None:
+    definition = "how long something has existed"
+    replaced = Question(
+        "It was replaced because of its _____",
+        ("age", "price", "banana", "pigeon"),
+        0,
+        "fill_blank",
+        "age",
+        definition,
+    )
+    assert "open_blank" in faults(auditor, replaced)  # price: a quality too
+    apart = Question(
+        "It was replaced because of its _____",
+        ("age", "banana", "pigeon", "sofa"),
+        0,
+        "fill_blank",
+        "age",
+        definition,
+    )
+    assert "open_blank" not in faults(auditor, apart)
+    facts = Question(
+        "We must look at the facts _____",
+        ("objectively", "sadly", "loudly", "early"),
+        0,
+        "fill_blank",
+        "objectively",
+        "with objectivity",
+    )
+    assert "open_blank" in faults(auditor, facts)  # an adverb's slot takes many

@@ -52,6 +52,8 @@ def test_an_entry_has_every_field_typed(deck: Deck) -> None:
         level=Level.A2,
         related=company.related,
         forms=frozenset({"companies"}),
+        field="noun.group",
+        fields=frozenset({"noun.group", "noun.person", "noun.state"}),
     )
     # right in some sense, so never a wrong option beside it
     assert {"companion", "troupe", "organization", "accompany"} <= company.related
@@ -71,6 +73,9 @@ def test_every_entry_matches_the_documented_format(deck: Deck) -> None:
         # cefrpy's level, never more than one band easier than the frequency says
         assert entry.level.rank >= Level.from_zipf(entry.zipf).rank - 1
         assert entry.word not in entry.related
+        # the asked sense's semantic field is one of the word's fields, all of its own pos
+        assert entry.field in entry.fields
+        assert all(name.startswith(entry.pos[:3]) for name in entry.fields - {"adj.ppl"})
     assert sum(bool(entry.examples) for entry in deck) > 6_000
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from livequiz.domain.errors import ErrorCode, Rejected
 from livequiz.vocabulary import Deck, Entry, Level, QuestionKind, generate_quiz, questions
 from livequiz.vocabulary.profiles import profile
+from livequiz.vocabulary.questions import fields_near
 from livequiz.vocabulary.screening import screen_reason
 
 from .checks import WORD_OPTION_KINDS, check_question, definition_owners
@@ -421,3 +422,61 @@ def test_beginners_are_asked_only_senses_and_definitions_meant_for_them(deck: De
     # an author's own words are asked as the author chose them
     own = [Entry(e.word, e.pos, e.definition, level=Level.A2) for e in not_for_beginners[:6]]
     assert len(generate_quiz(own, kinds=["word_to_meaning"], count=4, seed=1)) == 4
+
+
+def test_fill_in_wrong_options_come_from_other_semantic_fields(deck: Deck) -> None:
+    # "It was replaced because of its _____": age and price are both qualities, so both fit
+    age, price, banana = deck["age"], deck["price"], deck["banana"]
+    assert age.field == "noun.attribute"
+    assert not fields_near(age).isdisjoint(price.fields)
+    assert fields_near(age).isdisjoint(banana.fields)
+    # "He slammed the _____": a thing's place is no other thing's
+    assert not fields_near(deck["door"]).isdisjoint(deck["gate"].fields)
+    # "They drive through _____": places and times fit the same slots
+    assert not fields_near(deck["town"]).isdisjoint(deck["winter"].fields)
+    # a verb keeps out verbs of its own field only
+    assert fields_near(deck["restore"]) == frozenset({deck["restore"].field})
+    quiz = [
+        q
+        for seed in range(40)
+        for q in generate_quiz(deck, kinds=["fill_blank"], count=10, seed=seed)
+    ]
+    for q in quiz:
+        for i, option in enumerate(q.options):
+            if i != q.correct_option:
+                assert fields_near(deck[q.word]).isdisjoint(deck[option].fields), (q, option)
+
+
+def test_the_built_in_deck_blanks_only_nouns_and_verbs_used_as_such(deck: Deck) -> None:
+    quiz = [
+        q
+        for seed in range(40)
+        for q in generate_quiz(deck, kinds=["fill_blank"], count=10, seed=seed)
+    ]
+    assert {deck[q.word].pos for q in quiz} == {"noun", "verb"}
+    # WordNet's example for the verb usher uses it as a noun: not a question about the verb
+    usher = profile(deck["usher"], deck)
+    [noun_use] = [b for b in usher.blanks if b.prompt.startswith("The _____ showed us")]
+    assert not questions.used_as("verb", noun_use)
+    assert questions.used_as("noun", noun_use)
+    with pytest.raises(Rejected):
+        generate_quiz([deck["usher"]], kinds=["fill_blank"], count=1, seed=1)
+
+
+def test_an_author_s_adjective_sentences_are_still_blanked() -> None:
+    # an author wrote the sentence for the word: any part of speech is blanked
+    words = [
+        Entry(
+            "brave", "adjective", "showing no fear", ("The brave firefighter ran into the house",)
+        ),
+        Entry("lazy", "adjective", "not willing to work", ("He was too lazy to get up today",)),
+        Entry(
+            "noisy",
+            "adjective",
+            "full of loud sounds",
+            ("The noisy party next door kept us awake",),
+        ),
+        Entry("tidy", "adjective", "neat and in order", ("Her room is always tidy and clean",)),
+    ]
+    quiz = generate_quiz(words, kinds=["fill_blank"], count=4, seed=3)
+    assert len(quiz) == 4

@@ -19,9 +19,14 @@ checks miss is still counted. The classes, from the question-quality issue:
 - ``rare_sense``: at A1–B1, a sense asked although the word has a far more common one (five or
   more tagged uses, three times the asked sense's).
 - ``hard_definition``: at A1–B1, a definition of which a third or more of the words are rare.
+- ``open_blank``: a fill-in whose blank many words fit: an adjective or adverb blank, or a
+  wrong option with a sense in the semantic field group of the asked sense (WordNet's
+  lexicographer files, grouped as :data:`~livequiz.vocabulary.questions.NOUN_FIELDS_APART`:
+  "replaced because of its _____" with age and price, both qualities).
 
-Not counted, because no rule can judge it: whether another option also fits a fill-in
-sentence. That needs a reader (docs/questions.md, the blind review).
+Whether another option really fits a fill-in sentence no rule here can judge: ``open_blank``
+counts the blanks where one is likely; a reader judges the rest (docs/questions.md, the blind
+review).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from livequiz.vocabulary.build import (
     offensive_sense,
 )
 from livequiz.vocabulary.deck import Level
+from livequiz.vocabulary.questions import NOUN_FIELDS_APART
 from livequiz.vocabulary.wordnet import Synset, WordNet
 
 __all__ = ["FAULTS", "Audit", "Auditor"]
@@ -53,6 +59,7 @@ FAULTS = (
     "same_meaning_in_quiz",
     "rare_sense",
     "hard_definition",
+    "open_blank",
 )
 _BEGINNER = frozenset({Level.A1, Level.A2, Level.B1})
 _WORD_OPTIONS = frozenset({"meaning_to_word", "synonym", "fill_blank"})
@@ -153,6 +160,8 @@ class Auditor:
                 if index != question.correct_option and option.casefold() in senses:
                     found.append(("second_right_option", f"another sense: {option!r}"))
                     break
+        if question.kind == "fill_blank":
+            found.extend(self._open_blank(question))
         # names in a sentence ("Peter") are not the words they spell
         prompt = " ".join(re.findall(r"\b[a-z]+\b", question.prompt))
         bad = self._offensive(" ".join((prompt, *question.options)).casefold())
@@ -191,6 +200,30 @@ class Auditor:
         if words and len(rare) * 3 >= len(words):
             found.append(("hard_definition", f"{rare} in {question.definition[:60]!r}"))
         return found
+
+    def _open_blank(self, question: Question) -> list[tuple[str, str]]:
+        asked = [
+            synset
+            for synset in self.synsets(question.word.casefold())
+            if synset.definition.casefold() == question.definition.casefold()
+        ]
+        if not asked:
+            return []  # an author's own definition: its sense is unknown
+        sense = asked[0]
+        if sense.part_of_speech in ("adjective", "adverb"):
+            return [("open_blank", f"an {sense.part_of_speech} blank")]
+        near = NOUN_FIELDS_APART.get(sense.field, frozenset({sense.field}))
+        for index, option in enumerate(question.options):
+            if index == question.correct_option:
+                continue
+            shared = {
+                synset.field
+                for synset in self.synsets(option.casefold())
+                if synset.pos == sense.pos
+            } & near
+            if shared:
+                return [("open_blank", f"{option!r} beside {question.answer!r}: {min(shared)}")]
+        return []
 
     def _junk(self, word: str) -> bool:
         if len(word) < 3 or not re.search("[aeiouy]", word):

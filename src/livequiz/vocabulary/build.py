@@ -150,6 +150,9 @@ _HEADWORD = re.compile(r"[a-z]{3,14}")
 MIN_ZIPF = 2.6
 #: Synonyms shown must be at least this common.
 MIN_SYNONYM_ZIPF = 3.0
+#: Words rarer than this (Zipf) are rare for an A1–B1 learner: in a definition (a third of
+#: them makes it hard) or in an example sentence (one is too many).
+_RARE_ZIPF = 3.0
 #: WordNet's lexicographer files of concrete nouns (``lexnames(5WN)``): animal, artifact,
 #: body, food, location, object, person, plant. Among senses nobody tagged, "accommodation"
 #: as living quarters (an artifact) comes before "making or becoming suitable" (an act).
@@ -381,7 +384,7 @@ def _sense_score(
         score -= _DOMAIN_PENALTY / 2
     words = [w for w in re.findall(r"[a-z]+", synset.definition.casefold()) if len(w) > 3]
     if words:
-        rare = sum(1 for w in words if sources.zipf(w) < 3.0) / len(words)
+        rare = sum(1 for w in words if sources.zipf(w) < _RARE_ZIPF) / len(words)
         score -= _RARE_GLOSS_PENALTY * rare
     if any(w.startswith(sense.lemma[:5]) for w in words):
         score -= 1.0  # "any of various types of cabbage": defined by itself, never askable
@@ -401,11 +404,13 @@ def _record(
     synset = wordnet.synset(sense.synset)
     pos = POS_NAMES[synset.pos]
     forms = {lemma} | set(sources.inflections(lemma, pos))
+    level = _level(sources.cefr(lemma, pos), zipf)
     examples = [
         example
         for example in synset.examples
         if forms & set(re.findall(r"[a-z]+", example.casefold()))
         and SWEAR_WORDS.isdisjoint(re.findall(r"[a-z]+", example.casefold()))
+        and (level.rank > Level.B1.rank or not _rare_words(example, forms, sources))
     ][:2]
     synonyms = sorted(
         (
@@ -424,7 +429,6 @@ def _record(
         }
         & headwords
     )
-    level = _level(sources.cefr(lemma, pos), zipf)
     return {
         "word": lemma,
         "pos": pos,
@@ -437,7 +441,22 @@ def _record(
         "related": sorted(wordnet.related(lemma, RELATED_POINTERS) & headwords - {lemma}),
         "forms": sorted(_forms(lemma, wordnet, sources)),
         "for_beginners": _for_beginners(sense, wordnet, sources),
+        "field": synset.field,
+        "fields": sorted(
+            {wordnet.synset(s.synset).field for s in wordnet.lemma_senses(lemma) if s.pos == pos}
+        ),
     }
+
+
+def _rare_words(sentence: str, forms: set[str], sources: Sources) -> list[str]:
+    """The words of ``sentence`` rarer than Zipf 3 (names and terms: "Perot",
+    "keratinized"), other than ``forms`` of the word itself: an A1–B1 learner would stop at
+    them, so an A1–B1 word's example sentence has none."""
+    return [
+        word
+        for word in re.findall(r"[a-z]+", sentence.casefold())
+        if len(word) > 3 and word not in forms and sources.zipf(word) < _RARE_ZIPF
+    ]
 
 
 def _for_beginners(sense: Sense, wordnet: WordNet, sources: Sources) -> bool:
@@ -450,7 +469,7 @@ def _for_beginners(sense: Sense, wordnet: WordNet, sources: Sources) -> bool:
     definition = wordnet.synset(sense.synset).definition
     shown = clean_definition(definition) or definition  # as a question shows it
     words = [w for w in re.findall(r"[a-z]+", shown.casefold()) if len(w) > 3]
-    rare = sum(1 for w in words if sources.zipf(w) < 3.0)
+    rare = sum(1 for w in words if sources.zipf(w) < _RARE_ZIPF)
     return not words or rare * 3 < len(words)
 
 

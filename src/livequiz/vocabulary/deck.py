@@ -120,6 +120,12 @@ class Entry:
     #: near it, in common words (see :mod:`livequiz.vocabulary.build`). An author's own words
     #: are taken as the author chose them.
     for_beginners: bool = True
+    #: The semantic field of the asked sense, WordNet's lexicographer file ("noun.artifact"),
+    #: and the fields of all the word's senses in its part of speech. A fill-in's wrong options
+    #: come from other fields, so they do not fit the sentence (see
+    #: :mod:`livequiz.vocabulary.questions`). Empty for an author's own words.
+    field: str = ""
+    fields: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not self.word.strip():
@@ -149,7 +155,15 @@ class Entry:
             related=frozenset(record.get("related", ())),
             forms=frozenset(record.get("forms", ())),
             for_beginners=bool(record.get("for_beginners", True)),
+            field=record.get("field", ""),
+            fields=_fields(tuple(record.get("fields", ()))),
         )
+
+
+@cache
+def _fields(names: tuple[str, ...]) -> frozenset[str]:
+    """One set per distinct list of fields: a few hundred for the whole deck."""
+    return frozenset(names)
 
 
 class Deck:
@@ -180,10 +194,10 @@ class Deck:
     @classmethod
     def from_jsonl(cls, text: str, *, screened: bool = False) -> Deck:
         """A deck from JSON Lines text in the format of the built-in data file."""
-        return cls(
-            (Entry.from_record(json.loads(line)) for line in text.splitlines() if line.strip()),
-            screened=screened,
-        )
+        lines = [line for line in text.splitlines() if line.strip()]
+        # one decoder call for the whole file: a call per line costs twice the time
+        records = json.loads("[" + ",".join(lines) + "]")
+        return cls((Entry.from_record(record) for record in records), screened=screened)
 
     @classmethod
     def builtin(cls) -> Deck:

@@ -38,8 +38,9 @@ from typing import TypeVar
 from livequiz.domain.errors import ErrorCode, Rejected
 from livequiz.domain.question import MAX_OPTIONS, MIN_OPTIONS, Question
 from livequiz.vocabulary.deck import UNKNOWN_POS, Deck, Entry, Level
-from livequiz.vocabulary.leaks import leaks
+from livequiz.vocabulary.leaks import leaks, tokenize
 from livequiz.vocabulary.profiles import (
+    BLANK,
     Blank,
     Lexicon,
     Profile,
@@ -50,7 +51,7 @@ from livequiz.vocabulary.profiles import (
 )
 from livequiz.vocabulary.screening import SCREENED_LEVELS
 
-__all__ = ["QuestionKind", "generate_quiz"]
+__all__ = ["BLANKABLE_POS", "QuestionKind", "fields_near", "generate_quiz"]
 
 _T = TypeVar("_T")
 
@@ -59,6 +60,73 @@ _T = TypeVar("_T")
 LOOKAHEAD = 40
 #: A question whose distractors are not found among this many candidates is given up on.
 MAX_CANDIDATES = 1500
+
+
+#: Parts of speech the built-in deck blanks out in fill-in questions. An adjective or adverb
+#: slot rarely pins its word down: "We must look at the facts _____" takes objectively and
+#: mathematically alike, and WordNet gives adjectives and adverbs no semantic fields to keep
+#: the wrong options apart. An author's own sentences are blanked whatever the word's part of
+#: speech: the author wrote them to fit one word.
+BLANKABLE_POS = frozenset({"noun", "verb"})
+
+_THINGS = frozenset(
+    {"noun.artifact", "noun.body", "noun.food", "noun.location", "noun.object", "noun.plant"}
+    | {"noun.substance"}
+)
+_BEINGS = frozenset({"noun.animal", "noun.group", "noun.person"})
+_IDEAS = frozenset(
+    {"noun.Tops", "noun.act", "noun.attribute", "noun.cognition", "noun.communication"}
+    | {"noun.event", "noun.feeling", "noun.motive", "noun.phenomenon", "noun.possession"}
+    | {"noun.process", "noun.quantity", "noun.relation", "noun.shape", "noun.state"}
+    | {"noun.time"}
+)
+#: For a noun answer's field, the fields a fill-in's wrong option has no sense in: a sentence
+#: about a thing gets no other thing ("He slammed the _____": door, never gate), one about a
+#: person or creature no other one, one about an idea, act, quality or time no other one
+#: ("replaced because of its _____": age, never price). Places and times fit the same slots
+#: ("drive through _____": town, winter), so each also keeps the other out.
+NOUN_FIELDS_APART = {
+    **dict.fromkeys(_THINGS, _THINGS),
+    **dict.fromkeys(_BEINGS, _BEINGS),
+    **dict.fromkeys(_IDEAS, _IDEAS),
+    "noun.location": _THINGS | {"noun.time"},
+    "noun.time": _IDEAS | {"noun.location"},
+}
+
+
+#: Words after which a blank is a noun's place ("The _____ showed us to our seats" uses usher
+#: as a noun), and words after which it is a verb's ("we _____", "must _____").
+_BEFORE_NOUNS = frozenset(
+    {"the", "a", "an", "his", "her", "their", "its", "my", "our", "your", "this", "these"}
+    | {"those", "every", "each"}
+)
+_BEFORE_VERBS = frozenset(
+    {"will", "would", "can", "could", "shall", "should", "may", "might", "must", "we", "they"}
+    | {"i", "you", "he", "she", "cannot", "not", "please"}
+)
+
+
+def used_as(pos: str, blank: Blank) -> bool:
+    """Whether the sentence of ``blank`` uses the word as ``pos``, as far as the word before
+    the blank tells (WordNet's examples of one sense sometimes use the word in another part of
+    speech: a question would then ask a verb in a noun's place)."""
+    before = tokenize(blank.prompt.partition(BLANK)[0])[-1:]
+    if not before:
+        return True
+    if pos == "verb":
+        return before[0] not in _BEFORE_NOUNS
+    if pos == "noun":
+        return before[0] not in _BEFORE_VERBS
+    return True
+
+
+def fields_near(entry: Entry) -> frozenset[str]:
+    """The semantic fields a fill-in's wrong option must have no sense in, for ``entry`` as the
+    answer: see :data:`NOUN_FIELDS_APART`; for a verb its own field (verb fields are narrower:
+    "motion", "contact", "possession"). Empty when the field is unknown (an author's words)."""
+    if entry.field in NOUN_FIELDS_APART:
+        return NOUN_FIELDS_APART[entry.field]
+    return frozenset({entry.field}) if entry.field else frozenset()
 
 
 class QuestionKind(StrEnum):
@@ -307,9 +375,12 @@ class _QuizBuilder:
         )
 
     def _fill_blank(self, target: Profile, blank: Blank) -> Question | None:
+        excluded = fields_near(target.entry)
+
         def accept(candidate: Profile) -> bool:
             return (
                 (blank.article is None or indefinite_article(candidate.word) == blank.article)
+                and excluded.isdisjoint(candidate.entry.fields)
                 and not leaks(candidate.word, blank.sentence, candidate.entry.forms)
                 and not self.lexicon.conflicts(target, candidate, antonyms=True)
             )
@@ -338,9 +409,10 @@ class _QuizBuilder:
         if not target.suitable:
             return None
         if kind is QuestionKind.FILL_BLANK:
-            return (
-                self._fill_blank(target, self.rng.choice(target.blanks)) if target.blanks else None
-            )
+            if self.source.screened and target.entry.pos not in BLANKABLE_POS:
+                return None
+            blanks = [b for b in target.blanks if used_as(target.entry.pos, b)]
+            return self._fill_blank(target, self.rng.choice(blanks)) if blanks else None
         if kind is QuestionKind.SYNONYM:
             return self._synonym(target)
         if target.definition is None:

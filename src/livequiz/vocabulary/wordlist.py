@@ -240,6 +240,9 @@ def _entry(record: _Record, deck: Deck) -> Entry:
             level=level or known.level,
             related=known.related,
             forms=known.forms,
+            # the deck's sense only if the author took its definition too
+            field="" if definition else known.field,
+            fields=known.fields,
         )
     if not definition:
         if known is not None:

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DEFAULT_DIRECTORY", "Pointer", "Sense", "Synset", "WordNet"]
+__all__ = ["DEFAULT_DIRECTORY", "LEXNAMES", "Pointer", "Sense", "Synset", "WordNet"]
 
 #: Where Debian's ``wordnet-base`` and ``wordnet-sense-index`` put the files.
 DEFAULT_DIRECTORY = Path("/usr/share/wordnet")
@@ -33,6 +33,19 @@ _DATA_FILES = {"n": "data.noun", "v": "data.verb", "a": "data.adj", "r": "data.a
 _FILE_OF = {"n": "n", "v": "v", "a": "a", "s": "a", "r": "r"}
 #: The part of speech of each data file, as the deck names it.
 POS_NAMES = {"n": "noun", "v": "verb", "a": "adjective", "r": "adverb"}
+#: The lexicographer files (``lexnames(5WN)``), by number: the semantic field of a synset
+#: ("noun.artifact", "verb.motion"). Debian ships no ``lexnames`` file, so the fixed list is here.
+LEXNAMES = (
+    "adj.all", "adj.pert", "adv.all", "noun.Tops", "noun.act", "noun.animal", "noun.artifact",
+    "noun.attribute", "noun.body", "noun.cognition", "noun.communication", "noun.event",
+    "noun.feeling", "noun.food", "noun.group", "noun.location", "noun.motive", "noun.object",
+    "noun.person", "noun.phenomenon", "noun.plant", "noun.possession", "noun.process",
+    "noun.quantity", "noun.relation", "noun.shape", "noun.state", "noun.substance",
+    "noun.time", "verb.body", "verb.change", "verb.cognition", "verb.communication",
+    "verb.competition", "verb.consumption", "verb.contact", "verb.creation", "verb.emotion",
+    "verb.motion", "verb.perception", "verb.possession", "verb.social", "verb.stative",
+    "verb.weather", "adj.ppl",
+)  # fmt: skip
 #: ``ss_type`` digits of a sense key (``senseidx(5WN)``).
 _SS_TYPES = {"1": "n", "2": "v", "3": "a", "4": "r", "5": "a"}
 
@@ -74,6 +87,11 @@ class Synset:
     def part_of_speech(self) -> str:
         """``noun``, ``verb``, ``adjective`` or ``adverb``."""
         return POS_NAMES[self.pos]
+
+    @property
+    def field(self) -> str:
+        """The semantic field of the sense, its lexicographer file ("noun.artifact")."""
+        return LEXNAMES[self.lexname]
 
     @property
     def definition(self) -> str:
