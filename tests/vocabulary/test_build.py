@@ -14,8 +14,10 @@ from livequiz.vocabulary import Deck, Entry, Level
 from livequiz.vocabulary.build import (
     _SEXUAL,
     GRAMMAR_WORDS,
+    SENSE_CHOICES,
     SWEAR_WORDS,
     BuildReport,
+    _chosen,
     _level,
     build_deck,
     content_words,
@@ -71,6 +73,36 @@ def test_everyday_words_are_in_it_with_their_everyday_sense(deck: Deck) -> None:
     assert "horse" not in deck["entire"].definition
     assert deck["card"].definition.startswith("one of a set of small pieces of stiff paper")
     assert deck["accommodation"].definition == "living quarters provided for public convenience"
+
+
+def test_senses_the_tag_counts_get_wrong_are_chosen_by_hand(deck: Deck, wordnet: WordNet) -> None:
+    # 1960s texts met "bank" the river side and "party" the political one more often
+    assert deck["bank"].definition.startswith("a financial institution")
+    assert deck["party"].definition.startswith("an occasion on which people can assemble")
+    assert deck["outfit"].definition.startswith("a set of clothing")
+    assert deck["lorry"].definition.startswith("a large truck")
+    assert deck["canal"].definition.startswith("long and narrow strip of water")
+    # chosen by hand means met by learners: still asked at A1 although rarely tagged
+    assert deck["party"].level is Level.A1
+    assert deck["party"].for_beginners
+    for word, start in SENSE_CHOICES.items():
+        assert deck[word].definition.startswith(start), word
+    with pytest.raises(ValueError, match="no usable sense"):
+        _chosen("bank", [s for s in wordnet.lemma_senses("bank") if s.count != 20], wordnet)
+
+
+def test_a_word_whose_frequency_is_a_name_s_is_not_for_beginners(deck: Deck) -> None:
+    # "Henry", "Smith", "August": frequent as names, rare as the words WordNet defines
+    for word in ("henry", "smith", "august", "google"):
+        assert deck[word].level.rank >= Level.C1.rank, word
+        assert not deck[word].for_beginners, word
+    # a word that is also a name but met as a word keeps its level
+    assert deck["march"].level.rank <= Level.B1.rank
+    assert deck["grey"].level.rank <= Level.A2.rank  # met as "gray" in American texts
+    assert "gray" in deck["grey"].forms
+    for word in ("iii", "viii", "john", "non", "must"):  # Roman numerals, left out by hand
+        assert word not in deck, word
+    assert "mix" in deck  # spelled like a Roman numeral, met as a word
 
 
 def test_it_holds_97_percent_of_the_most_frequent_content_words(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from importlib import resources
 
@@ -29,9 +30,16 @@ def _data() -> str:
 
 def test_loading_the_data_takes_well_under_a_second() -> None:
     text = _data()
-    started = time.perf_counter()
-    loaded = Deck.from_jsonl(text)
-    assert time.perf_counter() - started < 1.0
+    # timed as a server loads it: without the coverage tracer, which costs more than the load
+    tracer = sys.gettrace()
+    sys.settrace(None)
+    try:
+        started = time.perf_counter()
+        loaded = Deck.from_jsonl(text)
+        elapsed = time.perf_counter() - started
+    finally:
+        sys.settrace(tracer)
+    assert elapsed < 1.0
     assert len(loaded) == len(text.splitlines())
     assert not loaded.screened
 
