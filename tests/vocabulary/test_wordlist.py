@@ -17,7 +17,7 @@ from livequiz.vocabulary import (
     load_wordlist,
     load_wordlist_file,
 )
-from livequiz.vocabulary.wordlist import MIN_WORDS
+from livequiz.vocabulary.wordlist import MAX_PROBLEMS, MIN_WORDS
 
 from .checks import check_question
 
@@ -124,7 +124,8 @@ HEADER = "word,definition,pos,level\n"
         (HEADER + GOOD + "apple pie 2,,,\n", "line 6: 'apple pie 2' is not a word"),
         (
             HEADER + GOOD + "sun,,thing,\n",
-            "line 6: unknown pos 'thing' (expected noun, verb, adjective or adverb)",
+            "line 6: unknown pos 'thing' "
+            "(expected noun, verb, adjective, adverb, phrasal verb or expression)",
         ),
         (HEADER + GOOD + "sun,,,Z9\n", "line 6: unknown level 'Z9' (expected A1\u2026C2)"),
         (HEADER + GOOD + "Apple,,,\n", "line 6: 'Apple' is already on line 2"),
@@ -184,6 +185,104 @@ def test_the_error_reads_like_the_documentation() -> None:
     assert caught.value.line == 7
     assert caught.value.item is None
     assert isinstance(caught.value, ValueError)
+
+
+def problems_of(text: str, fmt: str | None = None) -> list[tuple[int | None, int | None, str]]:
+    with pytest.raises(WordListError) as caught:
+        load_wordlist(text, fmt)  # type: ignore[arg-type]
+    assert caught.value.total == len(caught.value.problems)
+    return [(p.line, p.item, p.message) for p in caught.value.problems]
+
+
+def test_every_mistake_is_reported_at_once_with_its_line() -> None:
+    text = (
+        "word,definition,pos,level\n"
+        "apple,,,\n"
+        "recieve,,,\n"  # 3
+        "happy,,,Z9\n"  # 4
+        "river,,,\n"
+        "sun,star,thing,A7\n"  # 6: three mistakes on one line
+        "book,,,\n"
+        "Apple,,,\n"  # 8
+        "xyzzyq,,,\n"  # 9
+    )
+    assert problems_of(text) == [
+        (
+            3,
+            None,
+            "'recieve' is not in the built-in deck; did you mean 'receive'? "
+            "If not, give its definition",
+        ),
+        (4, None, "unknown level 'Z9' (expected A1\u2026C2)"),
+        (
+            6,
+            None,
+            "unknown pos 'thing' "
+            "(expected noun, verb, adjective, adverb, phrasal verb or expression)",
+        ),
+        (6, None, "unknown level 'A7' (expected A1\u2026C2)"),
+        (6, None, "the definition of 'sun' is too short to be an answer option"),
+        (8, None, "'Apple' is already on line 2 as a noun"),
+        (9, None, "'xyzzyq' is not in the built-in deck; give its definition"),
+    ]
+    with pytest.raises(WordListError) as caught:
+        load_wordlist(text)
+    assert str(caught.value) == (
+        "line 3: 'recieve' is not in the built-in deck; did you mean 'receive'? "
+        "If not, give its definition; and 6 more problems"
+    )
+    assert (caught.value.line, caught.value.item, caught.value.total) == (3, None, 7)
+
+
+def test_json_items_are_all_checked() -> None:
+    text = """[
+      "apple",
+      {"word": "sun", "level": 2, "colour": "red"},
+      42,
+      "zxqv",
+      {"word": "happy", "level": "Z9"}
+    ]"""
+    assert problems_of(text) == [
+        (3, 2, "unknown column 'colour' (expected word, definition, pos, example, level)"),
+        (3, 2, "'level' must be text"),
+        (4, 3, "an item must be a word or an object"),
+        (5, 4, "'zxqv' is not in the built-in deck; give its definition"),
+        (6, 5, "unknown level 'Z9' (expected A1\u2026C2)"),
+    ]
+
+
+def test_too_few_words_is_reported_with_the_lines_mistakes() -> None:
+    assert problems_of("word,level\napple,Z9\nhappy,\n") == [
+        (2, None, "unknown level 'Z9' (expected A1\u2026C2)"),
+        (None, None, "a word list needs at least 4 words to make a quiz; this one has 2"),
+    ]
+
+
+def test_a_mistake_that_stops_the_reading_comes_after_those_before_it() -> None:
+    text = HEADER + "apple,,,Z9\nhappy,,,\nzxqv,,,\n" + 'sun,"a hot star,,\nmoon,,,\n'
+    found = problems_of(text, "csv")
+    assert [(line, message[:20]) for line, _, message in found] == [
+        (2, "unknown level 'Z9' ("),
+        (4, "'zxqv' is not in the"),
+        (5, "malformed CSV: unexp"),
+    ]
+    # a header naming no usable columns: every fault of it, and nothing read under it
+    assert problems_of("word,meaning,,colour\napple,a fruit,,red\n") == [
+        (1, None, "unknown column 'meaning' (expected word, definition, pos, example, level)"),
+        (1, None, "unknown column 'colour' (expected word, definition, pos, example, level)"),
+        (1, None, "a column has no name"),
+    ]
+
+
+def test_at_most_max_problems_are_kept_and_all_are_counted() -> None:
+    text = "word\n" + "".join(f"zq{chr(97 + i % 26)}{chr(97 + i // 26)}x\n" for i in range(300))
+    with pytest.raises(WordListError) as caught:
+        load_wordlist(text)
+    error = caught.value
+    assert len(error.problems) == MAX_PROBLEMS == 50
+    assert error.total == 300
+    assert [p.line for p in error.problems] == list(range(2, 52))
+    assert str(error).endswith("; and 299 more problems")
 
 
 def test_files_are_read_by_extension_or_content(tmp_path: Path) -> None:
