@@ -55,12 +55,26 @@ def related(word: str, decks: Sequence[Deck], field: str = "synonyms") -> set[st
     return words
 
 
-def entry_of(word: str, decks: Sequence[Deck]) -> Entry:
+#: Parts of speech whose words may also be offered beside a word of another: a phrasal verb's
+#: wrong options are phrasal verbs or plain verbs (never nouns).
+ALSO_OFFERED = {"phrasal verb": {"verb"}}
+
+
+def entries_of(word: str, decks: Sequence[Deck]) -> list[Entry]:
+    """Every entry of ``word``, each part of speech, from the first deck that has it."""
     for deck in decks:
-        entry = deck.get(word)
-        if entry is not None:
-            return entry
+        entries = deck.entries_of(word)
+        if entries:
+            return list(entries)
     raise AssertionError(f"{word!r} is in none of the decks")
+
+
+def entry_of(word: str, decks: Sequence[Deck]) -> Entry:
+    return entries_of(word, decks)[0]
+
+
+def fits(option_pos: str, target_pos: str) -> bool:
+    return option_pos == target_pos or option_pos in ALSO_OFFERED.get(target_pos, ())
 
 
 def article(word: str) -> str:
@@ -79,15 +93,25 @@ def check_question(question: Question, decks: Sequence[Deck], options: int = 4) 
     assert len(q.options) == options, q
     assert len({o.casefold() for o in q.options}) == options, q
     assert all("`" not in text for text in (q.prompt, *q.options)), q
-    target = entry_of(q.word, decks)
+    targets = entries_of(q.word, decks)
+    target = targets[0]
+    if kind is QuestionKind.WORD_TO_MEANING:  # a word in two parts of speech: the sense asked
+        target = next((t for t in targets if clean_definition(t.definition) == q.answer), target)
+    elif kind is QuestionKind.MEANING_TO_WORD:
+        asked = [
+            t for t in targets if q.prompt == f"Which word means: {clean_definition(t.definition)}?"
+        ]
+        target = asked[0] if asked else target
     distractors = [o for i, o in enumerate(q.options) if i != q.correct_option]
 
     if kind in WORD_OPTION_KINDS:
         synonyms = related(q.word, decks)
         for option in distractors:
-            other = entry_of(option, decks)
-            if target.pos:
-                assert other.pos == target.pos, (q, option)
+            others = entries_of(option, decks)
+            if target.pos and kind is QuestionKind.MEANING_TO_WORD:
+                assert any(fits(o.pos, target.pos) for o in others), (q, option)
+            elif target.pos:  # the sense asked is not told: one of the word's
+                assert any(fits(o.pos, t.pos) for o in others for t in targets), (q, option)
             assert not same_family(option, q.word), (q, option)
             assert not same_family(option, q.answer), (q, option)
             assert option.casefold() not in synonyms, (q, option)
@@ -109,7 +133,7 @@ def check_question(question: Question, decks: Sequence[Deck], options: int = 4) 
             assert owners, (q, option)
             assert all(e.key != target.key and e.key not in synonyms for e in owners), (q, option)
             if target.pos:
-                assert any(e.pos == target.pos for e in owners), (q, option)
+                assert any(fits(e.pos, target.pos) for e in owners), (q, option)
     elif kind is QuestionKind.MEANING_TO_WORD:
         assert q.answer == q.word
         assert q.prompt == f"Which word means: {clean_definition(target.definition)}?"

@@ -377,3 +377,51 @@ def test_words_of_unknown_pos_get_distractors_from_the_list_only() -> None:
     quiz = generate_quiz(entries, kinds=["meaning_to_word"], count=4, seed=3)
     for q in quiz:
         assert set(q.options) == {e.word for e in entries}
+
+
+RECORD_LIST = """word,pos,definition,example
+record,noun,a written account of what happened,She keeps a careful record of each meeting she has
+record,verb,,
+apple,,,
+river,,,
+garden,,,
+kitchen,,,
+"""
+
+
+def test_a_word_may_be_listed_once_per_part_of_speech(deck: Deck) -> None:
+    entries = load_wordlist(RECORD_LIST)
+    noun, verb = entries[:2]
+    assert (noun.word, noun.pos, noun.definition) == (
+        "record",
+        "noun",
+        "a written account of what happened",
+    )
+    assert verb == deck["record"]  # the deck's verb, as it is
+    assert (verb.pos, noun.level) == ("verb", deck["record"].level)
+    # the same part of speech twice is still a mistake, naming both lines
+    twice = RECORD_LIST + "Record,verb,,\n"
+    assert problems_of(twice) == [(8, None, "'Record' is already on line 3 as a verb")]
+
+
+def test_a_word_in_two_parts_of_speech_is_asked_once_and_never_offered_against_itself(
+    deck: Deck,
+) -> None:
+    entries = load_wordlist(RECORD_LIST)
+    own = Deck(entries)
+    definitions = {"a written account of what happened", deck["record"].definition}
+    asked = set()
+    for seed in range(40):
+        quiz = generate_quiz(entries, count=5, seed=seed)  # five words: record once
+        assert sorted(q.word for q in quiz) == ["apple", "garden", "kitchen", "record", "river"]
+        for q in quiz:
+            check_question(q, [own, deck])
+            if q.word == "record":
+                asked.add((q.kind, q.answer))
+                assert "record" not in [o.casefold() for o in q.options if o != q.answer]
+                # never both senses among the options of "What does 'record' mean?"
+                assert len(definitions & set(q.options)) <= 1, q
+    # both senses are asked over the seeds (the noun's definition as the answer, the verb's
+    # gives itself away), the noun in a fill-in too
+    assert ("word_to_meaning", "a written account of what happened") in asked
+    assert ("fill_blank", "record") in asked

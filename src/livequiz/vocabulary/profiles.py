@@ -7,7 +7,9 @@ one quiz, so profiles are computed on first use and kept per deck; a quiz only e
 hundred entries of the built-in deck.
 
 A :class:`Lexicon` answers "could this option also be right?" for the decks a quiz draws on (an
-author's list and the built-in deck behind it): two words conflict when they are one family, when
+author's list and the built-in deck behind it), over every part of speech a deck has a word in
+(an author's "record" the noun and "record" the verb): two words conflict when they are one
+family (or the same word), when
 either lists the other as a synonym (directly, through one shared synonym, or as the first word
 of a synonym phrase), when their definitions are near-identical, or, where asked, when they are
 antonyms.
@@ -182,17 +184,18 @@ def _make_profile(entry: Entry, deck: Deck) -> Profile:
     )
 
 
-#: Profiles per deck. Weak, so an author's deck and its profiles go when the quiz is made; a
-#: profile therefore must not refer to its deck.
-_PROFILES: WeakKeyDictionary[Deck, dict[str, Profile]] = WeakKeyDictionary()
+#: Profiles per deck, by word and part of speech (an author may list "record" as a noun and as
+#: a verb). Weak, so an author's deck and its profiles go when the quiz is made; a profile
+#: therefore must not refer to its deck.
+_PROFILES: WeakKeyDictionary[Deck, dict[tuple[str, str], Profile]] = WeakKeyDictionary()
 
 
 def profile(entry: Entry, deck: Deck) -> Profile:
     """The profile of ``entry`` of ``deck``, computed once per deck."""
     cache = _PROFILES.setdefault(deck, {})
-    found = cache.get(entry.key)
+    found = cache.get((entry.key, entry.pos))
     if found is None or found.entry is not entry:
-        found = cache[entry.key] = _make_profile(entry, deck)
+        found = cache[entry.key, entry.pos] = _make_profile(entry, deck)
     return found
 
 
@@ -242,16 +245,19 @@ class Lexicon:
         caches = _SHARED.setdefault(self.decks[0], ({}, {}, {})) if len(self.decks) == 1 else None
         self._synonyms, self._close, self._antonyms = caches or ({}, {}, {})
 
-    def lookup(self, word: str) -> Profile | None:
-        """The profile of ``word`` from the first deck that has it."""
+    def lookup(self, word: str, pos: str | None = None) -> Profile | None:
+        """The profile of ``word`` from the first deck that has it: its entry as ``pos`` if
+        that deck has one, else its first entry."""
         for deck in self.decks:
-            entry = deck.get(word)
-            if entry is not None:
+            entries = deck.entries_of(word)
+            if entries:
+                entry = next((e for e in entries if e.pos == pos), entries[0])
                 return profile(entry, deck)
         return None
 
     def _profiles(self, key: str) -> list[Profile]:
-        return [profile(e, d) for d in self.decks if (e := d.get(key)) is not None]
+        """Every entry of ``key`` in every deck, each part of speech of it."""
+        return [profile(e, d) for d in self.decks for e in d.entries_of(key)]
 
     def synonyms(self, key: str) -> frozenset[str]:
         """Every word listed as a synonym of ``key``, or listing it as one, in any deck.
@@ -263,8 +269,7 @@ class Lexicon:
         if found is None:
             words: set[str] = set()
             for deck in self.decks:
-                entry = deck.get(key)
-                if entry is not None:
+                for entry in deck.entries_of(key):
                     words.update(_with_heads(entry.synonyms))
                 words.update(_reverse_index(deck)[0].get(key, ()))
             found = self._synonyms[key] = frozenset(words - {key})
@@ -285,8 +290,7 @@ class Lexicon:
         if found is None:
             words: set[str] = set()
             for deck in self.decks:
-                entry = deck.get(key)
-                if entry is not None:
+                for entry in deck.entries_of(key):
                     words.update(a.casefold() for a in entry.antonyms)
                 words.update(_reverse_index(deck)[1].get(key, ()))
             found = self._antonyms[key] = frozenset(words)
@@ -310,9 +314,8 @@ class Lexicon:
         """Whether a deck relates the two words in any of their senses (either direction):
         "picture" is a film in one sense, so never a wrong option for "movie"."""
         for deck in self.decks:
-            entry_a, entry_b = deck.get(a), deck.get(b)
-            if (entry_a is not None and b in entry_a.related) or (
-                entry_b is not None and a in entry_b.related
+            if any(b in e.related for e in deck.entries_of(a)) or any(
+                a in e.related for e in deck.entries_of(b)
             ):
                 return True
         return False
@@ -333,7 +336,7 @@ class Lexicon:
             if key in seen or not _SINGLE_WORD_RE.fullmatch(key) or key == target.key:
                 continue
             seen.add(key)
-            candidate = self.lookup(key)
+            candidate = self.lookup(key, target.entry.pos)
             if (
                 candidate is None
                 or candidate.entry.pos != target.entry.pos

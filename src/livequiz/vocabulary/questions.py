@@ -25,7 +25,8 @@ The rules every question follows (they are product requirements; the tests check
   (:mod:`livequiz.vocabulary.cleaning`); fill-in sentences keep at least 6 other words; synonym
   answers are single common words (:meth:`Lexicon.synonym_answers`); entries screened out of the
   built-in deck (:mod:`livequiz.vocabulary.screening`) are neither asked nor offered;
-- no word is asked twice in one quiz.
+- no word is asked twice in one quiz, not even in another part of speech (an author's "record"
+  the noun and "record" the verb: one question, whose options never hold the other sense).
 """
 
 from __future__ import annotations
@@ -474,8 +475,8 @@ def generate_quiz(
 
     Raises :class:`~livequiz.domain.errors.Rejected` with ``INVALID_SETTINGS`` for a bad argument
     and with ``NO_QUESTIONS`` if fewer than ``count`` questions can be made; :class:`ValueError`
-    if the given entries hold a word twice (:func:`~livequiz.vocabulary.load_wordlist` never
-    returns such a list).
+    if the given entries hold a word twice in one part of speech
+    (:func:`~livequiz.vocabulary.load_wordlist` never returns such a list).
     """
     if not MIN_OPTIONS <= options <= MAX_OPTIONS:
         raise Rejected(
