@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from livequiz.domain.errors import Rejected
+from livequiz.domain.question import Question
 from livequiz.vocabulary import (
     Deck,
     Entry,
@@ -19,7 +20,7 @@ from livequiz.vocabulary import (
 )
 from livequiz.vocabulary.wordlist import MAX_PROBLEMS, MIN_WORDS
 
-from .checks import check_question
+from .checks import base_of, check_question, definition_owners, form_tags
 
 FRUITS_CSV = """word,definition,pos,example,level
 apple,,,,
@@ -425,3 +426,167 @@ def test_a_word_in_two_parts_of_speech_is_asked_once_and_never_offered_against_i
     # gives itself away), the noun in a fill-in too
     assert ("word_to_meaning", "a written account of what happened") in asked
     assert ("fill_blank", "record") in asked
+
+
+PHRASAL_LIST = "\n".join(
+    [
+        "word,pos,definition,example",
+        "give up,phrasal verb,to stop doing something you did often,"
+        "She gave up smoking after her doctor warned her last year",
+        "look after,phrasal-verb,to take care of a person or an animal,"
+        "My grandmother looks after the children every Friday evening",
+        "turn down,Phrasal Verb,to say no to an offer or a request,"
+        "They turned down the job because the pay was far too low",
+        "set off,phrasal,to begin a journey somewhere,"
+        "We set off early to avoid the heavy traffic on the motorway",
+        "break the ice,idiom,to make people who have just met feel relaxed,",
+        "by the way,expression,said when you add something to what you were saying,",
+        "apple,,,",
+        "river,,,",
+        "",
+    ]
+)
+
+
+def test_phrasal_verbs_and_expressions_are_parts_of_speech(deck: Deck) -> None:
+    entries = load_wordlist(PHRASAL_LIST)
+    assert [(e.word, e.pos) for e in entries[:6]] == [
+        ("give up", "phrasal verb"),
+        ("look after", "phrasal verb"),
+        ("turn down", "phrasal verb"),
+        ("set off", "phrasal verb"),
+        ("break the ice", "expression"),
+        ("by the way", "expression"),
+    ]
+    # a phrasal verb knows its verb's irregular forms: "gave" alone gives "give up" away
+    assert {"gave", "given"} <= entries[0].forms
+    assert problems_of(PHRASAL_LIST + "give,phrasal verb,to hand something to someone,\n") == [
+        (
+            10,
+            None,
+            "'give' is one word; a phrasal verb is a verb with its particle "
+            "('give up', 'look after')",
+        )
+    ]
+
+
+def test_a_phrasal_verb_is_asked_among_phrasal_verbs_and_verbs(deck: Deck) -> None:
+    entries = load_wordlist(PHRASAL_LIST)
+    own = Deck(entries)
+    phrasal = {e.word for e in entries if e.pos == "phrasal verb"}
+    seen_kinds = set()
+    for seed in range(30):
+        quiz = generate_quiz(
+            entries,
+            count=4,
+            seed=seed,
+            kinds=["meaning_to_word", "word_to_meaning"],
+            levels=["C2"],
+        )
+        for q in quiz:
+            check_question(q, [own, deck])
+            if q.word not in phrasal:
+                continue
+            seen_kinds.add(q.kind)
+            if q.kind == "meaning_to_word":
+                # the list's other phrasal verbs first, then plain verbs; never a noun
+                # ("set off" is out of "... an offer ...": "off" + "er" looks like a form of it)
+                pos = {o: (own.get(o) or deck[o]).pos for o in q.options}
+                assert set(pos.values()) <= {"phrasal verb", "verb"}, q
+                assert len(set(q.options) & phrasal) >= 3, q
+            else:
+                for option in q.options:
+                    owners = definition_owners(option, [own, deck])
+                    assert owners, q
+                    assert all(e.pos in ("phrasal verb", "verb") for e in owners), q
+    assert seen_kinds == {"meaning_to_word", "word_to_meaning"}
+
+
+def test_a_phrasal_verb_tops_up_with_verbs_not_close_to_its_meaning(deck: Deck) -> None:
+    text = "word,pos,definition\ngive up,phrasal verb,to stop doing something you did often\n"
+    text += "apple,,\nriver,,\nbook,,\n"
+    entries = load_wordlist(text)
+    for seed in range(20):
+        (q,) = generate_quiz(entries, count=1, seed=seed, kinds=["meaning_to_word"], levels=["C2"])
+        assert q.word == "give up"
+        check_question(q, [Deck(entries), deck])
+        others = [o for o in q.options if o != "give up"]
+        assert all(deck[o].pos == "verb" for o in others), q  # verbs, not nouns
+        assert not {"stop", "quit", "cease", "discontinue", "halt"} & set(others), q
+
+
+def test_an_example_in_an_inflected_form_makes_a_fill_in(deck: Deck) -> None:
+    entries = load_wordlist(PHRASAL_LIST)
+    own = Deck(entries)
+    prompts = {}
+    for seed in range(30):
+        for q in generate_quiz(entries, count=4, seed=seed, kinds=["fill_blank"]):
+            check_question(q, [own, deck])
+            prompts[q.prompt] = q
+    gave = prompts["She _____ smoking after her doctor warned her last year"]
+    assert (gave.word, gave.answer) == ("give up", "gave up")
+    assert gave.example == "She gave up smoking after her doctor warned her last year"
+    # every option a phrasal verb or a verb, in the same (past) form: parallel
+    assert {"turned down", "set off"} <= set(gave.options)  # "looked after": "after" is in it
+    assert_all_in_form(gave, "VBD", [own, deck])
+    looks = prompts["My grandmother _____ the children every Friday evening"]
+    assert looks.answer == "looks after"
+    assert_all_in_form(looks, "VBZ", [own, deck])
+    # "turned down" is past or participle: "set off" is both, "gave up"/"given up" not
+    turned = prompts["They _____ the job because the pay was far too low"]
+    assert turned.answer == "turned down"
+    assert "gave up" not in turned.options
+    assert "given up" not in turned.options
+
+
+def assert_all_in_form(q: Question, tag: str, decks: list[Deck]) -> None:
+    for option in q.options:
+        base, entry = base_of(option, decks)
+        assert entry.pos in ("phrasal verb", "verb"), (q, option)
+        assert tag in form_tags(option, base, entry.pos), (q, option)
+
+
+@pytest.mark.parametrize(
+    ("line", "prompt", "answer"),
+    [
+        ("run,,,He runs along the river before work every morning", "He _____ along", "runs"),
+        (  # the deck's "study" is a noun: the verb is the teacher's
+            "study,verb,to spend time learning a subject,"
+            "They studied French together for three long years",
+            "They _____ French",
+            "studied",
+        ),
+        (  # "go" is too short for the deck
+            "go,verb,to move from one place to another,"
+            "We went to the seaside with all our cousins in August",
+            "We _____ to",
+            "went",
+        ),
+        (
+            "book,,,She carried three heavy books up the stairs to her room",
+            "three heavy _____ up",
+            "books",
+        ),
+    ],
+)
+def test_regular_and_irregular_forms_fill_in_with_options_in_the_same_form(
+    deck: Deck, line: str, prompt: str, answer: str
+) -> None:
+    entries = load_wordlist(f"word,pos,definition,example\n{line}\napple,,,\nriver,,,\nhappy,,,\n")
+    word, pos, example = entries[0].word, entries[0].pos, entries[0].examples[0]
+    asked = [
+        q
+        for seed in range(10)
+        for q in generate_quiz(entries, count=1, seed=seed, kinds=["fill_blank"])
+        if q.word == word
+    ]
+    assert asked
+    tag = {"runs": "VBZ", "studied": "VBD", "went": "VBD", "books": "NNS"}[answer]
+    for q in asked:
+        check_question(q, [Deck(entries), deck])
+        assert (q.word, q.answer, q.example) == (word, answer, example)
+        assert prompt in q.prompt
+        for option in q.options:  # every option a word of the same part of speech, so inflected
+            base, entry = base_of(option, [Deck(entries), deck])
+            assert entry.pos == pos, (q, option)
+            assert tag in form_tags(option, base, entry.pos), (q, option)

@@ -18,14 +18,36 @@ Formats:
   ("line 4 (item 2): ...").
 
 Only the word is required. Whatever else is missing is taken from the built-in deck; a word the
-deck does not have needs a definition, and if it looks like a misspelling of a word the deck has,
-the error says which ("did you mean 'receive'?"). If the author's part of speech differs from
-the deck's, the deck's definition and examples belong to another sense, so nothing but the
-frequency is borrowed and the author must give the definition. The author's own definitions must be
-presentable as an answer (2+ words, at most 120 characters, not containing the word).
+deck does not have needs a definition, and if it looks like a misspelling of a word the deck has
+(one letter out), the error says which ("did you mean 'receive'?"). If the author's part of
+speech differs from the deck's, the deck's definition and examples belong to another sense, so
+nothing but the frequency is borrowed and the author must give the definition. The author's own
+definitions must be presentable as an answer (2+ words, at most 120 characters, not containing the
+word).
 
-Example sentences are kept as written; one that does not hold the word exactly (say "runs" for
-"run") is still shown in the review but not used for fill-in-the-blank questions.
+Parts of speech (``pos``, any case, a final "." and hyphens ignored):
+
+- ``noun``, ``verb``, ``adjective``, ``adverb`` (or ``n``, ``v``, ``adj``, ``adv``): the built-in
+  deck's;
+- ``phrasal verb`` (or ``phrasal-verb``, ``phrasal``, ``phr v``): a verb with its particle, two
+  words or more ("give up", "look after"); asked beside other phrasal verbs, topped up with plain
+  verbs that are not close to its meaning, never beside a noun;
+- ``expression`` (or ``idiom``, ``phrase``, ``fixed expression``): a fixed expression or idiom
+  ("by the way", "break the ice"); asked beside the list's other expressions only, so a list
+  needs a few of them for any to be asked.
+
+A word may be listed once per part of speech: "record" as a noun and as a verb are two entries
+(a quiz asks one of them, and never offers the other beside it). The same word twice with the
+same part of speech (or without one) is a mistake naming both lines.
+
+Example sentences are kept as written. One may hold the word in any inflected form: "She gave up
+smoking" is a fill-in-the-blank example for "give up", as "runs" is for run, "studied" for study,
+"went" for go and "books" for book (verbs and phrasal verbs in their past, participle, -ing and
+third-person forms, nouns in the plural; :mod:`livequiz.vocabulary.inflection`). The blank then
+takes the form the sentence has, the right option is that form ("gave up"), and the wrong options
+are put in the same form ("looked after", "turned down"). A sentence that holds the word more than
+once, or in a form of another part of speech, is still shown in the review but not used for
+fill-ins.
 """
 
 from __future__ import annotations
