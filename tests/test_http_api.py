@@ -302,6 +302,38 @@ async def test_a_hostile_list_gets_a_bounded_answer(srv: RunningServer) -> None:
 
 
 @in_module_loop
+async def test_a_list_with_two_senses_phrasal_verbs_and_inflected_examples_makes_a_quiz(
+    srv: RunningServer,
+) -> None:
+    words = "\n".join(
+        [
+            "word,pos,definition,example",
+            "record,noun,a written account of what happened,",
+            "record,verb,,",
+            "give up,phrasal verb,to stop doing something you did often,"
+            "She gave up smoking after her doctor warned her last year",
+            "turn down,phrasal-verb,to say no to an offer or a request,",
+            "set off,phrasal verb,to begin a journey somewhere,",
+            "harbour,,,",
+        ]
+    )
+    response = await srv.http.post(
+        "/api/quizzes", json={"words": words, "count": 5, "seed": 1, "kinds": ["fill_blank"]}
+    )
+    assert response.status_code == 422  # only one example sentence: not five fill-ins
+    assert "only" in assert_error(response, 422, "no_questions")
+    created = await srv.create_quiz(words=words, count=1, seed=1, kinds=["fill_blank"])
+    (question,) = srv.server.store.session(created["quiz_id"]).questions
+    assert question.word == "give up"
+    assert question.prompt == "She _____ smoking after her doctor warned her last year"
+    assert question.options[question.correct_option] == "gave up"
+    assert {"turned down", "set off"} <= set(question.options)
+    created = await srv.create_quiz(words=words, count=5, seed=2)
+    asked = [q.word for q in srv.server.store.session(created["quiz_id"]).questions]
+    assert sorted(asked) == ["give up", "harbour", "record", "set off", "turn down"]
+
+
+@in_module_loop
 async def test_too_few_words_for_the_count_is_no_questions(srv: RunningServer) -> None:
     response = await srv.http.post("/api/quizzes", json={"words": WORDS, "count": 6})
     assert "only 5 of the 6 questions" in assert_error(response, 422, "no_questions")
