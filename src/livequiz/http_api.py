@@ -2,7 +2,8 @@
 
 Starlette, one function per endpoint; each turns a request into a service call and the answer into
 JSON. Errors are always ``{"error": {"code": ..., "message": ...}}`` with a fitting status, for
-every route and for paths and methods that do not exist; no traceback ever reaches a client. The
+every route and for paths and methods that do not exist (``bad_word_list`` adds every problem of
+the list: ``errors`` and ``error_count``); no traceback ever reaches a client. The
 codes this module sends besides the core's :class:`~livequiz.domain.errors.ErrorCode` are
 :data:`API_ERROR_CODES`. The OpenAPI document (``GET /openapi.json``) is
 :data:`~livequiz.openapi.OPENAPI`, kept beside the routes and checked against them by the tests.

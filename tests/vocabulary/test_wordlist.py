@@ -590,3 +590,26 @@ def test_regular_and_irregular_forms_fill_in_with_options_in_the_same_form(
             base, entry = base_of(option, [Deck(entries), deck])
             assert entry.pos == pos, (q, option)
             assert tag in form_tags(option, base, entry.pos), (q, option)
+
+
+def test_expressions_are_asked_among_expressions(deck: Deck) -> None:
+    text = """[
+      {"word": "break the ice", "pos": "idiom",
+       "definition": "to make people who have just met feel relaxed"},
+      {"word": "by the way", "pos": "expression",
+       "definition": "said when you add something to what you were saying"},
+      {"word": "once in a blue moon", "pos": "Idiom",
+       "definition": "very rarely, almost never"},
+      {"word": "under the weather", "pos": "fixed expression",
+       "definition": "feeling a little ill"},
+      "apple", "river", "quickly"
+    ]"""
+    entries = load_wordlist(text)
+    expressions = {e.word for e in entries if e.pos == "expression"}
+    assert len(expressions) == 4
+    own = Deck(entries)
+    for seed in range(10):
+        for q in generate_quiz(entries, count=7, seed=seed, kinds=["meaning_to_word"]):
+            check_question(q, [own, deck])
+            if q.word in expressions:
+                assert set(q.options) == expressions, q  # never "apple" or "quickly"
