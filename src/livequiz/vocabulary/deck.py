@@ -22,6 +22,7 @@ from importlib import resources
 from typing import Any
 
 __all__ = [
+    "DISTRACTOR_POS",
     "MULTIWORD_PARTS_OF_SPEECH",
     "PARTS_OF_SPEECH",
     "UNKNOWN_POS",
