@@ -21,8 +21,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 
-from lemminflect import getInflection
-
 __all__ = ["INFLECTED_TAGS", "head_forms", "inflect", "inflections"]
 
 #: The tags a part of speech is inflected to, besides its base form.
@@ -31,6 +29,15 @@ INFLECTED_TAGS: dict[str, tuple[str, ...]] = {
     "phrasal verb": ("VBD", "VBN", "VBG", "VBZ"),
     "noun": ("NNS",),
 }
+
+
+@lru_cache(maxsize=1 << 17)  # the built-in deck's 19,012 words, four tags each, fit
+def _inflection(lemma: str, tag: str) -> tuple[str, ...]:
+    """lemminflect's forms of ``lemma`` for ``tag``, most common first. Imported on first use:
+    it brings numpy, which a server that only asks the built-in deck need not load."""
+    from lemminflect import getInflection
+
+    return tuple(getInflection(lemma, tag))
 
 
 def _head(words: list[str], pos: str) -> int:
@@ -53,7 +60,7 @@ def inflections(word: str, pos: str) -> dict[str, frozenset[str]]:
     index = _head(words, pos)
     found: dict[str, set[str]] = {}
     for tag in tags:
-        for form in getInflection(words[index], tag):
+        for form in _inflection(words[index], tag):
             surface = _with_head(words, index, form.casefold())
             if surface != " ".join(words):
                 found.setdefault(surface, set()).add(tag)
@@ -80,7 +87,7 @@ def inflect(word: str, pos: str, tags: Iterable[str]) -> str | None:
     if not words:
         return None
     index = _head(words, pos)
-    forms = {(getInflection(words[index], tag) or (None,))[0] for tag in wanted}
+    forms = {(_inflection(words[index], tag) or (None,))[0] for tag in wanted}
     if len(forms) != 1:
         return None
     (form,) = forms
