@@ -86,6 +86,21 @@ def test_a_bad_word_list_names_the_line(tmp_path: Path, capsys: pytest.CaptureFi
     assert "line 3" in capsys.readouterr().err
 
 
+def test_every_problem_of_a_word_list_is_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    words = tmp_path / "words.csv"
+    words.write_text("word,level\nbrave,A2\nharbour,Z9\nxyzzyq,\nbrave,B1\n", encoding="utf-8")
+    status, _ = run("sample", "--words", str(words))
+    assert status == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "livequiz: the word list has 3 problems:",
+        "  line 3: unknown level 'Z9' (expected A1\u2026C2)",
+        "  line 4: 'xyzzyq' is not in the built-in deck; give its definition",
+        "  line 5: 'brave' is already on line 2 as an adjective",
+    ]
+
+
 def test_a_missing_file_is_a_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -43,7 +43,13 @@ def assert_error(response: httpx.Response, status: int, code: str) -> str:
     assert response.headers["content-type"] == "application/json"
     body = response.json()
     assert set(body) == {"error"}, body
-    assert set(body["error"]) == {"code", "message"}, body
+    if code == "bad_word_list":  # every problem of the list, machine-readable, besides
+        assert set(body["error"]) == {"code", "message", "errors", "error_count"}, body
+        errors = body["error"]["errors"]
+        assert 1 <= len(errors) <= min(50, body["error"]["error_count"]), body
+        assert all(set(e) == {"line", "item", "message"} for e in errors), body
+    else:
+        assert set(body["error"]) == {"code", "message"}, body
     assert body["error"]["code"] == code, body
     message: str = body["error"]["message"]
     assert message
@@ -174,9 +180,15 @@ async def test_an_own_word_list_in_json_is_used(srv: RunningServer) -> None:
             "word\nharbour\nbrave\nxyzzyq\nwhisper\n",
             "line 4: 'xyzzyq' is not in the built-in deck; give its definition",
         ),
-        ("word,level\nharbour,B1\nbrave,Z9\n", "line 3: unknown level 'Z9' (expected A1…C2)"),
+        (  # two words and a bad level: both problems, in one answer
+            "word,level\nharbour,B1\nbrave,Z9\n",
+            "line 3: unknown level 'Z9' (expected A1…C2); and 1 more problem",
+        ),
         ("level\nB1\n", "line 1: no 'word' column (columns: level)"),
-        ('["harbour",\n 7]', "line 2 (item 2): an item must be a word or an object"),
+        (
+            '["harbour",\n 7]',
+            "line 2 (item 2): an item must be a word or an object; and 1 more problem",
+        ),
         (
             "word\nharbour\nbrave\n",
             "a word list needs at least 4 words to make a quiz; this one has 2",
@@ -188,6 +200,137 @@ async def test_a_bad_word_list_is_refused_naming_the_line(
 ) -> None:
     response = await srv.http.post("/api/quizzes", json={"words": words})
     assert assert_error(response, 422, "bad_word_list") == message
+
+
+#: A teacher's 30-word list with a dozen mistakes (header on line 1).
+MISTAKES_CSV = """word,definition,pos,example,level
+harbour,,,,
+brave,,,,B1
+recieve,,,,
+ancient,,,,Z9
+whisper,,,,
+glacier,,thing,,
+river,,,,
+xyzzyq,,,,
+apple,,,,
+Harbour,,,,
+mountain,,,,
+sun,star,,,
+teacher,,,,
+window,,,,
+colonization,the act of colonizing,,,
+garden,,,,
+apple pie 2,,,,
+kitchen,,,,
+bridge,,,,
+moon,,,,A7
+island,,,,
+,a thing,,,
+forest,,,,
+village,,,,
+run,,noun,,
+happy,,,,
+definately,,,,
+quickly,,,,
+give up,to stop doing something,phrasal verb,,
+book,,,,
+"""
+#: Every mistake of MISTAKES_CSV: (line, message).
+MISTAKES = [
+    (
+        4,
+        "'recieve' is not in the built-in deck; did you mean 'receive'? "
+        "If not, give its definition",
+    ),
+    (5, "unknown level 'Z9' (expected A1…C2)"),
+    (7, "unknown pos 'thing' (expected noun, verb, adjective, adverb, phrasal verb or expression)"),
+    (9, "'xyzzyq' is not in the built-in deck; give its definition"),
+    (11, "'Harbour' is already on line 2 as a noun"),
+    (13, "the definition of 'sun' is too short to be an answer option"),
+    (16, "the definition of 'colonization' contains 'colonizing', which gives the answer away"),
+    (18, "'apple pie 2' is not a word (letters, spaces, hyphens, apostrophes)"),
+    (21, "unknown level 'A7' (expected A1…C2)"),
+    (23, "the word is empty"),
+    (26, "'run' is a verb in the built-in deck; give a definition for the noun"),
+    (
+        28,
+        "'definately' is not in the built-in deck; did you mean 'definitely'? "
+        "If not, give its definition",
+    ),
+]
+
+
+@in_module_loop
+async def test_every_mistake_of_a_word_list_comes_in_one_answer(srv: RunningServer) -> None:
+    assert len(MISTAKES_CSV.splitlines()) == 31  # 30 words under the header
+    response = await srv.http.post("/api/quizzes", json={"words": MISTAKES_CSV})
+    message = assert_error(response, 422, "bad_word_list")
+    error = response.json()["error"]
+    assert error["errors"] == [
+        {"line": line, "item": None, "message": text} for line, text in MISTAKES
+    ]
+    assert error["error_count"] == len(MISTAKES) == 12
+    assert message == f"line 4: {MISTAKES[0][1]}; and 11 more problems"
+    # the same as an upload, as the host page sends it
+    files = {"words": ("words.csv", MISTAKES_CSV.encode(), "text/csv")}
+    uploaded = await upload(srv, {}, files)
+    assert_error(uploaded, 422, "bad_word_list")
+    assert uploaded.json() == response.json()
+
+
+@in_module_loop
+async def test_a_hostile_list_gets_a_bounded_answer(srv: RunningServer) -> None:
+    """5,000 made-up words: each is checked and counted, the first 50 are listed."""
+
+    def made_up(i: int) -> str:  # zqaaa, zqbaa, ...: letters only, so each is looked up
+        return "zq" + "".join(chr(97 + i // 26**k % 26) for k in range(3))
+
+    words = "word\n" + "".join(f"{made_up(i)}\n" for i in range(5000))
+    started = time.perf_counter()
+    response = await srv.http.post("/api/quizzes", json={"words": words})
+    assert time.perf_counter() - started < 10
+    assert_error(response, 422, "bad_word_list")
+    error = response.json()["error"]
+    assert len(error["errors"]) == 50
+    assert error["error_count"] == 5000
+    assert error["errors"][-1] == {
+        "line": 51,
+        "item": None,
+        "message": f"{made_up(49)!r} is not in the built-in deck; give its definition",
+    }
+    assert error["message"].endswith("; and 4999 more problems")
+
+
+@in_module_loop
+async def test_a_list_with_two_senses_phrasal_verbs_and_inflected_examples_makes_a_quiz(
+    srv: RunningServer,
+) -> None:
+    words = "\n".join(
+        [
+            "word,pos,definition,example",
+            "record,noun,a written account of what happened,",
+            "record,verb,,",
+            "give up,phrasal verb,to stop doing something you did often,"
+            "She gave up smoking after her doctor warned her last year",
+            "turn down,phrasal-verb,to say no to an offer or a request,",
+            "set off,phrasal verb,to begin a journey somewhere,",
+            "harbour,,,",
+        ]
+    )
+    response = await srv.http.post(
+        "/api/quizzes", json={"words": words, "count": 5, "seed": 1, "kinds": ["fill_blank"]}
+    )
+    assert response.status_code == 422  # only one example sentence: not five fill-ins
+    assert "only" in assert_error(response, 422, "no_questions")
+    created = await srv.create_quiz(words=words, count=1, seed=1, kinds=["fill_blank"])
+    (question,) = srv.server.store.session(created["quiz_id"]).questions
+    assert question.word == "give up"
+    assert question.prompt == "She _____ smoking after her doctor warned her last year"
+    assert question.options[question.correct_option] == "gave up"
+    assert {"turned down", "set off"} <= set(question.options)
+    created = await srv.create_quiz(words=words, count=5, seed=2)
+    asked = [q.word for q in srv.server.store.session(created["quiz_id"]).questions]
+    assert sorted(asked) == ["give up", "harbour", "record", "set off", "turn down"]
 
 
 @in_module_loop

@@ -436,7 +436,7 @@ async def _create_bad_request(srv: RunningServer, _mp: pytest.MonkeyPatch) -> ht
 
 @scenario(CREATE, JSON_MEDIA, "bad_word_list")
 async def _create_bad_words(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
-    words = "word\nharbour\nbrave\nxyzzyq\nwhisper\n"
+    words = "word,level\nharbour,B1\nbrave,Z9\nrecieve,\nwhisper,A2\nHarbour,\n"
     return await srv.http.post("/api/quizzes", json={"words": words})
 
 

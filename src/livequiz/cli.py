@@ -432,6 +432,18 @@ def run_play(args: argparse.Namespace, out: TextIO) -> int:
     return play(args.server, args.pin, nickname, out)
 
 
+def print_word_list_error(error: WordListError, out: TextIO) -> None:
+    """Every problem of a word list, one a line, and how many were left out."""
+    if error.total == 1:
+        print(f"livequiz: {error.problems[0]}", file=out)
+        return
+    print(f"livequiz: the word list has {error.total} problems:", file=out)
+    for problem in error.problems:
+        print(f"  {problem}", file=out)
+    if error.total > len(error.problems):
+        print(f"  ... and {error.total - len(error.problems)} more", file=out)
+
+
 def run_sample(args: argparse.Namespace, out: TextIO) -> int:
     if not 1 <= args.count <= 200:
         raise UsageError("--count must be between 1 and 200")
@@ -574,7 +586,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except BrokenPipeError:  # the reader went away (``livequiz sample | head``): not an error
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
         return 0
-    except (WordListError, OSError, MissingSource) as error:
+    except WordListError as error:
+        print_word_list_error(error, sys.stderr)
+        return 1
+    except (OSError, MissingSource) as error:
         print(f"livequiz: {error}", file=sys.stderr)
         return 1
     except Rejected as error:

@@ -2,7 +2,8 @@
 
 Starlette, one function per endpoint; each turns a request into a service call and the answer into
 JSON. Errors are always ``{"error": {"code": ..., "message": ...}}`` with a fitting status, for
-every route and for paths and methods that do not exist; no traceback ever reaches a client. The
+every route and for paths and methods that do not exist (``bad_word_list`` adds every problem of
+the list: ``errors`` and ``error_count``); no traceback ever reaches a client. The
 codes this module sends besides the core's :class:`~livequiz.domain.errors.ErrorCode` are
 :data:`API_ERROR_CODES`. The OpenAPI document (``GET /openapi.json``) is
 :data:`~livequiz.openapi.OPENAPI`, kept beside the routes and checked against them by the tests.
@@ -97,21 +98,51 @@ API_ERROR_CODES: dict[str, int] = {
 
 
 class ApiError(Exception):
-    """A refusal of the HTTP layer: status, stable code, a message a developer can act on."""
+    """A refusal of the HTTP layer: status, stable code, a message a developer can act on, and
+    for some codes more fields of the error object (``bad_word_list``: ``errors`` and
+    ``error_count``)."""
 
     def __init__(
-        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.headers = headers
+        self.details = details
 
 
 def error_response(
-    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
     return JSONResponse(
-        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+        {"error": {"code": code, "message": message, **(details or {})}},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def word_list_error(error: WordListError) -> ApiError:
+    """``bad_word_list``: ``message`` reads as the first problem and how many more there are;
+    ``errors`` lists the first :data:`~livequiz.vocabulary.wordlist.MAX_PROBLEMS` problems,
+    each ``{"line", "item", "message"}``, and ``error_count`` counts them all."""
+    return ApiError(
+        422,
+        "bad_word_list",
+        error.summary,
+        details={
+            "errors": [problem.to_json() for problem in error.problems],
+            "error_count": error.total,
+        },
     )
 
 
@@ -154,13 +185,21 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
         words = body.get("words")
         if words is not None and not isinstance(words, str):
             raise ApiError(422, "bad_request", "words must be the text of a CSV or JSON file")
+        # Reading a long word list, and generating (0.1-0.3 s of CPU), would stall every quiz's
+        # acks on the loop: both run on the generator's thread.
+        loop = asyncio.get_running_loop()
         try:
-            source: Any = deck if words is None else load_wordlist(words, deck=deck)
+            source: Any = (
+                deck
+                if words is None
+                else await loop.run_in_executor(
+                    _generator, functools.partial(load_wordlist, words, deck=deck)
+                )
+            )
         except WordListError as error:
-            raise ApiError(422, "bad_word_list", str(error)) from None
+            raise word_list_error(error) from None
         # Bad levels or kinds, or too few words for ``count``, are Rejected (422) by the core.
-        # Generating takes 0.1-0.3 s of CPU: on the loop it would stall every quiz's acks.
-        questions = await asyncio.get_running_loop().run_in_executor(
+        questions = await loop.run_in_executor(
             _generator,
             functools.partial(
                 generate_quiz, source, levels=levels, kinds=kinds, count=count, seed=seed
@@ -290,7 +329,7 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
     async def on_api_error(_request: Request, error: Exception) -> Response:
         assert isinstance(error, ApiError)
         service.metrics.errors.labels(error.code).inc()
-        return error_response(error.status, error.code, error.message, error.headers)
+        return error_response(error.status, error.code, error.message, error.headers, error.details)
 
     async def on_rejected(_request: Request, error: Exception) -> Response:
         assert isinstance(error, Rejected)
@@ -492,9 +531,8 @@ def _upload_text(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        raise ApiError(
-            422, "bad_word_list", f"line {line}: the file is not UTF-8 text; save it as UTF-8"
-        ) from None
+        problem = WordListError(line, "the file is not UTF-8 text; save it as UTF-8")
+        raise word_list_error(problem) from None
 
 
 def _choices(body: dict[str, Any], name: str) -> list[str] | None:

@@ -174,10 +174,50 @@ SCHEMAS: JSON = {
                     },
                     "message": {
                         "type": "string",
-                        "description": "For a developer or a user; may change between versions.",
+                        "description": "For a developer or a user; may change between versions. "
+                        "For bad_word_list: the first problem ('line 3: ...'), then how many "
+                        "more there are ('; and 2 more problems').",
+                    },
+                    "errors": {
+                        "type": "array",
+                        "maxItems": 50,
+                        "items": _ref("WordListProblem"),
+                        "description": "bad_word_list only, and always there: every problem "
+                        "found in the word list in one pass, in list order (a problem of the "
+                        "list as a whole last), at most the first 50.",
+                    },
+                    "error_count": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "description": "bad_word_list only, and always there: how many problems "
+                        "the list has in all; more than the length of errors when some were "
+                        "left out.",
                     },
                 },
             }
+        },
+    },
+    "WordListProblem": {
+        "type": "object",
+        "description": "One mistake in an own word list.",
+        "required": ["line", "item", "message"],
+        "additionalProperties": False,
+        "properties": {
+            "line": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "description": "The line to fix (CSV: physical lines, header included; JSON: "
+                "where the item starts); null for a problem of the list as a whole.",
+            },
+            "item": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "description": "The item's position in a JSON list; null for CSV.",
+            },
+            "message": {
+                "type": "string",
+                "description": "What is wrong, in a teacher's words, without the line.",
+            },
         },
     },
     "Settings": {
@@ -221,7 +261,13 @@ SCHEMAS: JSON = {
                 "description": "An own word list: the text of a CSV file (header row, column "
                 "'word' required; 'definition', 'pos', 'example', 'level' optional) or of a JSON "
                 "list of words or objects. Missing fields are looked up in the built-in deck; a "
-                "word found nowhere is a bad_word_list error naming its line. At least 4 words.",
+                "word found nowhere needs a definition. 'pos' is noun, verb, adjective, adverb "
+                "(or n, v, adj, adv), 'phrasal verb' ('phrasal-verb', 'phrasal', 'phr v': a verb "
+                "with its particle, 'give up') or 'expression' ('idiom', 'phrase', 'fixed "
+                "expression'). A word may be listed once per part of speech ('record' as a noun "
+                "and as a verb). An example may hold the word in any inflected form ('gave up' "
+                "for give up). At least 4 words. Every mistake is reported at once, each with "
+                "its line, in a bad_word_list error.",
             },
             "time_limit_s": {
                 "type": "integer",
@@ -676,15 +722,41 @@ OPENAPI: JSON = {
                         ),
                     ),
                     "422": _errors(
-                        "A field is of the wrong type or out of range, the word list has a "
-                        "mistake (the message names its line), or there are not enough words.",
+                        "A field is of the wrong type or out of range, the word list has "
+                        "mistakes (bad_word_list lists them all in errors, each with its "
+                        "line), or there are not enough words.",
                         bad_request=_error(
                             "bad_request", "count must be a whole number from 1 to 100"
                         ),
-                        bad_word_list=_error(
-                            "bad_word_list",
-                            "line 4: 'xyzzyq' is not in the built-in deck; give its definition",
-                        ),
+                        bad_word_list={
+                            "summary": "Every mistake of the list, each with its line",
+                            "value": {
+                                "error": {
+                                    "code": "bad_word_list",
+                                    "message": "line 3: unknown level 'Z9' (expected A1\u2026C2); "
+                                    "and 2 more problems",
+                                    "errors": [
+                                        {
+                                            "line": 3,
+                                            "item": None,
+                                            "message": "unknown level 'Z9' (expected A1\u2026C2)",
+                                        },
+                                        {
+                                            "line": 4,
+                                            "item": None,
+                                            "message": "'recieve' is not in the built-in deck; "
+                                            "did you mean 'receive'? If not, give its definition",
+                                        },
+                                        {
+                                            "line": 6,
+                                            "item": None,
+                                            "message": "'Harbour' is already on line 2 as a noun",
+                                        },
+                                    ],
+                                    "error_count": 3,
+                                }
+                            },
+                        },
                         invalid_settings=_error(
                             "invalid_settings", "reveal must be one of: immediate, at_close"
                         ),

@@ -123,6 +123,31 @@ async def test_an_uploaded_word_list_makes_the_questions(
     await expect(other.locator("#host-section")).to_be_hidden()
 
 
+async def test_every_mistake_of_an_uploaded_list_is_shown_with_its_line(
+    harness: Harness, srv: RunningServer
+) -> None:
+    harness.console.allow(r"Failed to load resource: .* 4\d\d")
+    host = await harness.open("/host", "desktop", name="host with a list full of mistakes")
+    words = "word,level\nbrave,A2\nharbour,Z9\nrecieve,\nancient,\nwhisper,\nBrave,\n"
+    await host.locator("#words-file").set_input_files(
+        {"name": "words.csv", "mimeType": "text/csv", "buffer": words.encode()}
+    )
+    for level in await host.locator('input[name="level"]:checked').all():
+        await level.uncheck()
+    await host.locator("#count").fill("4")
+    await host.locator("#create-button").click()
+    await expect(host.locator("#message")).to_contain_text("Word list: 3 problems to fix:")
+    await expect(host.locator("#word-list-errors li")).to_have_text(
+        [
+            "line 3: unknown level 'Z9' (expected A1\u2026C2)",
+            "line 4: 'recieve' is not in the built-in deck; did you mean 'receive'? "
+            "If not, give its definition",
+            "line 7: 'Brave' is already on line 2 as an adjective",
+        ]
+    )
+    await expect(host.locator("#host-section")).to_be_hidden()
+
+
 # ---------------------------------------------------------------------- rank changes
 
 #: Keeps every rendering of the big screen's board (nickname, rank, classes of each line).

@@ -103,6 +103,74 @@ def test_fill_in_blanks(example: str, prompt: str | None, article: str | None) -
         assert [(b.prompt, b.sentence, b.article) for b in blanks] == [(prompt, example, article)]
 
 
+@pytest.mark.parametrize(
+    ("word", "pos", "example", "prompt", "form", "tags"),
+    [
+        (
+            "give up",
+            "phrasal verb",
+            "She gave up smoking after her doctor warned her",
+            "She _____ smoking after her doctor warned her",
+            "gave up",
+            {"VBD"},
+        ),
+        (
+            "study",
+            "verb",
+            "They studied French together for three long years",
+            "They _____ French together for three long years",
+            "studied",
+            {"VBD", "VBN"},
+        ),
+        (
+            "apple",
+            "noun",
+            "She put three shiny apples in her lunch box",
+            "She put three shiny _____ in her lunch box",
+            "apples",
+            {"NNS"},
+        ),
+        # the word as it is: no form, no tags, as before
+        (
+            "apple",
+            "noun",
+            "She put a shiny apple in her lunch box",
+            "She put a shiny _____ in her lunch box",
+            "",
+            set(),
+        ),
+        # a form of another part of speech is not the word
+        ("apple", "noun", "She appled the pie in her lunch box at noon", None, "", set()),
+        # the word twice, in two forms: which one?
+        ("run", "verb", "He runs and then ran again along the river", None, "", set()),
+        # another form of the word left next to the blank gives it away
+        (
+            "give up",
+            "phrasal verb",
+            "She gave up smoking and gave her cigarettes away",
+            None,
+            "",
+            set(),
+        ),
+    ],
+)
+def test_an_authors_example_may_hold_the_word_inflected(
+    word: str, pos: str, example: str, prompt: str | None, form: str, tags: set[str]
+) -> None:
+    own = Deck([entry(word, pos=pos, examples=(example,))])
+    blanks = profile(own[word], own).blanks
+    if prompt is None:
+        assert blanks == ()
+    else:
+        assert [(b.prompt, b.form, b.tags) for b in blanks] == [(prompt, form, frozenset(tags))]
+
+
+def test_the_builtin_decks_fill_ins_keep_to_the_word_as_it_is() -> None:
+    example = "She put three shiny apples in her lunch box"
+    screened = Deck([entry("apple", examples=(example,))], screened=True)
+    assert profile(screened["apple"], screened).blanks == ()
+
+
 def test_profiles_go_with_their_deck() -> None:
     own = Deck([entry("apple")])
     profile(own["apple"], own)

@@ -167,9 +167,10 @@ SENSE_CHOICES = {
     "thing": "a separate and self-contained entity",
     "video": "a recording of both the visual and audible",
 }
-#: Headwords left out by hand: a name's frequency with a slang sense ("john"), a prefix
-#: ("non"), a modal verb WordNet only has as a noun ("must"), an inflection ("gone").
-EXCLUDED = frozenset({"john", "non", "must", "gone"})
+#: Headwords left out by hand: a prefix ("non"), a modal verb WordNet only has as a noun
+#: ("must"), an inflection ("gone"). (Names such as "john" stay in the deck and are screened
+#: out of questions: :mod:`livequiz.vocabulary.screening`.)
+EXCLUDED = frozenset({"non", "must", "gone"})
 #: Roman numerals ("iii", "viii"): WordNet has them as adjectives, no class asks them.
 _ROMAN = re.compile(r"m{0,3}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})")
 #: A headword that is also a name ("Smith", "Henry", "August") and whose own senses were

@@ -22,6 +22,8 @@ from importlib import resources
 from typing import Any
 
 __all__ = [
+    "DISTRACTOR_POS",
+    "MULTIWORD_PARTS_OF_SPEECH",
     "PARTS_OF_SPEECH",
     "UNKNOWN_POS",
     "Deck",
@@ -31,6 +33,14 @@ __all__ = [
 
 #: The parts of speech of the built-in deck.
 PARTS_OF_SPEECH = ("noun", "verb", "adjective", "adverb")
+#: Parts of speech only an author's list has: a verb with its particle ("give up", "look
+#: after") and a fixed expression or idiom ("by the way", "break the ice"). Each is asked and
+#: offered beside its own kind first (see :data:`DISTRACTOR_POS`).
+MULTIWORD_PARTS_OF_SPEECH = ("phrasal verb", "expression")
+#: For each part of speech, the others whose words may stand in as wrong options once its own
+#: run out, in order: a phrasal verb can be offered beside plain verbs ("gave up", "stopped"),
+#: but never beside a noun.
+DISTRACTOR_POS: dict[str, tuple[str, ...]] = {"phrasal verb": ("verb",)}
 #: The part of speech of an author's word that is neither given nor in the built-in deck.
 UNKNOWN_POS = ""
 
@@ -94,8 +104,9 @@ _ZIPF_FLOORS = (
 class Entry:
     """One headword.
 
-    ``pos`` is one of :data:`PARTS_OF_SPEECH`, or :data:`UNKNOWN_POS` for an author's own word
-    whose part of speech nobody gave. ``definition`` and ``examples`` are the raw data; the
+    ``pos`` is one of :data:`PARTS_OF_SPEECH`, one of :data:`MULTIWORD_PARTS_OF_SPEECH` (an
+    author's own words only), or :data:`UNKNOWN_POS` for an author's own word whose part of
+    speech nobody gave. ``definition`` and ``examples`` are the raw data; the
     generator cleans them (see :mod:`livequiz.vocabulary.cleaning`). ``zipf`` is 0.0 when the
     frequency is unknown.
     """
@@ -130,7 +141,11 @@ class Entry:
     def __post_init__(self) -> None:
         if not self.word.strip():
             raise ValueError("an entry needs a word")
-        if self.pos not in PARTS_OF_SPEECH and self.pos != UNKNOWN_POS:
+        if (
+            self.pos not in PARTS_OF_SPEECH
+            and self.pos not in MULTIWORD_PARTS_OF_SPEECH
+            and self.pos != UNKNOWN_POS
+        ):
             raise ValueError(f"unknown part of speech {self.pos!r} for {self.word!r}")
         if not isinstance(self.level, Level):
             object.__setattr__(self, "level", Level.parse(self.level))
@@ -167,27 +182,45 @@ def _fields(names: tuple[str, ...]) -> frozenset[str]:
 
 
 class Deck:
-    """An immutable collection of entries, one per word, indexed for question making.
+    """An immutable collection of entries, indexed for question making.
+
+    A word is in a deck once per part of speech: an author may list "record" as a noun and as a
+    verb. Looking a word up (:meth:`get`, ``deck[word]``) gives its first entry;
+    :meth:`entries_of` gives them all.
 
     ``screened`` says whether the generator should apply the data-quality screens meant for the
     automatically built data (see :mod:`livequiz.vocabulary.screening`); it is on for the
     built-in deck and off for an author's own list, whose words were chosen by a person.
     """
 
-    __slots__ = ("__weakref__", "_by_level", "_by_level_pos", "_by_word", "_entries", "screened")
+    __slots__ = (
+        "__weakref__",
+        "_all_by_word",
+        "_by_level",
+        "_by_level_pos",
+        "_by_word",
+        "_entries",
+        "screened",
+    )
 
     def __init__(self, entries: Iterable[Entry], *, screened: bool = False) -> None:
         self._entries = tuple(entries)
         self.screened = screened
         self._by_word: dict[str, Entry] = {}
+        all_by_word: dict[str, list[Entry]] = {}
         by_level_pos: dict[tuple[Level, str], list[Entry]] = {}
         by_level: dict[Level, list[Entry]] = {}
         for entry in self._entries:
-            if entry.key in self._by_word:
-                raise ValueError(f"the word {entry.word!r} is in the deck twice")
-            self._by_word[entry.key] = entry
+            same_word = all_by_word.setdefault(entry.key, [])
+            if any(other.pos == entry.pos for other in same_word):
+                article = "an" if entry.pos[:1] in "aeiou" else "a"
+                as_pos = f" as {article} {entry.pos}" if entry.pos else ""
+                raise ValueError(f"the word {entry.word!r} is in the deck twice{as_pos}")
+            same_word.append(entry)
+            self._by_word.setdefault(entry.key, entry)
             by_level_pos.setdefault((entry.level, entry.pos), []).append(entry)
             by_level.setdefault(entry.level, []).append(entry)
+        self._all_by_word = {key: tuple(group) for key, group in all_by_word.items()}
         self._by_level_pos = {key: tuple(group) for key, group in by_level_pos.items()}
         self._by_level = {key: tuple(group) for key, group in by_level.items()}
 
@@ -218,8 +251,12 @@ class Deck:
         return self._by_word[word.casefold()]
 
     def get(self, word: str) -> Entry | None:
-        """The entry for ``word`` (any case), or ``None``."""
+        """The (first) entry for ``word`` (any case), or ``None``."""
         return self._by_word.get(word.casefold())
+
+    def entries_of(self, word: str) -> tuple[Entry, ...]:
+        """Every entry for ``word`` (any case), one per part of speech, in deck order."""
+        return self._all_by_word.get(word.casefold(), ())
 
     def __repr__(self) -> str:
         return f"<Deck of {len(self)} entries{' (screened)' if self.screened else ''}>"

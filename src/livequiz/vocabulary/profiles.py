@@ -1,13 +1,16 @@
 """What the question generator knows about each entry, and how entries relate.
 
 A :class:`Profile` is an entry seen through the rules of question making: its definition cleaned
-and checked for give-aways, its example sentences turned into fill-in blanks, whether it may be
-asked at all. Working this out needs stemming and text cleaning, which is slow next to picking
-one quiz, so profiles are computed on first use and kept per deck; a quiz only ever looks at a few
-hundred entries of the built-in deck.
+and checked for give-aways, its example sentences turned into fill-in blanks (in an author's list,
+also where a sentence holds the word in an inflected form: "She gave up smoking" for give up),
+whether it may be asked at all. Working this out needs stemming and text cleaning, which is slow
+next to picking one quiz, so profiles are computed on first use and kept per deck; a quiz only
+ever looks at a few hundred entries of the built-in deck.
 
 A :class:`Lexicon` answers "could this option also be right?" for the decks a quiz draws on (an
-author's list and the built-in deck behind it): two words conflict when they are one family, when
+author's list and the built-in deck behind it), over every part of speech a deck has a word in
+(an author's "record" the noun and "record" the verb): two words conflict when they are one
+family (or the same word), when
 either lists the other as a synonym (directly, through one shared synonym, or as the first word
 of a synonym phrase), when their definitions are near-identical, or, where asked, when they are
 antonyms.
@@ -22,6 +25,7 @@ from weakref import WeakKeyDictionary
 
 from livequiz.vocabulary.cleaning import clean_definition, clean_example
 from livequiz.vocabulary.deck import Deck, Entry, Level
+from livequiz.vocabulary.inflection import head_forms, inflections
 from livequiz.vocabulary.leaks import (
     FUNCTION_WORDS,
     find_phrase,
@@ -64,12 +68,17 @@ class Blank:
     """An example sentence with the word blanked out.
 
     ``article`` is "a" or "an" when the word right before the blank is one: the distractors must
-    then take the same article, or the article gives the answer away.
+    then take the same article, or the article gives the answer away. ``form`` is the word as
+    the sentence has it when that is an inflected form ("gave up" for give up), and ``tags``
+    the forms it stands for (see :mod:`livequiz.vocabulary.inflection`): the options are then
+    put in the same form. Both are empty when the sentence holds the word as it is.
     """
 
     prompt: str
     sentence: str
     article: str | None
+    form: str = ""
+    tags: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,14 +152,24 @@ def _gist(text: str) -> frozenset[str]:
     return frozenset(_root(t) for t in tokenize(text) if t not in FUNCTION_WORDS)
 
 
-def _blank(word: str, raw: str, forms: frozenset[str] = frozenset()) -> Blank | None:
+def _blank(
+    word: str,
+    raw: str,
+    forms: frozenset[str] = frozenset(),
+    inflected: dict[str, frozenset[str]] | None = None,
+) -> Blank | None:
+    """The fill-in of one example, if it makes one. ``inflected``: the word's inflected forms
+    (see :func:`~livequiz.vocabulary.inflection.inflections`), any of which the sentence may
+    hold instead of the word; the word, in whatever form, must stand in it exactly once."""
     sentence = clean_example(raw)
     if sentence is None:
         return None
-    spans = find_phrase(word, sentence)
-    if len(spans) != 1:
+    found = [(span, "", frozenset[str]()) for span in find_phrase(word, sentence)]
+    for surface, tags in (inflected or {}).items():
+        found += [(span, surface, tags) for span in find_phrase(surface, sentence)]
+    if len(found) != 1:
         return None
-    start, end = spans[0]
+    (start, end), form, tags = found[0]
     before, after = sentence[:start], sentence[end:]
     rest = f"{before} {after}"
     if leaks(word, rest, forms) or len(tokenize(rest)) < MIN_BLANK_CONTEXT:
@@ -158,7 +177,13 @@ def _blank(word: str, raw: str, forms: frozenset[str] = frozenset()) -> Blank | 
     previous = tokenize(before)[-1:]
     article = previous[0] if previous and previous[0] in ("a", "an") else None
     prompt = before + BLANK + after
-    return Blank(prompt=prompt[:1].upper() + prompt[1:], sentence=sentence, article=article)
+    return Blank(
+        prompt=prompt[:1].upper() + prompt[1:],
+        sentence=sentence,
+        article=article,
+        form=form,
+        tags=tags,
+    )
 
 
 def _make_profile(entry: Entry, deck: Deck) -> Profile:
@@ -166,8 +191,15 @@ def _make_profile(entry: Entry, deck: Deck) -> Profile:
     definition = (
         cleaned if cleaned is not None and not leaks(entry.word, cleaned, entry.forms) else None
     )
+    # An author's examples may hold the word in any inflected form ("gave up" for give up).
+    # The built-in deck's fill-ins keep to the word as it is: their audited figures
+    # (docs/questions.md) were measured so.
+    inflected = None if deck.screened else inflections(entry.word, entry.pos)
+    forms = entry.forms | head_forms(entry.word, entry.pos) if inflected else entry.forms
     blanks = tuple(
-        b for b in (_blank(entry.word, raw, entry.forms) for raw in entry.examples) if b is not None
+        b
+        for b in (_blank(entry.word, raw, forms, inflected) for raw in entry.examples)
+        if b is not None
     )
     examples = [e for e in (clean_example(raw) for raw in entry.examples) if e is not None]
     return Profile(
@@ -182,17 +214,18 @@ def _make_profile(entry: Entry, deck: Deck) -> Profile:
     )
 
 
-#: Profiles per deck. Weak, so an author's deck and its profiles go when the quiz is made; a
-#: profile therefore must not refer to its deck.
-_PROFILES: WeakKeyDictionary[Deck, dict[str, Profile]] = WeakKeyDictionary()
+#: Profiles per deck, by word and part of speech (an author may list "record" as a noun and as
+#: a verb). Weak, so an author's deck and its profiles go when the quiz is made; a profile
+#: therefore must not refer to its deck.
+_PROFILES: WeakKeyDictionary[Deck, dict[tuple[str, str], Profile]] = WeakKeyDictionary()
 
 
 def profile(entry: Entry, deck: Deck) -> Profile:
     """The profile of ``entry`` of ``deck``, computed once per deck."""
     cache = _PROFILES.setdefault(deck, {})
-    found = cache.get(entry.key)
+    found = cache.get((entry.key, entry.pos))
     if found is None or found.entry is not entry:
-        found = cache[entry.key] = _make_profile(entry, deck)
+        found = cache[entry.key, entry.pos] = _make_profile(entry, deck)
     return found
 
 
@@ -242,16 +275,19 @@ class Lexicon:
         caches = _SHARED.setdefault(self.decks[0], ({}, {}, {})) if len(self.decks) == 1 else None
         self._synonyms, self._close, self._antonyms = caches or ({}, {}, {})
 
-    def lookup(self, word: str) -> Profile | None:
-        """The profile of ``word`` from the first deck that has it."""
+    def lookup(self, word: str, pos: str | None = None) -> Profile | None:
+        """The profile of ``word`` from the first deck that has it: its entry as ``pos`` if
+        that deck has one, else its first entry."""
         for deck in self.decks:
-            entry = deck.get(word)
-            if entry is not None:
+            entries = deck.entries_of(word)
+            if entries:
+                entry = next((e for e in entries if e.pos == pos), entries[0])
                 return profile(entry, deck)
         return None
 
     def _profiles(self, key: str) -> list[Profile]:
-        return [profile(e, d) for d in self.decks if (e := d.get(key)) is not None]
+        """Every entry of ``key`` in every deck, each part of speech of it."""
+        return [profile(e, d) for d in self.decks for e in d.entries_of(key)]
 
     def synonyms(self, key: str) -> frozenset[str]:
         """Every word listed as a synonym of ``key``, or listing it as one, in any deck.
@@ -263,8 +299,7 @@ class Lexicon:
         if found is None:
             words: set[str] = set()
             for deck in self.decks:
-                entry = deck.get(key)
-                if entry is not None:
+                for entry in deck.entries_of(key):
                     words.update(_with_heads(entry.synonyms))
                 words.update(_reverse_index(deck)[0].get(key, ()))
             found = self._synonyms[key] = frozenset(words - {key})
@@ -285,8 +320,7 @@ class Lexicon:
         if found is None:
             words: set[str] = set()
             for deck in self.decks:
-                entry = deck.get(key)
-                if entry is not None:
+                for entry in deck.entries_of(key):
                     words.update(a.casefold() for a in entry.antonyms)
                 words.update(_reverse_index(deck)[1].get(key, ()))
             found = self._antonyms[key] = frozenset(words)
@@ -310,9 +344,8 @@ class Lexicon:
         """Whether a deck relates the two words in any of their senses (either direction):
         "picture" is a film in one sense, so never a wrong option for "movie"."""
         for deck in self.decks:
-            entry_a, entry_b = deck.get(a), deck.get(b)
-            if (entry_a is not None and b in entry_a.related) or (
-                entry_b is not None and a in entry_b.related
+            if any(b in e.related for e in deck.entries_of(a)) or any(
+                a in e.related for e in deck.entries_of(b)
             ):
                 return True
         return False
@@ -333,7 +366,7 @@ class Lexicon:
             if key in seen or not _SINGLE_WORD_RE.fullmatch(key) or key == target.key:
                 continue
             seen.add(key)
-            candidate = self.lookup(key)
+            candidate = self.lookup(key, target.entry.pos)
             if (
                 candidate is None
                 or candidate.entry.pos != target.entry.pos

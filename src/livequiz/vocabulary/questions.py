@@ -11,7 +11,10 @@ The rules every question follows (they are product requirements; the tests check
 - exactly ``options`` distinct options, exactly one of them right, shuffled with the seed;
 - wrong options (distractors) have the part of speech of the asked word and a similar level:
   the same level first, then one level away, then further; from an author's list, the author's
-  own words come first and the built-in deck tops them up;
+  own words come first and the built-in deck tops them up. An author's phrasal verb ("give up")
+  is offered beside other phrasal verbs first, then beside plain verbs that are neither in nor
+  close to the words of its definition (never beside a noun); an expression ("break the ice")
+  only beside other expressions of the list;
 - a distractor is never another right answer: it is not of the answer's word family, not a
   synonym of it in any deck (either direction, through one shared synonym, or as the first word
   of a synonym phrase: "pass over" rules out "pass" for "cross"), its definition is not
@@ -21,11 +24,17 @@ The rules every question follows (they are product requirements; the tests check
   word or a form of it, no option word appears (in any form) in the prompt, not even in its
   fixed wording ("close" is never an option of "Which word is closest ..."), and a fill-in
   sentence holds the word exactly once, as a whole token, with no other form of it left;
+- in an author's list, a fill-in sentence may hold the word in an inflected form ("She gave up
+  smoking" for give up, "runs", "studied", "went", "books"): the right option is then that form
+  and every wrong option is put in the same form ("looked after"), one a word cannot be put in
+  unambiguously ("took off"/"taken off" for a form that is past or participle) is not offered
+  (:mod:`livequiz.vocabulary.inflection`);
 - definitions are cleaned of WordNet markup and must be 2+ words and at most 120 characters
   (:mod:`livequiz.vocabulary.cleaning`); fill-in sentences keep at least 6 other words; synonym
   answers are single common words (:meth:`Lexicon.synonym_answers`); entries screened out of the
   built-in deck (:mod:`livequiz.vocabulary.screening`) are neither asked nor offered;
-- no word is asked twice in one quiz.
+- no word is asked twice in one quiz, not even in another part of speech (an author's "record"
+  the noun and "record" the verb: one question, whose options never hold the other sense).
 """
 
 from __future__ import annotations
@@ -37,8 +46,9 @@ from typing import TypeVar
 
 from livequiz.domain.errors import ErrorCode, Rejected
 from livequiz.domain.question import MAX_OPTIONS, MIN_OPTIONS, Question
-from livequiz.vocabulary.deck import UNKNOWN_POS, Deck, Entry, Level
-from livequiz.vocabulary.leaks import leaks, tokenize
+from livequiz.vocabulary.deck import DISTRACTOR_POS, UNKNOWN_POS, Deck, Entry, Level
+from livequiz.vocabulary.inflection import inflect
+from livequiz.vocabulary.leaks import FUNCTION_WORDS, leaks, same_family, tokenize
 from livequiz.vocabulary.profiles import (
     BLANK,
     Blank,
@@ -113,7 +123,7 @@ def used_as(pos: str, blank: Blank) -> bool:
     before = tokenize(blank.prompt.partition(BLANK)[0])[-1:]
     if not before:
         return True
-    if pos == "verb":
+    if pos in ("verb", "phrasal verb"):
         return before[0] not in _BEFORE_NOUNS
     if pos == "noun":
         return before[0] not in _BEFORE_VERBS
@@ -201,23 +211,43 @@ class _QuizBuilder:
 
         The decks are taken in order (an author's list before the built-in deck). An author's
         word of unknown part of speech only gets candidates from the author's list, any part of
-        speech, as nothing else is known to match it.
+        speech, as nothing else is known to match it. A part of speech with stand-ins
+        (:data:`~livequiz.vocabulary.deck.DISTRACTOR_POS`: plain verbs for a phrasal verb) has
+        them after its own words, and only those that pass :meth:`_stands_in`.
         """
         entry = target.entry
         seen = {target.key}
-        for deck in self.decks:
-            if entry.pos == UNKNOWN_POS and deck is not self.source:
-                break
-            for distance in range(len(Level)):
-                levels = entry.level.at_distance(distance)
-                if entry.pos == UNKNOWN_POS:
-                    pools = [deck.with_level(level) for level in levels]
-                else:
-                    pools = [deck.with_level_and_pos(level, entry.pos) for level in levels]
-                for candidate in _shuffled(self.rng, pools):
-                    if candidate.key not in seen:
-                        seen.add(candidate.key)
-                        yield profile(candidate, deck)
+        for pos in (entry.pos, *DISTRACTOR_POS.get(entry.pos, ())):
+            for deck in self.decks:
+                if entry.pos == UNKNOWN_POS and deck is not self.source:
+                    break
+                for distance in range(len(Level)):
+                    levels = entry.level.at_distance(distance)
+                    if pos == UNKNOWN_POS:
+                        pools = [deck.with_level(level) for level in levels]
+                    else:
+                        pools = [deck.with_level_and_pos(level, pos) for level in levels]
+                    for candidate in _shuffled(self.rng, pools):
+                        if candidate.key not in seen:
+                            seen.add(candidate.key)
+                            found = profile(candidate, deck)
+                            if pos == entry.pos or self._stands_in(target, found):
+                                yield found
+
+    def _stands_in(self, target: Profile, candidate: Profile) -> bool:
+        """May a word of another part of speech be a wrong option for ``target``?
+
+        The decks know no synonyms of an author's phrasal verb, so the words of its definition
+        stand for them: "give up", "to stop doing something", rules out "stop" and every word
+        close to it ("quit", "cease"), and any word sharing a content word of the definition.
+        """
+        if target.gist & candidate.gist:
+            return False
+        words = [t for t in tokenize(target.review) if t not in FUNCTION_WORDS]
+        return not any(
+            same_family(word, candidate.key) or candidate.key in self.lexicon.close(word)
+            for word in words
+        )
 
     def _choose(
         self,
@@ -376,27 +406,38 @@ class _QuizBuilder:
 
     def _fill_blank(self, target: Profile, blank: Blank) -> Question | None:
         excluded = fields_near(target.entry)
+        answer = blank.form or target.word
+
+        def option(candidate: Profile) -> str | None:
+            """The candidate in the blank's form ("looked after" beside "gave up")."""
+            if not blank.tags:
+                return candidate.word
+            return inflect(candidate.word, candidate.entry.pos, blank.tags)
 
         def accept(candidate: Profile) -> bool:
+            text = option(candidate)
             return (
-                (blank.article is None or indefinite_article(candidate.word) == blank.article)
+                text is not None
+                and text.casefold() != answer.casefold()
+                and (blank.article is None or indefinite_article(text) == blank.article)
                 and excluded.isdisjoint(candidate.entry.fields)
                 and not leaks(candidate.word, blank.sentence, candidate.entry.forms)
                 and not self.lexicon.conflicts(target, candidate, antonyms=True)
             )
 
+        def compatible(a: Profile, b: Profile) -> bool:
+            return self._words_compatible(a, b) and option(a) != option(b)
+
         ending = shape(target.word)
-        chosen = self._choose(
-            target, accept, self._words_compatible, lambda c: shape(c.word) == ending
-        )
+        chosen = self._choose(target, accept, compatible, lambda c: shape(c.word) == ending)
         if chosen is None:
             return None
         return self._question(
             QuestionKind.FILL_BLANK,
             target,
             blank.prompt,
-            target.word,
-            (c.word for c in chosen),
+            answer,
+            (str(option(c)) for c in chosen),
             blank.sentence,
         )
 
@@ -546,8 +587,8 @@ def generate_quiz(
 
     Raises :class:`~livequiz.domain.errors.Rejected` with ``INVALID_SETTINGS`` for a bad argument
     and with ``NO_QUESTIONS`` if fewer than ``count`` questions can be made; :class:`ValueError`
-    if the given entries hold a word twice (:func:`~livequiz.vocabulary.load_wordlist` never
-    returns such a list).
+    if the given entries hold a word twice in one part of speech
+    (:func:`~livequiz.vocabulary.load_wordlist` never returns such a list).
     """
     if not MIN_OPTIONS <= options <= MAX_OPTIONS:
         raise Rejected(

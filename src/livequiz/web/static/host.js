@@ -38,13 +38,31 @@ $("create-form").addEventListener("submit", async (event) => {
   const { ok, data } = await api("/api/quizzes", { method: "POST", form });
   $("create-button").disabled = false;
   if (!ok) {
-    say(data.error?.code === "bad_word_list" ? `Word list: ${data.error.message}` : errorText(data.error));
+    if (data.error?.code === "bad_word_list") sayWordListErrors(data.error);
+    else say(errorText(data.error));
     return;
   }
   session = { quiz_id: data.quiz_id, pin: data.pin, host_token: data.host_token };
   sessionStorage.setItem(STORE, JSON.stringify(session));
   begin();
 });
+
+// Every mistake of the list at once, each with its line, so one upload is enough to fix them.
+function sayWordListErrors(error) {
+  const problems = Array.isArray(error.errors) ? error.errors : [];
+  const total = Number.isInteger(error.error_count) ? error.error_count : problems.length;
+  if (total <= 1 || !problems.length) { say(`Word list: ${error.message}`); return; }
+  const where = (p) => [p.line != null ? `line ${p.line}` : "", p.item != null ? `(item ${p.item})` : ""].filter(Boolean).join(" ");
+  const list = el("ul", "word-list-errors");
+  list.id = "word-list-errors";
+  for (const problem of problems) {
+    const at = where(problem);
+    list.append(el("li", "", at ? `${at}: ${problem.message}` : problem.message));
+  }
+  if (total > problems.length) list.append(el("li", "more", `… and ${total - problems.length} more`));
+  const box = $("message");
+  box.replaceChildren(el("p", "", `Word list: ${total} problems to fix:`), list);
+}
 
 function begin() {
   $("create-section").hidden = true;
