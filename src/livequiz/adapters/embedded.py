@@ -27,12 +27,16 @@ from typing import Self
 from livequiz.adapters.sqlite import SqliteJournal
 from livequiz.ports import (
     Fenced,
+    Flag,
+    FlaggedQuestion,
     PinTaken,
     QuizDefinition,
     Record,
     Row,
     StorageUnavailable,
     UnknownQuiz,
+    flag_key,
+    summarize_flags,
 )
 
 
@@ -72,6 +76,9 @@ class _Storage:
     leases: dict[str, _Lease] = field(default_factory=dict)
     #: The highest epoch each quiz's lease ever had (epochs never repeat).
     epochs: dict[str, int] = field(default_factory=dict)
+    #: Open flags by ``(word key, kind, quiz_id, flagger)``; written through to the journal's
+    #: file when there is one.
+    flags: dict[tuple[str, str, str, str], Flag] = field(default_factory=dict)
     loaded: bool = False
     #: Views made by :meth:`EmbeddedRecords.sharing` (servers of a test sharing the storage).
     shared: bool = False
@@ -120,6 +127,9 @@ class EmbeddedRecords:
         storage.loaded = True
         if storage.journal is None:
             return
+        with _outage("reading the flags"):
+            for flag in await storage.journal.flags():
+                storage.flags[(*flag.key, flag.quiz_id, flag.flagger)] = flag
         quizzes = await storage.journal.load()
         for definition, finished in quizzes:
             storage.definitions[definition.quiz_id] = definition
@@ -317,6 +327,37 @@ class EmbeddedRecords:
                 if len(found) >= limit:
                     break
         return found
+
+    # ------------------------------------------------------------------ flags
+
+    async def add_flag(self, flag: Flag) -> bool:
+        storage = self._storage
+        key = (*flag.key, flag.quiz_id, flag.flagger)
+        if key in storage.flags:
+            return False
+        storage.flags[key] = flag  # before the await: a second flag at once counts once too
+        try:
+            if storage.journal is not None:
+                with _outage("storing a flag"):
+                    await storage.journal.add_flag(flag)
+        except BaseException:
+            del storage.flags[key]
+            raise
+        return True
+
+    async def open_flags(self) -> list[FlaggedQuestion]:
+        return summarize_flags(self._storage.flags.values())
+
+    async def clear_flags(self, word: str, kind: str) -> int:
+        storage = self._storage
+        key = flag_key(word, kind)
+        if storage.journal is not None:
+            with _outage("clearing flags"):
+                await storage.journal.clear_flags(key)
+        cleared = [k for k in storage.flags if k[:2] == key]
+        for k in cleared:
+            del storage.flags[k]
+        return len(cleared)
 
     # ------------------------------------------------------------------ the rest
 
