@@ -207,9 +207,10 @@ def parse_question(
             for index, text in enumerate(options):
                 first = seen.setdefault(text.casefold(), index)
                 if first != index:
+                    same = options[first][:40]
                     check.fail(
                         f"options[{index + 1}]",
-                        f"is the same as option {first + 1} ({text[:40]!r}); options must differ",
+                        f"is the same as option {first + 1} ({same!r}); options must differ",
                     )
     correct = raw["correct_option"]
     if type(correct) is not int:
