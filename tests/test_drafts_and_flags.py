@@ -252,6 +252,22 @@ async def test_bad_question_lists_are_invalid_question(srv: RunningServer, quest
 
 
 @in_module_loop
+async def test_a_rude_edit_is_refused_but_the_decks_own_words_pass(srv: RunningServer) -> None:
+    questions = await draft(srv, count=2, seed=9)
+    questions[1]["options"][0] = "a shit answer"
+    questions[0]["definition"] = "a young person of either sex"  # the deck's words: fine
+    response = await srv.http.post("/api/quizzes", json={"questions": questions})
+    error = error_of(response, 422, "invalid_question")
+    assert error["problems"] == [
+        {
+            "question": 2,
+            "field": "options[1]",
+            "message": "holds a word not fit for a class; please reword it",
+        }
+    ]
+
+
+@in_module_loop
 async def test_questions_do_not_mix_with_generation_options(srv: RunningServer) -> None:
     questions = await draft(srv, count=1, seed=2)
     for extra in ({"count": 1}, {"seed": 2}, {"levels": ["B1"]}, {"words": FIVE}):

@@ -37,6 +37,7 @@ from livequiz.domain.errors import ErrorCode, Rejected
 from livequiz.domain.question import InvalidQuestions, Question, parse_questions
 from livequiz.domain.session import Phase, QuizSession
 from livequiz.domain.settings import QuizSettings
+from livequiz.moderation import is_unfit_question_text
 from livequiz.openapi import OPENAPI
 from livequiz.ports import Flag, StorageUnavailable, UnknownQuiz
 from livequiz.service import QuizService
@@ -194,7 +195,18 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
                     f"send questions or {given[0]}, not both: questions are the quiz as it "
                     "stands (count, seed, levels, kinds and words are for generating one)",
                 )
-            questions = list(parse_questions(body["questions"], kinds=_QUESTION_KINDS))
+            # Off the loop: the profanity check loads the deck's words the first time.
+            questions = list(
+                await asyncio.get_running_loop().run_in_executor(
+                    _generator,
+                    functools.partial(
+                        parse_questions,
+                        body["questions"],
+                        kinds=_QUESTION_KINDS,
+                        is_profane=is_unfit_question_text,
+                    ),
+                )
+            )
         else:
             questions = await generate(body)
         definition, host_token = await service.create_quiz(title, questions, settings)

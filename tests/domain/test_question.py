@@ -140,3 +140,17 @@ def test_levels_are_the_decks_levels() -> None:
     from livequiz.vocabulary import Level
 
     assert tuple(level.value for level in Level) == LEVELS
+
+
+def test_the_profanity_check_handed_in_is_applied_to_every_text() -> None:
+    def rude(text: str) -> bool:
+        return "rude" in text
+
+    raw = [sent(prompt="a rude prompt", example="rude", options=["fine", "rude one"])]
+    with pytest.raises(InvalidQuestions) as caught:
+        parse_questions(raw, kinds=KINDS, is_profane=rude)
+    assert [(p.field, p.message) for p in caught.value.problems] == [
+        ("prompt", "holds a word not fit for a class; please reword it"),
+        ("example", "holds a word not fit for a class; please reword it"),
+        ("options[2]", "holds a word not fit for a class; please reword it"),
+    ]
