@@ -76,8 +76,9 @@ class _Storage:
     leases: dict[str, _Lease] = field(default_factory=dict)
     #: The highest epoch each quiz's lease ever had (epochs never repeat).
     epochs: dict[str, int] = field(default_factory=dict)
-    #: Open flags by ``(word key, kind, quiz_id, flagger)``; written through to the journal's
-    #: file when there is one.
+    #: Open flags by ``(word key, kind, quiz_id, flagger)`` when there is no SQLite journal;
+    #: with one, the file is the only copy (so ``livequiz flags`` can change it beside a
+    #: running server, and the server sees it at once).
     flags: dict[tuple[str, str, str, str], Flag] = field(default_factory=dict)
     loaded: bool = False
     #: Views made by :meth:`EmbeddedRecords.sharing` (servers of a test sharing the storage).
@@ -127,9 +128,6 @@ class EmbeddedRecords:
         storage.loaded = True
         if storage.journal is None:
             return
-        with _outage("reading the flags"):
-            for flag in await storage.journal.flags():
-                storage.flags[(*flag.key, flag.quiz_id, flag.flagger)] = flag
         quizzes = await storage.journal.load()
         for definition, finished in quizzes:
             storage.definitions[definition.quiz_id] = definition
@@ -332,28 +330,28 @@ class EmbeddedRecords:
 
     async def add_flag(self, flag: Flag) -> bool:
         storage = self._storage
+        if storage.journal is not None:
+            with _outage("storing a flag"):
+                return await storage.journal.add_flag(flag)
         key = (*flag.key, flag.quiz_id, flag.flagger)
         if key in storage.flags:
             return False
-        storage.flags[key] = flag  # before the await: a second flag at once counts once too
-        try:
-            if storage.journal is not None:
-                with _outage("storing a flag"):
-                    await storage.journal.add_flag(flag)
-        except BaseException:
-            del storage.flags[key]
-            raise
+        storage.flags[key] = flag
         return True
 
     async def open_flags(self) -> list[FlaggedQuestion]:
-        return summarize_flags(self._storage.flags.values())
+        storage = self._storage
+        if storage.journal is not None:
+            with _outage("reading the flags"):
+                return summarize_flags(await storage.journal.flags())
+        return summarize_flags(storage.flags.values())
 
     async def clear_flags(self, word: str, kind: str) -> int:
         storage = self._storage
         key = flag_key(word, kind)
         if storage.journal is not None:
             with _outage("clearing flags"):
-                await storage.journal.clear_flags(key)
+                return await storage.journal.clear_flags(key)
         cleared = [k for k in storage.flags if k[:2] == key]
         for k in cleared:
             del storage.flags[k]
