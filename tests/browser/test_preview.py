@@ -255,3 +255,39 @@ async def test_players_and_the_host_flag_and_the_host_clears(
     listed = {(f.word, f.kind) for f in await srv.server.records.open_flags()}
     assert (first.word, first.kind) not in listed
     assert (second.word, second.kind) in listed
+
+
+async def test_a_question_with_six_options_is_played_on_a_phone(
+    harness: Harness, srv: RunningServer
+) -> None:
+    options = ["big", "small", "tall", "short", "wide", "narrow"]
+    question = {
+        "prompt": "Which word means 'not wide'?",
+        "options": options,
+        "correct_option": 5,
+        "kind": "meaning_to_word",
+        "word": "narrow",
+    }
+    response = await srv.http.post("/api/quizzes", json={"questions": [question]})
+    assert response.status_code == 201, response.text
+    quiz = response.json()
+    host = await harness.open("/host", "desktop", name="host")
+    await host.evaluate(
+        "session => sessionStorage.setItem('livequiz.host', JSON.stringify(session))",
+        {k: quiz[k] for k in ("quiz_id", "pin", "host_token")},
+    )
+    await host.reload()
+    anna = await harness.open(f"/play?pin={quiz['pin']}", "phone", name="Anna")
+    await join_in_ui(anna, "Anna")
+    await expect(host.locator("#players li[data-player-id]")).to_have_count(1)
+    await host.locator("#start-button").click()
+
+    buttons = anna.locator("button.option:visible")
+    await expect(buttons).to_have_count(6)
+    assert [t.strip() for t in await buttons.locator(".text").all_inner_texts()] == options
+    await expect(host.locator("#host-options li")).to_have_count(6)
+    await expect(host.locator("#host-options li").nth(5)).to_contain_text("F")
+    await anna.keyboard.press("f")  # key F (or 6) picks the sixth option
+    await expect(anna.locator("#result")).to_contain_text("Right")
+    player = next(iter(session_for_pin(srv, quiz["pin"]).players.values()))
+    assert player.correct_count == 1
