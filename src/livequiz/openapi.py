@@ -825,8 +825,11 @@ OPENAPI: JSON = {
                 "operationId": "createQuiz",
                 "summary": "Create a quiz (host)",
                 "description": "Questions come from the built-in deck or from an own word list "
-                "(JSON field `words`, or a multipart upload). The answer is the quiz's PIN and "
-                "the host's token; the host then opens a WebSocket and sends `hello` with it.",
+                "(JSON field `words`, or a multipart upload), or are sent as `questions` (a "
+                "preview of `POST /api/drafts`, perhaps edited; every field is checked). "
+                "Generated questions leave out those flagged on this server. The answer is the "
+                "quiz's PIN and the host's token; the host then opens a WebSocket and sends "
+                "`hello` with it.",
                 "requestBody": {
                     "required": False,
                     "content": {
