@@ -498,6 +498,7 @@ def question_to_json(question: Question) -> dict[str, object]:
         "prompt": question.prompt,
         "options": list(question.options),
         "correct_option": question.correct_option,
+        "level": question.level,
         "word": question.word,
         "definition": question.definition,
         "example": question.example,
