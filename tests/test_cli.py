@@ -64,6 +64,7 @@ def test_json_output_is_reproducible_and_filtered() -> None:
     assert len(questions) == 5
     for question in questions:
         assert question["kind"] == "synonym"
+        assert question["level"] == "B1"
         assert len(question["options"]) == 4
         assert 0 <= question["correct_option"] < 4
 

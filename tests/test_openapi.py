@@ -215,7 +215,8 @@ def test_path_parameters_are_declared_and_used() -> None:
 def test_security_names_a_defined_scheme() -> None:
     schemes = OPENAPI["components"]["securitySchemes"]
     used = [name for *_, op in operations() for req in op.get("security", []) for name in req]
-    assert used == ["bearer"]
+    assert used  # results and the flags use it
+    assert set(used) == {"bearer"}
     assert schemes["bearer"] == schemes["bearer"] | {"type": "http", "scheme": "bearer"}
 
 
@@ -337,21 +338,27 @@ def test_request_examples_match_their_schemas() -> None:
 async def test_each_request_example_is_accepted(
     srv: RunningServer, method: str, path: str, media: str, name: str, value: Any
 ) -> None:
-    url = path
+    url, headers = path, {}
     if "{pin}" in path:
         url = path.replace("{pin}", (await srv.create_quiz(count=1, seed=1))["pin"])
+    if "{quiz_id}" in path:  # a flag: a quiz whose questions have closed, a player's token
+        quiz, anna, _bea = await played(srv)
+        url = path.replace("{quiz_id}", quiz["quiz_id"])
+        headers = bearer(anna["token"])
     if media == "application/json":
-        response = await srv.http.request(method, url, json=value)
+        response = await srv.http.request(method, url, json=value, headers=headers)
     elif media == "application/x-www-form-urlencoded":
-        response = await srv.http.request(method, url, data=value)
+        response = await srv.http.request(method, url, data=value, headers=headers)
     else:
         assert media == "multipart/form-data"
         fields = {k: v for k, v in value.items() if k != "words"}
         files = {"words": ("words.csv", value["words"].encode(), "text/csv")}
-        response = await srv.http.request(method, url, data=fields, files=files)
-    assert response.status_code == 201, response.text
-    created = OPENAPI["paths"][path][method]["responses"]["201"]["content"]["application/json"]
-    assert schema_errors(response.json(), created["schema"]) == []
+        response = await srv.http.request(method, url, data=fields, files=files, headers=headers)
+    responses = OPENAPI["paths"][path][method]["responses"]
+    (success,) = [status for status in responses if status.startswith("2")]
+    assert response.status_code == int(success), response.text
+    answer = responses[success]["content"]["application/json"]
+    assert schema_errors(response.json(), answer["schema"]) == []
 
 
 # Scenarios: for each documented response example, the request that makes the server send it.
@@ -371,6 +378,9 @@ def scenario(where: str, media: str, name: str) -> Callable[[Scenario], Scenario
 JSON_MEDIA = "application/json"
 WORDS = "word\nharbour\nbrave\nancient\nwhisper\nglacier\n"
 NEVER_A_PIN = "000000"  # PINs never start with 0
+QUESTION: dict[str, Any] = OPENAPI["paths"]["/api/quizzes"]["post"]["requestBody"]["content"][
+    "application/json"
+]["examples"]["edited_questions"]["value"]["questions"][1]
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -448,6 +458,177 @@ async def _create_bad_settings(srv: RunningServer, _mp: pytest.MonkeyPatch) -> h
 @scenario(CREATE, JSON_MEDIA, "no_questions")
 async def _create_too_few(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
     return await srv.http.post("/api/quizzes", json={"words": WORDS, "count": 10})
+
+
+@scenario(CREATE, JSON_MEDIA, "questions_and_count")
+async def _create_questions_and_count(
+    srv: RunningServer, _mp: pytest.MonkeyPatch
+) -> httpx.Response:
+    body = {"questions": [QUESTION], "count": 1}
+    return await srv.http.post("/api/quizzes", json=body)
+
+
+@scenario(CREATE, JSON_MEDIA, "invalid_question")
+async def _create_invalid_question(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    questions = [
+        {**QUESTION, "options": ["big", "Big", "small"]},
+        {**QUESTION, "prompt": " "},
+    ]
+    return await srv.http.post("/api/quizzes", json={"questions": questions})
+
+
+DRAFT, REPLACE = "POST /api/drafts", "POST /api/drafts/replacement"
+FLAG, FLAGS, CLEAR = (
+    "POST /api/quizzes/{quiz_id}/flags",
+    "GET /api/flags",
+    "DELETE /api/flags/{kind}/{word}",
+)
+#: An own list of four B1 words: a replacement avoiding all four finds none left.
+B1_WORDS = "word,level\nharbour,B1\nbrave,B1\nancient,B1\nwhisper,B1\n"
+
+
+@scenario(DRAFT, JSON_MEDIA, "draft")
+async def _draft(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    return await srv.http.post("/api/drafts", json={"count": 3, "seed": 42})
+
+
+@scenario(DRAFT, JSON_MEDIA, "bad_json")
+async def _draft_bad_json(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    return await srv.http.post("/api/drafts", content=b'{"count": 3')
+
+
+@scenario(DRAFT, JSON_MEDIA, "bad_request")
+async def _draft_bad_request(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    return await srv.http.post("/api/drafts", json={"count": 0})
+
+
+@scenario(DRAFT, JSON_MEDIA, "no_questions")
+async def _draft_too_few(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    return await srv.http.post("/api/drafts", json={"words": WORDS, "count": 10})
+
+
+@scenario(REPLACE, JSON_MEDIA, "replacement")
+async def _replacement(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    body = {"kind": "synonym", "level": "B1", "avoid": ["harbour"], "seed": 1}
+    return await srv.http.post("/api/drafts/replacement", json=body)
+
+
+@scenario(REPLACE, JSON_MEDIA, "bad_json")
+async def _replace_bad_json(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    return await srv.http.post("/api/drafts/replacement", content=b"[]")
+
+
+@scenario(REPLACE, JSON_MEDIA, "bad_request")
+async def _replace_bad_request(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    body = {"kind": "synonym", "level": "B1", "avoid": "harbour"}
+    return await srv.http.post("/api/drafts/replacement", json=body)
+
+
+@scenario(REPLACE, JSON_MEDIA, "invalid_settings")
+async def _replace_bad_kind(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    body = {"kind": "essay", "level": "B1"}
+    return await srv.http.post("/api/drafts/replacement", json=body)
+
+
+@scenario(REPLACE, JSON_MEDIA, "no_questions")
+async def _replace_none_left(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    body = {
+        "kind": "word_to_meaning",
+        "level": "B1",
+        "avoid": ["harbour", "brave", "ancient", "whisper"],
+        "words": B1_WORDS,
+    }
+    return await srv.http.post("/api/drafts/replacement", json=body)
+
+
+async def _flag(srv: RunningServer, quiz_id: str, token: str, body: Any) -> httpx.Response:
+    return await srv.http.post(f"/api/quizzes/{quiz_id}/flags", json=body, headers=bearer(token))
+
+
+@scenario(FLAG, JSON_MEDIA, "flagged")
+async def _flagged(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz, anna, _bea = await played(srv)
+    return await _flag(srv, quiz["quiz_id"], anna["token"], {"index": 0, "reason": "odd"})
+
+
+@scenario(FLAG, JSON_MEDIA, "auth_required")
+async def _flag_no_token(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz, _anna, _bea = await played(srv)
+    return await srv.http.post(f"/api/quizzes/{quiz['quiz_id']}/flags", json={"index": 0})
+
+
+@scenario(FLAG, JSON_MEDIA, "other_quiz")
+async def _flag_other_quiz(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz, _anna, _bea = await played(srv)
+    other = await srv.create_quiz(count=1)
+    return await _flag(srv, quiz["quiz_id"], other["host_token"], {"index": 0})
+
+
+@scenario(FLAG, JSON_MEDIA, "kicked")
+async def _flag_kicked(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await srv.create_quiz(count=1)
+    anna = await srv.join(quiz["pin"], "Anna")
+    await srv.service.call(quiz["quiz_id"], Kick(anna["player_id"]))
+    return await _flag(srv, quiz["quiz_id"], anna["token"], {"index": 0})
+
+
+@scenario(FLAG, JSON_MEDIA, "not_in_review")
+async def _flag_open(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await srv.create_quiz(count=2)
+    anna = await srv.join(quiz["pin"], "Anna")
+    await srv.service.call(quiz["quiz_id"], Start())
+    return await _flag(srv, quiz["quiz_id"], anna["token"], {"index": 0})
+
+
+@scenario(FLAG, JSON_MEDIA, "bad_index")
+async def _flag_bad_index(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz, anna, _bea = await played(srv)
+    return await _flag(srv, quiz["quiz_id"], anna["token"], {"index": 2})
+
+
+@scenario(FLAGS, JSON_MEDIA, "flags")
+async def _flags(_srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    async with running_server() as own:  # a server of its own: only these flags are open
+        quiz, anna, bea = await played(own)
+        await _flag(own, quiz["quiz_id"], anna["token"], {"index": 0, "reason": "two fit"})
+        await _flag(own, quiz["quiz_id"], bea["token"], {"index": 0, "reason": "port"})
+        return await own.http.get("/api/flags", headers=bearer(quiz["host_token"]))
+
+
+@scenario(FLAGS, JSON_MEDIA, "auth_required")
+async def _flags_no_token(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    return await srv.http.get("/api/flags")
+
+
+@scenario(FLAGS, JSON_MEDIA, "player")
+async def _flags_player(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    _quiz, anna, _bea = await played(srv)
+    return await srv.http.get("/api/flags", headers=bearer(anna["token"]))
+
+
+@scenario(CLEAR, JSON_MEDIA, "cleared")
+async def _cleared(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz, anna, _bea = await played(srv)
+    flagged = (await _flag(srv, quiz["quiz_id"], anna["token"], {"index": 0})).json()
+    url = f"/api/flags/{flagged['kind']}/{flagged['word']}"
+    return await srv.http.delete(url, headers=bearer(quiz["host_token"]))
+
+
+@scenario(CLEAR, JSON_MEDIA, "auth_required")
+async def _clear_no_token(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    return await srv.http.delete("/api/flags/synonym/harbour")
+
+
+@scenario(CLEAR, JSON_MEDIA, "player")
+async def _clear_player(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    _quiz, anna, _bea = await played(srv)
+    return await srv.http.delete("/api/flags/synonym/harbour", headers=bearer(anna["token"]))
+
+
+@scenario(CLEAR, JSON_MEDIA, "bad_kind")
+async def _clear_bad_kind(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await srv.create_quiz(count=1)
+    return await srv.http.delete("/api/flags/essay/harbour", headers=bearer(quiz["host_token"]))
 
 
 @scenario(GET_QUIZ, JSON_MEDIA, "lobby")

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from livequiz import __version__
 from livequiz.domain.errors import Rejected
 from livequiz.domain.question import Question
+from livequiz.ports import StorageUnavailable
 from livequiz.vocabulary import (
     Deck,
     Level,
@@ -179,6 +180,28 @@ def build_parser() -> argparse.ArgumentParser:
     _wordnet_option(audit)
     audit.set_defaults(handler=run_audit)
 
+    flags = commands.add_parser(
+        "flags",
+        help="list or clear the questions flagged on a server",
+        description=(
+            "Questions flagged by players and hosts during a review are kept out of generation "
+            "until a teacher clears them (on the host page, or here). Works beside a running "
+            "server, on its --data-dir (the embedded default) or its --database."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    flag_commands = flags.add_subparsers(dest="flags_command", metavar="ACTION", required=True)
+    flags_list = flag_commands.add_parser("list", help="every open flag, most flagged first")
+    flags_list.add_argument("--json", action="store_true", help="one JSON document")
+    flags_clear = flag_commands.add_parser("clear", help="clear the flags of one question")
+    flags_clear.add_argument("word", help="the word of the flagged question")
+    flags_clear.add_argument(
+        "kind", choices=[kind.value for kind in QuestionKind], help="its kind of question"
+    )
+    for sub in (flags_list, flags_clear):
+        _storage_options(sub)
+        sub.set_defaults(handler=run_flags)
+
     commands.add_parser(
         "bench",
         help="load-test a running server with simulated players (see 'livequiz bench --help')",
@@ -186,6 +209,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # no handler: main() hands 'bench' and everything after it to the load generator
     return parser
+
+
+def _storage_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", default="data", help="the embedded server's data directory")
+    parser.add_argument(
+        "--database",
+        default=os.environ.get("LIVEQUIZ_DATABASE_URL"),
+        metavar="URL",
+        help="PostgreSQL of a scale-out server instead (postgresql://…)",
+    )
+    parser.add_argument(
+        "--database-schema",
+        default=os.environ.get("LIVEQUIZ_DATABASE_SCHEMA", "livequiz"),
+        metavar="NAME",
+        help="its schema",
+    )
 
 
 def _wordnet_option(parser: argparse.ArgumentParser) -> None:
@@ -471,6 +510,7 @@ def question_to_json(question: Question) -> dict[str, object]:
         "prompt": question.prompt,
         "options": list(question.options),
         "correct_option": question.correct_option,
+        "level": question.level,
         "word": question.word,
         "definition": question.definition,
         "example": question.example,
@@ -559,6 +599,61 @@ def run_audit(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def run_flags(args: argparse.Namespace, out: TextIO) -> int:
+    import asyncio
+
+    return asyncio.run(_flags(args, out))
+
+
+async def _flags(args: argparse.Namespace, out: TextIO) -> int:
+    from livequiz import names
+    from livequiz.ports import flag_key, summarize_flags
+
+    if args.database is not None:
+        if not args.database.startswith(("postgresql://", "postgres://")):
+            raise UsageError("--database must be a postgresql:// URL")
+        from livequiz.adapters.postgres import PostgresRecords
+
+        records = await PostgresRecords.connect(args.database, schema=args.database_schema)
+        try:
+            if args.flags_command == "clear":
+                cleared = await records.clear_flags(args.word, args.kind)
+            else:
+                listed = await records.open_flags()
+        finally:
+            await records.close()
+    else:
+        from livequiz.adapters.sqlite import SqliteJournal
+
+        path = Path(args.data_dir) / names.SQLITE_FILE
+        if not path.exists():
+            raise UsageError(f"no livequiz data in {args.data_dir} ({path} is missing)")
+        journal = SqliteJournal(path)
+        try:
+            if args.flags_command == "clear":
+                cleared = await journal.clear_flags(flag_key(args.word, args.kind))
+            else:
+                listed = summarize_flags(await journal.flags())
+        finally:
+            await journal.close()
+    if args.flags_command == "clear":
+        print(
+            f"cleared {cleared} flag{'' if cleared == 1 else 's'} of {args.word!r} ({args.kind})",
+            file=out,
+        )
+        return 0
+    if args.json:
+        out.write(json.dumps({"flags": [f.to_dict() for f in listed]}, ensure_ascii=False) + "\n")
+        return 0
+    if not listed:
+        print("no question is flagged", file=out)
+    for f in listed:
+        print(f"{f.flags:3d}  {f.word} ({f.kind}, {f.level or '-'}): {f.prompt}", file=out)
+        for reason in f.reasons:
+            print(f"       - {reason}", file=out)
+    return 0
+
+
 def _read(path: str) -> str:
     with open(path, encoding="utf-8") as text:
         return text.read()
@@ -589,7 +684,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except WordListError as error:
         print_word_list_error(error, sys.stderr)
         return 1
-    except (OSError, MissingSource) as error:
+    except (OSError, MissingSource, StorageUnavailable) as error:
         print(f"livequiz: {error}", file=sys.stderr)
         return 1
     except Rejected as error:

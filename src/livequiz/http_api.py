@@ -33,14 +33,23 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from livequiz.auth import Claims, Role, TokenError
-from livequiz.domain import views
+from livequiz.domain import flags, views
 from livequiz.domain.errors import ErrorCode, Rejected
+from livequiz.domain.question import InvalidQuestions, Question, parse_questions
 from livequiz.domain.session import Phase, QuizSession
 from livequiz.domain.settings import QuizSettings
+from livequiz.moderation import is_unfit_question_text
 from livequiz.openapi import OPENAPI
-from livequiz.ports import StorageUnavailable, UnknownQuiz
+from livequiz.ports import Flag, StorageUnavailable, UnknownQuiz
 from livequiz.service import QuizService
-from livequiz.vocabulary import Deck, WordListError, generate_quiz, load_wordlist
+from livequiz.vocabulary import (
+    Deck,
+    QuestionKind,
+    WordListError,
+    generate_quiz,
+    load_wordlist,
+    replacement_question,
+)
 
 log = logging.getLogger("livequiz.http")
 
@@ -52,8 +61,20 @@ MAX_BODY_BYTES = 1 << 20
 
 #: The fields of a quiz creation request (JSON keys, or form fields of a multipart upload).
 CREATE_FIELDS = frozenset(
-    {"title", "count", "seed", "levels", "kinds", "words", "settings", "time_limit_s"}
+    {"title", "count", "seed", "levels", "kinds", "words", "settings", "time_limit_s", "questions"}
 )
+#: What makes questions; a creation that sends its own ``questions`` sends none of these.
+GENERATION_FIELDS = frozenset({"count", "seed", "levels", "kinds", "words"})
+#: The fields of a draft (preview) request: a creation's, without questions of its own.
+DRAFT_FIELDS = CREATE_FIELDS - {"questions"}
+#: The fields of a replacement request.
+REPLACEMENT_FIELDS = frozenset({"kind", "level", "avoid", "words", "seed"})
+#: The fields of a flag.
+FLAG_FIELDS = frozenset({"index", "reason"})
+#: Words of a draft a replacement must not ask: at most a quiz's worth, each a word's length.
+_MAX_AVOID = 100
+_MAX_AVOID_CHARS = 50
+_QUESTION_KINDS = frozenset(kind.value for kind in QuestionKind)
 #: More than the six CEFR levels and four question kinds; bounds what an error message echoes.
 _MAX_CHOICES = 20
 _MAX_CHOICE_CHARS = 32
@@ -91,6 +112,7 @@ API_ERROR_CODES: dict[str, int] = {
     "too_large": 413,
     "bad_request": 422,
     "bad_word_list": 422,
+    "not_in_review": 409,
     "rate_limited": 429,
     "internal": 500,
     "unavailable": 503,
@@ -159,53 +181,81 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
                 {"retry-after": "1"},
             )
 
-    async def create_quiz(request: Request) -> Response:
-        require_ready()
-        body = await _read_options(request)
-        unknown = sorted(set(body) - CREATE_FIELDS)
-        if unknown:
-            raise ApiError(
-                422,
-                "bad_request",
-                f"unknown field {unknown[0][:32]!r}; fields are {', '.join(sorted(CREATE_FIELDS))}",
-            )
-        title = body.get("title", "Vocabulary quiz")
-        if not isinstance(title, str) or not 1 <= len(title.strip()) <= _MAX_TITLE_CHARS:
-            raise ApiError(422, "bad_request", "title must be 1 to 80 characters")
-        if any(unicodedata.category(char) == "Cc" for char in title):
-            raise ApiError(422, "bad_request", "title must be one line of text")
-        settings = _settings(body)
-        count = body.get("count", 10)
-        if type(count) is not int or not 1 <= count <= 100:
-            raise ApiError(422, "bad_request", "count must be a whole number from 1 to 100")
-        seed = body.get("seed")
-        if seed is not None and type(seed) is not int:
-            raise ApiError(422, "bad_request", "seed must be a whole number")
-        levels, kinds = _choices(body, "levels"), _choices(body, "kinds")
+    async def flagged() -> frozenset[tuple[str, str]]:
+        """The ``(word, kind)`` pairs flagged on this server, read from storage at every
+        generation: whichever process generates, it sees every flag not cleared yet."""
+        return frozenset(
+            (f.word.casefold(), f.kind) for f in await service.store.records.open_flags()
+        )
+
+    async def source_of(body: dict[str, Any]) -> Any:
+        """The built-in deck, or the author's word list of ``words`` (backed by the deck), read
+        on the generator's thread: a long list would stall every quiz's acks on the loop."""
         words = body.get("words")
-        if words is not None and not isinstance(words, str):
+        if words is None:
+            return deck
+        if not isinstance(words, str):
             raise ApiError(422, "bad_request", "words must be the text of a CSV or JSON file")
-        # Reading a long word list, and generating (0.1-0.3 s of CPU), would stall every quiz's
-        # acks on the loop: both run on the generator's thread.
-        loop = asyncio.get_running_loop()
         try:
-            source: Any = (
-                deck
-                if words is None
-                else await loop.run_in_executor(
-                    _generator, functools.partial(load_wordlist, words, deck=deck)
-                )
+            return await asyncio.get_running_loop().run_in_executor(
+                _generator, functools.partial(load_wordlist, words, deck=deck)
             )
         except WordListError as error:
             raise word_list_error(error) from None
+
+    async def generate(body: dict[str, Any]) -> list[Question]:
+        count = body.get("count", 10)
+        if type(count) is not int or not 1 <= count <= 100:
+            raise ApiError(422, "bad_request", "count must be a whole number from 1 to 100")
+        seed = _seed(body)
+        levels, kinds = _choices(body, "levels"), _choices(body, "kinds")
+        source = await source_of(body)
+        exclude = await flagged()
         # Bad levels or kinds, or too few words for ``count``, are Rejected (422) by the core.
-        questions = await loop.run_in_executor(
+        # Generating takes 0.1-0.3 s of CPU: on the loop it would stall every quiz's acks.
+        return await asyncio.get_running_loop().run_in_executor(
             _generator,
             functools.partial(
-                generate_quiz, source, levels=levels, kinds=kinds, count=count, seed=seed
+                generate_quiz,
+                source,
+                levels=levels,
+                kinds=kinds,
+                count=count,
+                seed=seed,
+                exclude=exclude,
             ),
         )
-        definition, host_token = await service.create_quiz(title.strip(), questions, settings)
+
+    async def create_quiz(request: Request) -> Response:
+        require_ready()
+        body = await _read_options(request)
+        _refuse_unknown(body, CREATE_FIELDS)
+        title = _title(body)
+        settings = _settings(body)
+        if "questions" in body:
+            given = sorted(GENERATION_FIELDS & set(body))
+            if given:
+                raise ApiError(
+                    422,
+                    "bad_request",
+                    f"send questions or {given[0]}, not both: questions are the quiz as it "
+                    "stands (count, seed, levels, kinds and words are for generating one)",
+                )
+            # Off the loop: the profanity check loads the deck's words the first time.
+            questions = list(
+                await asyncio.get_running_loop().run_in_executor(
+                    _generator,
+                    functools.partial(
+                        parse_questions,
+                        body["questions"],
+                        kinds=_QUESTION_KINDS,
+                        is_profane=is_unfit_question_text,
+                    ),
+                )
+            )
+        else:
+            questions = await generate(body)
+        definition, host_token = await service.create_quiz(title, questions, settings)
         return JSONResponse(
             {
                 "quiz_id": definition.quiz_id,
@@ -218,6 +268,52 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
             },
             status_code=201,
         )
+
+    async def draft(request: Request) -> Response:
+        require_ready()
+        body = await _read_options(request)
+        _refuse_unknown(body, DRAFT_FIELDS)
+        _title(body)  # checked now, so the teacher hears of a bad one before the preview
+        _settings(body)
+        questions = await generate(body)
+        return JSONResponse({"questions": [question_json(q) for q in questions]})
+
+    async def replacement(request: Request) -> Response:
+        require_ready()
+        body = await _read_json(request)
+        _refuse_unknown(body, REPLACEMENT_FIELDS)
+        kind, level = body.get("kind"), body.get("level")
+        if not isinstance(kind, str) or len(kind) > _MAX_CHOICE_CHARS:
+            raise ApiError(422, "bad_request", "kind must be the kind of the question replaced")
+        if not isinstance(level, str) or len(level) > _MAX_CHOICE_CHARS:
+            raise ApiError(422, "bad_request", "level must be the level of the question replaced")
+        avoid = body.get("avoid", [])
+        if (
+            not isinstance(avoid, list)
+            or len(avoid) > _MAX_AVOID
+            or not all(isinstance(w, str) and len(w) <= _MAX_AVOID_CHARS for w in avoid)
+        ):
+            raise ApiError(
+                422,
+                "bad_request",
+                f"avoid must be a list of at most {_MAX_AVOID} words (the words of the draft)",
+            )
+        seed = _seed(body)
+        source = await source_of(body)
+        exclude = await flagged()
+        question = await asyncio.get_running_loop().run_in_executor(
+            _generator,
+            functools.partial(
+                replacement_question,
+                source,
+                kind=kind,
+                level=level,
+                avoid=avoid,
+                seed=seed,
+                exclude=exclude,
+            ),
+        )
+        return JSONResponse({"question": question_json(question)})
 
     async def join_quiz(request: Request) -> Response:
         require_ready()
@@ -308,6 +404,79 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
             headers={"cache-control": "no-store"},
         )
 
+    async def flag_question(request: Request) -> Response:
+        quiz_id = request.path_params["quiz_id"]
+        claims = _bearer(request, service, quiz_id)
+        body = await _read_json(request)
+        _refuse_unknown(body, FLAG_FIELDS)
+        index = body.get("index")
+        if type(index) is not int or index < 0:
+            raise ApiError(
+                422, "bad_request", "index must be the question's number, 0 for the first"
+            )
+        problem = flags.reason_problem(body.get("reason"))
+        if problem is not None:
+            raise ApiError(422, "bad_request", problem)
+        reason = str(body.get("reason") or "").strip()
+        await service.ensure(quiz_id)
+        session = service.store.session(quiz_id)
+        if claims.role is Role.PLAYER:
+            player = session.players.get(claims.player_id)
+            if player is None:
+                raise ApiError(401, "bad_token", "no such player in this quiz", _INVALID_TOKEN)
+            if player.kicked:
+                raise ApiError(403, "kicked", "the host removed you from this quiz")
+            flagger = f"player:{claims.player_id}"
+        else:
+            flagger = "host"
+        if index >= len(session.questions):
+            raise ApiError(
+                422,
+                "bad_request",
+                f"this quiz has {len(session.questions)} questions: index must be 0 to "
+                f"{len(session.questions) - 1}",
+            )
+        question = flags.flaggable(session, index)
+        if question is None:
+            raise ApiError(
+                409,
+                "not_in_review",
+                "a question can be flagged once it has closed (at its reveal or in the review)",
+            )
+        new = await service.store.records.add_flag(
+            Flag(
+                word=question.word,
+                kind=question.kind,
+                level=question.level,
+                prompt=question.prompt,
+                quiz_id=quiz_id,
+                question=index,
+                flagger=flagger,
+                reason=reason,
+                at_ms=service.clock(),
+            )
+        )
+        return JSONResponse(
+            {"index": index, "word": question.word, "kind": question.kind, "new": new}
+        )
+
+    async def list_flags(request: Request) -> Response:
+        _host_bearer(request, service)
+        listed = await service.store.records.open_flags()
+        return JSONResponse({"flags": [f.to_dict() for f in listed]})
+
+    async def clear_flags(request: Request) -> Response:
+        _host_bearer(request, service)
+        kind, word = request.path_params["kind"], request.path_params["word"]
+        if kind not in _QUESTION_KINDS:
+            raise ApiError(
+                422, "bad_request", f"kind must be one of {', '.join(sorted(_QUESTION_KINDS))}"
+            )
+        if not 1 <= len(word) <= _MAX_AVOID_CHARS:
+            raise ApiError(422, "bad_request", "word must be 1 to 50 characters")
+        cleared = await service.store.records.clear_flags(word, kind)
+        return JSONResponse({"word": word, "kind": kind, "cleared": cleared})
+
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -334,6 +503,16 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
     async def on_rejected(_request: Request, error: Exception) -> Response:
         assert isinstance(error, Rejected)
         service.metrics.errors.labels(error.code.value).inc()
+        if isinstance(error, InvalidQuestions):
+            # one entry per problem, each naming the question and the field, for a form to mark
+            body = {
+                "error": {
+                    "code": error.code.value,
+                    "message": error.message,
+                    "problems": [problem.to_dict() for problem in error.problems],
+                }
+            }
+            return JSONResponse(body, status_code=STATUS[error.code])
         return error_response(STATUS.get(error.code, 409), error.code.value, error.message)
 
     async def on_unavailable(_request: Request, error: Exception) -> Response:
@@ -375,6 +554,11 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
         Route("/api/quizzes/{pin}/players", join_quiz, methods=["POST"]),
         Route("/api/quizzes/{quiz_id}/results", results, methods=["GET"]),
         Route("/api/quizzes/{pin}/qr.svg", qr_code, methods=["GET"]),
+        Route("/api/quizzes/{quiz_id}/flags", flag_question, methods=["POST"]),
+        Route("/api/drafts", draft, methods=["POST"]),
+        Route("/api/drafts/replacement", replacement, methods=["POST"]),
+        Route("/api/flags", list_flags, methods=["GET"]),
+        Route("/api/flags/{kind}/{word}", clear_flags, methods=["DELETE"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
@@ -535,6 +719,46 @@ def _upload_text(data: bytes) -> str:
         raise word_list_error(problem) from None
 
 
+def question_json(question: Question) -> dict[str, Any]:
+    """A question as the preview shows it and as a creation takes it back (every field)."""
+    return {
+        "prompt": question.prompt,
+        "options": list(question.options),
+        "correct_option": question.correct_option,
+        "kind": question.kind,
+        "level": question.level,
+        "word": question.word,
+        "definition": question.definition,
+        "example": question.example,
+    }
+
+
+def _refuse_unknown(body: dict[str, Any], fields: frozenset[str]) -> None:
+    unknown = sorted(set(body) - fields)
+    if unknown:
+        raise ApiError(
+            422,
+            "bad_request",
+            f"unknown field {unknown[0][:32]!r}; fields are {', '.join(sorted(fields))}",
+        )
+
+
+def _title(body: dict[str, Any]) -> str:
+    title = body.get("title", "Vocabulary quiz")
+    if not isinstance(title, str) or not 1 <= len(title.strip()) <= _MAX_TITLE_CHARS:
+        raise ApiError(422, "bad_request", "title must be 1 to 80 characters")
+    if any(unicodedata.category(char) == "Cc" for char in title):
+        raise ApiError(422, "bad_request", "title must be one line of text")
+    return title.strip()
+
+
+def _seed(body: dict[str, Any]) -> int | None:
+    seed = body.get("seed")
+    if seed is not None and type(seed) is not int:
+        raise ApiError(422, "bad_request", "seed must be a whole number")
+    return seed
+
+
 def _choices(body: dict[str, Any], name: str) -> list[str] | None:
     value = body.get(name)
     if value is None:
@@ -576,6 +800,23 @@ def _bearer(request: Request, service: QuizService, quiz_id: str) -> Claims:
     401 for a missing, malformed, forged or expired token (RFC 6750 §3.1 ``invalid_token``);
     403 for a genuine token of another quiz.
     """
+    claims = _verified(request, service)
+    if claims.quiz_id != quiz_id:
+        raise ApiError(403, "forbidden", "this token is for another quiz")
+    return claims
+
+
+def _host_bearer(request: Request, service: QuizService) -> Claims:
+    """The verified claims of a host's token, of any quiz of this server: the flags are the
+    teachers' business, and whoever hosts a quiz here is a teacher of this server."""
+    claims = _verified(request, service)
+    if claims.role is not Role.HOST:
+        raise ApiError(403, "forbidden", "only a host (the teacher) may see and clear flags")
+    return claims
+
+
+def _verified(request: Request, service: QuizService) -> Claims:
+    """The verified claims of the request's bearer token (see :func:`_bearer`)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(
@@ -588,12 +829,9 @@ def _bearer(request: Request, service: QuizService, quiz_id: str) -> Claims:
     if not token.isascii():  # tokens are base64url; the signer only handles ASCII
         raise ApiError(401, "bad_token", "malformed token", _INVALID_TOKEN)
     try:
-        claims = service.signer.verify(token, service.clock() // 1000)
+        return service.signer.verify(token, service.clock() // 1000)
     except TokenError as error:
         raise ApiError(401, "bad_token", str(error), _INVALID_TOKEN) from None
-    if claims.quiz_id != quiz_id:
-        raise ApiError(403, "forbidden", "this token is for another quiz")
-    return claims
 
 
 #: Excel and LibreOffice read a CSV file as UTF-8 (accented nicknames) only after this mark.

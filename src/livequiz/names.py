@@ -30,8 +30,10 @@ PG_LEASES = "quiz_leases"
 PG_SECRETS = "secrets"
 #: Applied schema migrations, by version.
 PG_MIGRATIONS = "schema_migrations"
+#: Flags on questions, one row per flagger, question and quiz, until a teacher clears them.
+PG_FLAGS = "question_flags"
 #: Every table above, for tests that check the schema is what this module says.
-PG_TABLES = (PG_QUIZZES, PG_JOURNAL, PG_LEASES, PG_SECRETS, PG_MIGRATIONS)
+PG_TABLES = (PG_QUIZZES, PG_JOURNAL, PG_LEASES, PG_SECRETS, PG_MIGRATIONS, PG_FLAGS)
 #: Key of the transaction-level advisory lock held while migrations run (one migrator at once).
 PG_MIGRATION_LOCK = 0x6C69_7665  # "live"
 

@@ -44,6 +44,14 @@ def _json(description: str, schema: JSON, **examples: JSON) -> JSON:
 
 
 _CRASH = {"$ref": "#/components/responses/InternalError"}
+_QUIZ_ID_PARAM: JSON = {
+    "name": "quiz_id",
+    "in": "path",
+    "required": True,
+    "description": "The quiz's internal id (`quiz_id` of the creation or join answer), not its "
+    "PIN.",
+    "schema": {"type": "string"},
+}
 _HOST_TOKEN = (
     "v1.eyJxIjoiM2Y5YTJjNGQ1ZTZmNzA4MSIsInIiOiJob3N0IiwicCI6MCwiZSI6MTc2NDE2MDAwMH0"
     ".Zx0u6JbXh3aF4a3w1nQkGZ8hH1l8kZ0bqvB0u3a3s8E"
@@ -60,8 +68,10 @@ ERROR_CODES = [
     "bad_form",
     "bad_request",
     "bad_word_list",
+    "invalid_question",
     "invalid_settings",
     "no_questions",
+    "not_in_review",
     "too_large",
     "unavailable",
     "unknown_quiz",
@@ -193,6 +203,12 @@ SCHEMAS: JSON = {
                         "the list has in all; more than the length of errors when some were "
                         "left out.",
                     },
+                    "problems": {
+                        "type": "array",
+                        "items": _ref("Problem"),
+                        "description": "invalid_question only: every problem found, each "
+                        "naming the question and the field (the message joins them).",
+                    },
                 },
             }
         },
@@ -218,6 +234,175 @@ SCHEMAS: JSON = {
                 "type": "string",
                 "description": "What is wrong, in a teacher's words, without the line.",
             },
+        },
+    },
+    "Problem": {
+        "type": "object",
+        "required": ["question", "field", "message"],
+        "additionalProperties": False,
+        "properties": {
+            "question": _int("The question's number, 1 for the first; 0 for the list.", 0),
+            "field": {
+                "type": "string",
+                "description": "prompt, options, options[N] (N from 1), correct_option, kind, "
+                "level, word, definition, example, or questions (the list itself).",
+            },
+            "message": {"type": "string", "description": "What to fix."},
+        },
+    },
+    "Question": {
+        "type": "object",
+        "description": "A question with its answer, as a preview shows it and as a creation "
+        "takes it back. Every field is checked by the server: 2 to 6 options, all different "
+        "(case does not matter), none empty; correct_option an index into them; one line of "
+        "text each (no control characters); the lengths below.",
+        "required": ["prompt", "options", "correct_option", "kind", "word"],
+        "additionalProperties": False,
+        "properties": {
+            "prompt": {"type": "string", "minLength": 1, "maxLength": 300},
+            "options": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": 150},
+                "maxItems": 6,
+                "description": "2 to 6 answers.",
+            },
+            "correct_option": _int("Index of the right option (0 is the first).", 0, 5),
+            "kind": {"type": "string", "enum": _KINDS},
+            "level": {
+                "type": "string",
+                "enum": [*_LEVELS, ""],
+                "description": "The CEFR level of the word; empty (or left out) if not known.",
+            },
+            "word": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 50,
+                "description": "The word asked: shown in the review of missed words, and what a "
+                "flag keeps out of generation (with the kind).",
+            },
+            "definition": {
+                "type": "string",
+                "maxLength": 300,
+                "description": "Shown in the review of missed words; may be empty.",
+            },
+            "example": {"type": "string", "maxLength": 300, "description": "May be empty."},
+        },
+    },
+    "Draft": {
+        "type": "object",
+        "required": ["questions"],
+        "additionalProperties": False,
+        "properties": {
+            "questions": {
+                "type": "array",
+                "items": _ref("Question"),
+                "description": "The questions a creation with these options would make now.",
+            }
+        },
+    },
+    "ReplacementRequest": {
+        "type": "object",
+        "required": ["kind", "level"],
+        "additionalProperties": False,
+        "properties": {
+            "kind": {"type": "string", "enum": _KINDS},
+            "level": {"type": "string", "enum": _LEVELS},
+            "avoid": {
+                "type": "array",
+                "items": {"type": "string", "maxLength": 50},
+                "maxItems": 100,
+                "description": "The words of the draft (the replaced one too): none of them, "
+                "nor a word related to one of them, is asked.",
+            },
+            "words": {
+                "type": "string",
+                "description": "The own word list the draft came from, as in CreateQuiz.",
+            },
+            "seed": {"type": "integer", "description": "The same seed gives the same question."},
+        },
+    },
+    "Replacement": {
+        "type": "object",
+        "required": ["question"],
+        "additionalProperties": False,
+        "properties": {"question": _ref("Question")},
+    },
+    "FlagRequest": {
+        "type": "object",
+        "required": ["index"],
+        "additionalProperties": False,
+        "properties": {
+            "index": _int("The question's index in the quiz, 0 for the first.", 0),
+            "reason": {
+                "type": "string",
+                "maxLength": 200,
+                "description": "Optional, one line: what is wrong with the question.",
+            },
+        },
+    },
+    "Flagged": {
+        "type": "object",
+        "required": ["index", "word", "kind", "new"],
+        "additionalProperties": False,
+        "properties": {
+            "index": _int("The question flagged.", 0),
+            "word": {"type": "string"},
+            "kind": {"type": "string", "enum": _KINDS},
+            "new": {
+                "type": "boolean",
+                "description": "false if this person had flagged it already (it counts once).",
+            },
+        },
+    },
+    "FlaggedQuestion": {
+        "type": "object",
+        "required": [
+            "word",
+            "kind",
+            "level",
+            "prompt",
+            "flags",
+            "reasons",
+            "first_ms",
+            "last_ms",
+        ],
+        "additionalProperties": False,
+        "properties": {
+            "word": {"type": "string"},
+            "kind": {"type": "string", "enum": _KINDS},
+            "level": {"type": "string", "enum": [*_LEVELS, ""]},
+            "prompt": {"type": "string", "description": "The prompt as last flagged."},
+            "flags": _int("How many people flagged it (each once per quiz).", 1),
+            "reasons": {
+                "type": "array",
+                "items": {"type": "string"},
+                "maxItems": 20,
+                "description": "The reasons given, newest first (empty ones left out).",
+            },
+            "first_ms": _int("When it was first flagged (Unix time, ms).", 0),
+            "last_ms": _int("When it was last flagged (Unix time, ms).", 0),
+        },
+    },
+    "FlagList": {
+        "type": "object",
+        "required": ["flags"],
+        "additionalProperties": False,
+        "properties": {
+            "flags": {
+                "type": "array",
+                "items": _ref("FlaggedQuestion"),
+                "description": "Every flagged question not cleared yet, most flagged first.",
+            }
+        },
+    },
+    "FlagsCleared": {
+        "type": "object",
+        "required": ["word", "kind", "cleared"],
+        "additionalProperties": False,
+        "properties": {
+            "word": {"type": "string"},
+            "kind": {"type": "string", "enum": _KINDS},
+            "cleared": _int("Flags cleared (0 if none were open).", 0),
         },
     },
     "Settings": {
@@ -276,6 +461,14 @@ SCHEMAS: JSON = {
                 "description": "Shorthand for settings.time_limit_ms (not both).",
             },
             "settings": _ref("Settings"),
+            "questions": {
+                "type": "array",
+                "items": _ref("Question"),
+                "maxItems": 100,
+                "description": "The quiz's own questions (1 to 100), e.g. a preview the teacher "
+                "edited; not with count, seed, levels, kinds or words. Every field is checked; "
+                "an invalid_question error lists every problem.",
+            },
         },
     },
     "CreateQuizForm": {
@@ -293,6 +486,7 @@ SCHEMAS: JSON = {
             "kinds": {"type": "string", "description": "'synonym,fill_blank' or a JSON list."},
             "time_limit_s": {"type": "string", "description": "A whole number, 1 to 600."},
             "settings": {"type": "string", "description": "A JSON object, as in CreateQuiz."},
+            "questions": {"type": "string", "description": "A JSON list, as in CreateQuiz."},
             "words": {
                 "type": "string",
                 "contentMediaType": "text/csv",
@@ -586,6 +780,44 @@ _PLAYER_RESULTS: JSON = {
     ],
 }
 
+_QUESTION: JSON = {
+    "prompt": "What does 'harbour' mean?",
+    "options": [
+        "a sheltered port where ships can take on or discharge cargo",
+        "a large body of ice moving slowly down a slope",
+        "speak softly without vibration of the vocal cords",
+        "possessing or displaying courage",
+    ],
+    "correct_option": 0,
+    "kind": "word_to_meaning",
+    "level": "B1",
+    "word": "harbour",
+    "definition": "a sheltered port where ships can take on or discharge cargo",
+    "example": "the ship sailed into the harbour",
+}
+
+_EDITED_QUESTIONS: list[JSON] = [
+    {**_QUESTION, "prompt": "Which one is a harbour?"},
+    {
+        "prompt": "She was _____ enough to speak first.",
+        "options": ["brave", "ancient", "frozen"],
+        "correct_option": 0,
+        "kind": "fill_blank",
+        "word": "brave",
+    },
+]
+
+_FLAGGED: JSON = {
+    "word": "harbour",
+    "kind": "word_to_meaning",
+    "level": "B1",
+    "prompt": "What does 'harbour' mean?",
+    "flags": 2,
+    "reasons": ["port is right too"],
+    "first_ms": 1764150000000,
+    "last_ms": 1764150042000,
+}
+
 _CSV_EXAMPLE = (
     "\ufeffrank,nickname,score,correct,answered,questions\r\n"
     "1,Bea,1000,1,2,2\r\n"
@@ -607,7 +839,8 @@ OPENAPI: JSON = {
         "version": __version__,
         "summary": "A real-time vocabulary quiz server.",
         "description": (
-            "Create a quiz, join it by its PIN, read its state and results. The live game "
+            "Preview a quiz's questions, create it (as generated or edited), join it by its "
+            "PIN, read its state and results; flag questions and clear flags. The live game "
             "(questions, answers, leaderboard) runs over a WebSocket at `/ws` on the same port; "
             "see docs/protocol.md.\n\n"
             'Every error is `{"error": {"code": "...", "message": "..."}}` with a fitting '
@@ -619,6 +852,16 @@ OPENAPI: JSON = {
     },
     "tags": [
         {"name": "quizzes", "description": "Creating, joining and reading quizzes."},
+        {
+            "name": "drafts",
+            "description": "The teacher's preview before creating: the questions a quiz would "
+            "have, with answers, and replacements; nothing is stored.",
+        },
+        {
+            "name": "flags",
+            "description": "Questions flagged during a review, kept out of generation on this "
+            "server until a teacher clears them.",
+        },
         {"name": "operations", "description": "Health, readiness, metrics and this document."},
     ],
     "paths": {
@@ -628,8 +871,11 @@ OPENAPI: JSON = {
                 "operationId": "createQuiz",
                 "summary": "Create a quiz (host)",
                 "description": "Questions come from the built-in deck or from an own word list "
-                "(JSON field `words`, or a multipart upload). The answer is the quiz's PIN and "
-                "the host's token; the host then opens a WebSocket and sends `hello` with it.",
+                "(JSON field `words`, or a multipart upload), or are sent as `questions` (a "
+                "preview of `POST /api/drafts`, perhaps edited; every field is checked). "
+                "Generated questions leave out those flagged on this server. The answer is the "
+                "quiz's PIN and the host's token; the host then opens a WebSocket and sends "
+                "`hello` with it.",
                 "requestBody": {
                     "required": False,
                     "content": {
@@ -657,6 +903,13 @@ OPENAPI: JSON = {
                                         "title": "Harbour words",
                                         "count": 4,
                                         "words": _OWN_WORDS,
+                                    },
+                                },
+                                "edited_questions": {
+                                    "summary": "The teacher's own (edited) questions",
+                                    "value": {
+                                        "title": "Harbour words",
+                                        "questions": _EDITED_QUESTIONS,
                                     },
                                 },
                                 "kahoot_style": {
@@ -724,10 +977,39 @@ OPENAPI: JSON = {
                     "422": _errors(
                         "A field is of the wrong type or out of range, the word list has "
                         "mistakes (bad_word_list lists them all in errors, each with its "
-                        "line), or there are not enough words.",
+                        "line), there are not enough words, or a question sent breaks a rule "
+                        "(every problem is listed, by question and field).",
                         bad_request=_error(
                             "bad_request", "count must be a whole number from 1 to 100"
                         ),
+                        questions_and_count=_error(
+                            "bad_request",
+                            "send questions or count, not both: questions are the quiz as it "
+                            "stands (count, seed, levels, kinds and words are for generating one)",
+                        ),
+                        invalid_question={
+                            "value": {
+                                "error": {
+                                    "code": "invalid_question",
+                                    "message": "question 1, options[2]: is the same as option "
+                                    "1 ('big'); options must differ; question 2, prompt: must "
+                                    "not be empty",
+                                    "problems": [
+                                        {
+                                            "question": 1,
+                                            "field": "options[2]",
+                                            "message": "is the same as option 1 ('big'); "
+                                            "options must differ",
+                                        },
+                                        {
+                                            "question": 2,
+                                            "field": "prompt",
+                                            "message": "must not be empty",
+                                        },
+                                    ],
+                                }
+                            }
+                        },
                         bad_word_list={
                             "summary": "Every mistake of the list, each with its line",
                             "value": {
@@ -1007,6 +1289,288 @@ OPENAPI: JSON = {
                     ),
                     "503": {"$ref": "#/components/responses/Unavailable"},
                     "500": _CRASH,
+                },
+            },
+        },
+        "/api/drafts": {
+            "post": {
+                "tags": ["drafts"],
+                "operationId": "draftQuiz",
+                "summary": "Preview the questions a quiz would have (host), creating nothing",
+                "description": "Takes the options of a creation (JSON or a form, as "
+                "`POST /api/quizzes`) and answers with the questions it would make, answers "
+                "included: the teacher's preview. Nothing is stored. The teacher may replace "
+                "(`POST /api/drafts/replacement`) or edit questions, then create the quiz "
+                "with `questions`. Questions flagged on this server are left out.",
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": _ref("CreateQuiz"),
+                            "examples": {
+                                "levels_and_kinds": {
+                                    "summary": "Five B1 questions",
+                                    "value": {"count": 5, "seed": 42, "levels": ["B1"]},
+                                },
+                                "own_words": {
+                                    "summary": "From an own word list",
+                                    "value": {"count": 4, "words": _OWN_WORDS},
+                                },
+                            },
+                        },
+                        "multipart/form-data": {
+                            "schema": _ref("CreateQuizForm"),
+                            "examples": {
+                                "upload": {
+                                    "summary": "A word list uploaded as a file",
+                                    "value": {"count": "4", "words": _OWN_WORDS},
+                                }
+                            },
+                        },
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        "The questions, in quiz order.",
+                        _ref("Draft"),
+                        draft={"value": {"questions": [_QUESTION]}},
+                    ),
+                    "400": _errors(
+                        "The body is not a JSON object, or not a well-formed form.",
+                        bad_json=_error("bad_json", "the request body is not valid JSON"),
+                    ),
+                    "422": _errors(
+                        "As for a creation: a bad field, a bad word list, too few words.",
+                        bad_request=_error(
+                            "bad_request", "count must be a whole number from 1 to 100"
+                        ),
+                        no_questions=_error(
+                            "no_questions",
+                            "only 5 of the 10 questions asked for can be made from these "
+                            "words (levels A2, B1, B2; kinds word_to_meaning, meaning_to_word, "
+                            "synonym, fill_blank)",
+                        ),
+                    ),
+                    "500": _CRASH,
+                    "503": {"$ref": "#/components/responses/Unavailable"},
+                },
+            }
+        },
+        "/api/drafts/replacement": {
+            "post": {
+                "tags": ["drafts"],
+                "operationId": "replaceQuestion",
+                "summary": "A fresh question of a kind and level, for a draft (host)",
+                "description": "Asks none of the draft's words (`avoid`) nor a word related to "
+                "one of them, and no question flagged on this server; from the same word list "
+                "if `words` is given. Nothing is stored.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": _ref("ReplacementRequest"),
+                            "examples": {
+                                "replace": {
+                                    "summary": "Another B1 synonym question",
+                                    "value": {
+                                        "kind": "synonym",
+                                        "level": "B1",
+                                        "avoid": ["harbour", "brave", "improvement"],
+                                    },
+                                }
+                            },
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        "The new question.",
+                        _ref("Replacement"),
+                        replacement={"value": {"question": _QUESTION}},
+                    ),
+                    "400": _errors(
+                        "The body is not a JSON object.",
+                        bad_json=_error("bad_json", "the request body must be a JSON object"),
+                    ),
+                    "422": _errors(
+                        "A bad field, an unknown kind or level, or no word is left.",
+                        bad_request=_error(
+                            "bad_request",
+                            "avoid must be a list of at most 100 words (the words of the draft)",
+                        ),
+                        invalid_settings=_error(
+                            "invalid_settings",
+                            "unknown question kind 'essay' (expected one of word_to_meaning, "
+                            "meaning_to_word, synonym, fill_blank)",
+                        ),
+                        no_questions=_error(
+                            "no_questions",
+                            "no other B1 word is left for a word_to_meaning question (every "
+                            "one is in the quiz already, related to one in it, or flagged)",
+                        ),
+                    ),
+                    "500": _CRASH,
+                    "503": {"$ref": "#/components/responses/Unavailable"},
+                },
+            }
+        },
+        "/api/quizzes/{quiz_id}/flags": {
+            "parameters": [_QUIZ_ID_PARAM],
+            "post": {
+                "tags": ["flags"],
+                "operationId": "flagQuestion",
+                "summary": "Flag a question of the quiz during its review (player or host)",
+                "description": "Once a question has closed (its reveal, or the review after "
+                "the quiz), a player of the quiz (their token) or its host (the host token) "
+                "may flag it, with an optional reason. A flag is kept for the whole server: "
+                "no process generates a question of that word and kind again until a teacher "
+                "clears it. A second flag by the same person on the same question counts "
+                "once (`new` is false).",
+                "security": [{"bearer": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": _ref("FlagRequest"),
+                            "examples": {
+                                "flag": {
+                                    "summary": "Two options fit",
+                                    "value": {"index": 0, "reason": "port is right too"},
+                                }
+                            },
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        "Flagged (or flagged already by this person).",
+                        _ref("Flagged"),
+                        flagged={
+                            "value": {
+                                "index": 0,
+                                "word": "harbour",
+                                "kind": "word_to_meaning",
+                                "new": True,
+                            }
+                        },
+                    ),
+                    "401": _errors(
+                        "No bearer token, or a bad one.",
+                        auth_required=_error(
+                            "auth_required",
+                            "send the host or player token as 'Authorization: Bearer <token>'",
+                        ),
+                    ),
+                    "403": _errors(
+                        "Another quiz's token, or a player the host removed.",
+                        other_quiz=_error("forbidden", "this token is for another quiz"),
+                        kicked=_error("kicked", "the host removed you from this quiz"),
+                    ),
+                    "409": _errors(
+                        "The question is open, or not asked yet.",
+                        not_in_review=_error(
+                            "not_in_review",
+                            "a question can be flagged once it has closed (at its reveal or "
+                            "in the review)",
+                        ),
+                    ),
+                    "422": _errors(
+                        "No such question, or a bad reason.",
+                        bad_index=_error(
+                            "bad_request",
+                            "this quiz has 2 questions: index must be 0 to 1",
+                        ),
+                    ),
+                    "500": _CRASH,
+                    "503": {"$ref": "#/components/responses/Unavailable"},
+                },
+            },
+        },
+        "/api/flags": {
+            "get": {
+                "tags": ["flags"],
+                "operationId": "listFlags",
+                "summary": "Every flagged question not cleared yet (host)",
+                "description": "With the host token of any quiz of this server: whoever hosts "
+                "here is a teacher of this server. Most flagged first.",
+                "security": [{"bearer": []}],
+                "responses": {
+                    "200": _json(
+                        "The open flags.",
+                        _ref("FlagList"),
+                        flags={"value": {"flags": [_FLAGGED]}},
+                    ),
+                    "401": _errors(
+                        "No bearer token, or a bad one.",
+                        auth_required=_error(
+                            "auth_required",
+                            "send the host or player token as 'Authorization: Bearer <token>'",
+                        ),
+                    ),
+                    "403": _errors(
+                        "A player's token.",
+                        player=_error(
+                            "forbidden", "only a host (the teacher) may see and clear flags"
+                        ),
+                    ),
+                    "500": _CRASH,
+                    "503": {"$ref": "#/components/responses/Unavailable"},
+                },
+            }
+        },
+        "/api/flags/{kind}/{word}": {
+            "parameters": [
+                {
+                    "name": "kind",
+                    "in": "path",
+                    "required": True,
+                    "description": "The kind of the flagged question.",
+                    "schema": {"type": "string", "enum": _KINDS},
+                },
+                {
+                    "name": "word",
+                    "in": "path",
+                    "required": True,
+                    "description": "Its word (any case; URL-encoded).",
+                    "schema": {"type": "string"},
+                },
+            ],
+            "delete": {
+                "tags": ["flags"],
+                "operationId": "clearFlags",
+                "summary": "Clear every flag of a question (host): it may be generated again",
+                "security": [{"bearer": []}],
+                "responses": {
+                    "200": _json(
+                        "Cleared; `cleared` is 0 if nothing was open (clearing twice is fine).",
+                        _ref("FlagsCleared"),
+                        cleared={
+                            "value": {"word": "harbour", "kind": "word_to_meaning", "cleared": 2}
+                        },
+                    ),
+                    "401": _errors(
+                        "No bearer token, or a bad one.",
+                        auth_required=_error(
+                            "auth_required",
+                            "send the host or player token as 'Authorization: Bearer <token>'",
+                        ),
+                    ),
+                    "403": _errors(
+                        "A player's token.",
+                        player=_error(
+                            "forbidden", "only a host (the teacher) may see and clear flags"
+                        ),
+                    ),
+                    "422": _errors(
+                        "An unknown kind.",
+                        bad_kind=_error(
+                            "bad_request",
+                            "kind must be one of fill_blank, meaning_to_word, synonym, "
+                            "word_to_meaning",
+                        ),
+                    ),
+                    "500": _CRASH,
+                    "503": {"$ref": "#/components/responses/Unavailable"},
                 },
             },
         },

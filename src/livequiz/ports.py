@@ -15,6 +15,8 @@ who the owner is:
   only while the writer still holds the quiz's lease (its *epoch*): a paused or cut-off old
   owner can never write after another process took the quiz over (fencing).
 * :class:`Leases`: which process owns each live quiz, for how long, and at which epoch.
+* :class:`QuestionFlags`: questions players and hosts flagged during a review, kept out of
+  generation by every process until a teacher clears them.
 
 :class:`Bus` carries, between processes, the commands for a quiz to its owner (request/reply)
 and the owner's committed log to every process that serves the quiz's players (publish/subscribe).
@@ -22,7 +24,7 @@ and the owner's committed log to every process that serves the quiz's players (p
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -60,6 +62,7 @@ class QuizDefinition:
                     "word": q.word,
                     "definition": q.definition,
                     "example": q.example,
+                    "level": q.level,
                 }
                 for q in self.questions
             ],
@@ -203,8 +206,113 @@ class Leases(Protocol):
         first, at most ``limit``."""
 
 
-class Records(QuizDirectory, CommandLog, Leases, Protocol):
-    """A storage backend: directory, journal and leases over one database."""
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """One person's flag on one question of one quiz: "something is wrong with this one".
+
+    The flagged question is known by ``(word, kind)`` (:attr:`key`, the word case-folded): a
+    question of that kind about that word is not generated again until a teacher clears it.
+    ``flagger`` is ``"host"`` or ``"player:<id>"``: one flag per person, question and quiz.
+    """
+
+    word: str
+    kind: str
+    level: str
+    prompt: str
+    quiz_id: str
+    question: int
+    flagger: str
+    reason: str
+    at_ms: int
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return flag_key(self.word, self.kind)
+
+
+def flag_key(word: str, kind: str) -> tuple[str, str]:
+    """What a flag is kept by: the word case-folded, and the kind."""
+    return word.casefold(), kind
+
+
+#: Reasons listed per flagged question, newest first; more flags are counted, not listed.
+MAX_LISTED_REASONS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class FlaggedQuestion:
+    """The open flags of one ``(word, kind)``, as a teacher's list shows them."""
+
+    word: str
+    kind: str
+    level: str
+    #: The prompt as last flagged (the same word and kind may be asked with other prompts).
+    prompt: str
+    #: How many people flagged it (one each per quiz, whatever they did twice).
+    flags: int
+    #: The reasons given (empty ones left out), newest first, at most MAX_LISTED_REASONS.
+    reasons: tuple[str, ...]
+    first_ms: int
+    last_ms: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "word": self.word,
+            "kind": self.kind,
+            "level": self.level,
+            "prompt": self.prompt,
+            "flags": self.flags,
+            "reasons": list(self.reasons),
+            "first_ms": self.first_ms,
+            "last_ms": self.last_ms,
+        }
+
+
+def summarize_flags(flags: Iterable[Flag]) -> list[FlaggedQuestion]:
+    """Flags grouped by question: the most flagged first, then the most recently flagged.
+
+    One function for every backend: they store flag rows, and list them through this.
+    """
+    groups: dict[tuple[str, str], list[Flag]] = {}
+    for flag in flags:
+        groups.setdefault(flag.key, []).append(flag)
+    summaries = []
+    for group in groups.values():
+        group.sort(key=lambda f: (f.at_ms, f.quiz_id, f.flagger), reverse=True)
+        newest = group[0]
+        summaries.append(
+            FlaggedQuestion(
+                word=newest.word,
+                kind=newest.kind,
+                level=newest.level,
+                prompt=newest.prompt,
+                flags=len(group),
+                reasons=tuple(f.reason for f in group if f.reason)[:MAX_LISTED_REASONS],
+                first_ms=group[-1].at_ms,
+                last_ms=newest.at_ms,
+            )
+        )
+    summaries.sort(key=lambda s: (-s.flags, -s.last_ms, s.word, s.kind))
+    return summaries
+
+
+class QuestionFlags(Protocol):
+    """Flags on questions, for the whole server: every process sees every flag at once."""
+
+    async def add_flag(self, flag: Flag) -> bool:
+        """Store ``flag`` durably; ``False`` (and nothing changes) if its flagger already
+        flagged this ``(word, kind)`` in this quiz: a repeated flag counts once."""
+
+    async def open_flags(self) -> list[FlaggedQuestion]:
+        """Every flagged question not cleared yet (:func:`summarize_flags` order)."""
+
+    async def clear_flags(self, word: str, kind: str) -> int:
+        """Clear every flag of ``(word, kind)`` (the word in any case): the question may be
+        generated again. Returns how many flags were cleared (0 if none were open)."""
+
+
+class Records(QuizDirectory, CommandLog, Leases, QuestionFlags, Protocol):
+    """A storage backend: directory, journal, leases and flags over one database."""
 
     async def signing_key(self) -> bytes:
         """The token signing key shared by every process (created once, then always the same)."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from livequiz.domain.errors import ErrorCode, Rejected
-from livequiz.domain.question import Question
+from livequiz.domain.question import LEVELS, InvalidQuestions, Question, parse_questions
 
 
 def build(**overrides: object) -> Question:
@@ -41,3 +41,116 @@ def test_malformed_questions_are_refused(overrides: dict[str, object], message: 
         build(**overrides)
     assert caught.value.code is ErrorCode.INVALID_QUESTION
     assert "Rejected('invalid_question'" in repr(caught.value)
+
+
+# ---------------------------------------------------------------------- questions a client sends
+
+KINDS = ("word_to_meaning", "meaning_to_word", "synonym", "fill_blank")
+
+
+def sent(**overrides: object) -> dict[str, object]:
+    values: dict[str, object] = {
+        "prompt": "What does 'brave' mean?",
+        "options": ["ready to face danger", "very tired", "easily broken", "full of water"],
+        "correct_option": 0,
+        "kind": "word_to_meaning",
+        "level": "B1",
+        "word": "brave",
+        "definition": "ready to face danger",
+        "example": "a brave firefighter",
+    }
+    values.update(overrides)
+    return values
+
+
+def problems_of(raw: object) -> list[str]:
+    with pytest.raises(InvalidQuestions) as caught:
+        parse_questions(raw, kinds=KINDS)
+    assert caught.value.code is ErrorCode.INVALID_QUESTION
+    assert caught.value.message == "; ".join(str(p) for p in caught.value.problems)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_a_good_question_is_taken_as_sent_with_its_level() -> None:
+    (question,) = parse_questions([sent(prompt="  What does 'brave' mean?  ")], kinds=KINDS)
+    assert question.prompt == "What does 'brave' mean?"
+    assert question.options[question.correct_option] == "ready to face danger"
+    assert (question.kind, question.level, question.word) == ("word_to_meaning", "B1", "brave")
+
+
+def test_level_definition_and_example_may_be_left_out() -> None:
+    raw = sent()
+    for name in ("level", "definition", "example"):
+        del raw[name]
+    (question,) = parse_questions([raw], kinds=KINDS)
+    assert (question.level, question.definition, question.example) == ("", "", "")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"options": ["only one"]}, "question 1, options: must be a list of 2 to 6 answers"),
+        ({"options": [f"o{i}" for i in range(7)]}, "question 1, options: must be a list of 2"),
+        ({"options": "a,b,c"}, "question 1, options: must be a list of 2 to 6 answers"),
+        ({"options": ["Big", "small", "big "]}, "question 1, options[3]: is the same as option 1"),
+        ({"options": ["big", ""]}, "question 1, options[2]: must not be empty"),
+        ({"options": ["big", 3]}, "question 1, options[2]: must be text"),
+        ({"correct_option": 4}, "question 1, correct_option: must be 0 to 3"),
+        ({"correct_option": -1}, "question 1, correct_option: must be 0 to 3"),
+        ({"correct_option": True}, "question 1, correct_option: must be a whole number"),
+        ({"correct_option": "0"}, "question 1, correct_option: must be a whole number"),
+        ({"prompt": "   "}, "question 1, prompt: must not be empty"),
+        ({"prompt": "x" * 301}, "question 1, prompt: must be at most 300 characters, not 301"),
+        ({"prompt": "two\nlines"}, "question 1, prompt: must be one line of plain text"),
+        ({"prompt": "evil \u202e txet"}, "question 1, prompt: must be one line of plain text"),
+        ({"options": ["a\x00", "b"]}, "question 1, options[1]: must be one line of plain text"),
+        ({"definition": "d" * 301}, "question 1, definition: must be at most 300 characters"),
+        ({"example": 5}, "question 1, example: must be text"),
+        ({"word": ""}, "question 1, word: must not be empty"),
+        ({"word": "w" * 51}, "question 1, word: must be at most 50 characters"),
+        ({"kind": "essay"}, "question 1, kind: must be one of fill_blank, meaning_to_word"),
+        ({"level": "Z9"}, "question 1, level: must be one of A1, A2, B1, B2, C1, C2"),
+        ({"answer": 1}, "question 1, answer: unknown field"),
+    ],
+)
+def test_each_bad_field_is_named(overrides: dict[str, object], expected: str) -> None:
+    (problem,) = problems_of([sent(), sent(**overrides)][1:])
+    assert problem.startswith(expected), problem
+
+
+def test_every_problem_of_every_question_is_listed_with_its_number() -> None:
+    raw = [sent(), sent(prompt="", correct_option=9), "not a question", {"prompt": "p"}]
+    assert problems_of(raw) == [
+        "question 2, prompt: must not be empty",
+        "question 2, correct_option: must be 0 to 3 (an index into options), not 9",
+        "question 3, question: must be an object with prompt, options, correct_option, ...",
+        "question 4, options: is missing",
+        "question 4, correct_option: is missing",
+        "question 4, kind: is missing",
+        "question 4, word: is missing",
+    ]
+
+
+@pytest.mark.parametrize("raw", [[], "questions", None, [sent()] * 101])
+def test_the_list_itself_must_hold_1_to_100_questions(raw: object) -> None:
+    assert problems_of(raw) == ["questions: must be a list of 1 to 100 questions"]
+
+
+def test_levels_are_the_decks_levels() -> None:
+    from livequiz.vocabulary import Level
+
+    assert tuple(level.value for level in Level) == LEVELS
+
+
+def test_the_profanity_check_handed_in_is_applied_to_every_text() -> None:
+    def rude(text: str) -> bool:
+        return "rude" in text
+
+    raw = [sent(prompt="a rude prompt", example="rude", options=["fine", "rude one"])]
+    with pytest.raises(InvalidQuestions) as caught:
+        parse_questions(raw, kinds=KINDS, is_profane=rude)
+    assert [(p.field, p.message) for p in caught.value.problems] == [
+        ("prompt", "holds a word not fit for a class; please reword it"),
+        ("example", "holds a word not fit for a class; please reword it"),
+        ("options[2]", "holds a word not fit for a class; please reword it"),
+    ]

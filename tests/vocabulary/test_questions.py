@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from dataclasses import replace
 from itertools import product
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from livequiz.domain.errors import ErrorCode, Rejected
 from livequiz.vocabulary import Deck, Entry, Level, QuestionKind, generate_quiz, questions
-from livequiz.vocabulary.profiles import profile
+from livequiz.vocabulary.profiles import Lexicon, profile
 from livequiz.vocabulary.questions import fields_near
 from livequiz.vocabulary.screening import screen_reason
 
@@ -236,7 +237,13 @@ def test_backtick_markup_is_cleaned_before_it_is_shown(deck: Deck) -> None:
         "a small but indefinite number"
     )
     assert profile(deck["few"], deck).definition == cleaned
-    author_list = [deck["few"], deck["whole"], deck["several"], deck["single"]]
+    # as an author would list it ("few" is not for beginners in the deck: "quantifier")
+    author_list = [
+        replace(deck["few"], for_beginners=True),
+        deck["whole"],
+        deck["several"],
+        deck["single"],
+    ]
     asked = [
         q
         for seed in range(30)
@@ -480,3 +487,28 @@ def test_an_author_s_adjective_sentences_are_still_blanked() -> None:
     ]
     quiz = generate_quiz(words, kinds=["fill_blank"], count=4, seed=3)
     assert len(quiz) == 4
+
+
+def test_a_synonym_answer_is_the_word_in_the_sense_asked_and_not_inside_it(deck: Deck) -> None:
+    lexicon = Lexicon([deck])
+    # WordNet lists "bar" (a cake of soap) among the synonyms of cake: not in the sense asked
+    cake = profile(deck["cake"], deck)
+    assert "bar" not in {a.word for a in lexicon.synonym_answers(cake)}
+    # "site" is inside "website": the prompt would give it away
+    website = profile(deck["website"], deck)
+    assert "site" not in {a.word for a in lexicon.synonym_answers(website)}
+    quiz = [
+        q for seed in range(40) for q in generate_quiz(deck, kinds=["synonym"], count=10, seed=seed)
+    ]
+    for q in quiz:
+        assert deck[q.answer].definition == deck[q.word].definition, q
+        assert q.answer not in q.word, q
+        assert q.word not in q.answer, q
+
+
+def test_wrong_options_of_the_built_in_deck_are_plain_words(deck: Deck) -> None:
+    names = [e for e in deck if not e.plain]
+    assert {"franklin", "henry"} <= {e.word for e in names}
+    quiz = [q for seed in range(60) for q in generate_quiz(deck, count=10, seed=seed)]
+    words = {q.options[i] for q in quiz for i in range(len(q.options)) if i != q.correct_option}
+    assert not words & {e.word for e in names}

@@ -27,12 +27,16 @@ from typing import Self
 from livequiz.adapters.sqlite import SqliteJournal
 from livequiz.ports import (
     Fenced,
+    Flag,
+    FlaggedQuestion,
     PinTaken,
     QuizDefinition,
     Record,
     Row,
     StorageUnavailable,
     UnknownQuiz,
+    flag_key,
+    summarize_flags,
 )
 
 
@@ -72,6 +76,10 @@ class _Storage:
     leases: dict[str, _Lease] = field(default_factory=dict)
     #: The highest epoch each quiz's lease ever had (epochs never repeat).
     epochs: dict[str, int] = field(default_factory=dict)
+    #: Open flags by ``(word key, kind, quiz_id, flagger)`` when there is no SQLite journal;
+    #: with one, the file is the only copy (so ``livequiz flags`` can change it beside a
+    #: running server, and the server sees it at once).
+    flags: dict[tuple[str, str, str, str], Flag] = field(default_factory=dict)
     loaded: bool = False
     #: Views made by :meth:`EmbeddedRecords.sharing` (servers of a test sharing the storage).
     shared: bool = False
@@ -317,6 +325,37 @@ class EmbeddedRecords:
                 if len(found) >= limit:
                     break
         return found
+
+    # ------------------------------------------------------------------ flags
+
+    async def add_flag(self, flag: Flag) -> bool:
+        storage = self._storage
+        if storage.journal is not None:
+            with _outage("storing a flag"):
+                return await storage.journal.add_flag(flag)
+        key = (*flag.key, flag.quiz_id, flag.flagger)
+        if key in storage.flags:
+            return False
+        storage.flags[key] = flag
+        return True
+
+    async def open_flags(self) -> list[FlaggedQuestion]:
+        storage = self._storage
+        if storage.journal is not None:
+            with _outage("reading the flags"):
+                return summarize_flags(await storage.journal.flags())
+        return summarize_flags(storage.flags.values())
+
+    async def clear_flags(self, word: str, kind: str) -> int:
+        storage = self._storage
+        key = flag_key(word, kind)
+        if storage.journal is not None:
+            with _outage("clearing flags"):
+                return await storage.journal.clear_flags(key)
+        cleared = [k for k in storage.flags if k[:2] == key]
+        for k in cleared:
+            del storage.flags[k]
+        return len(cleared)
 
     # ------------------------------------------------------------------ the rest
 

@@ -91,5 +91,24 @@ CREATE TABLE {_SECRETS} (
 );
 """
 
+_V2 = f"""
+-- Flags on questions (ports.QuestionFlags): one row per flagger ('host' or 'player:<id>'),
+-- question and quiz, so a repeated flag counts once (ON CONFLICT DO NOTHING); a teacher's
+-- clear deletes every row of a (word_key, kind). word_key is the word case-folded.
+CREATE TABLE {names.PG_FLAGS} (
+    word_key text NOT NULL,
+    kind text NOT NULL,
+    quiz_id text NOT NULL,
+    flagger text NOT NULL,
+    word text NOT NULL,
+    level text NOT NULL,
+    prompt text NOT NULL,
+    question integer NOT NULL,
+    reason text NOT NULL,
+    at_ms bigint NOT NULL,
+    PRIMARY KEY (word_key, kind, quiz_id, flagger)
+);
+"""
+
 #: Every migration, in order: ``(version, sql)``. Append only.
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1),)
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2))

@@ -46,12 +46,16 @@ from livequiz import names
 from livequiz.adapters import pg_schema
 from livequiz.ports import (
     Fenced,
+    Flag,
+    FlaggedQuestion,
     PinTaken,
     QuizDefinition,
     Record,
     Row,
     StorageUnavailable,
     UnknownQuiz,
+    flag_key,
+    summarize_flags,
 )
 
 #: How long one call may take, from waiting for a connection to the answer, before it gives up
@@ -492,6 +496,35 @@ class PostgresRecords:
             found = await connection.fetch(self._sql.orphans, limit)
         return [row["quiz_id"] for row in found]
 
+    # ------------------------------------------------------------------ flags
+
+    async def add_flag(self, flag: Flag) -> bool:
+        """One insert; the primary key makes a repeated flag a no-op (``ON CONFLICT``)."""
+        async with self._connection("storing a flag") as connection:
+            added = await connection.fetchval(
+                self._sql.add_flag,
+                *flag.key,
+                flag.quiz_id,
+                flag.flagger,
+                flag.word,
+                flag.level,
+                flag.prompt,
+                flag.question,
+                flag.reason,
+                flag.at_ms,
+            )
+        return added is not None
+
+    async def open_flags(self) -> list[FlaggedQuestion]:
+        async with self._connection("reading the flags") as connection:
+            rows = await connection.fetch(self._sql.flags)
+        return summarize_flags(Flag(**dict(row)) for row in rows)
+
+    async def clear_flags(self, word: str, kind: str) -> int:
+        async with self._connection("clearing flags") as connection:
+            cleared: int = await connection.fetchval(self._sql.clear_flags, *flag_key(word, kind))
+        return cleared
+
     # ------------------------------------------------------------------ the rest
 
     async def signing_key(self) -> bytes:
@@ -590,6 +623,7 @@ class _Statements:
         journal = f"{s}.{names.PG_JOURNAL}"
         leases = f"{s}.{names.PG_LEASES}"
         secrets_ = f"{s}.{names.PG_SECRETS}"
+        flags = f"{s}.{names.PG_FLAGS}"
         lease_end = "now() + make_interval(secs => $3)"
 
         self.add_quiz = f"""
@@ -722,3 +756,17 @@ class _Statements:
         self.insert_secret = f"""
             INSERT INTO {secrets_} (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING"""
         self.select_secret = f"SELECT value FROM {secrets_} WHERE name = $1"
+        self.add_flag = f"""
+            INSERT INTO {flags} (word_key, kind, quiz_id, flagger, word, level, prompt,
+                                 question, reason, at_ms)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            ON CONFLICT DO NOTHING
+            RETURNING 1"""
+        self.flags = f"""
+            SELECT word, kind, level, prompt, quiz_id, question, flagger, reason, at_ms
+            FROM {flags}"""
+        self.clear_flags = f"""
+            WITH cleared AS (
+                DELETE FROM {flags} WHERE word_key = $1 AND kind = $2 RETURNING 1
+            )
+            SELECT count(*) FROM cleared"""

@@ -24,7 +24,7 @@ from typing import TypeVar
 
 import orjson
 
-from livequiz.ports import QuizDefinition, Record, Row
+from livequiz.ports import Flag, QuizDefinition, Record, Row
 
 T = TypeVar("T")
 
@@ -41,6 +41,19 @@ CREATE TABLE IF NOT EXISTS journal (
     seq INTEGER NOT NULL,
     record BLOB NOT NULL,
     PRIMARY KEY (quiz_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS flags (
+    word_key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    quiz_id TEXT NOT NULL,
+    flagger TEXT NOT NULL,
+    word TEXT NOT NULL,
+    level TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    question INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    PRIMARY KEY (word_key, kind, quiz_id, flagger)
 ) WITHOUT ROWID;
 """
 
@@ -184,6 +197,63 @@ class SqliteJournal:
                 "SELECT definition, finished FROM quizzes ORDER BY created_at_ms, quiz_id"
             )
         ]
+
+    # ------------------------------------------------------------------ flags
+
+    async def add_flag(self, flag: Flag) -> bool:
+        """Store a flag in its own commit; ``False`` if that flagger's flag is there already."""
+        return await self._run(self._add_flag, flag)
+
+    def _add_flag(self, flag: Flag) -> bool:
+        cursor = self._connect().execute(
+            "INSERT OR IGNORE INTO flags (word_key, kind, quiz_id, flagger, word, level, prompt,"
+            " question, reason, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                *flag.key,
+                flag.quiz_id,
+                flag.flagger,
+                flag.word,
+                flag.level,
+                flag.prompt,
+                flag.question,
+                flag.reason,
+                flag.at_ms,
+            ),
+        )
+        return cursor.rowcount == 1
+
+    async def flags(self) -> list[Flag]:
+        """Every stored flag."""
+        return await self._run(self._flags)
+
+    def _flags(self) -> list[Flag]:
+        return [
+            Flag(
+                word=word,
+                kind=kind,
+                level=level,
+                prompt=prompt,
+                quiz_id=quiz_id,
+                question=question,
+                flagger=flagger,
+                reason=reason,
+                at_ms=at_ms,
+            )
+            for word, kind, level, prompt, quiz_id, question, flagger, reason, at_ms in (
+                self._connect().execute(
+                    "SELECT word, kind, level, prompt, quiz_id, question, flagger, reason, at_ms"
+                    " FROM flags"
+                )
+            )
+        ]
+
+    async def clear_flags(self, key: tuple[str, str]) -> int:
+        """Delete every flag of ``key`` (``(word case-folded, kind)``); returns how many."""
+        return await self._run(self._clear_flags, key)
+
+    def _clear_flags(self, key: tuple[str, str]) -> int:
+        cursor = self._connect().execute("DELETE FROM flags WHERE word_key = ? AND kind = ?", key)
+        return cursor.rowcount
 
     async def close(self) -> None:
         """Close the connection and the writer thread; closing twice does nothing."""

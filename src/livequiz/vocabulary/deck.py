@@ -137,6 +137,10 @@ class Entry:
     #: :mod:`livequiz.vocabulary.questions`). Empty for an author's own words.
     field: str = ""
     fields: frozenset[str] = frozenset()
+    #: Whether the generator may offer the word as a wrong option: not a word whose frequency
+    #: is a name's ("franklin", "khan"), nor a short word no source knows ("rep"). Such words
+    #: read as junk beside the answer; they may still be asked. True for an author's words.
+    plain: bool = True
 
     def __post_init__(self) -> None:
         if not self.word.strip():
@@ -166,13 +170,17 @@ class Entry:
             synonyms=tuple(record.get("synonyms", ())),
             antonyms=tuple(record.get("antonyms", ())),
             zipf=float(record.get("zipf", 0.0)),
-            level=Level(record["level"]),
+            level=_LEVEL_OF[record["level"]],
             related=frozenset(record.get("related", ())),
             forms=frozenset(record.get("forms", ())),
             for_beginners=bool(record.get("for_beginners", True)),
             field=record.get("field", ""),
             fields=_fields(tuple(record.get("fields", ()))),
+            plain=record.get("plain", True),
         )
+
+
+_LEVEL_OF = {level.value: level for level in Level}
 
 
 @cache
@@ -211,15 +219,18 @@ class Deck:
         by_level_pos: dict[tuple[Level, str], list[Entry]] = {}
         by_level: dict[Level, list[Entry]] = {}
         for entry in self._entries:
-            same_word = all_by_word.setdefault(entry.key, [])
-            if any(other.pos == entry.pos for other in same_word):
-                article = "an" if entry.pos[:1] in "aeiou" else "a"
-                as_pos = f" as {article} {entry.pos}" if entry.pos else ""
-                raise ValueError(f"the word {entry.word!r} is in the deck twice{as_pos}")
-            same_word.append(entry)
-            self._by_word.setdefault(entry.key, entry)
+            key = entry.key
+            first = self._by_word.setdefault(key, entry)
+            if first is not entry:  # the same word again: rare, so kept apart
+                same_word = all_by_word.setdefault(key, [first])
+                if any(other.pos == entry.pos for other in same_word):
+                    article = "an" if entry.pos[:1] in "aeiou" else "a"
+                    as_pos = f" as {article} {entry.pos}" if entry.pos else ""
+                    raise ValueError(f"the word {entry.word!r} is in the deck twice{as_pos}")
+                same_word.append(entry)
             by_level_pos.setdefault((entry.level, entry.pos), []).append(entry)
             by_level.setdefault(entry.level, []).append(entry)
+        #: only the words with more than one entry
         self._all_by_word = {key: tuple(group) for key, group in all_by_word.items()}
         self._by_level_pos = {key: tuple(group) for key, group in by_level_pos.items()}
         self._by_level = {key: tuple(group) for key, group in by_level.items()}
@@ -256,7 +267,12 @@ class Deck:
 
     def entries_of(self, word: str) -> tuple[Entry, ...]:
         """Every entry for ``word`` (any case), one per part of speech, in deck order."""
-        return self._all_by_word.get(word.casefold(), ())
+        key = word.casefold()
+        several = self._all_by_word.get(key)
+        if several is not None:
+            return several
+        first = self._by_word.get(key)
+        return () if first is None else (first,)
 
     def __repr__(self) -> str:
         return f"<Deck of {len(self)} entries{' (screened)' if self.screened else ''}>"

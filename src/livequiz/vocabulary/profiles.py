@@ -355,7 +355,9 @@ class Lexicon:
 
         A single word (letters only) that a deck has with the same part of speech, with Zipf >=
         :data:`MIN_SYNONYM_ZIPF` and at most :data:`MAX_SYNONYM_LEVEL_GAP` level from the word;
-        not of the word's family, not also an antonym, not screened out. Multiword synonyms ("all
+        not of the word's family, not also an antonym, not screened out; neither word inside
+        the other ("site", "website"); and asked in the same sense (:func:`_same_sense`).
+        Multiword synonyms ("all
         the same"), rare ones ("nigh") and ones whose everyday sense is another part of speech
         ("dead" for "perfectly") make poor options.
         """
@@ -375,10 +377,23 @@ class Lexicon:
                 or _level_gap(candidate.entry.level, target.entry.level) > MAX_SYNONYM_LEVEL_GAP
                 or same_family(key, target.key)
                 or key in self.antonyms(target.key)
+                or key in target.key  # "site" for website: the prompt holds the answer
+                or target.key in key  # "hamburger" for burger
+                or not _same_sense(candidate.entry, target.entry)
             ):
                 continue
             answers.append(candidate)
         return tuple(answers)
+
+
+def _same_sense(a: Entry, b: Entry) -> bool:
+    """Whether two entries of the built deck are asked in the same sense (WordNet puts "bar"
+    among the synonyms of "cake" in the sense of a cake of soap; a learner knows a bar as
+    something else, so "bar" is no answer for "cake"). An author's words, whose sense the
+    deck does not know (no field), always pass."""
+    if not a.field or not b.field:
+        return True
+    return a.definition == b.definition
 
 
 def _level_gap(a: Level, b: Level) -> int:

@@ -9,6 +9,8 @@ test names the seed that breaks.
 The rules every question follows (they are product requirements; the tests check each one):
 
 - exactly ``options`` distinct options, exactly one of them right, shuffled with the seed;
+- wrong options of the built-in deck are plain words (``Entry.plain``: no word whose
+  frequency is a name's, no short word no source knows);
 - wrong options (distractors) have the part of speech of the asked word and a similar level:
   the same level first, then one level away, then further; from an author's list, the author's
   own words come first and the built-in deck tops them up. An author's phrasal verb ("give up")
@@ -34,13 +36,19 @@ The rules every question follows (they are product requirements; the tests check
   answers are single common words (:meth:`Lexicon.synonym_answers`); entries screened out of the
   built-in deck (:mod:`livequiz.vocabulary.screening`) are neither asked nor offered;
 - no word is asked twice in one quiz, not even in another part of speech (an author's "record"
-  the noun and "record" the verb: one question, whose options never hold the other sense).
+  the noun and "record" the verb: one question, whose options never hold the other sense);
+- a question whose ``(word, kind)`` was flagged on this server (``exclude``: the open flags,
+  :mod:`livequiz.flags`) is not made until a teacher clears the flag; the word may still be
+  asked in another kind, and still be offered as a wrong option.
+
+:func:`replacement_question` makes one more question of a given kind and level for a teacher's
+draft, under the same rules, asking no word of the draft nor one related to a word of it.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from enum import StrEnum
 from typing import TypeVar
 
@@ -61,7 +69,10 @@ from livequiz.vocabulary.profiles import (
 )
 from livequiz.vocabulary.screening import SCREENED_LEVELS
 
-__all__ = ["BLANKABLE_POS", "QuestionKind", "fields_near", "generate_quiz"]
+__all__ = ["BLANKABLE_POS", "QuestionKind", "fields_near", "generate_quiz", "replacement_question"]
+
+#: A flagged question's key: ``(word case-folded, kind)``.
+FlagKey = tuple[str, str]
 
 _T = TypeVar("_T")
 
@@ -274,7 +285,7 @@ class _QuizBuilder:
         for examined, candidate in enumerate(candidates, start=1):
             if examined > MAX_CANDIDATES:
                 return None
-            if not candidate.suitable or not accept(candidate):
+            if not candidate.suitable or not candidate.entry.plain or not accept(candidate):
                 continue
             if examined <= LOOKAHEAD and not prefer(candidate):
                 waiting.append(candidate)
@@ -307,6 +318,7 @@ class _QuizBuilder:
             word=target.word,
             definition=target.review,
             example=example,
+            level=target.entry.level.value,
         )
 
     def _words_compatible(self, a: Profile, b: Profile) -> bool:
@@ -518,8 +530,12 @@ class _Picker:
         source: Deck,
         levels: Sequence[Level],
         kinds: Sequence[QuestionKind],
+        exclude: Collection[FlagKey] = frozenset(),
     ) -> None:
         rng = builder.rng
+        self._exclude = frozenset(exclude)
+        #: the words of a teacher's draft (see avoid)
+        self._avoided: set[str] = set()
         self._builder = builder
         self._source = source
         self._words = {level: _LazyShuffle(rng, source.with_level(level)) for level in levels}
@@ -538,6 +554,10 @@ class _Picker:
             self._positions[kind, level] += 1
             if entry.key in self._used or entry.key in self._used_related:
                 continue  # asked, or right in some sense of a word asked ("almost", "nearly")
+            if entry.related & self._avoided:
+                continue  # related to a word of the teacher's draft, the other way round
+            if (entry.key, kind.value) in self._exclude:
+                continue  # flagged on this server, not cleared yet
             if level in SCREENED_LEVELS and not entry.for_beginners:
                 continue  # a rare sense, or a definition in rare words: not for A1-B1
             question = self._builder.build(kind, profile(entry, self._source))
@@ -561,6 +581,16 @@ class _Picker:
             self._open_kinds.discard(kind)
         return None
 
+    def avoid(self, words: Iterable[str]) -> None:
+        """Ask none of ``words`` (a teacher's draft), nor a word related to one of them."""
+        for word in words:
+            key = word.casefold()
+            self._used.add(key)
+            self._avoided.add(key)
+            entry = self._source.get(word)
+            if entry is not None:
+                self._used_related |= entry.related
+
 
 def generate_quiz(
     deck: Deck | Iterable[Entry],
@@ -571,6 +601,7 @@ def generate_quiz(
     seed: int | str | bytes | None = None,
     options: int = 4,
     fallback: Deck | None = None,
+    exclude: Collection[FlagKey] = frozenset(),
 ) -> list[Question]:
     """``count`` questions about distinct words of ``deck``; see the module doc for the rules.
 
@@ -580,7 +611,8 @@ def generate_quiz(
     asked from ``levels`` only (default: every level of ``deck``); levels and ``kinds`` (default:
     all) each take turns, each round in a new random order, so both are mixed evenly; a kind or
     level that runs out of words leaves its turns to the others (see :class:`_Picker`).
-    ``options`` counts the right answer too.
+    ``options`` counts the right answer too. ``exclude`` holds ``(word, kind)`` pairs (the word
+    case-folded) not to make: the questions flagged on this server.
 
     The result depends only on the arguments: ``seed=None`` seeds from the operating system,
     any other seed gives the same quiz every time.
@@ -590,24 +622,14 @@ def generate_quiz(
     if the given entries hold a word twice in one part of speech
     (:func:`~livequiz.vocabulary.load_wordlist` never returns such a list).
     """
-    if not MIN_OPTIONS <= options <= MAX_OPTIONS:
-        raise Rejected(
-            ErrorCode.INVALID_SETTINGS,
-            f"a question has {MIN_OPTIONS} to {MAX_OPTIONS} options, not {options}",
-        )
     if count < 1:
         raise Rejected(ErrorCode.INVALID_SETTINGS, f"a quiz needs at least 1 question, not {count}")
-    if isinstance(deck, Deck):
-        source = deck
-        decks = [source] if fallback is None or fallback is source else [source, fallback]
-    else:
-        source = Deck(deck)
-        decks = [source, fallback if fallback is not None else Deck.builtin()]
+    source, decks = _decks(deck, fallback, options)
     chosen_levels = _parse_levels(levels, source)
     chosen_kinds = _parse_kinds(kinds)
 
     builder = _QuizBuilder(source, decks, random.Random(seed), options)
-    picker = _Picker(builder, source, chosen_levels, chosen_kinds)
+    picker = _Picker(builder, source, chosen_levels, chosen_kinds, exclude)
     questions: list[Question] = []
     while len(questions) < count and (question := picker.next_question()) is not None:
         questions.append(question)
@@ -618,3 +640,54 @@ def generate_quiz(
             f"words (levels {', '.join(chosen_levels)}; kinds {', '.join(chosen_kinds)})",
         )
     return questions
+
+
+def _decks(
+    deck: Deck | Iterable[Entry], fallback: Deck | None, options: int
+) -> tuple[Deck, list[Deck]]:
+    """The deck words are asked from, and the decks distractors come from, in order."""
+    if not MIN_OPTIONS <= options <= MAX_OPTIONS:
+        raise Rejected(
+            ErrorCode.INVALID_SETTINGS,
+            f"a question has {MIN_OPTIONS} to {MAX_OPTIONS} options, not {options}",
+        )
+    if isinstance(deck, Deck):
+        decks = [deck] if fallback is None or fallback is deck else [deck, fallback]
+        return deck, decks
+    source = Deck(deck)
+    return source, [source, fallback if fallback is not None else Deck.builtin()]
+
+
+def replacement_question(
+    deck: Deck | Iterable[Entry],
+    *,
+    kind: QuestionKind | str,
+    level: Level | str,
+    avoid: Iterable[str] = (),
+    seed: int | str | bytes | None = None,
+    options: int = 4,
+    fallback: Deck | None = None,
+    exclude: Collection[FlagKey] = frozenset(),
+) -> Question:
+    """A fresh question of ``kind`` about a word of ``level`` of ``deck``, for a teacher's draft.
+
+    It asks none of the words in ``avoid`` (every word of the draft, the replaced one
+    included), nor one related to them (the rule that keeps "almost" out of a quiz that asks
+    "nearly"), nor a flagged ``(word, kind)`` of ``exclude``; the rest is as
+    :func:`generate_quiz` (same decks, same rules). Raises :class:`Rejected` with
+    ``INVALID_SETTINGS`` for an unknown kind or level, ``NO_QUESTIONS`` when no word is left.
+    """
+    source, decks = _decks(deck, fallback, options)
+    (chosen_level,) = _parse_levels([level], source)
+    (chosen_kind,) = _parse_kinds([kind])
+    builder = _QuizBuilder(source, decks, random.Random(seed), options)
+    picker = _Picker(builder, source, [chosen_level], [chosen_kind], exclude)
+    picker.avoid(avoid)
+    question = picker.next_question()
+    if question is None:
+        raise Rejected(
+            ErrorCode.NO_QUESTIONS,
+            f"no other {chosen_level} word is left for a {chosen_kind.value} question "
+            "(every one is in the quiz already, related to one in it, or flagged)",
+        )
+    return question

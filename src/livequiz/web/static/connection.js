@@ -171,7 +171,62 @@ export const ERROR_TEXT = {
   question_not_open: "This question is not open any more.",
   network: "Could not reach the quiz server. Check your connection and try again.",
   connection_lost: "Connection lost. Reconnecting…",
+  not_in_review: "A question can be flagged once it has closed.",
 };
+
+/** The plain name of a question kind. */
+export const KIND_NAMES = {
+  word_to_meaning: "Word → meaning",
+  meaning_to_word: "Meaning → word",
+  synonym: "Synonym",
+  fill_blank: "Fill the blank",
+};
+
+/**
+ * A "Flag this question" control in `box`: a button that opens a one-line reason (optional)
+ * and sends the flag with `send(reason)` → {ok, data}; then says it was sent.
+ * `label` names the question for screen readers ("question 3", "the word 'harbour'").
+ */
+export function flagControl(box, label, send) {
+  const open = el("button", "flag-open", "Flag this question");
+  open.type = "button";
+  open.setAttribute("aria-label", `Flag ${label}`);
+  open.setAttribute("aria-expanded", "false");
+  const form = el("form", "flag-form");
+  form.hidden = true;
+  form.noValidate = true;
+  const id = `flag-reason-${Math.random().toString(36).slice(2, 9)}`;
+  const reasonLabel = el("label", "", "What is wrong with it? (optional)");
+  reasonLabel.htmlFor = id;
+  const reason = el("input", "flag-reason");
+  reason.id = id;
+  reason.type = "text";
+  reason.maxLength = 200;
+  reason.autocomplete = "off";
+  const submit = el("button", "flag-send", "Send flag");
+  submit.type = "submit";
+  const status = el("p", "flag-status");
+  status.setAttribute("role", "status");
+  form.append(reasonLabel, reason, submit);
+  box.replaceChildren(open, form, status);
+  open.addEventListener("click", () => {
+    form.hidden = !form.hidden;
+    open.setAttribute("aria-expanded", String(!form.hidden));
+    if (!form.hidden) reason.focus();
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    submit.disabled = true;
+    const { ok, data } = await send(reason.value.trim());
+    submit.disabled = false;
+    if (!ok) { status.textContent = errorText(data.error); return; }
+    form.hidden = true;
+    open.disabled = true;
+    open.textContent = "Flagged";
+    open.setAttribute("aria-expanded", "false");
+    status.textContent = data.new ? "Thank you: your teacher will look at this question." : "You had flagged it already.";
+  });
+}
 
 export function errorText(error) {
   if (!error) return "Something went wrong.";
@@ -246,8 +301,8 @@ export class Countdown {
   }
 }
 
-export const LETTERS = ["A", "B", "C", "D"];
-export const SHAPES = ["▲", "◆", "●", "■"];
+export const LETTERS = ["A", "B", "C", "D", "E", "F"];
+export const SHAPES = ["▲", "◆", "●", "■", "★", "⬟"];
 
 /** Drawn host/screen options: li.option-N with a shape, a letter and the text. */
 export function renderOptions(list, options, correct = null, counts = null) {

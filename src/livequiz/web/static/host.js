@@ -1,10 +1,13 @@
 // The host page: create a quiz, show how to join, watch the players, run the questions.
 import {
-  Connection, Countdown, api, describeReveal, el, errorText, renderBoard, renderOptions,
+  Connection, Countdown, KIND_NAMES, LETTERS, api, describeReveal, el, errorText, flagControl,
+  renderBoard, renderOptions,
 } from "./connection.js";
 
 const $ = (id) => document.getElementById(id);
 const STORE = "livequiz.host";
+// The last host token of this browser: a teacher's key to the server's flag list (24 hours).
+const TEACHER = "livequiz.teacher";
 let session = null; // {quiz_id, pin, host_token}
 let connection = null;
 const players = new Map(); // player_id → {nickname, present}
@@ -17,34 +20,96 @@ const say = (text) => { $("message").textContent = text || ""; };
 
 // ------------------------------------------------------------------ creating
 
+/** The form's options, checked; null (and the reason said) if a value is out of range. */
+async function readOptions() {
+  const count = Number($("count").value);
+  const seconds = Number($("seconds").value);
+  if (!Number.isInteger(count) || count < 1 || count > 100) { say("Questions: a whole number from 1 to 100."); $("count").focus(); return null; }
+  if (!Number.isInteger(seconds) || seconds < 5 || seconds > 600) { say("Seconds per question: a whole number from 5 to 600."); $("seconds").focus(); return null; }
+  const levels = [...document.querySelectorAll('input[name="level"]:checked')].map((i) => i.value);
+  const kinds = [...document.querySelectorAll('input[name="kind"]:checked')].map((i) => i.value);
+  const file = $("words-file").files[0] || null;
+  return { count, seconds, levels, kinds, file, words: file ? await file.text() : null };
+}
+
+function showCreateError(error) {
+  if (error?.code === "bad_word_list") sayWordListErrors(error);
+  else say(errorText(error));
+}
+
+function created(data) {
+  session = { quiz_id: data.quiz_id, pin: data.pin, host_token: data.host_token };
+  sessionStorage.setItem(STORE, JSON.stringify(session));
+  localStorage.setItem(TEACHER, data.host_token);
+  begin();
+}
+
 $("create-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   say("");
-  const count = Number($("count").value);
-  const seconds = Number($("seconds").value);
-  if (!Number.isInteger(count) || count < 1 || count > 100) { say("Questions: a whole number from 1 to 100."); $("count").focus(); return; }
-  if (!Number.isInteger(seconds) || seconds < 5 || seconds > 600) { say("Seconds per question: a whole number from 5 to 600."); $("seconds").focus(); return; }
+  const options = await readOptions();
+  if (!options) return;
   const form = new FormData();
-  form.append("count", String(count));
-  form.append("time_limit_s", String(seconds));
-  const levels = [...document.querySelectorAll('input[name="level"]:checked')].map((i) => i.value);
-  const kinds = [...document.querySelectorAll('input[name="kind"]:checked')].map((i) => i.value);
-  const file = $("words-file").files[0];
+  form.append("count", String(options.count));
+  form.append("time_limit_s", String(options.seconds));
   // An own word list is the teacher's choice of words: the level boxes filter the built-in deck.
-  if (levels.length && !file) form.append("levels", levels.join(","));
-  if (kinds.length) form.append("kinds", kinds.join(","));
-  if (file) form.append("words", file, file.name);
+  if (options.levels.length && !options.file) form.append("levels", options.levels.join(","));
+  if (options.kinds.length) form.append("kinds", options.kinds.join(","));
+  if (options.file) form.append("words", options.file, options.file.name);
   $("create-button").disabled = true;
   const { ok, data } = await api("/api/quizzes", { method: "POST", form });
   $("create-button").disabled = false;
+  if (!ok) { showCreateError(data.error); return; }
+  created(data);
+});
+
+// ------------------------------------------------------------------ the preview (a draft)
+
+let draft = null; // {questions: [...], words: text|null, seconds, editing: index|null}
+
+$("preview-button").addEventListener("click", async () => {
+  say("");
+  const options = await readOptions();
+  if (!options) return;
+  const body = { count: options.count };
+  if (options.levels.length && !options.file) body.levels = options.levels;
+  if (options.kinds.length) body.kinds = options.kinds;
+  if (options.words !== null) body.words = options.words;
+  $("preview-button").disabled = true;
+  const { ok, data } = await api("/api/drafts", { method: "POST", json: body });
+  $("preview-button").disabled = false;
+  if (!ok) { showCreateError(data.error); return; }
+  draft = { questions: data.questions, words: options.words, seconds: options.seconds, editing: null };
+  $("create-section").hidden = true;
+  $("preview-section").hidden = false;
+  drawDraft();
+  $("preview-title").focus();
+});
+
+$("preview-back").addEventListener("click", () => {
+  say("");
+  draft = null;
+  $("preview-section").hidden = true;
+  $("create-section").hidden = false;
+  $("preview-button").focus();
+});
+
+$("preview-create").addEventListener("click", async () => {
+  say("");
+  if (draft.editing !== null) { say(`Save or cancel your changes to question ${draft.editing + 1} first.`); return; }
+  $("preview-create").disabled = true;
+  const { ok, data } = await api("/api/quizzes", {
+    method: "POST", json: { questions: draft.questions, time_limit_s: draft.seconds },
+  });
+  $("preview-create").disabled = false;
   if (!ok) {
-    if (data.error?.code === "bad_word_list") sayWordListErrors(data.error);
-    else say(errorText(data.error));
+    showCreateError(data.error);
+    for (const problem of data.error?.problems ?? []) markProblem(problem);
     return;
   }
-  session = { quiz_id: data.quiz_id, pin: data.pin, host_token: data.host_token };
-  sessionStorage.setItem(STORE, JSON.stringify(session));
-  begin();
+  $("preview-section").hidden = true;
+  draft = null;
+  created(data);
 });
 
 // Every mistake of the list at once, each with its line, so one upload is enough to fix them.
@@ -64,8 +129,225 @@ function sayWordListErrors(error) {
   box.replaceChildren(el("p", "", `Word list: ${total} problems to fix:`), list);
 }
 
+function markProblem(problem) {
+  const item = $("preview-list").children[problem.question - 1];
+  if (!item) return;
+  item.classList.add("invalid");
+  item.append(el("p", "problem", `${problem.field}: ${problem.message}`));
+}
+
+function drawDraft() {
+  $("preview-list").replaceChildren(...draft.questions.map((q, i) => (
+    draft.editing === i ? editItem(q, i) : previewItem(q, i)
+  )));
+}
+
+function previewItem(q, i) {
+  const li = el("li", "preview-question");
+  li.dataset.index = String(i);
+  const head = el("p", "preview-head");
+  head.append(
+    el("span", "preview-number", `Question ${i + 1}`),
+    el("span", "tag kind", KIND_NAMES[q.kind] || q.kind),
+    el("span", "tag level", q.level ? `Level ${q.level}` : "Level –"),
+    el("span", "tag word", `Word: ${q.word}`),
+  );
+  const options = el("ol", "preview-options");
+  options.append(...q.options.map((text, j) => {
+    const option = el("li", j === q.correct_option ? "right" : "");
+    option.append(el("span", "letter", LETTERS[j]), el("span", "text", text));
+    if (j === q.correct_option) option.append(el("span", "mark", "✓ right answer"));
+    return option;
+  }));
+  const actions = el("div", "preview-actions");
+  const replace = el("button", "replace", "Replace");
+  replace.type = "button";
+  replace.setAttribute("aria-label", `Replace question ${i + 1}`);
+  replace.addEventListener("click", () => replaceQuestion(i, replace));
+  const edit = el("button", "edit", "Edit");
+  edit.type = "button";
+  edit.setAttribute("aria-label", `Edit question ${i + 1}`);
+  edit.addEventListener("click", () => {
+    if (draft.editing !== null) { say(`Save or cancel your changes to question ${draft.editing + 1} first.`); return; }
+    draft.editing = i;
+    drawDraft();
+    $("preview-list").children[i].querySelector("input").focus();
+  });
+  actions.append(replace, edit);
+  li.append(head, el("p", "preview-prompt", q.prompt), options, actions);
+  return li;
+}
+
+async function replaceQuestion(i, button) {
+  say("");
+  const q = draft.questions[i];
+  const body = { kind: q.kind, level: q.level, avoid: draft.questions.map((d) => d.word) };
+  if (draft.words !== null) body.words = draft.words;
+  button.disabled = true;
+  button.textContent = "Replacing…";
+  const { ok, data } = await api("/api/drafts/replacement", { method: "POST", json: body });
+  if (!ok) {
+    button.disabled = false;
+    button.textContent = "Replace";
+    say(data.error?.code === "no_questions"
+      ? `No other ${q.level} word is left for this kind of question: edit it instead.`
+      : errorText(data.error));
+    return;
+  }
+  draft.questions[i] = data.question;
+  drawDraft();
+  const item = $("preview-list").children[i];
+  item.querySelector("button.replace").focus();
+  announceDraft(`Question ${i + 1} replaced: ${data.question.prompt}`);
+}
+
+function announceDraft(text) {
+  $("preview-status").textContent = text;
+}
+
+function editItem(q, i) {
+  const li = el("li", "preview-question editing");
+  li.dataset.index = String(i);
+  const form = el("form", "edit-form");
+  form.noValidate = true;
+  const id = (name) => `edit-${i}-${name}`;
+  const field = (labelText, name, value, maxLength) => {
+    const label = el("label", "", labelText);
+    label.htmlFor = id(name);
+    const input = el("input");
+    input.type = "text";
+    input.id = id(name);
+    input.name = name;
+    input.value = value;
+    input.maxLength = maxLength;
+    return [label, input];
+  };
+  form.append(el("p", "preview-head", `Editing question ${i + 1} (${KIND_NAMES[q.kind] || q.kind}${q.level ? `, level ${q.level}` : ""})`));
+  form.append(...field("Question", "prompt", q.prompt, 300));
+  const answers = el("fieldset", "edit-options");
+  answers.append(el("legend", "", "Answers (choose the right one)"));
+  q.options.forEach((text, j) => {
+    const row = el("div", "edit-option");
+    const radio = el("input");
+    radio.type = "radio";
+    radio.name = `correct-${i}`;
+    radio.value = String(j);
+    radio.id = id(`right-${j}`);
+    radio.checked = j === q.correct_option;
+    radio.setAttribute("aria-label", `Answer ${LETTERS[j]} is the right one`);
+    const label = el("label", "visually-hidden", `Answer ${LETTERS[j]}`);
+    label.htmlFor = id(`option-${j}`);
+    const input = el("input", "option-text");
+    input.type = "text";
+    input.id = id(`option-${j}`);
+    input.value = text;
+    input.maxLength = 150;
+    row.append(radio, el("span", "letter", LETTERS[j]), label, input);
+    answers.append(row);
+  });
+  form.append(answers);
+  form.append(...field("Definition (shown in the review of missed words)", "definition", q.definition, 300));
+  form.append(...field("Example sentence (optional)", "example", q.example, 300));
+  const problem = el("p", "problem");
+  problem.setAttribute("role", "alert");
+  const actions = el("div", "preview-actions");
+  const save = el("button", "primary save", "Save");
+  save.type = "submit";
+  const cancel = el("button", "cancel", "Cancel");
+  cancel.type = "button";
+  actions.append(save, cancel);
+  form.append(problem, actions);
+  cancel.addEventListener("click", () => {
+    draft.editing = null;
+    drawDraft();
+    $("preview-list").children[i].querySelector("button.edit").focus();
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const options = [...form.querySelectorAll("input.option-text")].map((input) => input.value.trim());
+    const chosen = form.querySelector(`input[name="correct-${i}"]:checked`);
+    const prompt = form.elements.prompt.value.trim();
+    // The server checks everything again; these are the mistakes worth catching at once.
+    const fix = !prompt ? "The question needs some text."
+      : options.some((o) => !o) ? "Every answer needs some text."
+        : new Set(options.map((o) => o.toLowerCase())).size !== options.length ? "Two answers are the same: make them differ."
+          : !chosen ? "Choose the right answer." : "";
+    if (fix) { problem.textContent = fix; return; }
+    draft.questions[i] = {
+      ...q,
+      prompt,
+      options,
+      correct_option: Number(chosen.value),
+      definition: form.elements.definition.value.trim(),
+      example: form.elements.example.value.trim(),
+    };
+    draft.editing = null;
+    drawDraft();
+    $("preview-list").children[i].querySelector("button.edit").focus();
+    announceDraft(`Question ${i + 1} saved.`);
+  });
+  li.append(form);
+  return li;
+}
+
+// ------------------------------------------------------------------ flags (teachers)
+
+function teacherToken() {
+  return session?.host_token || localStorage.getItem(TEACHER);
+}
+
+async function loadFlags() {
+  const token = teacherToken();
+  if (!token) { $("flags-section").hidden = true; return; }
+  const { ok, status, data } = await api("/api/flags", { token });
+  if (!ok) {
+    if (status === 401 || status === 403) localStorage.removeItem(TEACHER); // expired
+    $("flags-section").hidden = true;
+    return;
+  }
+  $("flags-section").hidden = false;
+  const flags = data.flags;
+  $("flags-count").textContent = `(${flags.length})`;
+  $("flags-empty").hidden = flags.length > 0;
+  $("flags-list").replaceChildren(...flags.map((flag) => {
+    const li = el("li", "flag-item");
+    li.dataset.word = flag.word;
+    li.dataset.kind = flag.kind;
+    const head = el("p", "preview-head");
+    head.append(
+      el("span", "flag-word", flag.word),
+      el("span", "tag kind", KIND_NAMES[flag.kind] || flag.kind),
+      el("span", "tag level", flag.level ? `Level ${flag.level}` : "Level –"),
+      el("span", "flag-count", `${flag.flags} flag${flag.flags === 1 ? "" : "s"}`),
+    );
+    li.append(head, el("p", "preview-prompt", flag.prompt));
+    if (flag.reasons.length) {
+      const reasons = el("ul", "flag-reasons");
+      reasons.append(...flag.reasons.map((reason) => el("li", "", reason)));
+      li.append(reasons);
+    }
+    const clear = el("button", "flag-clear", "Clear");
+    clear.type = "button";
+    clear.setAttribute("aria-label", `Clear the flags of '${flag.word}' (${KIND_NAMES[flag.kind] || flag.kind})`);
+    clear.addEventListener("click", async () => {
+      clear.disabled = true;
+      const path = `/api/flags/${encodeURIComponent(flag.kind)}/${encodeURIComponent(flag.word)}`;
+      const answer = await api(path, { method: "DELETE", token: teacherToken() });
+      if (!answer.ok) { clear.disabled = false; say(errorText(answer.data.error)); return; }
+      await loadFlags();
+      $("flags-refresh").focus();
+    });
+    li.append(clear);
+    return li;
+  }));
+}
+
+$("flags-refresh").addEventListener("click", () => loadFlags());
+
 function begin() {
   $("create-section").hidden = true;
+  $("preview-section").hidden = true;
+  loadFlags();
   $("host-section").hidden = false;
   const joinUrl = `${location.origin}/play?pin=${session.pin}`;
   $("pin-display").textContent = session.pin;
@@ -207,6 +489,7 @@ function openQuestion(q, serverTimeMs) {
   $("host-prompt").textContent = q.prompt;
   renderOptions($("host-options"), q.options);
   $("host-reveal").hidden = true;
+  $("host-flag").hidden = true;
   if (q.open) countdown.start(q, serverTimeMs);
   else { countdown.stop(); $("host-countdown").textContent = "0"; }
   setAnswered(0, players.size);
@@ -220,8 +503,23 @@ function onClosed(frame) {
   if (question) renderOptions($("host-options"), question.options, frame.reveal.correct_option, frame.option_counts);
   $("host-reveal").textContent = describeReveal(frame.reveal);
   $("host-reveal").hidden = false;
+  showHostFlag();
   if (frame.option_counts) setAnswered(frame.option_counts.reduce((a, b) => a + b, 0), players.size);
   updateControls();
+}
+
+function showHostFlag() {
+  if (!question || $("host-flag").dataset.index === String(question.index) && !$("host-flag").hidden) return;
+  const index = question.index;
+  $("host-flag").dataset.index = String(index);
+  flagControl($("host-flag"), `question ${index + 1}`, async (reason) => {
+    const answer = await api(`/api/quizzes/${session.quiz_id}/flags`, {
+      method: "POST", token: session.host_token, json: reason ? { index, reason } : { index },
+    });
+    if (answer.ok) loadFlags();
+    return answer;
+  });
+  $("host-flag").hidden = false;
 }
 
 function setAnswered(answered, total) {
@@ -247,3 +545,4 @@ function onFinal(report) {
 
 try { session = JSON.parse(sessionStorage.getItem(STORE) || "null"); } catch { session = null; }
 if (session && session.host_token) begin();
+else loadFlags();

@@ -1,11 +1,12 @@
 // The player page: join, answer, see the result, the leaderboard and the review of missed words.
 import {
-  Connection, Countdown, api, describeReveal, el, errorText, formatNumber, ordinal, renderBoard,
+  Connection, Countdown, api, describeReveal, el, errorText, flagControl, formatNumber, ordinal,
+  renderBoard,
 } from "./connection.js";
 
 const $ = (id) => document.getElementById(id);
 const optionButtons = [...document.querySelectorAll("button.option")];
-const KEYS = { 1: 0, 2: 1, 3: 2, 4: 3, a: 0, b: 1, c: 2, d: 3 };
+const KEYS = { 1: 0, 2: 1, 3: 2, 4: 3, 5: 4, 6: 5, a: 0, b: 1, c: 2, d: 3, e: 4, f: 5 };
 const storageKey = (pin) => `livequiz.player.${pin}`;
 
 const state = {
@@ -168,6 +169,7 @@ function openQuestion(q, serverTimeMs, chosen = null) {
   $("locked").hidden = true;
   $("result").hidden = true;
   $("reveal").hidden = true;
+  if (fresh) { $("flag-box").hidden = true; delete $("flag-box").dataset.index; }
   if (q.open) countdown.start(q, serverTimeMs);
   else { countdown.stop(); $("countdown").textContent = "0"; }
   markChosen();
@@ -239,11 +241,27 @@ function reveal(info) {
   $("locked").hidden = true;
   $("reveal").textContent = describeReveal(info);
   $("reveal").hidden = false;
+  offerFlag(state.question.index);
   if (state.chosen === null) {
     $("result").textContent = "Time's up – no answer. +0 points";
     $("result").className = "result is-wrong";
     $("result").hidden = false;
   }
+}
+
+/** A flag on question `index` of this quiz, sent with the player's token. */
+function sendFlag(index, reason) {
+  return api(`/api/quizzes/${state.quizId}/flags`, {
+    method: "POST", token: state.token, json: reason ? { index, reason } : { index },
+  });
+}
+
+function offerFlag(index) {
+  const box = $("flag-box");
+  if (box.dataset.index === String(index)) { box.hidden = false; return; } // keep what was typed
+  box.dataset.index = String(index);
+  flagControl(box, `question ${index + 1}`, (reason) => sendFlag(index, reason));
+  box.hidden = false;
 }
 
 function onClosed(frame) {
@@ -305,7 +323,11 @@ function onFinal(results) {
   const missed = results.missed || [];
   $("review").replaceChildren(...missed.map((word) => {
     const li = el("li");
+    li.dataset.index = String(word.index);
     li.append(el("span", "word", word.word), el("span", "definition", word.definition), el("span", "example", word.example || ""));
+    const box = el("div", "flag-box");
+    flagControl(box, `the question on '${word.word}'`, (reason) => sendFlag(word.index, reason));
+    li.append(box);
     return li;
   }));
   $("review-empty").hidden = missed.length > 0;
