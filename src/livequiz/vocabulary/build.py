@@ -116,7 +116,8 @@ _SEXUAL = re.compile(
     r"semen|testicle\w*|scrotum|clitoris|brothel\w*|sodom\w*|fellatio|cunnilingus|"
     r"aphrodisiac\w*|libido|lust(s|ful|y|ed|ing)?|seduc\w*|adulter(y|ous|er|ess)|"
     r"rape[ds]?|raping|rapist\w*|incest\w*|(have|having|had|suggest|suggests) sex|"
-    r"sex (to|with)|promiscu\w*|orgy|orgies|rapeseed)\b"  # the plant's name reads as the crime
+    r"sex (to|with)|sexually attracted|homosexual\w*|promiscu\w*|orgy|orgies|"
+    r"rapeseed)\b"  # the plant's name reads as the crime
 )
 #: A sense that is only a note on how the word combines ("looking: appearing to be as
 #: specified; usually used as combining forms"): nothing to ask.
@@ -517,6 +518,7 @@ def _record(
         for example in synset.examples
         if forms & set(re.findall(r"[a-z]+", example.casefold()))
         and SWEAR_WORDS.isdisjoint(re.findall(r"[a-z]+", example.casefold()))
+        and not _SEXUAL.search(example.casefold())  # "its brothels, its opium parlors"
         and (level.rank > Level.B1.rank or not _rare_words(example, forms, sources))
     ][:2]
     synonyms = sorted(
