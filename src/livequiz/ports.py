@@ -229,6 +229,35 @@ class Flag:
     def key(self) -> tuple[str, str]:
         return flag_key(self.word, self.kind)
 
+    def row(self) -> tuple[str | int, ...]:
+        """The values in the column order of both flag tables (:data:`FLAG_COLUMNS`)."""
+        return (
+            *self.key,
+            self.quiz_id,
+            self.flagger,
+            self.word,
+            self.level,
+            self.prompt,
+            self.question,
+            self.reason,
+            self.at_ms,
+        )
+
+
+#: The columns of a stored flag, in the order of :meth:`Flag.row`, for every adapter.
+FLAG_COLUMNS = (
+    "word_key",
+    "kind",
+    "quiz_id",
+    "flagger",
+    "word",
+    "level",
+    "prompt",
+    "question",
+    "reason",
+    "at_ms",
+)
+
 
 def flag_key(word: str, kind: str) -> tuple[str, str]:
     """What a flag is kept by: the word case-folded, and the kind."""

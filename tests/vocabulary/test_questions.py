@@ -494,6 +494,13 @@ def test_a_synonym_answer_is_the_word_in_the_sense_asked_and_not_inside_it(deck:
     # WordNet lists "bar" (a cake of soap) among the synonyms of cake: not in the sense asked
     cake = profile(deck["cake"], deck)
     assert "bar" not in {a.word for a in lexicon.synonym_answers(cake)}
+    # "root" is a source only in a rare sense: its main one is the plant's
+    source = profile(deck["source"], deck)
+    assert "root" in deck["source"].synonyms
+    assert "root" not in {a.word for a in lexicon.synonym_answers(source)}
+    # "theater" is the other spelling of theatre, not another word
+    theatre = profile(deck["theatre"], deck)
+    assert "theater" not in {a.word for a in lexicon.synonym_answers(theatre)}
     # "site" is inside "website": the prompt would give it away
     website = profile(deck["website"], deck)
     assert "site" not in {a.word for a in lexicon.synonym_answers(website)}
@@ -502,6 +509,7 @@ def test_a_synonym_answer_is_the_word_in_the_sense_asked_and_not_inside_it(deck:
     ]
     for q in quiz:
         assert deck[q.answer].definition == deck[q.word].definition, q
+        assert deck[q.answer].main, q
         assert q.answer not in q.word, q
         assert q.word not in q.answer, q
 

@@ -45,6 +45,7 @@ import orjson
 from livequiz import names
 from livequiz.adapters import pg_schema
 from livequiz.ports import (
+    FLAG_COLUMNS,
     Fenced,
     Flag,
     FlaggedQuestion,
@@ -501,18 +502,7 @@ class PostgresRecords:
     async def add_flag(self, flag: Flag) -> bool:
         """One insert; the primary key makes a repeated flag a no-op (``ON CONFLICT``)."""
         async with self._connection("storing a flag") as connection:
-            added = await connection.fetchval(
-                self._sql.add_flag,
-                *flag.key,
-                flag.quiz_id,
-                flag.flagger,
-                flag.word,
-                flag.level,
-                flag.prompt,
-                flag.question,
-                flag.reason,
-                flag.at_ms,
-            )
+            added = await connection.fetchval(self._sql.add_flag, *flag.row())
         return added is not None
 
     async def open_flags(self) -> list[FlaggedQuestion]:
@@ -756,10 +746,9 @@ class _Statements:
         self.insert_secret = f"""
             INSERT INTO {secrets_} (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING"""
         self.select_secret = f"SELECT value FROM {secrets_} WHERE name = $1"
+        places = ", ".join(f"${n}" for n in range(1, len(FLAG_COLUMNS) + 1))
         self.add_flag = f"""
-            INSERT INTO {flags} (word_key, kind, quiz_id, flagger, word, level, prompt,
-                                 question, reason, at_ms)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            INSERT INTO {flags} ({", ".join(FLAG_COLUMNS)}) VALUES ({places})
             ON CONFLICT DO NOTHING
             RETURNING 1"""
         self.flags = f"""

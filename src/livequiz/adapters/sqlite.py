@@ -24,7 +24,7 @@ from typing import TypeVar
 
 import orjson
 
-from livequiz.ports import Flag, QuizDefinition, Record, Row
+from livequiz.ports import FLAG_COLUMNS, Flag, QuizDefinition, Record, Row
 
 T = TypeVar("T")
 
@@ -206,19 +206,9 @@ class SqliteJournal:
 
     def _add_flag(self, flag: Flag) -> bool:
         cursor = self._connect().execute(
-            "INSERT OR IGNORE INTO flags (word_key, kind, quiz_id, flagger, word, level, prompt,"
-            " question, reason, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                *flag.key,
-                flag.quiz_id,
-                flag.flagger,
-                flag.word,
-                flag.level,
-                flag.prompt,
-                flag.question,
-                flag.reason,
-                flag.at_ms,
-            ),
+            f"INSERT OR IGNORE INTO flags ({', '.join(FLAG_COLUMNS)})"
+            f" VALUES ({', '.join('?' * len(FLAG_COLUMNS))})",
+            flag.row(),
         )
         return cursor.rowcount == 1
 

@@ -170,6 +170,23 @@ SENSE_CHOICES = {
     "program": "a radio or television show",
     "thing": "a separate and self-contained entity",
     "video": "a recording of both the visual and audible",
+    # found by the second blind review and the senses it led to
+    "broadcaster": "someone who broadcasts on radio or television",
+    "copy": "a thing made to be similar or identical",
+    "cosy": "enjoying or affording comforting warmth",
+    "crease": "an angular or rounded shape made by folding",
+    "draw": "represent by making a drawing of",
+    "favourite": "something regarded with special favor",
+    "grow": "become larger, greater, or bigger",
+    "holy": "belonging to or derived from or associated with a divine power",
+    "humour": "the quality of being funny",
+    "jade": "a semiprecious gemstone",
+    "nap": "a period of time spent sleeping",
+    "now": "at the present moment",
+    "queue": "a line of people or vehicles waiting",
+    "tidy": "marked by order and cleanliness",
+    "tier": "a relative position or degree of value",
+    "vet": "a doctor who practices veterinary medicine",
 }
 #: Headwords left out by hand: a prefix ("non"), a modal verb WordNet only has as a noun
 #: ("must"), an inflection ("gone"). (Names such as "john" stay in the deck and are screened
@@ -553,6 +570,7 @@ def _record(
         and _for_beginners(sense, wordnet, sources, by_hand=lemma in SENSE_CHOICES),
         # offered as a wrong option: not a name ("franklin"), nor a short word no source knows
         "plain": not name and (known or len(lemma) > 3),
+        "main": lemma in SENSE_CHOICES or _main_sense(sense, wordnet),
         "field": synset.field,
         "fields": sorted(
             {wordnet.synset(s.synset).field for s in wordnet.lemma_senses(lemma) if s.pos == pos}
@@ -569,6 +587,16 @@ def _rare_words(sentence: str, forms: set[str], sources: Sources) -> list[str]:
         for word in re.findall(r"[a-z]+", sentence.casefold())
         if len(word) > 3 and word not in forms and sources.zipf(word) < _RARE_ZIPF
     ]
+
+
+def _main_sense(sense: Sense, wordnet: WordNet) -> bool:
+    """Whether ``sense`` is the one a reader takes the word in: met most often of all its
+    senses, or, if none was ever tagged, WordNet's first sense in its part of speech. A synonym
+    answer must be asked in its main sense ("root" is a source only in a rare sense)."""
+    top = max(s.count for s in wordnet.lemma_senses(sense.lemma))
+    if top > 0:
+        return sense.count == top
+    return sense.number == 1
 
 
 def _for_beginners(

@@ -141,6 +141,9 @@ class Entry:
     #: is a name's ("franklin", "khan"), nor a short word no source knows ("rep"). Such words
     #: read as junk beside the answer; they may still be asked. True for an author's words.
     plain: bool = True
+    #: Whether the asked sense is the word's main one (met most often, or WordNet's first if
+    #: none was met): only then is the word a synonym question's answer. True for an author's.
+    main: bool = True
 
     def __post_init__(self) -> None:
         if not self.word.strip():
@@ -177,6 +180,7 @@ class Entry:
             field=record.get("field", ""),
             fields=_fields(tuple(record.get("fields", ()))),
             plain=record.get("plain", True),
+            main=record.get("main", True),
         )
 
 

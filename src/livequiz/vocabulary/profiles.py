@@ -356,7 +356,8 @@ class Lexicon:
         A single word (letters only) that a deck has with the same part of speech, with Zipf >=
         :data:`MIN_SYNONYM_ZIPF` and at most :data:`MAX_SYNONYM_LEVEL_GAP` level from the word;
         not of the word's family, not also an antonym, not screened out; neither word inside
-        the other ("site", "website"); and asked in the same sense (:func:`_same_sense`).
+        the other ("site", "website"); asked in the same sense (:func:`_same_sense`), which is
+        the synonym's main one (``Entry.main``).
         Multiword synonyms ("all
         the same"), rare ones ("nigh") and ones whose everyday sense is another part of speech
         ("dead" for "perfectly") make poor options.
@@ -380,6 +381,8 @@ class Lexicon:
                 or key in target.key  # "site" for website: the prompt holds the answer
                 or target.key in key  # "hamburger" for burger
                 or not _same_sense(candidate.entry, target.entry)
+                or not candidate.entry.main  # "root" for source: its rare sense
+                or key in target.entry.forms  # "theater" for theatre: the other spelling
             ):
                 continue
             answers.append(candidate)
