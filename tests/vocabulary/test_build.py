@@ -112,6 +112,7 @@ def test_a_word_whose_frequency_is_a_name_s_is_not_for_beginners(deck: Deck) -> 
     for word in ("fart", "clegg", "ness"):  # crude, a name's frequency, a fragment
         assert word not in deck, word
     assert not deck["franklin"].plain  # a name to learners: never a wrong option
+    assert not deck["ganja"].plain  # may be asked at C2, never offered by chance
     assert deck["house"].plain
 
 

@@ -520,3 +520,17 @@ def test_wrong_options_of_the_built_in_deck_are_plain_words(deck: Deck) -> None:
     quiz = [q for seed in range(60) for q in generate_quiz(deck, count=10, seed=seed)]
     words = {q.options[i] for q in quiz for i in range(len(q.options)) if i != q.correct_option}
     assert not words & {e.word for e in names}
+
+
+def test_a_beginner_reads_only_definitions_meant_for_beginners(deck: Deck) -> None:
+    quiz = [
+        q
+        for seed in range(30)
+        for q in generate_quiz(
+            deck, levels=["A1", "A2"], kinds=["word_to_meaning"], count=10, seed=seed
+        )
+    ]
+    for q in quiz:
+        for option in q.options:
+            owners = definition_owners(option, [deck])
+            assert any(e.for_beginners for e in owners), (q, option)

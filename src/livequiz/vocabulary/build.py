@@ -202,6 +202,13 @@ EXCLUDED = frozenset(
     # variant spellings that read as something else, found by the blind review
     | {"calif", "sens", "batten"}
 )
+#: Words that may be asked but are never offered as a wrong option: drugs, diseases of sex,
+#: the body's private parts and sexual identity, found as distractors by the blind reviews.
+NOT_OFFERED = frozenset(
+    {"ganja", "marijuana", "cannabis", "cocaine", "heroin", "opium", "syphilis", "gonorrhea"}
+    | {"herpes", "anus", "rectum", "transsexual", "transvestite", "bisexual", "heterosexual"}
+    | {"urine", "feces", "excrement", "vomit", "condom", "brothel"}
+)
 #: Roman numerals ("iii", "viii"): WordNet has them as adjectives, no class asks them.
 _ROMAN = re.compile(r"m{0,3}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})")
 #: A headword that is also a name ("Smith", "Henry", "August") and whose own senses were
@@ -568,8 +575,9 @@ def _record(
         "forms": sorted(_forms(lemma, wordnet, sources)),
         "for_beginners": not name
         and _for_beginners(sense, wordnet, sources, by_hand=lemma in SENSE_CHOICES),
-        # offered as a wrong option: not a name ("franklin"), nor a short word no source knows
-        "plain": not name and (known or len(lemma) > 3),
+        # offered as a wrong option: a word some source knows (tagged, or with a CEFR level),
+        # not a name ("franklin"), not a subject a class should not meet by chance
+        "plain": known and not name and lemma not in NOT_OFFERED,
         "main": lemma in SENSE_CHOICES or _main_sense(sense, wordnet),
         "field": synset.field,
         "fields": sorted(

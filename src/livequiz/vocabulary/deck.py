@@ -137,9 +137,10 @@ class Entry:
     #: :mod:`livequiz.vocabulary.questions`). Empty for an author's own words.
     field: str = ""
     fields: frozenset[str] = frozenset()
-    #: Whether the generator may offer the word as a wrong option: not a word whose frequency
-    #: is a name's ("franklin", "khan"), nor a short word no source knows ("rep"). Such words
-    #: read as junk beside the answer; they may still be asked. True for an author's words.
+    #: Whether the generator may offer the word as a wrong option: a word some source knows
+    #: (WordNet's tagged texts, or a CEFR list), not one whose frequency is a name's
+    #: ("franklin", "khan"), not a subject a class should not meet by chance ("ganja"). Other
+    #: words read as junk beside the answer; they may still be asked. True for an author's.
     plain: bool = True
     #: Whether the asked sense is the word's main one (met most often, or WordNet's first if
     #: none was met): only then is the word a synonym question's answer. True for an author's.

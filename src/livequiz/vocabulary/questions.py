@@ -327,10 +327,14 @@ class _QuizBuilder:
     # -- the four kinds -----------------------------------------------------------------------
 
     def _word_to_meaning(self, target: Profile, correct: str) -> Question | None:
+        # at A1-B1 the wrong definitions are read too: only those meant for beginners
+        beginner = target.entry.level in SCREENED_LEVELS
+
         def accept(candidate: Profile) -> bool:
             text = candidate.definition
             return (
                 text is not None
+                and (candidate.entry.for_beginners or not beginner)
                 and text.casefold() != correct.casefold()
                 and not leaks(target.word, text, target.entry.forms)
                 and not near_identical(candidate.gist, target.gist)
