@@ -106,3 +106,9 @@ def test_subject_label(raw: str, label: str | None) -> None:
 )
 def test_clean_example(raw: str, cleaned: str | None) -> None:
     assert clean_example(raw) == cleaned
+
+
+def test_wordnet_s_slip_in_a_compass_point_is_mended() -> None:
+    # "west: the cardinal compass point that is a 270 degrees", read as ungrammatical at A2
+    west = clean_definition("the cardinal compass point that is a 270 degrees")
+    assert west == "the cardinal compass point that is at 270 degrees"

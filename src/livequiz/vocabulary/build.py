@@ -200,7 +200,7 @@ EXCLUDED = frozenset(
     # crude words a teacher does not want on the projector, even as a wrong option
     | {"fart", "bong", "poo", "poop", "pee", "turd", "snot", "booger", "butt", "bum", "puke"}
     # variant spellings that read as something else, found by the blind review
-    | {"calif", "sens", "batten"}
+    | {"calif", "sens", "batten", "brad", "babu"}
 )
 #: Words that may be asked but are never offered as a wrong option: drugs, diseases of sex,
 #: the body's private parts and sexual identity, found as distractors by the blind reviews.

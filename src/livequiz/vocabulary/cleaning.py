@@ -81,6 +81,9 @@ def _drop_parentheses(text: str) -> str:
     return _PAREN_RE.sub(replace, text)
 
 
+_COMPASS_RE = re.compile(r"\bthat is a (\d+) degrees")
+
+
 def clean_definition(raw: str) -> str | None:
     """The gloss as a learner should read it, or ``None`` if it cannot be made presentable.
 
@@ -95,6 +98,7 @@ def clean_definition(raw: str) -> str | None:
     text = _QUOTED_RE.sub(r'"\1"', text)
     text = _SPACES_RE.sub(" ", text)
     text = re.sub(r"\s+([,;:.])", r"\1", text)
+    text = _COMPASS_RE.sub(r"that is at \1 degrees", text)  # WordNet: "that is a 270 degrees"
     text = _TRAILING_RE.sub("", text).strip()
     words = text.split()
     if (
