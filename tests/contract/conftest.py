@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from livequiz.ports import Records
 from tests.contract.harness import ADAPTERS, DURABLE_ADAPTERS, Adapter, Harness
+from tests.contract.records_harness import BACKENDS, Storage
 
 
 async def _harness(spec: Adapter, directory: Path) -> AsyncIterator[Harness]:
@@ -34,3 +36,18 @@ async def adapter(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 async def durable(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
     async for harness in _harness(request.param, tmp_path):
         yield harness
+
+
+@pytest.fixture(params=list(BACKENDS.values()), ids=list(BACKENDS))
+async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
+    """The records storage of each backend (``test_records``, ``test_flags``), closed after."""
+    storage = Storage(request.param, tmp_path)
+    try:
+        yield storage
+    finally:
+        await storage.close()
+
+
+@pytest.fixture
+async def records(storage: Storage) -> Records:
+    return await storage.open()

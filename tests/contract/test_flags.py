@@ -8,28 +8,9 @@ server, a schema of the test's own).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from livequiz.ports import Flag, Records
 from tests.contract.harness import Harness
-from tests.contract.records_harness import BACKENDS, T0, Storage
-
-
-@pytest.fixture(params=list(BACKENDS.values()), ids=list(BACKENDS))
-async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
-    storage = Storage(request.param, tmp_path)
-    try:
-        yield storage
-    finally:
-        await storage.close()
-
-
-@pytest.fixture
-async def records(storage: Storage) -> Records:
-    return await storage.open()
+from tests.contract.records_harness import T0, Storage
 
 
 def flag(

@@ -8,15 +8,12 @@ journal and the leases must behave as one shared database to both.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from livequiz.domain.commands import Join, to_record
 from livequiz.ports import Fenced, PinTaken, Record, Records, Row, UnknownQuiz
 from tests.contract.records_harness import (
-    BACKENDS,
     SHORT_LEASE_S,
     T0,
     Storage,
@@ -25,20 +22,6 @@ from tests.contract.records_harness import (
 
 #: Waits this much longer than a lease so that it has surely expired by the database's clock.
 EXPIRY_MARGIN_S = 0.15
-
-
-@pytest.fixture(params=list(BACKENDS.values()), ids=list(BACKENDS))
-async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
-    storage = Storage(request.param, tmp_path)
-    try:
-        yield storage
-    finally:
-        await storage.close()
-
-
-@pytest.fixture
-async def records(storage: Storage) -> Records:
-    return await storage.open()
 
 
 def record(seq: int) -> Record:
