@@ -3,10 +3,10 @@
 :func:`cluster` starts ``livequiz serve`` processes (``tests/deploy/processes.py``) over one fresh
 PostgreSQL schema and the machine's NATS. :class:`Player` is a client as a phone would be: one
 WebSocket connection, and when it drops, a new one to another process with the same token, and
-the unacknowledged answer sent again. :class:`Ledger` keeps every acknowledgement any player
-got; :meth:`Ledger.check` compares them with the quiz's final results as the server stores
-them: an acknowledged answer missing or a score that differs is a lost answer; an answer
-counted twice shows as a score above the acks' sum.
+the unacknowledged answer sent again. :class:`Ledger` is the checker of
+tests/reliability/checker.py: every acknowledgement any player got and every frame each client
+saw, compared with the quiz's final results as the server stores them (lost, doubled, recount,
+sequence numbers going back, stale snapshots).
 
 Without PostgreSQL or NATS the tests skip loudly (and fail under ``CI=true``:
 tests/conftest.py).
@@ -21,7 +21,7 @@ import secrets
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
@@ -33,6 +33,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from tests.deploy.processes import LiveQuizProcess, livequiz_processes
+from tests.reliability.checker import QuizHistory
 
 DATABASE_URL = os.environ.get(
     "LIVEQUIZ_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -278,34 +279,14 @@ class Player:
 # ---------------------------------------------------------------------- the checker
 
 
-@dataclass
-class Ledger:
-    """Every acknowledgement players got, to compare with what the server stored."""
+class Ledger(QuizHistory):
+    """The checker (:class:`tests.reliability.checker.QuizHistory`), counting repeats too."""
 
-    acks: dict[tuple[str, int], Frame] = field(default_factory=dict)
-    repeats: int = 0
+    def __init__(self) -> None:
+        super().__init__("")
+        self.repeats = 0
 
     def record(self, name: str, ack: Frame) -> None:
-        key = (name, ack["q"])
-        first = self.acks.setdefault(key, ack)
-        if first is not ack:
+        if (name, ack["q"]) in self.acks:
             self.repeats += 1
-            # a repeat of an acknowledged answer must give back the first result
-            assert ack["status"] in ("duplicate", "already_answered"), (name, ack)
-            assert ack["seq"] == first["seq"], (name, first, ack)
-            assert ack["answer"] == first["answer"], (name, first, ack)
-
-    def check(self, report: Frame, names: Sequence[str]) -> dict[str, int]:
-        """Compare with the host's final report: returns ``lost`` and ``doubled`` counts (both
-        must be 0) and the number of acknowledged answers checked."""
-        lines = {line["nickname"]: line for line in report["players"]}
-        lost = doubled = 0
-        for name in names:
-            mine = [ack for (who, _), ack in self.acks.items() if who == name]
-            points = sum(ack["answer"]["points"] for ack in mine)
-            line = lines[name]
-            if line["answered"] < len(mine) or line["score"] < points:
-                lost += 1
-            elif line["answered"] > len(mine) or line["score"] > points:
-                doubled += 1
-        return {"lost": lost, "doubled": doubled, "acknowledged": len(self.acks)}
+        super().record(name, ack)
