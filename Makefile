@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup run test lint browser deploy-tools wordnet screenshots bench clean
+.PHONY: setup run test lint browser deploy-tools wordnet screenshots bench reliability clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,17 @@ screenshots: setup browser
 # machine otherwise idle while it runs: the figures are only comparable within one run.
 bench: setup
 	bench/report.sh
+
+# The long fault runs behind docs/reliability.md (~15 minutes): 100 kill -9 of the embedded
+# server at random moments, the full and slow disk, the cluster faults on PostgreSQL + NATS, all
+# reported through the checker (tests/reliability/checker.py). Figures are printed and appended
+# to docs/reliability/results.jsonl, from which the report's tables are written.
+RELIABILITY_KILLS ?= 100
+reliability: setup deploy-tools
+	mkdir -p docs/reliability
+	LIVEQUIZ_RELIABILITY_KILLS=$(RELIABILITY_KILLS) \
+	LIVEQUIZ_RELIABILITY_OUT=$(CURDIR)/docs/reliability/results.jsonl \
+	  $(BIN)/pytest -p no:cacheprovider --no-cov -s -q tests/reliability tests/cluster tests/durability
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis

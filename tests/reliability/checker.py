@@ -15,7 +15,9 @@ What it counts (each must be 0):
   acks disagree with the stored answer key (an answer acknowledged as correct that the reveal
   says was wrong, points for a wrong answer).
 * ``inconsistent``: repeats of one answer that did not give back the first result (another
-  ``seq`` or another ``answer``), and two answers acknowledged under one ``seq``.
+  ``seq`` or another ``answer``; in ``at_close`` mode a repeat after the close may reveal what
+  the first ack only confirmed, and then every later one must show the same), and two answers
+  acknowledged under one ``seq``.
 * ``regressions``: a frame whose ``seq`` is below one the same client saw before, over all its
   connections: "numbers never go back" (docs/protocol.md, sequence numbers), across restarts too.
 * ``stale``: clients whose last snapshot, taken after the quiz finished, disagrees with the final
@@ -126,20 +128,29 @@ class QuizHistory:
         return verdict
 
     def _first_results(self, verdict: Verdict) -> dict[tuple[str, int], Frame]:
-        firsts: dict[tuple[str, int], Frame] = {}
+        """Each answer's result: its first ack, or, in ``at_close`` mode, the first revealed
+        repeat (an ack sent after the close shows what the first only confirmed)."""
+        results: dict[tuple[str, int], Frame] = {}
         by_seq: dict[int, tuple[str, int]] = {}
         for key, acks in self.acks.items():
-            first = acks[0]
-            firsts[key] = first
+            first = result = acks[0]
             for repeat in acks[1:]:
-                if (repeat["seq"], repeat["answer"]) != (first["seq"], first["answer"]):
+                same = repeat["seq"] == first["seq"] and (
+                    repeat["answer"]["option"] == first["answer"]["option"]
+                )
+                if same and result["answer"].get("revealed"):
+                    same = repeat["answer"] == result["answer"]
+                if not same:
                     verdict.inconsistent += 1
-                    verdict.problems.append(f"{key}: repeat {repeat} differs from {first}")
+                    verdict.problems.append(f"{key}: repeat {repeat} differs from {result}")
+                elif repeat["answer"].get("revealed"):
+                    result = repeat
+            results[key] = result
             other = by_seq.setdefault(first["seq"], key)
             if other != key:
                 verdict.inconsistent += 1
                 verdict.problems.append(f"{key} and {other} acknowledged under seq {first['seq']}")
-        return firsts
+        return results
 
     def _against_report(
         self, report: Frame, firsts: Mapping[tuple[str, int], Frame], verdict: Verdict
@@ -156,7 +167,10 @@ class QuizHistory:
                     f"{name}: acknowledged answer to unreported question {index}"
                 )
                 continue
-            if answer.get("revealed"):
+            if not answer.get("revealed"):
+                verdict.recount += 1
+                verdict.problems.append(f"{name}: question {index} never revealed to its player")
+            else:
                 right = answer["option"] == question["correct_option"]
                 if answer["correct"] != right or (not right and answer["points"] != 0):
                     verdict.recount += 1
@@ -181,7 +195,6 @@ class QuizHistory:
         names = {name for name, _ in firsts} | set(lines)
         for name in names:
             mine = [ack for (who, _), ack in firsts.items() if who == name]
-            # points as the ack told them; at_close acks get them at the reveal, not here
             points = sum(ack["answer"].get("points", 0) for ack in mine)
             line = lines.get(name, {"answered": 0, "score": 0})
             if line["answered"] != len(mine) or line["score"] != points:

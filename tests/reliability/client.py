@@ -25,8 +25,9 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 Frame = dict[str, Any]
 
-#: Generous: a loaded two-core machine restarting a server many times over.
-TIMEOUT_S = 60.0
+#: Generous: a loaded two-core machine restarting a server many times over (and a killed
+#: process can take long to die: see tests/reliability/faults.py).
+TIMEOUT_S = 150.0
 #: Reconnect backoff (docs/protocol.md, reconnecting): base and cap, in seconds.
 BACKOFF_BASE_S = 0.05
 BACKOFF_CAP_S = 1.0

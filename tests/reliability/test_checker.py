@@ -165,3 +165,25 @@ def test_acks_and_host_acks_may_arrive_after_a_later_board() -> None:
 )
 def test_a_client_back_with_an_old_view_is_stale(state: Frame) -> None:
     assert history().check(report(), {**FINAL, "Anna": state}).stale == 1
+
+
+def test_at_close_acks_count_with_the_revealed_repeat() -> None:
+    checked = QuizHistory("q1")
+    hidden = ack(0, 2, 5, 0, 0, True)
+    hidden["answer"] = {"index": 0, "option": 2, "revealed": False}
+    checked.record("Anna", hidden)
+    stored = {
+        "players": [{"nickname": "Anna", "score": 900, "answered": 1}],
+        "questions": [{"index": 0, "correct_option": 2, "option_counts": [0, 0, 1, 0]}],
+    }
+    verdict = checked.check(stored, None)
+    # never revealed: neither the answer nor the score it went into can be recounted
+    assert verdict.recount == 2
+    revealed = ack(0, 2, 5, 900, 900, True)
+    revealed["status"] = "duplicate"
+    checked.record("Anna", revealed)
+    assert checked.check(stored, None).ok
+    wrong = copy.deepcopy(revealed)
+    wrong["answer"]["points"] = 800
+    checked.record("Anna", wrong)  # a later repeat must show the same revealed result
+    assert checked.check(stored, None).inconsistent == 1

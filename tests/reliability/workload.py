@@ -135,6 +135,7 @@ async def play_quiz(
     players: int = 8,
     questions: int = 10,
     answer_pause_s: float = 0.3,
+    reveal: str = "immediate",
 ) -> Played:
     """Create, play and finish one quiz; check it; return what happened."""
     created = (
@@ -143,7 +144,12 @@ async def play_quiz(
             "POST",
             "/api/quizzes",
             201,
-            json={"count": questions, "time_limit_s": 60, "seed": rng.randrange(1 << 30)},
+            json={
+                "count": questions,
+                "time_limit_s": 60,
+                "seed": rng.randrange(1 << 30),
+                "settings": {"reveal": reveal},
+            },
         )
     ).json()
     quiz_id, pin = created["quiz_id"], created["pin"]
@@ -160,6 +166,8 @@ async def play_quiz(
 
     played = Played(quizzes=1)
 
+    chosen: dict[tuple[str, int], int] = {}
+
     async def answer(name: str, index: int) -> None:
         await asyncio.sleep(rng.uniform(0, answer_pause_s))
         option = rng.randrange(4)
@@ -170,12 +178,17 @@ async def play_quiz(
             played.refused += 1
             return
         played.ack_latencies.append(time.monotonic() - sent)
+        chosen[(name, index)] = option
         history.record(name, ack)
 
     for index in range(questions):
         await host_until(host, "start" if index == 0 else "next", at_question(index))
         await asyncio.gather(*(answer(name, index) for name in names))
         await host_until(host, "close", closed(index))
+        if reveal == "at_close":  # the same answer again: its ack now shows the result
+            for (name, answered), option in chosen.items():
+                if answered == index:
+                    history.record(name, await clients[name].answer(index, option))
         played.questions += 1
     await host_until(host, "end", lambda state: state["phase"] == "finished")
 
