@@ -81,9 +81,11 @@ bench: setup
 # reported through the checker (tests/reliability/checker.py). Figures are printed and appended
 # to docs/reliability/results.jsonl, from which the report's tables are written.
 RELIABILITY_KILLS ?= 100
+RELIABILITY_CLUSTER_FAULTS ?= 40
 reliability: setup deploy-tools
 	mkdir -p docs/reliability
 	LIVEQUIZ_RELIABILITY_KILLS=$(RELIABILITY_KILLS) \
+	LIVEQUIZ_RELIABILITY_CLUSTER_FAULTS=$(RELIABILITY_CLUSTER_FAULTS) \
 	LIVEQUIZ_RELIABILITY_OUT=$(CURDIR)/docs/reliability/results.jsonl \
 	  $(BIN)/pytest -p no:cacheprovider --no-cov -s -q tests/reliability tests/cluster tests/durability
 

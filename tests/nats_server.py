@@ -125,6 +125,14 @@ class PrivateNatsServer:
             process.kill()
             process.wait()
 
+    async def kill(self) -> None:
+        """``kill -9``: the server is gone at once, with whatever it held in memory."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.kill()
+        await asyncio.to_thread(process.wait)
+
     async def restart(self) -> None:
         await self.stop()
         await self.start()

@@ -165,6 +165,20 @@ class PgCluster:
         )
         self.running = False
 
+    async def kill(self) -> None:
+        """``kill -9`` of the postmaster and every backend at once: a crash with no shutdown
+        code at all; the next :meth:`start` runs crash recovery."""
+        if not self.running:
+            return
+        self._resume()
+        server = psutil.Process(self._postmaster_pid())
+        victims = [server, *server.children(recursive=True)]
+        for process in victims:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(psutil.wait_procs, victims, 30)
+        self.running = False
+
     async def restart(self, mode: str = "fast") -> None:
         await self.stop(mode)
         await self.start()
