@@ -59,4 +59,4 @@ def test_an_allow_list_entry_that_is_not_an_origin_is_refused(entry: str) -> Non
 
 def test_the_limits_keep_the_allow_list_in_normal_form() -> None:
     limits = TransportLimits(origins=frozenset({"HTTPS://Quiz.Example:443/", "http://a.test:8080"}))
-    assert limits.origins == {"https://quiz.example", "http://a.test:8080"}
+    assert limits.origins == frozenset({"https://quiz.example", "http://a.test:8080"})

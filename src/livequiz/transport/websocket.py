@@ -207,7 +207,29 @@ class TransportLimits:
 
     # After we send a close frame, how long we wait for the peer's before dropping the TCP
     # connection (websockets' default close_timeout is 10 s; a quiz client answers in < 1 s).
+    # Also how long an HTTP error answer waits for the client's FIN (http_guard).
     close_timeout_s: float = 5.0
+
+    # Plain HTTP connections, before any upgrade (livequiz.transport.http_guard enforces them).
+    # The whole request head (request line and headers, a few hundred bytes) must arrive within
+    # http_head_timeout_s of the accept, or of the next request's first byte on a kept-alive
+    # connection; a byte at a time does not extend it (slowloris). A phone on a poor link sends
+    # a head in well under a second; nginx allows 60 s, Apache's mod_reqtimeout 20-40 s: 10 s
+    # frees a flood's sockets sooner and still leaves a bad link ten times what it needs.
+    http_head_timeout_s: float = 10.0
+    # Between requests on a kept-alive connection (uvicorn's default keep-alive: 5 s; browsers
+    # reuse a connection within that or open a new one at no visible cost).
+    http_idle_timeout_s: float = 5.0
+    # HTTP connections per TCP peer address (trusted proxies exempt). At the cap a new one
+    # replaces the address's oldest without a request in progress; refused (429) only when all
+    # are busy. 256 is far above what a classroom behind one NAT keeps busy at once (browsers
+    # open at most 6 per host, requests take milliseconds) and bounds one address's share.
+    max_http_connections_per_address: int = 256
+    # HTTP connections in all, the same way (503 when all are busy). With max_connections
+    # WebSockets, 12,000 + 4,096 stays below the 20,000 open files of the target machine, with
+    # room for storage, the bus and logs: a flood can no longer exhaust descriptors (~21,000
+    # idle sockets did) and make accept() fail for /healthz and honest players.
+    max_http_connections: int = 4096
 
     def __post_init__(self) -> None:
         if self.origins is not None:
@@ -224,6 +246,8 @@ class TransportLimits:
             raise ValueError("socket_send_buffer_bytes must be positive or None")
         if self.max_connections < 0:
             raise ValueError("max_connections must be >= 0")
+        if self.max_http_connections_per_address < 1 or self.max_http_connections < 1:
+            raise ValueError("max_http_connections and its per-address cap must be >= 1")
         if not isinstance(self.trusted_proxies, tuple) or not all(
             isinstance(network, IPv4Network | IPv6Network) for network in self.trusted_proxies
         ):
@@ -237,6 +261,8 @@ class TransportLimits:
             "slow_client_timeout_s",
             "handshake_timeout_s",
             "close_timeout_s",
+            "http_head_timeout_s",
+            "http_idle_timeout_s",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
