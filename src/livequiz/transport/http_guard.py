@@ -69,7 +69,6 @@ WARNING_INTERVAL_S: Final = 10.0
 #: document beside the API's own).
 TRANSPORT_ERROR_CODES: Final = {
     "malformed_request": 400,
-    "request_timeout": 408,
     "rate_limited": 429,
     "unavailable": 503,
 }
@@ -255,7 +254,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.guard_exempt = False
         self._guard_timer: asyncio.TimerHandle | None = None
         self._busy = False  # a request's head is complete and its response not yet sent
-        self._head_started = False  # a byte of the next head has arrived
+        self._head_started = False  # a byte of the next head has arrived (its clock runs)
         self._lingering = False  # an error response went out; the rest is read and dropped
 
     # -- connection callbacks ----------------------------------------------------------------
@@ -354,19 +353,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     # -- internals -----------------------------------------------------------------------------
 
     def _head_timeout(self) -> None:
+        """Close without an answer, as nginx does: a head this late is a flood's or a dead
+        link's, and a half-sent request cannot be answered on the same connection anyway."""
         self._guard_timer = None
         if self.transport.is_closing():
             return
         self._guard.report(HEAD_TIMEOUT, self.guard_address)
-        if not self._head_started:  # nothing came at all: nobody to answer
-            self.transport.close()
-            return
-        seconds = self._guard.limits.http_head_timeout_s
-        self._fail(
-            408,
-            "request_timeout",
-            f"the request line and headers must arrive within {seconds:g} s",
-        )
+        self.transport.close()
 
     def _fail(self, status: int, code: str, message: str) -> None:
         """Answer with the JSON error body and end the connection without a reset.
