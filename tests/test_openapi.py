@@ -903,6 +903,19 @@ async def _storage_unreachable(
     return await srv.http.get("/api/quizzes/123456")
 
 
+@scenario("#/components/responses/MalformedRequest", JSON_MEDIA, "malformed_request")
+async def _unparsable(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    # httpx cannot send a malformed request: a raw socket does, and its answer is parsed here
+    reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n")
+    raw = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode().split("\r\n")
+    headers = [(name, value) for name, _, value in (h.partition(": ") for h in header_lines)]
+    return httpx.Response(int(status_line.split()[1]), headers=headers, content=body)
+
+
 @scenario("#/components/responses/NotFound", JSON_MEDIA, "not_found")
 async def _not_found(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
     return await srv.http.get("/api/quiz")

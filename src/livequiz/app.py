@@ -130,7 +130,9 @@ class LiveQuizServer:
             host=config.host,
             port=config.port,
             reuse_port=config.reuse_port,
+            on_http_event=lambda reason: self.metrics.http_closed.labels(reason).inc(),
         )
+        self.metrics.http_connections.set_function(lambda: len(self.transport.http))
 
     @classmethod
     async def open(cls, config: ServerConfig) -> LiveQuizServer:

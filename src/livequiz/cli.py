@@ -293,6 +293,32 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
         help="open WebSocket connections per client address (raise it for load tests on loopback)",
     )
     parser.add_argument(
+        "--http-head-timeout-s",
+        type=float,
+        default=10.0,
+        help="seconds a connection has to send a whole request head (slowloris defence)",
+    )
+    parser.add_argument(
+        "--http-idle-timeout-s",
+        type=float,
+        default=5.0,
+        help="seconds a kept-alive HTTP connection may wait for its next request",
+    )
+    parser.add_argument(
+        "--max-http-connections-per-address",
+        type=int,
+        default=256,
+        help="plain HTTP connections per TCP peer address (trusted proxies exempt); at the "
+        "cap a new one replaces the oldest idle one, 429 if all are busy",
+    )
+    parser.add_argument(
+        "--max-http-connections",
+        type=int,
+        default=4096,
+        help="plain HTTP connections in all (WebSockets not counted); at the cap a new one "
+        "replaces the oldest idle one, 503 if all are busy",
+    )
+    parser.add_argument(
         "--database",
         default=os.environ.get("LIVEQUIZ_DATABASE_URL"),
         metavar="URL",
@@ -379,12 +405,29 @@ def _server_config(args: argparse.Namespace) -> Any:
         trusted_proxies = parse_networks(items)
     except ValueError as error:
         raise UsageError(f"{source}: {error}") from None
+    from livequiz.transport import TransportLimits
+    from livequiz.transport.origin import normalize_origins
+
+    try:
+        origins = normalize_origins(args.origins) if args.origins else None
+    except ValueError as error:
+        raise UsageError(f"--origin: {error}") from None
+    try:
+        transport = TransportLimits(
+            http_head_timeout_s=args.http_head_timeout_s,
+            http_idle_timeout_s=args.http_idle_timeout_s,
+            max_http_connections_per_address=args.max_http_connections_per_address,
+            max_http_connections=args.max_http_connections,
+        )
+    except ValueError as error:
+        raise UsageError(f"--http-*: {error}") from None
     return ServerConfig(
         host=args.host,
         port=args.port,
         data_dir=None if args.memory else Path(args.data_dir),
         synchronous=Synchronous(args.sync.upper()),
-        origins=frozenset(args.origins) if args.origins else None,
+        origins=origins,
+        transport=transport,
         trusted_proxies=trusted_proxies,
         service=ServiceLimits(
             tick_ms=args.tick_ms,

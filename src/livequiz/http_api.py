@@ -104,6 +104,9 @@ STATUS: dict[str, int] = {
 API_ERROR_CODES: dict[str, int] = {
     "bad_json": 400,
     "bad_form": 400,
+    # answered by the transport (livequiz.transport.http_guard) before any route: the HTTP
+    # parser refused the request line, a header or the body's framing
+    "malformed_request": 400,
     "auth_required": 401,
     "bad_token": 401,
     "forbidden": 403,

@@ -98,6 +98,18 @@ class Metrics:
             "Shared frames dropped for clients too slow to read them",
             registry=r,
         )
+        self.http_closed = Counter(
+            "livequiz_http_connections_closed",
+            "Plain HTTP connections the transport closed or refused, by reason: head_timeout "
+            "(no whole request head in time: slowloris), idle_timeout (kept alive, unused), "
+            "evicted (gave way to a new one at a cap), refused_address / refused_full (at a "
+            "cap with every connection busy), malformed (the parser refused the request)",
+            ["reason"],
+            registry=r,
+        )
+        self.http_connections = Gauge(
+            "livequiz_http_connections", "Open plain HTTP connections (not WebSocket)", registry=r
+        )
         self.errors = Counter(
             "livequiz_errors", "Errors sent to clients, by code", ["code"], registry=r
         )

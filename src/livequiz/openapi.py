@@ -66,6 +66,7 @@ _PLAYER_TOKEN = (
 ERROR_CODES = [
     "bad_json",
     "bad_form",
+    "malformed_request",
     "bad_request",
     "bad_word_list",
     "invalid_question",
@@ -1706,6 +1707,16 @@ OPENAPI: JSON = {
                 ),
                 "headers": {"Retry-After": {"$ref": "#/components/headers/Retry-After"}},
             },
+            "MalformedRequest": _errors(
+                "Any path: the HTTP parser refused the request (its request line, a header, "
+                "or the body's framing such as chunked encoding); answered before any route, "
+                "and the connection is closed.",
+                malformed_request=_error(
+                    "malformed_request",
+                    "malformed HTTP request (invalid header token); send HTTP/1.1 with a "
+                    "valid request line, headers and body framing",
+                ),
+            ),
             "NotFound": _errors(
                 "No route has this path (any method).",
                 not_found=_error("not_found", "nothing at /api/quiz; see /openapi.json"),

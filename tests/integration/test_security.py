@@ -480,3 +480,61 @@ async def test_at_close_mode_own_results_over_http_do_not_tell_if_the_open_answe
             assert line_after["score"] == line_before["score"]
             assert line_after["correct"] == line_before["correct"], report_after
         assert report_after["questions"] == []
+
+
+# ---------------------------------------------------------------------- floods (issue 16, part 5)
+
+
+async def _hold_idle(port: int, count: int, source: str) -> list[asyncio.StreamWriter]:
+    writers = []
+    for _ in range(count):
+        _, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+        writers.append(writer)
+    return writers
+
+
+async def _healthz(port: int, source: str) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    response = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    return int(response.split(b" ", 2)[1])
+
+
+async def test_idle_connections_from_one_address_cannot_take_healthz_down() -> None:
+    # The tester's ~21,000 idle sockets, scaled down: 60 from 127.0.0.1 against a cap of 20
+    # per address and 40 in all. /healthz keeps answering, from another address and from the
+    # flooding one, and the refusals are counted.
+    from livequiz.transport import TransportLimits
+
+    limits = TransportLimits(
+        max_http_connections_per_address=20, max_http_connections=40, http_head_timeout_s=30
+    )
+    async with running_server(transport=limits) as srv:
+        flood = await _hold_idle(srv.port, 60, "127.0.0.1")
+        try:
+            assert srv.server.transport.http.per_address("127.0.0.1") <= 20
+            assert await _healthz(srv.port, "127.0.0.2") == 200
+            assert await _healthz(srv.port, "127.0.0.1") == 200
+            metrics = (await srv.http.get("/metrics")).text
+            assert 'livequiz_http_connections_closed_total{reason="evicted"}' in metrics
+        finally:
+            for writer in flood:
+                writer.close()
+
+
+async def test_a_body_over_the_limit_gets_413_with_the_json_error_every_time() -> None:
+    async with running_server() as srv:
+        for size in (2 << 20, 8 << 20):
+            for _ in range(20):
+                reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+                head = (
+                    b"POST /api/quizzes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n" % size
+                )
+                writer.write(head + b" " * size)
+                response = await asyncio.wait_for(reader.readuntil(b"}}"), 5)
+                writer.close()
+                assert response.startswith(b"HTTP/1.1 413 "), response[:40]
+                body = orjson.loads(response.partition(b"\r\n\r\n")[2])
+                assert body["error"]["code"] == "too_large"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import os
 import socket
@@ -187,6 +188,8 @@ class RawClient:
         self.sock = sock
         self.loop = asyncio.get_running_loop()
         self.parser = ClientProtocol(parse_uri(uri), state=State.OPEN)
+        #: The server ended the connection with a TCP reset instead of a FIN.
+        self.reset = False
 
     @classmethod
     async def connect(
@@ -230,6 +233,7 @@ class RawClient:
             try:
                 data = await asyncio.wait_for(self.loop.sock_recv(self.sock, 65536), remaining)
             except ConnectionResetError:
+                self.reset = True
                 data = b""
             if not data:
                 self.parser.receive_eof()
@@ -364,6 +368,36 @@ async def test_origin_allow_list(start: StartServer) -> None:
     assert excinfo.value.response.status_code == 403
 
 
+async def test_origin_allow_list_matches_every_spelling_of_an_allowed_origin(
+    start: StartServer,
+) -> None:
+    # The operator's entry and the browser's header are both normalised: scheme and host case,
+    # the default port and a trailing slash do not matter; host, port and scheme do.
+    live = await start(TransportLimits(origins=frozenset({"https://Quiz.Example:443/"})))
+    for origin in (
+        "https://quiz.example",
+        "HTTPS://QUIZ.EXAMPLE",
+        "https://quiz.example:443",
+        "https://quiz.example/",
+    ):
+        async with live.client(origin=origin) as ws:
+            await ws.send("ok")
+            assert await ws.recv() == "ok", origin
+    for origin in (
+        "https://evil.example",
+        "https://quiz.example.evil.example",
+        "https://quiz.example:8443",
+        "http://quiz.example",
+        "https://quiz.example/play",
+        "null",
+    ):
+        with pytest.raises(InvalidStatus) as excinfo:
+            async with live.client(origin=origin):
+                pass
+        assert excinfo.value.response.status_code == 403, origin
+        assert excinfo.value.response.body == b"origin not allowed\n"
+
+
 async def test_max_connections_gives_503(start: StartServer) -> None:
     live = await start(TransportLimits(max_connections=2))
     async with live.client(), live.client():
@@ -455,6 +489,52 @@ async def test_oversized_message_closes_1009(start: StartServer) -> None:
     assert code == 1009
     await until(lambda: len(live.handler.closed) == 1)
     assert live.handler.closed[0][1] == 1009
+
+
+@pytest.mark.parametrize("size", [64 * 1024, 1024 * 1024], ids=["64KiB", "1MiB"])
+async def test_a_large_message_written_in_one_go_gets_1009_and_no_reset_every_time(
+    start: StartServer, size: int
+) -> None:
+    # The server refuses the frame after its first 4 KiB while the rest is still arriving.
+    # Closing the socket with that rest unread made the kernel send a TCP reset after the
+    # close frame: a client whose kernel drops received data on a reset (or that is still
+    # writing) saw 1006, not the documented 1009. The server must end with a FIN instead.
+    live = await start(TransportLimits(max_message_bytes=4096))
+    endings = []
+    for _ in range(20):
+        raw = await RawClient.connect(live.port)
+        try:
+            await raw.send_frame(Opcode.TEXT, b"x" * size)  # all of it, in one sendall
+            frames = await raw.read_until_closed(timeout=3)
+            endings.append((close_frame(frames).code, "reset" if raw.reset else "fin"))
+        finally:
+            raw.close()
+    assert endings == [(1009, "fin")] * 20
+    # and through a client library, as an app would see it
+    codes = []
+    for _ in range(20):
+        async with live.client() as ws:
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send("x" * size)
+            codes.append((await closed_with(ws))[0])
+    assert codes == [1009] * 20
+    await until(lambda: len(live.handler.closed) == 40)
+    assert {code for _, code, _ in live.handler.closed} == {1009}
+    await assert_serving(live)
+
+
+async def test_a_refused_large_message_leaves_no_socket_behind(start: StartServer) -> None:
+    # After its 1009 the server reads and drops the rest until the client's FIN: a client that
+    # keeps the socket open without ever closing it is cut off at close_timeout_s.
+    live = await start(TransportLimits(max_message_bytes=4096, close_timeout_s=0.3))
+    raw = await RawClient.connect(live.port)
+    try:
+        await raw.send_frame(Opcode.TEXT, b"x" * 100_000)
+        frames = await raw.read_until_closed(timeout=3)
+        assert close_frame(frames).code == 1009
+    finally:
+        raw.close()
+    await until(lambda: len(live.ws._pending) == 0 and len(live.ws) == 0)
 
 
 async def test_invalid_utf8_closes_1007_and_others_keep_going(start: StartServer) -> None:

@@ -14,12 +14,14 @@ import asyncio
 import importlib.util
 import signal
 import socket
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
 
+from livequiz.transport.http_guard import HttpGuard
 from livequiz.transport.proxy import TrustedProxyHeaders
 from livequiz.transport.websocket import ConnectionHandler, TransportLimits, WebSocketServer
 
@@ -37,12 +39,17 @@ def build_config(
     ws_server: WebSocketServer,
     host: str = "127.0.0.1",
     port: int = 8000,
+    *,
+    http_guard: HttpGuard | None = None,
     **overrides: Any,
 ) -> uvicorn.Config:
     """A :class:`uvicorn.Config` with our WebSocket class and settings fit for 10,000 sockets.
 
     * ``ws=`` our bound protocol class: upgrades bypass ASGI entirely.
-    * ``http="httptools"``: the C parser, the cheapest HTTP path in uvicorn.
+    * ``http=`` uvicorn's httptools protocol (the C parser, the cheapest HTTP path in
+      uvicorn) under the guard of :mod:`livequiz.transport.http_guard`: head and idle
+      timeouts, per-address and global caps on plain HTTP connections, JSON bodies for
+      requests the parser refuses. ``http_guard`` is the guard to bind (a new one by default).
     * ``loop="uvloop"`` when installed (used by :func:`run`; an already-running loop is kept).
     * ``backlog=4096``: see :data:`LISTEN_BACKLOG`.
     * ``ws_per_message_deflate=False``: our class never negotiates compression anyway; set so
@@ -60,6 +67,8 @@ def build_config(
     * ``timeout_graceful_shutdown``: at exit, connections get a 1001 close and this long to
       answer before uvicorn cancels what is left.
     """
+    if http_guard is None:
+        http_guard = HttpGuard(ws_server.limits)
     trusted = ws_server.limits.trusted_proxies
     if trusted:
         app = TrustedProxyHeaders(app, trusted)
@@ -67,7 +76,7 @@ def build_config(
         "host": host,
         "port": port,
         "ws": ws_server.protocol_class(),
-        "http": "httptools",
+        "http": http_guard.protocol_class(),
         "loop": "uvloop" if HAVE_UVLOOP else "asyncio",
         "backlog": LISTEN_BACKLOG,
         "lifespan": "auto",
@@ -122,10 +131,17 @@ class TransportServer:
         port: int = 8000,
         *,
         reuse_port: bool = False,
+        on_http_event: Callable[[str], None] | None = None,
         **config_overrides: Any,
     ) -> None:
         self.websockets = WebSocketServer(handler, limits)
-        self.config = build_config(app, self.websockets, host, port, **config_overrides)
+        #: Plain HTTP connections under guard; ``on_http_event(reason)`` is called for each
+        #: one closed or refused by it (``head_timeout``, ``idle_timeout``, ``evicted``,
+        #: ``refused_address``, ``refused_full``, ``malformed``), for a metric.
+        self.http = HttpGuard(self.websockets.limits, on_http_event)
+        self.config = build_config(
+            app, self.websockets, host, port, http_guard=self.http, **config_overrides
+        )
         self.uvicorn = _Uvicorn(self.config)
         #: Several processes listen on one port (``livequiz serve --workers``); the kernel
         #: spreads new connections over them.

@@ -47,6 +47,7 @@ from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
+from livequiz.transport.origin import normalize_origin, normalize_origins
 from livequiz.transport.proxy import IPNetwork, client_address
 
 __all__ = [
@@ -139,7 +140,10 @@ class TransportLimits:
     max_message_bytes: int = 4096
 
     # Browser origins allowed to open a socket (defence against cross-site WebSocket hijacking).
-    # None = any origin. A disallowed Origin → HTTP 403 at the handshake.
+    # None = any origin. A disallowed Origin → HTTP 403 at the handshake. Kept in the normal
+    # form of livequiz.transport.origin (lower-case scheme and host, no default port, no
+    # trailing slash), in which the Origin header is compared too; an entry that is not
+    # scheme://host[:port] is refused here (ValueError).
     origins: frozenset[str] | None = None
 
     # Reverse proxies (nginx, a load balancer) whose X-Forwarded-For is believed: from a peer
@@ -203,9 +207,33 @@ class TransportLimits:
 
     # After we send a close frame, how long we wait for the peer's before dropping the TCP
     # connection (websockets' default close_timeout is 10 s; a quiz client answers in < 1 s).
+    # Also how long an HTTP error answer waits for the client's FIN (http_guard).
     close_timeout_s: float = 5.0
 
+    # Plain HTTP connections, before any upgrade (livequiz.transport.http_guard enforces them).
+    # The whole request head (request line and headers, a few hundred bytes) must arrive within
+    # http_head_timeout_s of the accept, or of the next request's first byte on a kept-alive
+    # connection; a byte at a time does not extend it (slowloris). A phone on a poor link sends
+    # a head in well under a second; nginx allows 60 s, Apache's mod_reqtimeout 20-40 s: 10 s
+    # frees a flood's sockets sooner and still leaves a bad link ten times what it needs.
+    http_head_timeout_s: float = 10.0
+    # Between requests on a kept-alive connection (uvicorn's default keep-alive: 5 s; browsers
+    # reuse a connection within that or open a new one at no visible cost).
+    http_idle_timeout_s: float = 5.0
+    # HTTP connections per TCP peer address (trusted proxies exempt). At the cap a new one
+    # replaces the address's oldest without a request in progress; refused (429) only when all
+    # are busy. 256 is far above what a classroom behind one NAT keeps busy at once (browsers
+    # open at most 6 per host, requests take milliseconds) and bounds one address's share.
+    max_http_connections_per_address: int = 256
+    # HTTP connections in all, the same way (503 when all are busy). With max_connections
+    # WebSockets, 12,000 + 4,096 stays below the 20,000 open files of the target machine, with
+    # room for storage, the bus and logs: a flood can no longer exhaust descriptors (~21,000
+    # idle sockets did) and make accept() fail for /healthz and honest players.
+    max_http_connections: int = 4096
+
     def __post_init__(self) -> None:
+        if self.origins is not None:
+            object.__setattr__(self, "origins", normalize_origins(self.origins))
         if self.max_message_bytes <= 0:
             raise ValueError("max_message_bytes must be positive")
         if self.write_buffer_soft_bytes <= 0 or (
@@ -218,6 +246,8 @@ class TransportLimits:
             raise ValueError("socket_send_buffer_bytes must be positive or None")
         if self.max_connections < 0:
             raise ValueError("max_connections must be >= 0")
+        if self.max_http_connections_per_address < 1 or self.max_http_connections < 1:
+            raise ValueError("max_http_connections and its per-address cap must be >= 1")
         if not isinstance(self.trusted_proxies, tuple) or not all(
             isinstance(network, IPv4Network | IPv6Network) for network in self.trusted_proxies
         ):
@@ -231,6 +261,8 @@ class TransportLimits:
             "slow_client_timeout_s",
             "handshake_timeout_s",
             "close_timeout_s",
+            "http_head_timeout_s",
+            "http_idle_timeout_s",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
@@ -716,7 +748,7 @@ class WebSocketConnection(asyncio.Protocol):
             if not origins:
                 if not limits.allow_missing_origin:
                     return (403, "origin required")
-            elif len(origins) > 1 or origins[0] not in limits.origins:
+            elif len(origins) > 1 or normalize_origin(origins[0]) not in limits.origins:
                 return (403, "origin not allowed")
         if len(self._server._open) >= limits.max_connections:
             return (503, "server full, try again later")
@@ -825,7 +857,7 @@ class WebSocketConnection(asyncio.Protocol):
             if chunk:
                 transport.write(chunk)
             else:  # SEND_EOF: a server closes TCP as soon as the closing handshake is done
-                transport.close()
+                _half_close(transport)
 
     def _close(self, code: int, reason: str) -> None:
         """Graceful close: send our close frame, wait (close_timeout_s) for the peer's."""
@@ -887,6 +919,27 @@ class WebSocketConnection(asyncio.Protocol):
     def _abort(self) -> None:
         if self._transport is not None:
             self._transport.abort()
+
+
+def _half_close(transport: asyncio.Transport) -> None:
+    """End our side of the TCP connection with a FIN, but keep reading until the peer's FIN.
+
+    Why not ``transport.close()``: closing a socket whose receive buffer still holds unread
+    bytes makes the kernel answer with a TCP reset, and a reset makes the peer's kernel throw
+    away what it had not yet handed to the client, our close frame included. That is what a
+    client writing a 64 KiB message in one go saw: we refuse it after its first 4 KiB, and the
+    rest is still arriving, so it got a reset (1006) instead of the promised 1009. RFC 6455
+    §7.1.1 has the server close TCP first; the websockets library does it the same way as
+    here: half-close, keep reading (websockets' parser discards what follows a close), and
+    close when the peer's FIN arrives (``eof_received``), or abort at ``close_timeout_s``
+    (the housekeeping timer), so a peer that never stops sending cannot hold the socket.
+    """
+    if transport.is_closing():
+        return
+    if transport.can_write_eof():
+        transport.write_eof()
+    else:  # pragma: no cover - TLS transports cannot half-close; TCP ones (ours) can
+        transport.close()
 
 
 def _cut_reason(reason: str) -> str:

@@ -1,0 +1,397 @@
+"""Plain HTTP connections under guard: head and idle timeouts, per-address and global caps.
+
+Why this module: uvicorn's HTTP protocol has no timeout for receiving a request head, arms its
+keep-alive timeout only after a first response, and caps nothing per address. A tester held
+~21,000 TCP connections that sent nothing or half a request, and the process ran out of file
+descriptors: ``/healthz`` failed for everyone until they left. So every plain HTTP connection
+(not yet upgraded to a WebSocket) is now held to:
+
+* a **head timeout** (:attr:`TransportLimits.http_head_timeout_s`): the whole request head
+  must arrive within it, counted from the accept (or, on a kept-alive connection, from the first
+  byte of the next request), never reset by each byte that trickles in (slowloris). Past it:
+  408 with the JSON error body if part of a head came, else just closed;
+* an **idle timeout** (:attr:`TransportLimits.http_idle_timeout_s`) between requests on a
+  kept-alive connection (uvicorn's own keep-alive timeout, with our number);
+* a **per-address cap** (:attr:`TransportLimits.max_http_connections_per_address`, counted by
+  TCP peer; peers in :attr:`TransportLimits.trusted_proxies` are exempt, they carry everyone)
+  and a **global cap** (:attr:`TransportLimits.max_http_connections`). At a cap, a new
+  connection takes the place of the oldest one *without a request in progress* (idle between
+  requests, or still without a whole head: what a flood holds), as nginx reuses idle
+  connections when it runs out; only when every connection is busy serving a request is the
+  new one refused (429 ``rate_limited`` at the address's cap, 503 ``unavailable`` at the
+  global one). So a flood cannot lock out ``/healthz`` or an honest client: each new
+  connection pushes out the flood's oldest.
+
+WebSocket connections leave this count at the upgrade; they have caps of their own
+(:attr:`TransportLimits.max_connections`, the gateway's per-address cap).
+
+Requests the parser refuses get the JSON error body like every other HTTP error (400
+``malformed_request``), not uvicorn's plain-text line. Each refusal is counted through the
+``on_event`` hook (the ``livequiz_http_connections_closed`` metric) and logged at warning,
+at most once per reason every :data:`WARNING_INTERVAL_S` with the number left unlogged, so a
+flood does not flood the log.
+
+Kept thin: a subclass of uvicorn's httptools protocol overriding its connection callbacks (bound
+to one :class:`HttpGuard` per server the way :meth:`WebSocketServer.protocol_class` binds the
+WebSocket class, because uvicorn instantiates protocol classes itself). ``data_received`` is
+uvicorn's own, repeated to get the parser's reason for a 400.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar, Final
+
+import httptools
+import orjson
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from livequiz.transport.websocket import TransportLimits
+
+__all__ = [
+    "TRANSPORT_ERROR_CODES",
+    "WARNING_INTERVAL_S",
+    "GuardedHttpProtocol",
+    "HttpGuard",
+    "ThrottledWarning",
+]
+
+logger = logging.getLogger("livequiz.transport.http")
+
+#: At most one warning line per reason in this many seconds (with a count of the rest).
+WARNING_INTERVAL_S: Final = 10.0
+
+#: The error codes this module answers with, and their status (documented in the OpenAPI
+#: document beside the API's own).
+TRANSPORT_ERROR_CODES: Final = {
+    "malformed_request": 400,
+    "rate_limited": 429,
+    "unavailable": 503,
+}
+
+#: Reasons a connection is closed or refused: the ``reason`` label of the metric.
+HEAD_TIMEOUT: Final = "head_timeout"
+IDLE_TIMEOUT: Final = "idle_timeout"
+EVICTED: Final = "evicted"
+REFUSED_ADDRESS: Final = "refused_address"
+REFUSED_FULL: Final = "refused_full"
+MALFORMED: Final = "malformed"
+
+_WHY: Final = {
+    HEAD_TIMEOUT: "closed an HTTP connection whose request head did not arrive in time",
+    EVICTED: "closed an HTTP connection with no request in progress to make room at a cap",
+    REFUSED_ADDRESS: "refused an HTTP connection: its address has its maximum, all busy",
+    REFUSED_FULL: "refused an HTTP connection: the server has its maximum, all busy",
+    MALFORMED: "refused a malformed HTTP request",
+}
+
+
+class ThrottledWarning:
+    """Log a warning per reason at most once every ``interval_s``, counting the ones skipped."""
+
+    def __init__(
+        self,
+        log: logging.Logger,
+        interval_s: float = WARNING_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._log = log
+        self._interval_s = interval_s
+        self._clock = clock
+        #: reason → (when it was last logged, how many happened since without a line)
+        self._state: dict[str, tuple[float, int]] = {}
+
+    def warn(self, reason: str, message: str, address: str) -> None:
+        now = self._clock()
+        last, skipped = self._state.get(reason, (float("-inf"), 0))
+        if now - last < self._interval_s:
+            self._state[reason] = (last, skipped + 1)
+            return
+        self._state[reason] = (now, 0)
+        self._log.warning(
+            "%s (%s; %d more since the last such line)",
+            message,
+            address,
+            skipped,
+            extra={"reason": reason, "address": address, "unlogged": skipped},
+        )
+
+
+class HttpGuard:
+    """The count of plain HTTP connections of one server, and what is done at its limits.
+
+    Connections are kept in the order they last stopped being busy (oldest first), per address
+    and over all, so the one to give up at a cap is found in O(1).
+    """
+
+    def __init__(
+        self, limits: TransportLimits, on_event: Callable[[str], None] | None = None
+    ) -> None:
+        self.limits = limits
+        self._on_event = on_event
+        self._warning = ThrottledWarning(logger)
+        self._open: set[GuardedHttpProtocol] = set()
+        self._per_address: dict[str, int] = {}
+        #: Connections without a request in progress, oldest first (dicts keep order).
+        self._idle: dict[GuardedHttpProtocol, None] = {}
+        self._idle_per_address: dict[str, dict[GuardedHttpProtocol, None]] = {}
+        self._protocol_class: type[GuardedHttpProtocol] | None = None
+
+    def __len__(self) -> int:
+        """Plain HTTP connections open now."""
+        return len(self._open)
+
+    def per_address(self, address: str) -> int:
+        return self._per_address.get(address, 0)
+
+    def protocol_class(self) -> type[GuardedHttpProtocol]:
+        """The protocol class bound to this guard, to pass as ``uvicorn.Config(http=)``."""
+        if self._protocol_class is None:
+            self._protocol_class = type(
+                "BoundGuardedHttpProtocol",
+                (GuardedHttpProtocol,),
+                {"__module__": __name__, "_guard": self},
+            )
+        return self._protocol_class
+
+    # -- called by the connections ------------------------------------------------------------
+
+    def admit(self, conn: GuardedHttpProtocol) -> str | None:
+        """Count a new connection in, giving up an idle one at a cap; or say why it is refused."""
+        limits = self.limits
+        address = conn.guard_address
+        if not conn.guard_exempt and (
+            self._per_address.get(address, 0) >= limits.max_http_connections_per_address
+        ):
+            idle = self._idle_per_address.get(address)
+            if not idle:
+                return REFUSED_ADDRESS
+            self._evict(next(iter(idle)))
+        if len(self._open) >= limits.max_http_connections:
+            if not self._idle:
+                return REFUSED_FULL
+            self._evict(next(iter(self._idle)))
+        self._open.add(conn)
+        self._per_address[address] = self._per_address.get(address, 0) + 1
+        self.set_busy(conn, False)
+        return None
+
+    def set_busy(self, conn: GuardedHttpProtocol, busy: bool) -> None:
+        """A request head was complete (busy) or its response was sent (idle)."""
+        if conn not in self._open:
+            return
+        address = conn.guard_address
+        idle = self._idle_per_address.setdefault(address, {})
+        self._idle.pop(conn, None)
+        idle.pop(conn, None)
+        if not busy:
+            self._idle[conn] = None
+            idle[conn] = None
+        elif not idle:
+            del self._idle_per_address[address]
+
+    def release(self, conn: GuardedHttpProtocol) -> None:
+        """The connection closed or became a WebSocket: it no longer counts."""
+        if conn not in self._open:
+            return
+        self._open.discard(conn)
+        address = conn.guard_address
+        self._idle.pop(conn, None)
+        idle = self._idle_per_address.get(address)
+        if idle is not None:
+            idle.pop(conn, None)
+            if not idle:
+                del self._idle_per_address[address]
+        left = self._per_address[address] - 1
+        if left:
+            self._per_address[address] = left
+        else:
+            del self._per_address[address]
+
+    def report(self, reason: str, address: str) -> None:
+        """Count a refusal or timeout, and warn about it (throttled)."""
+        if self._on_event is not None:
+            self._on_event(reason)
+        why = _WHY.get(reason)
+        if why is not None:
+            self._warning.warn(reason, why, address)
+
+    def _evict(self, conn: GuardedHttpProtocol) -> None:
+        self.release(conn)
+        self.report(EVICTED, conn.guard_address)
+        conn.transport.close()
+
+
+def _error_response(status: int, code: str, message: str) -> bytes:
+    """A whole HTTP/1.1 response with the API's error body, closing the connection."""
+    body = orjson.dumps({"error": {"code": code, "message": message}})
+    return b"".join(
+        (
+            STATUS_LINE[status],
+            b"content-type: application/json\r\n",
+            b"content-length: %d\r\n" % len(body),
+            b"connection: close\r\n\r\n",
+            body,
+        )
+    )
+
+
+class GuardedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the guard's timeouts and caps (see the module)."""
+
+    _guard: ClassVar[HttpGuard]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if not hasattr(type(self), "_guard"):
+            raise TypeError("use HttpGuard(...).protocol_class(), not this class directly")
+        super().__init__(*args, **kwargs)
+        self.guard_address = ""
+        #: A trusted proxy: it carries many clients, so no per-address cap applies.
+        self.guard_exempt = False
+        self._guard_timer: asyncio.TimerHandle | None = None
+        self._busy = False  # a request's head is complete and its response not yet sent
+        self._head_started = False  # a byte of the next head has arrived (its clock runs)
+        self._lingering = False  # an error response went out; the rest is read and dropped
+
+    # -- connection callbacks ----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        guard = self._guard
+        self.guard_address = self.client[0] if self.client else ""
+        trusted = guard.limits.trusted_proxies
+        if trusted:
+            try:
+                peer = ipaddress.ip_address(self.guard_address)
+            except ValueError:
+                peer = None
+            self.guard_exempt = peer is not None and any(peer in net for net in trusted)
+        refusal = guard.admit(self)
+        if refusal is None:
+            self._arm(guard.limits.http_head_timeout_s, self._head_timeout)
+            return
+        guard.report(refusal, self.guard_address)
+        if refusal == REFUSED_ADDRESS:
+            response = _error_response(
+                429, "rate_limited", "too many connections from your address; try again later"
+            )
+        else:
+            response = _error_response(503, "unavailable", "server full, try again later")
+        # Not lingering here: under a flood the descriptor must be freed at once.
+        transport.write(response)
+        transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        self._guard.release(self)
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        """uvicorn's, plus: the head timer starts with the first byte after an idle spell, a
+        malformed request gets the JSON error body, and after an error the rest is dropped."""
+        if self._lingering:
+            return
+        if not self._busy and not self._head_started:
+            self._head_started = True
+            if self._guard_timer is None:
+                # A kept-alive connection was idle: the next head has its own time from now
+                # (a new connection's clock started at the accept).
+                self._arm(self._guard.limits.http_head_timeout_s, self._head_timeout)
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as error:
+            self._guard.report(MALFORMED, self.guard_address)
+            reason = str(error).strip().rstrip(".") or "unparsable"
+            self._fail(
+                400,
+                "malformed_request",
+                f"malformed HTTP request ({reason[:1].lower() + reason[1:]}); "
+                "send HTTP/1.1 with a valid request line, headers and body framing",
+            )
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:  # pragma: no cover - uvicorn's own path for an upgrade it cannot serve
+                self._unsupported_upgrade_warning()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        self._head_started = False
+        self._busy = True
+        self._guard.set_busy(self, True)
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.timeout_keep_alive_task is not None:  # no pipelined request: idle now
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self._guard.limits.http_idle_timeout_s, self.timeout_keep_alive_handler
+            )
+            self._busy = False
+            self._guard.set_busy(self, False)
+
+    def timeout_keep_alive_handler(self) -> None:
+        if not self.transport.is_closing():
+            self._guard.report(IDLE_TIMEOUT, self.guard_address)
+        super().timeout_keep_alive_handler()
+
+    def handle_websocket_upgrade(self) -> None:
+        """From here on a WebSocket: its own timeouts and caps apply, not ours."""
+        self._disarm()
+        self._guard.release(self)
+        super().handle_websocket_upgrade()
+
+    def send_400_response(self, msg: str) -> None:  # pragma: no cover - data_received answers
+        self._fail(400, "malformed_request", "malformed HTTP request")
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _head_timeout(self) -> None:
+        """Close without an answer, as nginx does: a head this late is a flood's or a dead
+        link's, and a half-sent request cannot be answered on the same connection anyway."""
+        self._guard_timer = None
+        if self.transport.is_closing():
+            return
+        self._guard.report(HEAD_TIMEOUT, self.guard_address)
+        self.transport.close()
+
+    def _fail(self, status: int, code: str, message: str) -> None:
+        """Answer with the JSON error body and end the connection without a reset.
+
+        As for WebSocket close frames (``websocket._half_close``): closing with unread input
+        would make the kernel reset the connection and the client could lose our answer. So
+        send a FIN after the answer, drop what still comes, and close at the peer's FIN or
+        after ``close_timeout_s``.
+        """
+        self._lingering = True
+        self._disarm()
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            # The application is waiting for the rest of a body that will never be read: it
+            # gets a disconnect, as when the client goes (uvicorn's connection_lost does this).
+            cycle.disconnected = True
+            cycle.message_event.set()
+        transport = self.transport
+        if transport.is_closing():
+            return
+        transport.write(_error_response(status, code, message))
+        if transport.can_write_eof():
+            transport.write_eof()
+            self._arm(self._guard.limits.close_timeout_s, transport.abort)
+        else:  # pragma: no cover - TLS cannot half-close; uvicorn serves plain TCP here
+            transport.close()
+
+    def _arm(self, delay: float, callback: Callable[[], None]) -> None:
+        self._disarm()
+        self._guard_timer = self.loop.call_later(delay, callback)
+
+    def _disarm(self) -> None:
+        if self._guard_timer is not None:
+            self._guard_timer.cancel()
+            self._guard_timer = None

@@ -1,0 +1,528 @@
+"""Plain HTTP connections under guard (livequiz.transport.http_guard), over real sockets.
+
+Each test starts a server with small limits and drives raw sockets, some from a second loopback
+address (127.0.0.2 reaches the server on Linux loopback without any setup), so that one address
+can flood while another checks that the server still answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import orjson
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from livequiz.transport import Connection, HandshakeRequest, Rejection, TransportLimits
+from livequiz.transport.http_guard import ThrottledWarning
+from livequiz.transport.server import TransportServer
+
+FLOODER = "127.0.0.1"
+OTHER = "127.0.0.2"
+
+
+@dataclass
+class SlowApp:
+    """``/hello`` answers at once; ``/slow`` holds its request until :attr:`release` is set."""
+
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def build(self) -> Starlette:
+        async def hello(request: Request) -> PlainTextResponse:
+            return PlainTextResponse("hello")
+
+        async def slow(request: Request) -> PlainTextResponse:
+            await self.release.wait()
+            return PlainTextResponse("done")
+
+        async def upload(request: Request) -> PlainTextResponse:
+            return PlainTextResponse(str(len(await request.body())))
+
+        return Starlette(
+            routes=[
+                Route("/hello", hello),
+                Route("/slow", slow),
+                Route("/upload", upload, methods=["POST"]),
+            ]
+        )
+
+
+class EchoHandler:
+    def accept(self, request: HandshakeRequest) -> Rejection | None:
+        return None
+
+    def on_open(self, conn: Connection) -> None:
+        pass
+
+    def on_message(self, conn: Connection, data: str) -> None:
+        conn.send_text(data.encode())
+
+    def on_close(self, conn: Connection, code: int, reason: str) -> None:
+        pass
+
+
+@dataclass
+class Live:
+    server: TransportServer
+    app: SlowApp
+    task: asyncio.Task[None]
+    events: list[str]
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+
+Start = Callable[..., Awaitable[Live]]
+
+
+@pytest.fixture
+async def start() -> AsyncIterator[Start]:
+    started: list[Live] = []
+
+    async def _start(**limits: object) -> Live:
+        app = SlowApp()
+        events: list[str] = []
+        server = TransportServer(
+            app.build(),
+            EchoHandler(),
+            TransportLimits(**limits),  # type: ignore[arg-type]
+            host="0.0.0.0",
+            port=0,
+            on_http_event=events.append,
+        )
+        ready = asyncio.Event()
+        task = asyncio.create_task(server.serve(ready))
+        await asyncio.wait_for(ready.wait(), 5)
+        live = Live(server, app, task, events)
+        started.append(live)
+        return live
+
+    yield _start
+    for live in started:
+        live.app.release.set()
+        live.server.request_exit()
+        await asyncio.wait_for(live.task, 10)
+
+
+async def open_socket(port: int, source: str = FLOODER) -> socket.socket:
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    sock.bind((source, 0))
+    await loop.sock_connect(sock, (source, port))
+    return sock
+
+
+@dataclass
+class Ending:
+    """What a client read until the server ended the connection, and how it ended."""
+
+    data: bytes
+    reset: bool
+    after_s: float
+
+    @property
+    def status(self) -> int:
+        return int(self.data.split(b" ", 2)[1])
+
+    @property
+    def json(self) -> dict[str, object]:
+        head, _, body = self.data.partition(b"\r\n\r\n")
+        assert b"content-type: application/json" in head.lower(), head
+        decoded = orjson.loads(body)
+        assert isinstance(decoded, dict)
+        return decoded
+
+
+async def read_to_end(sock: socket.socket, timeout: float = 5.0) -> Ending:
+    """Read until the server closes (FIN or reset); fail if it is still open after timeout."""
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    data = b""
+    while True:
+        remaining = began + timeout - loop.time()
+        try:
+            chunk = await asyncio.wait_for(loop.sock_recv(sock, 65536), max(remaining, 0.001))
+        except ConnectionResetError:
+            return Ending(data, True, loop.time() - began)
+        except TimeoutError:
+            raise AssertionError(f"the server kept the connection open; read {data!r}") from None
+        if not chunk:
+            return Ending(data, False, loop.time() - began)
+        data += chunk
+
+
+async def still_open(sock: socket.socket, wait_s: float = 0.2) -> bool:
+    """True if the server neither sent anything nor closed within ``wait_s``."""
+    loop = asyncio.get_running_loop()
+    try:
+        await asyncio.wait_for(loop.sock_recv(sock, 1), wait_s)
+    except TimeoutError:
+        return True
+    except ConnectionResetError:
+        return False
+    return False
+
+
+async def get(port: int, path: str = "/hello", source: str = OTHER) -> tuple[int, bytes]:
+    """One request on a fresh connection with ``Connection: close``: (status, body)."""
+    loop = asyncio.get_running_loop()
+    sock = await open_socket(port, source)
+    try:
+        request = f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        await loop.sock_sendall(sock, request.encode())
+        ending = await read_to_end(sock)
+    finally:
+        sock.close()
+    return ending.status, ending.data.partition(b"\r\n\r\n")[2]
+
+
+async def until(condition: Callable[[], bool], timeout: float = 3.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
+
+
+# -- timeouts ------------------------------------------------------------------------------
+
+
+async def test_slowloris_is_cut_off_at_the_head_timeout_counted_from_the_accept(
+    start: Start,
+) -> None:
+    # A header byte every 0.5 s never lets the head complete; each byte must not restart the
+    # clock. Before the guard, uvicorn had no head timeout at all: the socket stayed open.
+    live = await start(http_head_timeout_s=1.5)
+    loop = asyncio.get_running_loop()
+    sock = await open_socket(live.port)
+    began = loop.time()
+    ended = asyncio.create_task(read_to_end(sock, timeout=6))
+    try:
+        await loop.sock_sendall(sock, b"GET /hello HTTP/1.1\r\nHost: x\r\n")
+        for byte in b"X-Padding: " + b"a" * 20:
+            if ended.done():
+                break
+            await asyncio.sleep(0.5)
+            try:
+                await loop.sock_sendall(sock, bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        ending = await ended
+    finally:
+        sock.close()
+    elapsed = loop.time() - began
+    assert 1.4 <= elapsed < 2.5, elapsed
+    assert not ending.reset
+    assert ending.data == b""  # closed without an answer, as nginx does
+    assert live.events == ["head_timeout"]
+    await until(lambda: len(live.server.http) == 0)
+
+
+async def test_a_connection_that_sends_nothing_is_closed_at_the_head_timeout(start: Start) -> None:
+    live = await start(http_head_timeout_s=0.5)
+    sock = await open_socket(live.port)
+    try:
+        ending = await read_to_end(sock, timeout=3)
+    finally:
+        sock.close()
+    assert ending.data == b""  # nothing was asked: nothing to answer
+    assert 0.4 <= ending.after_s < 1.5, ending.after_s
+    assert live.events == ["head_timeout"]
+
+
+async def test_an_idle_keep_alive_connection_is_closed_at_the_idle_timeout(start: Start) -> None:
+    live = await start(http_idle_timeout_s=0.5, http_head_timeout_s=5)
+    loop = asyncio.get_running_loop()
+    sock = await open_socket(live.port)
+    try:
+        for _ in range(2):  # reused within the idle timeout: served
+            await loop.sock_sendall(sock, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            response = b""
+            while not response.endswith(b"hello"):
+                response += await asyncio.wait_for(loop.sock_recv(sock, 4096), 2)
+            assert response.startswith(b"HTTP/1.1 200 ")
+            await asyncio.sleep(0.2)
+        ending = await read_to_end(sock, timeout=3)
+    finally:
+        sock.close()
+    assert ending.data == b""
+    assert not ending.reset
+    assert 0.2 <= ending.after_s < 1.2, ending.after_s  # 0.5 s after the last response
+    assert live.events == ["idle_timeout"]
+
+
+async def test_the_head_timeout_of_a_kept_alive_connection_starts_with_its_next_request(
+    start: Start,
+) -> None:
+    # After a response, bytes of a next head that never completes are cut off too (uvicorn
+    # cancels its keep-alive timer at the first byte and arms nothing).
+    live = await start(http_idle_timeout_s=0.5, http_head_timeout_s=1.0)
+    loop = asyncio.get_running_loop()
+    sock = await open_socket(live.port)
+    try:
+        await loop.sock_sendall(sock, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        response = b""
+        while not response.endswith(b"hello"):
+            response += await asyncio.wait_for(loop.sock_recv(sock, 4096), 2)
+        began = loop.time()
+        await loop.sock_sendall(sock, b"GET /hel")
+        ending = await read_to_end(sock, timeout=4)
+    finally:
+        sock.close()
+    assert 0.9 <= loop.time() - began < 2.0
+    assert ending.data == b""
+    assert live.events == ["head_timeout"]
+
+
+# -- caps ----------------------------------------------------------------------------------
+
+
+async def test_idle_connections_of_one_address_give_way_beyond_its_cap(start: Start) -> None:
+    live = await start(max_http_connections_per_address=5, http_head_timeout_s=30)
+    socks = [await open_socket(live.port) for _ in range(12)]
+    try:
+        await until(lambda: live.events.count("evicted") == 7)
+        assert live.server.http.per_address(FLOODER) == 5
+        # The oldest seven were closed (without a word: they had asked nothing), the newest
+        # five are still open.
+        for sock in socks[:7]:
+            ending = await read_to_end(sock, timeout=2)
+            assert ending.data == b""
+        for sock in socks[7:]:
+            assert await still_open(sock)
+        # Another address is not affected, and the flooding address itself still gets served:
+        # its request takes the place of its oldest idle connection.
+        assert await get(live.port, source=OTHER) == (200, b"hello")
+        assert await get(live.port, source=FLOODER) == (200, b"hello")
+        assert live.server.http.per_address(FLOODER) <= 5
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+async def test_at_its_cap_an_address_with_every_connection_busy_gets_429(start: Start) -> None:
+    live = await start(max_http_connections_per_address=2)
+    loop = asyncio.get_running_loop()
+    busy = [await open_socket(live.port) for _ in range(2)]
+    try:
+        for sock in busy:
+            await loop.sock_sendall(
+                sock, b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+        await until(lambda: len(live.server.http._idle) == 0)
+        refused = await open_socket(live.port)
+        try:
+            ending = await read_to_end(refused, timeout=2)
+        finally:
+            refused.close()
+        assert ending.status == 429
+        assert ending.json == {
+            "error": {
+                "code": "rate_limited",
+                "message": "too many connections from your address; try again later",
+            }
+        }
+        assert await get(live.port, source=OTHER) == (200, b"hello")
+        live.app.release.set()
+        for sock in busy:
+            assert (await read_to_end(sock, timeout=8)).data.endswith(b"done")
+    finally:
+        for sock in busy:
+            sock.close()
+    assert live.events.count("refused_address") == 1
+
+
+async def test_the_global_cap_keeps_room_for_healthz_by_closing_idle_connections(
+    start: Start,
+) -> None:
+    live = await start(max_http_connections=6, http_head_timeout_s=30)
+    socks = [await open_socket(live.port) for _ in range(6)]
+    try:
+        await until(lambda: len(live.server.http) == 6)
+        for _ in range(3):
+            assert await get(live.port, source=OTHER) == (200, b"hello")
+        # the first request took the place of the oldest idle one; the next ones found the
+        # seat it left
+        assert live.events == ["evicted"]
+        assert (await read_to_end(socks[0], timeout=2)).data == b""
+        assert len(live.server.http) == 5
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+async def test_at_the_global_cap_with_every_connection_busy_a_new_one_gets_503(
+    start: Start,
+) -> None:
+    live = await start(max_http_connections=2)
+    loop = asyncio.get_running_loop()
+    busy = [await open_socket(live.port) for _ in range(2)]
+    try:
+        for sock in busy:
+            await loop.sock_sendall(
+                sock, b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+        await until(lambda: len(live.server.http._idle) == 0)
+        status, body = await get(live.port, source=OTHER)
+        assert status == 503
+        assert orjson.loads(body)["error"]["code"] == "unavailable"
+        live.app.release.set()
+        for sock in busy:
+            assert (await read_to_end(sock, timeout=8)).data.endswith(b"done")
+    finally:
+        for sock in busy:
+            sock.close()
+    assert await get(live.port, source=OTHER) == (200, b"hello")
+    assert live.events.count("refused_full") == 1
+
+
+async def test_trusted_proxies_are_not_capped_per_address(start: Start) -> None:
+    from livequiz.transport.proxy import parse_networks
+
+    live = await start(
+        max_http_connections_per_address=2,
+        http_head_timeout_s=30,
+        trusted_proxies=parse_networks([FLOODER]),
+    )
+    socks = [await open_socket(live.port) for _ in range(5)]
+    try:
+        await until(lambda: live.server.http.per_address(FLOODER) == 5)
+        assert "evicted" not in live.events
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+async def test_a_websocket_leaves_the_http_count_at_its_upgrade(start: Start) -> None:
+    from websockets.asyncio.client import connect
+
+    live = await start(max_http_connections_per_address=1)
+    async with connect(f"ws://127.0.0.1:{live.port}/ws", compression=None) as ws:
+        await ws.send("hi")
+        assert await asyncio.wait_for(ws.recv(), 2) == "hi"
+        assert len(live.server.http) == 0
+        # the WebSocket does not take the address's one HTTP seat
+        assert await get(live.port, source=FLOODER) == (200, b"hello")
+
+
+# -- malformed requests --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        pytest.param(b"GET\x01 /hello HTTP/1.1\r\nHost: x\r\n\r\n", id="bad-request-line"),
+        pytest.param(b"GET /hello HTTP/9.9x\r\nHost: x\r\n\r\n", id="bad-version"),
+        pytest.param(b"GET /hello HTTP/1.1\r\nHost x\r\n\r\n", id="header-without-colon"),
+        pytest.param(b"GET /hello HTTP/1.1\r\nHo st: x\r\n\r\n", id="space-in-header-name"),
+        pytest.param(
+            b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            id="bad-chunk-size",
+        ),
+        pytest.param(
+            b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            id="two-content-lengths",
+        ),
+    ],
+)
+async def test_a_request_the_parser_refuses_gets_400_with_the_json_error_body(
+    start: Start, request_bytes: bytes
+) -> None:
+    live = await start()
+    loop = asyncio.get_running_loop()
+    sock = await open_socket(live.port)
+    try:
+        await loop.sock_sendall(sock, request_bytes)
+        ending = await read_to_end(sock, timeout=3)
+    finally:
+        sock.close()
+    assert ending.status == 400
+    assert not ending.reset
+    error = ending.json["error"]
+    assert isinstance(error, dict)
+    assert error["code"] == "malformed_request"
+    assert error["message"].startswith("malformed HTTP request (")
+    assert "Traceback" not in error["message"]
+    assert live.events == ["malformed"]
+    assert await get(live.port) == (200, b"hello")
+
+
+# -- logs ----------------------------------------------------------------------------------
+
+
+async def test_a_flood_is_logged_once_per_interval_not_once_per_connection(
+    start: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    live = await start(max_http_connections_per_address=2, http_head_timeout_s=30)
+    caplog.set_level(logging.WARNING, logger="livequiz.transport.http")
+    socks = [await open_socket(live.port) for _ in range(30)]
+    try:
+        await until(lambda: live.events.count("evicted") == 28)
+    finally:
+        for sock in socks:
+            sock.close()
+    lines = [r for r in caplog.records if r.name == "livequiz.transport.http"]
+    assert len(lines) == 1
+    assert lines[0].levelno == logging.WARNING
+    assert FLOODER in lines[0].getMessage()
+
+
+def test_throttled_warning_counts_what_it_did_not_log(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    warning = ThrottledWarning(logging.getLogger("test.throttle"), 10.0, clock=lambda: now[0])
+    caplog.set_level(logging.WARNING, logger="test.throttle")
+    for second in range(25):
+        now[0] = float(second)
+        warning.warn("evicted", "closed one", "10.0.0.1")
+    warning.warn("head_timeout", "timed out", "10.0.0.2")  # another reason: its own budget
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        "closed one (10.0.0.1; 0 more since the last such line)",
+        "closed one (10.0.0.1; 9 more since the last such line)",
+        "closed one (10.0.0.1; 9 more since the last such line)",
+        "timed out (10.0.0.2; 0 more since the last such line)",
+    ]
+
+
+# -- configuration -------------------------------------------------------------------------
+
+
+def test_livequiz_serve_sets_every_guard_limit_and_refuses_a_bad_origin() -> None:
+    from livequiz.cli import UsageError, _server_config, build_parser
+
+    def config(*argv: str) -> object:
+        return _server_config(build_parser().parse_args(["serve", *argv]))
+
+    limits = config(
+        "--http-head-timeout-s",
+        "2.5",
+        "--http-idle-timeout-s",
+        "1",
+        "--max-http-connections-per-address",
+        "7",
+        "--max-http-connections",
+        "70",
+        "--origin",
+        "HTTPS://Quiz.Example:443/",
+    )
+    transport = limits.transport  # type: ignore[attr-defined]
+    assert (
+        transport.http_head_timeout_s,
+        transport.http_idle_timeout_s,
+        transport.max_http_connections_per_address,
+        transport.max_http_connections,
+    ) == (2.5, 1.0, 7, 70)
+    assert limits.origins == frozenset({"https://quiz.example"})  # type: ignore[attr-defined]
+    with pytest.raises(UsageError, match="not an origin"):
+        config("--origin", "https://quiz.example/play")
+    with pytest.raises(UsageError, match="must be positive"):
+        config("--http-head-timeout-s", "0")
