@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import dataclasses
 import inspect
 import re
 import time
@@ -908,6 +909,22 @@ async def _unparsable(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Resp
     # httpx cannot send a malformed request: a raw socket does, and its answer is parsed here
     reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
     writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n")
+    raw = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode().split("\r\n")
+    headers = [(name, value) for name, _, value in (h.partition(": ") for h in header_lines)]
+    return httpx.Response(int(status_line.split()[1]), headers=headers, content=body)
+
+
+@scenario("#/components/responses/RequestTimeout", JSON_MEDIA, "request_timeout")
+async def _body_too_slow(srv: RunningServer, monkeypatch: pytest.MonkeyPatch) -> httpx.Response:
+    # a whole head, then half the body it announced, and nothing more: a shorter body timeout
+    # than the default 30 s, so the test does not wait that long
+    guard = srv.server.transport.http
+    monkeypatch.setattr(guard, "limits", dataclasses.replace(guard.limits, http_body_timeout_s=0.3))
+    reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+    writer.write(b"POST /api/quizzes HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{}")
     raw = await asyncio.wait_for(reader.read(), 10)
     writer.close()
     head, _, body = raw.partition(b"\r\n\r\n")

@@ -299,6 +299,12 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
         help="seconds a connection has to send a whole request head (slowloris defence)",
     )
     parser.add_argument(
+        "--http-body-timeout-s",
+        type=float,
+        default=30.0,
+        help="seconds a request's body may take after its head (slow POST defence)",
+    )
+    parser.add_argument(
         "--http-idle-timeout-s",
         type=float,
         default=5.0,
@@ -415,6 +421,7 @@ def _server_config(args: argparse.Namespace) -> Any:
     try:
         transport = TransportLimits(
             http_head_timeout_s=args.http_head_timeout_s,
+            http_body_timeout_s=args.http_body_timeout_s,
             http_idle_timeout_s=args.http_idle_timeout_s,
             max_http_connections_per_address=args.max_http_connections_per_address,
             max_http_connections=args.max_http_connections,

@@ -107,6 +107,8 @@ API_ERROR_CODES: dict[str, int] = {
     # answered by the transport (livequiz.transport.http_guard) before any route: the HTTP
     # parser refused the request line, a header or the body's framing
     "malformed_request": 400,
+    # answered by the transport too: a complete head, then a body that did not come in time
+    "request_timeout": 408,
     "auth_required": 401,
     "bad_token": 401,
     "forbidden": 403,

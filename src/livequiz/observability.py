@@ -101,7 +101,8 @@ class Metrics:
         self.http_closed = Counter(
             "livequiz_http_connections_closed",
             "Plain HTTP connections the transport closed or refused, by reason: head_timeout "
-            "(no whole request head in time: slowloris), idle_timeout (kept alive, unused), "
+            "(no whole request head in time: slowloris), body_timeout (a head, then no whole "
+            "body in time: a slow POST), idle_timeout (kept alive, unused), "
             "evicted (gave way to a new one at a cap), refused_address / refused_full (at a "
             "cap with every connection busy), malformed (the parser refused the request)",
             ["reason"],

@@ -67,6 +67,7 @@ ERROR_CODES = [
     "bad_json",
     "bad_form",
     "malformed_request",
+    "request_timeout",
     "bad_request",
     "bad_word_list",
     "invalid_question",
@@ -1715,6 +1716,15 @@ OPENAPI: JSON = {
                     "malformed_request",
                     "malformed HTTP request (invalid header token); send HTTP/1.1 with a "
                     "valid request line, headers and body framing",
+                ),
+            ),
+            "RequestTimeout": _errors(
+                "Any path with a body: the request's head arrived but its body did not, within "
+                "the body timeout (30 s by default) of the head; answered before any route, "
+                "and the connection is closed.",
+                request_timeout=_error(
+                    "request_timeout",
+                    "the request body did not arrive in time; send it again",
                 ),
             ),
             "NotFound": _errors(

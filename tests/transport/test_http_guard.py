@@ -227,6 +227,65 @@ async def test_slowloris_is_cut_off_at_the_head_timeout_counted_from_the_accept(
     await until(lambda: len(live.server.http) == 0)
 
 
+async def test_a_body_trickled_after_a_complete_head_gets_408_at_the_body_timeout(
+    start: Start,
+) -> None:
+    # A slow POST ("R.U.D.Y."): the head is complete, then the body comes a byte every 0.3 s.
+    # The head timeout no longer applies; before the body timeout the socket stayed open for
+    # as long as the trickle lasted.
+    live = await start(http_head_timeout_s=0.5, http_body_timeout_s=1.5)
+    loop = asyncio.get_running_loop()
+    sock = await open_socket(live.port)
+    began = loop.time()
+    ended = asyncio.create_task(read_to_end(sock, timeout=8))
+    try:
+        await loop.sock_sendall(
+            sock, b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
+        )
+        for _ in range(20):
+            if ended.done():
+                break
+            await asyncio.sleep(0.3)
+            try:
+                await loop.sock_sendall(sock, b"a")
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        ending = await ended
+    finally:
+        sock.close()
+    elapsed = loop.time() - began
+    assert 1.4 <= elapsed < 3.0, elapsed
+    assert ending.status == 408
+    error = orjson.loads(ending.data.partition(b"\r\n\r\n")[2])["error"]
+    assert error["code"] == "request_timeout"
+    assert live.events == ["body_timeout"]
+
+
+async def test_a_slow_but_complete_body_and_a_slow_application_are_not_cut_off(
+    start: Start,
+) -> None:
+    # The body timeout runs from the head to the body's last byte, not to the response: a
+    # body that arrives in time is answered however long the application then takes.
+    live = await start(http_head_timeout_s=5, http_body_timeout_s=1.0)
+    loop = asyncio.get_running_loop()
+    sock = await open_socket(live.port)
+    try:
+        await loop.sock_sendall(
+            sock, b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab"
+        )
+        await asyncio.sleep(0.5)
+        await loop.sock_sendall(sock, b"cd")
+        await loop.sock_sendall(sock, b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        await asyncio.sleep(1.5)  # /slow holds its answer past the body timeout
+        live.app.release.set()
+        ending = await read_to_end(sock, timeout=5)
+    finally:
+        sock.close()
+    assert ending.data.count(b"HTTP/1.1 200") == 2, ending.data
+    assert ending.data.split(b"\r\n\r\n")[1].startswith(b"4")
+    assert live.events == []
+
+
 async def test_a_connection_that_sends_nothing_is_closed_at_the_head_timeout(start: Start) -> None:
     live = await start(http_head_timeout_s=0.5)
     sock = await open_socket(live.port)
@@ -507,6 +566,8 @@ def test_livequiz_serve_sets_every_guard_limit_and_refuses_a_bad_origin() -> Non
         "2.5",
         "--http-idle-timeout-s",
         "1",
+        "--http-body-timeout-s",
+        "4",
         "--max-http-connections-per-address",
         "7",
         "--max-http-connections",
@@ -518,9 +579,10 @@ def test_livequiz_serve_sets_every_guard_limit_and_refuses_a_bad_origin() -> Non
     assert (
         transport.http_head_timeout_s,
         transport.http_idle_timeout_s,
+        transport.http_body_timeout_s,
         transport.max_http_connections_per_address,
         transport.max_http_connections,
-    ) == (2.5, 1.0, 7, 70)
+    ) == (2.5, 1.0, 4.0, 7, 70)
     assert limits.origins == frozenset({"https://quiz.example"})  # type: ignore[attr-defined]
     with pytest.raises(UsageError, match="not an origin"):
         config("--origin", "https://quiz.example/play")

@@ -8,8 +8,10 @@ descriptors: ``/healthz`` failed for everyone until they left. So every plain HT
 
 * a **head timeout** (:attr:`TransportLimits.http_head_timeout_s`): the whole request head
   must arrive within it, counted from the accept (or, on a kept-alive connection, from the first
-  byte of the next request), never reset by each byte that trickles in (slowloris). Past it:
-  408 with the JSON error body if part of a head came, else just closed;
+  byte of the next request), never reset by each byte that trickles in (slowloris). Past it the
+  connection is closed without an answer, as nginx does;
+* a **body timeout** (:attr:`TransportLimits.http_body_timeout_s`): from a complete head to the
+  body's last byte; past it 408 ``request_timeout`` with the JSON error body (a slow POST);
 * an **idle timeout** (:attr:`TransportLimits.http_idle_timeout_s`) between requests on a
   kept-alive connection (uvicorn's own keep-alive timeout, with our number);
 * a **per-address cap** (:attr:`TransportLimits.max_http_connections_per_address`, counted by
@@ -69,12 +71,14 @@ WARNING_INTERVAL_S: Final = 10.0
 #: document beside the API's own).
 TRANSPORT_ERROR_CODES: Final = {
     "malformed_request": 400,
+    "request_timeout": 408,
     "rate_limited": 429,
     "unavailable": 503,
 }
 
 #: Reasons a connection is closed or refused: the ``reason`` label of the metric.
 HEAD_TIMEOUT: Final = "head_timeout"
+BODY_TIMEOUT: Final = "body_timeout"
 IDLE_TIMEOUT: Final = "idle_timeout"
 EVICTED: Final = "evicted"
 REFUSED_ADDRESS: Final = "refused_address"
@@ -325,8 +329,17 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._busy = True
         self._guard.set_busy(self, True)
         super().on_headers_complete()
+        upgrading = self.parser.should_upgrade() and self._should_upgrade()
+        if not self.transport.is_closing() and not upgrading:
+            self._arm(self._guard.limits.http_body_timeout_s, self._body_timeout)
+
+    def on_message_complete(self) -> None:
+        self._disarm()  # the whole body is here: the application has it, however slow it is
+        super().on_message_complete()
 
     def on_response_complete(self) -> None:
+        if not self._lingering:  # answered (a 413 before the body's end): no body timeout
+            self._disarm()
         super().on_response_complete()
         if self.timeout_keep_alive_task is not None:  # no pipelined request: idle now
             self.timeout_keep_alive_task.cancel()
@@ -360,6 +373,16 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             return
         self._guard.report(HEAD_TIMEOUT, self.guard_address)
         self.transport.close()
+
+    def _body_timeout(self) -> None:
+        """A complete head, then a body that does not come (a slow POST flood): answer 408
+        with the JSON error body, and end the connection (the application sees a
+        disconnect, as when a client goes)."""
+        self._guard_timer = None
+        if self.transport.is_closing():
+            return
+        self._guard.report(BODY_TIMEOUT, self.guard_address)
+        self._fail(408, "request_timeout", "the request body did not arrive in time; send it again")
 
     def _fail(self, status: int, code: str, message: str) -> None:
         """Answer with the JSON error body and end the connection without a reset.

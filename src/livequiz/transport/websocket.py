@@ -217,6 +217,11 @@ class TransportLimits:
     # a head in well under a second; nginx allows 60 s, Apache's mod_reqtimeout 20-40 s: 10 s
     # frees a flood's sockets sooner and still leaves a bad link ten times what it needs.
     http_head_timeout_s: float = 10.0
+    # The body of a request, from its complete head to its last byte (a slowloris that sends
+    # a complete head and then trickles the body: "R.U.D.Y."). The largest body livequiz takes
+    # is a 1 MiB word list; a phone uploads that in a few seconds on a poor 3G link. Past it:
+    # 408 request_timeout with the JSON error body, and the connection ends.
+    http_body_timeout_s: float = 30.0
     # Between requests on a kept-alive connection (uvicorn's default keep-alive: 5 s; browsers
     # reuse a connection within that or open a new one at no visible cost).
     http_idle_timeout_s: float = 5.0
@@ -262,6 +267,7 @@ class TransportLimits:
             "handshake_timeout_s",
             "close_timeout_s",
             "http_head_timeout_s",
+            "http_body_timeout_s",
             "http_idle_timeout_s",
         ):
             if getattr(self, name) <= 0:
