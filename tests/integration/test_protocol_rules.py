@@ -136,7 +136,7 @@ def right_option(deployment: Deployment, game: Game, index: int) -> int:
     return session.questions[index].correct_option
 
 
-async def refused(client: Client, message: Frame, code: str, **fields: Any) -> Frame:
+async def refused(client: Client, message: Frame | str, code: str, **fields: Any) -> Frame:
     error = await client.error(message)
     assert error["code"] == code, (message, error)
     for name, value in fields.items():
@@ -234,7 +234,7 @@ def test_the_error_tables_are_read_from_the_document() -> None:
 
 
 #: A frame that refuses itself before any identity is looked at, by code.
-MALFORMED = {
+MALFORMED: dict[str, Frame | str] = {
     "bad_json": '{"type": "answer", "q": 0, "option": 0',
     "bad_message": {"type": "answer", "q": 0, "option": "two"},
     "unknown_type": {"type": "dance", "q": 0, "action": "start"},
@@ -327,12 +327,12 @@ async def test_every_answer_and_host_refusal_in_the_document_carries_q_or_action
 
     assert sorted(answers) == sorted(tables["answers"])
     assert sorted(hosts) == sorted(tables["host"])
-    for code, error in answers.items():
-        assert error["code"] == code, error
+    for name, error in answers.items():
+        assert error["code"] == name, error
         assert isinstance(error["q"], int), error
         assert "action" not in error
-    for code, error in hosts.items():
-        assert error["code"] == code, error
+    for name, error in hosts.items():
+        assert error["code"] == name, error
         assert isinstance(error["action"], str), error
         assert "q" not in error
 
