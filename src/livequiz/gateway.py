@@ -250,7 +250,7 @@ class Gateway:
 
     def _authenticate(self, conn: Connection, pending: Pending, message: Any) -> None:
         if pending.joining:
-            self._error(conn, "busy", "your join is being processed")
+            self._refuse(conn, message, "busy", "your join is being processed")
             return
         if isinstance(message, protocol.Hello):
             try:
@@ -268,7 +268,9 @@ class Gateway:
         elif isinstance(message, protocol.JoinRequest):
             self._join(conn, pending, message)
         else:
-            self._error(conn, "auth_required", "send 'hello' with a token or 'join' first")
+            self._refuse(
+                conn, message, "auth_required", "send 'hello' with a token or 'join' first"
+            )
 
     async def _hello(self, conn: Connection, pending: Pending, claims: Claims, token: str) -> None:
         """A verified token: load the quiz here if need be, check the player, welcome."""
@@ -390,7 +392,7 @@ class Gateway:
     def _dispatch(self, client: Client, message: Any, received_at: float) -> None:
         if isinstance(message, protocol.AnswerRequest):
             if client.role is not Role.PLAYER:
-                self._error(client.conn, "forbidden", "only players answer questions")
+                self._refuse(client.conn, message, "forbidden", "only players answer questions")
                 return
             sent_at = client.sent_at_ms if client.sent_index == message.index else None
             command = Answer(client.player_id, message.index, message.option, sent_at)
@@ -399,7 +401,7 @@ class Gateway:
             )
         elif isinstance(message, protocol.HostRequest):
             if client.role is not Role.HOST:
-                self._error(client.conn, "forbidden", "only the host can do that")
+                self._refuse(client.conn, message, "forbidden", "only the host can do that")
                 return
             self._host(client, message)
         elif isinstance(message, protocol.SyncRequest):
@@ -457,6 +459,17 @@ class Gateway:
 
     def _seq(self, client: Client) -> int:
         return self.service.store.session(client.quiz_id).seq
+
+    def _refuse(self, conn: Connection, message: Any, code: str, text: str) -> None:
+        """Refuse a decoded message: an ``answer`` is named by its ``q``, a ``host`` message
+        by its ``action``, whichever check refused it (docs/protocol.md, "error"), so a client
+        with several in flight knows which one failed."""
+        if isinstance(message, protocol.AnswerRequest):
+            self._error(conn, code, text, q=message.index)
+        elif isinstance(message, protocol.HostRequest):
+            self._error(conn, code, text, action=message.action)
+        else:
+            self._error(conn, code, text)
 
     def _error(self, conn: Connection, code: str, message: str, **extra: Any) -> None:
         self.metrics.errors.labels(code).inc()

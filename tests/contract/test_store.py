@@ -391,12 +391,12 @@ async def test_a_late_answer_is_refused(adapter: Harness) -> None:
     assert rejected_code(outcomes[1]) is ErrorCode.TOO_LATE
     assert store.session(q).players[2].answers == {}
     assert store.session(q).players[2].score == 0
-    # once the clock closed it, it is refused for not being open
+    # once the clock closed it, still too late (it used to say question_not_open: issue 16)
     closed = await run(store, at(q, last_ms + 1, Tick(), Answer(3, 0, 0)))
     event = executed(closed[0]).events[0]
     assert isinstance(event, QuestionClosed)
     assert event.reason is CloseReason.TIME
-    assert rejected_code(closed[1]) is ErrorCode.QUESTION_NOT_OPEN
+    assert rejected_code(closed[1]) is ErrorCode.TOO_LATE
 
 
 async def test_scores_are_the_sum_of_accepted_answers(adapter: Harness) -> None:

@@ -520,12 +520,121 @@ def test_malformed_answers_are_refused(
 def test_no_answers_while_no_question_is_open(questions: list[Question]) -> None:
     session = new_session(questions)
     session.join("Anna", 0)
+    before = state(session)
     with raising(ErrorCode.QUESTION_NOT_OPEN):
         session.submit_answer(1, 0, 0, 0)
+    assert state(session) == before
     session.start(0)
     session.close_question(1)
-    with raising(ErrorCode.QUESTION_NOT_OPEN):
-        session.submit_answer(1, 0, 0, 2)
+    before = state(session)
+    with raising(ErrorCode.QUESTION_NOT_OPEN):  # the next one, not opened yet
+        session.submit_answer(1, 1, 0, 2)
+    assert state(session) == before
+
+
+def test_an_answer_just_after_the_clock_closed_the_question_is_too_late(
+    questions: list[Question],
+) -> None:
+    """The clock closes a question at deadline + grace: an answer that arrives a moment after
+    that is ``too_late`` (as documented), not ``question_not_open`` (issue 16)."""
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.join("Ben", 0)
+    session.start(1_000)  # accepts until 11,500
+    assert session.tick(11_501) != []
+    assert phase_of(session) is Phase.QUESTION_CLOSED
+    before = state(session)
+    with raising(ErrorCode.TOO_LATE):
+        session.submit_answer(1, 0, 0, 11_502)
+    assert state(session) == before
+
+
+@pytest.mark.parametrize("how", ["host", "skip", "all answered"])
+def test_an_answer_to_a_question_closed_early_is_too_late(
+    questions: list[Question], how: str
+) -> None:
+    session = new_session(questions, close_when_all_answered=how == "all answered")
+    session.join("Anna", 0)
+    session.join("Ben", 0)
+    session.start(0)
+    if how == "host":
+        session.close_question(10)
+    elif how == "skip":
+        session.skip(10)  # question 1 is open now
+    else:
+        session.leave(2, 5)
+        session.submit_answer(1, 0, 0, 10)
+        session.rejoin(2, 15)
+    before = state(session)
+    with raising(ErrorCode.TOO_LATE):
+        session.submit_answer(2, 0, 0, 20)
+    assert state(session) == before
+
+
+def test_an_answer_to_a_question_closed_long_ago_is_too_late(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.start(0)
+    session.skip(10)
+    session.close_question(20)
+    session.next(30)  # question 2 is open; 0 and 1 closed long ago
+    seq = session.seq
+    for index in (0, 1):
+        with raising(ErrorCode.TOO_LATE):
+            session.submit_answer(1, index, 0, 40)
+    with raising(ErrorCode.TOO_LATE):  # between questions too
+        session.close_question(50)
+        session.submit_answer(1, 0, 0, 60)
+    assert session.seq == seq + 1  # the close, nothing else
+    assert session.answered_count == 0
+
+
+def test_an_answer_to_a_question_not_opened_yet_while_another_is_open_is_wrong_question(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.start(0)
+    before = state(session)
+    for index in (1, 2):
+        with raising(ErrorCode.WRONG_QUESTION):
+            session.submit_answer(1, index, 0, 10)
+    assert state(session) == before
+
+
+def test_a_repeat_after_the_question_closed_gets_the_first_result(
+    questions: list[Question],
+) -> None:
+    """Written down in docs/protocol.md: a client that lost its ack may ask again after the
+    close, and gets the first result, not ``too_late``."""
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.join("Ben", 0)
+    session.start(0)
+    first = session.submit_answer(1, 0, 0, 100)
+    session.tick(20_000)
+    session.next(20_001)
+    before = state(session)
+    again = session.submit_answer(1, 0, 0, 20_002)
+    other = session.submit_answer(1, 0, 3, 20_003)
+    assert (again.status, again.record, again.events) == (AnswerStatus.DUPLICATE, first.record, ())
+    assert (other.status, other.record) == (AnswerStatus.ALREADY_ANSWERED, first.record)
+    assert state(session) == before
+
+
+def test_every_answer_to_a_finished_quiz_is_quiz_finished(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.start(0)
+    session.submit_answer(1, 0, 0, 10)
+    session.end(20)
+    before = state(session)
+    for index, option in ((0, 0), (0, 1), (1, 0), (2, 0), (99, 0), (0, 9)):
+        with raising(ErrorCode.QUIZ_FINISHED):
+            session.submit_answer(1, index, option, 30)
+    with raising(ErrorCode.QUIZ_FINISHED):
+        session.submit_answer(42, 0, 0, 30)
+    assert state(session) == before
 
 
 # ---------------------------------------------------------------- all answered → close

@@ -14,8 +14,9 @@ and after every step that the session agrees with the model (phase, players, ans
 streaks, the board and its ranks) and that no view gives away the open question's answer.
 
 Finished is terminal: there the model refuses every host command and every join with
-``quiz_finished`` or ``illegal_state``, accepts no new answer, and lets only leave/rejoin (and
-repeats of earlier answers, which return the first record) through.
+``quiz_finished`` or ``illegal_state``, refuses every answer (repeats included) with
+``quiz_finished``, and lets only leave/rejoin through. An answer gets exactly one refusal code,
+in the order ``QuizSession.submit_answer`` documents: the model allows no other.
 
 The plain tests at the end are minimal reproductions of core bugs this machine found.
 """
@@ -694,22 +695,28 @@ class QuizMachine(RuleBasedStateMachine):
         m = self.model
         refusals = m.player_refusals(player_id)
         first = None
-        if type(index) is not int or not 0 <= index < len(m.questions):
+        if m.phase is Phase.FINISHED:
+            refusals = {ErrorCode.QUIZ_FINISHED}
+        elif refusals:
+            pass
+        elif type(index) is not int or not 0 <= index < len(m.questions):
             refusals.add(ErrorCode.WRONG_QUESTION)
         elif type(option) is not int or not 0 <= option < len(m.questions[index].options):
             refusals.add(ErrorCode.INVALID_OPTION)
-        elif not refusals:
+        else:
             first = m.players[player_id].answers.get(index)
         if not refusals and first is None:
             # a new answer: only to the open question, in time
-            if m.phase is not Phase.QUESTION_OPEN:
-                refusals.add(ErrorCode.QUESTION_NOT_OPEN)
-                if m.phase is Phase.FINISHED:
-                    refusals.add(ErrorCode.QUIZ_FINISHED)
-            if index != m.current:
-                refusals.add(ErrorCode.WRONG_QUESTION)
-            elif self.now > m.accepts_until:
+            is_open = m.phase is Phase.QUESTION_OPEN and index == m.current
+            assert isinstance(index, int)
+            if index < m.current or (index == m.current and not is_open):
+                refusals.add(ErrorCode.TOO_LATE)  # it has closed
+            elif is_open and self.now > m.accepts_until:
                 refusals.add(ErrorCode.TOO_LATE)
+            elif m.phase is not Phase.QUESTION_OPEN:
+                refusals.add(ErrorCode.QUESTION_NOT_OPEN)
+            elif not is_open:
+                refusals.add(ErrorCode.WRONG_QUESTION)
         attempt = self.attempt(
             refusals,
             lambda: self.session.submit_answer(

@@ -31,8 +31,18 @@ FROM_A_PLAYER: dict[str, tuple[str, set[str]]] = {
     "cut short": ('{"type": "answer", "q": 0', {"bad_json"}),
     "two documents": ('{"type": "sync"} {"type": "sync"}', {"bad_json"}),
     "NaN": ('{"type": "answer", "q": 0, "option": NaN}', {"bad_json"}),
-    "lone surrogate": ('{"type": "answer", "q": 0, "option": 0, "x": "\\ud800"}', {"bad_json"}),
-    "nested too deep": ("[" * 2000, {"bad_json"}),
+    "Infinity": ('{"type": "answer", "q": 0, "option": Infinity}', {"bad_json"}),
+    "lone surrogate in a nickname": (
+        '{"type": "join", "pin": "1", "nickname": "An\\ud800na"}',
+        {"bad_message"},
+    ),
+    "nested too deep": ("[" * 2000, {"bad_message"}),
+    "nested too deep in a field": (
+        '{"type": "answer", "q": 0, "option": 0, "x": ' + "[" * 65 + "]" * 65 + "}",
+        {"bad_message"},
+    ),
+    "q as 1e400": ('{"type": "answer", "q": 1e400, "option": 0}', {"bad_message"}),
+    "q of 400 digits": ('{"type": "answer", "q": ' + "9" * 400 + ', "option": 0}', {"bad_message"}),
     "a list": ("[1, 2]", {"bad_message"}),
     "a string": ('"answer"', {"bad_message"}),
     "a number": ("42", {"bad_message"}),
@@ -84,6 +94,11 @@ async def test_a_bad_message_from_a_player_gets_an_error_and_changes_nothing(
         assert error["message"]
         if error["code"] in ("wrong_question", "invalid_option"):
             assert error["q"] == json.loads(frame)["q"]  # a refused answer names its question
+        if error["code"] == "forbidden":  # a refused host message names its action
+            assert error["action"] == json.loads(frame)["action"]
+        if error["code"] in ("bad_json", "bad_message", "unknown_type", "already_authenticated"):
+            assert "q" not in error, error
+            assert "action" not in error, error
         # Nothing was taken as an answer, and the connection plays on.
         assert quiz.session().answered_count == 0
         ack = await anna.answer(0, quiz.correct(0))

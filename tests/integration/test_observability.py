@@ -81,9 +81,9 @@ async def test_metrics_move_as_the_game_moves() -> None:
             assert await m("livequiz_errors_total", code="bad_json") == 1
             assert (await quiz.host.host("close"))["type"] == "host_ack"
             late = await quiz.players["Cleo"].answer(0, quiz.correct(0))
-            assert late["code"] == "question_not_open"
-            assert await m("livequiz_answers_total", outcome="question_not_open") == 1
-            assert await m("livequiz_errors_total", code="question_not_open") == 1
+            assert late["code"] == "too_late"  # the question has closed
+            assert await m("livequiz_answers_total", outcome="too_late") == 1
+            assert await m("livequiz_errors_total", code="too_late") == 1
             assert await m("livequiz_frames_sent_total", kind="closed") == 4
             assert await m("livequiz_quizzes_live") == 1
             assert (await quiz.host.host("end"))["type"] == "host_ack"

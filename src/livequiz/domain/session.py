@@ -335,7 +335,25 @@ class QuizSession:
 
         ``sent_at_ms`` is when the server sent this question to the player's connection (the
         server's own clock, never the client's); speed points count from then.
+
+        The checks, in this order (``docs/protocol.md``, "Which refusal an answer gets"):
+
+        1. the quiz has finished: ``quiz_finished`` (its final results hold every answer
+           that was acknowledged; nothing is taken or given back any more);
+        2. the player: ``unknown_player``, ``kicked``;
+        3. ``index`` names no question of the quiz: ``wrong_question``; ``option`` is not an
+           option of it: ``invalid_option``;
+        4. the player already answered that question, open or closed: the first result back
+           (``duplicate`` or ``already_answered``), so a client that lost its ack can always
+           ask again;
+        5. the question has closed (by the clock, the host, a skip, everyone having
+           answered), or is still open but its deadline plus grace has passed: ``too_late``.
+           The clock closes a question once its grace is over, so "after the grace" and "after
+           it closed" must read the same to the player who was a moment too slow;
+        6. it has not been opened yet: ``question_not_open`` while no question is open,
+           ``wrong_question`` while another one is.
         """
+        self._require_not_finished()
         player = self.active_player(player_id)
         if type(index) is not int or not 0 <= index < len(self.questions):
             raise Rejected(ErrorCode.WRONG_QUESTION, "no such question in this quiz")
@@ -348,12 +366,15 @@ class QuizSession:
                 AnswerStatus.DUPLICATE if first.option == option else AnswerStatus.ALREADY_ANSWERED
             )
             return AnswerOutcome(status, first, ())
+        is_open = self.phase is Phase.QUESTION_OPEN and index == self.current
+        if index < self.current or (index == self.current and not is_open):
+            raise Rejected(ErrorCode.TOO_LATE, "time is up for this question: it has closed")
+        if is_open and now_ms > self.accepts_until_ms:
+            raise Rejected(ErrorCode.TOO_LATE, "time is up for this question")
         if self.phase is not Phase.QUESTION_OPEN:
             raise Rejected(ErrorCode.QUESTION_NOT_OPEN, "no question is open")
-        if index != self.current:
+        if not is_open:
             raise Rejected(ErrorCode.WRONG_QUESTION, "that question is not the open one")
-        if now_ms > self.accepts_until_ms:
-            raise Rejected(ErrorCode.TOO_LATE, "time is up for this question")
 
         correct = option == question.correct_option
         streak = player.streak + 1 if correct else 0
