@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup run test lint browser deploy-tools wordnet screenshots bench reliability clean
+.PHONY: setup run test lint browser deploy-tools wordnet screenshots bench reliability fuzz clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -88,6 +88,24 @@ reliability: setup deploy-tools
 	LIVEQUIZ_RELIABILITY_CLUSTER_FAULTS=$(RELIABILITY_CLUSTER_FAULTS) \
 	LIVEQUIZ_RELIABILITY_OUT=$(CURDIR)/docs/reliability/results.jsonl \
 	  $(BIN)/pytest -p no:cacheprovider --no-cov -s -q tests/reliability tests/cluster tests/durability
+
+# Long fuzzing runs (docs/reliability.md, section 4): each atheris target for FUZZ_SECONDS
+# (default 600), its corpus kept in .fuzz/ (out of git; tests/fuzz/seeds/ is the seed corpus),
+# then the HTTP API from its OpenAPI document with 1,000 examples per operation and mode.
+FUZZ_SECONDS ?= 600
+fuzz: setup
+	@mkdir -p .fuzz
+	for target in frame bus wordlist; do \
+	  mkdir -p .fuzz/$$target && \
+	  $(BIN)/python tests/fuzz/atheris_targets.py $$target .fuzz/$$target \
+	    tests/fuzz/seeds/$$target tests/fuzz/regressions/$$target \
+	    -dict=tests/fuzz/json.dict -max_len=8192 -timeout=10 \
+	    -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=.fuzz/$$target- \
+	    > .fuzz/$$target.log 2>&1 || { tail -40 .fuzz/$$target.log; exit 1; }; \
+	  echo "$$target: $$(grep '^Done' .fuzz/$$target.log)"; \
+	done
+	LIVEQUIZ_FUZZ_EXAMPLES=1000 $(BIN)/pytest -q -p no:cacheprovider --no-cov -s \
+	  tests/fuzz/test_schemathesis.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis

@@ -127,6 +127,33 @@ def _int(description: str, minimum: int | None = None, maximum: int | None = Non
     return schema
 
 
+#: One line of text with something in it: no control character (Unicode category Cc), and not
+#: only spaces (the server strips them). Titles.
+_ONE_LINE = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+#: One line of plain text, possibly empty: no control, surrogate or private-use character
+#: (categories Cc, Cs, Co). Flag reasons.
+_PLAIN_LINE = "^[^\\x00-\\x1f\\x7f-\\x9f\\ud800-\\udfff\\ue000-\\uf8ff\U000f0000-\U0010ffff]*$"
+_LEVEL_ALTERNATIVES = "|".join(_LEVELS)
+#: The whitespace JSON allows around a value (form fields are read as JSON).
+_WS = "[ \\t\\n\\r]*"
+#: Seeds are read as 64-bit integers (orjson reads a longer number as a float, refused).
+_SEED_MIN, _SEED_MAX = -(2**63), 2**63 - 1
+
+
+def _list_field(choices: str) -> str:
+    """A form field holding some of ``choices``: comma-separated ('B1, B2') or a JSON list."""
+    comma = f"{_WS}({choices}){_WS}(,{_WS}({choices}){_WS})*"
+    json_list = f'{_WS}\\[{_WS}"({choices})"{_WS}(,{_WS}"({choices})"{_WS})*\\]{_WS}'
+    return f"^({comma}|{json_list})$"
+
+
+def _whole_number_field(low: int, high: int) -> str:
+    """A form field holding a whole number from ``low`` (0 or 1) to ``high`` (10, 100, 1000...)."""
+    digits = len(str(high)) - 1
+    first = "0-9" if low == 0 else "1-9"
+    return f"^{_WS}([{first}][0-9]{{0,{digits - 1}}}|{high}){_WS}$"
+
+
 _SETTINGS_PROPERTIES: JSON = {
     "time_limit_ms": _int("How long a question stays open.", 1000, 600_000),
     "grace_ms": _int(
@@ -320,7 +347,12 @@ SCHEMAS: JSON = {
                 "type": "string",
                 "description": "The own word list the draft came from, as in CreateQuiz.",
             },
-            "seed": {"type": "integer", "description": "The same seed gives the same question."},
+            "seed": {
+                "type": "integer",
+                "minimum": _SEED_MIN,
+                "maximum": _SEED_MAX,
+                "description": "The same seed gives the same question.",
+            },
         },
     },
     "Replacement": {
@@ -334,11 +366,16 @@ SCHEMAS: JSON = {
         "required": ["index"],
         "additionalProperties": False,
         "properties": {
-            "index": _int("The question's index in the quiz, 0 for the first.", 0),
+            "index": _int(
+                "The question's index in the quiz, 0 for the first (a quiz has at most 100).",
+                0,
+                99,
+            ),
             "reason": {
                 "type": "string",
                 "maxLength": 200,
-                "description": "Optional, one line: what is wrong with the question.",
+                "pattern": _PLAIN_LINE,
+                "description": "Optional, one line of plain text: what is wrong with the question.",
             },
         },
     },
@@ -423,12 +460,15 @@ SCHEMAS: JSON = {
                 "type": "string",
                 "minLength": 1,
                 "maxLength": 80,
+                "pattern": _ONE_LINE,
                 "default": "Vocabulary quiz",
                 "description": "One line, shown on the host's screen and the players' phones.",
             },
             "count": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
             "seed": {
                 "type": "integer",
+                "minimum": _SEED_MIN,
+                "maximum": _SEED_MAX,
                 "description": "The same seed and options give the same questions.",
             },
             "levels": {
@@ -481,14 +521,44 @@ SCHEMAS: JSON = {
         "kinds may also be comma-separated ('B1,B2').",
         "additionalProperties": False,
         "properties": {
-            "title": {"type": "string", "minLength": 1, "maxLength": 80},
-            "count": {"type": "string", "description": "A whole number, 1 to 100."},
-            "seed": {"type": "string", "description": "A whole number."},
-            "levels": {"type": "string", "description": "'B1,B2' or '[\"B1\",\"B2\"]'."},
-            "kinds": {"type": "string", "description": "'synonym,fill_blank' or a JSON list."},
-            "time_limit_s": {"type": "string", "description": "A whole number, 1 to 600."},
-            "settings": {"type": "string", "description": "A JSON object, as in CreateQuiz."},
-            "questions": {"type": "string", "description": "A JSON list, as in CreateQuiz."},
+            "title": {"type": "string", "minLength": 1, "maxLength": 80, "pattern": _ONE_LINE},
+            "count": {
+                "type": "string",
+                "pattern": _whole_number_field(1, 100),
+                "description": "A whole number, 1 to 100.",
+            },
+            "seed": {
+                "type": "string",
+                "pattern": f"^{_WS}-?(0|[1-9][0-9]{{0,17}}){_WS}$",
+                "description": "A whole number.",
+            },
+            "levels": {
+                "type": "string",
+                "pattern": _list_field(_LEVEL_ALTERNATIVES),
+                "description": "'B1,B2' or '[\"B1\",\"B2\"]'.",
+            },
+            "kinds": {
+                "type": "string",
+                "pattern": _list_field("|".join(_KINDS)),
+                "description": "'synonym,fill_blank' or a JSON list.",
+            },
+            "time_limit_s": {
+                "type": "string",
+                "pattern": f"^{_WS}([1-9][0-9]?|[1-5][0-9]{{2}}|600){_WS}$",
+                "description": "A whole number, 1 to 600.",
+            },
+            "settings": {
+                "type": "string",
+                "pattern": f"^{_WS}\\{{[\\s\\S]*\\}}{_WS}$",
+                "contentMediaType": "application/json",
+                "description": "A JSON object, as in CreateQuiz.",
+            },
+            "questions": {
+                "type": "string",
+                "pattern": f"^{_WS}\\[[\\s\\S]*\\]{_WS}$",
+                "contentMediaType": "application/json",
+                "description": "A JSON list, as in CreateQuiz.",
+            },
             "words": {
                 "type": "string",
                 "contentMediaType": "text/csv",
@@ -563,8 +633,14 @@ SCHEMAS: JSON = {
         "properties": {
             "nickname": {
                 "type": "string",
+                "minLength": 2,
+                "maxLength": 64,
+                "pattern": _ONE_LINE,
                 "description": "2 to 20 letters, digits, spaces and - _ . ' after Unicode "
-                "normalisation; unique in the quiz regardless of case; no profanity.",
+                "normalisation (NFKC, runs of spaces made one, leading and trailing ones "
+                "dropped); unique in the quiz regardless of case; no profanity. The schema "
+                "states what can be checked before normalisation; a longer text is refused "
+                "outright.",
             }
         },
     },
@@ -701,6 +777,23 @@ SCHEMAS: JSON = {
         },
     },
 }
+
+
+def _without_questions(schema: JSON, description: str) -> JSON:
+    """A creation's request schema for a draft: the same fields but ``questions`` (a draft
+    generates them; the server refuses the field as unknown)."""
+    properties = {k: v for k, v in schema["properties"].items() if k != "questions"}
+    return {**schema, "description": description, "properties": properties}
+
+
+SCHEMAS["DraftQuiz"] = _without_questions(
+    SCHEMAS["CreateQuiz"],
+    "The options of CreateQuiz but questions; every field is optional; unknown fields are "
+    "refused (bad_request).",
+)
+SCHEMAS["DraftQuizForm"] = _without_questions(
+    SCHEMAS["CreateQuizForm"], "The options of DraftQuiz as a form, as in CreateQuizForm."
+)
 
 # ---------------------------------------------------------------------- examples
 
@@ -848,7 +941,8 @@ OPENAPI: JSON = {
             'Every error is `{"error": {"code": "...", "message": "..."}}` with a fitting '
             "status, unknown paths (404 `not_found`) and methods (405 `method_not_allowed`, "
             "with an `Allow` header) included. Request bodies are at most 1 MiB (413 "
-            "`too_large`)."
+            "`too_large`). Whole numbers are JSON integers: `1.0` where an integer is asked "
+            "for is refused (422), though JSON Schema counts it as one."
         ),
         "license": {"name": "MIT", "identifier": "MIT"},
     },
@@ -1308,7 +1402,7 @@ OPENAPI: JSON = {
                     "required": False,
                     "content": {
                         "application/json": {
-                            "schema": _ref("CreateQuiz"),
+                            "schema": _ref("DraftQuiz"),
                             "examples": {
                                 "levels_and_kinds": {
                                     "summary": "Five B1 questions",
@@ -1321,7 +1415,7 @@ OPENAPI: JSON = {
                             },
                         },
                         "multipart/form-data": {
-                            "schema": _ref("CreateQuizForm"),
+                            "schema": _ref("DraftQuizForm"),
                             "examples": {
                                 "upload": {
                                     "summary": "A word list uploaded as a file",
@@ -1533,8 +1627,13 @@ OPENAPI: JSON = {
                     "name": "word",
                     "in": "path",
                     "required": True,
-                    "description": "Its word (any case; URL-encoded).",
-                    "schema": {"type": "string"},
+                    "description": "Its word (any case; URL-encoded; one line).",
+                    "schema": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 50,
+                        "pattern": _ONE_LINE,
+                    },
                 },
             ],
             "delete": {
@@ -1564,7 +1663,8 @@ OPENAPI: JSON = {
                         ),
                     ),
                     "422": _errors(
-                        "An unknown kind.",
+                        "An unknown kind, or a word that is empty, longer than 50 characters "
+                        "or holds a control character.",
                         bad_kind=_error(
                             "bad_request",
                             "kind must be one of fill_blank, meaning_to_word, synonym, "
@@ -1667,8 +1767,8 @@ OPENAPI: JSON = {
                 "name": "pin",
                 "in": "path",
                 "required": True,
-                "description": "The six-digit PIN players type.",
-                "schema": {"type": "string"},
+                "description": "The six-digit PIN players type (any other text: 404).",
+                "schema": {"type": "string", "pattern": "^[1-9][0-9]{5}$"},
                 "example": "482913",
             }
         },
@@ -1748,3 +1848,40 @@ OPENAPI: JSON = {
         },
     },
 }
+
+
+def _line_breaks_in_paths(document: JSON) -> None:
+    """Every route with a path parameter answers 404 ``not_found`` when the parameter holds a
+    line break (``%0A``): the router matches paths line by line, so no route matches. Found by
+    schemathesis; no PIN, quiz id or word has one, so it is documented rather than changed."""
+    for item in document["paths"].values():
+        has_parameter = any(
+            p.get("in") == "path" or "$ref" in p for p in item.get("parameters", [])
+        )
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            parameters = operation.get("parameters", [])
+            if has_parameter or any(p.get("in") == "path" for p in parameters):
+                operation["responses"].setdefault(
+                    "404",
+                    _errors(
+                        "A path parameter with a line break (encoded %0A) in it: no route "
+                        "matches such a path (not_found)."
+                    ),
+                )
+
+
+def _bad_bodies(document: JSON) -> None:
+    """Every operation with a JSON body answers 400 ``bad_json`` to a body that is not a JSON
+    object (found by schemathesis where it was missing: flags)."""
+    for item in document["paths"].values():
+        for method, operation in item.items():
+            if method != "parameters" and "requestBody" in operation:
+                operation["responses"].setdefault(
+                    "400", _errors("The body is not a JSON object (bad_json).")
+                )
+
+
+_line_breaks_in_paths(OPENAPI)
+_bad_bodies(OPENAPI)

@@ -285,6 +285,13 @@ def _json_records(text: str) -> Iterator[_Record | Problem]:
         raise WordListError(
             error.lineno, f"malformed JSON: {error.msg} (column {error.colno})"
         ) from None
+    except RecursionError:
+        # Found with the fuzz harness: "[[[[…" a thousand deep exhausts the decoder's stack.
+        raise WordListError(None, "malformed JSON: lists or objects nested too deeply") from None
+    except ValueError:
+        # Found with the fuzz harness: an integer of more than 4,300 digits is refused by int()
+        # itself (the limit against CVE-2020-10735), outside JSONDecodeError.
+        raise WordListError(None, "malformed JSON: a number far too long") from None
     if not isinstance(data, list):
         raise WordListError(None, "a JSON word list must be a list of words or of objects")
     decoder = json.JSONDecoder()
