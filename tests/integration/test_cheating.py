@@ -23,7 +23,7 @@ from livequiz.ports import BusUnavailable
 from livequiz.service import QuizService, ServiceLimits
 from tests import pg_database
 from tests.integration.helpers import Quiz, open_client, setup_quiz
-from tests.integration.test_security import BAD_TOKENS, HOST_COMMANDS, bearer
+from tests.integration.test_security import BAD_TOKENS, HOST_COMMANDS, bearer, while_open
 from tests.nats_server import shared_nats_url
 from tests.server import RunningServer, running_server
 
@@ -249,3 +249,140 @@ async def test_a_look_alike_of_a_players_nickname_is_taken(backend: Backend) -> 
             assert response.status_code == 422, (hostile, response.text)
             assert response.json()["error"]["code"] == code, (hostile, response.text)
         assert (await backend.entry.join(quiz.pin, "Anne"))["nickname"] == "Anne"
+
+
+# ---------------------------------------------------------------------- the answer stays secret
+
+#: Fields that carry a question's answer (``reveal`` as an object; ``settings.reveal`` is a mode).
+ANSWER_FIELDS = frozenset({"correct_option", "reveal", "definition", "word", "example"})
+
+
+def leaks(value: Any, index: int, answer_text: str, path: str = "") -> list[str]:
+    """Where in a JSON value the answer of open question ``index`` shows: an answer field of
+    that question (or of no named question), or the right option's text anywhere but in a list
+    of options. Objects about another (closed) question, which carry their own answers by
+    design, are left out."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        about = value.get("index")
+        if isinstance(about, int) and about != index:
+            return []
+        for key, item in value.items():
+            here = f"{path}.{key}"
+            if key in ANSWER_FIELDS and (key != "reveal" or isinstance(item, dict)):
+                found.append(here)
+            if key != "options":
+                found += leaks(item, index, answer_text, here)
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            found += leaks(item, index, answer_text, f"{path}[{n}]")
+    elif isinstance(value, str) and answer_text in value:
+        found.append(f"{path} = {value!r}")
+    return found
+
+
+def results_about(value: Any, index: int) -> list[dict[str, Any]]:
+    """Objects about question ``index`` that tell whether an answer was right or its points."""
+    found: list[dict[str, Any]] = []
+    if isinstance(value, dict):
+        if value.get("index") == index and ({"correct", "points"} & value.keys()):
+            found.append(value)
+        for item in value.values():
+            found += results_about(item, index)
+    elif isinstance(value, list):
+        for item in value:
+            found += results_about(item, index)
+    return found
+
+
+@pytest.mark.parametrize("reveal", ["immediate", "at_close"])
+async def test_nothing_sent_while_a_question_is_open_holds_its_answer(
+    backend: Backend, reveal: str
+) -> None:
+    """Every frame to every client (players, a late joiner and a second tab each question, the
+    host and the big screen, which is a second host connection) and every HTTP response a client
+    can ask for while a question is open, in both reveal modes."""
+    async with contextlib.AsyncExitStack() as stack:
+        count = 4
+        quiz = await quiz_on(
+            backend,
+            stack,
+            ["Anna", "Ben", "Cleo"],
+            count=count,
+            kinds=["word_to_meaning", "meaning_to_word", "synonym", "fill_blank"],
+            settings={"reveal": reveal, "close_when_all_answered": False},
+        )
+        screen = await stack.enter_async_context(
+            open_client(backend.entry, "screen", quiz.host_token)
+        )
+        watched = [*quiz.clients, screen]
+        session = backend.owner.service.store.session(quiz.quiz_id)
+        http_scanned = 0
+        frames_scanned = 0
+        url = f"/api/quizzes/{quiz.quiz_id}"
+        for index in range(count):
+            if index == 0:
+                await quiz.start()
+            else:
+                await quiz.next(index)
+            question = session.questions[index]
+            right, text = question.correct_option, question.options[question.correct_option]
+            anna, ben = quiz.players["Anna"], quiz.players["Ben"]
+            acks = [await anna.answer(index, right), await ben.answer(index, (right + 1) % 4)]
+            assert [a["status"] for a in acks] == ["accepted", "accepted"], acks
+            late = await stack.enter_async_context(open_client(backend.entry, f"late{index}"))
+            await late.join(quiz.pin, f"Late {index}")
+            tab = await stack.enter_async_context(open_client(backend.entry, f"tab{index}"))
+            await tab.hello(quiz.tokens["Cleo"])
+            watched += [late, tab]
+            for client in (quiz.host, anna, screen):
+                await client.send({"type": "sync"})
+                await client.expect("snapshot")
+            # Every HTTP answer a client can get now.
+            responses = [
+                await backend.entry.http.get(f"/api/quizzes/{quiz.pin}"),
+                await backend.entry.http.get(f"{url}/results", headers=bearer(quiz.host_token)),
+                await backend.entry.http.get(
+                    f"{url}/results?format=csv", headers=bearer(quiz.host_token)
+                ),
+                await backend.entry.http.get("/api/flags", headers=bearer(quiz.host_token)),
+                await backend.entry.http.post(
+                    f"{url}/flags", json={"index": index}, headers=bearer(quiz.tokens["Anna"])
+                ),
+                await backend.entry.http.post(
+                    f"{url}/flags", json={"index": index}, headers=bearer(quiz.host_token)
+                ),
+            ] + [
+                await backend.entry.http.get(f"{url}/results", headers=bearer(token))
+                for token in quiz.tokens.values()
+            ]
+            for response in responses:
+                assert response.status_code in (200, 409), response.text
+                body: Any = response.text if response.text.startswith("\ufeff") else response.json()
+                if isinstance(body, str):
+                    assert text not in body, body
+                else:
+                    assert not leaks(body, index, text), (response.url, body)
+                http_scanned += 1
+            assert (await quiz.host.host("close"))["type"] == "host_ack"
+            for client in watched:
+                closed = await client.expect("closed", index=index)
+                assert closed["reveal"]["correct_option"] == right
+                # The scan would see it: the reveal itself is what it looks for.
+                assert ".reveal" in leaks(closed, index, text)
+        for client in watched:
+            for index in {f["index"] for f in client.frames if f["type"] == "closed"}:
+                question = session.questions[index]
+                text = question.options[question.correct_option]
+                frames = while_open(client, index)
+                assert frames, (client.name, index)
+                frames_scanned += len(frames)
+                found = [
+                    (f["type"], leaks(f, index, text)) for f in frames if leaks(f, index, text)
+                ]
+                assert not found, (client.name, index, found)
+                if reveal == "at_close":  # not even whether one's own answer was right
+                    told = [r for f in frames for r in results_about(f, index)]
+                    assert not told, (client.name, index, told)
+        print(f"\n{backend.name}, {reveal}: {frames_scanned} frames, {http_scanned} HTTP answers")
+        assert frames_scanned >= 10 * count
