@@ -561,8 +561,13 @@ SCHEMAS: JSON = {
         "properties": {
             "nickname": {
                 "type": "string",
-                "description": "2 to 20 letters, digits, spaces and - _ . ' after Unicode "
-                "normalisation; unique in the quiz regardless of case; no profanity.",
+                "description": "2 to 20 letters (with their accents), digits, spaces and "
+                "- _ . ' after Unicode NFKC normalisation, at most 40 code points; no control, "
+                "format or direction characters; unique in the quiz up to case and look-alike "
+                "letters of other alphabets (UTS #39 skeleton); no profanity, also disguised. "
+                "The rules in full: docs/protocol.md, 'Nicknames'.",
+                "minLength": 2,
+                "maxLength": 64,
             }
         },
     },
