@@ -23,7 +23,7 @@ from livequiz.auth import TokenSigner, load_or_create_key
 from livequiz.domain.nicknames import NicknamePolicy
 from livequiz.gateway import Gateway
 from livequiz.http_api import build_api
-from livequiz.moderation import is_profane
+from livequiz.moderation import is_profane_nickname, nickname_skeleton
 from livequiz.observability import Metrics
 from livequiz.ports import Bus, Records
 from livequiz.service import QuizService, ServiceLimits
@@ -88,7 +88,7 @@ class LiveQuizServer:
         the embedded default that ``config`` describes."""
         self.config = config
         self.metrics = Metrics()
-        nicknames = NicknamePolicy(is_profane=is_profane)
+        nicknames = NicknamePolicy(is_profane=is_profane_nickname, key=nickname_skeleton)
         if records is None:
             journal = None
             if config.data_dir is not None:

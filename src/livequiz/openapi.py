@@ -636,11 +636,12 @@ SCHEMAS: JSON = {
                 "minLength": 2,
                 "maxLength": 64,
                 "pattern": _ONE_LINE,
-                "description": "2 to 20 letters, digits, spaces and - _ . ' after Unicode "
-                "normalisation (NFKC, runs of spaces made one, leading and trailing ones "
-                "dropped); unique in the quiz regardless of case; no profanity. The schema "
-                "states what can be checked before normalisation; a longer text is refused "
-                "outright.",
+                "description": "2 to 20 letters (with their accents), digits, spaces and "
+                "- _ . ' after Unicode NFKC normalisation, at most 40 code points; no control, "
+                "format or direction characters; unique in the quiz up to case and look-alike "
+                "letters of other alphabets (UTS #39 skeleton); no profanity, also disguised. "
+                "The schema states what can be checked before normalisation; a longer text is "
+                "refused outright. The rules in full: docs/protocol.md, 'Nicknames'.",
             }
         },
     },

@@ -24,6 +24,7 @@ storage is back, the quiz carries on from what the journal holds.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -159,9 +160,8 @@ class QuizStore:
 
     def _trusted_policy(self) -> NicknamePolicy:
         # Nicknames in the journal were accepted once; a changed word list must not refuse them.
-        return NicknamePolicy(
-            min_length=self._nicknames.min_length, max_length=self._nicknames.max_length
-        )
+        # The same key, so the names replayed are compared as later joins will compare them.
+        return dataclasses.replace(self._nicknames, trusted=True)
 
     def _rebuild(
         self, definition: QuizDefinition, rows: Iterable[tuple[int, Record]]

@@ -19,7 +19,13 @@ from hypothesis import strategies as st
 from livequiz.domain import scoring
 from livequiz.domain.errors import CoreBug, ErrorCode, Rejected
 from livequiz.domain.events import CloseReason, QuestionClosed
-from livequiz.domain.nicknames import ALLOWED_MARKS, NicknamePolicy
+from livequiz.domain.nicknames import (
+    ALLOWED_MARKS,
+    MAX_CODE_POINTS,
+    MAX_MARKS_PER_LETTER,
+    NicknamePolicy,
+    graphemes,
+)
 from livequiz.domain.question import Question
 from livequiz.domain.ranking import Leaderboard, Placing
 from livequiz.domain.session import AnswerStatus, Phase, QuizSession
@@ -284,7 +290,7 @@ def test_ranks_skip_after_a_tie() -> None:
 #: letters, ligatures, combining marks, case-folding oddities, invisible characters.
 TRICKY = list(
     "\t\n\r\x0b\x0c\x1c\x85\u00a0\u1680\u2003\u2028\u3000ｂＺ９𝐀ℌ①²ﬀﬁ\u0301\u0308\u00a8"
-    "ẞßİıǅ!@\u200b\u200d\ufeffㅤ\ud800"
+    "ẞßİıǅ!@\u200b\u200d\ufeffㅤ\ud800\u202e\u2067\ufe0f\u0336\u20dd\u094d"
 )
 #: Mostly what a real nickname is made of, with the tricky characters mixed in.
 PLAIN = list("abcXYZ019 -_.'") * 3
@@ -340,11 +346,17 @@ def test_a_normalised_nickname_follows_the_rules_and_normalises_to_itself(
         assert name.code in (ErrorCode.NICKNAME_INVALID, ErrorCode.NICKNAME_PROFANE)
         return
     assert policy.normalise(name) == name
-    assert policy.min_length <= len(name) <= policy.max_length
+    assert policy.min_length <= len(graphemes(name)) <= policy.max_length
+    assert len(name) <= MAX_CODE_POINTS
     assert unicodedata.is_normalized("NFKC", name)
     assert name == name.strip()
     assert "  " not in name
-    assert all(unicodedata.category(c)[0] in "LN" or c == " " or c in ALLOWED_MARKS for c in name)
+    for cluster in graphemes(name):
+        base, marks = cluster[0], cluster[1:]
+        assert unicodedata.category(base)[0] in "LN" or base == " " or base in ALLOWED_MARKS
+        assert not marks or unicodedata.category(base)[0] == "L"
+        assert len(marks) <= MAX_MARKS_PER_LETTER
+        assert all(unicodedata.category(c) in ("Mn", "Mc") for c in marks)
     assert any(unicodedata.category(c)[0] in "LN" for c in name)
     if policy.is_profane is _profane:
         assert not _profane(name)

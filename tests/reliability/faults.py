@@ -124,7 +124,13 @@ class ServerProcess:
         assert self.process is not None
         started = time.monotonic()
         self.process.send_signal(signal.SIGKILL)
-        await asyncio.wait_for(self.process.wait(), DEATH_TIMEOUT_S)
+        try:
+            await asyncio.wait_for(self.process.wait(), DEATH_TIMEOUT_S)
+        except TimeoutError:
+            raise AssertionError(
+                f"pid {self.process.pid} not gone {DEATH_TIMEOUT_S} s after SIGKILL: "
+                f"{_process_state(self.process.pid)}"
+            ) from None
         self.slowest_death_s = max(self.slowest_death_s, time.monotonic() - started)
         self.kills += 1
 
@@ -137,6 +143,17 @@ class ServerProcess:
             await asyncio.wait_for(self.process.wait(), READY_TIMEOUT_S)
         except TimeoutError:
             await self.kill()
+
+
+def _process_state(pid: int) -> str:
+    """What the kernel says of ``pid`` (its state line and where it waits), for a failure."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        wchan = Path(f"/proc/{pid}/wchan").read_text()
+    except OSError as error:
+        return f"no /proc entry ({error})"
+    state = next((line for line in status.splitlines() if line.startswith("State:")), "")
+    return f"{state}, waiting in {wchan or '-'}"
 
 
 @contextlib.asynccontextmanager

@@ -41,7 +41,7 @@ from livequiz.domain.events import (
     QuizFinished,
     QuizStarted,
 )
-from livequiz.domain.nicknames import NicknamePolicy, nickname_key
+from livequiz.domain.nicknames import NicknamePolicy
 from livequiz.domain.question import Question
 from livequiz.domain.ranking import Leaderboard
 from livequiz.domain.settings import QuizSettings, RevealMode
@@ -203,7 +203,8 @@ class QuizSession:
         if self.phase is not Phase.LOBBY and not self.settings.allow_late_join:
             raise Rejected(ErrorCode.LATE_JOIN_CLOSED, "this quiz has already started")
         name = self.nicknames.normalise(nickname)
-        if nickname_key(name) in self._by_nickname:
+        key = self.nicknames.key(name)
+        if key in self._by_nickname and not self.nicknames.trusted:
             raise Rejected(ErrorCode.NICKNAME_TAKEN, f"the nickname {name!r} is taken")
         if len(self.board) >= self.settings.max_players:
             raise Rejected(ErrorCode.QUIZ_FULL, "this quiz is full")
@@ -218,7 +219,7 @@ class QuizSession:
         )
         player = Player(player_id, name, event.seq)
         self.players[player_id] = player
-        self._by_nickname[nickname_key(name)] = player_id
+        self._by_nickname.setdefault(key, player_id)
         self.board.set(player_id, 0, event.seq)
         self._present += 1
         return event
@@ -255,7 +256,9 @@ class QuizSession:
         if player.present:
             self._set_present(player, False)
         player.kicked = True
-        del self._by_nickname[nickname_key(player.nickname)]
+        key = self.nicknames.key(player.nickname)
+        if self._by_nickname.get(key) == player_id:  # (a replayed twin may hold the key)
+            del self._by_nickname[key]
         self.board.remove(player_id)
         events: list[Event] = [
             PlayerKicked(seq=self._next_seq(), at_ms=now_ms, player_id=player_id)
