@@ -195,6 +195,27 @@ def test_every_reference_resolves() -> None:
         resolve({"$ref": ref})  # raises KeyError if dangling
 
 
+def test_every_pattern_is_a_regular_expression_other_validators_accept() -> None:
+    # Outside testers validate with their own tools: jsonschema-rs (Rust's regex, close to
+    # ECMA-262 with Unicode) refused a pattern holding a surrogate range, and so the whole
+    # document, until the range went.
+    import jsonschema_rs  # comes with schemathesis (the fuzzers' dev dependency)
+
+    patterns = [
+        (where, node["pattern"])
+        for where, node in walk(OPENAPI)
+        if isinstance(node, dict) and isinstance(node.get("pattern"), str)
+    ]
+    assert patterns
+    refused = []
+    for where, pattern in patterns:
+        try:
+            jsonschema_rs.Draft202012Validator({"type": "string", "pattern": pattern})
+        except jsonschema_rs.ValidationError:
+            refused.append(where)
+    assert refused == []
+
+
 def test_schemas_use_only_the_keywords_the_validator_checks() -> None:
     schemas = OPENAPI["components"]["schemas"]
     for where, node in (pair for name in schemas for pair in walk(schemas[name], name)):

@@ -764,6 +764,9 @@ def _seed(body: dict[str, Any]) -> int | None:
     seed = body.get("seed")
     if seed is not None and type(seed) is not int:
         raise ApiError(422, "bad_request", "seed must be a whole number")
+    if seed is not None and not -(2**63) <= seed < 2**63:
+        # what the OpenAPI document promises (a signed 64-bit integer, as most clients have)
+        raise ApiError(422, "bad_request", "seed must fit in 64 bits (a signed integer)")
     return seed
 
 

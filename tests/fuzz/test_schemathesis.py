@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import jsonschema_rs
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -44,6 +45,9 @@ from livequiz.service import ServiceLimits
 from tests.fuzz.threaded import ThreadedServer
 
 EXAMPLES = int(os.environ.get("LIVEQUIZ_FUZZ_EXAMPLES", "15"))
+#: The short run of the test command draws the same examples every time, so that a red run
+#: means a change broke something; the long run (``make fuzz``) explores at random.
+DERANDOMIZE = "LIVEQUIZ_FUZZ_EXAMPLES" not in os.environ
 
 SCHEMA = schemathesis.openapi.from_dict(OPENAPI)
 OPERATIONS = {
@@ -148,6 +152,23 @@ def _has_a_whole_float(value: Any) -> bool:
     return False
 
 
+def body_matches_schema(case: Any) -> bool:
+    """Whether ``case``'s JSON body really matches its schema, by a standard validator.
+
+    The generator's regular expressions are Python's, where ``$`` also matches before a final
+    line break and a few classes come out looser: now and then a "valid" body breaks the
+    document's own pattern (a flag reason with a control character in it). Such a body is not
+    schema-valid, and its refusal is what the document promises.
+    """
+    operation = OPENAPI["paths"][case.operation.path][case.method.lower()]
+    content = operation.get("requestBody", {}).get("content", {})
+    schema = content.get(case.media_type or "", {}).get("schema")
+    if schema is None or not isinstance(case.body, dict | list):
+        return True
+    root = {**schema, "components": OPENAPI["components"]}
+    return bool(jsonschema_rs.Draft202012Validator(root).is_valid(case.body))
+
+
 def refusal_problem(label: str, response: httpx.Response | Any, body: Any) -> str | None:
     """Why a schema-valid request should not have been refused this way, or ``None``."""
     status = response.status_code
@@ -173,6 +194,7 @@ def test_the_api_behaves_as_its_document_says(label: str, mode: GenerationMode, 
     @given(data=st.data())
     @settings(
         max_examples=EXAMPLES,
+        derandomize=DERANDOMIZE,
         deadline=None,
         database=None,
         phases=[Phase.explicit, Phase.generate],
@@ -185,6 +207,11 @@ def test_the_api_behaves_as_its_document_says(label: str, mode: GenerationMode, 
             if name in parameters and data.draw(st.booleans(), label=f"real {name}"):
                 parameters[name] = live.quiz[name]
         token = data.draw(st.sampled_from(tokens), label="token")
+        sent_headers = {name.lower() for name in (case.headers or {})}
+        if mode is GenerationMode.NEGATIVE and "authorization" not in sent_headers:
+            # the invalid case may be "Authorization missing": adding a real token would make
+            # it valid, and a 200 for it would look like invalid data accepted
+            token = None
         headers = {"authorization": f"Bearer {token}"} if token else None
         checks = POSITIVE_CHECKS if mode is GenerationMode.POSITIVE else NEGATIVE_CHECKS
         response = case.call_and_validate(
@@ -192,7 +219,11 @@ def test_the_api_behaves_as_its_document_says(label: str, mode: GenerationMode, 
         )
         SENT[(mode.value, response.status_code)] += 1
         if mode is GenerationMode.POSITIVE:
-            problem = refusal_problem(label, response, case.body)
+            problem = (
+                None
+                if not body_matches_schema(case)
+                else (refusal_problem(label, response, case.body))
+            )
             assert problem is None, f"{problem}\n{case.as_curl_command()}"
 
     fuzz()
