@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -117,8 +118,6 @@ class ServiceNats:
 
 
 def _free_port(address: str) -> int:
-    import socket
-
     with socket.socket() as probe:
         probe.bind((address, 0))
         return int(probe.getsockname()[1])
@@ -201,15 +200,17 @@ class NetCluster:
 async def netns_cluster(hosts: int = 3, *, wire: bool = False) -> AsyncIterator[NetCluster]:
     """``hosts`` servers, each in its own namespace, over a private PostgreSQL and NATS."""
     require()
-    with tempfile.TemporaryDirectory(prefix="livequiz-netns-logs-") as tmp, Topology(
-        hosts, wire=wire
-    ) as topology:
+    with (
+        tempfile.TemporaryDirectory(prefix="livequiz-netns-logs-") as tmp,
+        Topology(hosts, wire=wire) as topology,
+    ):
         directory = Path(tmp)
         gateway = topology.service_gateway
         nats = ServiceNats(gateway, directory)
         processes: list[NetProcess] = []
         try:
-            async with ServicePostgres(gateway, topology.service_network) as database:
+            database = ServicePostgres(gateway, topology.service_network)
+            async with database:
                 await nats.start()
                 port = database.port
                 for host in topology.hosts:

@@ -206,7 +206,7 @@ class Topology:
         if self.wire:
             self._start_wire()
         for host in self.hosts:
-            for link, net in (("service", SERVICE_NET), ("client", CLIENT_NET)):
+            for link in ("service", "client"):
                 root_end, inside = host.root_ends[link], f"lq{link[0]}{self.tag}{host.index}i"
                 if not self.wire:
                     _run(
@@ -324,4 +324,3 @@ class Topology:
 
 def _exists(device: str) -> bool:
     return _run("ip", "link", "show", device, check=False).returncode == 0
-

@@ -17,6 +17,7 @@ ends, the kernel removes them, wherever they are.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import random
@@ -93,10 +94,8 @@ class Wire:
 
 def _write(target: int, frame: bytes) -> None:
     # A full queue or a device that is down drops the frame, as a busy wire would.
-    try:
+    with contextlib.suppress(OSError):
         os.write(target, frame)
-    except OSError:
-        pass
 
 
 def main(argv: list[str]) -> None:
