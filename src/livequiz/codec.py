@@ -67,6 +67,11 @@ class CommandBatch:
     #: The process that sent the batch (presence is counted per process).
     sender: str
     items: tuple[Item, ...]
+    #: The sender's wall clock (ms) after which it no longer waits for the reply: the owner
+    #: must not carry out a command that cannot be repeated safely past it (a host's ``close``
+    #: delayed by a partition would close whatever question is open by then). ``None``: no
+    #: limit (an older sender).
+    until_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +197,8 @@ def encode(message: CommandBatch | OutcomeBatch | LogEntry | OwnerChanged) -> by
             "from": message.sender,
             "items": [_item_to_dict(item) for item in message.items],
         }
+        if message.until_ms is not None:
+            data["until"] = message.until_ms
     elif isinstance(message, OutcomeBatch):
         data = {"k": "out", "o": [outcome_to_dict(outcome) for outcome in message.outcomes]}
     elif isinstance(message, LogEntry):
@@ -215,7 +222,10 @@ def decode_commands(data: bytes) -> CommandBatch:
     message = _decode(data, "cmd")
     try:
         items = tuple(_item_from_dict(item) for item in message["items"])
-        return CommandBatch(str(message["from"]), items)
+        until = message.get("until")
+        if until is not None and (not isinstance(until, int) or isinstance(until, bool)):
+            raise ValueError(f"until must be an integer, not {until!r}")
+        return CommandBatch(str(message["from"]), items, until)
     except (KeyError, TypeError, ValueError) as error:
         raise BadMessage(f"malformed command batch: {error!r}") from None
 

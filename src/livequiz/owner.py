@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from livequiz import codec, names
-from livequiz.domain.commands import Command, Executed, Join, Leave, Rejoin, Tick
+from livequiz.domain.commands import Answer, Command, Executed, Join, Leave, Rejoin, Tick
 from livequiz.domain.errors import ErrorCode, Rejected
 from livequiz.domain.events import Event, PlayerJoined, QuestionClosed, QuestionOpened, QuizFinished
 from livequiz.domain.session import Phase
@@ -409,12 +409,18 @@ class QuizOwner:
             raise
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[Outcome]] = []
+        # Its sender gave up on it (a partition held it back): an answer is still safe (it
+        # names its question, and a repeat changes nothing), any other command is not — a
+        # host's close sent during question 1 would close question 2 (tests/netns).
+        late = batch.until_ms is not None and self.clock() > batch.until_ms
         for item in batch.items:
             future: asyncio.Future[Outcome] = loop.create_future()
             futures.append(future)
             if isinstance(item, codec.Presence):
                 self.presence(quiz_id, batch.sender, item.player_id, item.present)
                 future.set_result(Executed(()))
+            elif late and not isinstance(item, Answer):
+                future.set_result(_late())
             elif not self.owns(quiz_id):
                 future.set_result(_finished() if self.store.known_finished(quiz_id) else _moving())
             else:
@@ -546,6 +552,12 @@ class QuizOwner:
 
 def _finished() -> Rejected:
     return Rejected(ErrorCode.QUIZ_FINISHED, "this quiz has finished")
+
+
+def _late() -> Rejected:
+    return Rejected(
+        ErrorCode.UNAVAILABLE, "this request arrived too late to be carried out; try again"
+    )
 
 
 def _moving() -> Rejected:

@@ -184,7 +184,11 @@ class Router:
             if self.owner.owns(quiz_id):  # we took it over meanwhile
                 self.metrics.routed.labels("local").inc()
                 return await self._local(quiz_id, entries)
-            data = codec.encode(codec.CommandBatch(self.owner.process_id, _items(entries)))
+            # The owner carries out no unrepeatable command that reaches it after we stopped
+            # waiting (a partition can hold a request for as long as it lasts).
+            until_ms = self.owner.clock() + int(self.request_timeout_s * 1000)
+            batch = codec.CommandBatch(self.owner.process_id, _items(entries), until_ms)
+            data = codec.encode(batch)
             try:
                 reply = await self._request(quiz_id, data)
                 outcomes = list(codec.decode_outcomes(reply).outcomes)

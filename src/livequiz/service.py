@@ -396,6 +396,8 @@ class QuizService:
                 with contextlib.suppress(Exception):
                     await subscription.unsubscribe()
             raise
+        if self.store.pop_behind(quiz_id):
+            self._catch_up(quiz_id)
 
     def _log_handler(self, quiz_id: str) -> Callable[[bytes], None]:
         def handle(data: bytes) -> None:
@@ -516,11 +518,20 @@ class QuizService:
     def _lost(self, quiz_id: str) -> None:
         """Another process owns the quiz now: follow it as a copy, if anyone is here for it.
 
-        (A copy that may have been ahead of the journal was dropped by the store: ``ensure``
-        loads it again from the journal.)"""
+        What the new owner did since this process last stored a batch (it may have closed a
+        question and opened the next while this one was cut off) reaches this process's
+        connections as the frames it would have sent, read from the journal and applied as
+        events, not as a silent jump that would leave their screens on the old question. (A
+        copy that may have been ahead of the journal was dropped by the store: ``ensure``
+        loads it again up to what was shown, then catches up the same way.)"""
         if not self._serves(quiz_id):
             return
-        task = asyncio.create_task(self.ensure(quiz_id))
+
+        async def follow() -> None:
+            await self.ensure(quiz_id)
+            self._catch_up(quiz_id)
+
+        task = asyncio.create_task(follow())
         task.add_done_callback(_log_failure)
 
     # ------------------------------------------------------------------ events → frames

@@ -103,6 +103,12 @@ class QuizStore:
         #: reported failed (:attr:`Committed.recovered`).
         self._stored_seq: dict[str, int] = {}
         self._recovered: dict[str, Committed] = {}
+        #: Quizzes lost with a stale session, with the seq their frames went out up to: the
+        #: copy is rebuilt to there, and the rest is applied as events, so that this process's
+        #: clients are shown what happened meanwhile instead of a silent jump.
+        self._shown: dict[str, int] = {}
+        #: Copies loaded short of the journal that way, for the caller to catch up.
+        self._behind: set[str] = set()
         #: One batch at a time: a batch must not build on another's changes that may yet fail.
         self._lock = asyncio.Lock()
         self._loading: dict[str, asyncio.Future[QuizSession]] = {}
@@ -202,6 +208,10 @@ class QuizStore:
             rows = await self.records.records(quiz_id)
             session = self._sessions.get(quiz_id)  # owned meanwhile (a take)?
             if session is None:
+                shown = self._shown.pop(quiz_id, None)
+                if shown is not None and rows and rows[-1][0] > shown:
+                    rows = [row for row in rows if row[0] <= shown]
+                    self._behind.add(quiz_id)
                 session = self._rebuild(definition, rows)
                 self._definitions[quiz_id] = definition
                 self._sessions[quiz_id] = session
@@ -249,9 +259,19 @@ class QuizStore:
         stay as copies; a copy that may be ahead of the journal is dropped, to be reloaded."""
         for quiz_id in quiz_ids:
             self._epochs.pop(quiz_id, None)
+            stored = self._stored_seq.pop(quiz_id, None)
             if quiz_id in self._stale:
                 self._stale.discard(quiz_id)
                 self._sessions.pop(quiz_id, None)
+                if stored is not None:
+                    self._shown[quiz_id] = stored
+
+    def pop_behind(self, quiz_id: str) -> bool:
+        """Whether :meth:`load` rebuilt this copy short of the journal (to what this process
+        had shown of a quiz it lost): the caller applies the rest with their events."""
+        behind = quiz_id in self._behind
+        self._behind.discard(quiz_id)
+        return behind
 
     def forget(self, quiz_id: str) -> None:
         """Drop a copy this process no longer serves (it reloads if asked again)."""
