@@ -23,7 +23,6 @@ process start to ``/readyz`` 200 with 0, N/10 and N of them (``LIVEQUIZ_STARTUP_
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import secrets
