@@ -11,7 +11,7 @@ memory, descriptors and quizzes in memory stay flat after a warm-up while the jo
 by a steady amount per quiz (it is where results live). At the end the results of the very
 first quiz, long evicted, are read again and must equal what was served when it finished.
 
-``LIVEQUIZ_LONG_DAY_QUIZZES`` sets the number of quizzes (300 in the test command, a few
+``LIVEQUIZ_LONG_DAY_QUIZZES`` sets the number of quizzes (200 in the test command, a few
 thousand in ``make reliability``).
 
 **Start-up against history** (:func:`test_start_up_does_not_grow_with_the_quizzes_ever_played`)
@@ -23,6 +23,7 @@ process start to ``/readyz`` 200 with 0, N/10 and N of them (``LIVEQUIZ_STARTUP_
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import secrets
@@ -44,9 +45,40 @@ from livequiz.domain.settings import QuizSettings
 from livequiz.ports import Envelope, QuizDefinition, Record
 from livequiz.store import QuizStore
 from tests.domain.factories import make_question
-from tests.reliability.faults import ServerProcess
+from tests.reliability.client import Client
+from tests.reliability.faults import ServerProcess, tracebacks
 from tests.reliability.report import record
+from tests.reliability.workload import (
+    Played,
+    at_question,
+    closed,
+    host_until,
+    http_retrying,
+    join,
+    play_quiz,
+)
 
+QUIZZES = int(os.environ.get("LIVEQUIZ_LONG_DAY_QUIZZES", "200"))
+#: Quizzes played at once (a school's classrooms), each of PLAYERS players and QUESTIONS.
+CONCURRENT = int(os.environ.get("LIVEQUIZ_LONG_DAY_CONCURRENT", "10"))
+PLAYERS = 3
+QUESTIONS = 2
+#: A day compressed: finished quizzes leave memory a second after they finish.
+RETENTION_S = float(os.environ.get("LIVEQUIZ_LONG_DAY_RETENTION_S", "1"))
+#: The first part of the run is warm-up (imports, caches, the allocator's arenas): the
+#: figures after it must stay flat.
+WARM_UP = 0.2
+#: Allowed growth after the warm-up: resident memory, within this factor...
+RSS_FACTOR = 1.2
+#: ...open descriptors, by at most this many (each quiz in play holds ~5 sockets)...
+FD_SLACK = CONCURRENT * 8
+#: ...quizzes in memory at most (those in play, plus those finished within the retention).
+LOADED_MAX = 60
+#: The journal grows by what each quiz stores; the second half of the run may store at most
+#: this factor more per quiz than the first (no growth that accelerates), and SQLite's
+#: write-ahead log stays below this size (it is checkpointed as it goes).
+JOURNAL_PER_QUIZ_FACTOR = 1.5
+WAL_MAX_BYTES = 16 * 2**20
 STARTUP_QUIZZES = int(os.environ.get("LIVEQUIZ_STARTUP_QUIZZES", "10000"))
 #: Starts per journal size; the median is compared (this machine is shared and noisy).
 STARTS = int(os.environ.get("LIVEQUIZ_STARTUP_STARTS", "3"))
@@ -206,3 +238,230 @@ async def test_start_up_does_not_grow_with_the_quizzes_ever_played(tmp_path: Pat
     assert median[big] < 1.5 * median[0], figures
     # nothing of the finished quizzes is held at start: memory does not grow with history
     assert rss[big] < rss[0] + 20, figures
+
+
+# ---------------------------------------------------------------------- the soak
+
+
+@dataclass
+class Sample:
+    at_s: float
+    quizzes: int
+    rss_mib: float
+    fds: int
+    loaded: int
+    live: int
+    #: the database file (results, checkpointed), and its write-ahead log apart
+    journal_bytes: int
+    wal_bytes: int
+
+
+async def metrics(server: ServerProcess) -> dict[str, float]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        text = (await http.get("/metrics")).text
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#") and "{" not in line:
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    return values
+
+
+def file_size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+async def sample(server: ServerProcess, started: float, quizzes: int) -> Sample:
+    pid = pid_of(server)
+    figures = await metrics(server)
+    database = server.data_dir / names.SQLITE_FILE
+    wal = database.with_name(database.name + "-wal")
+    return Sample(
+        at_s=round(time.monotonic() - started, 2),
+        quizzes=quizzes,
+        rss_mib=round(rss_bytes(pid) / 2**20, 1),
+        fds=open_fds(pid),
+        loaded=int(figures["livequiz_quizzes_loaded"]),
+        live=int(figures["livequiz_quizzes_live"]),
+        journal_bytes=file_size(database),
+        wal_bytes=file_size(wal),
+    )
+
+
+@dataclass
+class FirstQuiz:
+    quiz_id: str
+    host_token: str
+    tokens: dict[str, str]
+    report: Any
+    own: dict[str, Any]
+
+
+async def play_first_quiz(server: ServerProcess, rng: random.Random) -> FirstQuiz:
+    """The morning's first quiz, kept track of: its results are read again at the end."""
+    base, ws = (lambda: server.url), (lambda: server.ws_url)
+    created = (
+        await http_retrying(base, "POST", "/api/quizzes", 201, json={"count": 2, "seed": 1})
+    ).json()
+    tokens = dict([await join(base, created["pin"], f"early {n}") for n in range(2)])
+    host = Client("host", created["host_token"], ws, rng)
+    players = [Client(name, token, ws, rng) for name, token in tokens.items()]
+    await asyncio.gather(*(c.connect() for c in [host, *players]))
+    for index in range(2):
+        await host_until(host, "start" if index == 0 else "next", at_question(index))
+        await asyncio.gather(*(p.answer(index, (index + n) % 4) for n, p in enumerate(players)))
+        await host_until(host, "close", closed(index))
+    await host_until(host, "end", lambda state: state["phase"] == "finished")
+    await asyncio.gather(*(c.drop() for c in [host, *players]))
+    first = FirstQuiz(created["quiz_id"], created["host_token"], tokens, None, {})
+    first.report, first.own = await read_results(server, first)
+    return first
+
+
+async def read_results(server: ServerProcess, quiz: FirstQuiz) -> tuple[Any, dict[str, Any]]:
+    async def get(token: str) -> Any:
+        response = await http_retrying(
+            lambda: server.url,
+            "GET",
+            f"/api/quizzes/{quiz.quiz_id}/results",
+            200,
+            headers={"authorization": f"Bearer {token}"},
+        )
+        return response.json()
+
+    return await get(quiz.host_token), {n: await get(t) for n, t in quiz.tokens.items()}
+
+
+def plot(samples: list[Sample], path: Path) -> None:
+    """The curves of a run, for docs/reliability.md (``LIVEQUIZ_LONG_DAY_PLOT=path.png``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = [s.quizzes for s in samples]
+    fig, axes = plt.subplots(2, 2, figsize=(10, 6), sharex=True)
+    panels = [
+        ("resident memory (MiB)", [s.rss_mib for s in samples]),
+        ("open file descriptors", [s.fds for s in samples]),
+        ("quizzes in memory (loaded / live)", [s.loaded for s in samples]),
+        ("journal on disk (MiB)", [s.journal_bytes / 2**20 for s in samples]),
+    ]
+    for axis, (title, y) in zip(axes.flat, panels, strict=True):
+        axis.plot(x, y)
+        axis.set_title(title)
+        axis.set_ylim(bottom=0)
+        axis.grid(alpha=0.3)
+    axes.flat[2].plot(x, [s.live for s in samples])
+    for axis in axes[1]:
+        axis.set_xlabel("quizzes played")
+    fig.suptitle(f"A long day: {samples[-1].quizzes} quizzes, retention {RETENTION_S:g} s")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+
+
+async def test_a_long_day_of_quizzes_stays_bounded(tmp_path: Path) -> None:
+    rng = random.Random(int(os.environ.get("LIVEQUIZ_RELIABILITY_SEED", "16")))
+    server = ServerProcess(
+        tmp_path / "data",
+        tmp_path / "server.log",
+        "--finished-retention-s",
+        f"{RETENTION_S:g}",
+        # every player of the day comes from 127.0.0.1
+        "--join-burst",
+        "1000000",
+        "--join-rate",
+        "1000000",
+        "--max-connections-per-address",
+        "100000",
+    )
+    await server.start()
+    started = time.monotonic()
+    samples: list[Sample] = []
+    played = Played()
+    try:
+        first = await play_first_quiz(server, rng)
+        done = 1
+        samples.append(await sample(server, started, done))
+        every = max(1, QUIZZES // 60)
+
+        async def worker(seed: int) -> None:
+            nonlocal done
+            own = random.Random(seed)
+            while done < QUIZZES:
+                done += 1  # claimed before it is played, so the total is exact
+                result = await play_quiz(
+                    lambda: server.url,
+                    lambda: server.ws_url,
+                    own,
+                    players=PLAYERS,
+                    questions=QUESTIONS,
+                    answer_pause_s=0.05,
+                )
+                played.add(result)
+                if played.quizzes % every == 0:
+                    samples.append(await sample(server, started, played.quizzes + 1))
+
+        await asyncio.gather(*(worker(rng.randrange(1 << 30)) for _ in range(CONCURRENT)))
+        samples.append(await sample(server, started, played.quizzes + 1))
+        await asyncio.sleep(RETENTION_S * 2 + 0.5)  # the last ones' retention passes
+        rested = await sample(server, started, played.quizzes + 1)
+        report, own = await read_results(server, first)
+        evicted = (await metrics(server))["livequiz_quizzes_evicted_total"]
+        log = server.output()
+    finally:
+        await server.stop()
+
+    elapsed = time.monotonic() - started
+    warm = [s for s in samples if s.quizzes >= WARM_UP * QUIZZES]
+    base = warm[0]
+    half = next(s for s in samples if s.quizzes >= QUIZZES / 2)
+    first_half = (half.journal_bytes - samples[0].journal_bytes) / max(1, half.quizzes - 1)
+    second_half = (samples[-1].journal_bytes - half.journal_bytes) / max(
+        1, samples[-1].quizzes - half.quizzes
+    )
+    figures = {
+        "quizzes": played.quizzes + 1,
+        "concurrent": CONCURRENT,
+        "players_each": PLAYERS,
+        "questions_each": QUESTIONS,
+        "retention_s": RETENTION_S,
+        "elapsed_s": round(elapsed, 1),
+        "quizzes_per_s": round((played.quizzes + 1) / elapsed, 1),
+        "evicted": int(evicted),
+        "rss_mib_after_warm_up": base.rss_mib,
+        "rss_mib_max": max(s.rss_mib for s in warm),
+        "rss_mib_end": samples[-1].rss_mib,
+        "fds_after_warm_up": base.fds,
+        "fds_max": max(s.fds for s in warm),
+        "fds_rested": rested.fds,
+        "loaded_max": max(s.loaded for s in samples),
+        "loaded_rested": rested.loaded,
+        "journal_mib_end": round(samples[-1].journal_bytes / 2**20, 2),
+        "journal_kib_per_quiz": [round(first_half / 1024, 2), round(second_half / 1024, 2)],
+        "wal_mib_max": round(max(s.wal_bytes for s in samples) / 2**20, 2),
+        **played.verdict.counts(),
+        "samples": [list(vars(s).values()) for s in samples],
+    }
+    record("long_day_soak", figures)
+    print({k: v for k, v in figures.items() if k != "samples"})
+    plot_to = os.environ.get("LIVEQUIZ_LONG_DAY_PLOT")
+    if plot_to:
+        plot(samples, Path(plot_to))
+
+    assert played.verdict.ok, str(played.verdict)
+    assert played.quizzes + 1 == QUIZZES
+    assert tracebacks(log) == [], log[-3000:]
+    # the morning's first quiz left memory long ago, and reads back exactly the same
+    assert evicted >= QUIZZES - LOADED_MAX
+    assert report == first.report
+    assert own == first.own
+    # memory, descriptors and quizzes in memory stay flat after the warm-up
+    assert max(s.rss_mib for s in warm) <= RSS_FACTOR * base.rss_mib, figures
+    assert max(s.fds for s in warm) <= base.fds + FD_SLACK, figures
+    assert max(s.loaded for s in samples) <= LOADED_MAX, figures
+    assert rested.loaded == 0, figures
+    assert rested.live == 0, figures
+    # the journal grows by what each quiz stores, steadily; its WAL stays small
+    assert second_half <= JOURNAL_PER_QUIZ_FACTOR * first_half, figures
+    assert max(s.wal_bytes for s in samples) <= WAL_MAX_BYTES, figures
