@@ -77,17 +77,22 @@ bench: setup
 	bench/report.sh
 
 # The long fault runs behind docs/reliability.md (~15 minutes): 100 kill -9 of the embedded
-# server at random moments, the full and slow disk, the cluster faults on PostgreSQL + NATS, all
+# server at random moments, the full and slow disk, the cluster faults on PostgreSQL + NATS,
+# a cut-off process in its own network namespace, a long day of 3,000 quizzes, all
 # reported through the checker (tests/reliability/checker.py). Figures are printed and appended
 # to docs/reliability/results.jsonl, from which the report's tables are written.
 RELIABILITY_KILLS ?= 100
 RELIABILITY_CLUSTER_FAULTS ?= 40
+RELIABILITY_LONG_DAY_QUIZZES ?= 3000
 reliability: setup deploy-tools
 	mkdir -p docs/reliability
 	LIVEQUIZ_RELIABILITY_KILLS=$(RELIABILITY_KILLS) \
 	LIVEQUIZ_RELIABILITY_CLUSTER_FAULTS=$(RELIABILITY_CLUSTER_FAULTS) \
+	LIVEQUIZ_LONG_DAY_QUIZZES=$(RELIABILITY_LONG_DAY_QUIZZES) \
+	LIVEQUIZ_LONG_DAY_PLOT=$(CURDIR)/docs/reliability/long-day.png \
 	LIVEQUIZ_RELIABILITY_OUT=$(CURDIR)/docs/reliability/results.jsonl \
-	  $(BIN)/pytest -p no:cacheprovider --no-cov -s -q tests/reliability tests/cluster tests/durability
+	  $(BIN)/pytest -p no:cacheprovider --no-cov -s -q tests/reliability tests/cluster \
+	    tests/durability tests/netns
 
 # Long fuzzing runs (docs/reliability.md, section 4): each atheris target for FUZZ_SECONDS
 # (default 600), its corpus kept in .fuzz/ (out of git; tests/fuzz/seeds/ is the seed corpus),

@@ -153,6 +153,10 @@ def test_the_installed_command_runs_and_survives_a_closed_pipe() -> None:
         (["serve", "--tick-ms", "1"], "--tick-ms must be between 10 and 5000"),
         (["serve", "--board-frames-per-s", "0"], "--board-frames-per-s must be at least 1"),
         (["serve", "--fanout-chunk", "0"], "--fanout-chunk must be at least 1"),
+        (
+            ["serve", "--finished-retention-s", "-1"],
+            "--finished-retention-s must be between 0 and 604800",
+        ),
         (["demo", "--players", "501"], "--players must be between 0 and 500"),
         (["demo", "--questions", "0"], "--questions must be between 1 and 50"),
         (["demo", "--seconds", "2"], "--seconds must be between 5 and 120"),
@@ -167,11 +171,30 @@ def test_server_options_out_of_range_are_usage_errors(
     assert message in capsys.readouterr().err
 
 
+def test_finished_retention_reaches_the_service_and_defaults_to_15_minutes() -> None:
+    from livequiz.cli import _server_config, build_parser
+
+    parser = build_parser()
+    default = _server_config(parser.parse_args(["serve"]))
+    given = _server_config(parser.parse_args(["serve", "--finished-retention-s", "1.5"]))
+
+    assert default.service.finished_retention_s == 900.0
+    assert given.service.finished_retention_s == 1.5
+
+
 def test_the_server_commands_explain_themselves(capsys: pytest.CaptureFixture[str]) -> None:
     for command, words in (
         (
             "serve",
-            ["--data-dir", "--memory", "--sync", "--origin", "--tick-ms", "--board-frames-per-s"],
+            [
+                "--data-dir",
+                "--memory",
+                "--sync",
+                "--origin",
+                "--tick-ms",
+                "--board-frames-per-s",
+                "--finished-retention-s",
+            ],
         ),
         ("demo", ["--players", "--questions", "--seconds", "--lobby"]),
         ("play", ["--server", "--pin", "--nickname"]),

@@ -287,6 +287,14 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
         help="joins per second per address, after the burst",
     )
     parser.add_argument(
+        "--finished-retention-s",
+        type=float,
+        default=900.0,
+        help="seconds a finished quiz stays in memory (end screen, podium, downloads, "
+        "players reconnecting) before it leaves; its results stay in the journal and are "
+        "loaded again when asked for (default 900: 15 minutes)",
+    )
+    parser.add_argument(
         "--max-connections-per-address",
         type=int,
         default=1000,
@@ -401,6 +409,8 @@ def _server_config(args: argparse.Namespace) -> Any:
         )
     if not 0.5 <= args.lease_s <= 60:
         raise UsageError("--lease-s must be between 0.5 and 60")
+    if not 0 <= args.finished_retention_s <= 7 * 86_400:
+        raise UsageError("--finished-retention-s must be between 0 and 604800 (a week)")
     from livequiz.transport.proxy import parse_networks
 
     if args.trusted_proxies is not None:
@@ -440,6 +450,7 @@ def _server_config(args: argparse.Namespace) -> Any:
             tick_ms=args.tick_ms,
             joins_burst=args.join_burst,
             joins_per_second=args.join_rate,
+            finished_retention_s=args.finished_retention_s,
         ),
         max_connections_per_address=args.max_connections_per_address,
         fanout_chunk=args.fanout_chunk,

@@ -173,6 +173,7 @@ class Gateway:
         self.metrics.board_frames_waiting.set_function(self.board_frames_waiting)
         service.deliver = self.deliver
         service.local_players = self.local_players
+        service.attached = self.attached
         service.board_round_seq = self.board_round_seq
         service.refresh_board = self.refresh_board
 
@@ -223,6 +224,11 @@ class Gateway:
             self._dispatch(context, message, received_at)
         elif isinstance(context, Pending):
             self._authenticate(conn, context, message)
+
+    def attached(self, quiz_id: str) -> bool:
+        """Whether a connection here (player or host) is signed in to the quiz: a finished
+        quiz is not evicted from memory while one is (``QuizService.evict_finished``)."""
+        return bool(self._clients.get(quiz_id))
 
     def local_players(self, quiz_id: str) -> list[int]:
         """The players of a quiz with a connection to this process."""

@@ -50,6 +50,18 @@ class Metrics:
             registry=r,
         )
         self.quizzes_created = Counter("livequiz_quizzes_created", "Quizzes created", registry=r)
+        self.quizzes_loaded = Gauge(
+            "livequiz_quizzes_loaded",
+            "Quizzes whose session this process holds in memory, live or finished (finished "
+            "ones leave after --finished-retention-s: flat over a long day)",
+            registry=r,
+        )
+        self.quizzes_evicted = Counter(
+            "livequiz_quizzes_evicted",
+            "Finished quizzes dropped from this process's memory after their retention "
+            "(their results stay in the journal and are loaded again when asked for)",
+            registry=r,
+        )
         self.joins = Counter("livequiz_joins", "Players joined", ["via"], registry=r)
         self.answers = Counter(
             "livequiz_answers", "Answers received, by outcome", ["outcome"], registry=r

@@ -67,6 +67,8 @@ class Router:
         #: Per quiz, resolved when it gets a new owner: requests still waiting for the old
         #: one (which may have died with them) stop waiting and go to the new one.
         self._moved: dict[str, asyncio.Future[None]] = {}
+        #: Per quiz, how many requests wait on its ``_moved`` future.
+        self._asking: dict[str, int] = {}
         self._flush: asyncio.Handle | None = None
         self._in_flight = 0
         self._sending: set[asyncio.Task[None]] = set()
@@ -96,6 +98,11 @@ class Router:
         if moved is not None and not moved.done():
             moved.set_result(None)
 
+    def forget(self, quiz_id: str) -> None:
+        """The quiz left this process's memory: keep nothing for it that nobody waits on."""
+        if quiz_id not in self._asking:
+            self._moved.pop(quiz_id, None)
+
     async def _request(self, quiz_id: str, data: bytes) -> bytes:
         """One request to the quiz's owner; ``TimeoutError`` also when the quiz gets a new
         owner meanwhile (the old one may have died with the request)."""
@@ -103,17 +110,27 @@ class Router:
         moved = self._moved.get(quiz_id)
         if moved is None or moved.done():
             moved = self._moved[quiz_id] = loop.create_future()
-        request = asyncio.ensure_future(
-            self.bus.request(names.quiz_commands(quiz_id), data, self.request_timeout_s)
-        )
-        waiting: set[asyncio.Future[Any]] = {request, moved}
-        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-        if request.done():
-            return request.result()
-        request.cancel()
-        with contextlib.suppress(BaseException):
-            await request
-        raise TimeoutError("the quiz moved to another process while its owner was asked")
+        self._asking[quiz_id] = self._asking.get(quiz_id, 0) + 1
+        try:
+            request = asyncio.ensure_future(
+                self.bus.request(names.quiz_commands(quiz_id), data, self.request_timeout_s)
+            )
+            waiting: set[asyncio.Future[Any]] = {request, moved}
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if request.done():
+                return request.result()
+            request.cancel()
+            with contextlib.suppress(BaseException):
+                await request
+            raise TimeoutError("the quiz moved to another process while its owner was asked")
+        finally:
+            # Nobody asking any more: nothing to tell of a move (one future per quiz ever
+            # asked would otherwise stay for the life of the process).
+            left = self._asking.pop(quiz_id) - 1
+            if left:
+                self._asking[quiz_id] = left
+            elif self._moved.get(quiz_id) is moved:
+                del self._moved[quiz_id]
 
     # ------------------------------------------------------------------ to another process
 

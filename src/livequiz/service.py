@@ -161,6 +161,14 @@ class ServiceLimits:
     #: switching from Wi-Fi to 4G is back within a second or two, and must not be left out
     #: (or close a question on everyone else, when all the others have answered).
     disconnect_grace_s: float = 3.0
+    #: How long a finished quiz stays in this process's memory after it finished (or was last
+    #: loaded to be read: results, a player's hello): long enough for the end screen, the
+    #: podium, the teacher's download and players reconnecting to see their results; then
+    #: its session and everything kept for it leave memory, so a server that plays thousands
+    #: of quizzes a day does not grow. Its results stay in the journal (SQLite or PostgreSQL)
+    #: and are loaded again when asked for. A quiz with a connection of this process open
+    #: stays until the last one goes (docs/design.md, "Finished quizzes leave memory").
+    finished_retention_s: float = 900.0
 
 
 @dataclass
@@ -238,16 +246,26 @@ class QuizService:
         self._follows: dict[str, _Follow] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._join_buckets: dict[str, tuple[float, float]] = {}
+        #: Finished quizzes held here → when they finished or were last loaded to be read
+        #: (``time.monotonic()``): evicted ``finished_retention_s`` after that.
+        self._finished_at: dict[str, float] = {}
+        #: Whether a connection of this process is attached to a quiz (the gateway's answer):
+        #: such a quiz is not evicted, whatever its age.
+        self.attached: Callable[[str], bool] = _not_attached
         self.ready = False
         self.metrics.quizzes_owned.set_function(lambda: len(self.store.owned()))
         self.metrics.quizzes.set_function(self.store.live_count)
+        self.metrics.quizzes_loaded.set_function(self.store.loaded_count)
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         """Take over the quizzes nobody owns (at a restart: this process's own), start the
         ticker, and accept work."""
-        self._tasks = [asyncio.create_task(self._ticker(), name="livequiz-ticker")]
+        self._tasks = [
+            asyncio.create_task(self._ticker(), name="livequiz-ticker"),
+            asyncio.create_task(self._evictions(), name="livequiz-evictions"),
+        ]
         await self.owner.start()
         self.ready = True
 
@@ -378,6 +396,7 @@ class QuizService:
         """
         if quiz_id in self._follows or self.owner.owns(quiz_id):
             await self.store.load(quiz_id)
+            self._touch(quiz_id)
             return
         follow = self._follows[quiz_id] = _Follow()
         try:
@@ -398,6 +417,61 @@ class QuizService:
             raise
         if self.store.pop_behind(quiz_id):
             self._catch_up(quiz_id)
+        self._touch(quiz_id)
+
+    def _touch(self, quiz_id: str) -> None:
+        """A finished quiz was loaded or read: its retention starts again from now."""
+        if self.store.known_finished(quiz_id):
+            self._finished_at[quiz_id] = time.monotonic()
+
+    # ------------------------------------------------------------------ finished quizzes leave
+
+    async def _evictions(self) -> None:
+        """Every quarter of the retention (at most every 30 s): evict what is due."""
+        period = min(30.0, max(0.05, self.limits.finished_retention_s / 4))
+        while True:
+            await asyncio.sleep(period)
+            try:
+                self.evict_finished()
+            except Exception:
+                log.exception("evicting finished quizzes failed")
+
+    def evict_finished(self, now: float | None = None) -> int:
+        """Drop from memory every finished quiz past its retention that no connection of this
+        process is attached to and whose last frames went out; returns how many went.
+
+        Its session, definition, copy's subscriptions and every per-quiz entry of the
+        service and router go; its results stay in the journal, and anything that asks for
+        the quiz again (results, a hello with a player's token, a join by its PIN) loads or
+        finds it there, exactly as before (the quiz is then evicted again later).
+        """
+        now = time.monotonic() if now is None else now
+        retention = self.limits.finished_retention_s
+        evicted = 0
+        for quiz_id, finished_at in list(self._finished_at.items()):
+            if not self.store.loaded(quiz_id):
+                del self._finished_at[quiz_id]
+                continue
+            if now - finished_at < retention or self.attached(quiz_id):
+                continue
+            if quiz_id in self._runtime:  # frames still to flush (a tick away)
+                continue
+            follow = self._follows.get(quiz_id)
+            if follow is not None and (follow.waiters or follow.catching_up):
+                continue
+            if not self.store.forget(quiz_id):  # owned (cannot be, once finished) or loading
+                continue
+            del self._finished_at[quiz_id]
+            self.router.forget(quiz_id)
+            if follow is not None:
+                del self._follows[quiz_id]
+                task = asyncio.create_task(_unsubscribe(follow.subscriptions))
+                task.add_done_callback(_log_failure)
+            evicted += 1
+        if evicted:
+            self.metrics.quizzes_evicted.inc(evicted)
+            log.debug("finished quizzes left memory", extra={"quizzes": evicted})
+        return evicted
 
     def _log_handler(self, quiz_id: str) -> Callable[[bytes], None]:
         def handle(data: bytes) -> None:
@@ -571,6 +645,7 @@ class QuizService:
             elif isinstance(event, QuizFinished):
                 runtime.board_dirty = True
                 runtime.finished = True
+                self._finished_at[quiz_id] = time.monotonic()
                 self.deliver(quiz_id, FinishedFrame(protocol.finished_frame(event)))
             # QuizStarted needs no frame of its own: the first QuestionOpened follows it.
 
@@ -680,6 +755,16 @@ def _nowhere(_quiz_id: str, _delivery: Delivery) -> None:
 
 def _nobody(_quiz_id: str) -> list[int]:
     return []
+
+
+def _not_attached(_quiz_id: str) -> bool:
+    return False
+
+
+async def _unsubscribe(subscriptions: list[Subscription]) -> None:
+    for subscription in subscriptions:
+        with contextlib.suppress(Exception):
+            await subscription.unsubscribe()
 
 
 def _no_round(_quiz_id: str) -> int | None:

@@ -151,6 +151,11 @@ class QuizStore:
         """Every quiz loaded in this process, owned or copied, live or finished."""
         return list(self._sessions)
 
+    def loaded_count(self) -> int:
+        """Quizzes whose session this process holds, live or finished (a metric: with
+        finished quizzes evicted after their retention, it stays flat over a long day)."""
+        return len(self._sessions)
+
     def live_count(self) -> int:
         """Quizzes loaded here (owned or copied) that have not finished (a metric)."""
         return sum(session.phase is not Phase.FINISHED for session in self._sessions.values())
@@ -273,10 +278,17 @@ class QuizStore:
         self._behind.discard(quiz_id)
         return behind
 
-    def forget(self, quiz_id: str) -> None:
-        """Drop a copy this process no longer serves (it reloads if asked again)."""
-        if quiz_id not in self._epochs:
-            self._sessions.pop(quiz_id, None)
+    def forget(self, quiz_id: str) -> bool:
+        """Drop a copy this process no longer serves, with everything kept for it (it reloads
+        from the journal if asked again); an owned quiz is never dropped. Returns whether
+        the quiz was dropped."""
+        if quiz_id in self._epochs or quiz_id in self._loading:
+            return False
+        self._definitions.pop(quiz_id, None)
+        self._stored_seq.pop(quiz_id, None)
+        self._recovered.pop(quiz_id, None)
+        self._stale.discard(quiz_id)
+        return self._sessions.pop(quiz_id, None) is not None
 
     # ------------------------------------------------------------------ copies
 

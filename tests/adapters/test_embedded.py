@@ -73,6 +73,58 @@ async def records(request: pytest.FixtureRequest, path: Path) -> AsyncIterator[E
 # ---------------------------------------------------------------------- loading a journal
 
 
+async def test_with_a_journal_only_live_quizzes_are_held_in_memory(path: Path) -> None:
+    """Start-up and memory do not grow with the quizzes ever played (docs/reliability.md,
+    "A long day"): a finished quiz leaves memory, and is read from SQLite when asked for."""
+    records = await EmbeddedRecords.open(SqliteJournal(path))
+    done, live = quiz("111111", "done", 1), quiz("222222", "live", 2)
+    await records.add_quiz(done)
+    await records.add_quiz(live)
+    await records.append(rows("done", 1, 2), ["done"], {"done": 1})
+    try:
+        storage = records._storage
+        assert list(storage.definitions) == ["live"]
+        assert list(storage.live_pins.values()) == ["live"]
+        assert "done" not in storage.leases
+        assert "done" not in storage.epochs
+        assert (storage.ended, storage.ended_pins, storage.rows) == ({}, {}, {})
+        # and yet everything about it is answered, from the journal
+        assert await records.definition("done") == done
+        assert await records.is_finished("done")
+        assert await records.ended_quiz_for_pin("111111") == "done"
+        assert await records.records("done") == pairs(rows("done", 1, 2))
+        assert await records.acquire("done") is None
+        assert await records.orphans(10) == []
+        with pytest.raises(ValueError, match="done"):  # its id is taken for ever
+            await records.add_quiz(quiz("333333", "done"))
+        with pytest.raises(UnknownQuiz):
+            await records.acquire("never")
+    finally:
+        await records.close()
+
+    reopened = await EmbeddedRecords.open(SqliteJournal(path))
+    try:
+        assert list(reopened._storage.definitions) == ["live"]  # the finished one stays on disk
+        assert await reopened.definition("done") == done
+        assert await reopened.ended_quiz_for_pin("111111") == "done"
+    finally:
+        await reopened.close()
+
+
+async def test_memory_only_keeps_finished_quizzes_there_being_nowhere_else() -> None:
+    records = await EmbeddedRecords.open(None)
+    done = quiz("111111", "done")
+    await records.add_quiz(done)
+    await records.append(rows("done", 1), ["done"], {"done": 1})
+
+    storage = records._storage
+    assert storage.definitions == {}
+    assert storage.ended == {"done": done}
+    assert await records.definition("done") == done
+    assert await records.records("done") == pairs(rows("done", 1))
+    assert await records.ended_quiz_for_pin("111111") == "done"
+
+
 async def test_open_loads_what_the_journal_holds(path: Path) -> None:
     records = await EmbeddedRecords.open(SqliteJournal(path))
     a, b, c = quiz("111111", "a", 1), quiz("222222", "b", 2), quiz("333333", "c", 3)

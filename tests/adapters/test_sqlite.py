@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -263,6 +264,55 @@ async def test_load_says_which_quizzes_finished(journal: SqliteJournal) -> None:
     assert await journal.load() == [(first, True), (second, False)]
     assert await journal.records(second.quiz_id) == []
     assert await journal.records(first.quiz_id, after_seq=1) == []
+
+
+async def test_live_reads_only_the_unfinished_quizzes_and_one_quiz_is_read_by_id(
+    journal: SqliteJournal,
+) -> None:
+    first, second = definition("111111"), definition("222222", created_at_ms=T0 + 1)
+    third = definition("111111", "third", created_at_ms=T0 - 5)  # a clock stepped back
+    await journal.add_quiz(first)
+    await journal.add_quiz(second)
+    await journal.append(rows(first.quiz_id, 1), [first.quiz_id])
+    await journal.add_quiz(third)  # takes the PIN first left
+
+    assert await journal.live() == [third, second]  # oldest first, by creation time
+    assert await journal.quiz(first.quiz_id) == (first, True)
+    assert await journal.quiz(second.quiz_id) == (second, False)
+    assert await journal.quiz("no-such-quiz") is None
+    assert await journal.ended_quiz_for_pin("111111") is None  # third is live under it
+    await journal.append([], [third.quiz_id])
+    assert await journal.ended_quiz_for_pin("111111") == "third"  # the last stored, not the
+    assert await journal.ended_quiz_for_pin("222222") is None  # clock's; second is live
+    assert await journal.ended_quiz_for_pin("999999") is None
+
+
+@pytest.mark.parametrize(
+    ("sql", "index"),
+    [
+        (
+            "SELECT definition FROM quizzes WHERE finished = 0 ORDER BY created_at_ms, quiz_id",
+            "quizzes_live",
+        ),
+        (
+            "SELECT definition, finished FROM quizzes WHERE quiz_id = 'q'",
+            "sqlite_autoindex_quizzes_1",
+        ),
+        (
+            "SELECT quiz_id, finished FROM quizzes WHERE pin = '1' ORDER BY rowid DESC LIMIT 1",
+            "quizzes_pin",
+        ),
+    ],
+)
+async def test_start_up_and_finished_quiz_lookups_use_an_index_not_a_scan(
+    journal: SqliteJournal, sql: str, index: str
+) -> None:
+    """A journal of a month of quizzes must not be read whole at start or per lookup."""
+    await journal.add_quiz(definition())
+    plan = " ".join(str(row[-1]) for row in peek(journal.path, f"EXPLAIN QUERY PLAN {sql}"))
+    # every row the query reads comes through the index (a partial one holds live quizzes only)
+    assert re.fullmatch(rf"(SEARCH|SCAN) quizzes USING (COVERING )?INDEX {index}\b.*", plan), plan
+    assert "TEMP B-TREE" not in plan, plan
 
 
 async def test_an_empty_journal_loads_empty(journal: SqliteJournal) -> None:

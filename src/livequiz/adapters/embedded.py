@@ -6,6 +6,13 @@ the journal (when there is one) in a SQLite file (:mod:`livequiz.adapters.sqlite
 journal (tests, throwaway demos) the journal rows are kept in memory and nothing survives the
 process.
 
+**Only live quizzes are held in memory.** With a journal, start-up reads the quizzes that have
+not finished (an index of them only), and a quiz that finishes leaves memory with its finish:
+its definition, whether it finished, and the last finished quiz of a PIN are read from SQLite
+when asked for (by indexed queries). So start-up time and memory do not grow with the quizzes
+ever played (docs/reliability.md, "A long day"). Memory only, there is nowhere else to keep a
+finished quiz's definition and rows: they stay in memory for the life of the process.
+
 Leases are real here too, with the same rules as on PostgreSQL, so the owner logic is one code
 path: the process takes every live quiz at start and renews its leases. Several servers in one
 process can share one storage (:meth:`EmbeddedRecords.sharing`), each with its own owner id:
@@ -64,10 +71,13 @@ class _Storage:
 
     journal: SqliteJournal | None
     key: bytes
+    #: The live (unfinished) quizzes, in order of creation.
     definitions: dict[str, QuizDefinition] = field(default_factory=dict)
-    finished: set[str] = field(default_factory=set)
-    #: PIN → live quiz; PIN → the last finished quiz that had it, until a new quiz takes it.
+    #: PIN → live quiz.
     live_pins: dict[str, str] = field(default_factory=dict)
+    #: Memory only (with a journal, SQLite answers for finished quizzes): the finished
+    #: quizzes, and PIN → the last finished quiz that had it, until a new quiz takes it.
+    ended: dict[str, QuizDefinition] = field(default_factory=dict)
     ended_pins: dict[str, str] = field(default_factory=dict)
     #: Journal rows when there is no SQLite journal (memory only).
     rows: dict[str, dict[int, Record]] = field(default_factory=dict)
@@ -121,26 +131,20 @@ class EmbeddedRecords:
         return records
 
     async def load(self) -> None:
-        """Read the journal's quizzes into memory (once; later calls do nothing)."""
+        """Read the journal's live quizzes into memory (once; later calls do nothing).
+
+        Finished ones stay on disk: they are read one at a time when asked for."""
         storage = self._storage
         if storage.loaded:
             return
         storage.loaded = True
         if storage.journal is None:
             return
-        quizzes = await storage.journal.load()
-        for definition, finished in quizzes:
+        with _outage("reading the live quizzes"):
+            live = await storage.journal.live()
+        for definition in live:
             storage.definitions[definition.quiz_id] = definition
-            if finished:
-                storage.finished.add(definition.quiz_id)
-                storage.ended_pins[definition.pin] = definition.quiz_id
-        # Live quizzes last, so each holds its PIN whatever the creation times say (a clock
-        # stepped back, two quizzes in one millisecond): a PIN is unique among live quizzes,
-        # so every finished quiz that had it finished before the live one was created.
-        for definition, finished in quizzes:
-            if not finished:
-                storage.live_pins[definition.pin] = definition.quiz_id
-                storage.ended_pins.pop(definition.pin, None)
+            storage.live_pins[definition.pin] = definition.quiz_id
 
     def sharing(
         self, *, owner_id: str | None = None, lease_s: float | None = None
@@ -162,7 +166,7 @@ class EmbeddedRecords:
         storage = self._storage
         if definition.pin in storage.live_pins:
             raise PinTaken(definition.pin)
-        if definition.quiz_id in storage.definitions:
+        if definition.quiz_id in storage.definitions or definition.quiz_id in storage.ended:
             raise ValueError(f"quiz id {definition.quiz_id} exists")
         # Taken before the await, so a concurrent create of the same PIN fails at once, and
         # nobody (a sweep for orphans) takes over a quiz that is still being created.
@@ -172,32 +176,58 @@ class EmbeddedRecords:
         try:
             if storage.journal is not None:
                 with _outage("storing a new quiz"):
-                    await storage.journal.add_quiz(definition)
+                    try:
+                        await storage.journal.add_quiz(definition)
+                    except sqlite3.IntegrityError:  # a finished quiz has the id (not in memory)
+                        raise ValueError(f"quiz id {definition.quiz_id} exists") from None
         except BaseException:
             del storage.live_pins[definition.pin]
             del storage.definitions[definition.quiz_id]
             del storage.leases[definition.quiz_id]
             raise
         storage.leases[definition.quiz_id].expires_at = time.monotonic() + self.lease_s
-        storage.ended_pins.pop(definition.pin, None)
-        storage.rows.setdefault(definition.quiz_id, {})
+        if storage.journal is None:
+            storage.ended_pins.pop(definition.pin, None)
+            storage.rows.setdefault(definition.quiz_id, {})
         return epoch
 
+    async def _stored(self, quiz_id: str) -> tuple[QuizDefinition, bool]:
+        """A quiz's definition and whether it finished: live ones from memory, finished ones
+        from memory (memory only) or the journal; raises :class:`UnknownQuiz`."""
+        storage = self._storage
+        live = storage.definitions.get(quiz_id)
+        if live is not None:
+            return live, False
+        if storage.journal is None:
+            ended = storage.ended.get(quiz_id)
+            if ended is None:
+                raise UnknownQuiz(quiz_id)
+            return ended, True
+        with _outage("reading a quiz"):
+            stored = await storage.journal.quiz(quiz_id)
+        if stored is None:
+            raise UnknownQuiz(quiz_id)
+        return stored
+
     async def definition(self, quiz_id: str) -> QuizDefinition:
-        try:
-            return self._storage.definitions[quiz_id]
-        except KeyError:
-            raise UnknownQuiz(quiz_id) from None
+        definition, _finished = await self._stored(quiz_id)
+        return definition
 
     async def live_quiz_for_pin(self, pin: str) -> str | None:
         return self._storage.live_pins.get(pin)
 
     async def ended_quiz_for_pin(self, pin: str) -> str | None:
-        return self._storage.ended_pins.get(pin)
+        storage = self._storage
+        if pin in storage.live_pins:
+            return None
+        if storage.journal is None:
+            return storage.ended_pins.get(pin)
+        with _outage("looking a quiz ID up"):
+            return await storage.journal.ended_quiz_for_pin(pin)
 
     async def is_finished(self, quiz_id: str) -> bool:
-        await self.definition(quiz_id)
-        return quiz_id in self._storage.finished
+        _definition, finished = await self._stored(quiz_id)
+        return finished
 
     # ------------------------------------------------------------------ journal
 
@@ -242,13 +272,17 @@ class EmbeddedRecords:
                     raise Fenced(sorted(clashing), "a sequence number is already stored")
                 for quiz_id, seq, record in rows:
                     storage.rows.setdefault(quiz_id, {})[seq] = record
+            # A finished quiz leaves memory (its lease can never be taken again); memory
+            # only, it is kept aside, there being nowhere else to keep it.
             for quiz_id in finished:
-                storage.finished.add(quiz_id)
                 storage.leases.pop(quiz_id, None)
-                pin = storage.definitions[quiz_id].pin
-                if storage.live_pins.get(pin) == quiz_id:
-                    del storage.live_pins[pin]
-                    storage.ended_pins[pin] = quiz_id
+                storage.epochs.pop(quiz_id, None)
+                definition = storage.definitions.pop(quiz_id)
+                if storage.live_pins.get(definition.pin) == quiz_id:
+                    del storage.live_pins[definition.pin]
+                if storage.journal is None:
+                    storage.ended[quiz_id] = definition
+                    storage.ended_pins[definition.pin] = quiz_id
 
     async def _clashing(self, rows: Sequence[Row]) -> list[str]:
         wanted: dict[str, set[int]] = {}
@@ -263,8 +297,6 @@ class EmbeddedRecords:
 
     async def records(self, quiz_id: str, after_seq: int = 0) -> list[tuple[int, Record]]:
         storage = self._storage
-        if quiz_id not in storage.definitions:
-            return []
         if storage.journal is not None:
             with _outage("reading the journal"):
                 return await storage.journal.records(quiz_id, after_seq)
@@ -283,8 +315,7 @@ class EmbeddedRecords:
     async def acquire(self, quiz_id: str) -> int | None:
         storage = self._storage
         if quiz_id not in storage.definitions:
-            raise UnknownQuiz(quiz_id)
-        if quiz_id in storage.finished:
+            await self._stored(quiz_id)  # UnknownQuiz, or a finished quiz: nobody takes it
             return None
         async with storage.lock:  # waits for a write in progress (see append)
             lease = storage.leases.get(quiz_id)
@@ -316,9 +347,7 @@ class EmbeddedRecords:
             return []
         now = time.monotonic()
         found = []
-        for quiz_id in storage.definitions:
-            if quiz_id in storage.finished:
-                continue
+        for quiz_id in storage.definitions:  # the live quizzes only
             lease = storage.leases.get(quiz_id)
             if lease is None or lease.expires_at < now:
                 found.append(quiz_id)

@@ -55,6 +55,10 @@ CREATE TABLE IF NOT EXISTS flags (
     at_ms INTEGER NOT NULL,
     PRIMARY KEY (word_key, kind, quiz_id, flagger)
 ) WITHOUT ROWID;
+-- Start-up reads the live quizzes only, and a finished quiz is looked up by id or PIN when
+-- asked for: neither may scan every quiz ever played (docs/reliability.md, "A long day").
+CREATE INDEX IF NOT EXISTS quizzes_live ON quizzes (created_at_ms, quiz_id) WHERE finished = 0;
+CREATE INDEX IF NOT EXISTS quizzes_pin ON quizzes (pin);
 """
 
 #: Inserts a batch given as one JSON array of ``[quiz_id, seq, record]`` rows, in one step.
@@ -187,8 +191,56 @@ class SqliteJournal:
         ]
 
     async def load(self) -> list[tuple[QuizDefinition, bool]]:
-        """Every stored quiz's definition and whether it has finished, oldest first."""
+        """Every stored quiz's definition and whether it has finished, oldest first.
+
+        For tools and tests: a server reads only :meth:`live` at start, and finished quizzes
+        one at a time when asked for (:meth:`quiz`, :meth:`ended_quiz_for_pin`)."""
         return await self._run(self._load)
+
+    async def live(self) -> list[QuizDefinition]:
+        """The quizzes that have not finished, oldest first (from an index of them only, so
+        a journal of a month of finished quizzes is read as fast as a new one)."""
+        return await self._run(self._live)
+
+    def _live(self) -> list[QuizDefinition]:
+        return [
+            QuizDefinition.from_dict(orjson.loads(definition))
+            for (definition,) in self._connect().execute(
+                "SELECT definition FROM quizzes WHERE finished = 0 ORDER BY created_at_ms, quiz_id"
+            )
+        ]
+
+    async def quiz(self, quiz_id: str) -> tuple[QuizDefinition, bool] | None:
+        """One quiz's definition and whether it has finished; ``None`` if none has the id."""
+        return await self._run(self._quiz, quiz_id)
+
+    def _quiz(self, quiz_id: str) -> tuple[QuizDefinition, bool] | None:
+        row = (
+            self._connect()
+            .execute("SELECT definition, finished FROM quizzes WHERE quiz_id = ?", (quiz_id,))
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return QuizDefinition.from_dict(orjson.loads(row[0])), bool(row[1])
+
+    async def ended_quiz_for_pin(self, pin: str) -> str | None:
+        """The last stored quiz with this PIN if it has finished (a PIN is unique among live
+        quizzes, so quizzes of one PIN follow each other: the last stored is the last that
+        ended, or the live one). Rows are never deleted, so the rowid orders them by when
+        they were stored, whatever the clock said."""
+        return await self._run(self._ended_quiz_for_pin, pin)
+
+    def _ended_quiz_for_pin(self, pin: str) -> str | None:
+        row = (
+            self._connect()
+            .execute(
+                "SELECT quiz_id, finished FROM quizzes WHERE pin = ? ORDER BY rowid DESC LIMIT 1",
+                (pin,),
+            )
+            .fetchone()
+        )
+        return str(row[0]) if row is not None and row[1] else None
 
     def _load(self) -> list[tuple[QuizDefinition, bool]]:
         return [
