@@ -633,7 +633,36 @@ async def test_a_take_after_the_owner_let_go_catches_up_from_the_journal(how: st
         await owner.execute(at(q, T0 + 400, Answer(3, 0, 0)))
     assert not owner.owns(q)
     assert not owner.loaded(q)
-    assert fingerprint(await owner.load(q)) == fingerprint(copy)
+    # loaded again as a copy: up to what its clients had been shown, then the rest as rows
+    # for the caller to apply with their events (so its clients see them happen)
+    again = await owner.load(q)
+    assert owner.pop_behind(q)
+    assert not owner.pop_behind(q)
+    assert again.seq < copy.seq
+    owner.replicate(q, again.seq, await owner.rows_after(q))
+    assert fingerprint(again) == fingerprint(copy)
+
+
+async def test_taking_back_a_quiz_lost_with_a_stale_session_holds_all_that_was_stored() -> None:
+    # A process that lost a quiz with a stale session remembers what it had shown, and a copy
+    # loaded later stops there; if it takes the quiz back instead, it must own everything the
+    # journal holds, or its next batch would reuse stored sequence numbers.
+    lease_s = 0.2
+    records = await EmbeddedRecords.open(None, owner_id="owner", lease_s=lease_s)
+    owner = QuizStore(records, nicknames=NicknamePolicy())
+    other = beside(owner, "other")
+    q = await quiz_with_an_answer(owner)
+    await other.load(q)
+    await owner.records.release(owner.owned())
+    assert await other.take(q) == 2
+    await run(other, at(q, T0 + 200, Join("dan")))  # stored by the new owner
+    with pytest.raises(Fenced):
+        await owner.execute(at(q, T0 + 300, Answer(3, 0, 0)))
+    await other.records.release(other.owned())
+    assert await owner.take(q) == 3
+    assert fingerprint(owner.session(q)) == fingerprint(other.session(q))
+    outcomes = await run(owner, at(q, T0 + 400, Join("eve")))
+    assert len(outcomes) == 1
 
 
 async def test_lose_keeps_a_copy_unless_the_quiz_is_stale(

@@ -396,6 +396,8 @@ class QuizService:
         """
         if quiz_id in self._follows or self.owner.owns(quiz_id):
             await self.store.load(quiz_id)
+            if self.store.pop_behind(quiz_id):  # stopped at what was shown: the rest as events
+                self._catch_up(quiz_id)
             self._touch(quiz_id)
             return
         follow = self._follows[quiz_id] = _Follow()

@@ -255,8 +255,10 @@ class QuizStore:
         """Bring the session (or a fresh one) up to everything the journal holds."""
         session = self._sessions.get(quiz_id)
         if session is None:
-            await self.load(quiz_id)
-            return
+            session = await self.load(quiz_id)
+            # Owned from now on: it must hold everything stored before it writes, even where
+            # load() stopped at what this process had shown (the rest is applied here).
+            self._behind.discard(quiz_id)
         self._apply(session, await self.records.records(quiz_id, session.seq))
 
     def lose(self, quiz_ids: Iterable[str]) -> None:
