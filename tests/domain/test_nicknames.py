@@ -67,3 +67,27 @@ def test_the_profanity_check_is_applied_to_the_normalised_name() -> None:
 def test_nicknames_compare_case_insensitively() -> None:
     assert nickname_key("ANNA") == nickname_key("anna")
     assert nickname_key("Straße") == nickname_key("STRASSE")
+
+
+def test_two_and_twenty_characters_are_both_allowed() -> None:
+    assert POLICY.normalise("Al") == "Al"
+    assert POLICY.normalise("x" * 20) == "x" * 20
+    assert NicknamePolicy(min_length=3, max_length=4).normalise("Abcd") == "Abcd"
+
+
+def test_each_refusal_says_what_is_wrong() -> None:
+    def message(raw: object, policy: NicknamePolicy = POLICY) -> str:
+        with pytest.raises(Rejected) as caught:
+            policy.normalise(raw)
+        return caught.value.message
+
+    assert message("A") == "a nickname must be 2 to 20 characters long"
+    assert message("Ab", NicknamePolicy(min_length=3, max_length=4)) == (
+        "a nickname must be 3 to 4 characters long"
+    )
+    assert message("<b>") == "a nickname may hold letters, digits, spaces and - _ . ' only"
+    assert message("-.") == "a nickname needs a letter or a digit"
+    assert message(7) == "a nickname must be text"
+    assert message("bad", NicknamePolicy(is_profane=lambda _n: True)) == (
+        "please choose another nickname"
+    )

@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 
 from livequiz.domain import views
+from livequiz.domain.events import QuestionClosed
 from livequiz.domain.question import Question
 from livequiz.domain.session import QuizSession
 from livequiz.domain.settings import QuizSettings, RevealMode
@@ -241,3 +242,29 @@ def test_at_close_results_do_not_count_the_open_questions_right_answer(
     assert views.final_results(session)["players"][0]["correct"] == 0
     session.close_question(5_000)
     assert views.player_results(session, 1)["correct"] == 1
+
+
+def test_results_mid_quiz_stop_at_the_question_just_closed(questions: list[Question]) -> None:
+    """Between a reveal and the next question, results hold the closed question only: the
+    next one has not been asked, and its answer must not show."""
+    session = played(questions)  # Anna right on question 0
+    session.close_question(4_000)
+    assert [m["index"] for m in views.player_results(session, 2)["missed"]] == [0]
+    assert views.player_results(session, 1)["missed"] == []
+    assert [q["index"] for q in views.final_results(session)["questions"]] == [0]
+
+
+def test_players_who_pick_the_same_option_are_all_counted(questions: list[Question]) -> None:
+    session = played(questions)  # Anna: option 0 (right)
+    session.join("Cleo", 3_100)
+    session.join("Dev", 3_200)
+    session.submit_answer(2, 0, 2, 3_500)  # Ben, Cleo and Dev: option 2 (wrong)
+    session.submit_answer(3, 0, 2, 3_600)
+    session.submit_answer(4, 0, 2, 3_700)
+    closed = session.close_question(4_000)[0]
+    assert isinstance(closed, QuestionClosed)
+    assert closed.option_counts == (1, 0, 3, 0)
+    (question,) = views.final_results(session)["questions"]
+    assert question["option_counts"] == [1, 0, 3, 0]
+    assert question["correct"] == 1
+    assert question["most_picked_wrong"] == 2
