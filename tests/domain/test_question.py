@@ -221,3 +221,42 @@ def test_limits_are_inclusive_and_problems_are_spelled_out_in_full() -> None:
         "question 1, options[1]: must be text",
         "question 1, options[2]: must be text",
     ]
+
+
+def test_every_field_is_kept_as_sent() -> None:
+    (question,) = parse_questions([sent()], kinds=KINDS)
+    assert question == Question(
+        prompt="What does 'brave' mean?",
+        options=("ready to face danger", "very tired", "easily broken", "full of water"),
+        correct_option=0,
+        kind="word_to_meaning",
+        word="brave",
+        definition="ready to face danger",
+        example="a brave firefighter",
+        level="B1",
+    )
+
+
+@pytest.mark.parametrize("char", ["\ue000", "\ud800", "\x7f"])  # private use, surrogate, DEL
+def test_private_use_and_surrogate_characters_are_refused(char: str) -> None:
+    assert problems_of([sent(prompt=f"a {char} prompt")]) == [
+        "question 1, prompt: must be one line of plain text (no control characters)"
+    ]
+
+
+def test_long_names_and_options_are_cut_short_in_a_problem() -> None:
+    """A problem quotes at most 32 characters of an unknown field's name and 40 of a repeated
+    option, so a hostile client cannot make the error as long as it likes."""
+    (problem,) = problems_of([sent(**{"n" * 60: 1})])
+    assert problem.startswith(f"question 1, {'n' * 32}: unknown field")
+    long = "o" * 60
+    assert problems_of([sent(options=[long, long.upper()])]) == [
+        f"question 1, options[2]: is the same as option 1 ({'o' * 40!r}); options must differ"
+    ]
+
+
+def test_a_correct_option_beyond_a_single_option_names_the_only_index() -> None:
+    assert problems_of([sent(options=["alone"], correct_option=1)]) == [
+        "question 1, options: must be a list of 2 to 6 answers",
+        "question 1, correct_option: must be 0 to 0 (an index into options), not 1",
+    ]

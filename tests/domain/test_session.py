@@ -692,7 +692,17 @@ def test_a_player_who_answered_coming_back_to_an_empty_room_closes_the_question(
     session.leave(1, 200)
     session.leave(2, 300)  # nobody present: nothing to close on
     events = session.rejoin(1, 400)
-    assert [type(e) for e in events] == [PlayerRejoined, QuestionClosed]
+    assert events == [
+        PlayerRejoined(seq=8, at_ms=400, player_id=1),
+        QuestionClosed(
+            seq=9,
+            at_ms=400,
+            index=0,
+            correct_option=0,
+            option_counts=(1, 0, 0, 0),
+            reason=CloseReason.ALL_ANSWERED,
+        ),
+    ]
 
 
 # ---------------------------------------------------------------- what a refusal says

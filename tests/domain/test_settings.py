@@ -118,3 +118,11 @@ def test_the_scoring_choices_are_named_in_the_refusal() -> None:
     with pytest.raises(Rejected) as caught:
         QuizSettings.from_mapping({"scoring": "fast"})
     assert caught.value.message == "scoring must be one of: speed, accuracy, none"
+
+
+def test_the_mapping_holds_plain_strings_not_enums() -> None:
+    """Any JSON encoder can write it (an enum is equal to its string, so compare types)."""
+    mapping = QuizSettings(scoring=ScoringMode.NONE, reveal=RevealMode.AT_CLOSE).to_mapping()
+    assert type(mapping["scoring"]) is str
+    assert type(mapping["reveal"]) is str
+    assert (mapping["scoring"], mapping["reveal"]) == ("none", "at_close")
