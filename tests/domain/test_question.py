@@ -260,3 +260,11 @@ def test_a_correct_option_beyond_a_single_option_names_the_only_index() -> None:
         "question 1, options: must be a list of 2 to 6 answers",
         "question 1, correct_option: must be 0 to 0 (an index into options), not 1",
     ]
+
+
+def test_a_problem_as_json_names_its_question_field_and_message() -> None:
+    with pytest.raises(InvalidQuestions) as caught:
+        parse_questions([sent(word="")], kinds=KINDS)
+    assert [p.to_dict() for p in caught.value.problems] == [
+        {"question": 1, "field": "word", "message": "must not be empty"}
+    ]
