@@ -11,6 +11,20 @@ from hypothesis import strategies as st
 
 from livequiz.domain import commands as c
 from livequiz.domain.errors import CoreBug, ErrorCode, Rejected
+from livequiz.domain.events import (
+    CloseReason,
+    Event,
+    FinishReason,
+    LobbyLockChanged,
+    PlayerJoined,
+    PlayerKicked,
+    PlayerLeft,
+    PlayerRejoined,
+    QuestionClosed,
+    QuestionOpened,
+    QuizFinished,
+    QuizStarted,
+)
 from livequiz.domain.question import Question
 from livequiz.domain.session import AnswerStatus, QuizSession
 from livequiz.domain.settings import QuizSettings, RevealMode
@@ -156,3 +170,86 @@ def test_any_history_replays_to_the_same_quiz(
     c.replay(rebuilt, journal)
     assert fingerprint(rebuilt) == fingerprint(live)
     rebuilt.check_invariants()
+
+
+def test_execute_passes_the_answers_send_time_on() -> None:
+    """Speed is measured from when the question reached the player, also through ``execute``
+    (the path every server takes), not from when the question opened."""
+    session = QuizSession(QUESTIONS, QuizSettings(time_limit_ms=10_000))
+    c.execute(session, c.Join("Anna"), 0)
+    c.execute(session, c.Start(), 1_000)
+    executed = c.execute(session, c.Answer(1, 0, 0, sent_at_ms=1_400), 3_000)
+    assert executed.answer is not None
+    assert executed.answer.record.elapsed_ms == 1_600
+    assert executed.answer.record.points == 920
+
+
+def test_execute_returns_each_commands_events_stamped_with_its_time() -> None:
+    """Each host and player command through ``execute`` yields exactly its events, at the time
+    given: the journal and every frame sent are built from them."""
+    session = QuizSession(QUESTIONS, QuizSettings(time_limit_ms=10_000, grace_ms=500))
+
+    def events(command: c.Command, now: int) -> tuple[Event, ...]:
+        return c.execute(session, command, now).events
+
+    assert events(c.Join("Anna"), 5) == (
+        PlayerJoined(seq=1, at_ms=5, player_id=1, nickname="Anna", late=False),
+    )
+    assert events(c.Join("Ben"), 6) == (
+        PlayerJoined(seq=2, at_ms=6, player_id=2, nickname="Ben", late=False),
+    )
+    assert events(c.SetLocked(True), 7) == (LobbyLockChanged(seq=3, at_ms=7, locked=True),)
+    assert events(c.SetLocked(False), 8) == (LobbyLockChanged(seq=4, at_ms=8, locked=False),)
+    assert events(c.Start(), 1_000) == (
+        QuizStarted(seq=5, at_ms=1_000, question_count=4),
+        QuestionOpened(seq=6, at_ms=1_000, index=0, closes_at_ms=11_000, accepts_until_ms=11_500),
+    )
+    assert events(c.Leave(2), 1_100) == (PlayerLeft(seq=7, at_ms=1_100, player_id=2),)
+    assert events(c.Rejoin(2), 1_200) == (PlayerRejoined(seq=8, at_ms=1_200, player_id=2),)
+    assert events(c.CloseQuestion(), 2_000) == (
+        QuestionClosed(
+            seq=9,
+            at_ms=2_000,
+            index=0,
+            correct_option=0,
+            option_counts=(0, 0, 0, 0),
+            reason=CloseReason.HOST,
+        ),
+    )
+    assert events(c.Next(), 3_000) == (
+        QuestionOpened(seq=10, at_ms=3_000, index=1, closes_at_ms=13_000, accepts_until_ms=13_500),
+    )
+    assert events(c.Kick(2), 3_100) == (PlayerKicked(seq=11, at_ms=3_100, player_id=2),)
+    assert events(c.Tick(), 20_000) == (
+        QuestionClosed(
+            seq=12,
+            at_ms=20_000,
+            index=1,
+            correct_option=1,
+            option_counts=(0, 0, 0, 0),
+            reason=CloseReason.TIME,
+        ),
+    )
+    assert events(c.Next(), 21_000)[0].at_ms == 21_000
+    assert events(c.Skip(), 22_000) == (
+        QuestionClosed(
+            seq=14,
+            at_ms=22_000,
+            index=2,
+            correct_option=2,
+            option_counts=(0, 0, 0, 0),
+            reason=CloseReason.SKIP,
+        ),
+        QuestionOpened(seq=15, at_ms=22_000, index=3, closes_at_ms=32_000, accepts_until_ms=32_500),
+    )
+    assert events(c.End(), 23_000) == (
+        QuestionClosed(
+            seq=16,
+            at_ms=23_000,
+            index=3,
+            correct_option=3,
+            option_counts=(0, 0, 0, 0),
+            reason=CloseReason.END,
+        ),
+        QuizFinished(seq=17, at_ms=23_000, reason=FinishReason.ENDED),
+    )

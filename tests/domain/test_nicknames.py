@@ -166,3 +166,30 @@ def test_a_trusted_policy_refuses_nothing_it_accepted_once() -> None:
     assert caught.value.code is ErrorCode.NICKNAME_TAKEN
     session.kick(first, 4)
     assert session.join("Anya", 5).nickname == "Anya"
+
+
+def test_two_and_twenty_characters_are_both_allowed() -> None:
+    assert POLICY.normalise("Al") == "Al"
+    assert POLICY.normalise("x" * 20) == "x" * 20
+    assert NicknamePolicy(min_length=3, max_length=4).normalise("Abcd") == "Abcd"
+
+
+def test_each_refusal_says_what_is_wrong() -> None:
+    def message(raw: object, policy: NicknamePolicy = POLICY) -> str:
+        with pytest.raises(Rejected) as caught:
+            policy.normalise(raw)
+        return caught.value.message
+
+    assert message("A") == "a nickname must be 2 to 20 characters long"
+    assert message("Ab", NicknamePolicy(min_length=3, max_length=4)) == (
+        "a nickname must be 3 to 4 characters long"
+    )
+    assert message("<b>") == (
+        "a nickname may hold letters, digits, spaces and - _ . ' only "
+        "(no symbols, emoji, control or direction characters)"
+    )
+    assert message("-.") == "a nickname needs a letter or a digit"
+    assert message(7) == "a nickname must be text"
+    assert message("bad", NicknamePolicy(is_profane=lambda _n: True)) == (
+        "please choose another nickname"
+    )

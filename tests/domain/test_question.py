@@ -154,3 +154,117 @@ def test_the_profanity_check_handed_in_is_applied_to_every_text() -> None:
         ("example", "holds a word not fit for a class; please reword it"),
         ("options[2]", "holds a word not fit for a class; please reword it"),
     ]
+
+
+def test_two_and_six_options_are_both_allowed() -> None:
+    assert build(options=("yes", "no"), correct_option=1).answer == "no"
+    assert build(options=tuple("abcdef"), correct_option=5).answer == "f"
+    (two,) = parse_questions([sent(options=["yes", "no"], correct_option=1)], kinds=KINDS)
+    assert two.options == ("yes", "no")
+    (six,) = parse_questions([sent(options=list("abcdef"), correct_option=5)], kinds=KINDS)
+    assert six.options == tuple("abcdef")
+
+
+def test_the_refusals_of_a_malformed_question_say_what_to_fix() -> None:
+    def message(**overrides: object) -> str:
+        with pytest.raises(Rejected) as caught:
+            build(**overrides)
+        return caught.value.message
+
+    assert message(options=("only one",)) == "a question needs 2 to 6 options, got 1"
+    assert message(options=tuple("abcdefg")) == "a question needs 2 to 6 options, got 7"
+    assert message(options=("same", "SAME")) == "the options of a question must differ"
+    assert message(correct_option=4) == "the correct option is not one of the options"
+    assert message(prompt="") == "a question needs a prompt"
+
+
+def test_a_list_of_exactly_100_questions_is_taken() -> None:
+    raw = [sent(word=f"word{n}") for n in range(100)]
+    assert len(parse_questions(raw, kinds=KINDS)) == 100
+
+
+def test_limits_are_inclusive_and_problems_are_spelled_out_in_full() -> None:
+    (question,) = parse_questions(
+        [
+            sent(
+                prompt="p" * 300,
+                word="w" * 50,
+                definition="d" * 300,
+                example="e" * 300,
+                options=["o" * 150, "other"],
+                level="C2",
+            )
+        ],
+        kinds=KINDS,
+    )
+    assert (len(question.prompt), len(question.word), len(question.options[0])) == (300, 50, 150)
+    assert problems_of([sent(options=["o" * 151, "other"])]) == [
+        "question 1, options[1]: must be at most 150 characters, not 151"
+    ]
+    assert problems_of([sent(word="w" * 51)]) == [
+        "question 1, word: must be at most 50 characters, not 51"
+    ]
+    assert problems_of([sent(kind="essay")]) == [
+        "question 1, kind: must be one of fill_blank, meaning_to_word, synonym, word_to_meaning"
+    ]
+    assert problems_of([sent(options=["a", "b"], correct_option=2)]) == [
+        "question 1, correct_option: must be 0 to 1 (an index into options), not 2"
+    ]
+    assert problems_of([sent(options=["Big", "small", "big "])]) == [
+        "question 1, options[3]: is the same as option 1 ('Big'); options must differ"
+    ]
+    assert problems_of([sent(answer=1)]) == [
+        "question 1, answer: unknown field; fields are prompt, options, correct_option, kind, "
+        "level, word, definition, example"
+    ]
+    assert problems_of([sent(options=[1, 2])]) == [
+        "question 1, options[1]: must be text",
+        "question 1, options[2]: must be text",
+    ]
+
+
+def test_every_field_is_kept_as_sent() -> None:
+    (question,) = parse_questions([sent()], kinds=KINDS)
+    assert question == Question(
+        prompt="What does 'brave' mean?",
+        options=("ready to face danger", "very tired", "easily broken", "full of water"),
+        correct_option=0,
+        kind="word_to_meaning",
+        word="brave",
+        definition="ready to face danger",
+        example="a brave firefighter",
+        level="B1",
+    )
+
+
+@pytest.mark.parametrize("char", ["\ue000", "\ud800", "\x7f"])  # private use, surrogate, DEL
+def test_private_use_and_surrogate_characters_are_refused(char: str) -> None:
+    assert problems_of([sent(prompt=f"a {char} prompt")]) == [
+        "question 1, prompt: must be one line of plain text (no control characters)"
+    ]
+
+
+def test_long_names_and_options_are_cut_short_in_a_problem() -> None:
+    """A problem quotes at most 32 characters of an unknown field's name and 40 of a repeated
+    option, so a hostile client cannot make the error as long as it likes."""
+    (problem,) = problems_of([sent(**{"n" * 60: 1})])
+    assert problem.startswith(f"question 1, {'n' * 32}: unknown field")
+    long = "o" * 60
+    assert problems_of([sent(options=[long, long.upper()])]) == [
+        f"question 1, options[2]: is the same as option 1 ({'o' * 40!r}); options must differ"
+    ]
+
+
+def test_a_correct_option_beyond_a_single_option_names_the_only_index() -> None:
+    assert problems_of([sent(options=["alone"], correct_option=1)]) == [
+        "question 1, options: must be a list of 2 to 6 answers",
+        "question 1, correct_option: must be 0 to 0 (an index into options), not 1",
+    ]
+
+
+def test_a_problem_as_json_names_its_question_field_and_message() -> None:
+    with pytest.raises(InvalidQuestions) as caught:
+        parse_questions([sent(word="")], kinds=KINDS)
+    assert [p.to_dict() for p in caught.value.problems] == [
+        {"question": 1, "field": "word", "message": "must not be empty"}
+    ]

@@ -52,5 +52,6 @@ def test_removed_players_leave_the_board() -> None:
 
 
 def test_removing_an_unknown_player_is_a_bug_of_the_caller() -> None:
-    with pytest.raises(CoreBug):
+    with pytest.raises(CoreBug) as caught:
         Leaderboard().remove(99)
+    assert str(caught.value) == "player 99 is not on the board"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -800,4 +801,117 @@ def test_a_player_who_answered_coming_back_to_an_empty_room_closes_the_question(
     session.leave(1, 200)
     session.leave(2, 300)  # nobody present: nothing to close on
     events = session.rejoin(1, 400)
-    assert [type(e) for e in events] == [PlayerRejoined, QuestionClosed]
+    assert events == [
+        PlayerRejoined(seq=8, at_ms=400, player_id=1),
+        QuestionClosed(
+            seq=9,
+            at_ms=400,
+            index=0,
+            correct_option=0,
+            option_counts=(1, 0, 0, 0),
+            reason=CloseReason.ALL_ANSWERED,
+        ),
+    ]
+
+
+# ---------------------------------------------------------------- what a refusal says
+
+
+def refusal(action: Callable[[], object]) -> tuple[ErrorCode, str]:
+    """The code and message of the refusal ``action()`` raises (the message is what users
+    read: the protocol sends it on beside the code)."""
+    with pytest.raises(Rejected) as caught:
+        action()
+    return caught.value.code, caught.value.message
+
+
+def test_a_quiz_of_exactly_the_most_questions_is_allowed(questions: list[Question]) -> None:
+    many = [questions[n % 3] for n in range(MAX_QUESTIONS)]
+    assert len(QuizSession(many).questions) == MAX_QUESTIONS == 200
+    assert refusal(lambda: QuizSession([*many, questions[0]])) == (
+        ErrorCode.NO_QUESTIONS,
+        "a quiz may have at most 200 questions",
+    )
+    assert refusal(lambda: QuizSession([])) == (
+        ErrorCode.NO_QUESTIONS,
+        "a quiz needs at least one question",
+    )
+
+
+def test_every_refusal_says_why_in_words(questions: list[Question]) -> None:
+    session = new_session(questions, max_players=2, allow_late_join=False)
+    session.join("Anna", 0)
+    assert refusal(lambda: session.join("anna", 1)) == (
+        ErrorCode.NICKNAME_TAKEN,
+        "the nickname 'anna' is taken",
+    )
+    session.set_locked(True, 2)
+    assert refusal(lambda: session.join("Ben", 3)) == (
+        ErrorCode.LOBBY_LOCKED,
+        "the host has locked this quiz",
+    )
+    session.set_locked(False, 4)
+    session.join("Ben", 5)
+    assert refusal(lambda: session.join("Cleo", 6)) == (ErrorCode.QUIZ_FULL, "this quiz is full")
+    assert refusal(lambda: session.next(7)) == (
+        ErrorCode.ILLEGAL_STATE,
+        "there is no closed question to move on from",
+    )
+    assert refusal(lambda: session.close_question(8)) == (
+        ErrorCode.ILLEGAL_STATE,
+        "no question is open",
+    )
+    assert refusal(lambda: session.submit_answer(1, 0, 0, 9)) == (
+        ErrorCode.QUESTION_NOT_OPEN,
+        "no question is open",
+    )
+    assert refusal(lambda: session.player(9)) == (
+        ErrorCode.UNKNOWN_PLAYER,
+        "no such player in this quiz",
+    )
+    session.start(1_000)
+    assert refusal(lambda: session.start(1_001)) == (
+        ErrorCode.ILLEGAL_STATE,
+        "the quiz has already started",
+    )
+    session.kick(2, 1_002)
+    assert refusal(lambda: session.join("Dev", 1_003)) == (
+        ErrorCode.LATE_JOIN_CLOSED,
+        "this quiz has already started",
+    )
+    assert refusal(lambda: session.active_player(2)) == (
+        ErrorCode.KICKED,
+        "you were removed from this quiz",
+    )
+    assert refusal(lambda: session.submit_answer(1, 3, 0, 1_004)) == (
+        ErrorCode.WRONG_QUESTION,
+        "no such question in this quiz",
+    )
+    assert refusal(lambda: session.submit_answer(1, 0, 4, 1_005)) == (
+        ErrorCode.INVALID_OPTION,
+        "no such option in this question",
+    )
+    assert refusal(lambda: session.submit_answer(1, 1, 0, 1_006)) == (
+        ErrorCode.WRONG_QUESTION,
+        "that question is not the open one",
+    )
+    session.leave(1, 1_007)
+    assert refusal(lambda: session.leave(1, 1_008)) == (
+        ErrorCode.ILLEGAL_STATE,
+        "that player has already left",
+    )
+    session.end(1_009)
+    assert refusal(lambda: session.end(1_010)) == (
+        ErrorCode.QUIZ_FINISHED,
+        "this quiz has finished",
+    )
+
+
+def test_a_late_answer_is_told_that_time_is_up(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.start(1_000)
+    assert refusal(lambda: session.submit_answer(1, 0, 0, 11_501)) == (
+        ErrorCode.TOO_LATE,
+        "time is up for this question",
+    )

@@ -63,7 +63,68 @@ def test_bad_settings_are_refused_with_a_clear_message(
 
 def test_plain_strings_in_place_of_modes_are_refused() -> None:
     # from_mapping converts JSON strings; building the dataclass by hand must use the enums
-    with pytest.raises(Rejected, match="scoring must be a ScoringMode"):
+    with pytest.raises(Rejected) as caught:
         QuizSettings(scoring="speed").validate()  # type: ignore[arg-type]
-    with pytest.raises(Rejected, match="reveal must be a RevealMode"):
+    assert caught.value.message == "scoring must be a ScoringMode"
+    with pytest.raises(Rejected) as caught:
         QuizSettings(reveal="at_close").validate()  # type: ignore[arg-type]
+    assert caught.value.message == "reveal must be a RevealMode"
+
+
+#: Every numeric setting with its range, as its refusal message states it.
+RANGES = [
+    ("time_limit_ms", 1_000, 600_000, "time_limit_ms must be 1,000 to 600,000"),
+    ("grace_ms", 0, 5_000, "grace_ms must be 0 to 5,000"),
+    ("base_points", 1, 100_000, "base_points must be 1 to 100,000"),
+    ("streak_bonus", 0, 10_000, "streak_bonus must be 0 to 10,000"),
+    ("streak_bonus_cap", 0, 100_000, "streak_bonus_cap must be 0 to 100,000"),
+    ("max_players", 1, 100_000, "max_players must be 1 to 100,000"),
+    ("top_k", 1, 100, "top_k must be 1 to 100"),
+    ("max_delivery_lag_ms", 0, 10_000, "max_delivery_lag_ms must be 0 to 10,000"),
+]
+
+
+@pytest.mark.parametrize(("name", "low", "high", "message"), RANGES)
+def test_each_range_holds_both_its_ends_and_nothing_beyond_them(
+    name: str, low: int, high: int, message: str
+) -> None:
+    """Both ends of every range count, on both sides: 1,000 ms is a valid time limit and
+    999 is not, as 600,000 is and 600,001 is not."""
+    assert getattr(QuizSettings.from_mapping({name: low}), name) == low
+    assert getattr(QuizSettings.from_mapping({name: high}), name) == high
+    for outside in (low - 1, high + 1):
+        with pytest.raises(Rejected) as caught:
+            QuizSettings.from_mapping({name: outside})
+        assert caught.value.code is ErrorCode.INVALID_SETTINGS
+        assert caught.value.message == message
+
+
+def test_every_default_is_as_documented() -> None:
+    assert QuizSettings().to_mapping() == {
+        "time_limit_ms": 20_000,
+        "grace_ms": 500,
+        "scoring": "speed",
+        "base_points": 1000,
+        "streak_bonus": 100,
+        "streak_bonus_cap": 500,
+        "reveal": "immediate",
+        "close_when_all_answered": True,
+        "allow_late_join": True,
+        "max_players": 20_000,
+        "top_k": 10,
+        "max_delivery_lag_ms": 1_000,
+    }
+
+
+def test_the_scoring_choices_are_named_in_the_refusal() -> None:
+    with pytest.raises(Rejected) as caught:
+        QuizSettings.from_mapping({"scoring": "fast"})
+    assert caught.value.message == "scoring must be one of: speed, accuracy, none"
+
+
+def test_the_mapping_holds_plain_strings_not_enums() -> None:
+    """Any JSON encoder can write it (an enum is equal to its string, so compare types)."""
+    mapping = QuizSettings(scoring=ScoringMode.NONE, reveal=RevealMode.AT_CLOSE).to_mapping()
+    assert type(mapping["scoring"]) is str
+    assert type(mapping["reveal"]) is str
+    assert (mapping["scoring"], mapping["reveal"]) == ("none", "at_close")

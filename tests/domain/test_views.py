@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 
 from livequiz.domain import views
+from livequiz.domain.events import QuestionClosed
 from livequiz.domain.question import Question
 from livequiz.domain.session import QuizSession
 from livequiz.domain.settings import QuizSettings, RevealMode
@@ -241,3 +242,165 @@ def test_at_close_results_do_not_count_the_open_questions_right_answer(
     assert views.final_results(session)["players"][0]["correct"] == 0
     session.close_question(5_000)
     assert views.player_results(session, 1)["correct"] == 1
+
+
+def test_results_mid_quiz_stop_at_the_question_just_closed(questions: list[Question]) -> None:
+    """Between a reveal and the next question, results hold the closed question only: the
+    next one has not been asked, and its answer must not show."""
+    session = played(questions)  # Anna right on question 0
+    session.close_question(4_000)
+    assert [m["index"] for m in views.player_results(session, 2)["missed"]] == [0]
+    assert views.player_results(session, 1)["missed"] == []
+    assert [q["index"] for q in views.final_results(session)["questions"]] == [0]
+
+
+def test_players_who_pick_the_same_option_are_all_counted(questions: list[Question]) -> None:
+    session = played(questions)  # Anna: option 0 (right)
+    session.join("Cleo", 3_100)
+    session.join("Dev", 3_200)
+    session.submit_answer(2, 0, 2, 3_500)  # Ben, Cleo and Dev: option 2 (wrong)
+    session.submit_answer(3, 0, 2, 3_600)
+    session.submit_answer(4, 0, 2, 3_700)
+    closed = session.close_question(4_000)[0]
+    assert isinstance(closed, QuestionClosed)
+    assert closed.option_counts == (1, 0, 3, 0)
+    (question,) = views.final_results(session)["questions"]
+    assert question["option_counts"] == [1, 0, 3, 0]
+    assert question["correct"] == 1
+    assert question["most_picked_wrong"] == 2
+
+
+# Whole views compared at once, so that a renamed or missing key is noticed: clients read
+# these names (docs/protocol.md), and a key that changes its name is a field that vanishes.
+
+SETTINGS_MAPPING = SETTINGS.to_mapping()
+
+
+def test_the_whole_player_view_while_a_question_is_open(questions: list[Question]) -> None:
+    session = played(questions)
+    assert views.player_view(session, 2, 4_000) == {
+        "seq": 5,
+        "phase": "question_open",
+        "player": {
+            "player_id": 2,
+            "nickname": "Ben",
+            "streak": 0,
+            "kicked": False,
+            "score": 0,
+            "rank": 2,
+            "players": 2,
+        },
+        "question": {
+            "index": 0,
+            "count": 3,
+            "kind": "word_to_meaning",
+            "prompt": "Question 0?",
+            "options": ["option 0.0", "option 0.1", "option 0.2", "option 0.3"],
+            "closes_at_ms": 11_000,
+            "remaining_ms": 7_000,
+            "time_limit_ms": 10_000,
+            "open": True,
+        },
+        "answer": None,
+        "leaderboard": views.leaderboard(session),
+    }
+
+
+def test_the_whole_host_view_after_a_reveal(questions: list[Question]) -> None:
+    session = played(questions)
+    session.close_question(5_000)
+    assert views.host_view(session, 6_000) == {
+        "seq": 6,
+        "phase": "question_closed",
+        "locked": False,
+        "question": {
+            "index": 0,
+            "count": 3,
+            "kind": "word_to_meaning",
+            "prompt": "Question 0?",
+            "options": ["option 0.0", "option 0.1", "option 0.2", "option 0.3"],
+            "closes_at_ms": 11_000,
+            "remaining_ms": 5_000,
+            "time_limit_ms": 10_000,
+            "open": False,
+            "reveal": views.reveal(questions[0]),
+        },
+        "answered": 1,
+        "present": 2,
+        "players": [
+            {"player_id": 1, "nickname": "Anna", "present": True, "score": 900},
+            {"player_id": 2, "nickname": "Ben", "present": True, "score": 0},
+        ],
+        "leaderboard": {
+            "seq": 6,
+            "phase": "question_closed",
+            "players": 2,
+            "answered": None,
+            "top": [
+                {"player_id": 1, "nickname": "Anna", "score": 900, "rank": 1},
+                {"player_id": 2, "nickname": "Ben", "score": 0, "rank": 2},
+            ],
+        },
+        "settings": SETTINGS_MAPPING,
+    }
+
+
+def test_the_whole_standing_of_a_kicked_player(questions: list[Question]) -> None:
+    session = played(questions)
+    session.kick(1, 4_000)
+    assert views.player_view(session, 1, 4_000)["player"] == {
+        "player_id": 1,
+        "nickname": "Anna",
+        "streak": 1,
+        "kicked": True,
+        "score": 900,
+        "rank": None,
+        "players": 1,
+    }
+
+
+def test_the_whole_results_of_a_player_and_of_the_quiz(questions: list[Question]) -> None:
+    session = played(questions)  # Anna right on question 0
+    session.submit_answer(2, 0, 3, 3_500)  # Ben wrong
+    session.end(4_000)
+    assert views.player_results(session, 2) == {
+        "score": 0,
+        "rank": 2,
+        "players": 2,
+        "player_id": 2,
+        "nickname": "Ben",
+        "correct": 0,
+        "answered": 1,
+        "missed": [
+            {
+                "index": 0,
+                "word": "word0",
+                "definition": "meaning of word0",
+                "example": "an example with word0 in it",
+                "answered": 3,
+                "correct_option": 0,
+            }
+        ],
+    }
+    assert views.final_results(session) == {
+        "phase": "finished",
+        "players": [
+            {"rank": 1, "player_id": 1, "nickname": "Anna", "score": 900, "correct": 1,
+             "answered": 1},
+            {"rank": 2, "player_id": 2, "nickname": "Ben", "score": 0, "correct": 0,
+             "answered": 1},
+        ],
+        "questions": [
+            {
+                "index": 0,
+                "kind": "word_to_meaning",
+                "prompt": "Question 0?",
+                "word": "word0",
+                "options": ["option 0.0", "option 0.1", "option 0.2", "option 0.3"],
+                "correct_option": 0,
+                "option_counts": [1, 0, 0, 1],
+                "correct": 1,
+                "most_picked_wrong": 3,
+            }
+        ],
+    }  # fmt: skip
