@@ -139,7 +139,7 @@ def test_a_comeback_that_matches_what_the_client_knew_is_not_stale() -> None:
 
     assert worker.stale == {}
     assert worker.back == 1
-    assert worker.returns[0][2] == 4  # failed tries before it
+    assert worker.returns[0][2] == 4  # the tries it took
     assert (player.attempt, player.hello_msg) == (0, b'{"type":"hello","token":"v1.t"}')
 
 

@@ -127,7 +127,7 @@ class _Player(WSListener):
         self.max_seq = -1
         #: a reconnect is scheduled or under way: drops reported meanwhile are the old socket's
         self.reconnecting = False
-        #: failed tries since the last ``welcome`` (the backoff's exponent)
+        #: tries since the last drop, the one that got in included (the backoff's exponent)
         self.attempt = 0
         #: when the connection dropped (``None``: connected and welcomed)
         self.t_drop: float | None = None
@@ -465,7 +465,7 @@ class _Worker:
         self.back_sent = False
         #: answers sent and not acknowledged when their player's connection dropped
         self.pending_at_drop = 0
-        #: one per comeback: ``(t_drop, t_welcome, failed tries before it)``
+        #: one per comeback: ``(t_drop, t_welcome, tries it took, the last one included)``
         self.returns: list[tuple[float, float, int]] = []
         self.reconnect_attempts = 0
         self.reconnect_failures: Counter[str] = Counter()
