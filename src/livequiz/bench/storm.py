@@ -102,7 +102,8 @@ class StormConfig:
     connect_concurrency: int = 256
     #: more ``livequiz serve`` options (e.g. ``--sync full``)
     serve_args: tuple[str, ...] = ()
-    #: where the server's output goes (``None``: ``server.log`` in the data directory)
+    #: where the server's output goes (``None``: ``server.log`` in the data directory, or a
+    #: temporary file that is kept when the data directory is temporary)
     server_log: Path | None = None
     seed: int = 1
 
@@ -323,13 +324,21 @@ async def run_storm(config: StormConfig) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="livequiz-storm-")) if temporary else config.data_dir
     assert data_dir is not None
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = _Server(config, data_dir, config.server_log or data_dir / "server.log")
+    # a temporary data directory goes after the run; its server's log stays, for a post-mortem
+    log = config.server_log or (_kept_log() if temporary else data_dir / "server.log")
+    server = _Server(config, data_dir, log)
     try:
         return await _run(config, server)
     finally:
         await server.stop()
         if temporary:
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _kept_log() -> Path:
+    descriptor, name = tempfile.mkstemp(prefix="livequiz-storm-", suffix=".log")
+    os.close(descriptor)
+    return Path(name)
 
 
 async def _run(config: StormConfig, server: _Server) -> dict[str, Any]:
@@ -419,6 +428,7 @@ async def _run(config: StormConfig, server: _Server) -> dict[str, Any]:
         joined=joined,
         t_play=t_play,
         t_end=t_end,
+        server_log=server.log,
         server={
             "pid_restarted": pid,
             "storm_s": times["all_back"] - times["start"],
@@ -457,6 +467,7 @@ def _report(
     t_play: float,
     t_end: float,
     server: dict[str, Any],
+    server_log: Path,
     load: dict[str, tuple[float, float, float]],
 ) -> dict[str, Any]:
     refused: Counter[str] = Counter()
@@ -517,6 +528,9 @@ def _report(
         "dropped": drops,
         "back": len(back_at),
         "not_back": not_back,
+        "not_back_connecting": sum(storm["not_back_connecting"] for storm in storms),
+        "not_back_waiting_welcome": sum(storm["not_back_waiting_welcome"] for storm in storms),
+        "server_log": str(server_log),
         "restart": {
             "kill_to_dead_s": times["dead"] - times["kill"],
             "kill_to_start_s": times["start"] - times["kill"],
@@ -531,6 +545,8 @@ def _report(
         "drop_to_welcome_ms": summary((t_back - t_drop) * 1000 for t_drop, t_back, _ in returns),
         "reconnect": {
             "attempts": sum(storm["attempts"] for storm in storms),
+            #: tries whose socket opened (then a welcome, or a close before it)
+            "connected": sum(storm["connected"] for storm in storms),
             "failed": sum(failures.values()),
             "failed_by_kind": dict(sorted(failures.items())),
             "tries_per_client": {
@@ -592,7 +608,13 @@ def format_storm(result: dict[str, Any]) -> str:
         (
             "clients",
             f"{result['joined']} joined, {result['dropped']} dropped, {result['back']} back, "
-            f"{result['not_back']} not back",
+            f"{result['not_back']} not back"
+            + (
+                f" ({result['not_back_connecting']} still connecting, "
+                f"{result['not_back_waiting_welcome']} connected and waiting for a welcome)"
+                if result["not_back"]
+                else ""
+            ),
         ),
         (
             "restart",
@@ -610,7 +632,8 @@ def format_storm(result: dict[str, Any]) -> str:
         ),
         (
             "reconnect tries",
-            f"{rec['attempts']} in all, {rec['failed']} refused or failed "
+            f"{rec['attempts']} in all, {rec['connected']} connected, {rec['failed']} refused or "
+            "failed "
             f"({', '.join(f'{k} {v}' for k, v in rec['failed_by_kind'].items()) or 'none'}); "
             "tries per client (the last one got in) p50/p99/max "
             f"{tries['p50']}/{tries['p99']}/{tries['max']}",

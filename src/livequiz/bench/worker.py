@@ -293,6 +293,7 @@ class _Player(WSListener):
             except Exception as exc:  # refused while the server is down, reset, timed out…
                 w.reconnect_failures[type(exc).__name__] += 1
             else:
+                w.reconnect_connected += 1
                 return
         self.reconnecting = False
 
@@ -468,6 +469,8 @@ class _Worker:
         #: one per comeback: ``(t_drop, t_welcome, tries it took, the last one included)``
         self.returns: list[tuple[float, float, int]] = []
         self.reconnect_attempts = 0
+        #: tries whose socket opened (the hello went out)
+        self.reconnect_connected = 0
         self.reconnect_failures: Counter[str] = Counter()
         self.stale: Counter[str] = Counter()
         self.stale_examples: list[dict[str, Any]] = []
@@ -691,8 +694,16 @@ class _Worker:
             "drops": self.drops,
             "back": self.back,
             "lost": self.lost,
-            #: dropped and never welcomed again
+            #: dropped and never welcomed again: still trying to connect, or connected and
+            #: waiting for a welcome that never came
             "not_back": sum(p.t_drop is not None for p in self.joined),
+            "not_back_connecting": sum(
+                p.t_drop is not None and p.reconnecting for p in self.joined
+            ),
+            "not_back_waiting_welcome": sum(
+                p.t_drop is not None and not p.reconnecting for p in self.joined
+            ),
+            "connected": self.reconnect_connected,
             "returns": self.returns,
             "attempts": self.reconnect_attempts,
             "failures": dict(self.reconnect_failures),
