@@ -132,10 +132,13 @@ class _Player(WSListener):
         #: when the connection dropped (``None``: connected and welcomed)
         self.t_drop: float | None = None
         self.came_back = False
+        #: sockets opened (upgrade answered) so far
+        self.opened = 0
 
     # ---------------------------------------------------------------- picows callbacks
 
     def on_ws_connected(self, transport: WSTransport) -> None:
+        self.opened += 1
         self.transport = transport
         self.closing = False
         self.reconnecting = False
@@ -285,6 +288,7 @@ class _Player(WSListener):
             await asyncio.sleep(w.backoff_s(self.attempt))
             self.attempt += 1
             w.reconnect_attempts += 1
+            opened = self.opened
             try:
                 await w.connect(self)
             except WSHandshakeError as exc:  # 503 while the server starts, 429…
@@ -293,6 +297,12 @@ class _Player(WSListener):
             except Exception as exc:  # refused while the server is down, reset, timed out…
                 w.reconnect_failures[type(exc).__name__] += 1
             else:
+                if self.opened == opened:
+                    # picows returns from ws_connect without an error when the connection is
+                    # lost before the upgrade's answer (seen at 10,000 clients: an accept queue
+                    # overflowing); no callback follows, so this is a failed try like any other
+                    w.reconnect_failures["lost_in_handshake"] += 1
+                    continue
                 w.reconnect_connected += 1
                 return
         self.reconnecting = False
