@@ -187,3 +187,34 @@ def test_the_cli_builds_a_storm_and_refuses_a_server_of_its_own_choosing(
 
     assert main(["--server", "http://elsewhere:8000", "reconnect-storm"]) == 2
     assert "--server do not apply" in capsys.readouterr().err
+
+
+async def test_a_connection_lost_before_the_upgrade_answer_is_a_failed_try() -> None:
+    sent: list[bytes] = []
+    transport = SimpleNamespace(send=lambda _kind, data: sent.append(data))
+    tries: list[int] = []
+
+    async def connect(player: _Player) -> None:
+        # picows returns normally when the socket is lost before the upgrade is answered, and
+        # calls no callback: the first try; the second one opens
+        tries.append(1)
+        if len(tries) == 2:
+            player.on_ws_connected(transport)  # type: ignore[arg-type]
+
+    worker: Any = SimpleNamespace(
+        stopping=False,
+        backoff_s=lambda attempt: 0.0,
+        reconnect_attempts=0,
+        reconnect_connected=0,
+        reconnect_failures=Counter(),
+        connect=connect,
+    )
+    player = _Player(worker, 0, "1", "b0_0")
+    player.hello_msg, player.reconnecting = b'{"type":"hello","token":"v1.t"}', True
+
+    await player._reconnect()
+
+    assert worker.reconnect_failures == {"lost_in_handshake": 1}
+    assert (worker.reconnect_attempts, worker.reconnect_connected) == (2, 1)
+    assert (player.attempt, player.reconnecting) == (2, False)
+    assert sent == [b'{"type":"hello","token":"v1.t"}']
