@@ -13,8 +13,9 @@ from typing import Any
 import orjson
 
 from livequiz.bench.runner import BenchConfig, run_bench
+from livequiz.bench.storm import StormConfig, format_storm, run_storm
 
-__all__ = ["build_parser", "config_from_args", "format_table", "main"]
+__all__ = ["build_parser", "config_from_args", "format_table", "main", "storm_config_from_args"]
 
 _FORMAT = argparse.ArgumentDefaultsHelpFormatter
 DEFAULT_SERVER = "http://127.0.0.1:8000"
@@ -147,6 +148,52 @@ def build_parser() -> argparse.ArgumentParser:
     )
     idle.add_argument("--players", type=int, default=1000)
     idle.add_argument("--hold-s", type=float, default=10.0, help="how long they stay")
+
+    storm = sub.add_parser(
+        "reconnect-storm",
+        help="starts its own server, plays a question, kill -9s and restarts it: every client "
+        "reconnects at once (backoff, jitter); time until they are back, stale views",
+        description="Starts 'livequiz serve' itself (embedded default, a data directory, "
+        "per-address limits raised) on --port, joins the players to one quiz, plays question 0, "
+        "kill -9s the server and starts it again over the same data directory on the same port. "
+        "Every client reconnects with exponential backoff (full jitter unless --no-jitter) and "
+        "says hello with its token; reported: time from the restart until 50/99/100 %% have "
+        "their welcome, stale views (must be 0), refused or failed tries, the server's CPU and "
+        "peak RSS during the storm. Then question 1 is played and every score recounted. "
+        "--server and --server-pid do not apply (the server is this run's own).",
+        formatter_class=_FORMAT,
+    )
+    storm.add_argument("--players", type=int, default=1000)
+    storm.add_argument("--port", type=int, default=8767, help="the server's port (both runs)")
+    storm.add_argument(
+        "--data-dir", type=Path, help="the server's data directory (default: a fresh temporary one)"
+    )
+    storm.add_argument("--backoff-base-s", type=float, default=0.5, help="backoff base")
+    storm.add_argument("--backoff-cap-s", type=float, default=15.0, help="backoff cap")
+    storm.add_argument(
+        "--no-jitter",
+        action="store_true",
+        help="wait min(cap, base × 2^attempt) exactly instead of a random share of it",
+    )
+    storm.add_argument(
+        "--window-s", type=float, default=3.0, help="think times of a question spread over this"
+    )
+    storm.add_argument(
+        "--settle-s", type=float, default=1.0, help="wait after question 0 closed, then kill"
+    )
+    storm.add_argument(
+        "--storm-timeout-s",
+        type=float,
+        default=180.0,
+        help="stop waiting for clients to come back this long after the restart",
+    )
+    storm.add_argument(
+        "--serve-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="one more 'livequiz serve' argument (repeatable: --serve-arg=--sync --serve-arg=full)",
+    )
     return parser
 
 
@@ -397,6 +444,8 @@ def _counts(series: dict[str, float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run one benchmark; exit status 1 if anything failed (errors, recount, missing finals)."""
     args = build_parser().parse_args(argv)
+    if args.scenario == "reconnect-storm":
+        return _storm_main(args)
     config = config_from_args(args)
     draw: Callable[[dict[str, Any], Path, str], list[Path]] | None = None
     if args.plots_dir is not None:
@@ -425,4 +474,49 @@ def main(argv: list[str] | None = None) -> int:
             print(f"plot: {path}")
         if not paths:
             print("plots: no latency samples in this scenario, nothing drawn")
+    return 0 if result["ok"] else 1
+
+
+def storm_config_from_args(args: argparse.Namespace) -> StormConfig:
+    """The :class:`StormConfig` of parsed ``reconnect-storm`` arguments."""
+    return StormConfig(
+        players=args.players,
+        port=args.port,
+        data_dir=args.data_dir,
+        backoff_base_s=args.backoff_base_s,
+        backoff_cap_s=args.backoff_cap_s,
+        jitter=not args.no_jitter,
+        window_s=args.window_s,
+        settle_s=args.settle_s,
+        storm_timeout_s=args.storm_timeout_s,
+        workers=args.workers,
+        connect_concurrency=args.connect_concurrency,
+        serve_args=tuple(args.serve_arg),
+        seed=args.seed,
+    )
+
+
+def _storm_main(args: argparse.Namespace) -> int:
+    """``reconnect-storm``: its own server, so the options naming another one are refused
+    rather than silently ignored."""
+    given = [
+        name
+        for name, value in (
+            ("--server", args.server),
+            ("--server-pid", args.server_pid),
+            ("--target", args.target),
+            ("--plots-dir", args.plots_dir),
+            ("--source-addresses", args.source_addresses),
+            ("--deadline-s", args.deadline_s),
+        )
+        if value
+    ]
+    if given:
+        print(f"reconnect-storm starts its own server: {', '.join(given)} do not apply",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    result = asyncio.run(run_storm(storm_config_from_args(args)))
+    print(format_storm(result))
+    if args.json_out is not None:
+        args.json_out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     return 0 if result["ok"] else 1

@@ -390,10 +390,14 @@ class _Pool:
     queue: Any = None
     stop: Any = None
     ready: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: storm mode: workers whose every player is back after a drop
+    back: dict[int, dict[str, Any]] = field(default_factory=dict)
     results: dict[int, dict[str, Any]] = field(default_factory=dict)
     failures: dict[int, str] = field(default_factory=dict)
 
-    def spawn(self, ws_urls: list[str], players: list[Planned]) -> None:
+    def spawn(self, ws_urls: list[str], players: list[Planned], **extra: Any) -> None:
+        """One worker process per share of ``players``; ``extra`` goes into every spec (the
+        reconnect storm's mode and backoff)."""
         context = multiprocessing.get_context("spawn")
         self.queue, self.stop = context.Queue(), context.Event()
         count = self.config.worker_count
@@ -408,6 +412,7 @@ class _Pool:
                 "duplicate_rate": self.config.duplicate_rate,
                 "connect_concurrency": self.config.connect_concurrency,
                 "seed": self.config.seed * 1000 + index,
+                **extra,
             }
             process = context.Process(
                 target=worker_main, args=(spec, self.queue, self.stop), daemon=True
@@ -432,6 +437,8 @@ class _Pool:
             return False
         if kind == "ready":
             self.ready[index] = payload
+        elif kind == "back":
+            self.back[index] = payload
         elif kind == "result":
             self.results[index] = payload
         else:

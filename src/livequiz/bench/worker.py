@@ -13,7 +13,16 @@ players on a 2-core machine the load generator must not be what limits the figur
 Messages to the runner on ``queue``: ``("ready", index, info)`` once every player has joined
 (or failed to), then ``("result", index, result)`` after every player has its ``final`` (play),
 or after the runner sets ``stop`` (hold: join-storm, idle; or a play past its deadline), or
-``("failed", index, traceback)``. Times are ``time.perf_counter()`` values
+``("failed", index, traceback)``.
+
+Mode ``storm`` (:mod:`livequiz.bench.storm`) plays like ``play`` but a player whose connection
+drops reconnects as docs/protocol.md ("Reconnecting") tells clients to: exponential backoff with
+full jitter (``random(0, min(cap, base × 2^attempt))``; or without jitter, to show why it
+matters), ``hello`` with the token of its first ``welcome``, a refused connection, an HTTP 503
+or a close (1013, 1001…) tried again. Each comeback is timed (drop → ``welcome``) and checked:
+the welcome's ``seq`` is not below the highest one the player saw before the drop, and its score
+is what the player's acks add up to. ``("back", index, info)`` tells the runner once every
+joined player of the worker has come back after a drop. Times are ``time.perf_counter()`` values
 (``CLOCK_MONOTONIC`` on Linux: comparable across the processes of one machine); the runner turns
 them into latencies.
 """
@@ -58,6 +67,10 @@ _CLOSE = WSMsgType.CLOSE
 _LAG_PROBE_S = 0.01
 #: after the last ``final``, keep sockets open this long for the trailing board tick
 _LINGER_S = 0.5
+#: close codes after which a client must not come back (docs/protocol.md, "Reconnecting")
+_FINAL_CLOSES = frozenset({4003, 4004, 4009})
+#: at most this many examples of each kind of stale view in a worker's result
+_STALE_EXAMPLES = 5
 
 
 def _kind(data: bytes) -> str:
@@ -83,9 +96,11 @@ def _board_seq(data: bytes) -> int:
 class _Player(WSListener):
     """One player's socket and what the worker must remember about it (callbacks only)."""
 
-    def __init__(self, worker: _Worker, quiz: int, pin: str, nickname: str) -> None:
+    def __init__(self, worker: _Worker, quiz: int, pin: str, nickname: str, index: int = 0) -> None:
         super().__init__()
         self.w = worker
+        #: this player's place in the worker's lists (its address and server)
+        self.index = index
         self.quiz = quiz
         self.join_msg = orjson.dumps({"type": "join", "pin": pin, "nickname": nickname})
         self.transport: WSTransport | None = None
@@ -104,17 +119,35 @@ class _Player(WSListener):
         self.last_q = -1
         self.done = False
         self.closing = False
+        # storm mode: the way back in, and what a comeback is checked against
+        #: ``hello`` with the token of the first ``welcome`` (sent on every later connection)
+        self.hello_msg: bytes | None = None
+        #: the highest ``seq`` of any frame this client has seen (board, ack, question, closed,
+        #: welcome): a comeback's welcome must not go below it
+        self.max_seq = -1
+        #: a reconnect is scheduled or under way: drops reported meanwhile are the old socket's
+        self.reconnecting = False
+        #: tries since the last drop, the one that got in included (the backoff's exponent)
+        self.attempt = 0
+        #: when the connection dropped (``None``: connected and welcomed)
+        self.t_drop: float | None = None
+        self.came_back = False
+        #: sockets opened (upgrade answered) so far
+        self.opened = 0
 
     # ---------------------------------------------------------------- picows callbacks
 
     def on_ws_connected(self, transport: WSTransport) -> None:
+        self.opened += 1
         self.transport = transport
-        transport.send(_TEXT, self.join_msg)
+        self.closing = False
+        self.reconnecting = False
+        transport.send(_TEXT, self.hello_msg or self.join_msg)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         w = self.w
         if frame.msg_type is not _TEXT:
-            if frame.msg_type is _CLOSE:
+            if frame.msg_type is _CLOSE and transport is self.transport:
                 self._closed_by_server(frame.get_close_code().value)
                 transport.send_close(frame.get_close_code())
                 transport.disconnect()
@@ -124,6 +157,8 @@ class _Player(WSListener):
             w.board_frames += 1
             w.board_bytes += len(data)
             seq = _board_seq(data)
+            if seq > self.max_seq:
+                self.max_seq = seq
             if seq > self.seen:
                 now = time.perf_counter()
                 key = (self.quiz, self.seen, seq)
@@ -137,14 +172,25 @@ class _Player(WSListener):
         w.frames[kind] += 1
         w.bytes[kind] += len(data)
         if kind in _COUNT_ONLY:
+            if kind == "closed" and w.storm:  # its seq counts for the comeback's check
+                closed_seq = w.closed_seqs.get(data)
+                if closed_seq is None:
+                    closed_seq = w.closed_seqs[data] = int(orjson.loads(data)["seq"])
+                self.max_seq = max(self.max_seq, closed_seq)
             return
         if kind == "question":
             # the same bytes reach every player of the quiz: parse them once per worker
             shape = w.questions.get(data)
             if shape is None:
-                question = orjson.loads(data)["question"]
-                shape = w.questions[data] = (question["index"], len(question["options"]))
-            w.loop.call_later(w.think_s(), self.answer, *shape)
+                parsed = orjson.loads(data)
+                question = parsed["question"]
+                shape = w.questions[data] = (
+                    question["index"],
+                    len(question["options"]),
+                    int(parsed["seq"]),
+                )
+            self.max_seq = max(self.max_seq, shape[2])
+            w.loop.call_later(w.think_s(), self.answer, shape[0], shape[1])
             return
         msg = orjson.loads(data)
         if kind == "ack":
@@ -160,6 +206,8 @@ class _Player(WSListener):
             w.errors["kicked"] += 1
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
+        if transport is not self.transport:  # an earlier socket of this player, long replaced
+            return
         handshake = transport.close_handshake
         code: int = handshake.recv.code.value if handshake and handshake.recv else 1006
         self._closed_by_server(code)
@@ -167,9 +215,28 @@ class _Player(WSListener):
     # ---------------------------------------------------------------- frames
 
     def _closed_by_server(self, code: int) -> None:
-        if self.closing:
+        if self.closing or self.reconnecting:
             return
         self.closing = True
+        w = self.w
+        if w.storm and self.hello_msg is not None and not self.done:
+            if code in _FINAL_CLOSES:  # the token will never work again: not coming back
+                w.errors[f"reconnect:close_{code}"] += 1
+                w.lost += 1
+                w.player_done(self)
+                w.check_back()
+                return
+            if self.t_drop is None:  # the first drop since the last welcome: the clock starts
+                self.t_drop = time.perf_counter()
+                w.drops += 1
+                w.pending_at_drop += len(self.pending)
+            else:  # connected again but sent away before its welcome (1013, 1001, 503…)
+                w.reconnect_failures[f"close_{code}"] += 1
+            self.reconnecting = True
+            task = w.loop.create_task(self._reconnect())
+            w.tasks.add(task)
+            task.add_done_callback(w.tasks.discard)
+            return
         if self.welcomed is not None and not self.welcomed.done():
             self.w.errors[f"join:close_{code}"] += 1
             self.welcomed.set_result(False)
@@ -181,8 +248,64 @@ class _Player(WSListener):
         state = msg["state"]
         self.player_id = state["player"]["player_id"]
         self.seen = state["seq"]
+        if self.w.storm:
+            if self.t_drop is not None:
+                self._came_back(state, time.perf_counter())
+            self.max_seq = max(self.max_seq, state["seq"])
+            self.hello_msg = orjson.dumps({"type": "hello", "token": msg["token"]})
         if self.welcomed is not None and not self.welcomed.done():
             self.welcomed.set_result(True)
+
+    def _came_back(self, state: dict[str, Any], now: float) -> None:
+        """A welcome after a drop: timed, and checked against what this client knew before."""
+        w = self.w
+        assert self.t_drop is not None
+        w.returns.append((self.t_drop, now, self.attempt))
+        self.t_drop, self.attempt = None, 0
+        question = state.get("question")
+        view = f"{state['phase']}:{question['index'] if question else '-'}"
+        w.views[view] += 1
+        score = state["player"]["score"]
+        stale = []
+        if state["seq"] < self.max_seq:
+            stale.append(("seq_went_back", {"welcome_seq": state["seq"], "seen": self.max_seq}))
+        if score != self.points:
+            stale.append(("score", {"welcome_score": score, "acked_points": self.points}))
+        for reason, detail in stale:
+            w.stale[reason] += 1
+            if w.stale[reason] <= _STALE_EXAMPLES:
+                w.stale_examples.append({"reason": reason, "player_id": self.player_id, **detail})
+        if not self.came_back:
+            self.came_back = True
+            w.back += 1
+            w.check_back()
+
+    async def _reconnect(self) -> None:
+        """Backoff, then connect again until a socket opens (its ``hello`` goes out from
+        ``on_ws_connected``; a close before the welcome brings the player back here)."""
+        w = self.w
+        while not w.stopping:
+            await asyncio.sleep(w.backoff_s(self.attempt))
+            self.attempt += 1
+            w.reconnect_attempts += 1
+            opened = self.opened
+            try:
+                await w.connect(self)
+            except WSHandshakeError as exc:  # 503 while the server starts, 429…
+                status = int(exc.response.status) if exc.response is not None else 0
+                w.reconnect_failures[f"http_{status}"] += 1
+            except Exception as exc:  # refused while the server is down, reset, timed out…
+                w.reconnect_failures[type(exc).__name__] += 1
+            else:
+                if self.opened == opened:
+                    # picows returns from ws_connect without an error when the connection is
+                    # lost before the upgrade's answer (seen at 10,000 clients: an accept queue
+                    # overflowing); no callback follows, so this is a failed try like any other
+                    w.reconnect_failures["lost_in_handshake"] += 1
+                    continue
+                w.reconnect_connected += 1
+                return
+        self.reconnecting = False
 
     def _on_error(self, msg: dict[str, Any]) -> None:
         w = self.w
@@ -245,6 +368,8 @@ class _Player(WSListener):
             else:
                 w.wrong.setdefault(key, set()).add(answer["option"])
         seq = msg["seq"]
+        if seq > self.max_seq:
+            self.max_seq = seq
         row: list[Any] = [self.quiz, seq, t_send, now, 0.0]
         w.answers.append(row)
         if self.seen >= seq:  # the board showed it before the ack arrived
@@ -299,14 +424,17 @@ class _Worker:
         self.window_s: float = spec["window_s"]
         self.wrong_rate: float = spec["wrong_rate"]
         self.duplicate_rate: float = spec["duplicate_rate"]
-        self.players = [_Player(self, quiz, pin, nick) for quiz, pin, nick, *_ in spec["players"]]
+        self.players = [
+            _Player(self, quiz, pin, nick, i)
+            for i, (quiz, pin, nick, *_) in enumerate(spec["players"])
+        ]
         self.addrs: list[str | None] = [addr for _, _, _, addr, _ in spec["players"]]
         #: each player's server (an index into ``ws_urls``: several servers go round-robin)
         self.servers: list[int] = [server for *_, server in spec["players"]]
         #: (quiz, question) → correct option, learnt from revealed acks in this process
         self.correct: dict[tuple[int, int], int] = {}
-        #: a question frame's bytes → (index, number of options)
-        self.questions: dict[bytes, tuple[int, int]] = {}
+        #: a question frame's bytes → (index, number of options, seq)
+        self.questions: dict[bytes, tuple[int, int, int]] = {}
         self.wrong: dict[tuple[int, int], set[int]] = {}
         self.transitions: dict[Transition, float] = {}
         #: one row per accepted answer: ``[quiz, ack seq, t_send, t_ack, t_own_board or 0]``
@@ -331,8 +459,64 @@ class _Worker:
         self.all_done: asyncio.Future[None] = self.loop.create_future()
         self.lag_ms: list[float] = []
         self._lag_due = 0.0
+        # storm mode (see the module's docstring)
+        self.storm = spec["mode"] == "storm"
+        self.backoff_base_s: float = spec.get("backoff_base_s", 0.5)
+        self.backoff_cap_s: float = spec.get("backoff_cap_s", 15.0)
+        self.jitter: bool = spec.get("jitter", True)
+        #: the closing at the end has begun: reconnects stop
+        self.stopping = False
+        self.tasks: set[asyncio.Task[None]] = set()
+        #: a closed frame's bytes → its seq (the same bytes reach every player)
+        self.closed_seqs: dict[bytes, int] = {}
+        self.drops = 0
+        #: players back after a drop, and players that may not come back (4003, 4004, 4009)
+        self.back = 0
+        self.lost = 0
+        self.back_sent = False
+        #: answers sent and not acknowledged when their player's connection dropped
+        self.pending_at_drop = 0
+        #: one per comeback: ``(t_drop, t_welcome, tries it took, the last one included)``
+        self.returns: list[tuple[float, float, int]] = []
+        self.reconnect_attempts = 0
+        #: tries whose socket opened (the hello went out)
+        self.reconnect_connected = 0
+        self.reconnect_failures: Counter[str] = Counter()
+        self.stale: Counter[str] = Counter()
+        self.stale_examples: list[dict[str, Any]] = []
+        #: ``phase:question index`` of every comeback's welcome (the runner compares them with
+        #: the host's)
+        self.views: Counter[str] = Counter()
 
     # ---------------------------------------------------------------- choices
+
+    def backoff_s(self, attempt: int) -> float:
+        """docs/protocol.md's delay before try ``attempt`` (0 first): full jitter draws it from
+        ``[0, min(cap, base × 2^attempt)]``; without jitter it is that ceiling itself, so every
+        client dropped at one moment comes back at the same moments (the thundering herd)."""
+        ceiling = min(self.backoff_cap_s, self.backoff_base_s * 2 ** min(attempt, 32))
+        return self.rng.uniform(0.0, ceiling) if self.jitter else ceiling
+
+    async def connect(self, player: _Player) -> None:
+        """Open ``player``'s socket to its server (the first time, and on every reconnect)."""
+        index = player.index
+        addr = self.addrs[index]
+        options: dict[str, Any] = {}
+        if addr is not None:
+            options["local_addr"] = (addr, 0)
+        await ws_connect(
+            _factory(player),
+            self.spec["ws_urls"][self.servers[index]],
+            websocket_handshake_timeout=30,
+            read_buffer_init_size=4096,
+            **options,
+        )
+
+    def check_back(self) -> None:
+        """Once every joined player of this worker is back (or lost for good), tell the runner."""
+        if self.back >= len(self.joined) - self.lost and not self.back_sent:
+            self.back_sent = True
+            self.queue.put(("back", self.spec["index"], {"t": time.perf_counter()}))
 
     def think_s(self) -> float:
         """Realistic think time: log-normal, median at ~35 % of the window, clipped to it."""
@@ -387,21 +571,11 @@ class _Worker:
 
         async def lane() -> None:
             for i in todo:
-                player, addr = self.players[i], self.addrs[i]
-                url = self.spec["ws_urls"][self.servers[i]]
+                player = self.players[i]
                 player.welcomed = self.loop.create_future()
                 t0 = perf()
-                options: dict[str, Any] = {}
-                if addr is not None:
-                    options["local_addr"] = (addr, 0)
                 try:
-                    await ws_connect(
-                        _factory(player),
-                        url,
-                        websocket_handshake_timeout=30,
-                        read_buffer_init_size=4096,
-                        **options,
-                    )
+                    await self.connect(player)
                 except WSHandshakeError as exc:  # 429 / 503: the server's connection limits
                     status = int(exc.response.status) if exc.response is not None else 0
                     self.errors[f"connect:http_{status}"] += 1
@@ -447,7 +621,7 @@ class _Worker:
 
         stopped = asyncio.ensure_future(self._stopped())
         t_done = 0.0
-        if self.spec["mode"] != "play":  # hold or leave: the runner says when
+        if self.spec["mode"] not in ("play", "storm"):  # hold or leave: the runner says when
             await stopped
         elif self.joined:  # until every player has its final (or the runner's deadline)
             await asyncio.wait({stopped, self.all_done}, return_when=asyncio.FIRST_COMPLETED)
@@ -460,6 +634,9 @@ class _Worker:
         cpu_play, sys_play = _cpu() - cpu1, os.times().system - sys1
 
         t_leave = time.perf_counter()
+        self.stopping = True
+        for task in list(self.tasks):
+            task.cancel()
         for player in self.players:
             player.close()
         for _ in range(40):  # let the close frames go out
@@ -519,6 +696,31 @@ class _Worker:
             "late_duplicates_refused": self.late_duplicates,
             #: per joined player: (quiz, player id, sum of acked points, own final score)
             "scores": [(p.quiz, p.player_id, p.points, p.final_score) for p in self.joined],
+            "storm": self._storm_figures() if self.storm else None,
+        }
+
+    def _storm_figures(self) -> dict[str, Any]:
+        return {
+            "drops": self.drops,
+            "back": self.back,
+            "lost": self.lost,
+            #: dropped and never welcomed again: still trying to connect, or connected and
+            #: waiting for a welcome that never came
+            "not_back": sum(p.t_drop is not None for p in self.joined),
+            "not_back_connecting": sum(
+                p.t_drop is not None and p.reconnecting for p in self.joined
+            ),
+            "not_back_waiting_welcome": sum(
+                p.t_drop is not None and not p.reconnecting for p in self.joined
+            ),
+            "connected": self.reconnect_connected,
+            "returns": self.returns,
+            "attempts": self.reconnect_attempts,
+            "failures": dict(self.reconnect_failures),
+            "stale": dict(self.stale),
+            "stale_examples": self.stale_examples,
+            "views": dict(self.views),
+            "pending_at_drop": self.pending_at_drop,
         }
 
 
