@@ -76,7 +76,9 @@ def tally(review: Path) -> None:
             counts.setdefault(row["version"], Counter())[row["grade"]] += 1
     for version, grades in counts.items():
         total = sum(grades.values())
-        shares = ", ".join(f"{g} {grades[g]} ({grades[g] / total:.1%})" for g in ("good", "weak", "wrong"))
+        shares = ", ".join(
+            f"{g} {grades[g]} ({grades[g] / total:.1%})" for g in ("good", "weak", "wrong")
+        )
         print(f"{version}: {shares}")
 
 
