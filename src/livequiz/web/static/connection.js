@@ -168,7 +168,7 @@ export const ERROR_TEXT = {
   bad_token: "Your place in this quiz could not be restored. Please join again.",
   auth_required: "Your place in this quiz could not be restored. Please join again.",
   too_late: "Time is up for this question.",
-  question_not_open: "This question is not open any more.",
+  question_not_open: "This question has not opened yet.",
   network: "Could not reach the quiz server. Check your connection and try again.",
   connection_lost: "Connection lost. Reconnecting…",
   not_in_review: "A question can be flagged once it has closed.",
