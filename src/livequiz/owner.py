@@ -215,6 +215,12 @@ class QuizOwner:
             return False
         if self.owns(quiz_id):
             return True
+        if quiz_id in self._owned:
+            # Held, but not renewed lately enough to be sure (storage was slow or down): the
+            # renewal decides, keeping it or reporting it lost. Taking it "again" would serve
+            # its commands a second time beside the first (found with PostgreSQL killed under
+            # load: "already served on this bus", and the quiz left without a runner).
+            return False
         started = time.monotonic()
         try:
             epoch = await self.store.take(quiz_id)
@@ -232,6 +238,9 @@ class QuizOwner:
     ) -> None:
         trusted = self.store.records.lease_s * LEASE_TRUST
         started = time.monotonic() if leased_at is None else leased_at
+        stale = self._owned.pop(quiz_id, None)
+        if stale is not None:  # never two responders for one quiz on this process
+            await self._unserve(stale)
         owned = self._owned[quiz_id] = _Owned(epoch, valid_until=started + trusted)
 
         async def respond(data: bytes) -> bytes:

@@ -186,3 +186,26 @@ async def test_when_the_owner_stops_another_server_takes_the_quiz_over_with_its_
         assert {p.nickname: p.score for p in session.players.values()}["Anna"] == (
             first["standing"]["score"]
         )
+
+
+async def test_a_held_lease_not_renewed_lately_is_not_taken_a_second_time() -> None:
+    # Found by the cluster nemesis (tests/reliability/test_cluster_faults.py) with PostgreSQL
+    # killed: renewals failed, the owner stopped trusting its lease, its own sweep found the
+    # quiz's lease expired and "took" it again while still serving its commands: ValueError
+    # "already served on this bus", logged as "taking a quiz over failed", and the quiz left
+    # without a runner once the first responder went.
+    async with cluster(1, lease_s=0.5) as (server,):
+        created = await server.create_quiz(count=2)
+        owner = server.server.service.owner
+        quiz_id = created["quiz_id"]
+        assert owner.owns(quiz_id)
+        owner._owned[quiz_id].valid_until = 0.0  # no renewal for longer than it trusts one
+        assert not owner.owns(quiz_id)
+        assert await owner.take(quiz_id) is False  # the renewal decides, not a second take
+        async with asyncio.timeout(5):  # the next renewal (every third of the lease) restores it
+            while not owner.owns(quiz_id):
+                await asyncio.sleep(0.02)
+        async with open_client(server, "host", created["host_token"]) as host:
+            await host.send({"type": "host", "action": "start"})
+            started = await host.wait_for(lambda f: f["type"] in ("host_ack", "error"))
+        assert started["type"] == "host_ack", started
