@@ -295,10 +295,27 @@ class Gateway:
         if conn.open:
             self._admit(conn, pending, claims, token)
 
-    def _admit(self, conn: Connection, pending: Pending, claims: Claims, token: str) -> None:
+    def _admit(
+        self,
+        conn: Connection,
+        pending: Pending,
+        claims: Claims,
+        token: str,
+        *,
+        refreshed: bool = False,
+    ) -> None:
         """The quiz is loaded here: check the token's player, then welcome."""
         if claims.role is Role.PLAYER:
             player = self.service.store.session(claims.quiz_id).players.get(claims.player_id)
+            if player is None and not refreshed:
+                # A token we signed names a player whose join was stored; this process's copy
+                # may not have it yet (the join went through another process a moment ago, or
+                # the bus dropped the log message): read the journal before saying no. Found by
+                # the cluster nemesis: a player told 4003 "do not retry" right after joining.
+                pending.joining = True
+                task = asyncio.create_task(self._recheck(conn, pending, claims, token))
+                task.add_done_callback(_log_failure)
+                return
             if player is None:
                 self._error(conn, "bad_token", "no such player in this quiz")
                 conn.close(CLOSE_BAD_TOKEN, "unknown player")
@@ -309,6 +326,26 @@ class Gateway:
                 return
         pending.timer.cancel()
         self._welcome(conn, claims, token)
+
+    async def _recheck(
+        self, conn: Connection, pending: Pending, claims: Claims, token: str
+    ) -> None:
+        """:meth:`_admit` again once the copy has read the journal."""
+        try:
+            await self.service.refresh(claims.quiz_id)
+        except StorageUnavailable:
+            self._error(conn, "unavailable", "the server cannot load this quiz now; try again")
+            conn.close(CLOSE_TRY_AGAIN, "try again later")
+            return
+        finally:
+            pending.joining = False
+        if not conn.open:
+            return
+        if not self.service.store.loaded(claims.quiz_id):  # left memory meanwhile: load again
+            pending.joining = True
+            await self._hello(conn, pending, claims, token)
+            return
+        self._admit(conn, pending, claims, token, refreshed=True)
 
     def _join(self, conn: Connection, pending: Pending, message: protocol.JoinRequest) -> None:
         if not self.service.allow_join(conn.address):

@@ -380,6 +380,7 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
         if claims.role is Role.PLAYER:
             if fmt == "csv":
                 raise ApiError(403, "forbidden", "the CSV report is for the host; players get JSON")
+            session = await _with_player(service, quiz_id, claims.player_id)
             player = session.players.get(claims.player_id)
             if player is None:
                 raise ApiError(401, "bad_token", "no such player in this quiz", _INVALID_TOKEN)
@@ -426,6 +427,7 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
         await service.ensure(quiz_id)
         session = service.store.session(quiz_id)
         if claims.role is Role.PLAYER:
+            session = await _with_player(service, quiz_id, claims.player_id)
             player = session.players.get(claims.player_id)
             if player is None:
                 raise ApiError(401, "bad_token", "no such player in this quiz", _INVALID_TOKEN)
@@ -758,6 +760,15 @@ def _title(body: dict[str, Any]) -> str:
     if any(unicodedata.category(char) == "Cc" for char in title):
         raise ApiError(422, "bad_request", "title must be one line of text")
     return title.strip()
+
+
+async def _with_player(service: QuizService, quiz_id: str, player_id: int) -> QuizSession:
+    """The quiz's session, read up to the journal first if this process's copy does not know
+    the token's player yet (a signed token names a stored join; the copy may lag behind)."""
+    if player_id not in service.store.session(quiz_id).players:
+        await service.refresh(quiz_id)
+        await service.ensure(quiz_id)
+    return service.store.session(quiz_id)
 
 
 def _seed(body: dict[str, Any]) -> int | None:

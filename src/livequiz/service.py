@@ -518,6 +518,18 @@ class QuizService:
             self._settled(quiz_id)
         self._wake_waiters(quiz_id)
 
+    async def refresh(self, quiz_id: str) -> None:
+        """Bring this process's copy up to the journal now (a hello for a player the copy does
+        not know yet: the token proves the join was stored, the copy has not heard of it).
+
+        Raises :class:`~livequiz.ports.StorageUnavailable` if the journal cannot be read.
+        """
+        if not self.store.loaded(quiz_id) or self.owner.owns(quiz_id):
+            return
+        rows = await self.store.rows_after(quiz_id)
+        if rows and self.store.loaded(quiz_id):
+            self._apply(quiz_id, self._seq(quiz_id), rows)
+
     def _catch_up(self, quiz_id: str) -> None:
         """The copy missed part of the owner's log: read the rest from the journal."""
         follow = self._follows.get(quiz_id)

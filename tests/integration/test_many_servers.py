@@ -16,6 +16,8 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+
 from livequiz.adapters.embedded import EmbeddedRecords
 from livequiz.adapters.local_bus import LocalBus
 from livequiz.service import ServiceLimits
@@ -209,3 +211,38 @@ async def test_a_held_lease_not_renewed_lately_is_not_taken_a_second_time() -> N
             await host.send({"type": "host", "action": "start"})
             started = await host.wait_for(lambda f: f["type"] in ("host_ack", "error"))
         assert started["type"] == "host_ack", started
+
+
+async def test_a_copy_that_missed_a_join_reads_the_journal_before_refusing_its_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Found by the cluster nemesis with NATS killed: a player joined through the owner, the
+    # log message never reached another process's copy, and a hello there got bad_token and
+    # close 4003, "do not retry: join again", for a join that was stored. The same for the
+    # player's results over HTTP.
+    async with cluster(2) as (owner, other), contextlib.AsyncExitStack() as stack:
+        quiz = await owner.create_quiz(count=1, seed=2)
+        await join_spread([other], stack, quiz["pin"], ["Anna"])  # other holds a copy now
+        service = other.server.service
+        monkeypatch.setattr(service, "_apply", lambda *args: None)  # the bus drops the log
+        joined = await owner.join(quiz["pin"], "Ben")
+        assert joined["player_id"] not in other.server.store.session(quiz["quiz_id"]).players
+        monkeypatch.undo()
+        ben = await stack.enter_async_context(open_client(other, "Ben", joined["token"]))
+        welcome = await ben.wait_for(lambda f: f["type"] in ("welcome", "error"))
+        assert welcome["type"] == "welcome", welcome
+        assert welcome["state"]["player"]["nickname"] == "Ben"
+        # the same for a player's own results over HTTP
+        monkeypatch.setattr(service, "_apply", lambda *args: None)
+        cleo = await owner.join(quiz["pin"], "Cleo")
+        monkeypatch.undo()
+        response = await other.http.get(
+            f"/api/quizzes/{quiz['quiz_id']}/results",
+            headers={"authorization": f"Bearer {cleo['token']}"},
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["nickname"] == "Cleo"
+        # and the copy is whole again: every process agrees on who is in the quiz
+        assert set(other.server.store.session(quiz["quiz_id"]).players) == set(
+            owner.server.store.session(quiz["quiz_id"]).players
+        )
