@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from livequiz import codec, names
@@ -41,6 +41,7 @@ from livequiz.domain.session import Phase
 from livequiz.observability import Metrics
 from livequiz.ports import (
     Bus,
+    BusUnavailable,
     Envelope,
     Fenced,
     Outcome,
@@ -54,6 +55,9 @@ log = logging.getLogger("livequiz.owner")
 
 #: How soon a clock whose Tick could not be stored (storage down) tries again.
 CLOCK_RETRY_S = 0.5
+#: How soon serving a quiz's commands (or announcing its owner) is tried again when the bus
+#: was down.
+BUS_RETRY_S = 0.25
 #: A lease counts as held only this fraction of its length after the renewal that extended it
 #: was sent (on this process's own clock, which the database's expiry cannot precede): past
 #: that, another process may have taken it, so this one stops answering for the quiz until a
@@ -93,6 +97,9 @@ class _Owned:
     #: ``time.monotonic()`` until which the lease is surely still this process's.
     valid_until: float = 0.0
     serving: Subscription | None = None
+    #: Serving the quiz's commands on the bus, again and again until it works (the bus was
+    #: down when this process came to own the quiz).
+    retry: asyncio.Task[None] | None = None
     timer: asyncio.TimerHandle | None = None
     #: player id → the processes holding a connection of that player.
     holders: dict[int, set[str]] = field(default_factory=dict)
@@ -246,7 +253,18 @@ class QuizOwner:
         async def respond(data: bytes) -> bytes:
             return await self._respond(quiz_id, data)
 
-        owned.serving = await self.bus.serve(names.quiz_commands(quiz_id), respond)
+        try:
+            owned.serving = await self.bus.serve(names.quiz_commands(quiz_id), respond)
+        except BusUnavailable as error:
+            # The quiz is stored and its lease is ours: run it. This process's own clients are
+            # served at once; other processes' commands reach it once the bus is back (they are
+            # refused as unavailable meanwhile, and their clients send again). Found by the
+            # cluster nemesis with NATS killed: a quiz created then got a 500.
+            log.warning(
+                "serving a quiz's commands waits for the bus: %s", error, extra={"quiz_id": quiz_id}
+            )
+            owned.retry = asyncio.create_task(self._serve_later(quiz_id, owned, respond))
+            owned.retry.add_done_callback(_log_failure)
         self.on_owned(quiz_id)
         self._arm_clock(quiz_id)
         if announce:
@@ -255,10 +273,52 @@ class QuizOwner:
             session = self.store.session(quiz_id)
             waiting = [p.id for p in session.players.values() if p.present and not p.kicked]
             self._expect(quiz_id, waiting)
-            await self.bus.publish(
-                names.quiz_owner(quiz_id),
-                codec.encode(codec.OwnerChanged(quiz_id, self.process_id, epoch)),
-            )
+            try:
+                await self._announce(quiz_id, epoch)
+            except BusUnavailable:
+                if owned.retry is None:
+                    owned.retry = asyncio.create_task(self._announce_later(quiz_id, owned))
+                    owned.retry.add_done_callback(_log_failure)
+
+    async def _announce(self, quiz_id: str, epoch: int) -> None:
+        await self.bus.publish(
+            names.quiz_owner(quiz_id),
+            codec.encode(codec.OwnerChanged(quiz_id, self.process_id, epoch)),
+        )
+
+    async def _serve_later(
+        self, quiz_id: str, owned: _Owned, respond: Callable[[bytes], Awaitable[bytes]]
+    ) -> None:
+        """Serve the quiz's commands once the bus takes the subscription (and announce the
+        owner, which may have failed for the same reason); stops if the quiz is lost."""
+        while self._owned.get(quiz_id) is owned:
+            await asyncio.sleep(BUS_RETRY_S)
+            if self._owned.get(quiz_id) is not owned:
+                return
+            try:
+                owned.serving = await self.bus.serve(names.quiz_commands(quiz_id), respond)
+            except BusUnavailable:
+                continue
+            if self._owned.get(quiz_id) is not owned:  # lost while subscribing
+                with contextlib.suppress(Exception):
+                    await owned.serving.unsubscribe()
+                return
+            await self._announce_later(quiz_id, owned, first_try_now=True)
+            return
+
+    async def _announce_later(
+        self, quiz_id: str, owned: _Owned, *, first_try_now: bool = False
+    ) -> None:
+        """Announce the new owner once the bus takes it (copies then report presence)."""
+        if not first_try_now:
+            await asyncio.sleep(BUS_RETRY_S)
+        while self._owned.get(quiz_id) is owned:
+            try:
+                await self._announce(quiz_id, owned.epoch)
+            except BusUnavailable:
+                await asyncio.sleep(BUS_RETRY_S)
+                continue
+            return
 
     async def _drop(self, quiz_id: str) -> None:
         owned = self._owned.pop(quiz_id, None)
@@ -267,6 +327,9 @@ class QuizOwner:
 
     @staticmethod
     async def _unserve(owned: _Owned) -> None:
+        if owned.retry is not None:
+            owned.retry.cancel()
+            owned.retry = None
         if owned.timer is not None:
             owned.timer.cancel()
             owned.timer = None

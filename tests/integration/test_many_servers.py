@@ -20,6 +20,7 @@ import pytest
 
 from livequiz.adapters.embedded import EmbeddedRecords
 from livequiz.adapters.local_bus import LocalBus
+from livequiz.ports import BusUnavailable
 from livequiz.service import ServiceLimits
 from livequiz.transport import TransportLimits
 from tests.integration.helpers import Client, Frame, open_client
@@ -246,3 +247,49 @@ async def test_a_copy_that_missed_a_join_reads_the_journal_before_refusing_its_t
         assert set(other.server.store.session(quiz["quiz_id"]).players) == set(
             owner.server.store.session(quiz["quiz_id"]).players
         )
+
+
+async def test_a_quiz_created_while_the_bus_is_down_is_served_once_it_is_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Found by the cluster nemesis with NATS killed: POST /api/quizzes stored the quiz, then
+    # serving its commands on the bus raised, and the teacher got a 500 for a quiz that
+    # existed and that no other process could reach.
+    async with cluster(2) as (owner, other):
+        bus = owner.server.service.bus
+        serve = bus.serve
+        down = True
+
+        async def serve_unless_down(subject: str, responder: Any) -> Any:
+            if down:
+                raise BusUnavailable("NATS is reconnecting (test)")
+            return await serve(subject, responder)
+
+        request = bus.request
+
+        async def request_unless_down(subject: str, data: bytes, timeout_s: float) -> bytes:
+            if down:
+                raise BusUnavailable("NATS is reconnecting (test)")
+            return await request(subject, data, timeout_s)
+
+        monkeypatch.setattr(bus, "serve", serve_unless_down)
+        monkeypatch.setattr(bus, "request", request_unless_down)
+        quiz = await owner.create_quiz(count=1, seed=2)  # 201, not 500
+        async with open_client(owner, "host", quiz["host_token"]) as host:
+            # its own process runs it at once
+            assert (await host.host("lock"))["type"] == "host_ack"
+            assert (await host.host("unlock"))["type"] == "host_ack"
+            response = await other.http.post(
+                f"/api/quizzes/{quiz['pin']}/players", json={"nickname": "Anna"}
+            )
+            assert response.status_code == 503, response.text  # not reachable from others yet
+            down = False
+            async with asyncio.timeout(5):
+                while True:
+                    response = await other.http.post(
+                        f"/api/quizzes/{quiz['pin']}/players", json={"nickname": "Anna"}
+                    )
+                    if response.status_code != 503:
+                        break
+                    await asyncio.sleep(0.05)
+            assert response.status_code == 201, response.text
