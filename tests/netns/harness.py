@@ -197,8 +197,11 @@ class NetCluster:
 
 
 @contextlib.asynccontextmanager
-async def netns_cluster(hosts: int = 3, *, wire: bool = False) -> AsyncIterator[NetCluster]:
-    """``hosts`` servers, each in its own namespace, over a private PostgreSQL and NATS."""
+async def netns_cluster(
+    hosts: int = 3, *, wire: bool = False, lease_s: str = LEASE_S
+) -> AsyncIterator[NetCluster]:
+    """``hosts`` servers, each in its own namespace, over a private PostgreSQL and NATS, with
+    leases of ``lease_s`` seconds (short by default, so a cut-off owner's quizzes move fast)."""
     require()
     with (
         tempfile.TemporaryDirectory(prefix="livequiz-netns-logs-") as tmp,
@@ -214,7 +217,9 @@ async def netns_cluster(hosts: int = 3, *, wire: bool = False) -> AsyncIterator[
                 await nats.start()
                 port = database.port
                 for host in topology.hosts:
-                    processes.append(await _spawn(host, directory, gateway, port, nats.url))
+                    processes.append(
+                        await _spawn(host, directory, gateway, port, nats.url, lease_s)
+                    )
                 await asyncio.gather(*(_ready(p) for p in processes))
                 yield NetCluster(topology, database, nats, processes)
                 await asyncio.gather(*(p.stop() for p in processes))
@@ -226,7 +231,9 @@ async def netns_cluster(hosts: int = 3, *, wire: bool = False) -> AsyncIterator[
             nats.stop()
 
 
-async def _spawn(host: Host, directory: Path, gateway: str, pg_port: int, bus: str) -> NetProcess:
+async def _spawn(
+    host: Host, directory: Path, gateway: str, pg_port: int, bus: str, lease_s: str
+) -> NetProcess:
     log = directory / f"host{host.index}.log"
     with log.open("wb") as output:
         process = await asyncio.create_subprocess_exec(
@@ -244,7 +251,7 @@ async def _spawn(host: Host, directory: Path, gateway: str, pg_port: int, bus: s
             "--bus",
             bus,
             "--lease-s",
-            LEASE_S,
+            lease_s,
             "--log-level",
             "info",
             cwd=ROOT,

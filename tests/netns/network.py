@@ -229,17 +229,18 @@ class Topology:
             for host in self.hosts
             for link in ("service", "client")
         ]
-        self._wire = subprocess.Popen(
-            [sys.executable, "-m", "tests.netns.wire", str(self._settings), *pairs],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=(self._directory / "wire.log").open("wb"),
-        )
+        with (self._directory / "wire.log").open("wb") as log:  # the child keeps its own copy
+            self._wire = subprocess.Popen(
+                [sys.executable, "-m", "tests.netns.wire", str(self._settings), *pairs],
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=log,
+            )
         assert self._wire.stdout is not None
         if self._wire.stdout.readline().strip() != b"ready":
-            log = (self._directory / "wire.log").read_text(errors="replace")
-            raise RuntimeError(f"the wire process did not start: {log}")
+            said = (self._directory / "wire.log").read_text(errors="replace")
+            raise RuntimeError(f"the wire process did not start: {said}")
 
     def tear_down(self) -> None:
         """Remove every namespace, device and process of this topology; safe to call twice."""
@@ -251,6 +252,8 @@ class Topology:
             except subprocess.TimeoutExpired:
                 self._wire.kill()
                 self._wire.wait()
+            if self._wire.stdout is not None:
+                self._wire.stdout.close()
             self._wire = None
         for host in self.hosts:
             _run("ip", "netns", "delete", host.namespace, check=False)
