@@ -212,16 +212,19 @@ async def test_a_batch_stored_despite_an_error_stays_stored(
     store: QuizStore, journal: FaultyJournal, path: Path
 ) -> None:
     q = await quiz_with_an_answer(store)
+    before = store.session(q).seq
     journal.fail_after = True
 
     with pytest.raises(StorageUnavailable, match="after the commit"):
         await store.execute(at(q, T0 + 200, Answer(2, 0, 1)))
     # what the stored batch did is kept to be shown and sent on (once), not lost with its reply
     (recovered,) = store.pop_recovered().values()
+    assert recovered.prev_seq == before  # copies check it against their own seq
     assert [seq for seq, _ in recovered.rows] == [store.session(q).seq]
     (executed,) = recovered.recovered
     assert isinstance(executed.events[0], AnswerAccepted)
     assert store.pop_recovered() == {}
+    assert store.settled(q)  # the rebuilt session is what the journal holds
 
     # the quiz is rebuilt from the journal, which holds the answer: a retry is a duplicate
     journal.fail_after = False
@@ -229,6 +232,28 @@ async def test_a_batch_stored_despite_an_error_stays_stored(
     assert statuses(again) == [AnswerStatus.DUPLICATE]
     assert store.session(q).players[2].answers[0].option == 1
     assert fingerprint(await stored(path, q)) == fingerprint(store.session(q))
+
+
+async def test_two_batches_stored_despite_their_errors_are_recovered_in_order(
+    store: QuizStore, journal: FaultyJournal
+) -> None:
+    # Two failed-but-stored batches before anyone publishes: both must go out, oldest first,
+    # from the seq before the first, or a copy would see a gap or miss an answer.
+    q = await quiz_with_an_answer(store)
+    before = store.session(q).seq
+    journal.fail_after = True
+    for player, option in ((2, 1), (3, 0)):
+        with pytest.raises(StorageUnavailable, match="after the commit"):
+            await store.execute(at(q, T0 + 200, Answer(player, 0, option)))
+    journal.fail_after = False
+
+    (recovered,) = store.pop_recovered().values()
+
+    assert recovered.prev_seq == before
+    assert [seq for seq, _ in recovered.rows] == [before + 1, before + 2]
+    assert [e.answer.record.player_id for e in recovered.recovered if e.answer] == [2, 3]
+    assert store.session(q).seq == before + 2
+    assert store.settled(q)
 
 
 async def test_a_core_bug_mid_batch_leaves_the_quiz_to_be_rebuilt(
@@ -676,11 +701,15 @@ async def test_lose_keeps_a_copy_unless_the_quiz_is_stale(
     journal.fail_before = journal.fail_records = False
 
     store.lose([fresh, stale])
+    # losing again, or a quiz never owned, changes nothing (a renewal can report a quiz that a
+    # fenced batch or its finish already took away): the lease keeper must not fail on it
+    store.lose([fresh, stale, "never-owned"])
 
     assert store.owned() == {}
     assert store.loaded(fresh)  # a copy, as the journal has it
     assert not store.loaded(stale)  # may be ahead of the journal: dropped, to be reloaded
     reloaded = await store.load(stale)
     assert reloaded.players[2].answers == {}
+    assert store.settled(stale)  # the reloaded copy shows only what is stored
     (refused,) = await run(store, at(fresh, T0 + 300, Next()))
     assert rejected_code(refused) is ErrorCode.UNAVAILABLE

@@ -21,7 +21,7 @@ from livequiz import names
 from livequiz.adapters import pg_schema
 from livequiz.adapters.postgres import PostgresRecords, UnsuitableDatabase, migrate, quote_ident
 from livequiz.domain.commands import Join, to_record
-from livequiz.ports import Row, StorageUnavailable
+from livequiz.ports import Fenced, Row, StorageUnavailable
 from tests.contract.records_harness import T0, definition
 from tests.pg_cluster import PgCluster, free_port
 from tests.pg_database import admin_connection, database_url, fresh_schema, new_schema_name
@@ -190,6 +190,27 @@ async def test_a_lease_row_removed_by_hand_is_recreated_above_every_stored_epoch
     assert await second.orphans(10) == ["q"]
     assert await second.acquire("q") == 3
     assert await first.acquire("q") is None
+
+
+async def test_acquiring_a_lease_it_holds_gives_a_new_epoch_and_fences_the_old_one(
+    open_records: Opener,
+) -> None:
+    # PostgresRecords.acquire: "Take the lease if it has expired, was released, or is this
+    # process's own". Taking back its own live lease, a process writes under a new epoch and
+    # a batch still in flight under the old one is refused. (The embedded backend answers
+    # None here instead; no caller acquires a lease it holds: QuizStore.take returns early.)
+    owner = await open_records()  # the default 3 s lease: nothing expires here
+    epoch = await owner.add_quiz(definition("123456", "q"))
+
+    again = await owner.acquire("q")
+
+    assert again == epoch + 1
+    with pytest.raises(Fenced):
+        await owner.append(rows("q", 1), [], {"q": epoch})
+    assert await owner.renew({"q": epoch}) == {"q"}  # the old epoch is lost for renewals too
+    assert await owner.renew({"q": again}) == set()
+    await owner.append(rows("q", 1), [], {"q": again})
+    assert [seq for seq, _ in await owner.records("q")] == [1]
 
 
 async def test_append_refuses_rows_of_a_quiz_it_has_no_epoch_for(open_records: Opener) -> None:

@@ -356,6 +356,7 @@ async def test_orphans_are_the_expired_or_released_live_quizzes_oldest_first(
 
     assert await held.orphans(10) == ["oldest", "middle", "newest", "released"]
     assert await held.orphans(2) == ["oldest", "middle"]
+    assert await held.orphans(1) == ["oldest"]  # a sweep limited to one still gets one
     assert await held.orphans(0) == []
     await held.acquire("oldest")
     assert await held.orphans(10) == ["middle", "newest", "released"]
