@@ -57,6 +57,22 @@ def test_hello() -> None:
     assert decode(encoded({"type": "hello", "token": "v1.abc.def"})) == Hello("v1.abc.def")
 
 
+def test_hello_may_say_the_highest_sequence_number_drawn() -> None:
+    hello = decode(encoded({"type": "hello", "token": "v1.abc.def", "seq": 42}))
+    assert hello == Hello("v1.abc.def", seen_seq=42)
+    assert decode(encoded({"type": "hello", "token": "t", "seq": 0})) == Hello("t", seen_seq=0)
+
+
+@pytest.mark.parametrize(
+    ("seq", "says"), [(-1, "out of range"), ("42", "whole number"), (1.5, "whole number")]
+)
+def test_a_hello_seq_that_is_no_sequence_number_is_a_bad_message(seq: Any, says: str) -> None:
+    error = refused(encoded({"type": "hello", "token": "t", "seq": seq}))
+    assert error.code == "bad_message"
+    assert "'seq'" in error.message
+    assert says in error.message
+
+
 def test_join() -> None:
     frame = encoded({"type": "join", "pin": "482913", "nickname": "Anna"})
     assert decode(frame) == JoinRequest(pin="482913", nickname="Anna")

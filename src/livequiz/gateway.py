@@ -265,11 +265,16 @@ class Gateway:
                 self._error(conn, "bad_token", str(error))
                 conn.close(CLOSE_BAD_TOKEN, str(error))
                 return
-            if self.service.store.loaded(claims.quiz_id):  # the common case: no await
+            store = self.service.store
+            if store.loaded(claims.quiz_id) and (  # the common case: no await
+                message.seen_seq is None or store.session(claims.quiz_id).seq >= message.seen_seq
+            ):
                 self._admit(conn, pending, claims, message.token)
                 return
             pending.joining = True
-            task = asyncio.create_task(self._hello(conn, pending, claims, message.token))
+            task = asyncio.create_task(
+                self._hello(conn, pending, claims, message.token, message.seen_seq)
+            )
             task.add_done_callback(_log_failure)
         elif isinstance(message, protocol.JoinRequest):
             self._join(conn, pending, message)
@@ -278,10 +283,25 @@ class Gateway:
                 conn, message, "auth_required", "send 'hello' with a token or 'join' first"
             )
 
-    async def _hello(self, conn: Connection, pending: Pending, claims: Claims, token: str) -> None:
-        """A verified token: load the quiz here if need be, check the player, welcome."""
+    async def _hello(
+        self,
+        conn: Connection,
+        pending: Pending,
+        claims: Claims,
+        token: str,
+        seen_seq: int | None = None,
+    ) -> None:
+        """A verified token: load the quiz here if need be, check the player, welcome.
+
+        A client that says it has seen ``seen_seq`` is welcomed with a state at least that
+        new: a copy behind it (the bus was slow or down) reads the journal first. Found by the
+        cluster nemesis with NATS killed: a client moved to another process got a welcome
+        older than the board it had drawn.
+        """
         try:
             await self.service.ensure(claims.quiz_id)
+            if seen_seq is not None and self.service.store.session(claims.quiz_id).seq < seen_seq:
+                await self.service.refresh(claims.quiz_id)
         except UnknownQuiz:
             self._error(conn, "unknown_quiz", "that quiz no longer exists")
             conn.close(CLOSE_UNKNOWN_QUIZ, "unknown quiz")

@@ -53,6 +53,10 @@ class Hello:
     """Authenticate with a token from ``POST /api/quizzes`` or ``…/join``, or a rejoin."""
 
     token: str
+    #: The highest sequence number the client has seen (optional, on a reconnect): a server
+    #: process whose copy of the quiz is behind it reads the journal first, so the welcome
+    #: never shows an older state than the client already drew.
+    seen_seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +110,12 @@ def decode(frame: str | bytes) -> ClientMessage:
     if kind == "answer":
         return AnswerRequest(index=_int(data, "q"), option=_int(data, "option"))
     if kind == "hello":
-        return Hello(token=_text(data, "token", 512))
+        seen = data.get("seq")
+        if seen is not None:
+            seen = _int(data, "seq")
+            if seen < 0:
+                raise ProtocolError("bad_message", "field 'seq' is out of range")
+        return Hello(token=_text(data, "token", 512), seen_seq=seen)
     if kind == "join":
         return JoinRequest(
             pin=_text(data, "pin", _MAX_TEXT), nickname=_text(data, "nickname", _MAX_TEXT)

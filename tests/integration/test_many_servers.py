@@ -293,3 +293,31 @@ async def test_a_quiz_created_while_the_bus_is_down_is_served_once_it_is_back(
                         break
                     await asyncio.sleep(0.05)
             assert response.status_code == 201, response.text
+
+
+async def test_a_welcome_is_never_older_than_what_the_client_drew(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Found by the cluster nemesis with NATS killed: a player whose process died reconnected
+    # to another one whose copy had missed the last changes, and its welcome (seq 13) was older
+    # than the board it had drawn (seq 15): its screen went back. A hello now says the
+    # highest seq drawn, and a copy behind it reads the journal before answering.
+    async with cluster(2) as (owner, other), contextlib.AsyncExitStack() as stack:
+        quiz = await owner.create_quiz(count=2, seed=2)
+        host = await stack.enter_async_context(open_client(owner, "host", quiz["host_token"]))
+        players = await join_spread([owner, other], stack, quiz["pin"], ["Anna", "Ben"])
+        monkeypatch.setattr(other.server.service, "_apply", lambda *args: None)  # bus drops
+        started = await host.host("start")
+        anna = players["Anna"][0]  # on the owner: she draws the open question
+        question = await anna.wait_for(lambda f: f["type"] == "question")
+        drawn = question["seq"]
+        assert other.server.store.session(quiz["quiz_id"]).seq < drawn
+        monkeypatch.undo()
+        # Anna's phone moves to the other process, saying what it drew
+        again = await stack.enter_async_context(open_client(other, "Anna again"))
+        await again.send({"type": "hello", "token": players["Anna"][1]["token"], "seq": drawn})
+        welcome = await again.wait_for(lambda f: f["type"] in ("welcome", "error"))
+        assert welcome["type"] == "welcome", welcome
+        assert welcome["state"]["seq"] >= drawn
+        assert welcome["state"]["phase"] == "question_open"
+        assert started["type"] == "host_ack"

@@ -54,6 +54,8 @@ class Client:
         self.rng = rng
         self.frames: list[Frame] = []
         self.connects = 0
+        #: The highest sequence number this client has drawn, sent in ``hello`` on a reconnect.
+        self.seen_seq = 0
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
@@ -81,7 +83,10 @@ class Client:
             self._ws = ws
             self._reader = asyncio.create_task(self._read(ws))
             try:
-                await ws.send(orjson.dumps({"type": "hello", "token": self.token}).decode())
+                hello: Frame = {"type": "hello", "token": self.token}
+                if self.seen_seq:  # docs/protocol.md: the welcome is then at least this new
+                    hello["seq"] = self.seen_seq
+                await ws.send(orjson.dumps(hello).decode())
                 reply = await self.wait_for(
                     lambda f: f["type"] in ("welcome", "error"), since=start, timeout=10
                 )
@@ -98,12 +103,21 @@ class Client:
     async def _read(self, ws: ClientConnection) -> None:
         try:
             async for message in ws:
-                self.frames.append(orjson.loads(message))
+                frame = orjson.loads(message)
+                self.frames.append(frame)
+                self._note_seq(frame)
                 self._changed.set()
         except ConnectionClosed:
             pass
         finally:
             self._changed.set()
+
+    def _note_seq(self, frame: Frame) -> None:
+        """Keep the highest sequence number drawn (frames for everyone, and snapshots)."""
+        if frame.get("type") in ("board", "question", "closed", "finished", "lock"):
+            self.seen_seq = max(self.seen_seq, frame["seq"])
+        elif frame.get("type") in ("welcome", "snapshot"):
+            self.seen_seq = max(self.seen_seq, frame["state"]["seq"])
 
     async def wait_for(
         self, predicate: Callable[[Frame], bool], *, since: int, timeout: float = TIMEOUT_S

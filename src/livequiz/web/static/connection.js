@@ -4,6 +4,8 @@
 
 /** Close codes after which the token will never work again: bad token, unknown quiz, kicked. */
 export const FINAL_CLOSE_CODES = new Set([4003, 4004, 4009]);
+/** Frames for everyone that carry the quiz's sequence number (they never go back). */
+const SEQUENCED = new Set(["board", "question", "closed", "finished", "lock"]);
 
 /** Full jitter: a random wait in [0, min(cap, base × 2^attempt)] milliseconds. */
 export function backoffDelay(attempt, baseMs = 500, capMs = 15000) {
@@ -86,7 +88,13 @@ export class Connection {
       return;
     }
     this.ws = ws;
-    ws.addEventListener("open", () => ws.send(JSON.stringify({ type: "hello", token: this.token })));
+    ws.addEventListener("open", () => {
+      // The highest sequence number drawn so far: a server process behind it catches up
+      // before its welcome, so the screen never goes back (docs/protocol.md, hello).
+      const hello = { type: "hello", token: this.token };
+      if (this.seenSeq > 0) hello.seq = this.seenSeq;
+      ws.send(JSON.stringify(hello));
+    });
     ws.addEventListener("message", (event) => {
       let frame;
       try {
@@ -94,6 +102,10 @@ export class Connection {
       } catch {
         return;
       }
+      const seq = frame.state && (frame.type === "welcome" || frame.type === "snapshot")
+        ? frame.state.seq
+        : SEQUENCED.has(frame.type) ? frame.seq : undefined;
+      if (typeof seq === "number" && seq > (this.seenSeq || 0)) this.seenSeq = seq;
       if (frame.type === "welcome") {
         this.attempt = 0;
         this.authenticated = true;
