@@ -415,5 +415,13 @@ class Bus(Protocol):
     def connected(self) -> bool:
         """Whether the bus is reachable now (readiness checks)."""
 
+    @property
+    def losses(self) -> int:
+        """How many times so far messages may have been lost without their subscribers seeing a
+        gap (a reconnect: what was published meanwhile is gone; a subscriber too slow to keep
+        up). A process that follows quizzes catches their copies up from the journal when it
+        changes: a copy that missed the last messages of a quiz that then went quiet would
+        otherwise stay behind until the next one."""
+
     async def close(self) -> None:
         """Disconnect; closing twice does nothing."""

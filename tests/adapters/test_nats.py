@@ -146,12 +146,15 @@ async def test_the_bus_outlives_a_long_outage_and_reconnects_after_it(
 ) -> None:
     """Many failed attempts (nats-py gives up after 60 by default) must not close the bus."""
     bus = await connect("patient", reconnect_backoff_s=(0.002, 0.004))
+    assert bus.losses == 0
     await server.stop()
     await until(lambda: not bus.connected)
     await asyncio.sleep(1.0)  # over 300 attempts, 2-4 ms apart
     assert not bus.connected
     await server.start()
     await until(lambda: bus.connected)
+    # what was published meanwhile is gone: followers must catch up (Bus.losses)
+    assert bus.losses == 1
     received: list[bytes] = []
     await bus.subscribe("after.outage", received.append)
     await bus.publish("after.outage", b"alive")
@@ -176,6 +179,8 @@ async def test_slow_consumer_drops_are_counted_and_the_rest_arrive_in_order(
             await here.publish("quiz.q1.log", n.to_bytes(4, "big"))
         await until(lambda: len(received) + there.dropped == sent, timeout_s=10)
     assert there.dropped > 0
+    assert there.losses > 0  # a subscriber too slow lost messages: followers catch up
+    assert here.losses == 0
     assert received == sorted(received)  # gaps, never reordering
     assert any("too slow" in r.getMessage() for r in caplog.records)
     assert here.dropped == 0

@@ -108,11 +108,21 @@ class LocalBus:
         self._max_payload = max_payload_bytes
         self._close_grace_s = close_grace_s
         self._closed = False
+        self._losses = 0
 
     @property
     def connected(self) -> bool:
         """Always true until :meth:`close` (there is nothing to lose contact with)."""
         return not self._closed
+
+    @property
+    def losses(self) -> int:
+        """In-process delivery loses nothing, unless a test says it did (:meth:`lost`)."""
+        return self._losses
+
+    def lost(self) -> None:
+        """Count a loss, as a NATS reconnect would (tests of what follows one)."""
+        self._losses += 1
 
     @property
     def max_payload_bytes(self) -> int:

@@ -158,6 +158,12 @@ class NatsBus:
         #: False from a disconnect until nats-py has replayed the subscriptions on the new
         #: connection and the server acknowledged them (its reconnected callback).
         self._up = True
+        #: See :attr:`livequiz.ports.Bus.losses`.
+        self._losses = 0
+
+    @property
+    def losses(self) -> int:
+        return self._losses
 
     @classmethod
     async def connect(
@@ -446,6 +452,7 @@ class NatsBus:
 
     async def _on_reconnected(self) -> None:
         self._up = True
+        self._losses += 1  # what was published while we were away never reaches us
         down_s = 0.0 if self._disconnected_at is None else time.monotonic() - self._disconnected_at
         logger.warning("bus reconnected to NATS at %s after %.1f s", self._url, down_s)
 
@@ -453,6 +460,7 @@ class NatsBus:
         """nats-py's error callback: counts slow-consumer drops, logs the rest."""
         if isinstance(error, nats_errors.SlowConsumerError):
             self._dropped += 1
+            self._losses += 1
             now = time.monotonic()
             if now - self._last_drop_warning >= _DROP_WARNING_INTERVAL_S:
                 self._last_drop_warning = now
