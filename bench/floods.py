@@ -645,6 +645,9 @@ async def run(args: argparse.Namespace) -> int:
                 if phase.startswith("attack"):
                     duration = args.questions * (args.window_s + 0.35) + 2
                     attacker = await asyncio.create_subprocess_exec(
+                        "nice",
+                        "-n",
+                        str(args.attacker_nice),
                         sys.executable,
                         __file__,
                         "attack",
@@ -794,6 +797,13 @@ def main() -> None:
     parser.add_argument("--attacks", default=",".join(ATTACKS))
     parser.add_argument("--end-quiet", action="store_true", help="a last quiet phase")
     parser.add_argument("--max-ratio", type=float, default=2.0)
+    parser.add_argument(
+        "--attacker-nice",
+        type=int,
+        default=0,
+        help="nice value of the attacking process (19: its own CPU barely competes with the "
+        "server and the honest players, as on a machine of its own)",
+    )
     parser.add_argument("--log", help="server log file (default: in the temporary directory)")
     parser.add_argument("--json-out")
     args = parser.parse_args()

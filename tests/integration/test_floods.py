@@ -395,3 +395,24 @@ async def test_a_join_storm_is_held_to_each_address_budget_and_others_join() -> 
         honest_never_closed(quiz)
         players = len(quiz.session().players)
         assert players == len(HONEST) + one["201"] + sum(t["201"] for t in many) + 1
+
+
+async def test_a_join_storm_reaches_the_quiz_a_few_joins_per_batch() -> None:
+    # A thousand joins in one of the owner's batches held every answer behind them ~100 ms
+    # (bench/floods.py, before the fix): at most JOINS_IN_FLIGHT go to the owners at once.
+    from livequiz.service import JOINS_IN_FLIGHT
+
+    wide_open = ServiceLimits(joins_burst=10_000, joins_per_second=10_000)
+    async with running_server(service=wide_open) as srv, honest_quiz(srv) as (quiz, _):
+        await quiz.start()
+        before = await srv.metric("livequiz_batch_commands_count")
+        tally, _ = await asyncio.gather(
+            storm(srv.port, quiz.pin, "127.0.0.3", 600, "Bot "), answer_all(quiz, 0)
+        )
+        assert tally == {"201": 600}
+        batches = await srv.metric("livequiz_batch_commands_count") - before
+        small = await srv.metric("livequiz_batch_commands_bucket", le="20.0")
+        total = await srv.metric("livequiz_batch_commands_bucket", le="+Inf")
+        assert JOINS_IN_FLIGHT + len(HONEST) <= 20
+        assert batches >= 600 / (JOINS_IN_FLIGHT + len(HONEST))
+        assert small == total, "a batch held more than JOINS_IN_FLIGHT joins and the answers"
