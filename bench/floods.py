@@ -58,7 +58,6 @@ import os
 import random
 import signal
 import socket
-import statistics
 import struct
 import subprocess
 import sys
@@ -190,6 +189,9 @@ class Attacker:
         socks: list[tuple[socket.socket, bool, float]] = []
         hello = client_text_frame(orjson.dumps({"type": "hello", "token": token}))
         for i in range(count):
+            # Even: kernel's default receive buffer; odd: 4 KiB. The first fifth also send a
+            # pong frame every 5 s (any byte counts as alive: the keepalive does not close
+            # them, only the slow-client limits can).
             small = i % 2 == 1
             sock = socket.socket()
             if small:
@@ -205,8 +207,17 @@ class Attacker:
             await loop.sock_sendall(sock, hello)
             socks.append((sock, small, time.monotonic()))
         cut: dict[int, float] = {}
+        talking = count // 5
+        pong = bytes((0x8A, 0x80)) + b"\0\0\0\0"
+        next_pong = time.monotonic() + 5
         while self.live():
             now = time.monotonic()
+            if now >= next_pong:
+                next_pong = now + 5
+                for index, (sock, _small, _opened) in enumerate(socks[:talking]):
+                    if index not in cut:
+                        with contextlib.suppress(OSError):
+                            sock.send(pong)
             for index, (sock, _small, opened) in enumerate(socks):
                 if index in cut:
                     continue
@@ -215,14 +226,17 @@ class Attacker:
                     cut[index] = now - opened
             await asyncio.sleep(0.25)
         for small in (False, True):
-            times = [t for i, t in cut.items() if socks[i][1] is small]
-            label = "never_read_rcvbuf_4k" if small else "never_read_rcvbuf_default"
-            self.stats[label] = {
-                "sockets": count // 2,
-                "cut_off": len(times),
-                "cut_off_s_min": round(min(times), 1) if times else None,
-                "cut_off_s_max": round(max(times), 1) if times else None,
-            }
+            for talks in (True, False):
+                group = [i for i in range(count) if socks[i][1] is small and (i < talking) is talks]
+                times = [cut[i] for i in group if i in cut]
+                label = "never_read_rcvbuf_" + ("4k" if small else "default")
+                label += "_sending_pongs" if talks else "_silent"
+                self.stats[label] = {
+                    "sockets": len(group),
+                    "cut_off_seen_by_client": len(times),
+                    "cut_off_s_min": round(min(times), 1) if times else None,
+                    "cut_off_s_max": round(max(times), 1) if times else None,
+                }
         for sock, _small, _opened in socks:
             sock.close()
 
@@ -305,7 +319,9 @@ class Attacker:
             # request head are evicted), which is the HTTP guard's test, not this one.
             held = []
             for start in range(0, count, 100):
-                step = [asyncio.create_task(one(), name="conn") for _ in range(min(100, count - start))]
+                step = [
+                    asyncio.create_task(one(), name="conn") for _ in range(min(100, count - start))
+                ]
                 held += step
                 while sum(statuses.values()) < (rounds - 1) * count + start + len(step):
                     await asyncio.sleep(0.01)
@@ -495,7 +511,9 @@ class Honest:
         pending: dict[int, tuple[float, str]] = {}
         async with ws_connect(self.ws_url, HONEST_ADDR) as ws:
             await ws.send(
-                orjson.dumps({"type": "join", "pin": self.pin, "nickname": f"Honest {index}"}).decode()
+                orjson.dumps(
+                    {"type": "join", "pin": self.pin, "nickname": f"Honest {index}"}
+                ).decode()
             )
             welcome = orjson.loads(await ws.recv())
             assert welcome["type"] == "welcome", welcome
@@ -605,6 +623,8 @@ async def run(args: argparse.Namespace) -> int:
             phases += [f"quiet{r + 1}", f"attack{r + 1}"]
         if args.end_quiet:
             phases.append(f"quiet{args.rounds + 1}")
+        if args.questions * len(phases) + 1 > 100:  # a quiz has at most 100 questions
+            raise SystemExit(f"--questions × {len(phases)} phases must stay under 100")
         await honest.create(args.questions * len(phases) + 1)
 
         async def sample() -> None:
@@ -724,9 +744,13 @@ async def run(args: argparse.Namespace) -> int:
     log_text = log_path.read_text(errors="replace")
     tracebacks = log_text.count("Traceback")
     slow_closed = log_text.count("closing slow connection")
+    keepalive_closed = log_text.count("keepalive timeout on connection")
     print()
     print(f"load: {os.getloadavg()}, cores: {os.cpu_count()}")
-    print(f"{'phase':<14} {'answers':>7} {'acks':>6} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'RSS peak MiB':>12}")
+    print(
+        f"{'phase':<14} {'answers':>7} {'acks':>6} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'max ms':>7} {'RSS peak MiB':>12}"
+    )
     for row in rows:
         print(
             f"{row['phase']:<14} {row['answers']:>7} {row['acks']:>6} {row['p50']:>7} "
@@ -739,7 +763,10 @@ async def run(args: argparse.Namespace) -> int:
     )
     print(f"honest refusals: {dict(honest.refused)}; disconnects: {len(honest.disconnects)}")
     print(f"latecomers' join statuses: {latecomer_codes}")
-    print(f"server log: {tracebacks} tracebacks, {slow_closed} 'closing slow connection' lines")
+    print(
+        f"server log: {tracebacks} tracebacks, {slow_closed} 'closing slow connection' "
+        f"(1013), {keepalive_closed} 'keepalive timeout' (1011) lines"
+    )
     for phase, stats in attack_stats.items():
         print(f"{phase} attackers: {json.dumps(stats)}")
     unacked = sum(honest.sent.values()) - sum(len(v) for v in honest.acks.values())
@@ -770,6 +797,7 @@ async def run(args: argparse.Namespace) -> int:
         "latecomers": latecomer_codes,
         "tracebacks": tracebacks,
         "slow_closed": slow_closed,
+        "keepalive_closed": keepalive_closed,
         "attackers": attack_stats,
         "failures": failures,
     }
