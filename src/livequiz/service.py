@@ -73,6 +73,11 @@ PIN_ATTEMPTS = 20
 #: How long an ack or a welcome waits for this process's copy to reach its sequence number
 #: before the copy catches up from the journal instead (a log message was lost).
 CATCH_UP_AFTER_S = 0.5
+#: Joins this process hands to the quizzes' owners at once; more wait their turn. A join costs
+#: ~0.1 ms in the owner's batch (the nickname's profanity check above all): a storm of a
+#: thousand joins in one batch held every answer behind it ~100 ms (bench/floods.py). Sixteen
+#: keep a batch's joins to ~2 ms and still saturate a core with joins.
+JOINS_IN_FLIGHT = 16
 
 
 def wall_clock_ms() -> int:
@@ -253,6 +258,8 @@ class QuizService:
         #: Whether a connection of this process is attached to a quiz (the gateway's answer):
         #: such a quiz is not evicted, whatever its age.
         self.attached: Callable[[str], bool] = _not_attached
+        #: Joins handed to the owners at once, at most (see join()).
+        self._join_slots = asyncio.Semaphore(JOINS_IN_FLIGHT)
         self.ready = False
         self.metrics.quizzes_owned.set_function(lambda: len(self.store.owned()))
         self.metrics.quizzes.set_function(self.store.live_count)
@@ -360,7 +367,8 @@ class QuizService:
         """Join by PIN: returns ``(quiz_id, player_id, nickname, token)`` or raises
         Rejected/UnknownQuiz. The nickname is the one the rules kept (trimmed)."""
         quiz_id = await self.quiz_for_pin(pin)
-        outcome = await self.call(quiz_id, Join(nickname))
+        async with self._join_slots:
+            outcome = await self.call(quiz_id, Join(nickname))
         if isinstance(outcome, Rejected):
             raise outcome
         joined = outcome.events[0]

@@ -100,6 +100,9 @@ _HTTP_STATUSES: Final = frozenset(status.value for status in HTTPStatus)
 _MAX_REASON_BYTES: Final = 123  # a close frame's payload is at most 125 bytes, 2 of them the code
 _HEAD16: Final = struct.Struct("!BBH")
 _HEAD64: Final = struct.Struct("!BBQ")
+# Bytes handed to websockets' parser at a time (see WebSocketConnection.data_received). Above
+# the largest legal message, so an honest client's read is one slice, as before.
+_FEED_BYTES: Final = 8192
 
 
 def _serialize(opcode: Opcode, data: bytes) -> bytes:
@@ -669,13 +672,30 @@ class WebSocketConnection(asyncio.Protocol):
             return
         now = self._last_rx = _monotonic()
         self._ping_sent_at = 0.0  # any byte from the peer proves it alive
-        ws.receive_data(data)
+        if len(data) <= _FEED_BYTES:
+            ws.receive_data(data)
+            self._dispatch(ws, now)
+        else:
+            # websockets parses everything it is fed before we see the first frame: a read
+            # of 256 KiB of tiny frames from a flooder is ~10,000 frames (50-100 ms of the
+            # loop, every honest ack waiting) before the rate limit can fail the connection.
+            # Fed a slice at a time, at most one slice is parsed past the limit; once the
+            # connection is failed the rest goes to websockets' discarding parser in one go.
+            for start in range(0, len(data), _FEED_BYTES):
+                if self._state != _OPEN and self._state != _CONNECTING:
+                    ws.receive_data(data[start:])
+                    self._dispatch(ws, now)
+                    break
+                ws.receive_data(data[start : start + _FEED_BYTES])
+                self._dispatch(ws, now)
+        self._after_protocol(ws)
+
+    def _dispatch(self, ws: ServerProtocol, now: float) -> None:
         for event in ws.events_received():
             if type(event) is Frame:
                 self._on_frame(event, now)
             elif isinstance(event, Request):
                 self._on_request(event, ws)
-        self._after_protocol(ws)
 
     def eof_received(self) -> bool | None:
         ws = self._ws
@@ -828,7 +848,11 @@ class WebSocketConnection(asyncio.Protocol):
 
     def _over_rate(self) -> None:
         if self._rate_warned:
-            self._close(CLOSE_POLICY_VIOLATION, "rate limit exceeded")
+            # Failed, not closed gracefully: a graceful close keeps parsing every frame the
+            # flooder still sends until its close frame arrives (thousands a second, all on
+            # the event loop); failing sends the close frame and a FIN and then only discards
+            # bytes until the peer's FIN (close_timeout_s at most). The client sees 1008.
+            self._fail(CLOSE_POLICY_VIOLATION, "rate limit exceeded")
             return
         self._rate_warned = True
         frame = self._limits.rate_limit_error_frame
