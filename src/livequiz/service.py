@@ -105,6 +105,8 @@ class QuestionFrame:
 
     data: bytes
     index: int
+    #: The event's sequence number (a connection shown a newer state does not get it).
+    seq: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,7 @@ class ClosedFrame:
 
     data: bytes
     index: int
+    seq: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,7 @@ class FinishedFrame:
     """The quiz finished: the shared frame, then each player's final results and review."""
 
     data: bytes
+    seq: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -656,20 +660,20 @@ class QuizService:
                 kicked = ToPlayer(event.player_id, protocol.KICKED_FRAME, close=(4009, "kicked"))
                 self.deliver(quiz_id, kicked)
             elif isinstance(event, LobbyLockChanged):
-                self.deliver(quiz_id, Broadcast(protocol.lock_frame(event), "lock"))
+                self.deliver(quiz_id, Broadcast(protocol.lock_frame(event), "lock", event.seq))
             elif isinstance(event, QuestionOpened):
                 runtime.board_dirty = True
                 frame = protocol.question_frame(definition.questions, definition.settings, event)
-                self.deliver(quiz_id, QuestionFrame(frame, event.index))
+                self.deliver(quiz_id, QuestionFrame(frame, event.index, event.seq))
             elif isinstance(event, QuestionClosed):
                 runtime.board_dirty = True
                 frame = protocol.closed_frame(definition.questions, event)
-                self.deliver(quiz_id, ClosedFrame(frame, event.index))
+                self.deliver(quiz_id, ClosedFrame(frame, event.index, event.seq))
             elif isinstance(event, QuizFinished):
                 runtime.board_dirty = True
                 runtime.finished = True
                 self._finished_at[quiz_id] = time.monotonic()
-                self.deliver(quiz_id, FinishedFrame(protocol.finished_frame(event)))
+                self.deliver(quiz_id, FinishedFrame(protocol.finished_frame(event), event.seq))
             # QuizStarted needs no frame of its own: the first QuestionOpened follows it.
 
     async def _ticker(self) -> None:

@@ -16,12 +16,13 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 import pytest
 
 from livequiz.adapters.embedded import EmbeddedRecords
 from livequiz.adapters.local_bus import LocalBus
 from livequiz.ports import BusUnavailable
-from livequiz.service import ServiceLimits
+from livequiz.service import Broadcast, QuestionFrame, ServiceLimits
 from livequiz.transport import TransportLimits
 from tests.integration.helpers import Client, Frame, open_client
 from tests.server import RunningServer, running_server
@@ -349,3 +350,29 @@ async def test_after_the_bus_may_have_lost_messages_every_copy_catches_up(
         await anna.send({"type": "sync"})
         snapshot = await anna.wait_for(lambda f: f["type"] == "snapshot")
         assert snapshot["state"]["phase"] == "finished"
+
+
+async def test_a_connection_is_never_sent_a_change_older_than_what_it_was_shown() -> None:
+    # Found by the cluster nemesis: a copy catching up from the journal replayed a question and
+    # a reveal (seq 8, 15, 16) to a connection already welcomed at seq 19, so its screen went
+    # back. The gateway now sends a frame for everyone only to connections not yet shown it.
+    async with cluster(1) as (server,), contextlib.AsyncExitStack() as stack:
+        quiz = await server.create_quiz(count=2, seed=2)
+        host = await stack.enter_async_context(open_client(server, "host", quiz["host_token"]))
+        players = await join_spread([server], stack, quiz["pin"], ["Anna"])
+        anna = players["Anna"][0]
+        await host.host("start")
+        opened = await anna.wait_for(lambda f: f["type"] == "question")
+        late = await stack.enter_async_context(open_client(server, "Anna's tablet"))
+        await late.send({"type": "hello", "token": players["Anna"][1]["token"]})
+        welcome = await late.wait_for(lambda f: f["type"] == "welcome")
+        shown = welcome["state"]["seq"]
+        assert shown >= opened["seq"]
+        gateway = server.server.gateway
+        quiz_id = quiz["quiz_id"]
+        stale = orjson.dumps({"type": "question", "seq": opened["seq"], "replayed": True})
+        gateway.deliver(quiz_id, QuestionFrame(stale, 0, opened["seq"]))  # as a replay would
+        newer = orjson.dumps({"type": "lock", "seq": shown + 1, "locked": True})
+        gateway.deliver(quiz_id, Broadcast(newer, "lock", shown + 1))
+        await late.wait_for(lambda f: f["type"] == "lock")
+        assert not [f for f in late.frames if f.get("replayed")]
