@@ -187,8 +187,14 @@ async def play_quiz(
         await host_until(host, "close", closed(index))
         if reveal == "at_close":  # the same answer again: its ack now shows the result
             for (name, answered), option in chosen.items():
-                if answered == index:
-                    history.record(name, await clients[name].answer(index, option))
+                if answered != index:
+                    continue
+                for _ in range(50):  # a process whose copy has not seen the close yet
+                    ack = await clients[name].answer(index, option)  # answers unrevealed
+                    history.record(name, ack)
+                    if ack["answer"].get("revealed"):
+                        break
+                    await asyncio.sleep(0.1)
         played.questions += 1
     await host_until(host, "end", lambda state: state["phase"] == "finished")
 
