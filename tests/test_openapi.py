@@ -925,17 +925,22 @@ async def _storage_unreachable(
     return await srv.http.get("/api/quizzes/123456")
 
 
-@scenario("#/components/responses/MalformedRequest", JSON_MEDIA, "malformed_request")
-async def _unparsable(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
-    # httpx cannot send a malformed request: a raw socket does, and its answer is parsed here
+async def raw_exchange(srv: RunningServer, request: bytes) -> httpx.Response:
+    """Send bytes httpx would never send (a malformed or unfinished request) on a raw socket,
+    and parse the server's answer, read to the end of the connection."""
     reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
-    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n")
+    writer.write(request)
     raw = await asyncio.wait_for(reader.read(), 10)
     writer.close()
     head, _, body = raw.partition(b"\r\n\r\n")
     status_line, *header_lines = head.decode().split("\r\n")
     headers = [(name, value) for name, _, value in (h.partition(": ") for h in header_lines)]
     return httpx.Response(int(status_line.split()[1]), headers=headers, content=body)
+
+
+@scenario("#/components/responses/MalformedRequest", JSON_MEDIA, "malformed_request")
+async def _unparsable(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    return await raw_exchange(srv, b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n")
 
 
 @scenario("#/components/responses/RequestTimeout", JSON_MEDIA, "request_timeout")
@@ -944,14 +949,9 @@ async def _body_too_slow(srv: RunningServer, monkeypatch: pytest.MonkeyPatch) ->
     # than the default 30 s, so the test does not wait that long
     guard = srv.server.transport.http
     monkeypatch.setattr(guard, "limits", dataclasses.replace(guard.limits, http_body_timeout_s=0.3))
-    reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
-    writer.write(b"POST /api/quizzes HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{}")
-    raw = await asyncio.wait_for(reader.read(), 10)
-    writer.close()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode().split("\r\n")
-    headers = [(name, value) for name, _, value in (h.partition(": ") for h in header_lines)]
-    return httpx.Response(int(status_line.split()[1]), headers=headers, content=body)
+    return await raw_exchange(
+        srv, b"POST /api/quizzes HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{}"
+    )
 
 
 @scenario("#/components/responses/NotFound", JSON_MEDIA, "not_found")
@@ -1047,3 +1047,15 @@ async def test_each_response_example_is_what_the_live_server_sends(
         series = {line.rpartition(" ")[0] for line in lines if not line.startswith("#")}
         for line in example.splitlines():  # the comments verbatim, the series by name
             assert line in lines if line.startswith("#") else line.rpartition(" ")[0] in series
+
+
+def test_list_form_fields_hold_no_more_choices_than_the_server_takes() -> None:
+    # schemathesis drew a form 'kinds' of ~30 comma-separated kinds: schema-valid, refused
+    from livequiz import http_api, openapi
+
+    assert openapi._MAX_CHOICES == http_api._MAX_CHOICES
+    form = OPENAPI["components"]["schemas"]["CreateQuizForm"]["properties"]["kinds"]["pattern"]
+    at_most = ", ".join(["synonym"] * http_api._MAX_CHOICES)
+    assert re.search(form, at_most)
+    assert not re.search(form, at_most + ", synonym")
+    assert not re.search(form, "[" + ", ".join(['"synonym"'] * 21) + "]")

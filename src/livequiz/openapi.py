@@ -142,10 +142,16 @@ _WS = "[ \\t\\n\\r]*"
 _SEED_MIN, _SEED_MAX = -(2**63), 2**63 - 1
 
 
+#: At most this many levels or kinds in one list (``http_api._MAX_CHOICES``).
+_MAX_CHOICES = 20
+
+
 def _list_field(choices: str) -> str:
-    """A form field holding some of ``choices``: comma-separated ('B1, B2') or a JSON list."""
-    comma = f"{_WS}({choices}){_WS}(,{_WS}({choices}){_WS})*"
-    json_list = f'{_WS}\\[{_WS}"({choices})"{_WS}(,{_WS}"({choices})"{_WS})*\\]{_WS}'
+    """A form field holding some of ``choices``: comma-separated ('B1, B2') or a JSON list, of
+    at most :data:`_MAX_CHOICES` (schemathesis found a longer list schema-valid and refused)."""
+    more = f"{{0,{_MAX_CHOICES - 1}}}"
+    comma = f"{_WS}({choices}){_WS}(,{_WS}({choices}){_WS}){more}"
+    json_list = f'{_WS}\\[{_WS}"({choices})"{_WS}(,{_WS}"({choices})"{_WS}){more}\\]{_WS}'
     return f"^({comma}|{json_list})$"
 
 
