@@ -91,7 +91,7 @@ reliability: setup deploy-tools
 	LIVEQUIZ_LONG_DAY_QUIZZES=$(RELIABILITY_LONG_DAY_QUIZZES) \
 	LIVEQUIZ_LONG_DAY_PLOT=$(CURDIR)/docs/reliability/long-day.png \
 	LIVEQUIZ_RELIABILITY_OUT=$(CURDIR)/docs/reliability/results.jsonl \
-	  $(BIN)/pytest -p no:cacheprovider --no-cov -s -q tests/reliability tests/cluster \
+	  $(BIN)/pytest -p no:cacheprovider --no-cov -s -q -m "long or not long" tests/reliability tests/cluster \
 	    tests/durability tests/netns
 
 # Long fuzzing runs (docs/reliability.md, section 4): each atheris target for FUZZ_SECONDS

@@ -45,7 +45,7 @@ _USAGE_WORDS = _words(
 #: Scientific names (a genus or family) tell a learner nothing they can use.
 _TAXONOMY_RE = re.compile(r"\b(?:genus|family|order|phylum|phyla|class|subfamily) [A-Z]")
 #: WordNet's abbreviations and dangling words that only make sense next to a removed parenthesis.
-_TRAILING_RE = re.compile(r"(?:[\s,;:]+|,?\s+etc\.?)+$")
+_TRAILING_PUNCTUATION = " \t\n\r\f\v,;:"
 _DANGLING = frozenset({"a", "an", "the", "and", "or"})
 
 
@@ -81,6 +81,23 @@ def _drop_parentheses(text: str) -> str:
     return _PAREN_RE.sub(replace, text)
 
 
+def _drop_trailing(text: str) -> str:
+    """Trailing punctuation and WordNet's trailing "etc." ("fruits, nuts, etc."), however many.
+
+    In linear time on purpose: the regular expression this replaces nested its quantifiers
+    (``(?:[\\s,;:]+|…)+$``) and backtracked for ever on a run of ';' before a letter: a 4 KiB
+    word list held the server's loop for minutes (found by atheris; tests/fuzz/regressions).
+    """
+    while True:
+        text = text.rstrip(_TRAILING_PUNCTUATION)
+        for tail in ("etc.", "etc"):
+            if text.endswith(tail) and text[: -len(tail)][-1:].isspace():
+                text = text[: -len(tail)]
+                break
+        else:
+            return text
+
+
 _COMPASS_RE = re.compile(r"\bthat is a (\d+) degrees")
 
 
@@ -99,7 +116,7 @@ def clean_definition(raw: str) -> str | None:
     text = _SPACES_RE.sub(" ", text)
     text = re.sub(r"\s+([,;:.])", r"\1", text)
     text = _COMPASS_RE.sub(r"that is at \1 degrees", text)  # WordNet: "that is a 270 degrees"
-    text = _TRAILING_RE.sub("", text).strip()
+    text = _drop_trailing(text).strip()
     words = text.split()
     if (
         len(words) < MIN_DEFINITION_WORDS
