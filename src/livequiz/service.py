@@ -53,6 +53,7 @@ from livequiz.observability import Metrics
 from livequiz.owner import OwnerLimits, QuizOwner, Reply, resolver
 from livequiz.ports import (
     Bus,
+    BusUnavailable,
     Outcome,
     PinTaken,
     QuizDefinition,
@@ -73,6 +74,10 @@ PIN_ATTEMPTS = 20
 #: How long an ack or a welcome waits for this process's copy to reach its sequence number
 #: before the copy catches up from the journal instead (a log message was lost).
 CATCH_UP_AFTER_S = 0.5
+#: How soon following a quiz this process lost is tried again (storage or bus down), doubling
+#: up to the second figure.
+FOLLOW_RETRY_S = 0.25
+FOLLOW_RETRY_MAX_S = 5.0
 #: Joins this process hands to the quizzes' owners at once; more wait their turn. A join costs
 #: ~0.1 ms in the owner's batch (the nickname's profanity check above all): a storm of a
 #: thousand joins in one batch held every answer behind it ~100 ms (bench/floods.py). Sixteen
@@ -629,8 +634,26 @@ class QuizService:
             return
 
         async def follow() -> None:
-            await self.ensure(quiz_id)
-            self._catch_up(quiz_id)
+            # Lost because storage or the bus failed, so following may fail for the same
+            # reason: try until it works, or a try is no longer needed. Given up after one
+            # failure, the copy was never followed and its clients stayed on the old state.
+            delay = FOLLOW_RETRY_S
+            while self._serves(quiz_id) and not self.owner.owns(quiz_id):
+                try:
+                    await self.ensure(quiz_id)
+                except UnknownQuiz:
+                    return
+                except (StorageUnavailable, BusUnavailable) as error:
+                    log.warning(
+                        "following a quiz this process lost waits: %s",
+                        error,
+                        extra={"quiz_id": quiz_id},
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, FOLLOW_RETRY_MAX_S)
+                    continue
+                self._catch_up(quiz_id)
+                return
 
         task = asyncio.create_task(follow())
         task.add_done_callback(_log_failure)

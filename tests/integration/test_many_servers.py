@@ -376,3 +376,37 @@ async def test_a_connection_is_never_sent_a_change_older_than_what_it_was_shown(
         gateway.deliver(quiz_id, Broadcast(newer, "lock", shown + 1))
         await late.wait_for(lambda f: f["type"] == "lock")
         assert not [f for f in late.frames if f.get("replayed")]
+
+
+async def test_a_process_that_lost_a_quiz_while_the_bus_was_down_still_follows_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Suspected behind the open PostgreSQL + NATS stall (docs/reliability.md): a process that
+    # loses a quiz's lease because storage or the bus failed then tries to follow it as a
+    # copy, and following failed for the same reason: given up after one try, its players and
+    # host stayed on the old state for good. It is now tried again until it works.
+    async with cluster(2) as (first, second), contextlib.AsyncExitStack() as stack:
+        quiz = await first.create_quiz(count=1, seed=2)
+        quiz_id = quiz["quiz_id"]
+        host = await stack.enter_async_context(open_client(first, "host", quiz["host_token"]))
+        players = await join_spread([first], stack, quiz["pin"], ["Anna"])
+        bus = first.server.service.bus
+        subscribe = bus.subscribe
+        down = True
+
+        async def subscribe_unless_down(subject: str, handler: Any) -> Any:
+            if down:
+                raise BusUnavailable("NATS is reconnecting (test)")
+            return await subscribe(subject, handler)
+
+        monkeypatch.setattr(bus, "subscribe", subscribe_unless_down)
+        owner = first.server.service.owner
+        await first.server.store.records.release(first.server.store.owned())
+        owner._lost({quiz_id})  # as a renewal reports it: the lease is gone
+        await asyncio.sleep(0.05)  # its commands are no longer served here
+        assert await second.server.service.owner.take(quiz_id)
+        await asyncio.sleep(0.5)  # following fails while the bus is down
+        down = False
+        assert (await host.host("start"))["type"] == "host_ack"  # run by the second process
+        question = await players["Anna"][0].wait_for(lambda f: f["type"] == "question")
+        assert question["question"]["index"] == 0
