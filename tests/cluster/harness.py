@@ -1,7 +1,8 @@
 """Real processes on the real PostgreSQL and NATS, players that ride out a crash, and a checker.
 
 :func:`cluster` starts ``livequiz serve`` processes (``tests/deploy/processes.py``) over one fresh
-PostgreSQL schema and the machine's NATS. :class:`Player` is a client as a phone would be: one
+PostgreSQL schema and the machine's NATS. :class:`Player` is a client as a phone would be (the
+reliability tests' :class:`~tests.reliability.client.Client`, moving between processes): one
 WebSocket connection, and when it drops, a new one to another process with the same token, and
 the unacknowledged answer sent again. :class:`Ledger` is the checker of
 tests/reliability/checker.py: every acknowledgement any player got and every frame each client
@@ -14,26 +15,23 @@ tests/conftest.py).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
+import random
 import secrets
 import socket
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
 import asyncpg
 import httpx
-import orjson
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from tests.deploy.processes import LiveQuizProcess, livequiz_processes
 from tests.reliability.checker import QuizHistory
+from tests.reliability.client import Client
 
 DATABASE_URL = os.environ.get(
     "LIVEQUIZ_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -140,140 +138,52 @@ async def results(process: LiveQuizProcess, quiz_id: str, token: str) -> Frame:
 # ---------------------------------------------------------------------- a resilient client
 
 
-class Player:
-    """A client that reconnects to the next live process when its connection drops.
+class Player(Client):
+    """The reliability client (:class:`tests.reliability.client.Client`), moving on to the next
+    live process when its connection drops or cannot be opened.
 
     ``processes`` is where it may connect, tried in turn from ``home``; frames of every
-    connection are kept in :attr:`frames`, in the order they came.
+    connection are kept in :attr:`frames`, in the order they came. Stricter than the client it
+    is built on, so that the cluster tests fail where they failed before: it gives up after
+    :data:`TIMEOUT_S`; it sends nothing again on a live connection that does not reply (a
+    lost reply fails the test rather than being resent past); ``unavailable`` (a process
+    between owners) is the only refusal it tries again, of a ``hello`` or an answer;
+    :meth:`state` does not ride out a dropped connection; and its ``hello`` carries no
+    ``seq``, so a welcome must not go back even for a client that does not say what it has
+    seen (the checker counts any frame that does).
     """
 
+    timeout_s = TIMEOUT_S
+    reply_timeout_s = TIMEOUT_S
+    hello_retried = frozenset({"unavailable"})
+    send_seq = False
+
     def __init__(self, name: str, token: str, processes: Sequence[Endpoint], home: int) -> None:
-        self.name = name
-        self.token = token
+        super().__init__(name, token, self._url, random.Random(name))
         self.processes = processes
         self.at = home
-        self.frames: list[Frame] = []
-        self.reconnects = 0
-        self._ws: ClientConnection | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self._changed = asyncio.Event()
 
     @property
     def process(self) -> Endpoint:
         return self.processes[self.at]
 
-    async def connect(self) -> Frame:
-        """(Re)connect, to the next live process if the current one is gone; returns the
-        welcome snapshot."""
-        deadline = time.monotonic() + TIMEOUT_S
-        while True:
-            if not self.process.alive:
-                self.at = (self.at + 1) % len(self.processes)
-                continue
-            try:
-                ws = await connect(ws_url(self.process), compression=None, open_timeout=5)
-            except (OSError, TimeoutError, InvalidHandshake):
-                # refused, or accepted by a process dying under it (killed a moment ago)
-                if time.monotonic() > deadline:
-                    raise
-                self.at = (self.at + 1) % len(self.processes)
-                await asyncio.sleep(0.1)
-                continue
-            self._ws = ws
-            start = len(self.frames)
-            self._reader = asyncio.create_task(self._read(ws))
-            await ws.send(orjson.dumps({"type": "hello", "token": self.token}).decode())
-            welcome = await self.wait_for(
-                lambda f: f["type"] in ("welcome", "error"), since=start, timeout=TIMEOUT_S
-            )
-            if welcome["type"] == "welcome":
-                return welcome
-            if welcome.get("code") != "unavailable" or time.monotonic() > deadline:
-                raise AssertionError(f"{self.name}: {welcome}")
-            await asyncio.sleep(0.2)
+    def _url(self) -> str:
+        while not self.process.alive:
+            self.unreachable()
+        return ws_url(self.process)
 
-    async def _read(self, ws: ClientConnection) -> None:
-        try:
-            async for message in ws:
-                self.frames.append(orjson.loads(message))
-                self._changed.set()
-        except ConnectionClosed:
-            pass
-        finally:
-            self._changed.set()
+    def unreachable(self) -> None:
+        self.at = (self.at + 1) % len(self.processes)
 
-    @property
-    def connected(self) -> bool:
-        return self._reader is not None and not self._reader.done()
-
-    async def wait_for(
-        self, predicate: Callable[[Frame], bool], *, since: int = 0, timeout: float = TIMEOUT_S
-    ) -> Frame:
-        """The first frame from index ``since`` on that ``predicate`` accepts; raises
-        ``ConnectionError`` if the connection drops first."""
-        seen = since
-        async with asyncio.timeout(timeout):
-            while True:
-                for frame in self.frames[seen:]:
-                    if predicate(frame):
-                        return frame
-                seen = len(self.frames)
-                if not self.connected:
-                    raise ConnectionError(f"{self.name}: connection dropped")
-                self._changed.clear()
-                await self._changed.wait()
-
-    async def send(self, message: Frame) -> None:
-        assert self._ws is not None
-        await self._ws.send(orjson.dumps(message).decode())
-
-    async def ensure_connected(self) -> None:
-        """Reconnect (to the next live process) if the connection dropped."""
-        if not self.connected:
-            self.reconnects += 1
-            await self.connect()
+    def refused_for_good(self, refusal: Frame) -> bool:
+        return refusal["code"] not in self.hello_retried
 
     async def state(self) -> Frame:
-        """A fresh snapshot of the quiz's state (``sync``), reconnecting if need be."""
-        await self.ensure_connected()
-        start = len(self.frames)
-        await self.send({"type": "sync"})
-        snapshot = await self.wait_for(lambda f: f["type"] == "snapshot", since=start)
+        """A fresh snapshot of the quiz's state (``sync``), reconnecting first if need be; a
+        connection dropping before the snapshot fails the test."""
+        snapshot = await self.request({"type": "sync"}, lambda f: f["type"] == "snapshot")
         state: Frame = snapshot["state"]
         return state
-
-    async def answer(self, index: int, option: int) -> Frame:
-        """Send an answer until it is acknowledged (or refused for good), riding out dropped
-        connections and ``unavailable`` refusals as a real client does; returns the ack."""
-        deadline = time.monotonic() + TIMEOUT_S
-        while True:
-            assert time.monotonic() < deadline, f"{self.name}: no ack for question {index}"
-            if not self.connected:
-                self.reconnects += 1
-                with contextlib.suppress(ConnectionError, ConnectionClosed):
-                    await self.connect()
-                continue
-            start = len(self.frames)
-            try:
-                await self.send({"type": "answer", "q": index, "option": option})
-                reply = await self.wait_for(
-                    lambda f: f["type"] in ("ack", "error") and f.get("q") == index, since=start
-                )
-            except (ConnectionError, ConnectionClosed):
-                continue
-            if reply["type"] == "ack":
-                return reply
-            if reply["code"] != "unavailable":
-                raise AssertionError(f"{self.name}: {reply}")
-            await asyncio.sleep(0.1)
-
-    async def close(self) -> None:
-        if self._ws is not None:
-            with contextlib.suppress(Exception):
-                await self._ws.close()
-        if self._reader is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._reader, 5)
 
 
 # ---------------------------------------------------------------------- the checker

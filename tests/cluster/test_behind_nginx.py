@@ -58,4 +58,4 @@ async def test_three_processes_behind_nginx_lose_one_and_its_players_come_back()
             await finish_and_check(processes, created, host, players, ledger)
         finally:
             for client in [host, *players.values()]:
-                await client.close()
+                await client.drop()

@@ -56,15 +56,13 @@ async def quiz_on(
         yield created, host, players
     finally:
         for client in [host, *players.values()]:
-            await client.close()
+            await client.drop()
 
 
 async def host_action(host: Player, action: str) -> None:
-    await host.ensure_connected()
-    start = len(host.frames)
-    await host.send({"type": "host", "action": action})
-    reply = await host.wait_for(
-        lambda f: f["type"] in ("host_ack", "error") and f.get("action") == action, since=start
+    reply = await host.request(
+        {"type": "host", "action": action},
+        lambda f: f["type"] in ("host_ack", "error") and f.get("action") == action,
     )
     assert reply["type"] == "host_ack", reply
 
@@ -146,7 +144,7 @@ async def test_players_on_three_processes_see_the_same_boards_and_each_answer_co
                 if frame["type"] == "board":
                     assert boards.setdefault(frame["seq"], frame) == frame, client.name
         for client in extra:
-            await client.close()
+            await client.drop()
         await finish_and_check(processes, created, host, players, ledger)
 
 

@@ -8,6 +8,9 @@ acknowledged or refused for good, so every answer ends in an ``ack`` or a refusa
 checker needs to count doubled answers exactly.
 
 ``url`` is a callable so that a test can move clients (another process, a restarted one).
+A subclass may tighten what it retries (:attr:`Client.hello_retried`,
+:meth:`Client.refused_for_good`) and its deadline (:attr:`Client.timeout_s`), and move on when a
+connection cannot be opened (:meth:`Client.unreachable`): tests/cluster/harness.py does.
 """
 
 from __future__ import annotations
@@ -47,6 +50,16 @@ class Refused(Exception):
 class Client:
     """One player's (or the host's) client, riding out server crashes."""
 
+    #: How long :meth:`connect` and :meth:`answer` keep trying, and :meth:`wait_for` waits.
+    timeout_s: float = TIMEOUT_S
+    #: How long a reply (the welcome, an ack) may take on a live connection before the client
+    #: gives up on that connection (``hello``) or sends again (an answer).
+    reply_timeout_s: float = 10.0
+    #: Error codes answering ``hello`` that are worth another try; any other is :class:`Refused`.
+    hello_retried: frozenset[str] = frozenset({"unavailable", "busy", "rate_limited"})
+    #: Whether ``hello`` carries :attr:`seen_seq` on a reconnect (docs/protocol.md).
+    send_seq = True
+
     def __init__(self, name: str, token: str, url: Callable[[], str], rng: random.Random) -> None:
         self.name = name
         self.token = token
@@ -64,13 +77,22 @@ class Client:
     def connected(self) -> bool:
         return self._reader is not None and not self._reader.done()
 
+    @property
+    def reconnects(self) -> int:
+        """How many times this client came back after its first welcome."""
+        return max(0, self.connects - 1)
+
+    def unreachable(self) -> None:
+        """A connection could not be opened (refused, or a server dying under it); a subclass
+        may move on to another server here."""
+
     async def connect(self) -> Frame:
         """Connect and authenticate, retrying with backoff; returns the ``welcome``."""
-        deadline = time.monotonic() + TIMEOUT_S
+        deadline = time.monotonic() + self.timeout_s
         attempt = 0
         while True:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.name}: not back within {TIMEOUT_S} s")
+                raise TimeoutError(f"{self.name}: not back within {self.timeout_s} s")
             if attempt:
                 delay = self.rng.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
                 await asyncio.sleep(delay)
@@ -78,17 +100,21 @@ class Client:
             try:
                 ws = await connect(self.url(), compression=None, open_timeout=5, close_timeout=1)
             except (OSError, TimeoutError, InvalidHandshake, InvalidStatus):
+                self.unreachable()
                 continue
             start = len(self.frames)
             self._ws = ws
             self._reader = asyncio.create_task(self._read(ws))
             try:
                 hello: Frame = {"type": "hello", "token": self.token}
-                if self.seen_seq:  # docs/protocol.md: the welcome is then at least this new
+                # docs/protocol.md: the welcome is then at least this new
+                if self.send_seq and self.seen_seq:
                     hello["seq"] = self.seen_seq
-                await ws.send(orjson.dumps(hello).decode())
+                await self.send(hello)
                 reply = await self.wait_for(
-                    lambda f: f["type"] in ("welcome", "error"), since=start, timeout=10
+                    lambda f: f["type"] in ("welcome", "error"),
+                    since=start,
+                    timeout=self.reply_timeout_s,
                 )
             except (ConnectionError, ConnectionClosed, TimeoutError):
                 await self.drop()
@@ -96,7 +122,7 @@ class Client:
             if reply["type"] == "welcome":
                 self.connects += 1
                 return reply
-            if reply.get("code") not in ("unavailable", "busy", "rate_limited"):
+            if reply.get("code") not in self.hello_retried:
                 raise Refused(reply)
             await self.drop()
 
@@ -120,12 +146,13 @@ class Client:
             self.seen_seq = max(self.seen_seq, frame["state"]["seq"])
 
     async def wait_for(
-        self, predicate: Callable[[Frame], bool], *, since: int, timeout: float = TIMEOUT_S
+        self, predicate: Callable[[Frame], bool], *, since: int = 0, timeout: float | None = None
     ) -> Frame:
-        """The first frame from index ``since`` on that ``predicate`` accepts; raises
-        ``ConnectionError`` if the connection drops first."""
+        """The first frame from index ``since`` on that ``predicate`` accepts (within
+        ``timeout``, by default :attr:`timeout_s`); raises ``ConnectionError`` if the
+        connection drops first."""
         seen = since
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(self.timeout_s if timeout is None else timeout):
             while True:
                 for frame in self.frames[seen:]:
                     if predicate(frame):
@@ -136,23 +163,30 @@ class Client:
                 self._changed.clear()
                 await self._changed.wait()
 
+    async def send(self, message: Frame) -> None:
+        """Send ``message`` on the current connection (``ConnectionClosed`` if it is gone)."""
+        assert self._ws is not None
+        await self._ws.send(orjson.dumps(message).decode())
+
     async def request(
-        self, message: Frame, reply: Callable[[Frame], bool], *, timeout: float = 10.0
+        self, message: Frame, reply: Callable[[Frame], bool], *, timeout: float | None = None
     ) -> Frame:
         """Send ``message`` on a live connection (reconnecting first if need be) and return
-        the first frame ``reply`` accepts; ``ConnectionError`` if the connection drops."""
+        the first frame ``reply`` accepts (within ``timeout``, by default
+        :attr:`reply_timeout_s`); ``ConnectionError`` if the connection drops."""
         if not self.connected:
             await self.connect()
-        assert self._ws is not None
         start = len(self.frames)
         try:
-            await self._ws.send(orjson.dumps(message).decode())
+            await self.send(message)
         except ConnectionClosed as error:
             # Wait for the reader to see the close too: until it has, ``connected`` still says
             # yes, and a caller that retries at once would spin without ever yielding.
             await self.drop()
             raise ConnectionError(str(error)) from None
-        return await self.wait_for(reply, since=start, timeout=timeout)
+        return await self.wait_for(
+            reply, since=start, timeout=self.reply_timeout_s if timeout is None else timeout
+        )
 
     async def state(self) -> Frame:
         """A fresh snapshot's ``state`` (``sync``), riding out drops."""
@@ -164,8 +198,9 @@ class Client:
 
     async def answer(self, index: int, option: int) -> Frame:
         """Send an answer until it is acknowledged (the ``ack``) or refused for good
-        (:class:`Refused`), through dropped connections and ``unavailable``."""
-        deadline = time.monotonic() + TIMEOUT_S
+        (:class:`Refused`, see :meth:`refused_for_good`), through dropped connections and
+        ``unavailable``."""
+        deadline = time.monotonic() + self.timeout_s
         message = {"type": "answer", "q": index, "option": option}
         while True:
             if time.monotonic() > deadline:
@@ -179,9 +214,13 @@ class Client:
                 continue
             if reply["type"] == "ack":
                 return reply
-            if reply["code"] in FINAL_REFUSALS:
+            if self.refused_for_good(reply):
                 raise Refused(reply)
             await asyncio.sleep(self.rng.uniform(0.02, 0.2))  # unavailable: try again
+
+    def refused_for_good(self, refusal: Frame) -> bool:
+        """Whether an answer's ``error`` ends it (else the answer is sent again)."""
+        return refusal["code"] in FINAL_REFUSALS
 
     async def drop(self) -> None:
         """Close this connection (the client may connect again)."""

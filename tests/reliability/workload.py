@@ -214,6 +214,6 @@ async def play_quiz(
         zip(names, await asyncio.gather(*(clients[n].state() for n in names)), strict=True)
     )
     played.verdict = history.check(report, states)
-    played.reconnects = sum(max(0, c.connects - 1) for c in [host, *clients.values()])
+    played.reconnects = sum(c.reconnects for c in [host, *clients.values()])
     await asyncio.gather(*(c.drop() for c in [host, *clients.values()]))
     return played
