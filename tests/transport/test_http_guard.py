@@ -8,6 +8,7 @@ can flood while another checks that the server still answers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -121,6 +122,25 @@ async def open_socket(port: int, source: str = FLOODER) -> socket.socket:
     return sock
 
 
+@contextlib.asynccontextmanager
+async def sockets(
+    port: int, count: int, source: str = FLOODER
+) -> AsyncIterator[list[socket.socket]]:
+    """``count`` connections from ``source``, opened in turn and closed at the end."""
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            socks.append(await open_socket(port, source))
+        yield socks
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+async def send(sock: socket.socket, data: bytes) -> None:
+    await asyncio.get_running_loop().sock_sendall(sock, data)
+
+
 @dataclass
 class Ending:
     """What a client read until the server ended the connection, and how it ended."""
@@ -160,6 +180,15 @@ async def read_to_end(sock: socket.socket, timeout: float = 5.0) -> Ending:
         data += chunk
 
 
+async def exchange(
+    port: int, request: bytes, source: str = FLOODER, timeout: float = 5.0
+) -> Ending:
+    """``request`` on a fresh connection, read until the server ends it."""
+    async with sockets(port, 1, source) as (sock,):
+        await send(sock, request)
+        return await read_to_end(sock, timeout)
+
+
 async def still_open(sock: socket.socket, wait_s: float = 0.2) -> bool:
     """True if the server neither sent anything nor closed within ``wait_s``."""
     loop = asyncio.get_running_loop()
@@ -172,17 +201,42 @@ async def still_open(sock: socket.socket, wait_s: float = 0.2) -> bool:
     return False
 
 
+def request_for(path: str, *, close: bool = True) -> bytes:
+    """A GET of ``path`` (with ``Connection: close`` unless ``close`` is false)."""
+    connection = b"Connection: close\r\n" if close else b""
+    return b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n" + connection + b"\r\n"
+
+
 async def get(port: int, path: str = "/hello", source: str = OTHER) -> tuple[int, bytes]:
     """One request on a fresh connection with ``Connection: close``: (status, body)."""
-    loop = asyncio.get_running_loop()
-    sock = await open_socket(port, source)
-    try:
-        request = f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        await loop.sock_sendall(sock, request.encode())
-        ending = await read_to_end(sock)
-    finally:
-        sock.close()
+    ending = await exchange(port, request_for(path), source)
     return ending.status, ending.data.partition(b"\r\n\r\n")[2]
+
+
+async def hello_kept_alive(sock: socket.socket) -> bytes:
+    """``GET /hello`` on a connection kept alive after it; the response."""
+    loop = asyncio.get_running_loop()
+    await send(sock, request_for("/hello", close=False))
+    response = b""
+    while not response.endswith(b"hello"):
+        response += await asyncio.wait_for(loop.sock_recv(sock, 4096), 2)
+    return response
+
+
+async def trickle(sock: socket.socket, first: bytes, then: bytes, every_s: float) -> Ending:
+    """Send ``first``, then ``then`` a byte every ``every_s`` until the server ends the
+    connection (read all along, for up to 8 s); how it ended."""
+    ended = asyncio.create_task(read_to_end(sock, timeout=8))
+    await send(sock, first)
+    for byte in then:
+        if ended.done():
+            break
+        await asyncio.sleep(every_s)
+        try:
+            await send(sock, bytes([byte]))
+        except (BrokenPipeError, ConnectionResetError):
+            break
+    return await ended
 
 
 async def until(condition: Callable[[], bool], timeout: float = 3.0) -> None:
@@ -203,22 +257,11 @@ async def test_slowloris_is_cut_off_at_the_head_timeout_counted_from_the_accept(
     # clock. Before the guard, uvicorn had no head timeout at all: the socket stayed open.
     live = await start(http_head_timeout_s=1.5)
     loop = asyncio.get_running_loop()
-    sock = await open_socket(live.port)
-    began = loop.time()
-    ended = asyncio.create_task(read_to_end(sock, timeout=6))
-    try:
-        await loop.sock_sendall(sock, b"GET /hello HTTP/1.1\r\nHost: x\r\n")
-        for byte in b"X-Padding: " + b"a" * 20:
-            if ended.done():
-                break
-            await asyncio.sleep(0.5)
-            try:
-                await loop.sock_sendall(sock, bytes([byte]))
-            except (BrokenPipeError, ConnectionResetError):
-                break
-        ending = await ended
-    finally:
-        sock.close()
+    async with sockets(live.port, 1) as (sock,):
+        began = loop.time()
+        ending = await trickle(
+            sock, b"GET /hello HTTP/1.1\r\nHost: x\r\n", b"X-Padding: " + b"a" * 20, 0.5
+        )
     elapsed = loop.time() - began
     assert 1.4 <= elapsed < 2.5, elapsed
     assert not ending.reset
@@ -235,24 +278,10 @@ async def test_a_body_trickled_after_a_complete_head_gets_408_at_the_body_timeou
     # as long as the trickle lasted.
     live = await start(http_head_timeout_s=0.5, http_body_timeout_s=1.5)
     loop = asyncio.get_running_loop()
-    sock = await open_socket(live.port)
-    began = loop.time()
-    ended = asyncio.create_task(read_to_end(sock, timeout=8))
-    try:
-        await loop.sock_sendall(
-            sock, b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
-        )
-        for _ in range(20):
-            if ended.done():
-                break
-            await asyncio.sleep(0.3)
-            try:
-                await loop.sock_sendall(sock, b"a")
-            except (BrokenPipeError, ConnectionResetError):
-                break
-        ending = await ended
-    finally:
-        sock.close()
+    async with sockets(live.port, 1) as (sock,):
+        began = loop.time()
+        head = b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
+        ending = await trickle(sock, head, b"a" * 20, 0.3)
     elapsed = loop.time() - began
     assert 1.4 <= elapsed < 3.0, elapsed
     assert ending.status == 408
@@ -267,79 +296,79 @@ async def test_a_slow_but_complete_body_and_a_slow_application_are_not_cut_off(
     # The body timeout runs from the head to the body's last byte, not to the response: a
     # body that arrives in time is answered however long the application then takes.
     live = await start(http_head_timeout_s=5, http_body_timeout_s=1.0)
-    loop = asyncio.get_running_loop()
-    sock = await open_socket(live.port)
-    try:
-        await loop.sock_sendall(
-            sock, b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab"
-        )
+    async with sockets(live.port, 1) as (sock,):
+        await send(sock, b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab")
         await asyncio.sleep(0.5)
-        await loop.sock_sendall(sock, b"cd")
-        await loop.sock_sendall(sock, b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        await send(sock, b"cd")
+        await send(sock, request_for("/slow"))
         await asyncio.sleep(1.5)  # /slow holds its answer past the body timeout
         live.app.release.set()
         ending = await read_to_end(sock, timeout=5)
-    finally:
-        sock.close()
     assert ending.data.count(b"HTTP/1.1 200") == 2, ending.data
     assert ending.data.split(b"\r\n\r\n")[1].startswith(b"4")
     assert live.events == []
 
 
-async def test_a_connection_that_sends_nothing_is_closed_at_the_head_timeout(start: Start) -> None:
-    live = await start(http_head_timeout_s=0.5)
-    sock = await open_socket(live.port)
-    try:
-        ending = await read_to_end(sock, timeout=3)
-    finally:
-        sock.close()
-    assert ending.data == b""  # nothing was asked: nothing to answer
-    assert 0.4 <= ending.after_s < 1.5, ending.after_s
-    assert live.events == ["head_timeout"]
+async def say_nothing(sock: socket.socket) -> float:
+    return asyncio.get_running_loop().time()
 
 
-async def test_an_idle_keep_alive_connection_is_closed_at_the_idle_timeout(start: Start) -> None:
-    live = await start(http_idle_timeout_s=0.5, http_head_timeout_s=5)
-    loop = asyncio.get_running_loop()
-    sock = await open_socket(live.port)
-    try:
-        for _ in range(2):  # reused within the idle timeout: served
-            await loop.sock_sendall(sock, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
-            response = b""
-            while not response.endswith(b"hello"):
-                response += await asyncio.wait_for(loop.sock_recv(sock, 4096), 2)
-            assert response.startswith(b"HTTP/1.1 200 ")
-            await asyncio.sleep(0.2)
-        ending = await read_to_end(sock, timeout=3)
-    finally:
-        sock.close()
-    assert ending.data == b""
-    assert not ending.reset
-    assert 0.2 <= ending.after_s < 1.2, ending.after_s  # 0.5 s after the last response
-    assert live.events == ["idle_timeout"]
+async def two_requests_then_nothing(sock: socket.socket) -> float:
+    for _ in range(2):  # reused within the idle timeout: served
+        assert (await hello_kept_alive(sock)).startswith(b"HTTP/1.1 200 ")
+        await asyncio.sleep(0.2)
+    return asyncio.get_running_loop().time()
 
 
-async def test_the_head_timeout_of_a_kept_alive_connection_starts_with_its_next_request(
-    start: Start,
-) -> None:
+async def a_request_then_half_a_head(sock: socket.socket) -> float:
     # After a response, bytes of a next head that never completes are cut off too (uvicorn
     # cancels its keep-alive timer at the first byte and arms nothing).
-    live = await start(http_idle_timeout_s=0.5, http_head_timeout_s=1.0)
+    await hello_kept_alive(sock)
+    began = asyncio.get_running_loop().time()
+    await send(sock, b"GET /hel")
+    return began
+
+
+@pytest.mark.parametrize(
+    ("limits", "prelude", "within_s", "event"),
+    [
+        pytest.param(
+            {"http_head_timeout_s": 0.5}, say_nothing, (0.4, 1.5), "head_timeout", id="silent"
+        ),
+        pytest.param(
+            {"http_idle_timeout_s": 0.5, "http_head_timeout_s": 5},
+            two_requests_then_nothing,
+            (0.2, 1.2),  # 0.5 s after the last response
+            "idle_timeout",
+            id="idle-keep-alive",
+        ),
+        pytest.param(
+            {"http_idle_timeout_s": 0.5, "http_head_timeout_s": 1.0},
+            a_request_then_half_a_head,
+            (0.9, 2.0),
+            "head_timeout",
+            id="half-a-head-after-a-response",
+        ),
+    ],
+)
+async def test_a_connection_gone_quiet_is_closed_without_a_word_at_its_timeout(
+    start: Start,
+    limits: dict[str, float],
+    prelude: Callable[[socket.socket], Awaitable[float]],
+    within_s: tuple[float, float],
+    event: str,
+) -> None:
+    # ``prelude`` returns when the timeout's clock starts
+    live = await start(**limits)
     loop = asyncio.get_running_loop()
-    sock = await open_socket(live.port)
-    try:
-        await loop.sock_sendall(sock, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
-        response = b""
-        while not response.endswith(b"hello"):
-            response += await asyncio.wait_for(loop.sock_recv(sock, 4096), 2)
-        began = loop.time()
-        await loop.sock_sendall(sock, b"GET /hel")
+    async with sockets(live.port, 1) as (sock,):
+        began = await prelude(sock)
         ending = await read_to_end(sock, timeout=4)
-    finally:
-        sock.close()
-    assert 0.9 <= loop.time() - began < 2.0
-    assert ending.data == b""
-    assert live.events == ["head_timeout"]
+        elapsed = loop.time() - began
+    assert ending.data == b""  # nothing (more) was asked: nothing to answer
+    assert not ending.reset
+    assert within_s[0] <= elapsed < within_s[1], elapsed
+    assert live.events == [event]
 
 
 # -- caps ----------------------------------------------------------------------------------
@@ -347,8 +376,7 @@ async def test_the_head_timeout_of_a_kept_alive_connection_starts_with_its_next_
 
 async def test_idle_connections_of_one_address_give_way_beyond_its_cap(start: Start) -> None:
     live = await start(max_http_connections_per_address=5, http_head_timeout_s=30)
-    socks = [await open_socket(live.port) for _ in range(12)]
-    try:
+    async with sockets(live.port, 12) as socks:
         await until(lambda: live.events.count("evicted") == 7)
         assert live.server.http.per_address(FLOODER) == 5
         # The oldest seven were closed (without a word: they had asked nothing), the newest
@@ -363,26 +391,27 @@ async def test_idle_connections_of_one_address_give_way_beyond_its_cap(start: St
         assert await get(live.port, source=OTHER) == (200, b"hello")
         assert await get(live.port, source=FLOODER) == (200, b"hello")
         assert live.server.http.per_address(FLOODER) <= 5
-    finally:
-        for sock in socks:
-            sock.close()
+
+
+@contextlib.asynccontextmanager
+async def all_busy(live: Live, count: int) -> AsyncIterator[None]:
+    """``count`` connections from :data:`FLOODER`, each held by a request to ``/slow``; at the
+    end ``/slow`` is let go and each must get its answer."""
+    async with sockets(live.port, count) as busy:
+        for sock in busy:
+            await send(sock, request_for("/slow"))
+        await until(lambda: len(live.server.http._idle) == 0)
+        yield
+        live.app.release.set()
+        for sock in busy:
+            assert (await read_to_end(sock, timeout=8)).data.endswith(b"done")
 
 
 async def test_at_its_cap_an_address_with_every_connection_busy_gets_429(start: Start) -> None:
     live = await start(max_http_connections_per_address=2)
-    loop = asyncio.get_running_loop()
-    busy = [await open_socket(live.port) for _ in range(2)]
-    try:
-        for sock in busy:
-            await loop.sock_sendall(
-                sock, b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-            )
-        await until(lambda: len(live.server.http._idle) == 0)
-        refused = await open_socket(live.port)
-        try:
+    async with all_busy(live, 2):
+        async with sockets(live.port, 1) as (refused,):
             ending = await read_to_end(refused, timeout=2)
-        finally:
-            refused.close()
         assert ending.status == 429
         assert ending.json == {
             "error": {
@@ -391,12 +420,6 @@ async def test_at_its_cap_an_address_with_every_connection_busy_gets_429(start: 
             }
         }
         assert await get(live.port, source=OTHER) == (200, b"hello")
-        live.app.release.set()
-        for sock in busy:
-            assert (await read_to_end(sock, timeout=8)).data.endswith(b"done")
-    finally:
-        for sock in busy:
-            sock.close()
     assert live.events.count("refused_address") == 1
 
 
@@ -404,8 +427,7 @@ async def test_the_global_cap_keeps_room_for_healthz_by_closing_idle_connections
     start: Start,
 ) -> None:
     live = await start(max_http_connections=6, http_head_timeout_s=30)
-    socks = [await open_socket(live.port) for _ in range(6)]
-    try:
+    async with sockets(live.port, 6) as socks:
         await until(lambda: len(live.server.http) == 6)
         for _ in range(3):
             assert await get(live.port, source=OTHER) == (200, b"hello")
@@ -414,32 +436,16 @@ async def test_the_global_cap_keeps_room_for_healthz_by_closing_idle_connections
         assert live.events == ["evicted"]
         assert (await read_to_end(socks[0], timeout=2)).data == b""
         assert len(live.server.http) == 5
-    finally:
-        for sock in socks:
-            sock.close()
 
 
 async def test_at_the_global_cap_with_every_connection_busy_a_new_one_gets_503(
     start: Start,
 ) -> None:
     live = await start(max_http_connections=2)
-    loop = asyncio.get_running_loop()
-    busy = [await open_socket(live.port) for _ in range(2)]
-    try:
-        for sock in busy:
-            await loop.sock_sendall(
-                sock, b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-            )
-        await until(lambda: len(live.server.http._idle) == 0)
+    async with all_busy(live, 2):
         status, body = await get(live.port, source=OTHER)
         assert status == 503
         assert orjson.loads(body)["error"]["code"] == "unavailable"
-        live.app.release.set()
-        for sock in busy:
-            assert (await read_to_end(sock, timeout=8)).data.endswith(b"done")
-    finally:
-        for sock in busy:
-            sock.close()
     assert await get(live.port, source=OTHER) == (200, b"hello")
     assert live.events.count("refused_full") == 1
 
@@ -452,13 +458,9 @@ async def test_trusted_proxies_are_not_capped_per_address(start: Start) -> None:
         http_head_timeout_s=30,
         trusted_proxies=parse_networks([FLOODER]),
     )
-    socks = [await open_socket(live.port) for _ in range(5)]
-    try:
+    async with sockets(live.port, 5):
         await until(lambda: live.server.http.per_address(FLOODER) == 5)
         assert "evicted" not in live.events
-    finally:
-        for sock in socks:
-            sock.close()
 
 
 async def test_a_websocket_leaves_the_http_count_at_its_upgrade(start: Start) -> None:
@@ -497,13 +499,7 @@ async def test_a_request_the_parser_refuses_gets_400_with_the_json_error_body(
     start: Start, request_bytes: bytes
 ) -> None:
     live = await start()
-    loop = asyncio.get_running_loop()
-    sock = await open_socket(live.port)
-    try:
-        await loop.sock_sendall(sock, request_bytes)
-        ending = await read_to_end(sock, timeout=3)
-    finally:
-        sock.close()
+    ending = await exchange(live.port, request_bytes, timeout=3)
     assert ending.status == 400
     assert not ending.reset
     error = ending.json["error"]
@@ -523,12 +519,8 @@ async def test_a_flood_is_logged_once_per_interval_not_once_per_connection(
 ) -> None:
     live = await start(max_http_connections_per_address=2, http_head_timeout_s=30)
     caplog.set_level(logging.WARNING, logger="livequiz.transport.http")
-    socks = [await open_socket(live.port) for _ in range(30)]
-    try:
+    async with sockets(live.port, 30):
         await until(lambda: live.events.count("evicted") == 28)
-    finally:
-        for sock in socks:
-            sock.close()
     lines = [r for r in caplog.records if r.name == "livequiz.transport.http"]
     assert len(lines) == 1
     assert lines[0].levelno == logging.WARNING
