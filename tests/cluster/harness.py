@@ -82,12 +82,18 @@ async def cluster(
         ) as processes:
             yield processes
     finally:
-        with contextlib.suppress(OSError, asyncpg.PostgresError):
-            connection = await asyncpg.connect(database_url, timeout=5)
-            try:
-                await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            finally:
-                await connection.close()
+        await drop_schema(schema, database_url)
+
+
+async def drop_schema(schema: str, database_url: str = DATABASE_URL) -> None:
+    """Drop a test's schema, with everything in it; quietly if the database is gone (a test's
+    failure is not to be hidden behind one at its end)."""
+    with contextlib.suppress(OSError, asyncpg.PostgresError):
+        connection = await asyncpg.connect(database_url, timeout=5)
+        try:
+            await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await connection.close()
 
 
 @dataclass(frozen=True)

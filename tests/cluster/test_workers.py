@@ -16,11 +16,16 @@ import socket
 import subprocess
 import sys
 
-import asyncpg
 import httpx
 import psutil  # type: ignore[import-untyped]
 
-from tests.cluster.harness import BUS_URL, DATABASE_URL, TIMEOUT_S, require_services
+from tests.cluster.harness import (
+    BUS_URL,
+    DATABASE_URL,
+    TIMEOUT_S,
+    drop_schema,
+    require_services,
+)
 from tests.deploy.processes import _free_port
 
 
@@ -120,12 +125,7 @@ async def test_two_workers_share_one_port_and_a_dead_one_is_restarted() -> None:
         except subprocess.TimeoutExpired:
             supervisor.kill()
             supervisor.wait()
-        with contextlib.suppress(OSError, asyncpg.PostgresError):
-            connection = await asyncpg.connect(DATABASE_URL, timeout=5)
-            try:
-                await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            finally:
-                await connection.close()
+        await drop_schema(schema)
     assert supervisor.stderr is not None
     errors = supervisor.stderr.read().decode(errors="replace")
     supervisor.stderr.close()

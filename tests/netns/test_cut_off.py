@@ -40,7 +40,14 @@ from tests.netns.harness import NetCluster, NetProcess, netns_cluster
 from tests.reliability.checker import QuizHistory, Verdict
 from tests.reliability.client import Client
 from tests.reliability.report import record
-from tests.reliability.workload import at_question, closed, host_until, http_retrying, join
+from tests.reliability.workload import (
+    at_question,
+    closed,
+    host_until,
+    http_retrying,
+    join,
+    results_retrying,
+)
 
 Frame = dict[str, Any]
 
@@ -175,15 +182,7 @@ async def cut_one_quiz(net: NetCluster, rng: random.Random, *, owner: int) -> di
     assert not stale, f"the old owner wrote after the takeover: {stale}"
     assert [e for _, e in journal] == sorted(e for _, e in journal), journal
 
-    report = (
-        await http_retrying(
-            lambda: new_owner.url,
-            "GET",
-            f"/api/quizzes/{quiz_id}/results",
-            200,
-            headers={"authorization": f"Bearer {created['host_token']}"},
-        )
-    ).json()
+    report = await results_retrying(lambda: new_owner.url, quiz_id, created["host_token"])
     states = {name: await everyone[name].state() for name in players}
     verdict = history.check(report, states)
     for client in everyone.values():

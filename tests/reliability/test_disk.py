@@ -46,6 +46,7 @@ from tests.reliability.workload import (
     http_retrying,
     join,
     play_quiz,
+    results_retrying,
 )
 
 PLAYERS = 6
@@ -119,15 +120,7 @@ async def test_a_full_disk_refuses_answers_until_space_returns(tmp_path: Path) -
                     history.record(name, await client.answer(index, 1))
                 await host_until(host, "close", closed(index))
             await host_until(host, "end", lambda s: s["phase"] == "finished")
-            report = (
-                await http_retrying(
-                    base,
-                    "GET",
-                    f"/api/quizzes/{created['quiz_id']}/results",
-                    200,
-                    headers={"authorization": f"Bearer {created['host_token']}"},
-                )
-            ).json()
+            report = await results_retrying(base, created["quiz_id"], created["host_token"])
             states = {name: await client.state() for name, client in players.items()}
             verdict = history.check(report, states)
             await asyncio.gather(*(c.drop() for c in [host, *players.values()]))

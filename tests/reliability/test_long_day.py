@@ -56,6 +56,7 @@ from tests.reliability.workload import (
     http_retrying,
     join,
     play_quiz,
+    results_retrying,
 )
 
 QUIZZES = int(os.environ.get("LIVEQUIZ_LONG_DAY_QUIZZES", "200"))
@@ -323,14 +324,7 @@ async def play_first_quiz(server: ServerProcess, rng: random.Random) -> FirstQui
 
 async def read_results(server: ServerProcess, quiz: FirstQuiz) -> tuple[Any, dict[str, Any]]:
     async def get(token: str) -> Any:
-        response = await http_retrying(
-            lambda: server.url,
-            "GET",
-            f"/api/quizzes/{quiz.quiz_id}/results",
-            200,
-            headers={"authorization": f"Bearer {token}"},
-        )
-        return response.json()
+        return await results_retrying(lambda: server.url, quiz.quiz_id, token)
 
     return await get(quiz.host_token), {n: await get(t) for n, t in quiz.tokens.items()}
 

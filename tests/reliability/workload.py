@@ -70,6 +70,19 @@ async def http_retrying(
         await asyncio.sleep(0.05)
 
 
+async def results_retrying(base_url: Callable[[], str], quiz_id: str, token: str) -> Frame:
+    """The quiz's results as ``token`` may see them (the host's report, a player's own)."""
+    response = await http_retrying(
+        base_url,
+        "GET",
+        f"/api/quizzes/{quiz_id}/results",
+        200,
+        headers={"authorization": f"Bearer {token}"},
+    )
+    results: Frame = response.json()
+    return results
+
+
 async def join(base_url: Callable[[], str], pin: str, nickname: str) -> tuple[str, str]:
     """Join as ``nickname``; returns the nickname and the token. A join stored just before a
     crash whose reply was lost leaves its nickname taken: that player stays in the quiz with no
@@ -200,15 +213,7 @@ async def play_quiz(
         played.questions += 1
     await host_until(host, "end", lambda state: state["phase"] == "finished")
 
-    report = (
-        await http_retrying(
-            base_url,
-            "GET",
-            f"/api/quizzes/{quiz_id}/results",
-            200,
-            headers={"authorization": f"Bearer {created['host_token']}"},
-        )
-    ).json()
+    report = await results_retrying(base_url, quiz_id, created["host_token"])
     # every client comes back (it may have been cut off by the last fault) with a snapshot
     states = dict(
         zip(names, await asyncio.gather(*(clients[n].state() for n in names)), strict=True)
