@@ -1003,6 +1003,46 @@ async def test_joins_past_the_per_address_limit_get_429() -> None:
             assert response.status_code == 201, response.text
 
 
+async def test_a_join_over_budget_is_refused_before_routing_exactly_as_the_api_would() -> None:
+    # Under a join storm most joins are such refusals: the HTTP guard's screen answers them
+    # from the head (livequiz.transport.http_guard); a client cannot tell which answered.
+    limits = ServiceLimits(joins_burst=1, joins_per_second=0.5)
+    async with running_server(service=limits) as srv:
+        quiz = await srv.create_quiz(count=1)
+        pin = quiz["pin"]
+        await srv.join(pin, "Anna")  # the only token: the API takes it
+        service = srv.service
+        asked: list[str] = []
+        allow_join = service.allow_join
+
+        def counted(address: str) -> bool:
+            asked.append(address)
+            return allow_join(address)
+
+        service.allow_join = counted  # type: ignore[method-assign]
+        path = f"/api/quizzes/{pin}/players"
+        async with httpx.AsyncClient(base_url=srv.base_url) as client:  # one kept-alive conn
+            screened = [await client.post(path, json={"nickname": n}) for n in ("Bea", "Cleo")]
+            assert asked == [], "the screen let a join over budget reach the application"
+            # the race the screen leaves to the API: a token there when it looked, then gone
+            service.join_budget_spent = lambda address: False  # type: ignore[method-assign]
+            by_the_api = await client.post(path, json={"nickname": "Dan"})
+            assert len(asked) == 1
+        for response in [*screened, by_the_api]:
+            assert_error(response, 429, "rate_limited")
+            message = response.json()["error"]["message"]
+            assert message == "too many joins from your address; wait a moment"
+            assert response.headers["retry-after"] == "2"  # 1 / 0.5 joins a second
+            assert response.headers["content-type"] == "application/json"
+            assert "date" in response.headers
+            assert response.headers.get("connection") != "close"
+        assert screened[0].content == by_the_api.content
+        assert sorted(screened[0].headers) == sorted(by_the_api.headers)
+        assert await srv.metric("livequiz_errors_total", code="rate_limited") == 3
+        state = await srv.http.get(f"/api/quizzes/{pin}")
+        assert state.json()["players"] == 1  # Anna only: nobody refused got in
+
+
 async def test_a_refused_join_still_counts_against_the_limit() -> None:
     # Scanning PINs must cost the same as joining: an unknown PIN spends a join too.
     async with running_server(service=ServiceLimits(joins_burst=2, joins_per_second=0.1)) as srv:

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import random
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from livequiz.domain.errors import ErrorCode, Rejected
 from livequiz.domain.nicknames import NicknamePolicy
@@ -167,3 +171,58 @@ def test_look_alike_nicknames_have_one_skeleton(one: str, other: str) -> None:
 def test_different_names_stay_different(one: str, other: str) -> None:
     # Digits stay apart from letters, and accents count.
     assert nickname_skeleton(one) != nickname_skeleton(other)
+
+
+# ------------------------------------------------- the compiled word set (a storm's hot path)
+
+_SWAP_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789@$*' "
+
+
+def _slow_and_fast() -> tuple[Any, Any]:
+    """better-profanity as it ships (the list scan) and ours (the compiled set), same words."""
+    from better_profanity import Profanity
+
+    from livequiz.moderation import CompiledWordset, _filter
+
+    fast = _filter()
+    assert isinstance(fast.CENSOR_WORDSET, CompiledWordset)
+    slow = Profanity()
+    slow.load_censor_words()
+    assert isinstance(slow.CENSOR_WORDSET, list)
+    return slow, fast
+
+
+def test_the_compiled_word_set_agrees_with_the_list_on_every_word_and_its_swaps() -> None:
+    slow, fast = _slow_and_fast()
+    rng = random.Random(7)
+    words = slow.CENSOR_WORDSET
+    assert len(words) > 800
+    tokens: list[str] = []
+    for word in words:
+        plain = str(word)
+        tokens += [plain, plain[:-1], plain + "s", "x" + plain, plain.upper().lower()]
+        # each place swapped for one of its allowed swaps, and for one it does not allow
+        tokens.append("".join(rng.choice(places) for places in word._char_combos))
+        place = rng.randrange(len(plain))
+        tokens.append(plain[:place] + rng.choice(_SWAP_ALPHABET) + plain[place + 1 :])
+    tokens += ["", " ", "a", "*", "****", "@$$", "5h1t", "b1tch", "a55"]
+    disagree = [t for t in tokens if (t in words) != (t in fast.CENSOR_WORDSET)]
+    assert disagree == []
+    # not a test that cannot fail: the list holds real words and some tokens are on it
+    assert sum(t in fast.CENSOR_WORDSET for t in tokens) > len(words)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=_SWAP_ALPHABET + "ßéШ-_.", max_size=24))
+def test_the_compiled_filter_censors_any_text_as_the_library_does(text: str) -> None:
+    slow, fast = _slow_and_fast()
+    assert fast.censor(text) == slow.censor(text)
+
+
+def test_the_hostile_and_ordinary_lists_get_the_same_verdicts_as_with_the_list_scan() -> None:
+    slow, fast = _slow_and_fast()
+    data = Path(__file__).parent / "data" / "nicknames"
+    for name in ("hostile.txt", "ordinary.txt"):
+        for line in (data / name).read_text(encoding="utf-8").splitlines():
+            for reading in nickname_variants(line):
+                assert fast.contains_profanity(reading) == slow.contains_profanity(reading), line

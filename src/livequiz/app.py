@@ -22,7 +22,7 @@ from livequiz.adapters.sqlite import SqliteJournal, Synchronous
 from livequiz.auth import TokenSigner, load_or_create_key
 from livequiz.domain.nicknames import NicknamePolicy
 from livequiz.gateway import Gateway
-from livequiz.http_api import build_api
+from livequiz.http_api import build_api, join_screen
 from livequiz.moderation import is_profane_nickname, nickname_skeleton
 from livequiz.observability import Metrics
 from livequiz.ports import Bus, Records
@@ -131,8 +131,10 @@ class LiveQuizServer:
             port=config.port,
             reuse_port=config.reuse_port,
             on_http_event=lambda reason: self.metrics.http_closed.labels(reason).inc(),
+            http_screen=join_screen(self.service),
         )
         self.metrics.http_connections.set_function(lambda: len(self.transport.http))
+        self.metrics.http_requests_waiting.set_function(lambda: self.transport.http.waiting)
 
     @classmethod
     async def open(cls, config: ServerConfig) -> LiveQuizServer:

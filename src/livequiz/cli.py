@@ -333,6 +333,13 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
         "replaces the oldest idle one, 503 if all are busy",
     )
     parser.add_argument(
+        "--http-requests-per-turn",
+        type=int,
+        default=8,
+        help="HTTP requests and WebSocket handshakes begun per turn of the event loop, the "
+        "rest in the next turns, so bursts do not hold players' answers (0: no bound)",
+    )
+    parser.add_argument(
         "--database",
         default=os.environ.get("LIVEQUIZ_DATABASE_URL"),
         metavar="URL",
@@ -435,6 +442,7 @@ def _server_config(args: argparse.Namespace) -> Any:
             http_idle_timeout_s=args.http_idle_timeout_s,
             max_http_connections_per_address=args.max_http_connections_per_address,
             max_http_connections=args.max_http_connections,
+            http_requests_per_turn=args.http_requests_per_turn,
         )
     except ValueError as error:
         raise UsageError(f"--http-*: {error}") from None

@@ -17,6 +17,7 @@ import functools
 import io
 import logging
 import math
+import re
 import unicodedata
 from collections.abc import AsyncGenerator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +43,7 @@ from livequiz.moderation import is_unfit_question_text
 from livequiz.openapi import OPENAPI
 from livequiz.ports import Flag, StorageUnavailable, UnknownQuiz
 from livequiz.service import QuizService
+from livequiz.transport.http_guard import Refusal, Screen
 from livequiz.vocabulary import (
     Deck,
     QuestionKind,
@@ -171,6 +173,36 @@ def word_list_error(error: WordListError) -> ApiError:
             "error_count": error.total,
         },
     )
+
+
+_JOIN_PATH = re.compile(r"/api/quizzes/[^/]+/players")
+
+
+_JOINS_RATE_LIMITED = "too many joins from your address; wait a moment"
+
+
+def _join_retry_after(service: QuizService) -> dict[str, str]:
+    return {"retry-after": str(max(1, math.ceil(1 / service.limits.joins_per_second)))}
+
+
+def join_screen(service: QuizService) -> Screen:
+    """The HTTP guard's screen: a join over its address's budget is answered 429 from the
+    request head, before routing, exactly as :func:`build_api`'s join would answer it (under a
+    join storm most requests are such refusals). Everything else goes to the application,
+    which checks the budget again (and takes the token)."""
+
+    def screen(method: str, path: str, address: str) -> Refusal | None:
+        if (
+            method == "POST"
+            and service.ready
+            and _JOIN_PATH.fullmatch(path)
+            and service.join_budget_spent(address)
+        ):
+            service.metrics.errors.labels("rate_limited").inc()  # as the API's own refusal
+            return 429, "rate_limited", _JOINS_RATE_LIMITED, _join_retry_after(service)
+        return None
+
+    return screen
 
 
 def build_api(service: QuizService, deck: Deck) -> Starlette:
@@ -325,13 +357,7 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
         pin = request.path_params["pin"]
         address = request.client.host if request.client else "unknown"
         if not service.allow_join(address):
-            wait = max(1, math.ceil(1 / service.limits.joins_per_second))
-            raise ApiError(
-                429,
-                "rate_limited",
-                "too many joins from your address; wait a moment",
-                {"retry-after": str(wait)},
-            )
+            raise ApiError(429, "rate_limited", _JOINS_RATE_LIMITED, _join_retry_after(service))
         body = await _read_json(request)
         nickname = body.get("nickname")
         if not isinstance(nickname, str):

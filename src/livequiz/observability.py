@@ -123,6 +123,12 @@ class Metrics:
         self.http_connections = Gauge(
             "livequiz_http_connections", "Open plain HTTP connections (not WebSocket)", registry=r
         )
+        self.http_requests_waiting = Gauge(
+            "livequiz_http_requests_waiting",
+            "HTTP requests with a complete head waiting for a turn of the event loop to begin "
+            "(at most http_requests_per_turn begin per turn)",
+            registry=r,
+        )
         self.errors = Counter(
             "livequiz_errors", "Errors sent to clients, by code", ["code"], registry=r
         )

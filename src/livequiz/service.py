@@ -348,6 +348,16 @@ class QuizService:
     def _random_pin() -> str:
         return f"{secrets.randbelow(9 * 10 ** (PIN_DIGITS - 1)) + 10 ** (PIN_DIGITS - 1)}"
 
+    def join_budget_spent(self, address: str) -> bool:
+        """Whether :meth:`allow_join` would refuse ``address`` now, without taking a token:
+        the HTTP guard's screen answers such joins before routing (transport.http_guard)."""
+        bucket = self._join_buckets.get(address)
+        if bucket is None:
+            return False
+        tokens, last = bucket
+        refill = (time.monotonic() - last) * self.limits.joins_per_second
+        return min(float(self.limits.joins_burst), tokens + refill) < 1.0
+
     def allow_join(self, address: str) -> bool:
         """Per-address token bucket for joins: a classroom burst, then a steady rate."""
         now = time.monotonic()

@@ -564,6 +564,8 @@ def test_livequiz_serve_sets_every_guard_limit_and_refuses_a_bad_origin() -> Non
         "7",
         "--max-http-connections",
         "70",
+        "--http-requests-per-turn",
+        "3",
         "--origin",
         "HTTPS://Quiz.Example:443/",
     )
@@ -574,7 +576,10 @@ def test_livequiz_serve_sets_every_guard_limit_and_refuses_a_bad_origin() -> Non
         transport.http_body_timeout_s,
         transport.max_http_connections_per_address,
         transport.max_http_connections,
-    ) == (2.5, 1.0, 4.0, 7, 70)
+        transport.http_requests_per_turn,
+    ) == (2.5, 1.0, 4.0, 7, 70, 3)
+    with pytest.raises(UsageError, match="http_requests_per_turn must be >= 0"):
+        config("--http-requests-per-turn", "-1")
     assert limits.origins == frozenset({"https://quiz.example"})  # type: ignore[attr-defined]
     with pytest.raises(UsageError, match="not an origin"):
         config("--origin", "https://quiz.example/play")

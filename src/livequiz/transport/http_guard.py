@@ -24,6 +24,19 @@ descriptors: ``/healthz`` failed for everyone until they left. So every plain HT
   global one). So a flood cannot lock out ``/healthz`` or an honest client: each new
   connection pushes out the flood's oldest.
 
+Two more things keep HTTP work from crowding out the players' WebSocket messages on the one
+event loop (a join storm's burst made honest answers wait ~150 ms for their ack):
+
+* at most :attr:`TransportLimits.http_requests_per_turn` requests **begin per turn of the event
+  loop**; the rest wait, in order of arrival, for the next turn, after the loop has polled
+  every socket again. Nothing is refused and throughput is the same; a burst is spread over
+  turns instead of held in one;
+* a **screen** given by the application (``HttpGuard(screen=)``) answers a request it already
+  knows the answer to, a join over its address's budget (429), from the head alone, before any
+  routing: under a storm most requests are such refusals, and each then costs a few
+  microseconds instead of a trip through the framework. Not for trusted proxies' connections
+  (the client behind one is known only to the application, from its header).
+
 WebSocket connections leave this count at the upgrade; they have caps of their own
 (:attr:`TransportLimits.max_connections`, the gateway's per-address cap).
 
@@ -42,15 +55,22 @@ uvicorn's own, repeated to get the parser's reason for a 400.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Final
 
 import httptools
 import orjson
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn._types import ASGI3Application
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
 from livequiz.transport.websocket import TransportLimits
 
@@ -59,6 +79,8 @@ __all__ = [
     "WARNING_INTERVAL_S",
     "GuardedHttpProtocol",
     "HttpGuard",
+    "Refusal",
+    "Screen",
     "ThrottledWarning",
 ]
 
@@ -92,6 +114,14 @@ _WHY: Final = {
     REFUSED_FULL: "refused an HTTP connection: the server has its maximum, all busy",
     MALFORMED: "refused a malformed HTTP request",
 }
+
+
+#: What a screen answers a request with, without the application: status, error code,
+#: message and extra headers (the API's JSON error body is built from them).
+Refusal = tuple[int, str, str, Mapping[str, str]]
+#: ``screen(method, path, address)``: a :data:`Refusal` for a request the application would
+#: refuse anyway, known from its head and the client's address alone; else ``None``.
+Screen = Callable[[str, str, str], Refusal | None]
 
 
 class ThrottledWarning:
@@ -133,10 +163,20 @@ class HttpGuard:
     """
 
     def __init__(
-        self, limits: TransportLimits, on_event: Callable[[str], None] | None = None
+        self,
+        limits: TransportLimits,
+        on_event: Callable[[str], None] | None = None,
+        *,
+        screen: Screen | None = None,
     ) -> None:
         self.limits = limits
         self._on_event = on_event
+        self.screen = screen
+        #: Requests whose head is complete, waiting for a turn with room to begin (each a
+        #: callable that begins it and says whether it did: its client may have gone).
+        self._waiting: deque[Callable[[], bool]] = deque()
+        self._begun_this_turn = 0
+        self._turn_scheduled = False
         self._warning = ThrottledWarning(logger)
         self._open: set[GuardedHttpProtocol] = set()
         self._per_address: dict[str, int] = {}
@@ -151,6 +191,39 @@ class HttpGuard:
 
     def per_address(self, address: str) -> int:
         return self._per_address.get(address, 0)
+
+    @property
+    def waiting(self) -> int:
+        """Requests with a complete head waiting for a turn of the loop to begin."""
+        return len(self._waiting)
+
+    def begin(self, start: Callable[[], bool]) -> None:
+        """Begin a request now if this turn of the loop has room, else when one has."""
+        budget = self.limits.http_requests_per_turn
+        if budget == 0:
+            start()
+            return
+        if self._waiting or self._begun_this_turn >= budget:
+            self._waiting.append(start)
+        elif start():
+            self._begun_this_turn += 1
+        self._schedule_turn()
+
+    def _schedule_turn(self) -> None:
+        if not self._turn_scheduled:
+            self._turn_scheduled = True
+            # call_soon runs in the loop's next turn, after it has polled the sockets again.
+            asyncio.get_running_loop().call_soon(self._next_turn)
+
+    def _next_turn(self) -> None:
+        self._turn_scheduled = False
+        self._begun_this_turn = 0
+        budget = self.limits.http_requests_per_turn
+        while self._waiting and self._begun_this_turn < budget:
+            if self._waiting.popleft()():
+                self._begun_this_turn += 1
+        if self._waiting or self._begun_this_turn:
+            self._schedule_turn()
 
     def protocol_class(self) -> type[GuardedHttpProtocol]:
         """The protocol class bound to this guard, to pass as ``uvicorn.Config(http=)``."""
@@ -230,15 +303,32 @@ class HttpGuard:
         conn.transport.close()
 
 
-def _error_response(status: int, code: str, message: str) -> bytes:
-    """A whole HTTP/1.1 response with the API's error body, closing the connection."""
+def _error_response(
+    status: int,
+    code: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    close: bool = True,
+    default_headers: list[tuple[bytes, bytes]] | None = None,
+) -> bytes:
+    """A whole HTTP/1.1 response with the API's error body, closing the connection unless
+    ``close`` is false; with uvicorn's ``default_headers`` (``date``, ``server``) first, as
+    the application's responses have them."""
     body = orjson.dumps({"error": {"code": code, "message": message}})
+    extra = b"".join(
+        b"%s: %s\r\n" % (name.encode("latin-1"), value.encode("latin-1"))
+        for name, value in (headers or {}).items()
+    )
+    defaults = b"".join(b"%s: %s\r\n" % pair for pair in default_headers or ())
     return b"".join(
         (
             STATUS_LINE[status],
+            defaults,
             b"content-type: application/json\r\n",
             b"content-length: %d\r\n" % len(body),
-            b"connection: close\r\n\r\n",
+            extra,
+            b"connection: close\r\n\r\n" if close else b"\r\n",
             body,
         )
     )
@@ -260,6 +350,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._busy = False  # a request's head is complete and its response not yet sent
         self._head_started = False  # a byte of the next head has arrived (its clock runs)
         self._lingering = False  # an error response went out; the rest is read and dropped
+        self._screened = False  # the screen answered this request; its body is dropped
 
     # -- connection callbacks ----------------------------------------------------------------
 
@@ -281,10 +372,18 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         guard.report(refusal, self.guard_address)
         if refusal == REFUSED_ADDRESS:
             response = _error_response(
-                429, "rate_limited", "too many connections from your address; try again later"
+                429,
+                "rate_limited",
+                "too many connections from your address; try again later",
+                default_headers=self.server_state.default_headers,
             )
         else:
-            response = _error_response(503, "unavailable", "server full, try again later")
+            response = _error_response(
+                503,
+                "unavailable",
+                "server full, try again later",
+                default_headers=self.server_state.default_headers,
+            )
         # Not lingering here: under a flood the descriptor must be freed at once.
         transport.write(response)
         transport.close()
@@ -326,6 +425,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm()
         self._head_started = False
+        if self._screen():
+            return
         self._busy = True
         self._guard.set_busy(self, True)
         super().on_headers_complete()
@@ -333,9 +434,31 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if not self.transport.is_closing() and not upgrading:
             self._arm(self._guard.limits.http_body_timeout_s, self._body_timeout)
 
+    def on_body(self, body: bytes) -> None:
+        if not (self._lingering or self._screened):  # no request to feed: dropped
+            super().on_body(body)
+
     def on_message_complete(self) -> None:
+        if self._lingering:
+            return
         self._disarm()  # the whole body is here: the application has it, however slow it is
+        if self._screened:  # answered already: the connection is idle, ready for the next
+            self._screened = False
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self._guard.limits.http_idle_timeout_s, self.timeout_keep_alive_handler
+            )
+            return
         super().on_message_complete()
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        """Begin the request when a turn of the loop has room (:meth:`HttpGuard.begin`)."""
+        self._guard.begin(functools.partial(self._begin, cycle, app))
+
+    def _begin(self, cycle: RequestResponseCycle, app: ASGI3Application) -> bool:
+        if cycle.disconnected or self.transport.is_closing():
+            return False  # its client went while it waited: nothing to do
+        super()._start_asgi_task(cycle, app)
+        return True
 
     def on_response_complete(self) -> None:
         if not self._lingering:  # answered (a 413 before the body's end): no body timeout
@@ -355,15 +478,68 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().timeout_keep_alive_handler()
 
     def handle_websocket_upgrade(self) -> None:
-        """From here on a WebSocket: its own timeouts and caps apply, not ours."""
+        """From here on a WebSocket: its own timeouts and caps apply, not ours.
+
+        The handshake (the origin and per-address checks, the 101) begins like a request, a
+        few per turn of the loop (:meth:`HttpGuard.begin`): a thousand upgrades at once from
+        one address held every answer ~25 ms behind them. Nothing more is read until then.
+        """
         self._disarm()
         self._guard.release(self)
+        self.transport.pause_reading()
+        self._guard.begin(self._upgrade)
+
+    def _upgrade(self) -> bool:
+        transport = self.transport
+        if transport.is_closing():
+            return False  # its client went while it waited
         super().handle_websocket_upgrade()
+        if not transport.is_closing():
+            transport.resume_reading()
+        return True
 
     def send_400_response(self, msg: str) -> None:  # pragma: no cover - data_received answers
         self._fail(400, "malformed_request", "malformed HTTP request")
 
     # -- internals -----------------------------------------------------------------------------
+
+    def _screen(self) -> bool:
+        """Let the guard's screen answer the request whose head is complete; whether it did.
+
+        Only when no earlier request of the connection is still being answered (responses go
+        out in order). The connection stays open for the next request unless the client asked
+        to close it; the body, if any, is read and dropped, within the body timeout.
+        """
+        screen = self._guard.screen
+        if (
+            screen is None
+            or self.guard_exempt
+            or self.parser.should_upgrade()
+            or not (self.cycle is None or self.cycle.response_complete)
+        ):
+            return False
+        method = self.parser.get_method().decode("ascii", "replace")
+        path = httptools.parse_url(self.url).path.decode("ascii", "replace")
+        refusal = screen(method, path, self.guard_address)
+        if refusal is None:
+            return False
+        if not self.parser.should_keep_alive():
+            self._fail(*refusal)
+            return True
+        self._screened = True
+        self.transport.write(
+            _error_response(
+                *refusal, close=False, default_headers=self.server_state.default_headers
+            )
+        )
+        self._arm(self._guard.limits.http_body_timeout_s, self._screened_body_timeout)
+        return True
+
+    def _screened_body_timeout(self) -> None:
+        self._guard_timer = None
+        if not self.transport.is_closing():
+            self._guard.report(BODY_TIMEOUT, self.guard_address)
+            self.transport.close()
 
     def _head_timeout(self) -> None:
         """Close without an answer, as nginx does: a head this late is a flood's or a dead
@@ -384,7 +560,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._guard.report(BODY_TIMEOUT, self.guard_address)
         self._fail(408, "request_timeout", "the request body did not arrive in time; send it again")
 
-    def _fail(self, status: int, code: str, message: str) -> None:
+    def _fail(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         """Answer with the JSON error body and end the connection without a reset.
 
         As for WebSocket close frames (``websocket._half_close``): closing with unread input
@@ -403,7 +581,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         transport = self.transport
         if transport.is_closing():
             return
-        transport.write(_error_response(status, code, message))
+        transport.write(
+            _error_response(
+                status, code, message, headers, default_headers=self.server_state.default_headers
+            )
+        )
         if transport.can_write_eof():
             transport.write_eof()
             self._arm(self._guard.limits.close_timeout_s, transport.abort)

@@ -21,7 +21,7 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
-from livequiz.transport.http_guard import HttpGuard
+from livequiz.transport.http_guard import HttpGuard, Screen
 from livequiz.transport.proxy import TrustedProxyHeaders
 from livequiz.transport.websocket import ConnectionHandler, TransportLimits, WebSocketServer
 
@@ -132,13 +132,15 @@ class TransportServer:
         *,
         reuse_port: bool = False,
         on_http_event: Callable[[str], None] | None = None,
+        http_screen: Screen | None = None,
         **config_overrides: Any,
     ) -> None:
         self.websockets = WebSocketServer(handler, limits)
         #: Plain HTTP connections under guard; ``on_http_event(reason)`` is called for each
         #: one closed or refused by it (``head_timeout``, ``idle_timeout``, ``evicted``,
-        #: ``refused_address``, ``refused_full``, ``malformed``), for a metric.
-        self.http = HttpGuard(self.websockets.limits, on_http_event)
+        #: ``refused_address``, ``refused_full``, ``malformed``), for a metric;
+        #: ``http_screen`` answers requests the application would refuse from their head.
+        self.http = HttpGuard(self.websockets.limits, on_http_event, screen=http_screen)
         self.config = build_config(
             app, self.websockets, host, port, http_guard=self.http, **config_overrides
         )

@@ -238,6 +238,13 @@ class TransportLimits:
     # room for storage, the bus and logs: a flood can no longer exhaust descriptors (~21,000
     # idle sockets did) and make accept() fail for /healthz and honest players.
     max_http_connections: int = 4096
+    # HTTP requests and WebSocket handshakes begun per turn of the event loop; the rest wait,
+    # in order of arrival, for the next turn, after the loop has polled every socket again.
+    # One event loop serves everyone, so a turn that begins 500 requests at once (a join
+    # storm's burst over many connections: each ~0.3 ms of routing and JSON) holds every
+    # WebSocket answer behind it for ~150 ms; 8 a turn keep a turn's HTTP work near 2 ms and
+    # lose no throughput (the loop turns as fast as there is work). 0: no bound.
+    http_requests_per_turn: int = 8
 
     def __post_init__(self) -> None:
         if self.origins is not None:
@@ -256,6 +263,8 @@ class TransportLimits:
             raise ValueError("max_connections must be >= 0")
         if self.max_http_connections_per_address < 1 or self.max_http_connections < 1:
             raise ValueError("max_http_connections and its per-address cap must be >= 1")
+        if self.http_requests_per_turn < 0:
+            raise ValueError("http_requests_per_turn must be >= 0 (0: no bound)")
         if not isinstance(self.trusted_proxies, tuple) or not all(
             isinstance(network, IPv4Network | IPv6Network) for network in self.trusted_proxies
         ):

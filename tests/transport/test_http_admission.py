@@ -1,0 +1,344 @@
+"""How the HTTP guard admits requests (livequiz.transport.http_guard): a few begin per turn of
+the event loop, and a screen answers what the application would refuse, from the head alone.
+
+Both keep HTTP work from crowding out WebSocket messages on the one event loop (a join storm
+held honest answers ~150 ms behind its bursts). Over real sockets, like test_http_guard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import orjson
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from livequiz.transport import HandshakeRequest, Rejection, TransportLimits
+from livequiz.transport.http_guard import HttpGuard, Refusal
+from livequiz.transport.server import TransportServer
+from tests.transport.test_http_guard import (
+    FLOODER,
+    OTHER,
+    EchoHandler,
+    open_socket,
+    read_to_end,
+    still_open,
+)
+
+REFUSAL: Refusal = (429, "rate_limited", "too many from your address", {"retry-after": "3"})
+
+
+class TurnCounter:
+    """Counts the turns of the running event loop: a callback that schedules itself again
+    runs once per turn (``call_soon`` runs in the next one)."""
+
+    def __init__(self) -> None:
+        self.turn = 0
+        self._stopped = False
+
+    def start(self) -> None:
+        asyncio.get_running_loop().call_soon(self._tick)
+
+    def stop(self) -> None:
+        self._stopped = True
+
+    def _tick(self) -> None:
+        if not self._stopped:
+            self.turn += 1
+            asyncio.get_running_loop().call_soon(self._tick)
+
+
+class App:
+    """``/hello`` notes the loop turn its handler began in; ``/refuse`` would answer 200 if it
+    were ever reached (the screen refuses it first)."""
+
+    def __init__(self, turns: TurnCounter) -> None:
+        self.turns = turns
+        self.began: list[int] = []
+        self.reached_refuse = 0
+
+    def build(self) -> Starlette:
+        async def hello(request: Request) -> PlainTextResponse:
+            self.began.append(self.turns.turn)
+            return PlainTextResponse("hello")
+
+        async def refuse(request: Request) -> PlainTextResponse:
+            self.reached_refuse += 1
+            return PlainTextResponse("reached")
+
+        return Starlette(
+            routes=[Route("/hello", hello), Route("/refuse", refuse, methods=["POST"])]
+        )
+
+
+def screen(method: str, path: str, address: str) -> Refusal | None:
+    return REFUSAL if method == "POST" and path == "/refuse" and address == FLOODER else None
+
+
+Start = Callable[..., Awaitable[tuple[TransportServer, App]]]
+
+
+@pytest.fixture
+async def start() -> AsyncIterator[Start]:
+    started: list[tuple[TransportServer, asyncio.Task[None], TurnCounter]] = []
+
+    async def _start(**limits: object) -> tuple[TransportServer, App]:
+        turns = TurnCounter()
+        app = App(turns)
+        server = TransportServer(
+            app.build(),
+            EchoHandler(),
+            TransportLimits(**limits),  # type: ignore[arg-type]
+            host="0.0.0.0",
+            port=0,
+            http_screen=screen,
+        )
+        ready = asyncio.Event()
+        task = asyncio.create_task(server.serve(ready))
+        await asyncio.wait_for(ready.wait(), 5)
+        turns.start()
+        started.append((server, task, turns))
+        return server, app
+
+    yield _start
+    for server, task, turns in started:
+        turns.stop()
+        server.request_exit()
+        await asyncio.wait_for(task, 10)
+
+
+async def read_response(sock_recv: Callable[[], Awaitable[bytes]], buffer: bytearray) -> bytes:
+    """One whole response (head and a Content-Length body) off a kept-alive connection."""
+    while b"\r\n\r\n" not in buffer:
+        chunk = await asyncio.wait_for(sock_recv(), 5)
+        assert chunk, f"the server closed the connection; read {bytes(buffer)!r}"
+        buffer += chunk
+    head, _, _ = bytes(buffer).partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    whole = len(head) + 4 + length
+    while len(buffer) < whole:
+        buffer += await asyncio.wait_for(sock_recv(), 5)
+    response = bytes(buffer[:whole])
+    del buffer[:whole]
+    return response
+
+
+# -- the screen ----------------------------------------------------------------------------
+
+
+async def test_the_screen_answers_from_the_head_and_the_connection_serves_the_next_request(
+    start: Start,
+) -> None:
+    server, app = await start()
+    loop = asyncio.get_running_loop()
+    sock = await open_socket(server.port, FLOODER)
+    buffer = bytearray()
+    try:
+        body = b'{"nickname": "Mia"}'
+        # the refused request and the next one in one write: the body is dropped, the next
+        # request is read and answered on the same connection
+        await loop.sock_sendall(
+            sock,
+            b"POST /refuse HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s"
+            % (len(body), body)
+            + b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+        )
+        refused = await read_response(lambda: loop.sock_recv(sock, 65536), buffer)
+        served = await read_response(lambda: loop.sock_recv(sock, 65536), buffer)
+        assert await still_open(sock), "a refused request must not end a kept-alive connection"
+    finally:
+        sock.close()
+    head, _, payload = refused.partition(b"\r\n\r\n")
+    lines = head.lower().split(b"\r\n")
+    assert lines[0] == b"http/1.1 429 too many requests"
+    assert b"retry-after: 3" in lines
+    assert b"content-type: application/json" in lines
+    assert b"connection: close" not in lines
+    assert orjson.loads(payload) == {
+        "error": {"code": "rate_limited", "message": "too many from your address"}
+    }
+    assert served.startswith(b"HTTP/1.1 200")
+    assert served.endswith(b"hello")
+    assert app.reached_refuse == 0, "the application saw a request the screen answered"
+
+
+async def test_the_screen_lets_other_addresses_through_and_closes_when_asked(
+    start: Start,
+) -> None:
+    server, app = await start()
+    loop = asyncio.get_running_loop()
+    other = await open_socket(server.port, OTHER)
+    try:
+        await loop.sock_sendall(
+            other,
+            b"POST /refuse HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )
+        ending = await read_to_end(other)
+    finally:
+        other.close()
+    assert ending.status == 200
+    assert ending.data.endswith(b"reached")
+    assert app.reached_refuse == 1
+    # a client that asked to close gets the refusal, then the server's FIN (no reset)
+    closing = await open_socket(server.port, FLOODER)
+    try:
+        await loop.sock_sendall(
+            closing,
+            b"POST /refuse HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )
+        ending = await read_to_end(closing)
+    finally:
+        closing.close()
+    assert ending.status == 429
+    assert not ending.reset
+    assert ending.json["error"] == {"code": "rate_limited", "message": "too many from your address"}
+    assert app.reached_refuse == 1
+
+
+async def test_a_screened_request_whose_body_never_comes_is_closed_at_the_body_timeout(
+    start: Start,
+) -> None:
+    server, app = await start(http_body_timeout_s=0.5)
+    loop = asyncio.get_running_loop()
+    sock = await open_socket(server.port, FLOODER)
+    try:
+        await loop.sock_sendall(
+            sock, b"POST /refuse HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab"
+        )
+        ending = await read_to_end(sock, timeout=3)
+    finally:
+        sock.close()
+    assert ending.status == 429  # answered at once from the head
+    assert 0.3 <= ending.after_s <= 2.0, ending.after_s  # then closed at the body timeout
+    assert app.reached_refuse == 0
+
+
+# -- a few requests begin per turn ---------------------------------------------------------
+
+
+async def burst(port: int, count: int) -> list[bytes]:
+    """``count`` requests for /hello on as many connections, written at once."""
+    loop = asyncio.get_running_loop()
+    socks = [await open_socket(port, OTHER) for _ in range(count)]
+    try:
+        for sock in socks:
+            await loop.sock_sendall(
+                sock, b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+        endings = await asyncio.gather(*(read_to_end(sock) for sock in socks))
+    finally:
+        for sock in socks:
+            sock.close()
+    return [ending.data for ending in endings]
+
+
+@pytest.mark.parametrize("per_turn", [1, 3])
+async def test_a_burst_of_requests_begins_a_few_per_turn_and_every_one_is_answered(
+    start: Start, per_turn: int
+) -> None:
+    server, app = await start(http_requests_per_turn=per_turn)
+    answers = await burst(server.port, 40)
+    assert all(a.startswith(b"HTTP/1.1 200") and a.endswith(b"hello") for a in answers)
+    assert len(app.began) == 40
+    most_in_one_turn = max(Counter(app.began).values())
+    assert most_in_one_turn <= per_turn, Counter(app.began)
+    assert server.http.waiting == 0
+
+
+async def test_without_a_bound_a_burst_begins_in_one_turn(start: Start) -> None:
+    # What the bound prevents (and proof that the turn count above can see it).
+    server, app = await start(http_requests_per_turn=0)
+    answers = await burst(server.port, 40)
+    assert all(a.endswith(b"hello") for a in answers)
+    assert max(Counter(app.began).values()) > 3, Counter(app.began)
+
+
+async def test_a_waiting_request_whose_client_went_takes_no_turn() -> None:
+    guard = HttpGuard(TransportLimits(http_requests_per_turn=2))
+    begun: list[tuple[str, int]] = []
+    turns = TurnCounter()
+    turns.start()
+
+    def request(name: str, client_there: bool = True) -> Callable[[], bool]:
+        def begin() -> bool:
+            if client_there:
+                begun.append((name, turns.turn))
+            return client_there
+
+        return begin
+
+    for name in "ab":
+        guard.begin(request(name))
+    guard.begin(request("gone", client_there=False))
+    for name in "cde":
+        guard.begin(request(name))
+    assert guard.waiting == 4
+    for _ in range(5):
+        await asyncio.sleep(0)
+    turns.stop()
+    names = [name for name, _ in begun]
+    assert names == ["a", "b", "c", "d", "e"]  # in order of arrival, the gone one skipped
+    per_turn = Counter(turn for _, turn in begun)
+    assert sorted(per_turn.values()) == [1, 2, 2]  # c and d share the turn "gone" did not use
+    assert guard.waiting == 0
+
+
+class TurnNotingHandler(EchoHandler):
+    """Notes the loop turn of each handshake it is asked to accept."""
+
+    def __init__(self, turns: TurnCounter) -> None:
+        self.turns = turns
+        self.accepted: list[int] = []
+
+    def accept(self, request: HandshakeRequest) -> Rejection | None:
+        self.accepted.append(self.turns.turn)
+        return None
+
+
+@pytest.mark.parametrize("per_turn", [1, 0])
+async def test_websocket_handshakes_begin_a_few_per_turn_and_every_one_opens(per_turn: int) -> None:
+    turns = TurnCounter()
+    handler = TurnNotingHandler(turns)
+    server = TransportServer(
+        App(turns).build(),
+        handler,
+        TransportLimits(http_requests_per_turn=per_turn),
+        host="0.0.0.0",
+        port=0,
+    )
+    ready = asyncio.Event()
+    task = asyncio.create_task(server.serve(ready))
+    await asyncio.wait_for(ready.wait(), 5)
+    turns.start()
+    loop = asyncio.get_running_loop()
+    socks = [await open_socket(server.port, OTHER) for _ in range(30)]
+    try:
+        upgrade = (
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        for sock in socks:
+            await loop.sock_sendall(sock, upgrade)
+        heads = [await asyncio.wait_for(loop.sock_recv(sock, 4096), 5) for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+        turns.stop()
+        server.request_exit()
+        await asyncio.wait_for(task, 10)
+    assert all(head.startswith(b"HTTP/1.1 101") for head in heads), heads[:2]
+    most_in_one_turn = max(Counter(handler.accepted).values())
+    if per_turn:
+        assert most_in_one_turn <= per_turn, Counter(handler.accepted)
+    else:  # without a bound they all go in a turn or two: the count above can see it
+        assert most_in_one_turn > 3, Counter(handler.accepted)
