@@ -1,0 +1,437 @@
+"""QuizOwner's trust in its leases: a lease it may have lost, and one it lost.
+
+Two "processes" run in the test's event loop, each a :class:`~livequiz.store.QuizStore` and a
+started :class:`~livequiz.owner.QuizOwner` with a bus of its own (a ``LocalBus`` takes one
+responder per subject, as one NATS connection does, and the old owner serves the quiz until it
+hears it lost it: two processes are two connections), over one storage: the
+embedded backend shared between them (``EmbeddedRecords.sharing``), and PostgreSQL (two pools
+on one fresh schema, as two processes would have; skipped loudly when it is not running).
+Leases are short and real: the owners renew them on their own, every third of a lease. A test
+pauses a process's renewals (:class:`Renewals`: they wait, as renewals sent to storage that
+does not answer), lets time pass, and lets them through again.
+
+What is checked is what a user of the owner relies on: a process that cannot be sure of its
+lease answers for the quiz no more (every command is refused as ``unavailable``, "moving to
+another server", and a refusal of the core is not passed on as true) until a renewal is
+answered; a process that lost its lease stops running the quiz (no responder, no clock, no
+write under its old epoch) and keeps the session as a copy that follows the new owner. The
+routing of commands between processes and what players are shown are tested with whole
+servers in ``tests/integration/test_many_servers.py`` and ``test_doubtful_lease.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from livequiz import codec, names
+from livequiz.adapters.embedded import EmbeddedRecords
+from livequiz.adapters.local_bus import LocalBus
+from livequiz.domain.commands import Answer, Command, Executed, Join, Start
+from livequiz.domain.errors import ErrorCode, Rejected
+from livequiz.domain.events import Event, QuestionClosed
+from livequiz.domain.nicknames import NicknamePolicy
+from livequiz.observability import Metrics
+from livequiz.owner import LEASE_TRUST, OwnerLimits, QuizOwner
+from livequiz.ports import Envelope, NoResponder, Outcome, Records
+from livequiz.store import QuizStore
+from tests.contract.model import definition
+
+#: Short enough that a lease runs out within a test, long enough that a renewal every third
+#: of it keeps up on a busy machine.
+LEASE_S = 1.0
+#: How long a test waits for something that should happen within a lease or two.
+WAIT_S = 10.0
+
+MOVING = (ErrorCode.UNAVAILABLE, "this quiz is moving to another server; try again")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Renewals:
+    """A process's lease renewals, which a test can hold back (storage not answering them)
+    and let through again; counts the renewals answered."""
+
+    def __init__(self, records: Records) -> None:
+        self._renew = records.renew
+        self._open = asyncio.Event()
+        self._open.set()
+        self.answered = 0
+
+    async def renew(self, epochs: Any) -> set[str]:
+        await self._open.wait()
+        lost = await self._renew(epochs)
+        self.answered += 1
+        return lost
+
+    def pause(self) -> None:
+        self._open.clear()
+
+    def resume(self) -> None:
+        self._open.set()
+
+
+@dataclass
+class Process:
+    """One process: its store, owner and bus, and what the owner told it."""
+
+    store: QuizStore
+    owner: QuizOwner
+    bus: LocalBus
+    renewals: Renewals
+    lost: list[str] = field(default_factory=list)
+    events: list[tuple[str, tuple[Event, ...]]] = field(default_factory=list)
+    #: Every batch the store was asked to run, as (quiz id, command) pairs.
+    batches: list[list[tuple[str, Command]]] = field(default_factory=list)
+
+    @property
+    def records(self) -> Records:
+        return self.store.records
+
+    def leases_lost(self) -> float:
+        value = self.owner.metrics.registry.get_sample_value("livequiz_leases_lost_total")
+        return 0.0 if value is None else value
+
+    async def create(self, pin: str, **settings: Any) -> str:
+        quiz = definition(pin, created_at_ms=now_ms(), **settings)
+        await self.store.create(quiz)
+        await self.owner.adopt(quiz.quiz_id)
+        return quiz.quiz_id
+
+    async def submit(self, quiz_id: str, command: Command) -> Outcome:
+        """A command for the owner (as this process's router hands it over)."""
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self.owner.submit(quiz_id, command, future.set_result)
+        async with asyncio.timeout(WAIT_S):
+            return await future
+
+    async def from_another_process(self, quiz_id: str, *commands: Command) -> list[Outcome]:
+        """Commands another process's router sends to this one's responder for the quiz."""
+        batch = codec.CommandBatch("another-process", commands, now_ms() + 5_000)
+        reply = await self.bus.request(names.quiz_commands(quiz_id), codec.encode(batch), WAIT_S)
+        return list(codec.decode_outcomes(reply).outcomes)
+
+
+def code_and_message(outcome: Outcome) -> tuple[ErrorCode, str]:
+    assert isinstance(outcome, Rejected), outcome
+    return outcome.code, outcome.message
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {WAIT_S} s: {what}"
+        await asyncio.sleep(0.01)
+
+
+async def nicknames_stored(records: Records, quiz_id: str) -> list[str]:
+    return [
+        str(record["nickname"])
+        for _seq, record in await records.records(quiz_id)
+        if record["c"] == "join"
+    ]
+
+
+async def _memory(_tmp: Path) -> AsyncGenerator[tuple[Records, Callable[[], Any]]]:
+    first = EmbeddedRecords.over(None, owner_id="first", lease_s=LEASE_S)
+
+    async def other() -> Records:
+        return first.sharing(owner_id="second")
+
+    yield first, other
+
+
+async def _postgres(_tmp: Path) -> AsyncGenerator[tuple[Records, Callable[[], Any]]]:
+    from livequiz.adapters.postgres import PostgresRecords
+    from tests.pg_database import admin_connection, database_url, drop_schema, new_schema_name
+
+    async with admin_connection():  # skips loudly when PostgreSQL is not there
+        pass
+    schema = new_schema_name()
+    opened: list[Records] = []
+
+    async def connect() -> Records:
+        records = await PostgresRecords.connect(database_url(), schema=schema, lease_s=LEASE_S)
+        opened.append(records)
+        return records
+
+    try:
+        yield await connect(), connect
+    finally:
+        for records in opened:
+            await records.close()
+        await drop_schema(schema)
+
+
+BACKENDS = {"memory": _memory, "postgres": _postgres}
+
+
+@dataclass
+class Storage:
+    """The storage two processes share, and the processes started over it."""
+
+    first_records: Records
+    other_records: Callable[[], Any]
+    stack: contextlib.AsyncExitStack
+    monkeypatch: pytest.MonkeyPatch
+    started: int = 0
+
+    async def process(self, *, sweep_limit: int = 50) -> Process:
+        """A started process over the storage (the first one gets the first records)."""
+        records = self.first_records if self.started == 0 else await self.other_records()
+        self.started += 1
+        renewals = Renewals(records)
+        self.monkeypatch.setattr(records, "renew", renewals.renew)
+        store = QuizStore(records, nicknames=NicknamePolicy())
+        bus = LocalBus()
+        process = Process(store, None, bus, renewals)  # type: ignore[arg-type]
+        owner = QuizOwner(
+            store,
+            bus,
+            Metrics(),
+            clock=now_ms,
+            on_events=lambda quiz_id, events: process.events.append((quiz_id, events)),
+            limits=OwnerLimits(sweep_limit=sweep_limit),
+        )
+        owner.on_lost = process.lost.append
+        process.owner = owner
+        execute = store.execute
+
+        async def recorded(batch: Sequence[Envelope]) -> Any:
+            process.batches.append([(e.quiz_id, e.command) for e in batch])
+            return await execute(batch)
+
+        self.monkeypatch.setattr(store, "execute", recorded)
+        await owner.start()
+        self.stack.push_async_callback(owner.stop)
+        self.stack.push_async_callback(bus.close)
+        return process
+
+
+@pytest.fixture(params=list(BACKENDS))
+async def storage(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Storage]:
+    opened = BACKENDS[request.param](tmp_path)
+    first, other = await anext(opened)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            yield Storage(first, other, stack, monkeypatch)
+    finally:
+        await opened.aclose()
+
+
+# ---------------------------------------------------------------------- a doubtful lease
+
+
+async def test_while_its_renewals_go_unanswered_an_owner_answers_for_the_quiz_no_more(
+    storage: Storage,
+) -> None:
+    first = await storage.process()
+    await storage.other_records()  # another process could take the quiz over
+    quiz_id = await first.create("111111")
+    assert isinstance(await first.submit(quiz_id, Join("Anna")), Executed)
+    in_lobby = await first.submit(quiz_id, Answer(1, 0, 0))  # the core refuses it: no question
+    assert code_and_message(in_lobby)[0] is ErrorCode.QUESTION_NOT_OPEN
+
+    first.renewals.pause()
+    paused_at = time.monotonic()
+    await until(lambda: not first.owner.owns(quiz_id), "the lease is no longer trusted")
+    # Not before the lease's trusted part has run out (the last renewal went out just before).
+    assert time.monotonic() - paused_at >= LEASE_S * LEASE_TRUST - LEASE_S / 3 - 0.05
+    assert first.store.owns(quiz_id)  # still held: nobody has said it is lost
+    # Other processes' commands are refused: the quiz may be moving.
+    (join,) = await first.from_another_process(quiz_id, Join("Ben"))
+    assert code_and_message(join) == MOVING
+    # A refusal from the session may be wrong now (a new owner may be further on): the client
+    # is told to try again instead.
+    assert code_and_message(await first.submit(quiz_id, Answer(1, 0, 0))) == MOVING
+    # What the session accepts is stored under the lease's epoch, which the journal still
+    # takes (nobody took the lease): that stands.
+    assert isinstance(await first.submit(quiz_id, Join("Cleo")), Executed)
+    assert first.lost == []
+
+    first.renewals.resume()
+    await until(lambda: first.owner.owns(quiz_id), "a renewal restores the trust")
+    (join,) = await first.from_another_process(quiz_id, Join("Ben"))
+    assert isinstance(join, Executed), join
+    assert code_and_message(await first.submit(quiz_id, Answer(1, 0, 0))) == code_and_message(
+        in_lobby
+    )
+    assert await nicknames_stored(first.records, quiz_id) == ["Anna", "Cleo", "Ben"]
+    assert first.lost == []
+    assert first.leases_lost() == 0
+
+
+async def test_a_process_alone_on_its_storage_never_doubts_its_lease() -> None:
+    # The embedded default with nobody sharing its storage: no other process can take a lease
+    # over, so a late renewal (a saturated loop) never makes it refuse anything.
+    records = EmbeddedRecords.over(None, owner_id="alone", lease_s=LEASE_S)
+    assert records.exclusive
+    async with contextlib.AsyncExitStack() as stack:
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            alone = await Storage(records, _no_other, stack, monkeypatch).process()
+            quiz_id = await alone.create("222222")
+            alone.renewals.pause()
+            await asyncio.sleep(LEASE_S * 1.5)
+            assert alone.owner.owns(quiz_id)
+            (join,) = await alone.from_another_process(quiz_id, Join("Ben"))
+            assert isinstance(join, Executed), join
+            refused = await alone.submit(quiz_id, Answer(1, 0, 0))
+            assert code_and_message(refused)[0] is ErrorCode.QUESTION_NOT_OPEN
+            alone.renewals.resume()
+
+
+async def _no_other() -> Records:
+    raise AssertionError("no other process in this test")
+
+
+# ---------------------------------------------------------------------- a lost lease
+
+
+async def test_an_owner_that_lost_its_lease_stops_running_the_quiz_and_keeps_a_copy(
+    storage: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = await storage.process()
+    second = await storage.process()
+    quiz_id = await first.create("333333", time_limit_ms=5_000)
+    assert isinstance(await first.submit(quiz_id, Join("Anna")), Executed)
+    assert isinstance(await first.submit(quiz_id, Start()), Executed)  # question 1 is open
+    seq = first.store.session(quiz_id).seq
+
+    # The first process is paused past its lease (its renewals wait): the second one's sweep
+    # finds the lease run out and takes the quiz over, question clock included.
+    first.renewals.pause()
+    await until(lambda: second.owner.owns(quiz_id), "the second process takes the quiz")
+    assert not first.owner.owns(quiz_id)
+    assert first.lost == []
+    caplog.set_level(logging.WARNING)
+    caplog.clear()
+    first.renewals.resume()  # the renewal answers: lost
+    await until(lambda: first.lost == [quiz_id], "the first process hears it lost the quiz")
+    lost_at = len(first.batches)
+
+    assert not first.owner.owns(quiz_id)
+    assert not first.store.owns(quiz_id)
+    assert quiz_id not in first.store.owned()
+    assert first.leases_lost() == 1
+    await asyncio.sleep(0)  # the responder goes in a task of its own
+    await asyncio.sleep(0)
+    with pytest.raises(NoResponder):
+        await first.from_another_process(quiz_id, Join("Ben"))
+    # One warning says so, naming the quiz; nothing else is logged (no failed task).
+    assert [(r.name, r.getMessage(), getattr(r, "quiz_id", None)) for r in caplog.records] == [
+        ("livequiz.owner", "lost the lease of a quiz", quiz_id)
+    ]
+
+    # The session stays as a copy, which follows what the new owner commits.
+    assert first.store.session(quiz_id).seq == seq
+    outcome = await second.submit(quiz_id, Join("Ben"))
+    assert isinstance(outcome, Executed)
+    rows = await second.records.records(quiz_id, seq)
+    applied = first.store.replicate(quiz_id, seq, rows)
+    assert applied is not None
+    assert [event.seq for executed in applied for event in executed.events] == [
+        event.seq for event in outcome.events
+    ]
+    assert sorted(p.nickname for p in first.store.session(quiz_id).players.values()) == [
+        "Anna",
+        "Ben",
+    ]
+
+    # The question closes once, by the new owner's clock; the first runs nothing for the quiz.
+    def closed(process: Process) -> bool:
+        return any(
+            isinstance(event, QuestionClosed)
+            for quiz, events in process.events
+            if quiz == quiz_id
+            for event in events
+        )
+
+    await until(lambda: closed(second), "the new owner closes the question at its deadline")
+    await asyncio.sleep(0.2)
+    assert not closed(first)
+    assert [batch for batch in first.batches[lost_at:] if any(q == quiz_id for q, _ in batch)] == []
+    assert first.leases_lost() == 1
+
+
+def pins_iterating_in_order() -> tuple[str, str]:
+    """Two PINs whose quiz ids a set of both yields in this order (CPython: by hash slot).
+
+    A renewal reports its lost leases as a set: the owner must handle every one of them, also
+    when one it already let go comes first."""
+    for n in range(100_000, 200_000):
+        first, second = f"{n}", f"{n + 1}"
+        ids = (f"quiz-{first}", f"quiz-{second}")
+        if hash(ids[0]) & 7 < hash(ids[1]) & 7:
+            assert list({ids[0], ids[1]}) == list({ids[1], ids[0]}) == list(ids)
+            return first, second
+    raise AssertionError("no such pins")
+
+
+async def test_a_batch_under_a_lease_another_process_took_is_fenced_and_stored_nowhere(
+    storage: Storage,
+) -> None:
+    first = await storage.process()
+    second = await storage.process(sweep_limit=0)  # takes only what it is asked to
+    fenced_pin, lost_pin = pins_iterating_in_order()
+    quiz_id = await first.create(fenced_pin)
+    lost_too = await first.create(lost_pin)
+    other_quiz = await first.create("555555")
+    assert isinstance(await first.submit(quiz_id, Join("Anna")), Executed)
+    stored = await first.records.records(quiz_id)
+
+    first.renewals.pause()  # a renewal of both quizzes is on its way, unanswered
+    await until(lambda: not first.owner.owns(quiz_id), "the lease is no longer trusted")
+    deadline = time.monotonic() + WAIT_S
+    for taken in (quiz_id, lost_too):
+        while not await second.owner.take(taken):  # as a router finding nobody serving it
+            assert time.monotonic() < deadline, "the second process never took the quiz"
+            await asyncio.sleep(0.05)
+
+    # A command the first process still had for the quiz (queued before it stopped trusting
+    # the lease; a presence change; its clock): the journal refuses the old epoch.
+    outcome = await first.submit(quiz_id, Join("Zed"))
+    assert code_and_message(outcome) == MOVING
+    assert await first.records.records(quiz_id) == stored
+    assert "Zed" not in {p.nickname for p in second.store.session(quiz_id).players.values()}
+    assert first.lost == [quiz_id]
+    assert not first.store.owns(quiz_id)
+    assert first.leases_lost() == 1
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    with pytest.raises(NoResponder):
+        await first.from_another_process(quiz_id, Join("Ben"))
+
+    # The renewal sent before the fence now answers that lease lost too (already let go:
+    # counted once), and the other quiz it took meanwhile; the third quiz's lease is kept on
+    # being renewed.
+    answered = first.renewals.answered
+    first.renewals.resume()
+    await until(lambda: first.renewals.answered > answered, "the held renewal is answered")
+    assert first.lost == [quiz_id, lost_too]
+    assert first.leases_lost() == 2
+    assert not first.owner.owns(lost_too)
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    with pytest.raises(NoResponder):
+        await first.from_another_process(lost_too, Join("Ben"))
+    await until(lambda: first.owner.owns(other_quiz), "the other quiz's lease is trusted again")
+    renewed = first.renewals.answered
+    await asyncio.sleep(LEASE_S * 1.2)
+    assert first.renewals.answered > renewed  # the renewals go on
+    assert first.owner.owns(other_quiz)
+    assert isinstance(await first.submit(other_quiz, Join("Anna")), Executed)
+    # and the quiz it lost is the second process's
+    assert isinstance(await second.submit(quiz_id, Join("Ben")), Executed)
+    assert await nicknames_stored(second.records, quiz_id) == ["Anna", "Ben"]
