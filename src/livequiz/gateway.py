@@ -488,11 +488,20 @@ class Gateway:
         """A ``sync`` on a copy: the journal first, then the snapshot. A copy lags the owner by
         its log's trip over the bus (a lost segment stalls that for a second or more over a
         lossy link) and a message may be lost with NATS; a sync asks for the state now. With
-        storage unreachable from here, the copy's own state is the best this process has."""
-        with contextlib.suppress(StorageUnavailable):
-            await self.service.refresh(client.quiz_id)
-        if client.conn.open and self.service.store.loaded(client.quiz_id):
+        storage unreachable from here, the copy's own state is the best this process has; with
+        no copy at all (dropped a moment ago, the quiz having moved), ``unavailable``."""
+        quiz_id = client.quiz_id
+        with contextlib.suppress(StorageUnavailable, UnknownQuiz):
+            await self.service.ensure(quiz_id)
+            await self.service.refresh(quiz_id)
+        if not client.conn.open:
+            return
+        if self.service.store.loaded(quiz_id):
             client.conn.send_text(self._snapshot(client, "snapshot"))
+        else:
+            self._error(
+                client.conn, "unavailable", "the server cannot load this quiz now; try again"
+            )
 
     def _answer_reply(self, client: Client, index: int, received_at: float) -> Any:
         def reply(outcome: Outcome) -> None:

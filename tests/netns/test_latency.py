@@ -30,8 +30,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.netns.harness import netns_cluster
 from tests.netns.network import netem_available
 from tests.reliability.report import record
@@ -50,7 +48,6 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-@pytest.mark.long
 async def test_quizzes_over_delay_and_loss_lose_and_double_nothing(tmp_path: Path) -> None:
     figures: dict[str, Any] = {"quizzes_per_run": QUIZZES, "lease_s": float(LEASE_S), **IMPAIRMENT}
     runs: dict[str, Played] = {}
