@@ -14,6 +14,7 @@ local player.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -270,7 +271,7 @@ class Gateway:
                 conn.close(CLOSE_BAD_TOKEN, str(error))
                 return
             store = self.service.store
-            if store.loaded(claims.quiz_id) and (  # the common case: no await
+            if self.service.current(claims.quiz_id) and (  # the common case: no await
                 message.seen_seq is None or store.session(claims.quiz_id).seq >= message.seen_seq
             ):
                 self._admit(conn, pending, claims, message.token)
@@ -473,10 +474,33 @@ class Gateway:
                 return
             self._host(client, message)
         elif isinstance(message, protocol.SyncRequest):
-            client.conn.send_text(self._snapshot(client, "snapshot"))
+            if self.service.store.owns(client.quiz_id):
+                client.conn.send_text(self._snapshot(client, "snapshot"))
+            else:
+                task = asyncio.create_task(self._sync(client))
+                task.add_done_callback(_log_failure)
         else:
             self._error(
                 client.conn, "already_authenticated", "this connection is already signed in"
+            )
+
+    async def _sync(self, client: Client) -> None:
+        """A ``sync`` on a copy: the journal first, then the snapshot. A copy lags the owner by
+        its log's trip over the bus (a lost segment stalls that for a second or more over a
+        lossy link) and a message may be lost with NATS; a sync asks for the state now. With
+        storage unreachable from here, the copy's own state is the best this process has; with
+        no copy at all (dropped a moment ago, the quiz having moved), ``unavailable``."""
+        quiz_id = client.quiz_id
+        with contextlib.suppress(StorageUnavailable, UnknownQuiz):
+            await self.service.ensure(quiz_id)
+            await self.service.refresh(quiz_id)
+        if not client.conn.open:
+            return
+        if self.service.store.loaded(quiz_id):
+            client.conn.send_text(self._snapshot(client, "snapshot"))
+        else:
+            self._error(
+                client.conn, "unavailable", "the server cannot load this quiz now; try again"
             )
 
     def _answer_reply(self, client: Client, index: int, received_at: float) -> Any:

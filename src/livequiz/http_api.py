@@ -402,6 +402,9 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
         if fmt not in ("json", "csv"):
             raise ApiError(422, "bad_request", "format must be 'json' or 'csv'")
         await service.ensure(quiz_id)
+        # A copy lags the owner's log (the host may have seen the end on another process a
+        # moment before): the report is read up to the journal.
+        await service.refresh(quiz_id)
         session = service.store.session(quiz_id)
         if claims.role is Role.PLAYER:
             if fmt == "csv":

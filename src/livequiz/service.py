@@ -259,6 +259,8 @@ class QuizService:
         self.refresh_board: Callable[[str, int, bytes], None] = _nowhere_board
         self._runtime: dict[str, _QuizRuntime] = {}
         self._follows: dict[str, _Follow] = {}
+        #: Journal reads under way for :meth:`refresh`, one per quiz.
+        self._refreshing: dict[str, asyncio.Future[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._join_buckets: dict[str, tuple[float, float]] = {}
         #: Finished quizzes held here → when they finished or were last loaded to be read
@@ -428,6 +430,9 @@ class QuizService:
                 self._catch_up(quiz_id)
             self._touch(quiz_id)
             return
+        # A copy loaded here that nobody followed may be behind the journal by anything; once
+        # followed (below) it reads the rest, as a copy that missed a message does.
+        unfollowed = self.store.loaded(quiz_id)
         follow = self._follows[quiz_id] = _Follow()
         try:
             # Subscribe before loading, so nothing committed in between is missed: entries the
@@ -445,9 +450,15 @@ class QuizService:
                 with contextlib.suppress(Exception):
                     await subscription.unsubscribe()
             raise
-        if self.store.pop_behind(quiz_id):
+        if self.store.pop_behind(quiz_id) or unfollowed:
             self._catch_up(quiz_id)
         self._touch(quiz_id)
+
+    def current(self, quiz_id: str) -> bool:
+        """Whether this process holds the quiz's session and keeps it current: it owns the quiz
+        (its lease, trusted or doubtful), or follows the owner's log. A session loaded but
+        neither is not to be served without :meth:`ensure` first."""
+        return self.store.loaded(quiz_id) and (quiz_id in self._follows or self.store.owns(quiz_id))
 
     def _touch(self, quiz_id: str) -> None:
         """A finished quiz was loaded or read: its retention starts again from now."""
@@ -548,15 +559,31 @@ class QuizService:
 
     async def refresh(self, quiz_id: str) -> None:
         """Bring this process's copy up to the journal now (a hello for a player the copy does
-        not know yet: the token proves the join was stored, the copy has not heard of it).
+        not know yet: the token proves the join was stored, the copy has not heard of it; a
+        ``sync`` or the results, which must not show a copy's lag). Callers at the same time
+        share one read of the journal.
 
         Raises :class:`~livequiz.ports.StorageUnavailable` if the journal cannot be read.
         """
         if not self.store.loaded(quiz_id) or self.owner.owns(quiz_id):
             return
+        reading = self._refreshing.get(quiz_id)
+        if reading is None:
+            reading = asyncio.ensure_future(self._read_journal(quiz_id))
+            self._refreshing[quiz_id] = reading
+            reading.add_done_callback(lambda done: self._refreshed(quiz_id, done))
+        await asyncio.shield(reading)
+
+    async def _read_journal(self, quiz_id: str) -> None:
         rows = await self.store.rows_after(quiz_id)
         if rows and self.store.loaded(quiz_id):
             self._apply(quiz_id, self._seq(quiz_id), rows)
+
+    def _refreshed(self, quiz_id: str, done: asyncio.Future[None]) -> None:
+        if self._refreshing.get(quiz_id) is done:
+            del self._refreshing[quiz_id]
+        if not done.cancelled():
+            done.exception()  # retrieved: every caller may have gone
 
     def _catch_up(self, quiz_id: str) -> None:
         """The copy missed part of the owner's log: read the rest from the journal."""
@@ -628,8 +655,27 @@ class QuizService:
         self._wake_waiters(quiz_id)
 
     def _serves(self, quiz_id: str) -> bool:
-        """Whether this process has connections of the quiz (or already follows it)."""
-        return quiz_id in self._follows or bool(self.local_players(quiz_id))
+        """Whether this process has connections of the quiz, the host's or players' (or
+        already follows it). The host's alone count: a process that followed a lost quiz only
+        for its players left a host connected there on the state where the lease was lost
+        (the PostgreSQL + NATS stall of docs/reliability.md)."""
+        return (
+            quiz_id in self._follows or self.attached(quiz_id) or bool(self.local_players(quiz_id))
+        )
+
+    def _drop_copy(self, quiz_id: str) -> None:
+        """Nobody here is on a quiz this process no longer owns, and nobody follows it: drop
+        the session kept from owning it, so whatever asks for the quiz next (a hello, results)
+        loads it from the journal and follows it. Kept, it went stale at once and was served
+        as it was: a hello found it loaded and was welcomed from it, every later change passed
+        it by (found over a lossy link, tests/netns/test_latency.py: a quiz lost during its
+        joins over HTTP, whose host and players connected there afterwards, stayed a lobby)."""
+        if quiz_id in self._follows or self.store.owns(quiz_id):
+            return
+        if self.store.forget(quiz_id):
+            self._runtime.pop(quiz_id, None)
+            self._finished_at.pop(quiz_id, None)
+            self.router.forget(quiz_id)
 
     def _lost(self, quiz_id: str) -> None:
         """Another process owns the quiz now: follow it as a copy, if anyone is here for it.
@@ -641,6 +687,7 @@ class QuizService:
         copy that may have been ahead of the journal was dropped by the store: ``ensure``
         loads it again up to what was shown, then catches up the same way.)"""
         if not self._serves(quiz_id):
+            self._drop_copy(quiz_id)
             return
 
         async def follow() -> None:
@@ -648,7 +695,10 @@ class QuizService:
             # reason: try until it works, or a try is no longer needed. Given up after one
             # failure, the copy was never followed and its clients stayed on the old state.
             delay = FOLLOW_RETRY_S
-            while self._serves(quiz_id) and not self.owner.owns(quiz_id):
+            while not self.owner.owns(quiz_id):
+                if not self._serves(quiz_id):  # everyone left meanwhile
+                    self._drop_copy(quiz_id)
+                    return
                 try:
                     await self.ensure(quiz_id)
                 except UnknownQuiz:

@@ -14,6 +14,7 @@ from typing import Protocol
 
 import pytest
 
+from livequiz.adapters import nats as nats_adapter
 from livequiz.adapters.nats import NatsBus
 from livequiz.ports import BusUnavailable
 from tests.nats_server import PrivateNatsServer, free_port, nats_server_binary
@@ -204,3 +205,20 @@ async def test_close_during_an_outage_returns_promptly(
     await bus.close()
     assert time.perf_counter() - started < 2.0
     assert not bus.connected
+
+
+async def test_a_subscription_acknowledged_too_late_counts_a_possible_loss(
+    connect: Connect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over a slow, lossy link (tests/netns/test_latency.py) the server's acknowledgement of a
+    new subscription can come after ``subscribe`` stopped waiting for it: messages published
+    before the interest reached the server are lost with no reconnect to say so. The late
+    acknowledgement is still awaited and then counted, so followers catch up."""
+    bus = await connect("slow link")
+    monkeypatch.setattr(nats_adapter, "ACK_TIMEOUT_S", 0)  # every acknowledgement is too late
+    received: list[bytes] = []
+    await bus.subscribe("late.ack", received.append)
+    await until(lambda: bus.losses == 1)
+    await bus.publish("late.ack", b"here")
+    await until(lambda: received == [b"here"])
+    assert bus.losses == 1

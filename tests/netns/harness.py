@@ -198,13 +198,17 @@ class NetCluster:
 
 @contextlib.asynccontextmanager
 async def netns_cluster(
-    hosts: int = 3, *, wire: bool = False, lease_s: str = LEASE_S
+    hosts: int = 3, *, wire: bool = False, lease_s: str = LEASE_S, logs: Path | None = None
 ) -> AsyncIterator[NetCluster]:
     """``hosts`` servers, each in its own namespace, over a private PostgreSQL and NATS, with
-    leases of ``lease_s`` seconds (short by default, so a cut-off owner's quizzes move fast)."""
+    leases of ``lease_s`` seconds (short by default, so a cut-off owner's quizzes move fast).
+    The servers' and NATS's logs go to ``logs`` (a test's ``tmp_path``: kept after a failure
+    for reading, under pytest's ``--basetemp``), else to a directory removed at the end."""
     require()
     with (
-        tempfile.TemporaryDirectory(prefix="livequiz-netns-logs-") as tmp,
+        contextlib.nullcontext(str(logs))
+        if logs is not None
+        else tempfile.TemporaryDirectory(prefix="livequiz-netns-logs-") as tmp,
         Topology(hosts, wire=wire) as topology,
     ):
         directory = Path(tmp)

@@ -32,6 +32,7 @@ import asyncio
 import os
 import random
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -58,10 +59,10 @@ REJOIN_TIMEOUT_S = 30.0
 QUESTIONS = 4
 
 
-async def test_cut_off_owner_stops_serving_and_rejoins_as_a_copy() -> None:
+async def test_cut_off_owner_stops_serving_and_rejoins_as_a_copy(tmp_path: Path) -> None:
     figures: dict[str, Any] = {"cuts": 0, "cut_s": CUT_S}
     verdict = Verdict()
-    async with netns_cluster(3) as net:
+    async with netns_cluster(3, logs=tmp_path) as net:
         for run in range(CUTS):
             found = await cut_one_quiz(net, random.Random(run), owner=run % 3)
             verdict.add(found.pop("verdict"))

@@ -27,9 +27,8 @@ import itertools
 import os
 import random
 import time
+from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.netns.harness import netns_cluster
 from tests.netns.network import netem_available
@@ -49,12 +48,11 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-@pytest.mark.long
-async def test_quizzes_over_delay_and_loss_lose_and_double_nothing() -> None:
+async def test_quizzes_over_delay_and_loss_lose_and_double_nothing(tmp_path: Path) -> None:
     figures: dict[str, Any] = {"quizzes_per_run": QUIZZES, "lease_s": float(LEASE_S), **IMPAIRMENT}
     runs: dict[str, Played] = {}
     seconds: dict[str, float] = {}
-    async with netns_cluster(3, wire=not netem_available(), lease_s=LEASE_S) as net:
+    async with netns_cluster(3, wire=not netem_available(), lease_s=LEASE_S, logs=tmp_path) as net:
         rotation = itertools.cycle(net.processes)
         owner = net.processes[0]
         for label, impairment in (("clean", None), ("impaired", IMPAIRMENT)):

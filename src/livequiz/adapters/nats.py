@@ -85,6 +85,9 @@ Responder = Callable[[bytes], Awaitable[bytes]]
 PING_INTERVAL_S = 5
 #: How long a subscribe/unsubscribe/close waits for the server's acknowledgement.
 ACK_TIMEOUT_S = 2
+#: How long an acknowledgement that came too late for its caller is still waited for, in the
+#: background, to count the possible loss once it comes (see :meth:`NatsBus._acknowledged`).
+LATE_ACK_TIMEOUT_S = 60
 #: The status header NATS puts on a reply when nobody subscribes to a request's subject.
 _STATUS_HEADER = "Status"
 _NO_RESPONDERS = "503"
@@ -160,6 +163,8 @@ class NatsBus:
         self._up = True
         #: See :attr:`livequiz.ports.Bus.losses`.
         self._losses = 0
+        #: Waiting for acknowledgements that came too late (kept referenced until done).
+        self._late: set[asyncio.Task[None]] = set()
 
     @property
     def losses(self) -> int:
@@ -421,6 +426,12 @@ class NatsBus:
         written what is queued — ``_flush_pending(force_flush=True)``, a private method of the
         pinned version; ``test_interest_is_in_place_when_subscribe_serve_and_unsubscribe_return``
         fails if an upgrade breaks this.
+
+        Not acknowledged in time (a slow or lossy link: the SUB is in flight, not lost, while
+        the connection lives), the call returns anyway, and messages published before the
+        interest reaches the server never arrive, with no reconnect to count them. So the
+        acknowledgement is still waited for in the background, and when it comes a possible
+        loss is counted (:attr:`losses`): followers then read what they may have missed.
         """
         client = self._client
         if not client.is_connected:
@@ -430,7 +441,22 @@ class NatsBus:
                 await client._flush_pending(force_flush=True)
             await client.flush(ACK_TIMEOUT_S)
         except (nats_errors.Error, TimeoutError) as error:
-            logger.info("NATS did not acknowledge in time (%s); replayed on reconnect", error)
+            logger.info("NATS did not acknowledge in time (%s); counted once it does", error)
+            task = asyncio.get_running_loop().create_task(self._count_late_ack())
+            self._late.add(task)
+            task.add_done_callback(self._late.discard)
+
+    async def _count_late_ack(self) -> None:
+        """After a late acknowledgement: wait for it, then count a possible loss. A drop of the
+        connection meanwhile is counted by the reconnect instead."""
+        client = self._client
+        try:
+            await client.flush(LATE_ACK_TIMEOUT_S)
+        except (nats_errors.Error, TimeoutError) as error:
+            logger.info("NATS still did not acknowledge (%s); counted at the reconnect", error)
+            return
+        if not self._closing:
+            self._losses += 1
 
     # ------------------------------------------------------------------ connection events
 
@@ -502,6 +528,8 @@ class NatsBus:
                 with contextlib.suppress(*_GONE):
                     await subscription.unsubscribe()
         self._fail_waiting("the bus was closed before the reply came")
+        for task in self._late:
+            task.cancel()
         if self._responding:
             _, late = await asyncio.wait(set(self._responding), timeout=self._close_grace_s)
             for task in late:
