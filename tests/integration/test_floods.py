@@ -270,7 +270,7 @@ async def test_clients_that_never_read_are_cut_off_1013_with_bounded_buffers(
 SIOCOUTQNSD = 0x894B  # linux/sockios.h: bytes in a socket's send queue not yet sent
 PONG = bytes((0x8A, 0x80)) + b"\0\0\0\0"  # an unsolicited, masked, empty pong frame
 #: What Linux may queue past TCP_NOTSENT_LOWAT: it checks the option only when it starts a new
-#: packet buffer, and one holds up to 64 KiB (20-36 KiB measured on loopback).
+#: packet buffer, and one holds up to 64 KiB (20-44 KiB measured on loopback).
 ONE_SEGMENT = 64 * 1024
 
 

@@ -179,17 +179,19 @@ class TransportLimits:
     # A client whose shared frames keep being dropped for this long is closed with 1013 too: it
     # has missed 50–100 boards and should reconnect for a fresh snapshot.
     slow_client_timeout_s: float = 10.0
-    # TCP_NOTSENT_LOWAT for each WebSocket socket (Linux >= 3.12, macOS; ignored where the
-    # option does not exist): the kernel takes no more from us while this many bytes wait in
-    # it *unsent*, so what a client does not read waits in our own buffer, where the soft and
-    # hard limits and the slow timeout see it. Without it, autotuning lets the kernel's send
-    # buffer grow to several MiB (tcp_wmem max: 4 MiB here; 3.7 MiB measured on loopback for a
-    # client that never reads), i.e. minutes of boards before a stalled client is noticed: a
-    # client that never read but answered pings was never closed (docs/reliability.md, part
-    # 5). Unlike a fixed SO_SNDBUF it leaves bytes in flight alone (autotuning still sizes
-    # the buffer for the link), so a client that keeps up, however far away, sees no change.
-    # The kernel checks it when it starts a new packet buffer, so it may hold up to one more
-    # segment's worth (~20–64 KiB measured on loopback). None: the kernel's default (no limit).
+    # TCP_NOTSENT_LOWAT for each WebSocket socket (Linux >= 3.12; set wherever Python has the
+    # option, but only Linux is known to refuse writes with it): the kernel takes no more from
+    # us while this many bytes wait in it *unsent*, so what a client does not read waits in
+    # our own buffer, where the soft and hard limits and the slow timeout see it. Without it,
+    # autotuning lets the kernel's send buffer grow to several MiB (tcp_wmem max: 4 MiB here;
+    # 3.7 MiB measured on loopback for a client that never reads), i.e. minutes of boards
+    # before a stalled client is noticed. Unlike a fixed SO_SNDBUF it leaves bytes in flight
+    # alone (autotuning still sizes the buffer for the link), so a client that keeps up,
+    # however far away, sees no change. The kernel checks it when it starts a new packet
+    # buffer, so it may hold up to one segment more (20-44 KiB measured on loopback). It does
+    # not see what the client's own kernel took: a client that never reads but whose receive
+    # buffer keeps growing is not caught by it (docs/reliability.md, part 5). None: the
+    # kernel's default (no limit).
     socket_notsent_lowat_bytes: int | None = 16 * 1024
     # SO_SNDBUF for each WebSocket socket; None keeps the kernel's autotuning. A fixed value
     # bounds kernel memory per socket, but also the bytes in flight (throughput on a link with
@@ -962,7 +964,8 @@ class WebSocketConnection(asyncio.Protocol):
             self._transport.abort()
 
 
-#: TCP_NOTSENT_LOWAT where the platform has it (Linux >= 3.12, macOS); elsewhere nothing is set
+#: TCP_NOTSENT_LOWAT where Python has it (Linux >= 3.12; macOS has the constant, but there it
+#: is documented to delay write notifications, not to refuse writes); elsewhere nothing is set
 #: and the kernel's own buffer absorbs a non-reading client first, as it did before.
 _TCP_NOTSENT_LOWAT: Final[int | None] = getattr(socket, "TCP_NOTSENT_LOWAT", None)
 
