@@ -12,14 +12,18 @@ Addresses 127.0.0.x stand for different client addresses: Linux routes all of 12
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
+import fcntl
+import itertools
 import logging
 import socket
 import struct
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 import orjson
@@ -261,6 +265,177 @@ async def test_clients_that_never_read_are_cut_off_1013_with_bounded_buffers(
             assert close_of(frames) == (1013, "client too slow")
             raw.close()
         assert await srv.metric("livequiz_connections") == len(quiz.clients)
+
+
+SIOCOUTQNSD = 0x894B  # linux/sockios.h: bytes in a socket's send queue not yet sent
+PONG = bytes((0x8A, 0x80)) + b"\0\0\0\0"  # an unsolicited, masked, empty pong frame
+#: What Linux may queue past TCP_NOTSENT_LOWAT: it checks the option only when it starts a new
+#: packet buffer, and one holds up to 64 KiB (20-44 KiB measured on loopback).
+ONE_SEGMENT = 64 * 1024
+
+
+def kernel_unsent(conn: WebSocketConnection) -> int:
+    """Bytes the server's kernel holds unsent for a connection (0 once it is gone)."""
+    transport = conn._transport
+    if transport is None or transport.is_closing():
+        return 0
+    sock = transport.get_extra_info("socket")
+    buf = array.array("i", [0])
+    fcntl.ioctl(sock.fileno(), SIOCOUTQNSD, buf, True)
+    return buf[0]
+
+
+async def boards_from_latecomers(srv: RunningServer, quiz: Quiz) -> None:
+    """Keep boards coming at the tick's pace: a player joins every 20 ms (each join changes
+    the board, and a board of ten lines is ~1 KiB), ~50 KiB a second to every connection."""
+    for i in itertools.count():
+        await srv.join(quiz.pin, f"Late{i}")
+        await asyncio.sleep(0.02)
+
+
+async def play_while(quiz: Quiz, going_on: Callable[[], bool], seconds: float) -> int:
+    """The honest players answer question after question while ``going_on()``; fails if that
+    lasts ``seconds``. Returns the index of the question open at the end."""
+    began = time.monotonic()
+    index = 0
+    while going_on():
+        await answer_all(quiz, index)
+        assert (await quiz.host.host("close"))["type"] == "host_ack"
+        index += 1
+        assert time.monotonic() - began < seconds, f"still going on after {seconds} s"
+        await quiz.next(index)
+        await asyncio.sleep(0.25)  # boards go on; the host stays under its message rate
+    return index
+
+
+async def test_clients_that_never_read_but_answer_are_cut_off_1013_with_default_buffers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The kernel's own buffers (no SO_SNDBUF, no SO_RCVBUF: on loopback a send buffer grows to
+    # 4 MiB, which took the whole backlog before TCP_NOTSENT_LOWAT) and the default low-water
+    # mark; the user-space limits are small so the test takes seconds. The keepalive is short:
+    # a tab that went silent would be closed 1011 within a second, but these send a pong every
+    # 0.2 s and count as alive, so only the slow-client limits can close them, with 1013.
+    limits = TransportLimits(
+        write_buffer_soft_bytes=2048,
+        write_buffer_hard_bytes=16384,
+        slow_client_timeout_s=0.5,
+        ping_interval_s=0.5,
+        ping_timeout_s=0.5,
+    )
+    lowat = limits.socket_notsent_lowat_bytes
+    assert lowat is not None
+    assert lowat == TransportLimits().socket_notsent_lowat_bytes  # the default
+    assert limits.socket_send_buffer_bytes is None
+    caplog.set_level(logging.INFO, logger="livequiz.transport")
+    fast = ServiceLimits(tick_ms=20, joins_burst=10_000)
+    async with (
+        running_server(transport=limits, service=fast) as srv,
+        honest_quiz(srv, 100) as (quiz, _),
+    ):
+        lurker = await srv.join(quiz.pin, "Lurker")
+        lurkers: list[RawSocket] = []
+        for _ in range(10):  # one player, ten tabs, none of them reading
+            raw, status, _body = await RawSocket.upgrade(srv.port)
+            assert status == 101
+            await raw.send(masked_text({"type": "hello", "token": lurker["token"]}))
+            lurkers.append(raw)
+        await asyncio.sleep(0.2)  # their hellos are in
+        conns = [server_side(srv, raw) for raw in lurkers]
+        most_unsent = most_buffered = 0
+
+        async def pong_and_watch() -> None:
+            nonlocal most_unsent, most_buffered
+            while any(conn.open for conn in conns):
+                for raw, conn in zip(lurkers, conns, strict=True):
+                    if conn.open:
+                        most_unsent = max(most_unsent, kernel_unsent(conn))
+                        most_buffered = max(most_buffered, conn.buffered_bytes)
+                        with contextlib.suppress(OSError):
+                            raw.sock.send(PONG)
+                await asyncio.sleep(0.2)
+
+        watcher = asyncio.create_task(pong_and_watch())
+        latecomers = asyncio.create_task(boards_from_latecomers(srv, quiz))
+        await quiz.start()
+        try:
+            # ~170 KiB each (their receive buffers, the low-water mark, the soft limit) at
+            # ~50 KiB/s, then 0.5 s of dropped boards: ~5 s here. Before TCP_NOTSENT_LOWAT
+            # the kernel took ~3.7 MiB each first (over a minute at this rate).
+            await play_while(quiz, lambda: not watcher.done(), 20)
+        finally:
+            latecomers.cancel()
+            watcher.cancel()
+        honest_never_closed(quiz)
+
+        # What the server held for each: in its kernel, at most the low-water mark and one
+        # segment unsent; in its own buffer, under the hard limit (the slow timeout came first).
+        assert 0 < most_unsent <= lowat + ONE_SEGMENT
+        assert 0 < most_buffered <= limits.write_buffer_hard_bytes
+        slow_lines = [r for r in caplog.records if "closing slow connection" in r.getMessage()]
+        assert len(slow_lines) == len(lurkers)
+        assert not [r for r in caplog.records if r.exc_info]
+
+        # Read afterwards: what reached each (its own receive buffer held most of it), then
+        # 1013 and a FIN. Without the low-water mark it would be megabytes.
+        for raw in lurkers:
+            frames = await raw.frames_until_eof()
+            assert close_of(frames) == (1013, "client too slow")
+            assert len(raw.buffer) < 256 * 1024
+            raw.close()
+        assert await srv.metric("livequiz_connections") == len(quiz.clients)
+
+
+async def test_a_phone_that_reads_slowly_is_not_cut_off_and_gets_every_question() -> None:
+    # Default limits but the slow timeout (2 s instead of 10: shorter test, stricter rule) and
+    # default buffers. Boards stream at ~50 KiB/s; the phone reads 2 KiB every 0.25 s (8 KiB/s,
+    # a poor 3G link), far less than the stream, so most boards are dropped for it; but it
+    # reads, so it stays, gets every question and close frame, and a recent board.
+    limits = TransportLimits(slow_client_timeout_s=2.0)
+    fast = ServiceLimits(tick_ms=20, joins_burst=10_000)
+    async with (
+        running_server(transport=limits, service=fast) as srv,
+        honest_quiz(srv, 100) as (quiz, _),
+    ):
+        phone_player = await srv.join(quiz.pin, "Phone")
+        phone, status, _body = await RawSocket.upgrade(srv.port)
+        assert status == 101
+        await phone.send(masked_text({"type": "hello", "token": phone_player["token"]}))
+        await phone.frames_until("welcome")
+        conn = server_side(srv, phone)
+
+        async def read_slowly() -> None:
+            while True:
+                phone.buffer += await phone.loop.sock_recv(phone.sock, 2048)
+                await asyncio.sleep(0.25)
+
+        reader = asyncio.create_task(read_slowly())
+        latecomers = asyncio.create_task(boards_from_latecomers(srv, quiz))
+        await quiz.start()
+        began = time.monotonic()
+        try:
+            last = await play_while(quiz, lambda: time.monotonic() - began < 10, 30)
+        finally:
+            latecomers.cancel()
+        assert conn.open, "a client that reads was cut off"
+        assert await srv.metric("livequiz_frames_dropped_total") > 0, "the phone kept up: no test"
+        honest_never_closed(quiz)
+
+        # It drains what is left: every question, in order; and, now that it has room, the
+        # next board goes to it at once.
+        reader.cancel()
+        got: list[Any] = []
+        while not [f for f in got if f["type"] == "question" and f["question"]["index"] == last]:
+            got += await phone.frames_until("question")
+        questions = [f["question"]["index"] for f in got if f["type"] == "question"]
+        assert questions == list(range(last + 1))
+        assert not [f for f in got if f["type"] == "error"]
+        seen = max(f["seq"] for f in got if "seq" in f)
+        await srv.join(quiz.pin, "LastOne")
+        while not (got[-1]["type"] == "board" and got[-1]["seq"] > seen):
+            got += await phone.frames_until("board")
+        assert conn.open
+        phone.close()
 
 
 # ---------------------------------------------------------------------- far over the message rate

@@ -278,6 +278,9 @@ def test_limits_reject_inconsistent_values() -> None:
         TransportLimits(write_buffer_soft_bytes=10, write_buffer_hard_bytes=5)
     with pytest.raises(ValueError, match="ping_timeout_s"):
         TransportLimits(ping_timeout_s=0)
+    with pytest.raises(ValueError, match="socket_notsent_lowat_bytes"):
+        TransportLimits(socket_notsent_lowat_bytes=0)
+    assert TransportLimits(socket_notsent_lowat_bytes=None).socket_notsent_lowat_bytes is None
 
 
 def test_protocol_class_needs_a_server() -> None:

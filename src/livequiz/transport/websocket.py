@@ -12,7 +12,8 @@ Why this shape
 * **A slow client never slows the others.** :meth:`Connection.send_shared` drops the frame for a
   client whose write buffer is above a soft limit (the next board supersedes it anyway) and the
   connection is closed once it stays slow, or its buffer passes a hard limit. Nothing ever awaits
-  a client.
+  a client. ``TCP_NOTSENT_LOWAT`` keeps the kernel from absorbing megabytes for a client that
+  does not read, so the backlog reaches that buffer.
 * **One timer for the whole server.** Keepalive pings, pong deadlines, handshake and closing
   timeouts are checked by a single ``call_later`` chain walking the connections, not by one timer
   or task per connection.
@@ -30,6 +31,7 @@ closed with 1011 "internal error": no traceback ever reaches a client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import socket
@@ -166,10 +168,10 @@ class TransportLimits:
     ping_interval_s: float = 20.0
     ping_timeout_s: float = 20.0
 
-    # Above the soft limit (bytes queued in user space, after the kernel socket buffer is full),
-    # shared frames are dropped for that client: a leaderboard of ~0.3–2 KiB is superseded by the
-    # next one 100–200 ms later, and 16 KiB is ~10–50 boards behind. At 10,000 stalled clients
-    # the soft limit bounds board memory to ~160 MiB.
+    # Above the soft limit (bytes queued in user space, once the kernel has refused more: see
+    # socket_notsent_lowat_bytes), shared frames are dropped for that client: a leaderboard of
+    # ~0.3–2 KiB is superseded by the next one 100–200 ms later, and 16 KiB is ~10–50 boards
+    # behind. At 10,000 stalled clients the soft limit bounds board memory to ~160 MiB.
     write_buffer_soft_bytes: int = 16 * 1024
     # Personal frames (acks, errors) are never dropped; past the hard limit the client is closed
     # with 1013 "client too slow". 256 KiB is hundreds of acks nobody read.
@@ -177,12 +179,23 @@ class TransportLimits:
     # A client whose shared frames keep being dropped for this long is closed with 1013 too: it
     # has missed 50–100 boards and should reconnect for a fresh snapshot.
     slow_client_timeout_s: float = 10.0
-    # SO_SNDBUF for each WebSocket socket; None keeps the kernel's autotuning. The soft limit
-    # only counts bytes queued *after* the kernel buffer is full, and autotuning lets that
-    # buffer grow to several MiB (tcp_wmem max: 4 MiB here; ~2.8 MiB observed on loopback for
-    # a client that never reads), i.e. thousands of boards before a stalled client is noticed.
-    # A fixed value (e.g. 64 KiB, far above what 10 boards/s need) bounds kernel memory per
-    # socket and detects stalls sooner, but disables autotuning: set it from load-test data.
+    # TCP_NOTSENT_LOWAT for each WebSocket socket (Linux >= 3.12; set wherever Python has the
+    # option, but only Linux is known to refuse writes with it): the kernel takes no more from
+    # us while this many bytes wait in it *unsent*, so what a client does not read waits in
+    # our own buffer, where the soft and hard limits and the slow timeout see it. Without it,
+    # autotuning lets the kernel's send buffer grow to several MiB (tcp_wmem max: 4 MiB here;
+    # 3.7 MiB measured on loopback for a client that never reads), i.e. minutes of boards
+    # before a stalled client is noticed. Unlike a fixed SO_SNDBUF it leaves bytes in flight
+    # alone (autotuning still sizes the buffer for the link), so a client that keeps up,
+    # however far away, sees no change. The kernel checks it when it starts a new packet
+    # buffer, so it may hold up to one segment more (20-44 KiB measured on loopback). It does
+    # not see what the client's own kernel took: a client that never reads but whose receive
+    # buffer keeps growing is not caught by it (docs/reliability.md, part 5). None: the
+    # kernel's default (no limit).
+    socket_notsent_lowat_bytes: int | None = 16 * 1024
+    # SO_SNDBUF for each WebSocket socket; None keeps the kernel's autotuning. A fixed value
+    # bounds kernel memory per socket, but also the bytes in flight (throughput on a link with
+    # a long round trip): socket_notsent_lowat_bytes does the slow-client part without that.
     socket_send_buffer_bytes: int | None = None
 
     # Per-connection token bucket on inbound frames. A player sends at most a few messages per
@@ -257,8 +270,10 @@ class TransportLimits:
             raise ValueError("need 0 < write_buffer_soft_bytes <= write_buffer_hard_bytes")
         if self.max_messages_per_second < 0 or self.message_burst < 1:
             raise ValueError("need max_messages_per_second >= 0 and message_burst >= 1")
-        if self.socket_send_buffer_bytes is not None and self.socket_send_buffer_bytes <= 0:
-            raise ValueError("socket_send_buffer_bytes must be positive or None")
+        for name in ("socket_send_buffer_bytes", "socket_notsent_lowat_bytes"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive or None")
         if self.max_connections < 0:
             raise ValueError("max_connections must be >= 0")
         if self.max_http_connections_per_address < 1 or self.max_http_connections < 1:
@@ -659,11 +674,9 @@ class WebSocketConnection(asyncio.Protocol):
         self._transport = transport
         # pause_writing() then fires exactly when the soft limit is crossed.
         transport.set_write_buffer_limits(high=self._soft, low=self._soft // 4)
-        sndbuf = self._limits.socket_send_buffer_bytes
-        if sndbuf is not None:
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+        limits = self._limits
+        if limits.socket_send_buffer_bytes is not None or limits.socket_notsent_lowat_bytes:
+            _set_socket_options(transport, limits)
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self._remote = f"{peer[0]}:{peer[1]}"
@@ -958,6 +971,26 @@ class WebSocketConnection(asyncio.Protocol):
     def _abort(self) -> None:
         if self._transport is not None:
             self._transport.abort()
+
+
+#: TCP_NOTSENT_LOWAT where Python has it (Linux >= 3.12; macOS has the constant, but there it
+#: is documented to delay write notifications, not to refuse writes); elsewhere nothing is set
+#: and the kernel's own buffer absorbs a non-reading client first, as it did before.
+_TCP_NOTSENT_LOWAT: Final[int | None] = getattr(socket, "TCP_NOTSENT_LOWAT", None)
+
+
+def _set_socket_options(transport: asyncio.Transport, limits: TransportLimits) -> None:
+    """SO_SNDBUF and TCP_NOTSENT_LOWAT from the limits, on the connection's socket."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    if limits.socket_send_buffer_bytes is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, limits.socket_send_buffer_bytes)
+    lowat = limits.socket_notsent_lowat_bytes
+    if lowat is not None and _TCP_NOTSENT_LOWAT is not None:
+        # Not TCP (a Unix socket) or a kernel without it: the kernel's buffer absorbs, as before.
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, _TCP_NOTSENT_LOWAT, lowat)
 
 
 def _half_close(transport: asyncio.Transport) -> None:
