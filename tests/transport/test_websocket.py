@@ -707,6 +707,41 @@ async def test_keepalive_closes_a_client_that_never_answers_pings(start: StartSe
     assert 1011 in codes
 
 
+async def test_keepalive_closes_a_client_that_sends_but_never_reads(start: StartServer) -> None:
+    # A tab that never reads but keeps writing (its own pongs, a guessed one, messages) used to
+    # count as alive for ever: any byte did. Only the pong echoing the ping's random payload,
+    # which it cannot send without reading the ping, proves that a client reads.
+    live = await start(TransportLimits(ping_interval_s=0.3, ping_timeout_s=0.3))
+    async with live.client(ping_interval=None) as reader:  # websockets echoes pings itself
+        writer = await RawClient.connect(live.port)
+        await until(lambda: len(live.handler.opened) == 2)
+        reader_id, writer_id = (conn.id for conn in live.handler.opened)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        try:
+            while live.handler.close_of(writer_id) is None and loop.time() - began < 3.0:
+                await writer.send_frame(Opcode.PONG, b"")
+                await writer.send_frame(Opcode.PONG, b"\x00" * 8)  # a guess of the payload
+                await writer.send_frame(Opcode.TEXT, b"still here")
+                await asyncio.sleep(0.05)
+            closed_after = loop.time() - began
+            frames = await writer.read_until_closed(timeout=2.0)
+        finally:
+            writer.close()
+        pings = [f for f in frames if f.opcode is Opcode.PING]
+        assert pings, "no ping was sent"
+        assert all(len(f.data) == 8 for f in pings)
+        close = close_frame(frames)
+        assert (close.code, close.reason) == (1011, "keepalive ping timeout")
+        assert live.handler.close_of(writer_id) == (1011, "keepalive ping timeout")
+        # pinged 0.3 s after it opened, closed 0.3 s after that (plus the timer's granularity)
+        assert 0.5 <= closed_after <= 1.5, closed_after
+        # the client that reads answered every ping meanwhile, and is still served
+        await reader.send("and me")
+        assert await asyncio.wait_for(reader.recv(), 2) == "and me"
+        assert live.handler.close_of(reader_id) is None
+
+
 async def test_handshake_timeout_on_a_standalone_port() -> None:
     """The class also serves a WebSocket-only port; there, a silent socket is dropped."""
     ws_server = WebSocketServer(

@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import socket
 import struct
 import time
@@ -112,9 +113,12 @@ def _serialize(opcode: Opcode, data: bytes) -> bytes:
     return Frame(opcode, data).serialize(mask=False, extensions=[])
 
 
-# One keepalive ping shared by every connection. Any inbound byte proves the peer alive, so the
-# payload needs no correlation id.
-_PING_FRAME: Final = _serialize(Opcode.PING, b"")
+#: A keepalive ping's first two bytes: FIN and the PING opcode, then an 8-byte payload,
+#: unmasked. The payload is random for each ping: only the pong that echoes it (RFC 6455 5.5.3;
+#: browsers and WebSocket libraries do it by themselves) proves the client has read everything
+#: sent before the ping; a pong sent on its own, without reading, cannot guess it.
+_PING_HEAD: Final = b"\x89\x08"
+_PING_PAYLOAD_BYTES: Final = 8
 
 
 def encode_text_frame(data: bytes) -> bytes:
@@ -161,10 +165,14 @@ class TransportLimits:
     # tricked by a web page; browsers always send one. So absence is allowed unless turned off.
     allow_missing_origin: bool = True
 
-    # Keepalive: a connection silent (no byte received) for ping_interval_s gets a ping; if still
-    # nothing arrives within ping_timeout_s it is closed with 1011 "keepalive ping timeout"
-    # (websockets' own defaults are 20 s / 20 s). This reaps half-open TCP connections (phone
-    # went into a tunnel) that would otherwise hold a seat and a socket forever.
+    # Keepalive: every connection gets a ping ping_interval_s after it last proved that it reads
+    # (it opened, or it answered a ping with the pong echoing the ping's random payload, as
+    # RFC 6455 requires and browsers do by themselves); without that pong within
+    # ping_timeout_s it is closed with 1011 "keepalive ping timeout" (websockets' own defaults
+    # are 20 s / 20 s). This reaps half-open TCP connections (a phone went into a tunnel) that
+    # would otherwise hold a seat and a socket forever, and clients that never read: their
+    # kernel may take megabytes of boards for them, where the slow-client limits cannot see
+    # it, and other bytes they send (an answer, a pong of their own) prove nothing.
     ping_interval_s: float = 20.0
     ping_timeout_s: float = 20.0
 
@@ -518,10 +526,11 @@ class WebSocketConnection(asyncio.Protocol):
         "_address",
         "_deadline",
         "_fragments",
-        "_last_rx",
         "_opened",
         "_paused",
+        "_ping_payload",
         "_ping_sent_at",
+        "_proven_at",
         "_query",
         "_rate_warned",
         "_remote",
@@ -563,8 +572,9 @@ class WebSocketConnection(asyncio.Protocol):
         # for the set to empty, so we must be in it from connection_made to connection_lost.
         connections = getattr(server_state, "connections", None)
         self._uvicorn_connections: set[Any] | None = connections
-        self._last_rx = 0.0
+        self._proven_at = 0.0  # when the client last proved that it reads (see _housekeeping)
         self._ping_sent_at = 0.0
+        self._ping_payload = b""
         self._tokens = 0.0
         self._tokens_at = 0.0
         self._rate_warned = False
@@ -692,8 +702,7 @@ class WebSocketConnection(asyncio.Protocol):
         ws = self._ws
         if ws is None:
             return
-        now = self._last_rx = _monotonic()
-        self._ping_sent_at = 0.0  # any byte from the peer proves it alive
+        now = _monotonic()
         if len(data) <= _FEED_BYTES:
             ws.receive_data(data)
             self._dispatch(ws, now)
@@ -777,7 +786,7 @@ class WebSocketConnection(asyncio.Protocol):
             return
         now = _monotonic()
         self._state = _OPEN
-        self._last_rx = now
+        self._proven_at = now
         self._tokens = self._burst
         self._tokens_at = now
         self._server._opened(self)
@@ -815,8 +824,13 @@ class WebSocketConnection(asyncio.Protocol):
 
     def _on_frame(self, frame: Frame, now: float) -> None:
         opcode = frame.opcode
-        if opcode is Opcode.PONG or opcode is Opcode.CLOSE:
-            return  # liveness already recorded; close handled in _after_protocol
+        if opcode is Opcode.PONG:
+            if self._ping_sent_at and frame.data == self._ping_payload:
+                self._ping_sent_at = 0.0  # it read everything up to our ping
+                self._proven_at = now
+            return  # another pong (unsolicited, or a guess) proves nothing
+        if opcode is Opcode.CLOSE:
+            return  # handled in _after_protocol
         if self._state != _OPEN:
             return  # closing: websockets keeps parsing until the peer's close arrives
         if not self._take_token(now):
@@ -965,7 +979,8 @@ class WebSocketConnection(asyncio.Protocol):
 
     def _send_ping(self, now: float) -> None:
         assert self._transport is not None
-        self._transport.write(_PING_FRAME)
+        payload = self._ping_payload = os.urandom(_PING_PAYLOAD_BYTES)
+        self._transport.write(_PING_HEAD + payload)
         self._ping_sent_at = now
 
     def _abort(self) -> None:
@@ -1125,7 +1140,7 @@ class WebSocketServer:
 
     def _housekeeping(self, now: float) -> None:
         limits = self.limits
-        idle_since = now - limits.ping_interval_s
+        unproven_since = now - limits.ping_interval_s
         pong_due = now - limits.ping_timeout_s
         silent: list[WebSocketConnection] = []
         # A snapshot: a write error may reach connection_lost before the walk ends on some loops.
@@ -1134,7 +1149,7 @@ class WebSocketServer:
             if sent:
                 if sent < pong_due:
                     silent.append(conn)
-            elif conn._last_rx < idle_since:
+            elif conn._proven_at < unproven_since:
                 conn._send_ping(now)
         for conn in silent:
             if conn._state == _OPEN:
