@@ -231,7 +231,7 @@ def tune_runtime() -> None:
 
 
 def _freeze_after_full_collection(phase: str, info: dict[str, int]) -> None:
-    if phase == "stop" and info["generation"] >= 1:
+    if phase == "stop" and info["generation"] == 2:
         gc.freeze()
 
 
