@@ -592,6 +592,7 @@ async def main(options: argparse.Namespace) -> int:
                 *("--bus", options.bus, "--lease-s", str(options.lease_s)),
                 *("--join-burst", "100000", "--join-rate", "100000"),
                 *("--max-connections-per-address", "20000"),
+                *("--new-connection-burst", "100000", "--new-connection-rate", "100000"),
             ],
             logs,
         )

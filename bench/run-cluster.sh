@@ -70,6 +70,7 @@ for i in $(seq 0 $((count - 1))); do
     .venv/bin/livequiz serve --port $((port + i)) --data-dir "$data/$i" --log-level warning \
         --database "$database" --database-schema "$schema" --bus "$bus" \
         --join-burst 100000 --join-rate 100000 --max-connections-per-address 20000 \
+        --new-connection-burst 100000 --new-connection-rate 100000 \
         "${serve[@]}" > "$out/$name.server-$i.log" 2>&1 &
     pids+=($!)
     servers+=(--server "http://127.0.0.1:$((port + i))" --server-pid "$!")

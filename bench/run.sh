@@ -24,6 +24,7 @@ mkdir -p "$out"
 data=$(mktemp -d)
 .venv/bin/livequiz serve --port "$port" --data-dir "$data" --log-level warning \
     --join-burst 100000 --join-rate 100000 --max-connections-per-address 20000 \
+    --new-connection-burst 100000 --new-connection-rate 100000 \
     "${serve[@]}" > "$out/$name.server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT

@@ -7,6 +7,7 @@ option, so ``livequiz --help`` and ``livequiz COMMAND --help`` explain the whole
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -333,6 +334,26 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
         "replaces the oldest idle one, 503 if all are busy",
     )
     parser.add_argument(
+        "--new-connection-burst",
+        type=int,
+        default=1000,
+        help="new connections (HTTP and WebSocket) one TCP peer address may open at once "
+        "(trusted proxies exempt); over its budget: 429 with Retry-After",
+    )
+    parser.add_argument(
+        "--new-connection-rate",
+        type=float,
+        default=50.0,
+        help="new connections per second per TCP peer address, after the burst (0: no budget)",
+    )
+    parser.add_argument(
+        "--new-connection-offence-cost",
+        type=int,
+        default=10,
+        help="extra new connections an address pays for an oversized message (1009) or body "
+        "(413) or a malformed request (400)",
+    )
+    parser.add_argument(
         "--http-requests-per-turn",
         type=int,
         default=8,
@@ -443,9 +464,12 @@ def _server_config(args: argparse.Namespace) -> Any:
             max_http_connections_per_address=args.max_http_connections_per_address,
             max_http_connections=args.max_http_connections,
             http_requests_per_turn=args.http_requests_per_turn,
+            new_connection_burst=args.new_connection_burst,
+            new_connections_per_second=args.new_connection_rate,
+            new_connection_offence_cost=args.new_connection_offence_cost,
         )
     except ValueError as error:
-        raise UsageError(f"--http-*: {error}") from None
+        raise UsageError(f"--http-*/--new-connection-*: {error}") from None
     return ServerConfig(
         host=args.host,
         port=args.port,
@@ -520,6 +544,15 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
     if not 5 <= args.seconds <= 120:
         raise UsageError("--seconds must be between 5 and 120")
     config = _server_config(args)
+    # Every bot comes from this host's own address, each round anew: a join POST and a
+    # WebSocket (and a reconnect after a drop) per bot, with the viewer's browser beside them.
+    # At 500 bots that is the whole default budget of new connections per address at once.
+    transport = config.transport
+    wanted = 4 * args.players + 200
+    if transport.new_connections_per_second and transport.new_connection_burst < wanted:
+        config = dataclasses.replace(
+            config, transport=dataclasses.replace(transport, new_connection_burst=wanted)
+        )
     configure_logging("warning" if args.log_level == "info" else args.log_level)
     run_demo_server(
         config,

@@ -116,7 +116,8 @@ class Metrics:
             "(no whole request head in time: slowloris), body_timeout (a head, then no whole "
             "body in time: a slow POST), idle_timeout (kept alive, unused), "
             "evicted (gave way to a new one at a cap), refused_address / refused_full (at a "
-            "cap with every connection busy), malformed (the parser refused the request)",
+            "cap with every connection busy), refused_rate (its address opened new connections "
+            "over its budget), malformed (the parser refused the request)",
             ["reason"],
             registry=r,
         )

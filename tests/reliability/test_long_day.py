@@ -371,6 +371,10 @@ async def test_a_long_day_of_quizzes_stays_bounded(tmp_path: Path) -> None:
         "1000000",
         "--max-connections-per-address",
         "100000",
+        "--new-connection-burst",
+        "1000000",
+        "--new-connection-rate",
+        "1000000",
     )
     await server.start()
     started = time.monotonic()

@@ -1,5 +1,6 @@
 """How the HTTP guard admits requests (livequiz.transport.http_guard): a few begin per turn of
-the event loop, and a screen answers what the application would refuse, from the head alone.
+the event loop, a screen answers what the application would refuse, from the head alone, and
+each address has a budget of new connections, charged extra for offences.
 
 Both keep HTTP work from crowding out WebSocket messages on the one event loop (a join storm
 held honest answers ~150 ms behind its bursts). Over real sockets, like test_http_guard.
@@ -8,6 +9,7 @@ held honest answers ~150 ms behind its bursts). Over real sockets, like test_htt
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -25,8 +27,11 @@ from tests.transport.test_http_guard import (
     FLOODER,
     OTHER,
     EchoHandler,
+    exchange,
+    get,
     open_socket,
     read_to_end,
+    request_for,
     still_open,
 )
 
@@ -342,3 +347,189 @@ async def test_websocket_handshakes_begin_a_few_per_turn_and_every_one_opens(per
         assert most_in_one_turn <= per_turn, Counter(handler.accepted)
     else:  # without a bound they all go in a turn or two: the count above can see it
         assert most_in_one_turn > 3, Counter(handler.accepted)
+
+
+# -- the budget of new connections per address -------------------------------------------------
+
+
+class BudgetServer:
+    """A server whose ``/hello`` answers 200 and ``/upload`` 413 past 1,000 bytes (as the API
+    does past its limit), with WebSockets echoing messages of at most 1 KiB; ``events`` has
+    what the guard reported."""
+
+    def __init__(self, **limits: object) -> None:
+        async def hello(request: Request) -> PlainTextResponse:
+            return PlainTextResponse("hello")
+
+        async def upload(request: Request) -> PlainTextResponse:
+            if int(request.headers.get("content-length", "0")) > 1000:
+                return PlainTextResponse("too large", status_code=413)
+            return PlainTextResponse(str(len(await request.body())))
+
+        app = Starlette(routes=[Route("/hello", hello), Route("/upload", upload, methods=["POST"])])
+        self.events: list[str] = []
+        self.server = TransportServer(
+            app,
+            EchoHandler(),
+            TransportLimits(max_message_bytes=1024, **limits),  # type: ignore[arg-type]
+            host="0.0.0.0",
+            port=0,
+            on_http_event=self.events.append,
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> BudgetServer:
+        ready = asyncio.Event()
+        self._task = asyncio.create_task(self.server.serve(ready))
+        await asyncio.wait_for(ready.wait(), 5)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.request_exit()
+        assert self._task is not None
+        await asyncio.wait_for(self._task, 10)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def budget(self, address: str = FLOODER) -> float:
+        return self.server.http.budget(address)
+
+
+async def test_new_connections_over_an_address_budget_get_429_at_once_and_others_connect() -> None:
+    async with BudgetServer(new_connection_burst=5, new_connections_per_second=0.5) as srv:
+        for _ in range(5):
+            assert await get(srv.port, source=FLOODER) == (200, b"hello")
+        refused = await exchange(srv.port, request_for("/hello"))
+        # another address has its own budget; the refused one still has none
+        assert await get(srv.port, source=OTHER) == (200, b"hello")
+        again = await exchange(srv.port, request_for("/hello"))
+    for ending in (refused, again):
+        # answered at the accept and closed at once, as at the per-address cap (under a
+        # flood the descriptor is freed at once: a request sent after it may meet a reset)
+        assert ending.status == 429
+        head = ending.data.partition(b"\r\n\r\n")[0].lower()
+        assert b"\r\nretry-after: 2\r\n" in head  # one token at 0.5/s
+        assert b"connection: close" in head
+        assert ending.json == {
+            "error": {
+                "code": "rate_limited",
+                "message": "too many new connections from your address; try again in 2 s",
+            }
+        }
+    assert srv.events.count("refused_rate") == 2
+
+
+async def test_an_address_budget_refills_with_time() -> None:
+    async with BudgetServer(new_connection_burst=2, new_connections_per_second=4) as srv:
+        assert [(await get(srv.port, source=FLOODER))[0] for _ in range(3)] == [200, 200, 429]
+        await asyncio.sleep(0.3)  # 1.2 tokens
+        assert [(await get(srv.port, source=FLOODER))[0] for _ in range(2)] == [200, 429]
+        await asyncio.sleep(0.6)  # up to the burst of 2, not the 2.4 the time is worth
+        statuses = [(await get(srv.port, source=FLOODER))[0] for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+
+def oversized_body() -> bytes:
+    body = b"x" * 2000
+    return (
+        b"POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body) + body
+    )
+
+
+async def oversized_message(srv: BudgetServer) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosedError
+
+    async with connect(f"ws://{FLOODER}:{srv.port}/ws", compression=None) as ws:
+        await ws.send("x" * 2000)
+        with pytest.raises(ConnectionClosedError):
+            await asyncio.wait_for(ws.recv(), 5)
+    assert ws.close_code == 1009
+
+
+async def malformed_request(srv: BudgetServer) -> None:
+    ending = await exchange(srv.port, b"GET\x01 /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert ending.status == 400
+
+
+async def oversized_request(srv: BudgetServer) -> None:
+    assert (await exchange(srv.port, oversized_body())).status == 413
+
+
+@pytest.mark.parametrize(
+    "offend",
+    [
+        pytest.param(oversized_request, id="body-413"),
+        pytest.param(oversized_message, id="websocket-1009"),
+        pytest.param(malformed_request, id="malformed-400"),
+    ],
+)
+async def test_an_offence_costs_its_address_the_extra_tokens(
+    offend: Callable[[BudgetServer], Awaitable[None]],
+) -> None:
+    limits = {"new_connection_burst": 15, "new_connections_per_second": 0.01}
+    async with BudgetServer(new_connection_offence_cost=10, **limits) as srv:
+        await offend(srv)
+        await asyncio.sleep(0.1)  # the 1009 is reported as the server reads the frame
+        # 15 - 1 (the connection) - 10 (the offence) = 4 left, give or take the refill
+        assert 3.9 < srv.budget() < 4.1
+        statuses = [(await get(srv.port, source=FLOODER))[0] for _ in range(5)]
+        assert statuses == [200, 200, 200, 200, 429]
+        assert srv.budget(OTHER) == 15  # nobody else pays
+        assert await get(srv.port, source=OTHER) == (200, b"hello")
+
+
+async def test_offences_run_up_a_debt_of_one_burst_at_most() -> None:
+    async with BudgetServer(
+        new_connection_burst=30, new_connections_per_second=0.01, new_connection_offence_cost=10
+    ) as srv:
+        # three requests on connections opened before the offences: the debt goes below 0
+        async with contextlib.AsyncExitStack() as stack:
+            socks = [
+                stack.enter_context(contextlib.closing(await open_socket(srv.port)))
+                for _ in range(8)
+            ]
+            for sock in socks:
+                await asyncio.get_running_loop().sock_sendall(sock, oversized_body())
+            endings = [await read_to_end(sock) for sock in socks]
+        assert [ending.status for ending in endings] == [413] * 8
+        assert srv.budget() == pytest.approx(-30, abs=0.1)  # 30 - 8 - 80, bounded at -30
+        assert (await get(srv.port, source=FLOODER))[0] == 429
+
+
+async def test_trusted_proxies_have_no_budget_and_pay_for_no_offence() -> None:
+    from livequiz.transport.proxy import parse_networks
+
+    async with BudgetServer(
+        new_connection_burst=2,
+        new_connections_per_second=0.01,
+        trusted_proxies=parse_networks([FLOODER]),
+    ) as srv:
+        statuses = [(await get(srv.port, source=FLOODER))[0] for _ in range(6)]
+        assert (await exchange(srv.port, oversized_body())).status == 413
+        assert [(await get(srv.port, source=FLOODER))[0] for _ in range(2)] == [200, 200]
+        # the budget still holds for the others
+        assert [(await get(srv.port, source=OTHER))[0] for _ in range(3)] == [200, 200, 429]
+    assert statuses == [200] * 6
+    assert srv.budget(FLOODER) == 2
+    assert srv.events.count("refused_rate") == 1
+
+
+def test_the_budgets_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from livequiz.transport import http_guard
+
+    monkeypatch.setattr(http_guard, "MAX_CONNECTION_BUDGETS", 10)
+    guard = HttpGuard(TransportLimits(new_connection_burst=3, new_connections_per_second=1.0))
+    now = [0.0]
+    guard._clock = lambda: now[0]
+    for i in range(10):
+        assert guard.take_connection(f"10.0.0.{i}") == 0.0
+    guard.offend("10.0.0.0")
+    now[0] = 1.5  # all but 10.0.0.0 are full again
+    assert guard.take_connection("10.0.1.1") == 0.0
+    assert set(guard._budgets) == {"10.0.0.0", "10.0.1.1"}  # the full ones were forgotten
+    assert guard.budget("10.0.0.0") == pytest.approx(-3 + 1.5)  # the offender was not
+    assert guard.take_connection("10.0.0.0") == pytest.approx(2.5)  # seconds to one token

@@ -566,6 +566,12 @@ def test_livequiz_serve_sets_every_guard_limit_and_refuses_a_bad_origin() -> Non
         "70",
         "--http-requests-per-turn",
         "3",
+        "--new-connection-burst",
+        "40",
+        "--new-connection-rate",
+        "2.5",
+        "--new-connection-offence-cost",
+        "4",
         "--origin",
         "HTTPS://Quiz.Example:443/",
     )
@@ -577,9 +583,20 @@ def test_livequiz_serve_sets_every_guard_limit_and_refuses_a_bad_origin() -> Non
         transport.max_http_connections_per_address,
         transport.max_http_connections,
         transport.http_requests_per_turn,
-    ) == (2.5, 1.0, 4.0, 7, 70, 3)
+        transport.new_connection_burst,
+        transport.new_connections_per_second,
+        transport.new_connection_offence_cost,
+    ) == (2.5, 1.0, 4.0, 7, 70, 3, 40, 2.5, 4)
     with pytest.raises(UsageError, match="http_requests_per_turn must be >= 0"):
         config("--http-requests-per-turn", "-1")
+    with pytest.raises(UsageError, match="new_connection_burst >= 1"):
+        config("--new-connection-burst", "0")
+    default = config().transport  # type: ignore[attr-defined]
+    assert (
+        default.new_connection_burst,
+        default.new_connections_per_second,
+        default.new_connection_offence_cost,
+    ) == (1000, 50.0, 10)
     assert limits.origins == frozenset({"https://quiz.example"})  # type: ignore[attr-defined]
     with pytest.raises(UsageError, match="not an origin"):
         config("--origin", "https://quiz.example/play")

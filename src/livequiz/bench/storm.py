@@ -76,6 +76,12 @@ SERVE_LIMITS = (
     "100000",
     "--max-connections-per-address",
     "20000",
+    # every player's join POST and WebSocket, and its reconnects, are new connections from
+    # the one address: the budget of new connections per address (1,000 at once) would refuse
+    "--new-connection-burst",
+    "100000",
+    "--new-connection-rate",
+    "100000",
 )
 _BOARD_END = b'"type":"board"}'
 

@@ -22,7 +22,20 @@ descriptors: ``/healthz`` failed for everyone until they left. So every plain HT
   connections when it runs out; only when every connection is busy serving a request is the
   new one refused (429 ``rate_limited`` at the address's cap, 503 ``unavailable`` at the
   global one). So a flood cannot lock out ``/healthz`` or an honest client: each new
-  connection pushes out the flood's oldest.
+  connection pushes out the flood's oldest;
+* a **budget of new connections per address** (a token bucket per TCP peer: a burst of
+  :attr:`TransportLimits.new_connection_burst`, then
+  :attr:`TransportLimits.new_connections_per_second`; trusted proxies exempt), checked at the
+  accept, before the caps: over it, 429 ``rate_limited`` with ``Retry-After`` at once. The caps
+  bound how many are open, not how fast they come, and one address opening hundreds a second,
+  each carrying a megabyte the server must read and drop, held honest answers ~50 ms behind.
+  An **offence** costs the address :attr:`TransportLimits.new_connection_offence_cost` more
+  tokens: a request the parser refuses (400), a response 413 (a body over the limit), a
+  WebSocket message over its limit (close 1009, reported by the WebSocket server through
+  :meth:`HttpGuard.offend`). Honest clients send none of these, so a classroom's budget is
+  untouched while a stream of oversized rounds is held to a few a second. At most
+  :data:`MAX_CONNECTION_BUDGETS` addresses are remembered (the full buckets are forgotten
+  first: a full bucket is what a new address gets anyway).
 
 Two more things keep HTTP work from crowding out the players' WebSocket messages on the one
 event loop (a join storm's burst made honest answers wait ~150 ms for their ack):
@@ -58,6 +71,7 @@ import asyncio
 import functools
 import ipaddress
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -75,6 +89,7 @@ from uvicorn.protocols.http.httptools_impl import (
 from livequiz.transport.websocket import TransportLimits
 
 __all__ = [
+    "MAX_CONNECTION_BUDGETS",
     "TRANSPORT_ERROR_CODES",
     "WARNING_INTERVAL_S",
     "GuardedHttpProtocol",
@@ -88,6 +103,15 @@ logger = logging.getLogger("livequiz.transport.http")
 
 #: At most one warning line per reason in this many seconds (with a count of the rest).
 WARNING_INTERVAL_S: Final = 10.0
+
+#: Addresses whose budget of new connections is remembered at most (~150 bytes each: 15 MiB).
+#: Past it the full buckets are dropped (a new address starts full anyway); if that leaves
+#: more than half, all are (the memory bound wins over the debts of offenders).
+MAX_CONNECTION_BUDGETS: Final = 100_000
+
+#: Response statuses the application sends that are an offence of the client's (see the
+#: module): a body over the limit.
+OFFENCE_STATUSES: Final = frozenset({413})
 
 #: The error codes this module answers with, and their status (documented in the OpenAPI
 #: document beside the API's own).
@@ -105,6 +129,7 @@ IDLE_TIMEOUT: Final = "idle_timeout"
 EVICTED: Final = "evicted"
 REFUSED_ADDRESS: Final = "refused_address"
 REFUSED_FULL: Final = "refused_full"
+REFUSED_RATE: Final = "refused_rate"
 MALFORMED: Final = "malformed"
 
 _WHY: Final = {
@@ -112,6 +137,7 @@ _WHY: Final = {
     EVICTED: "closed an HTTP connection with no request in progress to make room at a cap",
     REFUSED_ADDRESS: "refused an HTTP connection: its address has its maximum, all busy",
     REFUSED_FULL: "refused an HTTP connection: the server has its maximum, all busy",
+    REFUSED_RATE: "refused an HTTP connection: its address opened new ones over its budget",
     MALFORMED: "refused a malformed HTTP request",
 }
 
@@ -184,6 +210,9 @@ class HttpGuard:
         self._idle: dict[GuardedHttpProtocol, None] = {}
         self._idle_per_address: dict[str, dict[GuardedHttpProtocol, None]] = {}
         self._protocol_class: type[GuardedHttpProtocol] | None = None
+        #: address → (tokens, when last updated): the budgets of new connections.
+        self._budgets: dict[str, tuple[float, float]] = {}
+        self._clock: Callable[[], float] = time.monotonic
 
     def __len__(self) -> int:
         """Plain HTTP connections open now."""
@@ -234,6 +263,71 @@ class HttpGuard:
                 {"__module__": __name__, "_guard": self},
             )
         return self._protocol_class
+
+    # -- the budget of new connections per address ---------------------------------------------
+
+    def is_exempt(self, address: str) -> bool:
+        """Whether ``address`` is one of the trusted proxies (no per-address limit applies)."""
+        trusted = self.limits.trusted_proxies
+        if not trusted:
+            return False
+        try:
+            peer = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(peer in net for net in trusted)
+
+    def budget(self, address: str) -> float:
+        """The tokens ``address`` has now (the burst if it was never seen or forgotten)."""
+        limits = self.limits
+        burst = float(limits.new_connection_burst)
+        bucket = self._budgets.get(address)
+        if bucket is None:
+            return burst
+        tokens, last = bucket
+        return min(burst, tokens + (self._clock() - last) * limits.new_connections_per_second)
+
+    def take_connection(self, address: str) -> float:
+        """Take a token for a new connection from ``address``: 0 if it had one, else the
+        seconds until it will (and nothing is taken)."""
+        rate = self.limits.new_connections_per_second
+        if rate <= 0:
+            return 0.0
+        tokens = self.budget(address)
+        now = self._clock()
+        if tokens < 1.0:
+            self._budgets[address] = (tokens, now)
+            return (1.0 - tokens) / rate
+        if address not in self._budgets and len(self._budgets) >= MAX_CONNECTION_BUDGETS:
+            self._forget_budgets()
+        self._budgets[address] = (tokens - 1.0, now)
+        return 0.0
+
+    def offend(self, address: str) -> None:
+        """``address`` sent something no honest client sends (an oversized message or body,
+        a malformed request): it pays :attr:`TransportLimits.new_connection_offence_cost`
+        tokens, down to a debt of one burst at most. Trusted proxies pay nothing."""
+        limits = self.limits
+        cost = limits.new_connection_offence_cost
+        if cost == 0 or limits.new_connections_per_second <= 0 or self.is_exempt(address):
+            return
+        tokens = max(-float(limits.new_connection_burst), self.budget(address) - cost)
+        if address not in self._budgets and len(self._budgets) >= MAX_CONNECTION_BUDGETS:
+            self._forget_budgets()
+        self._budgets[address] = (tokens, self._clock())
+
+    def _forget_budgets(self) -> None:
+        """Bound the memory: drop the full buckets (as good as new), or all if too few are."""
+        burst = float(self.limits.new_connection_burst)
+        rate = self.limits.new_connections_per_second
+        now = self._clock()
+        self._budgets = {
+            address: (tokens, last)
+            for address, (tokens, last) in self._budgets.items()
+            if tokens + (now - last) * rate < burst
+        }
+        if len(self._budgets) > MAX_CONNECTION_BUDGETS // 2:
+            self._budgets.clear()
 
     # -- called by the connections ------------------------------------------------------------
 
@@ -334,6 +428,20 @@ def _error_response(
     )
 
 
+def _watch_offences(app: ASGI3Application, guard: HttpGuard, address: str) -> ASGI3Application:
+    """``app``, with a response in :data:`OFFENCE_STATUSES` charged to ``address``."""
+
+    async def watched(scope: Any, receive: Any, send: Any) -> None:
+        async def watched_send(message: Any) -> None:
+            if message["type"] == "http.response.start" and message["status"] in OFFENCE_STATUSES:
+                guard.offend(address)
+            await send(message)
+
+        await app(scope, receive, watched_send)
+
+    return watched
+
+
 class GuardedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with the guard's timeouts and caps (see the module)."""
 
@@ -358,19 +466,23 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         guard = self._guard
         self.guard_address = self.client[0] if self.client else ""
-        trusted = guard.limits.trusted_proxies
-        if trusted:
-            try:
-                peer = ipaddress.ip_address(self.guard_address)
-            except ValueError:
-                peer = None
-            self.guard_exempt = peer is not None and any(peer in net for net in trusted)
-        refusal = guard.admit(self)
+        self.guard_exempt = guard.is_exempt(self.guard_address)
+        wait_s = 0.0 if self.guard_exempt else guard.take_connection(self.guard_address)
+        refusal = REFUSED_RATE if wait_s else guard.admit(self)
         if refusal is None:
             self._arm(guard.limits.http_head_timeout_s, self._head_timeout)
             return
         guard.report(refusal, self.guard_address)
-        if refusal == REFUSED_ADDRESS:
+        if refusal == REFUSED_RATE:
+            retry_after = max(1, math.ceil(wait_s))
+            response = _error_response(
+                429,
+                "rate_limited",
+                f"too many new connections from your address; try again in {retry_after} s",
+                {"retry-after": str(retry_after)},
+                default_headers=self.server_state.default_headers,
+            )
+        elif refusal == REFUSED_ADDRESS:
             response = _error_response(
                 429,
                 "rate_limited",
@@ -409,6 +521,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self.parser.feed_data(data)
         except httptools.HttpParserError as error:
             self._guard.report(MALFORMED, self.guard_address)
+            if not self.guard_exempt:
+                self._guard.offend(self.guard_address)
             reason = str(error).strip().rstrip(".") or "unparsable"
             self._fail(
                 400,
@@ -457,6 +571,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def _begin(self, cycle: RequestResponseCycle, app: ASGI3Application) -> bool:
         if cycle.disconnected or self.transport.is_closing():
             return False  # its client went while it waited: nothing to do
+        if not self.guard_exempt and self._guard.limits.new_connection_offence_cost:
+            app = _watch_offences(app, self._guard, self.guard_address)
         super()._start_asgi_task(cycle, app)
         return True
 

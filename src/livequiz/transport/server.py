@@ -48,7 +48,8 @@ def build_config(
     * ``ws=`` our bound protocol class: upgrades bypass ASGI entirely.
     * ``http=`` uvicorn's httptools protocol (the C parser, the cheapest HTTP path in
       uvicorn) under the guard of :mod:`livequiz.transport.http_guard`: head and idle
-      timeouts, per-address and global caps on plain HTTP connections, JSON bodies for
+      timeouts, per-address and global caps on plain HTTP connections, a per-address budget
+      of new connections (charged for oversized messages too), JSON bodies for
       requests the parser refuses. ``http_guard`` is the guard to bind (a new one by default).
     * ``loop="uvloop"`` when installed (used by :func:`run`; an already-running loop is kept).
     * ``backlog=4096``: see :data:`LISTEN_BACKLOG`.
@@ -69,6 +70,8 @@ def build_config(
     """
     if http_guard is None:
         http_guard = HttpGuard(ws_server.limits)
+    # A message over its limit (close 1009) costs the sender's address new connections.
+    ws_server.on_offence = http_guard.offend
     trusted = ws_server.limits.trusted_proxies
     if trusted:
         app = TrustedProxyHeaders(app, trusted)
@@ -138,7 +141,7 @@ class TransportServer:
         self.websockets = WebSocketServer(handler, limits)
         #: Plain HTTP connections under guard; ``on_http_event(reason)`` is called for each
         #: one closed or refused by it (``head_timeout``, ``idle_timeout``, ``evicted``,
-        #: ``refused_address``, ``refused_full``, ``malformed``), for a metric;
+        #: ``refused_address``, ``refused_full``, ``refused_rate``, ``malformed``), for a metric;
         #: ``http_screen`` answers requests the application would refuse from their head.
         self.http = HttpGuard(self.websockets.limits, on_http_event, screen=http_screen)
         self.config = build_config(

@@ -38,7 +38,7 @@ import os
 import socket
 import struct
 import time
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass
 from http import HTTPStatus
 from ipaddress import IPv4Network, IPv6Network
@@ -266,6 +266,27 @@ class TransportLimits:
     # WebSocket answer behind it for ~150 ms; 8 a turn keep a turn's HTTP work near 2 ms and
     # lose no throughput (the loop turns as fast as there is work). 0: no bound.
     http_requests_per_turn: int = 8
+    # New connections per TCP peer address (HTTP and WebSocket alike: every WebSocket begins
+    # as an HTTP connection), a token bucket checked at the accept; trusted proxies exempt.
+    # Over it: 429 rate_limited with Retry-After at once. The caps above bound how many are
+    # open, not how fast they come: one address opening ~375 connections a second, each with
+    # a 1 MiB frame or a 2 MiB body, held honest acks ~50 ms behind its megabytes.
+    # The burst is the per-address WebSocket cap (ServerConfig.max_connections_per_address,
+    # 1,000): a school behind one NAT whose players all reconnect at once after a restart gets
+    # back in; it is also 5x the join burst (200 joins x 1-3 connections each: page, join POST,
+    # WebSocket). The rate, 50/s, is the join rate (20/s) x 2.5 connections a player: an
+    # assembly of 1,000 phones joining over 40 s (what the join budget lets in) stays within
+    # it. 0 per second: no budget.
+    new_connection_burst: int = 1000
+    new_connections_per_second: float = 50.0
+    # What an offence costs the address in tokens, beside the connection's own one: an
+    # oversized WebSocket message (close 1009), an oversized body (413), a request the parser
+    # refuses (400). Honest clients never send these (a teacher's word list over 1 MiB is one
+    # 413); a flood of them is a flood of megabytes, so each costs 10 connections: such an
+    # address gets ~50 / 11 = 4.5 offending connections a second after its burst instead of
+    # hundreds. The debt is bounded at minus the burst, so an address that stops is back
+    # within 2 x burst / rate (40 s) at worst. 0: offences cost nothing extra.
+    new_connection_offence_cost: int = 10
 
     def __post_init__(self) -> None:
         if self.origins is not None:
@@ -286,6 +307,15 @@ class TransportLimits:
             raise ValueError("max_connections must be >= 0")
         if self.max_http_connections_per_address < 1 or self.max_http_connections < 1:
             raise ValueError("max_http_connections and its per-address cap must be >= 1")
+        if (
+            self.new_connection_burst < 1
+            or self.new_connections_per_second < 0
+            or self.new_connection_offence_cost < 0
+        ):
+            raise ValueError(
+                "need new_connection_burst >= 1, new_connections_per_second >= 0 (0: no "
+                "budget) and new_connection_offence_cost >= 0"
+            )
         if self.http_requests_per_turn < 0:
             raise ValueError("http_requests_per_turn must be >= 0 (0: no bound)")
         if not isinstance(self.trusted_proxies, tuple) or not all(
@@ -911,6 +941,8 @@ class WebSocketConnection(asyncio.Protocol):
             if received is not None:
                 self._enter_closing(received.code, received.reason)
             elif sent is not None:
+                if sent.code == CLOSE_MESSAGE_TOO_BIG:  # websockets' size limit: an offence
+                    self._server._offence(self._remote)
                 self._enter_closing(sent.code, sent.reason)
             else:
                 self._enter_closing(CLOSE_ABNORMAL, "")
@@ -1059,6 +1091,10 @@ class WebSocketServer:
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._protocol_class: type[WebSocketConnection] | None = None
+        #: Called with the TCP peer's address when a client sent a message over
+        #: ``max_message_bytes`` (close 1009): the HTTP guard charges the address's budget of
+        #: new connections for it (``HttpGuard.offend``).
+        self.on_offence: Callable[[str], None] | None = None
 
     @property
     def connections(self) -> Set[WebSocketConnection]:
@@ -1106,6 +1142,11 @@ class WebSocketServer:
         return len(self._open)
 
     # -- registry, called by the connections ---------------------------------------------------
+
+    def _offence(self, remote: str) -> None:
+        on_offence = self.on_offence
+        if on_offence is not None:
+            on_offence(remote.rpartition(":")[0] or remote)  # "host:port" → host (IPv6 too)
 
     def _attach(self, conn: WebSocketConnection) -> None:
         self._pending.add(conn)
