@@ -356,8 +356,8 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--http-requests-per-turn",
         type=int,
-        default=8,
-        help="HTTP requests and WebSocket handshakes begun per turn of the event loop, the "
+        default=32,
+        help="HTTP requests begun per turn of the event loop (not WebSocket handshakes), the "
         "rest in the next turns, so bursts do not hold players' answers (0: no bound)",
     )
     parser.add_argument(

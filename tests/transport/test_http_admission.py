@@ -310,8 +310,10 @@ class TurnNotingHandler(EchoHandler):
         return None
 
 
-@pytest.mark.parametrize("per_turn", [1, 0])
-async def test_websocket_handshakes_begin_a_few_per_turn_and_every_one_opens(per_turn: int) -> None:
+async def test_websocket_handshakes_are_not_held_by_the_request_budget() -> None:
+    # Held at 8 a turn, 5,000 players connected at ~160 a second instead of ~1,300 (make bench):
+    # upgrades go through at once; a burst from one address meets the new-connection budget.
+    per_turn = 1
     turns = TurnCounter()
     handler = TurnNotingHandler(turns)
     server = TransportServer(
@@ -343,10 +345,7 @@ async def test_websocket_handshakes_begin_a_few_per_turn_and_every_one_opens(per
         await asyncio.wait_for(task, 10)
     assert all(head.startswith(b"HTTP/1.1 101") for head in heads), heads[:2]
     most_in_one_turn = max(Counter(handler.accepted).values())
-    if per_turn:
-        assert most_in_one_turn <= per_turn, Counter(handler.accepted)
-    else:  # without a bound they all go in a turn or two: the count above can see it
-        assert most_in_one_turn > 3, Counter(handler.accepted)
+    assert most_in_one_turn > per_turn, Counter(handler.accepted)
 
 
 # -- the budget of new connections per address -------------------------------------------------

@@ -259,13 +259,15 @@ class TransportLimits:
     # room for storage, the bus and logs: a flood can no longer exhaust descriptors (~21,000
     # idle sockets did) and make accept() fail for /healthz and honest players.
     max_http_connections: int = 4096
-    # HTTP requests and WebSocket handshakes begun per turn of the event loop; the rest wait,
-    # in order of arrival, for the next turn, after the loop has polled every socket again.
-    # One event loop serves everyone, so a turn that begins 500 requests at once (a join
-    # storm's burst over many connections: each ~0.3 ms of routing and JSON) holds every
-    # WebSocket answer behind it for ~150 ms; 8 a turn keep a turn's HTTP work near 2 ms and
-    # lose no throughput (the loop turns as fast as there is work). 0: no bound.
-    http_requests_per_turn: int = 8
+    # HTTP requests begun per turn of the event loop (WebSocket handshakes are not held); the
+    # rest wait, in order of arrival, for the next turn, after the loop has polled every socket
+    # again. One event loop serves everyone, so a turn that begins 500 requests at once (a
+    # join storm's burst over many connections: each ~0.3 ms of routing and JSON) holds every
+    # WebSocket answer behind it for ~150 ms; 32 a turn keep a turn's HTTP work near 10 ms.
+    # Not free: if turns are long (a big quiz's lobby while thousands join), at most 32 per
+    # turn begin (32 / 50 ms = 640 a second); 8 cut WebSocket handshakes, when they were held
+    # too, to ~160 a second in the 5,000-player benchmark. 0: no bound.
+    http_requests_per_turn: int = 32
     # New connections per TCP peer address (HTTP and WebSocket alike: every WebSocket begins
     # as an HTTP connection), a token bucket checked at the accept; trusted proxies exempt.
     # Over it: 429 rate_limited with Retry-After at once. The caps above bound how many are
