@@ -181,29 +181,13 @@ async def test_the_screen_lets_other_addresses_through_and_closes_when_asked(
     start: Start,
 ) -> None:
     server, app = await start()
-    loop = asyncio.get_running_loop()
-    other = await open_socket(server.port, OTHER)
-    try:
-        await loop.sock_sendall(
-            other,
-            b"POST /refuse HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        )
-        ending = await read_to_end(other)
-    finally:
-        other.close()
+    refuse = b"POST /refuse HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    ending = await exchange(server.port, refuse, OTHER)
     assert ending.status == 200
     assert ending.data.endswith(b"reached")
     assert app.reached_refuse == 1
     # a client that asked to close gets the refusal, then the server's FIN (no reset)
-    closing = await open_socket(server.port, FLOODER)
-    try:
-        await loop.sock_sendall(
-            closing,
-            b"POST /refuse HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        )
-        ending = await read_to_end(closing)
-    finally:
-        closing.close()
+    ending = await exchange(server.port, refuse, FLOODER)
     assert ending.status == 429
     assert not ending.reset
     assert ending.json["error"] == {"code": "rate_limited", "message": "too many from your address"}
