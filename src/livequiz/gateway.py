@@ -37,7 +37,7 @@ from livequiz.domain.commands import (
     Start,
 )
 from livequiz.domain.errors import Rejected
-from livequiz.ports import Outcome, StorageUnavailable, UnknownQuiz
+from livequiz.ports import Outcome, Unavailable, UnknownQuiz
 from livequiz.service import (
     Broadcast,
     ClosedFrame,
@@ -311,7 +311,7 @@ class Gateway:
             self._error(conn, "unknown_quiz", "that quiz no longer exists")
             conn.close(CLOSE_UNKNOWN_QUIZ, "unknown quiz")
             return
-        except StorageUnavailable:
+        except Unavailable:
             self._error(conn, "unavailable", "the server cannot load this quiz now; try again")
             conn.close(CLOSE_TRY_AGAIN, "try again later")
             return
@@ -358,7 +358,7 @@ class Gateway:
         """:meth:`_admit` again once the copy has read the journal."""
         try:
             await self.service.refresh(claims.quiz_id)
-        except StorageUnavailable:
+        except Unavailable:
             self._error(conn, "unavailable", "the server cannot load this quiz now; try again")
             conn.close(CLOSE_TRY_AGAIN, "try again later")
             return
@@ -392,7 +392,7 @@ class Gateway:
                 self._error(conn, rejected.code.value, rejected.message)
                 pending.joining = False
                 return
-            except StorageUnavailable:
+            except Unavailable:
                 self._error(conn, "unavailable", "the server cannot reach this quiz now; try again")
                 pending.joining = False
                 return
@@ -491,7 +491,7 @@ class Gateway:
         storage unreachable from here, the copy's own state is the best this process has; with
         no copy at all (dropped a moment ago, the quiz having moved), ``unavailable``."""
         quiz_id = client.quiz_id
-        with contextlib.suppress(StorageUnavailable, UnknownQuiz):
+        with contextlib.suppress(Unavailable, UnknownQuiz):
             await self.service.ensure(quiz_id)
             await self.service.refresh(quiz_id)
         if not client.conn.open:

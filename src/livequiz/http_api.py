@@ -41,7 +41,7 @@ from livequiz.domain.session import Phase, QuizSession
 from livequiz.domain.settings import QuizSettings
 from livequiz.moderation import is_unfit_question_text
 from livequiz.openapi import OPENAPI
-from livequiz.ports import Flag, StorageUnavailable, UnknownQuiz
+from livequiz.ports import Flag, Unavailable, UnknownQuiz
 from livequiz.service import QuizService
 from livequiz.transport.http_guard import Refusal, Screen
 from livequiz.vocabulary import (
@@ -555,7 +555,7 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
         return error_response(STATUS.get(error.code, 409), error.code.value, error.message)
 
     async def on_unavailable(_request: Request, error: Exception) -> Response:
-        log.warning("storage unavailable: %s", error)
+        log.warning("storage or bus unavailable: %s", error)
         service.metrics.errors.labels("unavailable").inc()
         return error_response(
             503,
@@ -609,7 +609,7 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
             ApiError: on_api_error,
             Rejected: on_rejected,
             UnknownQuiz: on_unknown_quiz,
-            StorageUnavailable: on_unavailable,
+            Unavailable: on_unavailable,
             HTTPException: on_http,
             Exception: on_crash,
         },

@@ -123,7 +123,17 @@ class Fenced(Exception):
         self.quiz_ids = frozenset(quiz_ids)
 
 
-class StorageUnavailable(Exception):
+class Unavailable(Exception):
+    """A service livequiz relies on (the storage, the bus) cannot be reached right now.
+
+    Where a user's request meets it (loading a quiz for a hello, the results), it is answered
+    as ``unavailable`` / 503 "try again", never as a server error: either kind may be the cause
+    (found by the cluster nemesis with NATS killed: the results of a quiz this process did not
+    follow yet got a 500 because following it needs the bus).
+    """
+
+
+class StorageUnavailable(Unavailable):
     """Storage cannot be reached (or refused the write) right now.
 
     Retryable: the same call may succeed once the database is back. A write that failed so may
@@ -360,7 +370,7 @@ class NoResponder(Exception):
     """Nobody serves the subject of a request (no owner for the quiz right now)."""
 
 
-class BusUnavailable(Exception):
+class BusUnavailable(Unavailable):
     """The bus cannot be reached right now; retryable."""
 
 

@@ -59,6 +59,7 @@ from livequiz.ports import (
     QuizDefinition,
     StorageUnavailable,
     Subscription,
+    Unavailable,
     UnknownQuiz,
 )
 from livequiz.router import Router
@@ -74,8 +75,8 @@ PIN_ATTEMPTS = 20
 #: How long an ack or a welcome waits for this process's copy to reach its sequence number
 #: before the copy catches up from the journal instead (a log message was lost).
 CATCH_UP_AFTER_S = 0.5
-#: How soon following a quiz this process lost is tried again (storage or bus down), doubling
-#: up to the second figure.
+#: How soon following a quiz this process lost, or catching a copy up from the journal, is
+#: tried again (storage or bus down), doubling up to the second figure.
 FOLLOW_RETRY_S = 0.25
 FOLLOW_RETRY_MAX_S = 5.0
 #: Joins this process hands to the quizzes' owners at once; more wait their turn. A join costs
@@ -421,8 +422,9 @@ class QuizService:
     async def ensure(self, quiz_id: str) -> None:
         """Have the quiz's session here: the owner's, or a copy that follows the owner's log.
 
-        Raises :class:`~livequiz.ports.UnknownQuiz`, or
-        :class:`~livequiz.ports.StorageUnavailable` if the copy cannot be loaded now.
+        Raises :class:`~livequiz.ports.UnknownQuiz`, or :class:`~livequiz.ports.Unavailable`
+        if the copy cannot be loaded now (the journal cannot be read, or the bus cannot carry
+        the owner's log to follow it).
         """
         if quiz_id in self._follows or self.owner.owns(quiz_id):
             await self.store.load(quiz_id)
@@ -594,10 +596,29 @@ class QuizService:
         self.metrics.catch_ups.inc()
 
         async def catch_up() -> None:
+            # Until it works: a copy that missed the last entries of a quiz that then went
+            # quiet gets no further entry to notice the gap by, and its clients would see the
+            # old state until the quiz changes again (found by the cluster nemesis: NATS lost
+            # messages while PostgreSQL was down, so the catch-up found no journal either).
+            delay = FOLLOW_RETRY_S
             try:
-                rows = await self.store.rows_after(quiz_id)
-                if rows:
-                    self._apply(quiz_id, self._seq(quiz_id), rows)
+                while True:
+                    try:
+                        rows = await self.store.rows_after(quiz_id)
+                    except (StorageUnavailable, OSError) as error:
+                        if self._follows.get(quiz_id) is not follow or self.store.owns(quiz_id):
+                            return  # no longer followed (evicted), or owned here now
+                        log.warning(
+                            "catching up from the journal waits for storage: %s",
+                            error,
+                            extra={"quiz_id": quiz_id},
+                        )
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, FOLLOW_RETRY_MAX_S)
+                        continue
+                    if rows and self.store.loaded(quiz_id):
+                        self._apply(quiz_id, self._seq(quiz_id), rows)
+                    return
             except Exception:
                 log.exception("catching up from the journal failed", extra={"quiz_id": quiz_id})
             finally:
@@ -617,7 +638,7 @@ class QuizService:
                 return
             try:  # dropped a moment ago (the lease was lost): load it again
                 await self.ensure(quiz_id)
-            except (StorageUnavailable, UnknownQuiz):
+            except (Unavailable, UnknownQuiz):
                 return
         if self._seq(quiz_id) >= seq:
             return

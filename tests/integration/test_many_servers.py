@@ -21,7 +21,7 @@ import pytest
 
 from livequiz.adapters.embedded import EmbeddedRecords
 from livequiz.adapters.local_bus import LocalBus
-from livequiz.ports import BusUnavailable
+from livequiz.ports import BusUnavailable, StorageUnavailable
 from livequiz.service import Broadcast, QuestionFrame, ServiceLimits
 from livequiz.transport import TransportLimits
 from tests.integration.helpers import Client, Frame, open_client
@@ -519,3 +519,78 @@ async def test_results_and_sync_on_a_copy_that_lags_read_the_journal(
         assert response.status_code == 200, response.text
         answered = {line["nickname"]: line["answered"] for line in response.json()["players"]}
         assert answered == {"Anna": 2, "Ben": 0}
+
+
+async def test_where_the_bus_is_down_a_quiz_not_followed_yet_is_unavailable_not_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Found by the cluster nemesis with NATS killed: the results of a quiz asked of a process
+    # that did not follow it yet answered 500 "internal" (following it subscribes to the
+    # owner's log, and that raised); a hello there would have hung without a word. Both now
+    # say "unavailable, try again", and work once the bus is back.
+    async with cluster(2) as (owner, other), contextlib.AsyncExitStack() as stack:
+        quiz = await owner.create_quiz(count=1, seed=2)
+        quiz_id = quiz["quiz_id"]
+        anna = await owner.join(quiz["pin"], "Anna")
+        assert not other.server.store.loaded(quiz_id)
+        bus = other.server.service.bus
+        subscribe = bus.subscribe
+
+        async def subscribe_while_down(subject: str, handler: Any) -> Any:
+            raise BusUnavailable("NATS is reconnecting (test)")
+
+        monkeypatch.setattr(bus, "subscribe", subscribe_while_down)
+        host_auth = {"authorization": f"Bearer {quiz['host_token']}"}
+        response = await other.http.get(f"/api/quizzes/{quiz_id}/results", headers=host_auth)
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["code"] == "unavailable"
+        assert response.headers["retry-after"] == "1"
+        phone = await stack.enter_async_context(open_client(other, "Anna's phone"))
+        await phone.send({"type": "hello", "token": anna["token"]})
+        refusal = await phone.expect("welcome", "error")
+        assert refusal["type"] == "error", refusal
+        assert refusal["code"] == "unavailable", refusal
+        assert (await phone.closed())[0] == 1013  # try again later
+        monkeypatch.setattr(bus, "subscribe", subscribe)
+        response = await other.http.get(f"/api/quizzes/{quiz_id}/results", headers=host_auth)
+        assert response.status_code == 200, response.text
+        assert [line["nickname"] for line in response.json()["players"]] == ["Anna"]
+        again = await stack.enter_async_context(open_client(other, "Anna", anna["token"]))
+        assert again.frames[-1]["type"] == "welcome"
+
+
+async def test_a_copy_whose_catch_up_finds_storage_down_tries_again_until_it_works(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Found by the cluster nemesis with NATS and PostgreSQL killed together: a copy missed the
+    # last changes of a quiz (the bus lost them), its catch-up from the journal failed
+    # (storage down) and was not tried again; the quiz then went quiet, so no later entry
+    # showed the gap, and the players on that process kept an old screen.
+    async with cluster(2) as (owner, other), contextlib.AsyncExitStack() as stack:
+        quiz = await owner.create_quiz(count=1, seed=2)
+        quiz_id = quiz["quiz_id"]
+        host = await stack.enter_async_context(open_client(owner, "host", quiz["host_token"]))
+        players = await join_spread([other], stack, quiz["pin"], ["Anna"])
+        anna = players["Anna"][0]
+        monkeypatch.setattr(other.server.service, "_apply", lambda *args: None)  # lost
+        assert (await host.host("start"))["type"] == "host_ack"
+        monkeypatch.undo()
+        store = other.server.store
+        rows_after = store.rows_after
+        failures = 0
+
+        async def rows_after_storage_is_back(wanted: str) -> Any:
+            nonlocal failures
+            if failures < 3:
+                failures += 1
+                raise StorageUnavailable("PostgreSQL unavailable while reading the journal (test)")
+            return await rows_after(wanted)
+
+        monkeypatch.setattr(store, "rows_after", rows_after_storage_is_back)
+        bus = other.server.service.bus
+        assert isinstance(bus, LocalBus)
+        bus.lost()  # as NATS's reconnect reports it: the copy catches up
+        question = await anna.wait_for(lambda f: f["type"] == "question", timeout=10)
+        assert question["question"]["index"] == 0
+        assert failures == 3
+        assert store.session(quiz_id).phase.value == "question_open"

@@ -66,6 +66,10 @@ class Client:
         self.url = url
         self.rng = rng
         self.frames: list[Frame] = []
+        #: Everything this client did and saw, in order, with ``time.time()``: connections
+        #: (and the server each went to), messages sent, frames received. Written out when a
+        #: fault test fails (:func:`tests.reliability.workload.play_quiz`), to see why.
+        self.trace: list[tuple[float, str, Any]] = []
         self.connects = 0
         #: The highest sequence number this client has drawn, sent in ``hello`` on a reconnect.
         self.seen_seq = 0
@@ -97,9 +101,12 @@ class Client:
                 delay = self.rng.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
                 await asyncio.sleep(delay)
             attempt += 1
+            url = self.url()
+            self.trace.append((time.time(), "connect", url))
             try:
-                ws = await connect(self.url(), compression=None, open_timeout=5, close_timeout=1)
-            except (OSError, TimeoutError, InvalidHandshake, InvalidStatus):
+                ws = await connect(url, compression=None, open_timeout=5, close_timeout=1)
+            except (OSError, TimeoutError, InvalidHandshake, InvalidStatus) as error:
+                self.trace.append((time.time(), "unreachable", repr(error)))
                 self.unreachable()
                 continue
             start = len(self.frames)
@@ -131,10 +138,11 @@ class Client:
             async for message in ws:
                 frame = orjson.loads(message)
                 self.frames.append(frame)
+                self.trace.append((time.time(), "received", frame))
                 self._note_seq(frame)
                 self._changed.set()
-        except ConnectionClosed:
-            pass
+        except ConnectionClosed as closed:
+            self.trace.append((time.time(), "closed", str(closed)))
         finally:
             self._changed.set()
 
@@ -166,6 +174,7 @@ class Client:
     async def send(self, message: Frame) -> None:
         """Send ``message`` on the current connection (``ConnectionClosed`` if it is gone)."""
         assert self._ws is not None
+        self.trace.append((time.time(), "sent", message))
         await self._ws.send(orjson.dumps(message).decode())
 
     async def request(

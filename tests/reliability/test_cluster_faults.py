@@ -9,7 +9,10 @@ snapshot.
 
 The database and the bus are private servers of the test (they get killed).
 ``LIVEQUIZ_RELIABILITY_CLUSTER_FAULTS``
-sets how many faults (4 in the test command: one of each kind; ``make reliability`` runs 40).
+sets how many faults (4 in the test command: one of each kind; ``make reliability`` runs 40),
+``LIVEQUIZ_RELIABILITY_SEED`` the nemesis's choices. When a quiz fails (a timeout, a refusal,
+or the checker), every client's trace is written beside the servers' logs in the test's
+temporary directory (``quiz-<id>.json``: connections, messages sent, frames received).
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ from tests.reliability.workload import Played, play_quiz
 FAULTS = int(os.environ.get("LIVEQUIZ_RELIABILITY_CLUSTER_FAULTS", "4"))
 SEED = int(os.environ.get("LIVEQUIZ_RELIABILITY_SEED", "16"))
 KINDS = ("owner", "non_owner", "postgresql", "nats")
+#: More ``livequiz serve`` arguments for the three processes, e.g. ``--log-level info`` to see
+#: takeovers and lost leases in their logs when a run fails.
+SERVER_ARGS = os.environ.get("LIVEQUIZ_RELIABILITY_SERVER_ARGS", "").split()
 
 
 async def owned(process: ServerProcess) -> float:
@@ -52,7 +58,10 @@ async def owned(process: ServerProcess) -> float:
 async def three_processes(
     directory: Path, database: str, bus: str
 ) -> AsyncIterator[list[ServerProcess]]:
-    args = ("--database", database, "--database-schema", "faults", "--bus", bus, "--lease-s", "1")
+    args = (
+        *("--database", database, "--database-schema", "faults", "--bus", bus, "--lease-s", "1"),
+        *SERVER_ARGS,
+    )
     processes = [
         ServerProcess(directory / f"data-{n}", directory / f"server-{n}.log", *args)
         for n in range(3)
@@ -127,6 +136,7 @@ async def test_random_kills_of_owners_others_postgresql_and_nats(tmp_path: Path)
                     players=6,
                     questions=6,
                     reveal=("immediate", "at_close")[played.quizzes % 2],
+                    dump_to=tmp_path,
                 )
             )
         await faults

@@ -17,9 +17,11 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 from tests.reliability.checker import QuizHistory, Verdict
 from tests.reliability.client import TIMEOUT_S, Client, Refused
@@ -151,8 +153,14 @@ async def play_quiz(
     questions: int = 10,
     answer_pause_s: float = 0.3,
     reveal: str = "immediate",
+    dump_to: Path | None = None,
 ) -> Played:
-    """Create, play and finish one quiz; check it; return what happened."""
+    """Create, play and finish one quiz; check it; return what happened.
+
+    If playing it fails (a timeout, a refusal), every client's trace — connections, messages
+    sent, frames received, with their times — is written to ``dump_to/quiz-<id>.json`` (when
+    given), for comparing with the servers' logs.
+    """
     created = (
         await http_retrying(
             base_url,
@@ -173,10 +181,42 @@ async def play_quiz(
     for n in range(players):
         name, token = await join(base_url, pin, f"player {n:02}")
         clients[name] = Client(name, token, ws_url, rng)
-    names = list(clients)
     host = Client("host", created["host_token"], ws_url, rng)
     for name, client in [("host", host), *clients.items()]:
         history.watch(name, client.frames)
+
+    def dump() -> None:
+        if dump_to is not None:
+            dump_to.mkdir(parents=True, exist_ok=True)
+            traces = {"host": host.trace} | {name: c.trace for name, c in clients.items()}
+            (dump_to / f"quiz-{quiz_id}.json").write_bytes(
+                orjson.dumps({"quiz_id": quiz_id, "pin": pin, "traces": traces})
+            )
+
+    try:
+        played = await _play(
+            host, clients, history, base_url, rng, questions, answer_pause_s, reveal
+        )
+    except BaseException:
+        dump()
+        raise
+    if not played.verdict.ok:
+        dump()
+    return played
+
+
+async def _play(
+    host: Client,
+    clients: dict[str, Client],
+    history: QuizHistory,
+    base_url: Callable[[], str],
+    rng: random.Random,
+    questions: int,
+    answer_pause_s: float,
+    reveal: str,
+) -> Played:
+    quiz_id = history.quiz_id
+    names = list(clients)
     await asyncio.gather(*(client.connect() for client in [host, *clients.values()]))
 
     played = Played(quizzes=1)
@@ -213,7 +253,7 @@ async def play_quiz(
         played.questions += 1
     await host_until(host, "end", lambda state: state["phase"] == "finished")
 
-    report = await results_retrying(base_url, quiz_id, created["host_token"])
+    report = await results_retrying(base_url, quiz_id, host.token)
     # every client comes back (it may have been cut off by the last fault) with a snapshot
     states = dict(
         zip(names, await asyncio.gather(*(clients[n].state() for n in names)), strict=True)

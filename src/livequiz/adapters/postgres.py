@@ -565,6 +565,15 @@ class PostgresRecords:
                 except _UNAVAILABLE_OR_CANCELLED:
                     _drop(connection)
                     raise
+                except asyncpg.InternalClientError as exc:
+                    # The connection's protocol is in a state no call expects: "cannot switch
+                    # to state 11; another operation (2) is in progress", a pooled connection
+                    # still consuming the error a killed server sent it (found by the cluster
+                    # nemesis: a copy's catch-up from the journal failed so). Unusable: drop it.
+                    _drop(connection)
+                    raise StorageUnavailable(
+                        f"PostgreSQL unavailable while {doing}: a broken connection ({exc})"
+                    ) from exc
                 except asyncpg.InterfaceError as exc:
                     if _is_dead(connection):
                         raise StorageUnavailable(
