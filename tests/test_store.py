@@ -193,7 +193,8 @@ async def test_reads_after_a_failed_batch_show_only_what_was_stored(
 @pytest.mark.xfail(
     strict=True,
     reason="while storage cannot even be read, a failed batch's quiz cannot be rebuilt: "
-    "until it can, reads of the session show what was never stored (its commands are refused)",
+    "until it can, the session holds what was never stored (its commands are refused, and "
+    "QuizStore.settle keeps it from snapshots and results: the test below)",
 )
 async def test_reads_while_storage_cannot_be_read_show_only_what_was_stored(
     store: QuizStore, journal: FaultyJournal
@@ -206,6 +207,47 @@ async def test_reads_while_storage_cannot_be_read_show_only_what_was_stored(
         await store.execute(at(q, T0 + 200, Answer(2, 0, 1)))
 
     assert fingerprint(store.session(q)) == before
+
+
+async def test_a_failed_batchs_quiz_is_not_settled_until_the_journal_can_be_read_again(
+    store: QuizStore, journal: FaultyJournal
+) -> None:
+    """What the xfail above leaves in the session is never shown: snapshots and results wait
+    for :meth:`QuizStore.settle`, which refuses until the quiz is rebuilt (found by the
+    cluster nemesis: a host's sync showed the question a refused ``start`` had opened)."""
+    q = await quiz_with_an_answer(store)
+    before = fingerprint(store.session(q))
+    journal.fail_before = journal.fail_records = True
+
+    with pytest.raises(StorageUnavailable):
+        await store.execute(at(q, T0 + 200, Answer(2, 0, 1)))
+
+    assert not store.settled(q)
+    with pytest.raises(StorageUnavailable):
+        await store.settle(q)
+    assert not store.settled(q)
+    journal.fail_records = False  # reads back (writes still failing)
+    await store.settle(q)
+    assert store.settled(q)
+    assert fingerprint(store.session(q)) == before
+
+
+async def test_settle_waits_for_a_batch_being_stored(
+    store: QuizStore, journal: FaultyJournal, path: Path
+) -> None:
+    q = await quiz_with_an_answer(store)
+    journal.gate = asyncio.Event()
+    storing = asyncio.create_task(store.execute(at(q, T0 + 200, Answer(2, 0, 1))))
+    while store.settled(q):  # the batch is applied in memory, then waits to be stored
+        await asyncio.sleep(0)
+    settling = asyncio.create_task(store.settle(q))
+    await asyncio.sleep(0.05)
+    assert not settling.done()
+    journal.gate.set()
+    await settling
+    assert store.settled(q)
+    assert storing.done()
+    assert fingerprint(await stored(path, q)) == fingerprint(store.session(q))
 
 
 async def test_a_batch_stored_despite_an_error_stays_stored(

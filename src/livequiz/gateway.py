@@ -271,8 +271,13 @@ class Gateway:
                 conn.close(CLOSE_BAD_TOKEN, str(error))
                 return
             store = self.service.store
-            if self.service.current(claims.quiz_id) and (  # the common case: no await
-                message.seen_seq is None or store.session(claims.quiz_id).seq >= message.seen_seq
+            if (  # the common case: no await
+                self.service.current(claims.quiz_id)
+                and store.settled(claims.quiz_id)
+                and (
+                    message.seen_seq is None
+                    or store.session(claims.quiz_id).seq >= message.seen_seq
+                )
             ):
                 self._admit(conn, pending, claims, message.token)
                 return
@@ -474,7 +479,8 @@ class Gateway:
                 return
             self._host(client, message)
         elif isinstance(message, protocol.SyncRequest):
-            if self.service.store.owns(client.quiz_id):
+            store = self.service.store
+            if store.owns(client.quiz_id) and store.settled(client.quiz_id):
                 client.conn.send_text(self._snapshot(client, "snapshot"))
             else:
                 task = asyncio.create_task(self._sync(client))
@@ -489,14 +495,19 @@ class Gateway:
         its log's trip over the bus (a lost segment stalls that for a second or more over a
         lossy link) and a message may be lost with NATS; a sync asks for the state now. With
         storage unreachable from here, the copy's own state is the best this process has; with
-        no copy at all (dropped a moment ago, the quiz having moved), ``unavailable``."""
+        no copy at all (dropped a moment ago, the quiz having moved), ``unavailable``.
+
+        On the owner, a ``sync`` while a batch of the quiz is being stored waits for it, and
+        one after a batch failed waits for the session's rebuild from the journal: with
+        storage unreachable, ``unavailable`` (the session may hold what was not stored)."""
         quiz_id = client.quiz_id
         with contextlib.suppress(Unavailable, UnknownQuiz):
             await self.service.ensure(quiz_id)
             await self.service.refresh(quiz_id)
         if not client.conn.open:
             return
-        if self.service.store.loaded(quiz_id):
+        store = self.service.store
+        if store.loaded(quiz_id) and store.settled(quiz_id):
             client.conn.send_text(self._snapshot(client, "snapshot"))
         else:
             self._error(

@@ -422,14 +422,19 @@ class QuizService:
     async def ensure(self, quiz_id: str) -> None:
         """Have the quiz's session here: the owner's, or a copy that follows the owner's log.
 
+        An owned quiz's session is settled first (:meth:`QuizStore.settle
+        <livequiz.store.QuizStore.settle>`): what is read from it after this was stored.
+
         Raises :class:`~livequiz.ports.UnknownQuiz`, or :class:`~livequiz.ports.Unavailable`
         if the copy cannot be loaded now (the journal cannot be read, or the bus cannot carry
-        the owner's log to follow it).
+        the owner's log to follow it), or an owned session cannot be settled.
         """
         if quiz_id in self._follows or self.owner.owns(quiz_id):
             await self.store.load(quiz_id)
             if self.store.pop_behind(quiz_id):  # stopped at what was shown: the rest as events
                 self._catch_up(quiz_id)
+            if self.store.owns(quiz_id):  # nothing read from it shows what was not stored
+                await self.store.settle(quiz_id)
             self._touch(quiz_id)
             return
         # A copy loaded here that nobody followed may be behind the journal by anything; once

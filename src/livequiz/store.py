@@ -347,6 +347,30 @@ class QuizStore:
                     earlier.prev_seq, earlier.rows + extra, earlier.recovered + executed
                 )
 
+    async def settle(self, quiz_id: str) -> None:
+        """Wait until the quiz's session shows only what is stored: a batch of it in flight
+        has been stored (or has failed), and a session a failed batch left ahead of its
+        journal has been rebuilt. A snapshot (a welcome, a ``sync``, the results) reads the
+        session after this, so none shows a change that may yet be refused.
+
+        Found by the cluster nemesis: a host's ``start`` was refused (PostgreSQL down), the
+        rebuild could not read the journal either, and the host's ``sync`` right after showed
+        question 0 open (seq 8) from the session the failed batch had left; the next showed
+        the lobby (seq 6), and the workload, trusting the first, tried to close a question
+        that never opened.
+
+        Raises :class:`~livequiz.ports.StorageUnavailable` if the journal cannot be read for a
+        rebuild now (the session is then not to be shown).
+        """
+        if self.settled(quiz_id):
+            return
+        async with self._lock:  # held by a batch while it stores
+            if quiz_id in self._stale and quiz_id in self._epochs:
+                try:
+                    await self._rebuild_owned(quiz_id)
+                except OSError as error:
+                    raise StorageUnavailable(f"reading the journal failed: {error}") from error
+
     def pop_recovered(self) -> dict[str, Committed]:
         """Rows found stored when quizzes were rebuilt, not yet published (see
         :meth:`_rebuild_owned`); each is returned once."""
