@@ -479,8 +479,9 @@ class Gateway:
                 return
             self._host(client, message)
         elif isinstance(message, protocol.SyncRequest):
-            store = self.service.store
-            if store.owns(client.quiz_id) and store.settled(client.quiz_id):
+            if self.service.owner.owns(client.quiz_id) and self.service.store.settled(
+                client.quiz_id
+            ):
                 client.conn.send_text(self._snapshot(client, "snapshot"))
             else:
                 task = asyncio.create_task(self._sync(client))
@@ -491,23 +492,37 @@ class Gateway:
             )
 
     async def _sync(self, client: Client) -> None:
-        """A ``sync`` on a copy: the journal first, then the snapshot. A copy lags the owner by
-        its log's trip over the bus (a lost segment stalls that for a second or more over a
-        lossy link) and a message may be lost with NATS; a sync asks for the state now. With
-        storage unreachable from here, the copy's own state is the best this process has; with
-        no copy at all (dropped a moment ago, the quiz having moved), ``unavailable``.
+        """A ``sync`` asks for the state now; the common case (this process runs the quiz,
+        nothing of it being stored) is answered at once in :meth:`_dispatch`.
 
-        On the owner, a ``sync`` while a batch of the quiz is being stored waits for it, and
-        one after a batch failed waits for the session's rebuild from the journal: with
-        storage unreachable, ``unavailable`` (the session may hold what was not stored)."""
+        On a copy: the journal first, then the snapshot. A copy lags the owner by its log's
+        trip over the bus (a lost segment stalls that for a second or more over a lossy link)
+        and a message may be lost with NATS. With storage unreachable from here, the copy's
+        own state is the best this process has; with no copy at all (dropped a moment ago, the
+        quiz having moved), ``unavailable``.
+
+        On the owner: while a batch of the quiz is being stored, the snapshot waits for it;
+        after a batch failed, for the session's rebuild from the journal. And an owner that
+        cannot confirm its lease (its renewals unanswered) answers ``unavailable``: another
+        process may have taken the quiz and moved it on (found by the cluster nemesis: a
+        player's sync on the old owner showed a question open 40 ms after the new owner had
+        finished the quiz)."""
         quiz_id = client.quiz_id
-        with contextlib.suppress(Unavailable, UnknownQuiz):
-            await self.service.ensure(quiz_id)
-            await self.service.refresh(quiz_id)
+        service, store = self.service, self.service.store
+        if store.owns(quiz_id):
+            with contextlib.suppress(Unavailable):
+                await store.settle(quiz_id)
+        if not store.owns(quiz_id):  # a copy (or lost a moment ago)
+            with contextlib.suppress(Unavailable, UnknownQuiz):
+                await service.ensure(quiz_id)
+                await service.refresh(quiz_id)
         if not client.conn.open:
             return
-        store = self.service.store
-        if store.loaded(quiz_id) and store.settled(quiz_id):
+        if store.owns(quiz_id):
+            now = service.owner.owns(quiz_id) and store.settled(quiz_id)
+        else:
+            now = store.loaded(quiz_id)
+        if now:
             client.conn.send_text(self._snapshot(client, "snapshot"))
         else:
             self._error(

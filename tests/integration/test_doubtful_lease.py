@@ -19,6 +19,7 @@ the past as slow renewals would have.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import secrets
 import time
@@ -27,6 +28,7 @@ from collections.abc import AsyncIterator
 from livequiz.adapters.nats import NatsBus
 from livequiz.adapters.postgres import PostgresRecords
 from livequiz.service import ServiceLimits
+from tests.integration.helpers import open_client
 from tests.nats_server import shared_nats_url
 from tests.pg_database import admin_connection, database_url, drop_schema, new_schema_name
 from tests.server import RunningServer, running_server
@@ -95,3 +97,47 @@ async def test_an_owner_that_lost_a_doubtful_lease_leaves_no_responder_behind() 
             assert joined["quiz_id"] == quiz_id
         players = second.service.store.session(quiz_id).players
         assert sorted(p.nickname for p in players.values()) == [f"Player {n}" for n in range(5)]
+
+
+async def test_a_sync_on_an_owner_unsure_of_its_lease_never_shows_an_old_state() -> None:
+    # Found by the cluster nemesis: renewals unanswered (PostgreSQL killed), another process
+    # took the quiz over and finished it; a player on the old owner sent sync 40 ms later and
+    # was shown question 5 still open, from the session of a quiz the process no longer ran.
+    async with two_servers() as ((first, second), schema), contextlib.AsyncExitStack() as stack:
+        quiz = await first.create_quiz(count=2, seed=7)
+        quiz_id = quiz["quiz_id"]
+        anna = await first.join(quiz["pin"], "Anna")
+        phone = await stack.enter_async_context(open_client(first, "Anna", anna["token"]))
+
+        first.service.owner._owned[quiz_id].valid_until = time.monotonic() - 1
+        async with admin_connection() as connection:
+            await connection.execute(
+                f"UPDATE \"{schema}\".quiz_leases SET expires_at = now() - interval '1 second'"
+                " WHERE quiz_id = $1",
+                quiz_id,
+            )
+        await second.service.owner.sweep()
+        assert second.service.owner.owns(quiz_id)
+        assert first.service.store.owns(quiz_id)  # it has not heard yet
+        host = await stack.enter_async_context(open_client(second, "host", quiz["host_token"]))
+        assert (await host.host("start"))["type"] == "host_ack"
+
+        since = len(phone.frames)
+        await phone.send({"type": "sync"})
+        reply = await phone.wait_for(lambda f: f["type"] in ("snapshot", "error"), since=since)
+        assert reply["type"] == "error", reply  # not the lobby it still holds
+        assert reply["code"] == "unavailable", reply
+
+        await first.service.owner.renew_leases()  # it learns it lost the quiz: a copy now
+        assert not first.service.store.owns(quiz_id)
+        async with asyncio.timeout(10):
+            while True:
+                since = len(phone.frames)
+                await phone.send({"type": "sync"})
+                reply = await phone.wait_for(
+                    lambda f: f["type"] in ("snapshot", "error"), since=since
+                )
+                if reply["type"] == "snapshot":
+                    break
+                await asyncio.sleep(0.05)
+        assert reply["state"]["phase"] == "question_open", reply["state"]

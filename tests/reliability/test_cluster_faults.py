@@ -127,18 +127,26 @@ async def test_random_kills_of_owners_others_postgresql_and_nats(tmp_path: Path)
 
         played = Played()
         faults = asyncio.create_task(nemesis())
-        while not faults.done():
-            played.add(
-                await play_quiz(
-                    lambda: anywhere().url,
-                    lambda: f"ws://127.0.0.1:{anywhere().port}/ws",
-                    rng,
-                    players=6,
-                    questions=6,
-                    reveal=("immediate", "at_close")[played.quizzes % 2],
-                    dump_to=tmp_path,
+        try:
+            while not faults.done():
+                played.add(
+                    await play_quiz(
+                        lambda: anywhere().url,
+                        lambda: f"ws://127.0.0.1:{anywhere().port}/ws",
+                        rng,
+                        players=6,
+                        questions=6,
+                        reveal=("immediate", "at_close")[played.quizzes % 2],
+                        dump_to=tmp_path,
+                    )
                 )
-            )
+        finally:
+            # A failed quiz must not leave the nemesis killing servers while they are shut
+            # down ("pg_ctl: server does not shut down" hid the failure once).
+            if not faults.done():
+                faults.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await faults
         await faults
         logs = [process.output() for process in processes]
 
