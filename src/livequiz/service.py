@@ -427,8 +427,14 @@ class QuizService:
 
         Raises :class:`~livequiz.ports.UnknownQuiz`, or :class:`~livequiz.ports.Unavailable`
         if the copy cannot be loaded now (the journal cannot be read, or the bus cannot carry
-        the owner's log to follow it), or an owned session cannot be settled.
+        the owner's log to follow it), or an owned session cannot be settled, or this process
+        holds the quiz's lease but cannot confirm it (see :meth:`QuizOwner.owns
+        <livequiz.owner.QuizOwner.owns>`).
         """
+        if self.store.owns(quiz_id) and not self.owner.owns(quiz_id):
+            # Its lease unconfirmed (renewals unanswered): another process may have taken the
+            # quiz and moved it on, and this session would show the past as now.
+            raise StorageUnavailable("this process cannot confirm it still runs the quiz")
         if quiz_id in self._follows or self.owner.owns(quiz_id):
             await self.store.load(quiz_id)
             if self.store.pop_behind(quiz_id):  # stopped at what was shown: the rest as events
@@ -463,9 +469,12 @@ class QuizService:
 
     def current(self, quiz_id: str) -> bool:
         """Whether this process holds the quiz's session and keeps it current: it owns the quiz
-        (its lease, trusted or doubtful), or follows the owner's log. A session loaded but
-        neither is not to be served without :meth:`ensure` first."""
-        return self.store.loaded(quiz_id) and (quiz_id in self._follows or self.store.owns(quiz_id))
+        with a lease it trusts, or follows the owner's log. A session loaded but neither (a
+        copy nobody follows, or an owner whose renewals went unanswered) is not to be served
+        without :meth:`ensure` first."""
+        if self.store.owns(quiz_id):
+            return self.owner.owns(quiz_id)
+        return quiz_id in self._follows and self.store.loaded(quiz_id)
 
     def _touch(self, quiz_id: str) -> None:
         """A finished quiz was loaded or read: its retention starts again from now."""

@@ -127,6 +127,18 @@ async def test_a_sync_on_an_owner_unsure_of_its_lease_never_shows_an_old_state()
         reply = await phone.wait_for(lambda f: f["type"] in ("snapshot", "error"), since=since)
         assert reply["type"] == "error", reply  # not the lobby it still holds
         assert reply["code"] == "unavailable", reply
+        # nor a welcome, nor the results (which would list Anna with the quiz in the lobby)
+        again = await stack.enter_async_context(open_client(first, "Anna again"))
+        await again.send({"type": "hello", "token": anna["token"]})
+        refusal = await again.expect("welcome", "error")
+        assert refusal["type"] == "error", refusal
+        assert refusal["code"] == "unavailable", refusal
+        assert (await again.closed())[0] == 1013
+        results = await first.http.get(
+            f"/api/quizzes/{quiz_id}/results",
+            headers={"authorization": f"Bearer {quiz['host_token']}"},
+        )
+        assert results.status_code == 503, results.text
 
         await first.service.owner.renew_leases()  # it learns it lost the quiz: a copy now
         assert not first.service.store.owns(quiz_id)
@@ -141,3 +153,5 @@ async def test_a_sync_on_an_owner_unsure_of_its_lease_never_shows_an_old_state()
                     break
                 await asyncio.sleep(0.05)
         assert reply["state"]["phase"] == "question_open", reply["state"]
+        welcome = await stack.enter_async_context(open_client(first, "Anna", anna["token"]))
+        assert welcome.frames[-1]["state"]["phase"] == "question_open"
