@@ -509,13 +509,9 @@ class Gateway:
         finished the quiz)."""
         quiz_id = client.quiz_id
         service, store = self.service, self.service.store
-        if store.owns(quiz_id):
-            with contextlib.suppress(Unavailable):
-                await store.settle(quiz_id)
-        if not store.owns(quiz_id):  # a copy (or lost a moment ago)
-            with contextlib.suppress(Unavailable, UnknownQuiz):
-                await service.ensure(quiz_id)
-                await service.refresh(quiz_id)
+        with contextlib.suppress(Unavailable, UnknownQuiz):
+            await service.ensure(quiz_id)  # the owner's: settled, and only if its lease holds
+            await service.refresh(quiz_id)  # a copy's: the journal read
         if not client.conn.open:
             return
         if store.owns(quiz_id):

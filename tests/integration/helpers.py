@@ -109,6 +109,12 @@ class Client:
             f"host_ack or error for {action!r}",
         )
 
+    async def sync(self) -> Frame:
+        """Send ``sync``; returns its ``snapshot`` or its ``error`` frame."""
+        since = len(self.frames)
+        await self.send({"type": "sync"})
+        return await self.wait_for(lambda f: f["type"] in ("snapshot", "error"), since=since)
+
     async def error(self, message: Frame | str) -> Frame:
         """Send something wrong; returns the ``error`` frame it gets."""
         await self.send(message)

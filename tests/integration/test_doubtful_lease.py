@@ -65,21 +65,25 @@ async def two_servers() -> AsyncIterator[tuple[list[RunningServer], str]]:
         await drop_schema(schema)
 
 
+async def renewals_unanswered(server: RunningServer, schema: str, quiz_id: str) -> None:
+    """The renewals went unanswered for longer than the lease: ``server`` no longer trusts its
+    lease, and the database sees it as expired."""
+    server.service.owner._owned[quiz_id].valid_until = time.monotonic() - 1
+    async with admin_connection() as connection:
+        await connection.execute(
+            f"UPDATE \"{schema}\".quiz_leases SET expires_at = now() - interval '1 second'"
+            " WHERE quiz_id = $1",
+            quiz_id,
+        )
+
+
 async def test_an_owner_that_lost_a_doubtful_lease_leaves_no_responder_behind() -> None:
     async with two_servers() as ((first, second), schema):
         quiz = await first.create_quiz(count=2, seed=7)
         quiz_id, pin = quiz["quiz_id"], quiz["pin"]
         assert first.service.owner.owns(quiz_id)
 
-        # The renewals went unanswered for longer than the lease: the first process no longer
-        # trusts its lease, and the database sees it as expired.
-        first.service.owner._owned[quiz_id].valid_until = time.monotonic() - 1
-        async with admin_connection() as connection:
-            await connection.execute(
-                f"UPDATE \"{schema}\".quiz_leases SET expires_at = now() - interval '1 second'"
-                " WHERE quiz_id = $1",
-                quiz_id,
-            )
+        await renewals_unanswered(first, schema, quiz_id)
         await first.service.owner.sweep()  # its own sweep finds the quiz nobody's
         await second.service.owner.sweep()  # and so does the other process's: it takes it
         assert second.service.owner.owns(quiz_id)
@@ -109,22 +113,14 @@ async def test_a_sync_on_an_owner_unsure_of_its_lease_never_shows_an_old_state()
         anna = await first.join(quiz["pin"], "Anna")
         phone = await stack.enter_async_context(open_client(first, "Anna", anna["token"]))
 
-        first.service.owner._owned[quiz_id].valid_until = time.monotonic() - 1
-        async with admin_connection() as connection:
-            await connection.execute(
-                f"UPDATE \"{schema}\".quiz_leases SET expires_at = now() - interval '1 second'"
-                " WHERE quiz_id = $1",
-                quiz_id,
-            )
+        await renewals_unanswered(first, schema, quiz_id)
         await second.service.owner.sweep()
         assert second.service.owner.owns(quiz_id)
         assert first.service.store.owns(quiz_id)  # it has not heard yet
         host = await stack.enter_async_context(open_client(second, "host", quiz["host_token"]))
         assert (await host.host("start"))["type"] == "host_ack"
 
-        since = len(phone.frames)
-        await phone.send({"type": "sync"})
-        reply = await phone.wait_for(lambda f: f["type"] in ("snapshot", "error"), since=since)
+        reply = await phone.sync()
         assert reply["type"] == "error", reply  # not the lobby it still holds
         assert reply["code"] == "unavailable", reply
         # nor a welcome, nor the results (which would list Anna with the quiz in the lobby)
@@ -144,11 +140,7 @@ async def test_a_sync_on_an_owner_unsure_of_its_lease_never_shows_an_old_state()
         assert not first.service.store.owns(quiz_id)
         async with asyncio.timeout(10):
             while True:
-                since = len(phone.frames)
-                await phone.send({"type": "sync"})
-                reply = await phone.wait_for(
-                    lambda f: f["type"] in ("snapshot", "error"), since=since
-                )
+                reply = await phone.sync()
                 if reply["type"] == "snapshot":
                     break
                 await asyncio.sleep(0.05)

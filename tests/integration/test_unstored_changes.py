@@ -47,9 +47,7 @@ async def test_a_change_refused_while_storage_is_down_is_never_in_a_snapshot_or_
         refused = await host.host("start")
         assert refused["type"] == "error", refused
         assert refused["code"] == "unavailable", refused
-        since = len(host.frames)
-        await host.send({"type": "sync"})
-        reply = await host.wait_for(lambda f: f["type"] in ("snapshot", "error"), since=since)
+        reply = await host.sync()
         assert reply["type"] == "error", reply  # not a snapshot with question 0 open
         assert reply["code"] == "unavailable", reply
         phone = await stack.enter_async_context(open_client(server, "Anna's phone"))
@@ -65,9 +63,7 @@ async def test_a_change_refused_while_storage_is_down_is_never_in_a_snapshot_or_
         assert results.status_code == 503, results.text
 
         journal.fail_records = False  # reads back: the quiz is what its journal holds
-        since = len(host.frames)
-        await host.send({"type": "sync"})
-        snapshot = await host.wait_for(lambda f: f["type"] in ("snapshot", "error"), since=since)
+        snapshot = await host.sync()
         assert snapshot["type"] == "snapshot", snapshot
         assert snapshot["state"]["phase"] == "lobby"
         assert snapshot["state"]["question"] is None
