@@ -15,7 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from livequiz.adapters.sqlite import JournalError, SqliteJournal, Synchronous
+from livequiz.adapters.sqlite import (
+    CHECKPOINT_EVERY_COMMITS,
+    INLINE_MAX_ROWS,
+    JournalError,
+    SqliteJournal,
+    Synchronous,
+)
 from livequiz.domain.commands import (
     Answer,
     CloseQuestion,
@@ -87,6 +93,8 @@ async def test_the_synchronous_setting_is_honoured(
     assert pragmas["synchronous"] == level
     assert pragmas["journal_mode"] == "wal"
     assert pragmas["foreign_keys"] == 1
+    # checkpoints are the journal thread's (they fsync): never inside a commit
+    assert pragmas["wal_autocheckpoint"] == 0
 
 
 async def test_normal_is_the_default(journal: SqliteJournal) -> None:
@@ -408,3 +416,126 @@ async def test_the_journal_thread_keeps_the_event_loop_free(journal: SqliteJourn
     task.cancel()
 
     assert ticks > 10
+
+
+# ---------------------------------------------------------------------- where a commit runs
+
+
+class Ticker:
+    """Counts turns of the event loop while it runs."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+        self.task = asyncio.create_task(self._tick())
+
+    async def _tick(self) -> None:
+        while True:
+            self.ticks += 1
+            await asyncio.sleep(0)
+
+    def stop(self) -> int:
+        self.task.cancel()
+        return self.ticks
+
+
+async def test_a_small_batch_on_an_idle_journal_is_stored_within_the_call(
+    journal: SqliteJournal,
+) -> None:
+    """No hand-over to the thread and back: an ack behind it waits no turn of the loop."""
+    quiz = definition()
+    await journal.add_quiz(quiz)
+    ticker = Ticker()
+
+    await journal.append(rows(quiz.quiz_id, *range(1, INLINE_MAX_ROWS + 1)), [quiz.quiz_id])
+
+    assert ticker.stop() == 0  # not one turn of the loop went by
+    assert (journal.inline_commits, journal.thread_commits) == (1, 0)
+    # committed: another connection (another process) reads it, the finish mark with it
+    assert peek(journal.path, "SELECT count(*) FROM journal") == [(INLINE_MAX_ROWS,)]
+    assert peek(journal.path, "SELECT finished FROM quizzes") == [(1,)]
+
+
+async def test_a_bigger_batch_or_a_full_sync_commits_on_the_thread(tmp_path: Path) -> None:
+    quiz = definition()
+    normal = SqliteJournal(tmp_path / "normal.sqlite3")
+    full = SqliteJournal(tmp_path / "full.sqlite3", synchronous=Synchronous.FULL)
+    try:
+        for journal in (normal, full):
+            await journal.add_quiz(quiz)
+        await normal.append(rows(quiz.quiz_id, *range(1, INLINE_MAX_ROWS + 2)))
+        await full.append(rows(quiz.quiz_id, 1, 2))  # its fsync must not stall the loop
+
+        assert (normal.inline_commits, normal.thread_commits) == (0, 1)
+        assert (full.inline_commits, full.thread_commits) == (0, 1)
+        assert len(await normal.records(quiz.quiz_id)) == INLINE_MAX_ROWS + 1
+        assert len(await full.records(quiz.quiz_id)) == 2
+    finally:
+        await normal.close()
+        await full.close()
+
+
+async def test_a_batch_while_another_connection_writes_waits_on_the_thread_not_the_loop(
+    journal: SqliteJournal,
+) -> None:
+    """A backup tool holding the write lock: the small batch would commit on the loop, but the
+    loop must not wait for the lock; the thread waits (up to its busy timeout) instead."""
+    quiz = definition()
+    await journal.add_quiz(quiz)
+    await journal.append(rows(quiz.quiz_id, 1))
+    other = sqlite3.connect(journal.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        ticker = Ticker()
+        append = asyncio.create_task(journal.append(rows(quiz.quiz_id, 2, 3)))
+        await asyncio.sleep(0.3)
+        assert not append.done()  # waiting for the lock...
+        assert ticker.ticks > 10  # ...while the loop runs on
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    await asyncio.wait_for(append, 5)
+    ticker.stop()
+
+    assert (journal.inline_commits, journal.thread_commits) == (1, 1)
+    assert [seq for seq, _ in await journal.records(quiz.quiz_id)] == [1, 2, 3]
+    # the inline attempt gave way with the busy timeout put back
+    assert (await journal.pragmas())["busy_timeout"] == 5_000
+
+
+async def test_a_batch_behind_a_job_on_the_thread_goes_after_it(journal: SqliteJournal) -> None:
+    """While the thread has work (here a big batch), a small batch queues behind it there
+    instead of overtaking it on the loop."""
+    quiz = definition()
+    await journal.add_quiz(quiz)
+    big = asyncio.create_task(journal.append(rows(quiz.quiz_id, *range(1, 20_001))))
+    await asyncio.sleep(0)  # handed to the thread
+    await journal.append(rows(quiz.quiz_id, 20_001))
+    await big
+
+    assert (journal.inline_commits, journal.thread_commits) == (0, 2)
+    assert [seq for seq, _ in await journal.records(quiz.quiz_id)] == list(range(1, 20_002))
+
+
+async def test_the_thread_checkpoints_the_wal_so_it_stays_bounded(journal: SqliteJournal) -> None:
+    quiz = definition()
+    await journal.add_quiz(quiz)
+    wal = journal.path.with_name(journal.path.name + "-wal")
+    seq = 0
+
+    async def commits(count: int) -> None:
+        nonlocal seq
+        for _ in range(count):
+            seq += 1
+            await journal.append(rows(quiz.quiz_id, seq))
+
+    await commits(CHECKPOINT_EVERY_COMMITS)
+    first = wal.stat().st_size
+    assert journal.thread_commits == 0
+    await commits(4 * CHECKPOINT_EVERY_COMMITS)
+
+    # one commit in CHECKPOINT_EVERY_COMMITS went to the thread, with a checkpoint after it
+    assert journal.thread_commits == 4
+    assert journal.inline_commits == 5 * CHECKPOINT_EVERY_COMMITS - 4
+    # the WAL was reused from its start after each checkpoint, not grown 5 times over
+    assert wal.stat().st_size <= first * 1.2
+    assert len(await journal.records(quiz.quiz_id)) == seq
