@@ -56,6 +56,7 @@ import contextlib
 import json
 import os
 import random
+import shlex
 import signal
 import socket
 import struct
@@ -608,7 +609,15 @@ async def run(args: argparse.Namespace) -> int:
     port = args.port
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [str(LIVEQUIZ), "serve", "--port", str(port), "--data-dir", str(data_dir / "data")],
+        [
+            str(LIVEQUIZ),
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir / "data"),
+            *shlex.split(args.server_args),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -838,6 +847,11 @@ def main() -> None:
     )
     parser.add_argument("--log", help="server log file (default: in the temporary directory)")
     parser.add_argument("--json-out")
+    parser.add_argument(
+        "--server-args",
+        default="",
+        help="more `livequiz serve` options, one string (e.g. '--http-requests-per-turn 8')",
+    )
     args = parser.parse_args()
     if args.attacks == "all":
         args.attacks = ",".join(ATTACKS)

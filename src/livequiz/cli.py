@@ -356,7 +356,7 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--http-requests-per-turn",
         type=int,
-        default=32,
+        default=8,
         help="HTTP requests begun per turn of the event loop (not WebSocket handshakes), the "
         "rest in the next turns, so bursts do not hold players' answers (0: no bound)",
     )

@@ -263,11 +263,14 @@ class TransportLimits:
     # rest wait, in order of arrival, for the next turn, after the loop has polled every socket
     # again. One event loop serves everyone, so a turn that begins 500 requests at once (a
     # join storm's burst over many connections: each ~0.3 ms of routing and JSON) holds every
-    # WebSocket answer behind it for ~150 ms; 32 a turn keep a turn's HTTP work near 10 ms.
-    # Not free: if turns are long (a big quiz's lobby while thousands join), at most 32 per
-    # turn begin (32 / 50 ms = 640 a second); 8 cut WebSocket handshakes, when they were held
-    # too, to ~160 a second in the 5,000-player benchmark. 0: no bound.
-    http_requests_per_turn: int = 32
+    # WebSocket answer behind it for ~150 ms. 8 a turn keep a turn's HTTP work near 2-3 ms:
+    # once an ack no longer waited for the journal's thread, the turns were what was left of
+    # a join storm's tail (storm-only ack p99 ratio ~5x at 32, ~2.5x at 8 and 4;
+    # docs/reliability.md). Not free: if turns are long (a big quiz's lobby while thousands
+    # join), at most 8 per turn begin (8 / 50 ms = 160 a second; at 1 ms turns, 8,000). The
+    # players of the benchmarks join over WebSocket, whose handshakes are not held: at 8 a
+    # turn they made 5,000 players connect at ~160 a second instead of ~1,300. 0: no bound.
+    http_requests_per_turn: int = 8
     # New connections per TCP peer address (HTTP and WebSocket alike: every WebSocket begins
     # as an HTTP connection), a token bucket checked at the accept; trusted proxies exempt.
     # Over it: 429 rate_limited with Retry-After at once. The caps above bound how many are
