@@ -135,6 +135,7 @@ class LiveQuizServer:
         )
         self.metrics.http_connections.set_function(lambda: len(self.transport.http))
         self.metrics.http_requests_waiting.set_function(lambda: self.transport.http.waiting)
+        self.metrics.http_reads_waiting.set_function(lambda: self.transport.http.reads_waiting)
 
     @classmethod
     async def open(cls, config: ServerConfig) -> LiveQuizServer:

@@ -361,6 +361,14 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
         "rest in the next turns, so bursts do not hold players' answers (0: no bound)",
     )
     parser.add_argument(
+        "--http-reads-per-turn",
+        type=int,
+        default=4,
+        help="plain HTTP connections whose received data is handled per turn of the event "
+        "loop, the others read in the next turns, so a storm of requests does not hold "
+        "players' answers (0: no bound)",
+    )
+    parser.add_argument(
         "--database",
         default=os.environ.get("LIVEQUIZ_DATABASE_URL"),
         metavar="URL",
@@ -464,6 +472,7 @@ def _server_config(args: argparse.Namespace) -> Any:
             max_http_connections_per_address=args.max_http_connections_per_address,
             max_http_connections=args.max_http_connections,
             http_requests_per_turn=args.http_requests_per_turn,
+            http_reads_per_turn=args.http_reads_per_turn,
             new_connection_burst=args.new_connection_burst,
             new_connections_per_second=args.new_connection_rate,
             new_connection_offence_cost=args.new_connection_offence_cost,

@@ -130,6 +130,12 @@ class Metrics:
             "(at most http_requests_per_turn begin per turn)",
             registry=r,
         )
+        self.http_reads_waiting = Gauge(
+            "livequiz_http_reads_waiting",
+            "Plain HTTP connections whose received data waits for a turn of the event loop "
+            "(at most http_reads_per_turn are handled per turn)",
+            registry=r,
+        )
         self.errors = Counter(
             "livequiz_errors", "Errors sent to clients, by code", ["code"], registry=r
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -295,15 +296,15 @@ class TurnNotingHandler(EchoHandler):
 
 
 async def test_websocket_handshakes_are_not_held_by_the_request_budget() -> None:
-    # Held at 8 a turn, 5,000 players connected at ~160 a second instead of ~1,300 (make bench):
-    # upgrades go through at once; a burst from one address meets the new-connection budget.
+    # Upgrades are not requests to begin: a burst from one address meets the new-connection
+    # budget instead (and the reads budget, below: off here, to see this one alone).
     per_turn = 1
     turns = TurnCounter()
     handler = TurnNotingHandler(turns)
     server = TransportServer(
         App(turns).build(),
         handler,
-        TransportLimits(http_requests_per_turn=per_turn),
+        TransportLimits(http_requests_per_turn=per_turn, http_reads_per_turn=0),
         host="0.0.0.0",
         port=0,
     )
@@ -330,6 +331,103 @@ async def test_websocket_handshakes_are_not_held_by_the_request_budget() -> None
     assert all(head.startswith(b"HTTP/1.1 101") for head in heads), heads[:2]
     most_in_one_turn = max(Counter(handler.accepted).values())
     assert most_in_one_turn > per_turn, Counter(handler.accepted)
+
+
+# -- a few connections are read per turn ----------------------------------------------------
+
+
+async def screened_burst(reads_per_turn: int, count: int) -> tuple[list[bytes], list[int], int]:
+    """``count`` requests the screen refuses, written at once on as many connections: the
+    answers, the loop turn each was screened in, and the reads still waiting at the end."""
+    turns = TurnCounter()
+    screened: list[int] = []
+
+    def noting_screen(method: str, path: str, address: str) -> Refusal | None:
+        screened.append(turns.turn)
+        return screen(method, path, address)
+
+    server = TransportServer(
+        App(turns).build(),
+        EchoHandler(),
+        TransportLimits(http_reads_per_turn=reads_per_turn),
+        host="0.0.0.0",
+        port=0,
+        http_screen=noting_screen,
+    )
+    ready = asyncio.Event()
+    task = asyncio.create_task(server.serve(ready))
+    await asyncio.wait_for(ready.wait(), 5)
+    turns.start()
+    loop = asyncio.get_running_loop()
+    socks = [await open_socket(server.port, FLOODER) for _ in range(count)]
+    try:
+        await asyncio.sleep(0.2)  # every connection accepted: only the requests come at once
+        for sock in socks:
+            await loop.sock_sendall(sock, b"POST /refuse HTTP/1.1\r\nHost: x\r\n\r\n")
+        answers = await asyncio.gather(
+            *(
+                read_response(functools.partial(loop.sock_recv, sock, 4096), bytearray())
+                for sock in socks
+            )
+        )
+        waiting = server.http.reads_waiting
+    finally:
+        for sock in socks:
+            sock.close()
+        turns.stop()
+        server.request_exit()
+        await asyncio.wait_for(task, 10)
+    return answers, screened, waiting
+
+
+async def test_a_burst_of_requests_is_read_a_few_connections_per_turn() -> None:
+    """Even refusals answered from the head: hundreds in one turn make the turn long, and an
+    honest answer read in it waits for all of them."""
+    answers, screened, waiting = await screened_burst(reads_per_turn=2, count=40)
+    assert all(a.startswith(b"HTTP/1.1 429") for a in answers), answers[:2]
+    assert len(screened) == 40
+    assert max(Counter(screened).values()) <= 2, Counter(screened)
+    assert waiting == 0
+
+
+async def test_without_a_read_bound_a_burst_is_read_in_one_turn() -> None:
+    # What the bound prevents (and proof that the turn count above can see it).
+    answers, screened, _ = await screened_burst(reads_per_turn=0, count=40)
+    assert all(a.startswith(b"HTTP/1.1 429") for a in answers)
+    assert max(Counter(screened).values()) > 2, Counter(screened)
+
+
+class HeldConnection:
+    """Stands for a connection whose data waits for a turn (``resume_deferred``)."""
+
+    def __init__(self, name: str, turns: TurnCounter, log: list[tuple[str, int]], open_: bool):
+        self.name, self.turns, self.log, self.open = name, turns, log, open_
+
+    def resume_deferred(self) -> bool:
+        if self.open:
+            self.log.append((self.name, self.turns.turn))
+        return self.open
+
+
+async def test_held_connections_are_read_in_order_and_a_closed_one_takes_no_room() -> None:
+    guard = HttpGuard(TransportLimits(http_reads_per_turn=2))
+    turns = TurnCounter()
+    turns.start()
+    log: list[tuple[str, int]] = []
+    now = [guard.read_now(HeldConnection(n, turns, log, True)) for n in "ab"]  # type: ignore[arg-type]
+    held = [
+        HeldConnection(name, turns, log, open_=name != "gone") for name in ("c", "gone", "d", "e")
+    ]
+    later = [guard.read_now(conn) for conn in held]  # type: ignore[arg-type]
+    assert now == [True, True]
+    assert later == [False] * 4  # this turn's room is taken
+    assert guard.reads_waiting == 4
+    for _ in range(5):
+        await asyncio.sleep(0)
+    turns.stop()
+    assert [name for name, _ in log] == ["c", "d", "e"]  # in order, the closed one skipped
+    assert sorted(Counter(turn for _, turn in log).values()) == [1, 2]
+    assert guard.reads_waiting == 0
 
 
 # -- the budget of new connections per address -------------------------------------------------

@@ -44,6 +44,12 @@ event loop (a join storm's burst made honest answers wait ~150 ms for their ack)
   loop**; the rest wait, in order of arrival, for the next turn, after the loop has polled
   every socket again. Nothing is refused and throughput is the same; a burst is spread over
   turns instead of held in one;
+* at most :attr:`TransportLimits.http_reads_per_turn` plain HTTP connections **have their
+  received data handled per turn** (parsed, screened, refused or begun); the others stop being
+  read until a later turn, in order of arrival. A join storm is mostly refusals answered in
+  microseconds each, but hundreds of them in one turn still made that turn milliseconds long,
+  and an honest answer read in it waited the whole turn; a few a turn keep turns short so the
+  loop polls the players' sockets often. WebSocket connections, once upgraded, are not held;
 * a **screen** given by the application (``HttpGuard(screen=)``) answers a request it already
   knows the answer to, a join over its address's budget (429), from the head alone, before any
   routing: under a storm most requests are such refusals, and each then costs a few
@@ -202,6 +208,10 @@ class HttpGuard:
         #: callable that begins it and says whether it did: its client may have gone).
         self._waiting: deque[Callable[[], bool]] = deque()
         self._begun_this_turn = 0
+        #: Connections whose data arrived in a turn that had read its fill, paused until a
+        #: turn with room (see :meth:`read_now`).
+        self._reads_waiting: deque[GuardedHttpProtocol] = deque()
+        self._read_this_turn = 0
         self._turn_scheduled = False
         self._warning = ThrottledWarning(logger)
         self._open: set[GuardedHttpProtocol] = set()
@@ -226,6 +236,11 @@ class HttpGuard:
         """Requests with a complete head waiting for a turn of the loop to begin."""
         return len(self._waiting)
 
+    @property
+    def reads_waiting(self) -> int:
+        """Connections whose received data waits for a turn of the loop with room."""
+        return len(self._reads_waiting)
+
     def begin(self, start: Callable[[], bool]) -> None:
         """Begin a request now if this turn of the loop has room, else when one has."""
         budget = self.limits.http_requests_per_turn
@@ -238,6 +253,19 @@ class HttpGuard:
             self._begun_this_turn += 1
         self._schedule_turn()
 
+    def read_now(self, protocol: GuardedHttpProtocol) -> bool:
+        """Whether ``protocol`` may handle the data it just received in this turn; if not, it
+        is queued and :meth:`GuardedHttpProtocol.resume_deferred` is called in a later one."""
+        budget = self.limits.http_reads_per_turn
+        if budget == 0:
+            return True
+        self._schedule_turn()
+        if self._reads_waiting or self._read_this_turn >= budget:
+            self._reads_waiting.append(protocol)
+            return False
+        self._read_this_turn += 1
+        return True
+
     def _schedule_turn(self) -> None:
         if not self._turn_scheduled:
             self._turn_scheduled = True
@@ -247,11 +275,15 @@ class HttpGuard:
     def _next_turn(self) -> None:
         self._turn_scheduled = False
         self._begun_this_turn = 0
+        self._read_this_turn = 0
         budget = self.limits.http_requests_per_turn
         while self._waiting and self._begun_this_turn < budget:
             if self._waiting.popleft()():
                 self._begun_this_turn += 1
-        if self._waiting or self._begun_this_turn:
+        while self._reads_waiting and self._read_this_turn < self.limits.http_reads_per_turn:
+            if self._reads_waiting.popleft().resume_deferred():
+                self._read_this_turn += 1
+        if self._waiting or self._begun_this_turn or self._reads_waiting or self._read_this_turn:
             self._schedule_turn()
 
     def protocol_class(self) -> type[GuardedHttpProtocol]:
@@ -459,6 +491,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._head_started = False  # a byte of the next head has arrived (its clock runs)
         self._lingering = False  # an error response went out; the rest is read and dropped
         self._screened = False  # the screen answered this request; its body is dropped
+        self._deferred: list[bytes] | None = None  # data held (reading paused) for a turn
 
     # -- connection callbacks ----------------------------------------------------------------
 
@@ -506,6 +539,30 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        """Handle the data now if this turn of the loop has room for it (the guard's
+        :attr:`~TransportLimits.http_reads_per_turn`), else stop reading the socket and keep
+        it for a later turn (:meth:`resume_deferred`)."""
+        if self._deferred is not None:  # arrived before the pause took effect: in order
+            self._deferred.append(data)
+            return
+        if not self._lingering and not self._guard.read_now(self):
+            self._deferred = [data]
+            self.transport.pause_reading()
+            return
+        self._receive(data)
+
+    def resume_deferred(self) -> bool:
+        """A turn with room: handle the data kept back and read the socket again. False if
+        the connection closed meanwhile (it took no room)."""
+        deferred, self._deferred = self._deferred, None
+        if deferred is None or self.transport.is_closing():
+            return False
+        self.transport.resume_reading()
+        for data in deferred:
+            self._receive(data)
+        return True
+
+    def _receive(self, data: bytes) -> None:
         """uvicorn's, plus: the head timer starts with the first byte after an idle spell, a
         malformed request gets the JSON error body, and after an error the rest is dropped."""
         if self._lingering:
