@@ -593,6 +593,7 @@ async def main(options: argparse.Namespace) -> int:
                 *("--join-burst", "100000", "--join-rate", "100000"),
                 *("--max-connections-per-address", "20000"),
                 *("--new-connection-burst", "100000", "--new-connection-rate", "100000"),
+                *("--max-http-connections-per-address", "20000"),
             ],
             logs,
         )

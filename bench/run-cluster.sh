@@ -71,6 +71,7 @@ for i in $(seq 0 $((count - 1))); do
         --database "$database" --database-schema "$schema" --bus "$bus" \
         --join-burst 100000 --join-rate 100000 --max-connections-per-address 20000 \
         --new-connection-burst 100000 --new-connection-rate 100000 \
+        --max-http-connections-per-address 20000 \
         "${serve[@]}" > "$out/$name.server-$i.log" 2>&1 &
     pids+=($!)
     servers+=(--server "http://127.0.0.1:$((port + i))" --server-pid "$!")

@@ -25,6 +25,7 @@ data=$(mktemp -d)
 .venv/bin/livequiz serve --port "$port" --data-dir "$data" --log-level warning \
     --join-burst 100000 --join-rate 100000 --max-connections-per-address 20000 \
     --new-connection-burst 100000 --new-connection-rate 100000 \
+    --max-http-connections-per-address 20000 \
     "${serve[@]}" > "$out/$name.server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT

@@ -82,6 +82,10 @@ SERVE_LIMITS = (
     "100000",
     "--new-connection-rate",
     "100000",
+    # thousands of handshakes at once keep more than the 256 plain HTTP connections an
+    # address may hold open before their upgrade is read: the oldest would be evicted
+    "--max-http-connections-per-address",
+    "20000",
 )
 _BOARD_END = b'"type":"board"}'
 
