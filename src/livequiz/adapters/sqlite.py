@@ -228,7 +228,8 @@ class SqliteJournal:
         """Store a batch in one transaction; returns once it is committed.
 
         On the event loop when it is small and nothing else is on the thread (see the module
-        docstring), else on the journal's thread, which also checkpoints the WAL when due.
+        docstring), else on the journal's thread; then a checkpoint starts beside the commits
+        if one is due.
         """
         # Encoded here, on the event loop (~1 µs a row), so the writer thread needs the GIL
         # as little as possible: see _append.
