@@ -18,6 +18,7 @@ import pytest
 from livequiz.adapters.sqlite import (
     CHECKPOINT_EVERY_COMMITS,
     INLINE_MAX_ROWS,
+    INLINE_STREAK_MAX,
     JournalError,
     SqliteJournal,
     Synchronous,
@@ -453,6 +454,21 @@ async def test_a_small_batch_on_an_idle_journal_is_stored_within_the_call(
     # committed: another connection (another process) reads it, the finish mark with it
     assert peek(journal.path, "SELECT count(*) FROM journal") == [(INLINE_MAX_ROWS,)]
     assert peek(journal.path, "SELECT finished FROM quizzes") == [(1,)]
+
+
+async def test_a_writer_appending_in_a_loop_does_not_starve_the_event_loop(
+    journal: SqliteJournal,
+) -> None:
+    """Commits on the loop never yield by themselves; a caller that does nothing but append
+    must still let the loop turn every few commits, as a write on the thread would."""
+    quiz = definition()
+    await journal.add_quiz(quiz)
+    ticker = Ticker()
+    for seq in range(1, 1 + 10 * INLINE_STREAK_MAX):
+        await journal.append(rows(quiz.quiz_id, seq))
+
+    assert ticker.stop() >= 9  # a turn after every INLINE_STREAK_MAX commits in a row
+    assert journal.inline_commits == 10 * INLINE_STREAK_MAX
 
 
 async def test_a_bigger_batch_or_a_full_sync_commits_on_the_thread(tmp_path: Path) -> None:

@@ -94,6 +94,11 @@ BUSY_TIMEOUT_MS = 5_000
 #: commit (the GIL released around each SQLite step) overlaps the loop's own work.
 INLINE_MAX_ROWS = 64
 
+#: Commits on the event loop in a row with no turn of the loop between them, at most: a caller
+#: that appends in a loop (nothing else awaited) would otherwise never let the loop turn, as
+#: a write on the thread would. The server's owner appends once per batch and never meets it.
+INLINE_STREAK_MAX = 8
+
 #: With automatic checkpoints off (they ``fsync``, and would do it inside whichever commit
 #: crossed the threshold, an inline one too), a checkpoint of the WAL starts after this many
 #: commits, on its own thread and connection: a PASSIVE checkpoint copies what was committed
@@ -140,6 +145,9 @@ class SqliteJournal:
         self._jobs = 0
         self._jobs_lock = threading.Lock()
         self._commits_since_checkpoint = 0
+        # Inline commits since the loop last turned (see INLINE_STREAK_MAX).
+        self._inline_streak = 0
+        self._streak_reset_scheduled = False
         self._checkpointer = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="sqlite-checkpoint"
         )
@@ -234,6 +242,8 @@ class SqliteJournal:
         # Encoded here, on the event loop (~1 µs a row), so the writer thread needs the GIL
         # as little as possible: see _append.
         encoded = orjson.dumps(rows)
+        if self._inline_streak >= INLINE_STREAK_MAX:
+            await asyncio.sleep(0)  # let the loop turn: the rest of the process runs too
         try:
             if len(rows) > INLINE_MAX_ROWS or not self._append_inline(encoded, finished):
                 await self._run(self._append_on_thread, encoded, finished)
@@ -263,9 +273,18 @@ class SqliteJournal:
             finally:
                 db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self.inline_commits += 1
+            self._inline_streak += 1
+            if not self._streak_reset_scheduled:
+                self._streak_reset_scheduled = True
+                asyncio.get_running_loop().call_soon(self._reset_streak)
             return True
         finally:
             self._job_done()
+
+    def _reset_streak(self) -> None:
+        """Runs in the loop's next turn: the loop turned."""
+        self._inline_streak = 0
+        self._streak_reset_scheduled = False
 
     def _append_on_thread(self, rows: bytes, finished: Sequence[str]) -> None:
         self._append(rows, finished)
