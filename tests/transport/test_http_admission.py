@@ -61,11 +61,13 @@ class TurnCounter:
 
 class App:
     """``/hello`` notes the loop turn its handler began in; ``/refuse`` would answer 200 if it
-    were ever reached (the screen refuses it first)."""
+    were ever reached (the screen refuses it first). ``screened`` has the loop turn of each
+    request the screen looked at."""
 
     def __init__(self, turns: TurnCounter) -> None:
         self.turns = turns
         self.began: list[int] = []
+        self.screened: list[int] = []
         self.reached_refuse = 0
 
     def build(self) -> Starlette:
@@ -96,13 +98,18 @@ async def start() -> AsyncIterator[Start]:
     async def _start(**limits: object) -> tuple[TransportServer, App]:
         turns = TurnCounter()
         app = App(turns)
+
+        def noting_screen(method: str, path: str, address: str) -> Refusal | None:
+            app.screened.append(turns.turn)
+            return screen(method, path, address)
+
         server = TransportServer(
             app.build(),
             EchoHandler(),
             TransportLimits(**limits),  # type: ignore[arg-type]
             host="0.0.0.0",
             port=0,
-            http_screen=screen,
+            http_screen=noting_screen,
         )
         ready = asyncio.Event()
         task = asyncio.create_task(server.serve(ready))
@@ -336,28 +343,12 @@ async def test_websocket_handshakes_are_not_held_by_the_request_budget() -> None
 # -- a few connections are read per turn ----------------------------------------------------
 
 
-async def screened_burst(reads_per_turn: int, count: int) -> tuple[list[bytes], list[int], int]:
+async def screened_burst(
+    start: Start, reads_per_turn: int, count: int
+) -> tuple[list[bytes], list[int], int]:
     """``count`` requests the screen refuses, written at once on as many connections: the
     answers, the loop turn each was screened in, and the reads still waiting at the end."""
-    turns = TurnCounter()
-    screened: list[int] = []
-
-    def noting_screen(method: str, path: str, address: str) -> Refusal | None:
-        screened.append(turns.turn)
-        return screen(method, path, address)
-
-    server = TransportServer(
-        App(turns).build(),
-        EchoHandler(),
-        TransportLimits(http_reads_per_turn=reads_per_turn),
-        host="0.0.0.0",
-        port=0,
-        http_screen=noting_screen,
-    )
-    ready = asyncio.Event()
-    task = asyncio.create_task(server.serve(ready))
-    await asyncio.wait_for(ready.wait(), 5)
-    turns.start()
+    server, app = await start(http_reads_per_turn=reads_per_turn)
     loop = asyncio.get_running_loop()
     socks = [await open_socket(server.port, FLOODER) for _ in range(count)]
     try:
@@ -374,25 +365,22 @@ async def screened_burst(reads_per_turn: int, count: int) -> tuple[list[bytes], 
     finally:
         for sock in socks:
             sock.close()
-        turns.stop()
-        server.request_exit()
-        await asyncio.wait_for(task, 10)
-    return answers, screened, waiting
+    return answers, app.screened, waiting
 
 
-async def test_a_burst_of_requests_is_read_a_few_connections_per_turn() -> None:
+async def test_a_burst_of_requests_is_read_a_few_connections_per_turn(start: Start) -> None:
     """Even refusals answered from the head: hundreds in one turn make the turn long, and an
     honest answer read in it waits for all of them."""
-    answers, screened, waiting = await screened_burst(reads_per_turn=2, count=40)
+    answers, screened, waiting = await screened_burst(start, reads_per_turn=2, count=40)
     assert all(a.startswith(b"HTTP/1.1 429") for a in answers), answers[:2]
     assert len(screened) == 40
     assert max(Counter(screened).values()) <= 2, Counter(screened)
     assert waiting == 0
 
 
-async def test_without_a_read_bound_a_burst_is_read_in_one_turn() -> None:
+async def test_without_a_read_bound_a_burst_is_read_in_one_turn(start: Start) -> None:
     # What the bound prevents (and proof that the turn count above can see it).
-    answers, screened, _ = await screened_burst(reads_per_turn=0, count=40)
+    answers, screened, _ = await screened_burst(start, reads_per_turn=0, count=40)
     assert all(a.startswith(b"HTTP/1.1 429") for a in answers)
     assert max(Counter(screened).values()) > 2, Counter(screened)
 
