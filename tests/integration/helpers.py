@@ -229,6 +229,23 @@ async def open_client(
             await client.stop()
 
 
+async def assert_unavailable_to_read(
+    srv: RunningServer, player_token: str, quiz_id: str, host_token: str
+) -> None:
+    """Neither a welcome (a ``hello``: ``unavailable``, then 1013) nor the results (503): what
+    a process shows when it cannot be sure what it would show is stored or current."""
+    async with open_client(srv, "reader") as reader:
+        await reader.send({"type": "hello", "token": player_token})
+        refusal = await reader.expect("welcome", "error")
+        assert refusal["type"] == "error", refusal
+        assert refusal["code"] == "unavailable", refusal
+        assert (await reader.closed())[0] == 1013
+    results = await srv.http.get(
+        f"/api/quizzes/{quiz_id}/results", headers={"authorization": f"Bearer {host_token}"}
+    )
+    assert results.status_code == 503, results.text
+
+
 # ---------------------------------------------------------------------- a quiz and its players
 
 

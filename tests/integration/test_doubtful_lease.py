@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator
 from livequiz.adapters.nats import NatsBus
 from livequiz.adapters.postgres import PostgresRecords
 from livequiz.service import ServiceLimits
-from tests.integration.helpers import open_client
+from tests.integration.helpers import assert_unavailable_to_read, open_client
 from tests.nats_server import shared_nats_url
 from tests.pg_database import admin_connection, database_url, drop_schema, new_schema_name
 from tests.server import RunningServer, running_server
@@ -124,17 +124,7 @@ async def test_a_sync_on_an_owner_unsure_of_its_lease_never_shows_an_old_state()
         assert reply["type"] == "error", reply  # not the lobby it still holds
         assert reply["code"] == "unavailable", reply
         # nor a welcome, nor the results (which would list Anna with the quiz in the lobby)
-        again = await stack.enter_async_context(open_client(first, "Anna again"))
-        await again.send({"type": "hello", "token": anna["token"]})
-        refusal = await again.expect("welcome", "error")
-        assert refusal["type"] == "error", refusal
-        assert refusal["code"] == "unavailable", refusal
-        assert (await again.closed())[0] == 1013
-        results = await first.http.get(
-            f"/api/quizzes/{quiz_id}/results",
-            headers={"authorization": f"Bearer {quiz['host_token']}"},
-        )
-        assert results.status_code == 503, results.text
+        await assert_unavailable_to_read(first, anna["token"], quiz_id, quiz["host_token"])
 
         await first.service.owner.renew_leases()  # it learns it lost the quiz: a copy now
         assert not first.service.store.owns(quiz_id)

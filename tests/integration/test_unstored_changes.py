@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from livequiz.adapters.embedded import EmbeddedRecords
-from tests.integration.helpers import open_client
+from tests.integration.helpers import assert_unavailable_to_read, open_client
 from tests.server import RunningServer, running_server
 from tests.test_store import FaultyJournal
 
@@ -50,17 +50,7 @@ async def test_a_change_refused_while_storage_is_down_is_never_in_a_snapshot_or_
         reply = await host.sync()
         assert reply["type"] == "error", reply  # not a snapshot with question 0 open
         assert reply["code"] == "unavailable", reply
-        phone = await stack.enter_async_context(open_client(server, "Anna's phone"))
-        await phone.send({"type": "hello", "token": anna["token"]})
-        welcome = await phone.expect("welcome", "error")
-        assert welcome["type"] == "error", welcome
-        assert welcome["code"] == "unavailable", welcome
-        assert (await phone.closed())[0] == 1013
-        results = await server.http.get(
-            f"/api/quizzes/{quiz['quiz_id']}/results",
-            headers={"authorization": f"Bearer {quiz['host_token']}"},
-        )
-        assert results.status_code == 503, results.text
+        await assert_unavailable_to_read(server, anna["token"], quiz["quiz_id"], quiz["host_token"])
 
         journal.fail_records = False  # reads back: the quiz is what its journal holds
         snapshot = await host.sync()
