@@ -473,6 +473,47 @@ async def test_a_client_thousands_of_messages_over_its_rate_is_failed_1008_at_on
         await answer_all(quiz, 1)
 
 
+async def test_a_flooder_that_goes_on_after_its_1008_is_held_by_flow_control_then_dropped() -> None:
+    # A flooder that keeps writing after it was failed: the server throws away 64 KiB
+    # (failed_discard_bytes) and then stops reading, so the flooder's writes stall (TCP flow
+    # control) instead of the server reading and discarding everything it sends, and the
+    # connection is dropped at close_timeout_s. Before: the server discarded every byte until
+    # the flooder's FIN, so a flooder could push hundreds of megabytes through it.
+    limits = TransportLimits(close_timeout_s=3)
+    assert limits.failed_discard_bytes == 64 * 1024
+    async with running_server(transport=limits) as srv, honest_quiz(srv) as (quiz, _):
+        flooder = await srv.join(quiz.pin, "Flooder")
+        raw, status, _body = await RawSocket.upgrade(srv.port)
+        assert status == 101
+        await raw.send(masked_text({"type": "hello", "token": flooder["token"]}))
+        await raw.frames_until("welcome")
+        await raw.send(masked_text({"type": "sync"}) * 40)  # over the burst: failed, 1008
+        frames = await raw.frames_until_eof()  # the close frame, then the server's FIN
+        assert close_of(frames) == (1008, "rate limit exceeded")
+        chunk = masked_text({"type": "sync"}) * 4000  # ~100 KiB
+        pushed = 0
+        began = time.monotonic()
+        outcome = "still writing"
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(limits.close_timeout_s + 3):
+                try:
+                    while True:
+                        await raw.send(chunk)
+                        pushed += len(chunk)
+                except (ConnectionResetError, BrokenPipeError):
+                    outcome = "reset"
+        held = time.monotonic() - began
+        raw.close()
+        # Only what the kernel's buffers hold got through (the client's send buffer grows to
+        # tcp_wmem's maximum, 4 MiB here): discarding everything took ~100 MiB a second.
+        assert pushed < 16 * 2**20, f"{pushed / 2**20:.0f} MiB went into a failed connection"
+        assert outcome == "reset", "the failed connection was not dropped"
+        assert limits.close_timeout_s - 1 <= held <= limits.close_timeout_s + 2
+        honest_never_closed(quiz)
+        await quiz.start()
+        await answer_all(quiz, 0)
+
+
 # ---------------------------------------------------------------------- connections per address
 
 

@@ -233,6 +233,17 @@ class TransportLimits:
     # connection (websockets' default close_timeout is 10 s; a quiz client answers in < 1 s).
     # Also how long an HTTP error answer waits for the client's FIN (http_guard).
     close_timeout_s: float = 5.0
+    # A connection we failed (over its message rate: 1008; invalid UTF-8: 1007) has been sent
+    # its close frame and a FIN; what it still sends is read and thrown away, so that a client
+    # that wrote a burst in one go reads our close frame instead of a TCP reset. Past this many
+    # bytes thrown away it is no longer read at all: TCP's flow control then holds the sender
+    # until it closes or close_timeout_s drops it. A flooder kept writing thousands of frames
+    # a second into a connection being discarded, and reconnected as soon as it noticed the
+    # close: ~1.2 million messages and ~400 connections a phase of bench/floods.py, whose
+    # kernel and handshake work on the shared cores was the largest part of the honest ack
+    # tail with every flood at once (docs/reliability.md). 64 KiB is ~3,000 tiny frames past
+    # the close. None: discard until the peer's FIN, as before.
+    failed_discard_bytes: int | None = 64 * 1024
 
     # Plain HTTP connections, before any upgrade (livequiz.transport.http_guard enforces them).
     # The whole request head (request line and headers, a few hundred bytes) must arrive within
@@ -295,8 +306,9 @@ class TransportLimits:
     new_connection_burst: int = 1000
     new_connections_per_second: float = 50.0
     # What an offence costs the address in tokens, beside the connection's own one: an
-    # oversized WebSocket message (close 1009), an oversized body (413), a request the parser
-    # refuses (400). Honest clients never send these (a teacher's word list over 1 MiB is one
+    # oversized WebSocket message (close 1009), a connection failed for its message rate
+    # (close 1008), an oversized body (413), a request the parser refuses (400). Honest
+    # clients never send these (a teacher's word list over 1 MiB is one
     # 413); a flood of them is a flood of megabytes, so each costs 10 connections: such an
     # address gets ~50 / 11 = 4.5 offending connections a second after its burst instead of
     # hundreds. The debt is bounded at minus the burst, so an address that stops is back
@@ -312,6 +324,8 @@ class TransportLimits:
             self.write_buffer_hard_bytes < self.write_buffer_soft_bytes
         ):
             raise ValueError("need 0 < write_buffer_soft_bytes <= write_buffer_hard_bytes")
+        if self.failed_discard_bytes is not None and self.failed_discard_bytes < 0:
+            raise ValueError("failed_discard_bytes must be >= 0 or None")
         if self.max_messages_per_second < 0 or self.message_burst < 1:
             raise ValueError("need max_messages_per_second >= 0 and message_burst >= 1")
         for name in ("socket_send_buffer_bytes", "socket_notsent_lowat_bytes"):
@@ -572,6 +586,7 @@ class WebSocketConnection(asyncio.Protocol):
     __slots__ = (
         "_address",
         "_deadline",
+        "_discard_left",
         "_fragments",
         "_opened",
         "_paused",
@@ -630,6 +645,9 @@ class WebSocketConnection(asyncio.Protocol):
         self._deadline = 0.0
         self._paused = False
         self._opened = False
+        # Bytes still to read and throw away once we failed the connection (None: not failed,
+        # or no bound; see TransportLimits.failed_discard_bytes).
+        self._discard_left: int | None = None
 
     # -- Connection interface --------------------------------------------------------------
 
@@ -749,6 +767,11 @@ class WebSocketConnection(asyncio.Protocol):
         ws = self._ws
         if ws is None:
             return
+        left = self._discard_left
+        if left is not None:  # failed by us: websockets only discards now
+            self._discard_left = left = left - len(data)
+            if left <= 0 and self._transport is not None:
+                self._transport.pause_reading()  # for good: the deadline drops it
         now = _monotonic()
         if len(data) <= _FEED_BYTES:
             ws.receive_data(data)
@@ -936,6 +959,9 @@ class WebSocketConnection(asyncio.Protocol):
             # the event loop); failing sends the close frame and a FIN and then only discards
             # bytes until the peer's FIN (close_timeout_s at most). The client sees 1008.
             self._fail(CLOSE_POLICY_VIOLATION, "rate limit exceeded")
+            # An offence, as an oversized message is: a flooder that reconnects as soon as it
+            # is closed pays for each new connection ten times over (new_connection_offence_cost).
+            self._server._offence(self._remote)
             return
         self._rate_warned = True
         frame = self._limits.rate_limit_error_frame
@@ -992,6 +1018,7 @@ class WebSocketConnection(asyncio.Protocol):
         ws.fail(code, _cut_reason(reason))
         self._flush(ws)
         self._enter_closing(code, reason)
+        self._discard_left = self._limits.failed_discard_bytes
 
     def _drop(self, size: int) -> None:
         if size > self._hard:
