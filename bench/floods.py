@@ -273,7 +273,12 @@ class Attacker:
                                 if frame["type"] == "error":
                                     tallies[f"error {frame['code']}"] += 1
                         tallies[f"close {ws.close_code}"] += 1
-                except (OSError, InvalidStatus, TimeoutError) as error:
+                except InvalidStatus as error:  # 429: each 1008 costs the address 10 tokens
+                    tallies[f"refused {error.response.status_code}"] += 1
+                    await asyncio.sleep(0.2)
+                except (OSError, TimeoutError, AssertionError) as error:
+                    # AssertionError: websockets' client (17.4) trips on an answer and a close
+                    # during its handshake (a 429 at the accept), instead of raising InvalidStatus
                     tallies[f"connect failed: {type(error).__name__}"] += 1
                     await asyncio.sleep(0.2)
 
@@ -602,6 +607,22 @@ class Honest:
 # ---------------------------------------------------------------------------------- the run
 
 
+async def gc_pauses(base: str) -> dict[str, float]:
+    """The server's garbage-collection pauses so far, from ``/metrics``: count and seconds
+    per generation (``count0``, ``sum0``, …). A collection holds the whole event loop, so an
+    answer read just before one waits for all of it."""
+    async with httpx.AsyncClient(timeout=5) as http:
+        text = (await http.get(base + "/metrics")).text
+    totals: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("livequiz_gc_pause_seconds_") and "generation=" in line:
+            name, _, value = line.partition(" ")
+            kind = name.removeprefix("livequiz_gc_pause_seconds_").partition("{")[0]
+            if kind in ("count", "sum"):
+                totals[kind + name.split('generation="')[1][0]] = float(value)
+    return totals
+
+
 async def run(args: argparse.Namespace) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="floods-"))
     log_path = Path(args.log or data_dir / "server.log")
@@ -655,6 +676,7 @@ async def run(args: argparse.Namespace) -> int:
         rss_joined = rss_kib(server.pid)[0]
         frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         attack_stats: dict[str, Any] = {}
+        gc_by_phase: dict[str, dict[str, float]] = {}
         latecomer_codes: dict[str, list[int]] = {}
         async with ws_connect(honest.ws_url, HONEST_ADDR) as host:
             honest.host = host
@@ -697,6 +719,7 @@ async def run(args: argparse.Namespace) -> int:
                     await asyncio.sleep(2)  # the floods get going before the measured answers
                     late = asyncio.create_task(honest.latecomers(args.latecomers, phase))
                 print(f"{phase}: questions {question}-{question + args.questions - 1}", flush=True)
+                gc_before = await gc_pauses(base)
                 for _ in range(args.questions):
                     await asyncio.sleep(args.window_s)
                     await honest.host_command("close")
@@ -706,6 +729,10 @@ async def run(args: argparse.Namespace) -> int:
                     await honest.host_command("next")
                     await expect("question")
                 honest.phase = "between"
+                gc_after = await gc_pauses(base)
+                gc_by_phase[phase] = {
+                    key: gc_after[key] - gc_before.get(key, 0.0) for key in gc_after
+                }
                 if late is not None:
                     latecomer_codes[phase] = await late
                 if attacker is not None:
@@ -770,6 +797,12 @@ async def run(args: argparse.Namespace) -> int:
             f"{row['p99']:>7} {row['max']!s:>7} {row['rss_peak_mib']:>12}"
         )
     print(f"ack p99 under attack / quiet: {ratio:.2f} (target <= {args.max_ratio})")
+    for phase, pauses in gc_by_phase.items():
+        counts = ", ".join(
+            f"gen {g}: {pauses.get(f'count{g}', 0):.0f} in {pauses.get(f'sum{g}', 0) * 1e3:.0f} ms"
+            for g in "012"
+        )
+        print(f"server GC pauses in {phase}: {counts}")
     print(
         f"server RSS MiB: start {rss_start / 1024:.1f}, players joined {rss_joined / 1024:.1f}, "
         f"end {rss_end / 1024:.1f}, peak (VmHWM) {hwm / 1024:.1f}"
@@ -812,6 +845,7 @@ async def run(args: argparse.Namespace) -> int:
         "slow_closed": slow_closed,
         "keepalive_closed": keepalive_closed,
         "attackers": attack_stats,
+        "gc_pauses": gc_by_phase,
         "failures": failures,
     }
     if args.json_out:
