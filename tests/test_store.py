@@ -14,6 +14,7 @@ The contract every backend holds is in ``tests/contract/``; the embedded backend
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -34,7 +35,7 @@ from livequiz.domain.commands import (
     Start,
     execute,
 )
-from livequiz.domain.errors import CoreBug, ErrorCode
+from livequiz.domain.errors import CoreBug, ErrorCode, Rejected
 from livequiz.domain.events import AnswerAccepted
 from livequiz.domain.nicknames import NicknamePolicy
 from livequiz.domain.session import AnswerStatus, Phase, QuizSession
@@ -381,6 +382,32 @@ async def test_while_storage_stays_down_the_quiz_is_unavailable_and_others_carry
 
 
 # ---------------------------------------------------------------------- races and order
+
+
+async def test_a_refused_command_leaves_no_cycle_for_the_garbage_collector(path: Path) -> None:
+    # A refusal is the core's exception; kept with its traceback it referred to the batch's
+    # own frame, which refers to the list of outcomes that holds it: every refused join of a
+    # storm kept its batch alive until a garbage collection (docs/reliability.md, part 5).
+    records = await EmbeddedRecords.open(SqliteJournal(path))
+    try:
+        store = QuizStore(records, nicknames=NicknamePolicy())
+        q = await quiz_with_an_answer(store)
+
+        def refusals() -> int:
+            return sum(isinstance(o, Rejected) for o in gc.get_objects())
+
+        gc.collect()
+        gc.disable()  # only reference counting frees anything now
+        try:
+            before = refusals()
+            outcomes = await run(store, at(q, T0 + 200, Join("ann")))  # the name is taken
+            assert rejected_code(outcomes[0]) == ErrorCode.NICKNAME_TAKEN
+            del outcomes
+            assert refusals() == before
+        finally:
+            gc.enable()
+    finally:
+        await records.close()
 
 
 async def test_batches_run_one_at_a_time(store: QuizStore, journal: FaultyJournal) -> None:

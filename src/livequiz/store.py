@@ -427,7 +427,11 @@ class QuizStore:
                     try:
                         executed = execute(session, envelope.command, envelope.now_ms)
                     except Rejected as rejected:
-                        outcomes.append(rejected)
+                        # Without its traceback: that refers to this frame, which refers to
+                        # `outcomes`, which holds it. A cycle kept the whole batch alive until
+                        # a garbage collection, one per refused command (a join storm's
+                        # refused joins: docs/reliability.md, part 5).
+                        outcomes.append(rejected.with_traceback(None))
                         continue
                     outcomes.append(executed)
                     if executed.changed:
