@@ -444,16 +444,22 @@ async def test_a_phone_that_reads_slowly_is_not_cut_off_and_gets_every_question(
 # ---------------------------------------------------------------------- far over the message rate
 
 
+async def joined_raw_player(srv: RunningServer, quiz: Quiz, nickname: str) -> RawSocket:
+    """A player joined over HTTP whose raw socket has said ``hello`` and read its welcome."""
+    player = await srv.join(quiz.pin, nickname)
+    raw, status, _body = await RawSocket.upgrade(srv.port)
+    assert status == 101
+    await raw.send(masked_text({"type": "hello", "token": player["token"]}))
+    await raw.frames_until("welcome")
+    return raw
+
+
 async def test_a_client_thousands_of_messages_over_its_rate_is_failed_1008_at_once() -> None:
     # close_timeout_s 30: a server that waited for the flooder's own close frame (which this
     # one never sends) would hold the socket that long; the FIN must come right after the 1008.
     limits = TransportLimits(close_timeout_s=30)
     async with running_server(transport=limits) as srv, honest_quiz(srv) as (quiz, _):
-        flooder = await srv.join(quiz.pin, "Flooder")
-        raw, status, _body = await RawSocket.upgrade(srv.port)
-        assert status == 101
-        await raw.send(masked_text({"type": "hello", "token": flooder["token"]}))
-        await raw.frames_until("welcome")
+        raw = await joined_raw_player(srv, quiz, "Flooder")
         await quiz.start()
         flood = masked_text({"type": "sync"}) * 5000  # written in one go
         began = time.monotonic()
@@ -482,11 +488,7 @@ async def test_a_flooder_that_goes_on_after_its_1008_is_held_by_flow_control_the
     limits = TransportLimits(close_timeout_s=3)
     assert limits.failed_discard_bytes == 64 * 1024
     async with running_server(transport=limits) as srv, honest_quiz(srv) as (quiz, _):
-        flooder = await srv.join(quiz.pin, "Flooder")
-        raw, status, _body = await RawSocket.upgrade(srv.port)
-        assert status == 101
-        await raw.send(masked_text({"type": "hello", "token": flooder["token"]}))
-        await raw.frames_until("welcome")
+        raw = await joined_raw_player(srv, quiz, "Flooder")
         await raw.send(masked_text({"type": "sync"}) * 40)  # over the burst: failed, 1008
         frames = await raw.frames_until_eof()  # the close frame, then the server's FIN
         assert close_of(frames) == (1008, "rate limit exceeded")
