@@ -652,6 +652,61 @@ async def test_an_upgraded_http_protocol_is_freed_at_once_not_left_to_the_collec
             gc.enable()
 
 
+async def closed_normally(srv: BudgetServer) -> None:
+    from websockets.asyncio.client import connect
+
+    async with connect(f"ws://{FLOODER}:{srv.port}/ws", compression=None) as ws:
+        await ws.send("hello")
+        assert await asyncio.wait_for(ws.recv(), 5) == "hello"
+
+
+async def dropped(srv: BudgetServer) -> None:
+    from websockets.asyncio.client import connect
+
+    ws = await connect(f"ws://{FLOODER}:{srv.port}/ws", compression=None)
+    await ws.send("hello")
+    assert await asyncio.wait_for(ws.recv(), 5) == "hello"
+    ws.transport.abort()  # a TCP reset, no close frame
+    await ws.wait_closed()
+
+
+@pytest.mark.parametrize(
+    "end",
+    [
+        pytest.param(oversized_message, id="closed-1009"),
+        pytest.param(closed_normally, id="closed-1000"),
+        pytest.param(dropped, id="dropped"),
+    ],
+)
+async def test_a_closed_websocket_is_freed_at_once_not_left_to_the_collector(
+    end: Callable[[BudgetServer], Awaitable[None]],
+) -> None:
+    # websockets' parser is a generator that refers to its protocol and stays suspended at its
+    # last yield (and PayloadTooBig's traceback holds its frame): every closed connection left
+    # a cycle for the garbage collector.
+    import gc
+
+    from websockets.server import ServerProtocol
+
+    def protocols() -> int:  # the server's side (the test's own client keeps cycles of its own)
+        return sum(type(o) is ServerProtocol for o in gc.get_objects())
+
+    async with BudgetServer() as srv:
+        gc.collect()
+        gc.disable()  # only reference counting frees anything now
+        try:
+            before = protocols()
+            for _ in range(5):
+                await end(srv)
+            async with asyncio.timeout(5):
+                while srv.server.websockets.connections or srv.server.websockets._pending:
+                    await asyncio.sleep(0.05)  # the server's side closed too
+            await asyncio.sleep(0.1)
+            assert protocols() - before == 0
+        finally:
+            gc.enable()
+
+
 async def test_data_held_behind_an_upgrade_request_goes_to_the_websocket(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -811,6 +811,14 @@ class WebSocketConnection(asyncio.Protocol):
         self._server._detach(self)
         if self._uvicorn_connections is not None:
             self._uvicorn_connections.discard(self)
+        ws = self._ws
+        if ws is not None:
+            # websockets' parser is a generator that refers to its protocol, and it stays
+            # suspended for good (its last step is a bare yield), as may the exception that
+            # ended it (PayloadTooBig's traceback holds the parser's frame): every closed
+            # connection left a cycle for the garbage collector. Closed here, it is freed now.
+            ws.parser.close()
+            ws.parser_exc = None
         self._ws = None
         self._fragments = None
         if previous == _OPEN:
