@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import livequiz.adapters.sqlite
 from livequiz.adapters.sqlite import (
     CHECKPOINT_EVERY_COMMITS,
     INLINE_MAX_ROWS,
@@ -556,6 +557,44 @@ async def test_the_wal_is_checkpointed_beside_the_commits_and_stays_bounded(
     assert max(sizes) <= sizes[0] * 1.2, sizes
     assert len(await journal.records(quiz.quiz_id)) == seq
     # and what the checkpoints copied is in the database file itself
+    await journal.close()
+    assert peek(journal.path, "PRAGMA integrity_check") == [("ok",)]
+    assert peek(journal.path, "SELECT count(*) FROM journal") == [(seq,)]
+
+
+async def test_a_wal_grown_behind_a_long_reader_is_emptied_once_the_reader_is_done(
+    journal: SqliteJournal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A passive checkpoint copies nothing past the oldest reader's snapshot, and the WAL only
+    starts again from its beginning when nobody reads it: behind a reader that stays, it grows
+    (a long day's WAL passed 17 MiB). Past WAL_TRUNCATE_BYTES the next checkpoint waits for the
+    readers and empties the file."""
+    monkeypatch.setattr(livequiz.adapters.sqlite, "WAL_TRUNCATE_BYTES", 256 * 1024)
+    quiz = definition()
+    await journal.add_quiz(quiz)
+    wal = journal.path.with_name(journal.path.name + "-wal")
+    reader = sqlite3.connect(journal.path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM journal").fetchall()  # holds its snapshot
+    seq = 0
+    for _ in range(2):
+        for _ in range(CHECKPOINT_EVERY_COMMITS):
+            seq += 1
+            await journal.append(rows(quiz.quiz_id, seq))
+        await journal.wait_checkpoint()
+    grown = wal.stat().st_size
+    assert grown > 256 * 1024
+    assert journal.truncating_checkpoints == 0  # the reader is still there: nothing emptied
+    reader.execute("ROLLBACK")
+    reader.close()
+    for _ in range(CHECKPOINT_EVERY_COMMITS):
+        seq += 1
+        await journal.append(rows(quiz.quiz_id, seq))
+    await journal.wait_checkpoint()
+
+    assert journal.truncating_checkpoints == 1
+    assert wal.stat().st_size < 256 * 1024, (grown, wal.stat().st_size)
+    assert len(await journal.records(quiz.quiz_id)) == seq
     await journal.close()
     assert peek(journal.path, "PRAGMA integrity_check") == [("ok",)]
     assert peek(journal.path, "SELECT count(*) FROM journal") == [(seq,)]

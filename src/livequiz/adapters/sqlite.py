@@ -114,6 +114,15 @@ CHECKPOINT_EVERY_COMMITS = 300
 #: checkpoint copied all of it, so a busy journal would otherwise keep growing its WAL.
 CHECKPOINT_RETRIES = 3
 
+#: A WAL file this big (about two checkpoint intervals of small commits) means the passive
+#: checkpoints have not let it start again from its beginning (a reader always on an older
+#: snapshot, commits always arriving): the next checkpoint is a TRUNCATE, which waits (up to
+#: TRUNCATE_WAIT_MS) for the readers and holds the writers back while it copies the rest and
+#: empties the file. Rare, and then a few commits wait for it; without it a long day's WAL grew
+#: past 17 MiB (tests/reliability/test_long_day.py).
+WAL_TRUNCATE_BYTES = 8 * 2**20
+TRUNCATE_WAIT_MS = 2000
+
 
 class Synchronous(StrEnum):
     """SQLite's ``synchronous`` pragma, as the two choices that make sense here."""
@@ -158,6 +167,8 @@ class SqliteJournal:
         self.inline_commits = 0
         self.thread_commits = 0
         self.full_checkpoints = 0
+        #: Of those, checkpoints that emptied a WAL grown past WAL_TRUNCATE_BYTES.
+        self.truncating_checkpoints = 0
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
         if self._closed:
@@ -310,6 +321,15 @@ class SqliteJournal:
                 db = self._checkpoint_db = sqlite3.connect(
                     self.path, isolation_level=None, check_same_thread=False
                 )
+            wal = Path(f"{self.path}-wal")
+            if wal.exists() and wal.stat().st_size > WAL_TRUNCATE_BYTES:
+                db.execute(f"PRAGMA busy_timeout={TRUNCATE_WAIT_MS}")
+                busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                db.execute("PRAGMA busy_timeout=0")
+                if not busy:
+                    self.full_checkpoints += 1
+                    self.truncating_checkpoints += 1
+                    return
             for _ in range(1 + CHECKPOINT_RETRIES):
                 # PASSIVE: waits for no reader or writer; copies what was committed when it began.
                 busy, in_wal, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
