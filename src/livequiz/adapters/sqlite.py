@@ -319,13 +319,14 @@ class SqliteJournal:
             db = self._checkpoint_db
             if db is None:
                 db = self._checkpoint_db = sqlite3.connect(
-                    self.path, isolation_level=None, check_same_thread=False
+                    self.path,
+                    isolation_level=None,
+                    check_same_thread=False,
+                    timeout=TRUNCATE_WAIT_MS / 1000,  # only TRUNCATE waits (PASSIVE never does)
                 )
             wal = Path(f"{self.path}-wal")
             if wal.exists() and wal.stat().st_size > WAL_TRUNCATE_BYTES:
-                db.execute(f"PRAGMA busy_timeout={TRUNCATE_WAIT_MS}")
                 busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-                db.execute("PRAGMA busy_timeout=0")
                 if not busy:
                     self.full_checkpoints += 1
                     self.truncating_checkpoints += 1

@@ -965,7 +965,8 @@ class WebSocketConnection(asyncio.Protocol):
             # Failed, not closed gracefully: a graceful close keeps parsing every frame the
             # flooder still sends until its close frame arrives (thousands a second, all on
             # the event loop); failing sends the close frame and a FIN and then only discards
-            # bytes until the peer's FIN (close_timeout_s at most). The client sees 1008.
+            # bytes, up to failed_discard_bytes, until the peer's FIN (close_timeout_s at
+            # most). The client sees 1008.
             self._fail(CLOSE_POLICY_VIOLATION, "rate limit exceeded")
             # An offence, as an oversized message is: a flooder that reconnects as soon as it
             # is closed pays for each new connection ten times over (new_connection_offence_cost).
