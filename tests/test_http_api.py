@@ -601,6 +601,7 @@ async def test_quiz_state_follows_the_quiz(srv: RunningServer) -> None:
         "current": -1,
         "locked": False,
         "joinable": True,
+        "due_at_ms": None,
     }
     await srv.service.call(quiz["quiz_id"], Start())
     state = (await srv.http.get(url)).json()

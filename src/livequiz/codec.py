@@ -34,9 +34,12 @@ from livequiz.domain.events import (
     Event,
     FinishReason,
     LobbyLockChanged,
+    PlayerFinished,
     PlayerJoined,
     PlayerKicked,
     PlayerLeft,
+    PlayerQuestionClosed,
+    PlayerQuestionOpened,
     PlayerRejoined,
     QuestionClosed,
     QuestionOpened,
@@ -111,6 +114,9 @@ _EVENTS: dict[str, type[Event]] = {
         AnswerAccepted,
         QuestionClosed,
         QuizFinished,
+        PlayerQuestionOpened,
+        PlayerQuestionClosed,
+        PlayerFinished,
     )
 }
 
@@ -130,6 +136,8 @@ def event_from_dict(data: dict[str, Any]) -> Event:
         values["option_counts"] = tuple(values["option_counts"])
     elif cls is QuizFinished:
         values["reason"] = FinishReason(values["reason"])
+    elif cls is PlayerQuestionClosed:
+        values["reason"] = CloseReason(values["reason"])
     return cls(**values)
 
 

@@ -25,6 +25,7 @@ from livequiz import protocol
 from livequiz.auth import Claims, Role, TokenError
 from livequiz.domain import views
 from livequiz.domain.commands import (
+    Advance,
     Answer,
     CloseQuestion,
     Command,
@@ -43,6 +44,7 @@ from livequiz.service import (
     ClosedFrame,
     Delivery,
     FinishedFrame,
+    OwnQuestionFrame,
     QuestionFrame,
     QuizService,
     ToHosts,
@@ -440,6 +442,10 @@ class Gateway:
             state = views.player_view(session, client.player_id, now)
         if session.question is not None:
             client.sent_index, client.sent_at_ms = session.current, now
+        elif session.self_paced and client.role is Role.PLAYER:
+            player = session.players.get(client.player_id)
+            if player is not None and player.at >= 0:
+                client.sent_index, client.sent_at_ms = player.at, now
         client.shown_seq = max(client.shown_seq, session.seq)
         return protocol.snapshot_frame(kind, client.role.value, definition, state, now, token)
 
@@ -478,6 +484,13 @@ class Gateway:
                 self._refuse(client.conn, message, "forbidden", "only the host can do that")
                 return
             self._host(client, message)
+        elif isinstance(message, protocol.NextRequest):
+            if client.role is not Role.PLAYER:
+                self._refuse(
+                    client.conn, message, "forbidden", "only players move on by themselves"
+                )
+                return
+            self.service.submit(client.quiz_id, Advance(client.player_id), self._next_reply(client))
         elif isinstance(message, protocol.SyncRequest):
             if self.service.owner.owns(client.quiz_id) and self.service.store.settled(
                 client.quiz_id
@@ -547,6 +560,16 @@ class Gateway:
 
         return reply
 
+    def _next_reply(self, client: Client) -> Any:
+        """A refused ``next`` gets an error naming it; a taken one needs no reply of its own:
+        the question frame (and the reveal of a question whose time ran out) is the answer."""
+
+        def reply(outcome: Outcome) -> None:
+            if isinstance(outcome, Rejected):
+                self._error(client.conn, outcome.code.value, outcome.message, action="next")
+
+        return reply
+
     def _host(self, client: Client, message: protocol.HostRequest) -> None:
         command: Command
         if message.action == "kick":
@@ -582,6 +605,8 @@ class Gateway:
             self._error(conn, code, text, q=message.index)
         elif isinstance(message, protocol.HostRequest):
             self._error(conn, code, text, action=message.action)
+        elif isinstance(message, protocol.NextRequest):
+            self._error(conn, code, text, action="next")
         else:
             self._error(conn, code, text)
 
@@ -628,9 +653,18 @@ class Gateway:
             self._personal(quiz_id, clients, "final", -1)
         elif isinstance(message, ToPlayer):
             for client in list(self._players.get((quiz_id, message.player_id), ())):
-                client.conn.send_text(message.data)
+                # (a copy catching up replays events its welcome already showed: not again)
+                if message.seq < 0 or client.shown_seq < message.seq:
+                    client.conn.send_text(message.data)
                 if message.close is not None:
                     client.conn.close(*message.close)
+        elif isinstance(message, OwnQuestionFrame):
+            now = self.service.clock()
+            for client in list(self._players.get((quiz_id, message.player_id), ())):
+                if client.shown_seq < message.seq:
+                    client.sent_index, client.sent_at_ms = message.index, now
+                    client.conn.send_text(message.data)
+                    self.metrics.frames_sent.labels("question").inc()
         elif isinstance(message, ToHosts):
             for client in clients:
                 if client.role is Role.HOST:

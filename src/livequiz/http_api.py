@@ -37,7 +37,7 @@ from livequiz.auth import Claims, Role, TokenError
 from livequiz.domain import flags, views
 from livequiz.domain.errors import ErrorCode, Rejected
 from livequiz.domain.question import InvalidQuestions, Question, parse_questions
-from livequiz.domain.session import Phase, QuizSession
+from livequiz.domain.session import Phase, QuizSession, check_due
 from livequiz.domain.settings import QuizSettings
 from livequiz.moderation import is_unfit_question_text
 from livequiz.openapi import OPENAPI
@@ -63,7 +63,18 @@ MAX_BODY_BYTES = 1 << 20
 
 #: The fields of a quiz creation request (JSON keys, or form fields of a multipart upload).
 CREATE_FIELDS = frozenset(
-    {"title", "count", "seed", "levels", "kinds", "words", "settings", "time_limit_s", "questions"}
+    {
+        "title",
+        "count",
+        "seed",
+        "levels",
+        "kinds",
+        "words",
+        "settings",
+        "time_limit_s",
+        "questions",
+        "due_at_ms",
+    }
 )
 #: What makes questions; a creation that sends its own ``questions`` sends none of these.
 GENERATION_FIELDS = frozenset({"count", "seed", "levels", "kinds", "words"})
@@ -99,6 +110,7 @@ STATUS: dict[str, int] = {
     ErrorCode.LATE_JOIN_CLOSED: 403,
     ErrorCode.KICKED: 403,
     ErrorCode.QUIZ_FINISHED: 410,
+    ErrorCode.INVALID_DUE: 422,
     ErrorCode.UNAVAILABLE: 503,
 }
 
@@ -269,6 +281,8 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
         _refuse_unknown(body, CREATE_FIELDS)
         title = _title(body)
         settings = _settings(body)
+        # Checked before anything is made: a self-paced quiz is created handed out.
+        due_at_ms = check_due(settings, body.get("due_at_ms"), service.clock())
         if "questions" in body:
             given = sorted(GENERATION_FIELDS & set(body))
             if given:
@@ -292,7 +306,9 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
             )
         else:
             questions = await generate(body)
-        definition, host_token = await service.create_quiz(title, questions, settings)
+        definition, host_token = await service.create_quiz(
+            title, questions, settings, due_at_ms=due_at_ms
+        )
         return JSONResponse(
             {
                 "quiz_id": definition.quiz_id,
@@ -302,6 +318,7 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
                 "join_url": f"/play?pin={definition.pin}",
                 "questions": len(definition.questions),
                 "settings": settings.to_mapping(),
+                "due_at_ms": due_at_ms,
             },
             status_code=201,
         )
@@ -311,7 +328,7 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
         body = await _read_options(request)
         _refuse_unknown(body, DRAFT_FIELDS)
         _title(body)  # checked now, so the teacher hears of a bad one before the preview
-        _settings(body)
+        check_due(_settings(body), body.get("due_at_ms"), service.clock())
         questions = await generate(body)
         return JSONResponse({"questions": [question_json(q) for q in questions]})
 
@@ -392,6 +409,7 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
                 "current": session.current,
                 "locked": session.locked,
                 "joinable": _joinable(session),
+                "due_at_ms": session.due_at_ms,
             }
         )
 
@@ -640,7 +658,7 @@ def _joinable(session: QuizSession) -> bool:
     return (
         session.phase is not Phase.FINISHED
         and not session.locked
-        and (session.phase is Phase.LOBBY or session.settings.allow_late_join)
+        and (session.phase in (Phase.LOBBY, Phase.IN_PROGRESS) or session.settings.allow_late_join)
         and len(session.board) < session.settings.max_players
     )
 

@@ -84,6 +84,7 @@ ERROR_CODES = [
     "late_join_closed",
     "quiz_full",
     "quiz_finished",
+    "invalid_due",
     "rate_limited",
     "auth_required",
     "bad_token",
@@ -96,7 +97,7 @@ ERROR_CODES = [
 
 _LEVELS = ["A1", "A2", "B1", "B2", "C1", "C2"]
 _KINDS = ["word_to_meaning", "meaning_to_word", "synonym", "fill_blank"]
-_PHASES = ["lobby", "question_open", "question_closed", "finished"]
+_PHASES = ["lobby", "question_open", "question_closed", "in_progress", "finished"]
 
 _SETTINGS_EXAMPLE: JSON = {
     "time_limit_ms": 20000,
@@ -106,6 +107,7 @@ _SETTINGS_EXAMPLE: JSON = {
     "streak_bonus": 100,
     "streak_bonus_cap": 500,
     "reveal": "immediate",
+    "pace": "live",
     "close_when_all_answered": True,
     "allow_late_join": True,
     "max_players": 20000,
@@ -116,6 +118,17 @@ _SETTINGS_EXAMPLE: JSON = {
 _OWN_WORDS = "word\nharbour\nbrave\nancient\nwhisper\nglacier\n"
 
 # ---------------------------------------------------------------------- schemas
+
+#: A self-paced quiz's due time, as a client sends it.
+_DUE_AT: JSON = {
+    "type": "integer",
+    "minimum": 1,
+    "maximum": 2**53 - 1,
+    "description": "pace 'self' only, and required there: when the homework is due, in "
+    "milliseconds since the Unix epoch (server clock), 1 minute to 90 days from now. The quiz "
+    "is created handed out (phase in_progress); at the due time (plus grace) it finishes for "
+    "everyone. Refused with invalid_due if missing, out of range, or given for a live quiz.",
+}
 
 
 def _int(description: str, minimum: int | None = None, maximum: int | None = None) -> JSON:
@@ -183,6 +196,13 @@ _SETTINGS_PROPERTIES: JSON = {
         "enum": ["immediate", "at_close"],
         "description": "immediate: each player learns at once whether they were right and the "
         "board shows it at the next tick; at_close: both wait until the question closes.",
+    },
+    "pace": {
+        "type": "string",
+        "enum": ["live", "self"],
+        "description": "live: the host opens each question for everyone; self: homework, "
+        "created handed out with due_at_ms, each player opening their next question on a "
+        "clock of its own (reveal and close_when_all_answered do not apply).",
     },
     "close_when_all_answered": {
         "type": "boolean",
@@ -511,6 +531,7 @@ SCHEMAS: JSON = {
                 "description": "Shorthand for settings.time_limit_ms (not both).",
             },
             "settings": _ref("Settings"),
+            "due_at_ms": _DUE_AT,
             "questions": {
                 "type": "array",
                 "items": _ref("Question"),
@@ -561,6 +582,11 @@ SCHEMAS: JSON = {
                 "contentMediaType": "application/json",
                 "description": "A JSON object, as in CreateQuiz.",
             },
+            "due_at_ms": {
+                "type": "string",
+                "pattern": f"^{_WS}[1-9][0-9]{{0,15}}{_WS}$",
+                "description": "A whole number, as in CreateQuiz.",
+            },
             "questions": {
                 "type": "string",
                 "pattern": f"^{_WS}\\[[\\s\\S]*\\]{_WS}$",
@@ -585,6 +611,7 @@ SCHEMAS: JSON = {
             "join_url",
             "questions",
             "settings",
+            "due_at_ms",
         ],
         "additionalProperties": False,
         "properties": {
@@ -606,6 +633,11 @@ SCHEMAS: JSON = {
             "join_url": {"type": "string", "description": "Relative URL of the player page."},
             "questions": {"type": "integer", "minimum": 1},
             "settings": _ref("Settings"),
+            "due_at_ms": {
+                "type": ["integer", "null"],
+                "description": "A self-paced quiz's due time (it was created handed out, phase "
+                "in_progress); null for a live quiz.",
+            },
         },
     },
     "QuizState": {
@@ -619,6 +651,7 @@ SCHEMAS: JSON = {
             "current",
             "locked",
             "joinable",
+            "due_at_ms",
         ],
         "additionalProperties": False,
         "properties": {
@@ -632,6 +665,11 @@ SCHEMAS: JSON = {
             "joinable": {
                 "type": "boolean",
                 "description": "A join with a free, valid nickname would be let in now.",
+            },
+            "due_at_ms": {
+                "type": ["integer", "null"],
+                "description": "A self-paced quiz's due time (server clock, ms since the Unix "
+                "epoch); null for a live quiz.",
             },
         },
     },
@@ -814,6 +852,7 @@ _QUIZ_CREATED: JSON = {
     "join_url": "/play?pin=482913",
     "questions": 5,
     "settings": {**_SETTINGS_EXAMPLE, "time_limit_ms": 30000},
+    "due_at_ms": None,
 }
 
 _HOST_REPORT: JSON = {
@@ -1017,6 +1056,16 @@ OPENAPI: JSON = {
                                         "questions": _EDITED_QUESTIONS,
                                     },
                                 },
+                                "homework": {
+                                    "summary": "Homework: self-paced, due on 15 January 2027 "
+                                    "at 16:00 UTC (a due time must be 1 minute to 90 days away)",
+                                    "value": {
+                                        "title": "Harbour words - homework",
+                                        "count": 10,
+                                        "settings": {"pace": "self"},
+                                        "due_at_ms": 1800028800000,
+                                    },
+                                },
                                 "kahoot_style": {
                                     "summary": "Reveal at close, accuracy scoring, no late join",
                                     "value": {
@@ -1147,6 +1196,10 @@ OPENAPI: JSON = {
                         invalid_settings=_error(
                             "invalid_settings", "reveal must be one of: immediate, at_close"
                         ),
+                        invalid_due=_error(
+                            "invalid_due",
+                            "a self-paced quiz needs a due time (due_at_ms, a whole number)",
+                        ),
                         no_questions=_error(
                             "no_questions",
                             "only 5 of the 10 questions asked for can be made from these "
@@ -1179,6 +1232,7 @@ OPENAPI: JSON = {
                                 "current": -1,
                                 "locked": False,
                                 "joinable": True,
+                                "due_at_ms": None,
                             }
                         },
                     ),

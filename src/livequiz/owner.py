@@ -36,8 +36,16 @@ from dataclasses import dataclass, field
 from livequiz import codec, names
 from livequiz.domain.commands import Answer, Command, Executed, Join, Leave, Rejoin, Tick
 from livequiz.domain.errors import ErrorCode, Rejected
-from livequiz.domain.events import Event, PlayerJoined, QuestionClosed, QuestionOpened, QuizFinished
-from livequiz.domain.session import Phase
+from livequiz.domain.events import (
+    Event,
+    PlayerJoined,
+    PlayerQuestionClosed,
+    PlayerQuestionOpened,
+    QuestionClosed,
+    QuestionOpened,
+    QuizFinished,
+    QuizStarted,
+)
 from livequiz.observability import Metrics
 from livequiz.ports import (
     Bus,
@@ -576,7 +584,7 @@ class QuizOwner:
             if isinstance(outcome, Executed) and outcome.events:
                 quiz_id = envelope.quiz_id
                 for event in outcome.events:
-                    if isinstance(event, QuestionOpened | QuestionClosed | QuizFinished):
+                    if isinstance(event, _CLOCK_EVENTS):
                         clocks.add(quiz_id)
                     elif isinstance(event, PlayerJoined) and isinstance(envelope.command, Join):
                         self._expect(quiz_id, [event.player_id])
@@ -603,7 +611,8 @@ class QuizOwner:
     # ------------------------------------------------------------------ the clock
 
     def _arm_clock(self, quiz_id: str, *, at_least_s: float = 0.0) -> None:
-        """Schedule the Tick that closes the open question once its answers stop counting."""
+        """Schedule the Tick that closes what stops taking answers: the open question, or (self-
+        paced) the soonest player's question or the whole quiz at its due time."""
         owned = self._owned.get(quiz_id)
         if owned is None:
             return
@@ -611,9 +620,10 @@ class QuizOwner:
             owned.timer.cancel()
             owned.timer = None
         session = self.store.session(quiz_id)
-        if session.phase is not Phase.QUESTION_OPEN:
+        wakeup_ms = session.wakeup_ms
+        if wakeup_ms is None:
             return
-        delay_s = max(at_least_s, (session.accepts_until_ms + 1 - self.clock()) / 1000)
+        delay_s = max(at_least_s, (wakeup_ms + 1 - self.clock()) / 1000)
         owned.timer = asyncio.get_running_loop().call_later(
             delay_s, self.submit, quiz_id, Tick(), self._after_tick(quiz_id)
         )
@@ -624,7 +634,7 @@ class QuizOwner:
             if not self.store.owns(quiz_id):
                 return
             session = self.store.session(quiz_id)
-            if session.phase is not Phase.QUESTION_OPEN:
+            if session.wakeup_ms is None:
                 return
             if isinstance(outcome, Rejected):  # storage down: try again, but not in a spin
                 self._arm_clock(quiz_id, at_least_s=CLOCK_RETRY_S)
@@ -632,6 +642,17 @@ class QuizOwner:
                 self._arm_clock(quiz_id)
 
         return check
+
+
+#: Events that move when the quiz's clock must next tick (``QuizSession.wakeup_ms``).
+_CLOCK_EVENTS = (
+    QuestionOpened,
+    QuestionClosed,
+    QuizFinished,
+    QuizStarted,
+    PlayerQuestionOpened,
+    PlayerQuestionClosed,
+)
 
 
 def _finished() -> Rejected:

@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from livequiz.domain import views
-from livequiz.domain.events import LobbyLockChanged, QuestionClosed, QuestionOpened, QuizFinished
+from livequiz.domain.events import (
+    LobbyLockChanged,
+    PlayerFinished,
+    PlayerQuestionClosed,
+    PlayerQuestionOpened,
+    QuestionClosed,
+    QuestionOpened,
+    QuizFinished,
+    QuizStarted,
+)
 from livequiz.domain.question import Question
 from livequiz.domain.session import AnswerOutcome, AnswerStatus, Player, QuizSession
 from livequiz.domain.settings import QuizSettings
@@ -84,7 +93,12 @@ class SyncRequest:
     """Ask for a fresh snapshot (after missing frames, or on a tab coming back to the front)."""
 
 
-ClientMessage = Hello | JoinRequest | AnswerRequest | HostRequest | SyncRequest
+@dataclass(frozen=True, slots=True)
+class NextRequest:
+    """A player of a self-paced quiz asks for their next question."""
+
+
+ClientMessage = Hello | JoinRequest | AnswerRequest | HostRequest | SyncRequest | NextRequest
 
 HOST_ACTIONS = frozenset({"start", "close", "next", "skip", "end", "kick", "lock", "unlock"})
 
@@ -130,6 +144,8 @@ def decode(frame: str | bytes) -> ClientMessage:
         return HostRequest(action=action, player_id=player_id)
     if kind == "sync":
         return SyncRequest()
+    if kind == "next":
+        return NextRequest()
     if not isinstance(kind, str):
         raise ProtocolError("bad_message", "a message needs a string field 'type'")
     raise ProtocolError("unknown_type", f"unknown message type {kind[:_MAX_TEXT]!r}")
@@ -258,6 +274,61 @@ def closed_frame(questions: Sequence[Question], event: QuestionClosed) -> bytes:
             "reason": event.reason.value,
             "reveal": views.reveal(questions[event.index]),
             "option_counts": list(event.option_counts),
+        }
+    )
+
+
+def started_frame(event: QuizStarted) -> bytes:
+    """A self-paced quiz was handed out: each player may now open their first question."""
+    return encode(
+        {
+            "type": "started",
+            "seq": event.seq,
+            "question_count": event.question_count,
+            "due_at_ms": event.due_at_ms,
+        }
+    )
+
+
+def own_question_frame(
+    questions: Sequence[Question], settings: QuizSettings, event: PlayerQuestionOpened
+) -> bytes:
+    """Self-paced: a question opened for one player (the live ``question`` frame's shape)."""
+    return encode(
+        {
+            "type": "question",
+            "seq": event.seq,
+            "question": views.question_at(
+                questions, settings, event.index, event.closes_at_ms, event.at_ms, is_open=True
+            ),
+            "server_time_ms": event.at_ms,
+        }
+    )
+
+
+def own_closed_frame(questions: Sequence[Question], event: PlayerQuestionClosed) -> bytes:
+    """Self-paced: one player's question closed; their reveal (no counts: others are still
+    answering it)."""
+    return encode(
+        {
+            "type": "closed",
+            "seq": event.seq,
+            "index": event.index,
+            "reason": event.reason.value,
+            "reveal": views.reveal(questions[event.index]),
+        }
+    )
+
+
+def player_finished_frame(event: PlayerFinished) -> bytes:
+    """Self-paced, to the hosts: a player has done every question."""
+    return encode(
+        {
+            "type": "player_finished",
+            "seq": event.seq,
+            "player_id": event.player_id,
+            "score": event.score,
+            "correct": event.correct,
         }
     )
 

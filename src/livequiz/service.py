@@ -32,19 +32,23 @@ from typing import Any
 
 from livequiz import codec, names, protocol
 from livequiz.auth import Role, TokenSigner
-from livequiz.domain.commands import Command, Join
+from livequiz.domain.commands import Command, Join, Start
 from livequiz.domain.errors import ErrorCode, Rejected
 from livequiz.domain.events import (
     AnswerAccepted,
     Event,
     LobbyLockChanged,
+    PlayerFinished,
     PlayerJoined,
     PlayerKicked,
     PlayerLeft,
+    PlayerQuestionClosed,
+    PlayerQuestionOpened,
     PlayerRejoined,
     QuestionClosed,
     QuestionOpened,
     QuizFinished,
+    QuizStarted,
 )
 from livequiz.domain.question import Question
 from livequiz.domain.session import Phase
@@ -138,6 +142,20 @@ class ToPlayer:
     data: bytes
     #: Close the player's connections after sending (a kick), with this code and reason.
     close: tuple[int, str] | None = None
+    #: The event's sequence number: a connection shown a newer state does not get it (``-1``:
+    #: not about one event, always sent).
+    seq: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class OwnQuestionFrame:
+    """Self-paced: a question opened for one player; remember when each of their connections
+    got it (speed points)."""
+
+    player_id: int
+    data: bytes
+    index: int
+    seq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +163,9 @@ class ToHosts:
     data: bytes
 
 
-Delivery = Broadcast | QuestionFrame | ClosedFrame | FinishedFrame | ToPlayer | ToHosts
+Delivery = (
+    Broadcast | QuestionFrame | ClosedFrame | FinishedFrame | ToPlayer | ToHosts | OwnQuestionFrame
+)
 
 
 # ---------------------------------------------------------------------- the service
@@ -319,10 +339,19 @@ class QuizService:
     # ------------------------------------------------------------------ creating and joining
 
     async def create_quiz(
-        self, title: str, questions: list[Question], settings: QuizSettings
+        self,
+        title: str,
+        questions: list[Question],
+        settings: QuizSettings,
+        *,
+        due_at_ms: int | None = None,
     ) -> tuple[QuizDefinition, str]:
         """Create a quiz with a fresh PIN, owned by this process; returns it and the host's
-        token. A PIN another process's new quiz took first is retried with another."""
+        token. A PIN another process's new quiz took first is retried with another.
+
+        With ``due_at_ms`` (a self-paced quiz) it is handed out at once: started, due then. If
+        that start cannot be stored, the error is raised and nobody gets the host token: the
+        quiz stays in its lobby unused until its retention ends."""
         now = self.clock()
         for _ in range(PIN_ATTEMPTS):
             definition = QuizDefinition(
@@ -344,7 +373,12 @@ class QuizService:
         await self.owner.adopt(definition.quiz_id)
         self.metrics.quizzes_created.inc()
         log.info("quiz created", extra={"quiz_id": definition.quiz_id, "questions": len(questions)})
-        token = self.signer.issue(definition.quiz_id, Role.HOST, 0, now // 1000)
+        if due_at_ms is not None:
+            outcome = await self.call(definition.quiz_id, Start(due_at_ms))
+            if isinstance(outcome, Rejected):
+                raise outcome
+        due_s = None if due_at_ms is None else due_at_ms // 1000
+        token = self.signer.issue(definition.quiz_id, Role.HOST, 0, now // 1000, due_s=due_s)
         return definition, token
 
     @staticmethod
@@ -395,8 +429,23 @@ class QuizService:
             raise outcome
         joined = outcome.events[0]
         assert isinstance(joined, PlayerJoined)
-        token = self.signer.issue(quiz_id, Role.PLAYER, joined.player_id, self.clock() // 1000)
+        due_s = await self._due_s(quiz_id)
+        token = self.signer.issue(
+            quiz_id, Role.PLAYER, joined.player_id, self.clock() // 1000, due_s=due_s
+        )
         return quiz_id, joined.player_id, joined.nickname, token
+
+    async def _due_s(self, quiz_id: str) -> int | None:
+        """A self-paced quiz's due time (its tokens last until a day after it), read from
+        this process's copy (loaded for it if need be: the joiner's connection loads it next
+        anyway); ``None`` for a live quiz."""
+        if not self.store.loaded(quiz_id):
+            with contextlib.suppress(Unavailable, UnknownQuiz):
+                await self.ensure(quiz_id)
+        if not self.store.loaded(quiz_id):
+            return None
+        due_at_ms = self.store.session(quiz_id).due_at_ms
+        return None if due_at_ms is None else due_at_ms // 1000
 
     # ------------------------------------------------------------------ commands
 
@@ -792,7 +841,41 @@ class QuizService:
                 runtime.finished = True
                 self._finished_at[quiz_id] = time.monotonic()
                 self.deliver(quiz_id, FinishedFrame(protocol.finished_frame(event), event.seq))
-            # QuizStarted needs no frame of its own: the first QuestionOpened follows it.
+            elif isinstance(event, PlayerQuestionOpened):
+                frame = protocol.own_question_frame(
+                    definition.questions, definition.settings, event
+                )
+                self.deliver(
+                    quiz_id, OwnQuestionFrame(event.player_id, frame, event.index, event.seq)
+                )
+            elif isinstance(event, PlayerQuestionClosed):
+                self._own_close(quiz_id, definition.questions, event)
+            elif isinstance(event, PlayerFinished):
+                runtime.board_dirty = True
+                self.deliver(quiz_id, ToHosts(protocol.player_finished_frame(event)))
+                if self.store.loaded(quiz_id):
+                    session = self.store.session(quiz_id)
+                    final = protocol.player_final_frame(session, event.player_id)
+                    self.deliver(quiz_id, ToPlayer(event.player_id, final, seq=event.seq))
+            elif isinstance(event, QuizStarted) and event.due_at_ms is not None:
+                self.deliver(
+                    quiz_id, Broadcast(protocol.started_frame(event), "started", event.seq)
+                )
+            # A live QuizStarted needs no frame of its own: the first QuestionOpened follows it.
+
+    def _own_close(
+        self, quiz_id: str, questions: tuple[Question, ...], event: PlayerQuestionClosed
+    ) -> None:
+        """Self-paced: one player's reveal, then their result and standing."""
+        closed = protocol.own_closed_frame(questions, event)
+        self.deliver(quiz_id, ToPlayer(event.player_id, closed, seq=event.seq))
+        if not self.store.loaded(quiz_id):
+            return
+        session = self.store.session(quiz_id)
+        player = session.players.get(event.player_id)
+        if player is not None and not player.kicked:
+            result = protocol.result_frame(session, player, event.index)
+            self.deliver(quiz_id, ToPlayer(event.player_id, result, seq=event.seq))
 
     async def _ticker(self) -> None:
         """Every ``tick_ms``: one leaderboard frame per quiz whose board changed.

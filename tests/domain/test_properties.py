@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from livequiz.domain import scoring
 from livequiz.domain.errors import CoreBug, ErrorCode, Rejected
-from livequiz.domain.events import CloseReason, QuestionClosed
+from livequiz.domain.events import CloseReason, PlayerQuestionClosed, QuestionClosed
 from livequiz.domain.nicknames import (
     ALLOWED_MARKS,
     MAX_CODE_POINTS,
@@ -29,7 +29,7 @@ from livequiz.domain.nicknames import (
 from livequiz.domain.question import Question
 from livequiz.domain.ranking import Leaderboard, Placing
 from livequiz.domain.session import AnswerStatus, Phase, QuizSession
-from livequiz.domain.settings import QuizSettings, RevealMode, ScoringMode
+from livequiz.domain.settings import Pace, QuizSettings, RevealMode, ScoringMode
 
 T = TypeVar("T")
 
@@ -44,6 +44,7 @@ VALID_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "streak_bonus": st.integers(0, 10_000),
     "streak_bonus_cap": st.integers(0, 100_000),
     "reveal": st.sampled_from(RevealMode),
+    "pace": st.sampled_from(Pace),
     "close_when_all_answered": st.booleans(),
     "allow_late_join": st.booleans(),
     "max_players": st.integers(1, 100_000),
@@ -69,7 +70,9 @@ JSON_VALUES = st.recursive(
 )
 #: Values close to valid ones: enum strings of the wrong enum, ints just out of range, floats.
 NEAR_MISSES = st.one_of(
-    st.sampled_from(["speed", "accuracy", "none", "immediate", "at_close", "SPEED", " speed"]),
+    st.sampled_from(
+        ["speed", "accuracy", "none", "immediate", "at_close", "SPEED", " speed", "self", "Live"]
+    ),
     st.sampled_from([-1, 0, 1, 999, 1_000, 5_001, 10_001, 100_001, 600_001, 2.5, 1_000.0]),
     st.sampled_from([True, False, "true", "1", None]),
     st.integers(),
@@ -205,7 +208,7 @@ QUESTIONS = [
 def test_a_session_accepts_until_the_last_millisecond_and_not_one_later(
     s: QuizSettings, opened: int, late_by: int
 ) -> None:
-    s = replace(s, max_players=max(s.max_players, 2), close_when_all_answered=False)
+    s = replace(s, max_players=max(s.max_players, 2), close_when_all_answered=False, pace=Pace.LIVE)
     session = QuizSession(QUESTIONS, s)
     on_time = session.join("on time", 0).player_id
     too_late = session.join("too late", 0).player_id
@@ -223,6 +226,42 @@ def test_a_session_accepts_until_the_last_millisecond_and_not_one_later(
     assert isinstance(closed[0], QuestionClosed)
     assert closed[0].reason is CloseReason.TIME
     assert session.phase is Phase.QUESTION_CLOSED
+
+
+@given(
+    s=SETTINGS,
+    opened=st.integers(0, 10**12),
+    late_by=st.integers(1, 10**6),
+    offset=st.integers(0, 10**6),
+)
+def test_a_self_paced_question_accepts_until_its_players_last_millisecond_and_not_one_later(
+    s: QuizSettings, opened: int, late_by: int, offset: int
+) -> None:
+    """The live rule, measured per player: each player's question has its own deadline and
+    grace, from when *that player* opened it, and the clock closes it for them alone."""
+    s = replace(s, max_players=max(s.max_players, 2), pace=Pace.SELF)
+    session = QuizSession(QUESTIONS, s)
+    on_time = session.join("on time", 0).player_id
+    too_late = session.join("too late", 0).player_id
+    session.start(opened, due_at_ms=opened + 30 * 86_400_000)
+    session.advance(on_time, opened)
+    session.advance(too_late, opened + offset)
+    last = scoring.accepts_until(opened, s)
+    assert session.tick(last) == []
+    assert session.submit_answer(on_time, 0, 0, last).status is AnswerStatus.ACCEPTED
+    their_last = scoring.accepts_until(opened + offset, s)
+    assert session.wakeup_ms == their_last
+    with pytest.raises(Rejected) as caught:
+        session.submit_answer(too_late, 0, 0, their_last + late_by)
+    assert caught.value.code is ErrorCode.TOO_LATE
+    closed = session.tick(their_last + late_by)
+    assert [(type(e), getattr(e, "player_id", None)) for e in closed] == [
+        (PlayerQuestionClosed, too_late)
+    ]
+    assert isinstance(closed[0], PlayerQuestionClosed)
+    assert closed[0].reason is CloseReason.TIME
+    assert session.phase is Phase.IN_PROGRESS
+    assert session.players[too_late].streak == 0
 
 
 # ---------------------------------------------------------------------------- ranking

@@ -57,7 +57,15 @@ class SetLocked:
 
 @dataclass(frozen=True, slots=True)
 class Start:
-    pass
+    #: Self-paced only: when the quiz finishes for everyone (server clock, ms).
+    due_at_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Advance:
+    """Self-paced: a player asks for their next question."""
+
+    player_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +106,7 @@ Command = (
     | Skip
     | End
     | Tick
+    | Advance
 )
 
 
@@ -131,8 +140,10 @@ def execute(session: QuizSession, command: Command, now_ms: int) -> Executed:
             return Executed(tuple(session.kick(player_id, now_ms)))
         case SetLocked(locked):
             return Executed(tuple(session.set_locked(locked, now_ms)))
-        case Start():
-            return Executed(tuple(session.start(now_ms)))
+        case Start(due_at_ms):
+            return Executed(tuple(session.start(now_ms, due_at_ms)))
+        case Advance(player_id):
+            return Executed(tuple(session.advance(player_id, now_ms)))
         case CloseQuestion():
             return Executed(tuple(session.close_question(now_ms)))
         case Next():
@@ -161,15 +172,21 @@ _NAMES: dict[type[Command], str] = {
     Skip: "skip",
     End: "end",
     Tick: "tick",
+    Advance: "advance",
 }
 _TYPES = {name: kind for kind, name in _NAMES.items()}
+#: Fields left out of a record while they hold their default, so that the records of a live
+#: quiz stay as they were before self-paced quizzes (and older journals replay unchanged).
+_OPTIONAL = frozenset({"due_at_ms"})
 
 
 def to_record(command: Command, now_ms: int) -> dict[str, Any]:
     """A JSON-ready record of a command and the time it ran at."""
     record: dict[str, Any] = {"c": _NAMES[type(command)], "t": now_ms}
     for name in command.__dataclass_fields__:
-        record[name] = getattr(command, name)
+        value = getattr(command, name)
+        if value is not None or name not in _OPTIONAL:
+            record[name] = value
     return record
 
 

@@ -21,6 +21,8 @@ class ErrorCode(StrEnum):
     # state machine
     ILLEGAL_STATE = "illegal_state"
     QUIZ_FINISHED = "quiz_finished"
+    #: A self-paced quiz's due time is missing, already past, too close or too far.
+    INVALID_DUE = "invalid_due"
     # joining
     UNKNOWN_QUIZ = "unknown_quiz"
     NICKNAME_INVALID = "nickname_invalid"

@@ -22,7 +22,8 @@ class CloseReason(StrEnum):
     HOST = "host"  #: the host closed it early
     ALL_ANSWERED = "all_answered"  #: every present player had answered
     SKIP = "skip"  #: the host skipped to the next question
-    END = "end"  #: the host ended the whole quiz
+    END = "end"  #: the host ended the whole quiz (or, self-paced, its due time came)
+    ANSWERED = "answered"  #: self-paced: the player answered, so their question closed for them
 
 
 class FinishReason(StrEnum):
@@ -30,6 +31,7 @@ class FinishReason(StrEnum):
 
     COMPLETED = "completed"  #: the host moved on after the last question
     ENDED = "ended"  #: the host ended it early
+    DUE = "due"  #: self-paced: its due time (plus the grace) passed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,6 +73,8 @@ class LobbyLockChanged(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QuizStarted(Event):
     question_count: int
+    #: Self-paced: when the quiz finishes for everyone; ``None`` for a live quiz.
+    due_at_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,3 +115,38 @@ class QuestionClosed(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QuizFinished(Event):
     reason: FinishReason
+
+
+# ---------------------------------------------------------------------- self-paced quizzes
+# Each player moves through the questions on their own clock; these events concern one player
+# and go to that player alone (the board and the host see their effect, never their answers).
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlayerQuestionOpened(Event):
+    """Self-paced: question ``index`` opened for one player, on a clock of its own."""
+
+    player_id: int
+    index: int
+    closes_at_ms: int
+    accepts_until_ms: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlayerQuestionClosed(Event):
+    """Self-paced: one player's question closed (answered, time up, or the quiz ended); the
+    reveal for that player alone."""
+
+    player_id: int
+    index: int
+    correct_option: int
+    reason: CloseReason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlayerFinished(Event):
+    """Self-paced: a player is done with the last question; their score is final."""
+
+    player_id: int
+    score: int
+    correct: int

@@ -8,6 +8,22 @@ Phases::
                          +--skip--> (closes, then next)      next after the last --> FINISHED
     any phase but FINISHED --end--> FINISHED
 
+A self-paced quiz (homework, ``settings.pace == "self"``) has no shared question::
+
+    LOBBY --start(due time)--> IN_PROGRESS --due time + grace passed (tick) / end--> FINISHED
+
+and each player moves through the questions on a clock of their own::
+
+    not started --advance--> question i open --answer / time up--> question i closed --advance-->
+    question i+1 open ... last question closed: that player has finished
+
+A player's question opens when they ask for it (:meth:`QuizSession.advance`), never before
+they have answered or run out of time on the one before, and never again: its deadline is
+absolute, so leaving and coming back gives no extra time. Its answer (the reveal) goes to that
+player when it closes for them. Scoring, the grace and exactly-once are the live rules, measured
+per player. Nobody's question stays open past the due time: it closes at the due time (plus
+grace) at the latest, and then the quiz finishes for everyone.
+
 Players join (in the lobby, or late if the settings allow), leave and rejoin in any phase, and
 can be kicked for good. Each command either raises :class:`~livequiz.domain.errors.Rejected`
 and leaves the session exactly as it was, or changes it and returns the events it produced, each
@@ -20,6 +36,7 @@ the first result and changes nothing; a different option is refused with the fir
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -32,9 +49,12 @@ from livequiz.domain.events import (
     Event,
     FinishReason,
     LobbyLockChanged,
+    PlayerFinished,
     PlayerJoined,
     PlayerKicked,
     PlayerLeft,
+    PlayerQuestionClosed,
+    PlayerQuestionOpened,
     PlayerRejoined,
     QuestionClosed,
     QuestionOpened,
@@ -44,16 +64,44 @@ from livequiz.domain.events import (
 from livequiz.domain.nicknames import NicknamePolicy
 from livequiz.domain.question import Question
 from livequiz.domain.ranking import Leaderboard
-from livequiz.domain.settings import QuizSettings, RevealMode
+from livequiz.domain.settings import Pace, QuizSettings, RevealMode
 
 #: More questions than anyone plays in one sitting; bounds the memory a quiz can take.
 MAX_QUESTIONS = 200
+#: A self-paced quiz is due at least this long after it starts (time to do one question or
+#: two) and at most this long (a school term: results that never become final help nobody).
+MIN_DUE_MS = 60_000
+MAX_DUE_MS = 90 * 24 * 3_600_000
+
+
+def check_due(settings: QuizSettings, due_at_ms: object, now_ms: int) -> int | None:
+    """The due time of a quiz started at ``now_ms`` with these settings, or :class:`Rejected`
+    (``invalid_due``): a self-paced quiz needs one, :data:`MIN_DUE_MS` to :data:`MAX_DUE_MS`
+    away; a live quiz has none. (The HTTP API asks before it creates a quiz to start at once.)
+    """
+    if settings.pace is not Pace.SELF:
+        if due_at_ms is not None:
+            raise Rejected(ErrorCode.INVALID_DUE, "a live quiz has no due time (pace is 'live')")
+        return None
+    if type(due_at_ms) is not int:
+        raise Rejected(
+            ErrorCode.INVALID_DUE, "a self-paced quiz needs a due time (due_at_ms, a whole number)"
+        )
+    if not now_ms + MIN_DUE_MS <= due_at_ms <= now_ms + MAX_DUE_MS:
+        raise Rejected(
+            ErrorCode.INVALID_DUE,
+            f"the due time must be {MIN_DUE_MS // 60_000} minute to "
+            f"{MAX_DUE_MS // 86_400_000} days from now",
+        )
+    return due_at_ms
 
 
 class Phase(StrEnum):
     LOBBY = "lobby"
     QUESTION_OPEN = "question_open"
     QUESTION_CLOSED = "question_closed"
+    #: Self-paced: started; each player is somewhere of their own in the questions.
+    IN_PROGRESS = "in_progress"
     FINISHED = "finished"
 
 
@@ -94,12 +142,18 @@ class Player:
     """A player's state within one quiz. Mutated only by :class:`QuizSession`."""
 
     __slots__ = (
+        "accepts_until_ms",
         "answers",
+        "at",
+        "at_closed",
+        "closes_at_ms",
         "correct_count",
+        "finished",
         "id",
         "joined_seq",
         "kicked",
         "nickname",
+        "opened_at_ms",
         "present",
         "published_score",
         "published_streak",
@@ -123,6 +177,16 @@ class Player:
         self.published_streak = 0
         self.correct_count = 0
         self.answers: dict[int, AnswerRecord] = {}
+        # Self-paced only: the player's own question and its clock.
+        #: Index of the player's current question (open or closed for them); -1 before the first.
+        self.at = -1
+        #: Whether question ``at`` has closed for this player (answered, time up, quiz over).
+        self.at_closed = False
+        self.opened_at_ms = 0
+        self.closes_at_ms = 0
+        self.accepts_until_ms = 0
+        #: The last question has closed for this player: their score is final.
+        self.finished = False
 
 
 class QuizSession:
@@ -162,6 +226,12 @@ class QuizSession:
         self._answered_present = 0
         #: Accepted answers to the current question, in order.
         self._current_answers: list[AnswerRecord] = []
+        #: Self-paced: when the quiz finishes for everyone (``None`` until it starts, and live).
+        self.due_at_ms: int | None = None
+        #: Self-paced: ``(accepts_until_ms, player_id, index)`` of every player's open question,
+        #: soonest first. An entry whose question has closed since is dropped when it reaches
+        #: the top, so after every command the top (if any) is a question still open.
+        self._expiries: list[tuple[int, int, int]] = []
 
     # ------------------------------------------------------------------ reading
 
@@ -169,6 +239,28 @@ class QuizSession:
     def question(self) -> Question | None:
         """The current question, open or just closed; ``None`` in the lobby."""
         return self.questions[self.current] if self.current >= 0 else None
+
+    @property
+    def self_paced(self) -> bool:
+        return self.settings.pace is Pace.SELF
+
+    @property
+    def wakeup_ms(self) -> int | None:
+        """When the clock must next :meth:`tick` (just after it), or ``None`` if nothing waits
+        on time: the open question's last accepted moment (live); the soonest player's
+        question's, or the due time plus grace, whichever is first (self-paced)."""
+        if self.phase is Phase.QUESTION_OPEN:
+            return self.accepts_until_ms
+        if self.phase is Phase.IN_PROGRESS:
+            assert self.due_at_ms is not None
+            end = self.due_at_ms + self.settings.grace_ms
+            return min(self._expiries[0][0], end) if self._expiries else end
+        return None
+
+    @property
+    def finished_count(self) -> int:
+        """Self-paced: players (not kicked) who have closed their last question."""
+        return sum(1 for p in self.players.values() if p.finished and not p.kicked)
 
     @property
     def present_count(self) -> int:
@@ -200,7 +292,7 @@ class QuizSession:
         self._require_not_finished()
         if self.locked:
             raise Rejected(ErrorCode.LOBBY_LOCKED, "the host has locked this quiz")
-        if self.phase is not Phase.LOBBY and not self.settings.allow_late_join:
+        if self.phase not in (Phase.LOBBY, Phase.IN_PROGRESS) and not self.settings.allow_late_join:
             raise Rejected(ErrorCode.LATE_JOIN_CLOSED, "this quiz has already started")
         name = self.nicknames.normalise(nickname)
         key = self.nicknames.key(name)
@@ -215,7 +307,7 @@ class QuizSession:
             at_ms=now_ms,
             player_id=player_id,
             nickname=name,
-            late=self.phase is not Phase.LOBBY,
+            late=self.phase not in (Phase.LOBBY, Phase.IN_PROGRESS),
         )
         player = Player(player_id, name, event.seq)
         self.players[player_id] = player
@@ -264,6 +356,7 @@ class QuizSession:
             PlayerKicked(seq=self._next_seq(), at_ms=now_ms, player_id=player_id)
         ]
         events += self._close_if_all_answered(now_ms)
+        self._drop_closed_expiries()
         return events
 
     def set_locked(self, locked: bool, now_ms: int) -> list[Event]:
@@ -276,14 +369,29 @@ class QuizSession:
 
     # ------------------------------------------------------------------ host flow
 
-    def start(self, now_ms: int) -> list[Event]:
-        """Host: leave the lobby and open the first question."""
+    def start(self, now_ms: int, due_at_ms: object = None) -> list[Event]:
+        """Host: leave the lobby and open the first question (live), or hand out homework due
+        at ``due_at_ms`` (self-paced: each player then opens their own first question)."""
         if self.phase is not Phase.LOBBY:
             raise Rejected(ErrorCode.ILLEGAL_STATE, "the quiz has already started")
-        started = QuizStarted(
-            seq=self._next_seq(), at_ms=now_ms, question_count=len(self.questions)
-        )
-        return [started, self._open(0, now_ms)]
+        if not self.self_paced:
+            check_due(self.settings, due_at_ms, now_ms)
+            started = QuizStarted(
+                seq=self._next_seq(), at_ms=now_ms, question_count=len(self.questions)
+            )
+            return [started, self._open(0, now_ms)]
+        due_at_ms = check_due(self.settings, due_at_ms, now_ms)
+        assert due_at_ms is not None
+        self.phase = Phase.IN_PROGRESS
+        self.due_at_ms = due_at_ms
+        return [
+            QuizStarted(
+                seq=self._next_seq(),
+                at_ms=now_ms,
+                question_count=len(self.questions),
+                due_at_ms=due_at_ms,
+            )
+        ]
 
     def close_question(self, now_ms: int) -> list[Event]:
         """Host: close the open question early and reveal the answer."""
@@ -292,6 +400,7 @@ class QuizSession:
 
     def next(self, now_ms: int) -> list[Event]:
         """Host: after a reveal, open the next question, or finish after the last one."""
+        self._require_live()
         if self.phase is not Phase.QUESTION_CLOSED:
             raise Rejected(ErrorCode.ILLEGAL_STATE, "there is no closed question to move on from")
         if self.current + 1 < len(self.questions):
@@ -305,23 +414,81 @@ class QuizSession:
         return events + self.next(now_ms)
 
     def end(self, now_ms: int) -> list[Event]:
-        """Host: end the whole quiz now (an open question is closed and revealed first)."""
+        """Host: end the whole quiz now (an open question is closed and revealed first; in a
+        self-paced quiz, every player's open question)."""
         self._require_not_finished()
         events: list[Event] = []
         if self.phase is Phase.QUESTION_OPEN:
             events.append(self._close(CloseReason.END, now_ms))
+        if self.phase is Phase.IN_PROGRESS:
+            events += self._close_every_open(now_ms)
         events.append(self._finish(FinishReason.ENDED, now_ms))
         return events
 
     def tick(self, now_ms: int) -> list[Event]:
-        """The clock: close the open question once its answers no longer count.
+        """The clock: close what no longer takes answers.
 
-        The one owner of a quiz's clock calls this at (or after) ``accepts_until_ms``; calling
-        it early, or in another phase, does nothing.
+        Live: the open question once its deadline plus grace has passed. Self-paced: each
+        player's question whose deadline plus grace has passed, and the whole quiz once its due
+        time plus grace has. The one owner of a quiz's clock calls this just after
+        :attr:`wakeup_ms`; calling it early, or in another phase, does nothing.
         """
         if self.phase is Phase.QUESTION_OPEN and now_ms > self.accepts_until_ms:
             return [self._close(CloseReason.TIME, now_ms)]
-        return []
+        if self.phase is not Phase.IN_PROGRESS:
+            return []
+        assert self.due_at_ms is not None
+        if now_ms > self.due_at_ms + self.settings.grace_ms:
+            events = self._close_every_open(now_ms)
+            events.append(self._finish(FinishReason.DUE, now_ms))
+            return events
+        events = []
+        while self._expiries and self._expiries[0][0] < now_ms:
+            _, player_id, index = heapq.heappop(self._expiries)
+            player = self.players[player_id]
+            if player.at == index and not player.at_closed and not player.kicked:
+                events += self._close_for(player, CloseReason.TIME, now_ms)
+        self._drop_closed_expiries()
+        return events
+
+    # ------------------------------------------------------------------ self-paced players
+
+    def advance(self, player_id: int, now_ms: int) -> list[Event]:
+        """Self-paced: open this player's next question (their first, after joining).
+
+        Refused while their current question is open and still takes answers: a player cannot
+        see the next question before answering this one (or running out of time on it). A
+        question whose time ran out, which the clock has not closed yet, is closed first.
+        The new question's clock is its own: ``time_limit`` from now, but never past the due
+        time.
+        """
+        self._require_not_finished()
+        if not self.self_paced:
+            raise Rejected(
+                ErrorCode.ILLEGAL_STATE, "in a live quiz the host opens each question for everyone"
+            )
+        if self.phase is Phase.LOBBY:
+            raise Rejected(ErrorCode.QUESTION_NOT_OPEN, "this quiz has not been handed out yet")
+        player = self.active_player(player_id)
+        assert self.due_at_ms is not None
+        if now_ms >= self.due_at_ms:
+            raise Rejected(ErrorCode.QUIZ_FINISHED, "this quiz is past its due time")
+        if player.finished:
+            raise Rejected(ErrorCode.ILLEGAL_STATE, "you have done every question of this quiz")
+        events: list[Event] = []
+        if player.at >= 0 and not player.at_closed:
+            if now_ms <= player.accepts_until_ms:
+                raise Rejected(
+                    ErrorCode.ILLEGAL_STATE,
+                    "answer the open question first (or let its time run out)",
+                )
+            events += self._close_for(player, CloseReason.TIME, now_ms)
+            if player.finished:
+                self._drop_closed_expiries()
+                return events
+        events.append(self._open_for(player, player.at + 1, now_ms))
+        self._drop_closed_expiries()
+        return events
 
     # ------------------------------------------------------------------ answers
 
@@ -369,6 +536,8 @@ class QuizSession:
                 AnswerStatus.DUPLICATE if first.option == option else AnswerStatus.ALREADY_ANSWERED
             )
             return AnswerOutcome(status, first, ())
+        if self.self_paced:
+            return self._submit_self_paced(player, index, option, now_ms, sent_at_ms)
         is_open = self.phase is Phase.QUESTION_OPEN and index == self.current
         if index < self.current or (index == self.current and not is_open):
             raise Rejected(ErrorCode.TOO_LATE, "time is up for this question: it has closed")
@@ -421,6 +590,59 @@ class QuizSession:
             AnswerStatus.ACCEPTED, record, (accepted, *self._close_if_all_answered(now_ms))
         )
 
+    def _submit_self_paced(
+        self, player: Player, index: int, option: int, now_ms: int, sent_at_ms: int | None
+    ) -> AnswerOutcome:
+        """Checks 5 and 6 of :meth:`submit_answer` against the player's own question, then the
+        live scoring rules with the player's own clock; the answer closes the question for
+        them (the reveal) and, after the last, finishes them."""
+        is_open = index == player.at and not player.at_closed
+        if index < player.at or (index == player.at and not is_open):
+            raise Rejected(ErrorCode.TOO_LATE, "time is up for this question: it has closed")
+        if is_open and now_ms > player.accepts_until_ms:
+            raise Rejected(ErrorCode.TOO_LATE, "time is up for this question")
+        if not is_open:
+            if player.at < 0 or player.at_closed:
+                raise Rejected(ErrorCode.QUESTION_NOT_OPEN, "open your next question first")
+            raise Rejected(ErrorCode.WRONG_QUESTION, "that question is not your open one")
+        question = self.questions[index]
+        correct = option == question.correct_option
+        streak = player.streak + 1 if correct else 0
+        elapsed = scoring.answer_time(player.opened_at_ms, sent_at_ms, now_ms, self.settings)
+        points = scoring.points_for(correct, elapsed, streak, self.settings)
+        record = AnswerRecord(
+            player_id=player.id,
+            index=index,
+            option=option,
+            correct=correct,
+            points=points,
+            score=player.score + points,
+            streak=streak,
+            elapsed_ms=elapsed,
+            seq=self._next_seq(),
+            at_ms=now_ms,
+        )
+        player.answers[index] = record
+        player.score = record.score
+        player.streak = streak
+        player.correct_count += correct
+        self._publish(player, record)
+        accepted = AnswerAccepted(
+            seq=record.seq,
+            at_ms=now_ms,
+            player_id=player.id,
+            index=index,
+            option=option,
+            correct=correct,
+            points=points,
+            score=record.score,
+            streak=streak,
+            elapsed_ms=elapsed,
+        )
+        events = (accepted, *self._close_for(player, CloseReason.ANSWERED, now_ms))
+        self._drop_closed_expiries()
+        return AnswerOutcome(AnswerStatus.ACCEPTED, record, events)
+
     # ------------------------------------------------------------------ internals
 
     def _next_seq(self) -> int:
@@ -432,8 +654,16 @@ class QuizSession:
             raise Rejected(ErrorCode.QUIZ_FINISHED, "this quiz has finished")
 
     def _require_open(self) -> None:
+        self._require_live()
         if self.phase is not Phase.QUESTION_OPEN:
             raise Rejected(ErrorCode.ILLEGAL_STATE, "no question is open")
+
+    def _require_live(self) -> None:
+        if self.self_paced and self.phase is not Phase.FINISHED:
+            raise Rejected(
+                ErrorCode.ILLEGAL_STATE,
+                "a self-paced quiz has no shared question: each player moves on by themselves",
+            )
 
     def _set_present(self, player: Player, present: bool) -> None:
         player.present = present
@@ -500,6 +730,71 @@ class QuizSession:
             reason=reason,
         )
 
+    def _open_for(self, player: Player, index: int, now_ms: int) -> PlayerQuestionOpened:
+        assert self.due_at_ms is not None
+        player.at = index
+        player.at_closed = False
+        player.opened_at_ms = now_ms
+        player.closes_at_ms = min(scoring.deadline(now_ms, self.settings), self.due_at_ms)
+        player.accepts_until_ms = player.closes_at_ms + self.settings.grace_ms
+        heapq.heappush(self._expiries, (player.accepts_until_ms, player.id, index))
+        return PlayerQuestionOpened(
+            seq=self._next_seq(),
+            at_ms=now_ms,
+            player_id=player.id,
+            index=index,
+            closes_at_ms=player.closes_at_ms,
+            accepts_until_ms=player.accepts_until_ms,
+        )
+
+    def _close_for(self, player: Player, reason: CloseReason, now_ms: int) -> list[Event]:
+        """Close a player's question: their reveal; a missed one ends their streak; after the
+        last question they have finished."""
+        index = player.at
+        player.at_closed = True
+        if index not in player.answers:
+            player.streak = player.published_streak = 0
+        events: list[Event] = [
+            PlayerQuestionClosed(
+                seq=self._next_seq(),
+                at_ms=now_ms,
+                player_id=player.id,
+                index=index,
+                correct_option=self.questions[index].correct_option,
+                reason=reason,
+            )
+        ]
+        if index == len(self.questions) - 1:
+            player.finished = True
+            events.append(
+                PlayerFinished(
+                    seq=self._next_seq(),
+                    at_ms=now_ms,
+                    player_id=player.id,
+                    score=player.score,
+                    correct=player.correct_count,
+                )
+            )
+        return events
+
+    def _close_every_open(self, now_ms: int) -> list[Event]:
+        """Self-paced, at the end: every player's open question closes (in player order)."""
+        events: list[Event] = []
+        for player in self.players.values():
+            if player.at >= 0 and not player.at_closed and not player.kicked:
+                events += self._close_for(player, CloseReason.END, now_ms)
+        self._expiries.clear()
+        return events
+
+    def _drop_closed_expiries(self) -> None:
+        """Keep the promise of ``_expiries``: its top is a question still open."""
+        while self._expiries:
+            _, player_id, index = self._expiries[0]
+            player = self.players[player_id]
+            if player.at == index and not player.at_closed and not player.kicked:
+                return
+            heapq.heappop(self._expiries)
+
     def _finish(self, reason: FinishReason, now_ms: int) -> QuizFinished:
         self.phase = Phase.FINISHED
         return QuizFinished(seq=self._next_seq(), at_ms=now_ms, reason=reason)
@@ -515,3 +810,13 @@ class QuizSession:
         present = sum(p.present for p in self.players.values())
         if present != self._present:
             raise CoreBug(f"present count {self._present} != {present}")
+        for player in self.players.values():
+            if player.finished and not (player.at == len(self.questions) - 1 and player.at_closed):
+                raise CoreBug(f"player {player.id}: finished before closing the last question")
+            if not self.self_paced and player.at != -1:
+                raise CoreBug(f"player {player.id}: a question of their own in a live quiz")
+        if self._expiries:
+            _, player_id, index = self._expiries[0]
+            top = self.players[player_id]
+            if top.at != index or top.at_closed or top.kicked:
+                raise CoreBug("the soonest expiry is of a question no longer open")

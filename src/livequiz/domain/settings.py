@@ -21,6 +21,16 @@ class ScoringMode(StrEnum):
     NONE = "none"
 
 
+class Pace(StrEnum):
+    """Who moves a quiz on from one question to the next."""
+
+    #: The host opens each question for everyone at once; one shared clock (a live quiz).
+    LIVE = "live"
+    #: Homework: assigned with a due time, each player opens their next question when they
+    #: reach it, on a clock of its own (see :meth:`livequiz.domain.session.QuizSession.advance`).
+    SELF = "self"
+
+
 class RevealMode(StrEnum):
     """When a player learns whether their answer was right, and when the board shows it."""
 
@@ -52,6 +62,10 @@ class QuizSettings:
     #: … capped at this much per answer.
     streak_bonus_cap: int = 500
     reveal: RevealMode = RevealMode.IMMEDIATE
+    #: Live (the host moves everyone on) or self-paced homework with a due time. In a
+    #: self-paced quiz ``reveal`` and ``close_when_all_answered`` do not apply: each player's
+    #: question closes for them, with its answer, the moment they answer or their time runs out.
+    pace: Pace = Pace.LIVE
     #: Close the question (and reveal) as soon as every present player has answered.
     close_when_all_answered: bool = True
     #: Players who join after the start begin at the current question with 0 points.
@@ -70,6 +84,7 @@ class QuizSettings:
         checks: list[tuple[bool, str]] = [
             (isinstance(self.scoring, ScoringMode), "scoring must be a ScoringMode"),
             (isinstance(self.reveal, RevealMode), "reveal must be a RevealMode"),
+            (isinstance(self.pace, Pace), "pace must be a Pace"),
             (1_000 <= self.time_limit_ms <= 600_000, "time_limit_ms must be 1,000 to 600,000"),
             (0 <= self.grace_ms <= 5_000, "grace_ms must be 0 to 5,000"),
             (1 <= self.base_points <= 100_000, "base_points must be 1 to 100,000"),

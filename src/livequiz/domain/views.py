@@ -22,7 +22,10 @@ JSON = dict[str, Any]
 
 
 def question_view(session: QuizSession, now_ms: int) -> JSON | None:
-    """The current question as players see it; the answer only once it has closed."""
+    """The current question as players see it; the answer only once it has closed.
+
+    ``None`` in the lobby, and always in a self-paced quiz (each player has their own:
+    :func:`own_question_view`)."""
     if session.question is None:
         return None
     return question_at(
@@ -62,6 +65,31 @@ def question_at(
     if not is_open:
         view["reveal"] = reveal(question)
     return view
+
+
+def own_question_view(session: QuizSession, player: Player, now_ms: int) -> JSON | None:
+    """Self-paced: the player's own current question (``None`` before their first), its
+    answer only once it has closed for them."""
+    if player.at < 0:
+        return None
+    return question_at(
+        session.questions,
+        session.settings,
+        player.at,
+        player.closes_at_ms,
+        now_ms,
+        is_open=not player.at_closed,
+    )
+
+
+def progress(session: QuizSession, player: Player) -> JSON:
+    """Self-paced: how far a player has got, and when the quiz is due."""
+    return {
+        "due_at_ms": session.due_at_ms,
+        "done": player.at + int(player.at_closed),
+        "count": len(session.questions),
+        "finished": player.finished,
+    }
 
 
 def reveal(question: Question) -> JSON:
@@ -128,8 +156,9 @@ def standing(session: QuizSession, player: Player) -> JSON:
 def player_view(session: QuizSession, player_id: int, now_ms: int) -> JSON:
     """Everything one player needs to draw their screen: the snapshot after a (re)join."""
     player = session.player(player_id)
-    own_answer = player.answers.get(session.current)
-    return {
+    paced = session.self_paced
+    own_answer = player.answers.get(player.at if paced else session.current)
+    view: JSON = {
         "seq": session.seq,
         "phase": session.phase.value,
         "player": {
@@ -139,10 +168,15 @@ def player_view(session: QuizSession, player_id: int, now_ms: int) -> JSON:
             "kicked": player.kicked,
             **standing(session, player),
         },
-        "question": question_view(session, now_ms),
+        "question": own_question_view(session, player, now_ms)
+        if paced
+        else question_view(session, now_ms),
         "answer": None if own_answer is None else answer_result(session, own_answer),
         "leaderboard": leaderboard(session),
     }
+    if paced:
+        view["progress"] = progress(session, player)
+    return view
 
 
 def host_view(session: QuizSession, now_ms: int) -> JSON:
@@ -160,12 +194,14 @@ def host_view(session: QuizSession, now_ms: int) -> JSON:
                 "nickname": player.nickname,
                 "present": player.present,
                 "score": player.published_score,
+                **({"progress": progress(session, player)} if session.self_paced else {}),
             }
             for player in session.players.values()
             if not player.kicked
         ],
         "leaderboard": leaderboard(session),
         "settings": session.settings.to_mapping(),
+        **({"due_at_ms": session.due_at_ms} if session.self_paced else {}),
     }
 
 
@@ -181,8 +217,8 @@ def player_results(session: QuizSession, player_id: int) -> JSON:
             "answered": player.answers[index].option if index in player.answers else None,
             "correct_option": question.correct_option,
         }
-        for index, question in enumerate(session.questions[: session.current + 1])
-        if _closed(session, index)
+        for index, question in enumerate(session.questions[: _asked_of(session, player)])
+        if _closed_for(session, player, index)
         and not (index in player.answers and player.answers[index].correct)
     ]
     return {
@@ -209,8 +245,15 @@ def final_results(session: QuizSession) -> JSON:
         for placing in session.board
     ]
     questions = []
-    for index, question in enumerate(session.questions[: session.current + 1]):
-        if not _closed(session, index):
+    # Self-paced, a question stays open for whoever has not reached it until the quiz is due:
+    # its statistics (and answer) wait for the finish, as a live question's wait for its close.
+    asked = session.current + 1
+    if session.self_paced:
+        asked = 0
+        if session.phase is Phase.FINISHED:
+            asked = max((p.at + 1 for p in session.players.values()), default=0)
+    for index, question in enumerate(session.questions[:asked]):
+        if not session.self_paced and not _closed(session, index):
             continue
         counts = [0] * len(question.options)
         for player in session.players.values():
@@ -237,6 +280,18 @@ def final_results(session: QuizSession) -> JSON:
             }
         )
     return {"phase": session.phase.value, "players": players, "questions": questions}
+
+
+def _asked_of(session: QuizSession, player: Player) -> int:
+    """How many questions have been asked of this player (the first ones, in order)."""
+    return player.at + 1 if session.self_paced else session.current + 1
+
+
+def _closed_for(session: QuizSession, player: Player, index: int) -> bool:
+    """Whether question ``index`` has closed for this player (its answer may be shown to them)."""
+    if session.self_paced:
+        return index < player.at or (index == player.at and player.at_closed)
+    return _closed(session, index)
 
 
 def _closed(session: QuizSession, index: int) -> bool:
