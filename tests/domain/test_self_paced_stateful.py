@@ -373,6 +373,7 @@ class SelfPaced(RuleBasedStateMachine):
             closed_for_them = set(range(model.at)) | ({model.at} if model.closed else set())
             view = views.player_view(self.session, model.id, self.now)
             assert correct_options_in(view) <= closed_for_them
+            assert view["progress"]["done"] == len(closed_for_them)
             assert correct_options_in(views.player_results(self.session, model.id)) <= (
                 closed_for_them
             )

@@ -108,6 +108,12 @@ def test_a_self_paced_quiz_is_handed_out_with_a_due_time(questions: list[Questio
     # nobody's question opens by itself: the board and views show no shared question
     assert session.question is None
     assert views.player_view(session, 1, 5)["question"] is None
+    assert views.player_view(session, 1, 5)["progress"] == {
+        "due_at_ms": DUE,
+        "done": 0,
+        "count": 3,
+        "finished": False,
+    }
 
 
 @pytest.mark.parametrize(

@@ -71,16 +71,6 @@ async def postgres_and_nats() -> AsyncIterator[Backend]:
         await pg_database.drop_schema(schema)
 
 
-@pytest.fixture(params=["embedded", "postgres+nats"])
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
-    if request.param == "embedded":
-        async with running_server(service=FAST) as srv:
-            yield Backend("embedded", srv, srv)
-    else:
-        async with postgres_and_nats() as both:
-            yield both
-
-
 async def quiz_on(
     backend: Backend, stack: contextlib.AsyncExitStack, names: list[str], **create: Any
 ) -> Quiz:

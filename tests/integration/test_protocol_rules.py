@@ -211,6 +211,7 @@ def error_tables() -> dict[str, list[str]]:
         "**Once authenticated:**": "authenticated",
         "**Answers**": "answers",
         "**Host actions**": "host",
+        "**Next**": "next",
     }
     tables: dict[str, list[str]] = {}
     current = None
@@ -227,7 +228,7 @@ def error_tables() -> dict[str, list[str]]:
 
 def test_the_error_tables_are_read_from_the_document() -> None:
     tables = error_tables()
-    assert set(tables) == {"any", "joining", "authenticated", "answers", "host"}
+    assert set(tables) == {"any", "joining", "authenticated", "answers", "host", "next"}
     assert "too_late" in tables["answers"]
     assert "illegal_state" in tables["host"]
     assert "forbidden" in tables["authenticated"]
@@ -362,6 +363,48 @@ async def test_forbidden_and_auth_required_name_the_message_they_refuse() -> Non
             assert "q" not in plain
             assert "action" not in plain
         assert srv.service.store.session(game.created["quiz_id"]).phase.value == "lobby"
+
+
+async def test_every_next_refusal_in_the_document_carries_the_action() -> None:
+    """A self-paced quiz's ``next``: every code of the document's table, provoked (or, for
+    those no client can provoke at will, the quiz's refusal framed by the gateway)."""
+    tables = error_tables()
+    async with running_server() as srv, contextlib.AsyncExitStack() as stack:
+        deployment = Deployment("embedded", srv, srv)
+        got: dict[str, Frame] = {}
+        live = await new_game(deployment, stack, ["Anna"])
+        got["illegal_state"] = await live.players["Anna"].error({"type": "next"})
+        created = await srv.http.post(
+            "/api/quizzes",
+            json={
+                "count": 1,
+                "settings": {"pace": "self"},
+                "due_at_ms": srv.service.clock() + 120_000,
+            },
+        )
+        homework = created.json()
+        joined = await srv.join(homework["pin"], "Ben")
+        ben = await stack.enter_async_context(open_client(srv, "Ben", joined["token"]))
+        await ben.send({"type": "next"})
+        await ben.expect("question")
+        real_clock = srv.service.clock
+        srv.service.clock = lambda: real_clock() + 121_000
+        try:
+            got["quiz_finished"] = await ben.error({"type": "next"})
+        finally:
+            srv.service.clock = real_clock
+        for code in (ErrorCode.KICKED, ErrorCode.UNKNOWN_PLAYER, ErrorCode.UNAVAILABLE):
+            got[code.value] = await outcome_of(
+                deployment, code, lambda: ben.error({"type": "next"})
+            )
+        host = await stack.enter_async_context(open_client(srv, "host", homework["host_token"]))
+        forbidden = await host.error({"type": "next"})
+    assert sorted(got) == sorted(tables["next"])
+    for name, error in got.items():
+        assert error["code"] == name, error
+        assert error["action"] == "next", error
+        assert "q" not in error
+    assert (forbidden["code"], forbidden["action"]) == ("forbidden", "next")
 
 
 # ---------------------------------------------------------------------- the order of the checks

@@ -86,7 +86,8 @@ def progress(session: QuizSession, player: Player) -> JSON:
     """Self-paced: how far a player has got, and when the quiz is due."""
     return {
         "due_at_ms": session.due_at_ms,
-        "done": player.at + int(player.at_closed),
+        # questions closed for them: none before their first, then up to the current one
+        "done": max(player.at, 0) + int(player.at_closed),
         "count": len(session.questions),
         "finished": player.finished,
     }
