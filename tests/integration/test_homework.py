@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from livequiz.domain.commands import Tick
 from tests.domain.test_session_self_paced import correct_options_in
 from tests.integration.helpers import Client, open_client
 from tests.integration.test_cheating import Backend
-from tests.server import RunningServer
+from tests.server import RunningServer, running_server
 
 DAY_MS = 86_400_000
 LIMIT_S = 3
@@ -57,7 +58,7 @@ async def learner(
 
 def right(backend: Backend, quiz_id: str, index: int) -> int:
     """The right option, read inside the owner (what no client may see)."""
-    return backend.owner.service.store.session(quiz_id).questions[index].correct_option
+    return right_in(backend.owner, quiz_id, index)
 
 
 async def next_question(client: Client, index: int) -> dict[str, Any]:
@@ -261,3 +262,41 @@ async def test_homework_is_joinable_while_in_progress_and_its_tokens_last_past_a
     live_player = await backend.entry.join(live["pin"], "Anna")
     with pytest.raises(TokenError):
         signer.verify(live_player["token"], two_days_on)
+
+
+async def test_a_restart_in_the_middle_of_a_learners_question_keeps_its_clock(
+    tmp_path: Path,
+) -> None:
+    """The server stops while a learner's question is open and comes back from its journal:
+    the same question, with the time it had left (less the downtime), closed by the clock of
+    the new process at the same moment; the learner who had finished stays finished."""
+    async with contextlib.AsyncExitStack() as stack:
+        first = await stack.enter_async_context(running_server(data_dir=tmp_path))
+        quiz = await homework(first, count=1)
+        anna = await first.join(quiz["pin"], "Anna")
+        ben = await first.join(quiz["pin"], "Ben")
+        async with open_client(first, "Anna", anna["token"]) as client:
+            opened = await next_question(client, 0)
+        async with open_client(first, "Ben", ben["token"]) as client:
+            await next_question(client, 0)
+            await answer(client, 0, right_in(first, quiz["quiz_id"], 0))
+            assert (await client.expect("final"))["results"]["answered"] == 1
+        port = first.port
+        await stack.aclose()
+    async with running_server(data_dir=tmp_path, port=port) as second:
+        async with open_client(second, "Anna", anna["token"]) as client:
+            state = client.frames[0]["state"]
+            assert state["question"]["index"] == 0
+            assert state["question"]["open"] is True
+            closes_at = opened["question"]["closes_at_ms"]
+            assert state["question"]["closes_at_ms"] == closes_at
+            assert state["question"]["remaining_ms"] <= closes_at - now_ms() + 50
+            closed = await client.expect("closed", index=0, timeout=LIMIT_S + 5)
+            assert closed["reason"] == "time"
+            assert now_ms() >= closes_at + 500  # not before its grace was over
+        async with open_client(second, "Ben", ben["token"]) as client:
+            assert client.frames[0]["state"]["progress"]["finished"] is True
+
+
+def right_in(srv: RunningServer, quiz_id: str, index: int) -> int:
+    return srv.service.store.session(quiz_id).questions[index].correct_option
