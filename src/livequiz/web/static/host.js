@@ -14,6 +14,8 @@ const players = new Map(); // player_id → {nickname, present}
 let phase = "lobby";
 let locked = false;
 let question = null;
+let dueAtMs = null; // a self-paced quiz's due time (homework); null for a live quiz
+let syncTimer = null;
 const countdown = new Countdown((left) => { $("host-countdown").textContent = String(Math.ceil(left / 1000)); });
 
 const say = (text) => { $("message").textContent = text || ""; };
@@ -29,7 +31,29 @@ async function readOptions() {
   const levels = [...document.querySelectorAll('input[name="level"]:checked')].map((i) => i.value);
   const kinds = [...document.querySelectorAll('input[name="kind"]:checked')].map((i) => i.value);
   const file = $("words-file").files[0] || null;
-  return { count, seconds, levels, kinds, file, words: file ? await file.text() : null };
+  let due = null;
+  if (document.querySelector('input[name="pace"]:checked').value === "self") {
+    due = $("due").value ? new Date($("due").value).getTime() : NaN;
+    if (!Number.isFinite(due) || due < Date.now() + 60_000) { say("Due: a date and time at least a minute from now."); $("due").focus(); return null; }
+  }
+  return { count, seconds, levels, kinds, file, words: file ? await file.text() : null, due };
+}
+
+/** The due time a homework form starts with: this time tomorrow, on the hour. */
+function defaultDue() {
+  const due = new Date(Date.now() + 24 * 3600_000);
+  due.setMinutes(0, 0, 0);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${due.getFullYear()}-${pad(due.getMonth() + 1)}-${pad(due.getDate())}T${pad(due.getHours())}:00`;
+}
+
+for (const radio of document.querySelectorAll('input[name="pace"]')) {
+  radio.addEventListener("change", () => {
+    const homework = radio.value === "self" && radio.checked;
+    $("due-box").hidden = !homework;
+    if (homework && !$("due").value) $("due").value = defaultDue();
+    $("create-button").textContent = homework ? "Hand out homework" : "Create quiz";
+  });
 }
 
 function showCreateError(error) {
@@ -56,6 +80,10 @@ $("create-form").addEventListener("submit", async (event) => {
   if (options.levels.length && !options.file) form.append("levels", options.levels.join(","));
   if (options.kinds.length) form.append("kinds", options.kinds.join(","));
   if (options.file) form.append("words", options.file, options.file.name);
+  if (options.due !== null) {
+    form.append("settings", JSON.stringify({ pace: "self" }));
+    form.append("due_at_ms", String(options.due));
+  }
   $("create-button").disabled = true;
   const { ok, data } = await api("/api/quizzes", { method: "POST", form });
   $("create-button").disabled = false;
@@ -79,7 +107,7 @@ $("preview-button").addEventListener("click", async () => {
   const { ok, data } = await api("/api/drafts", { method: "POST", json: body });
   $("preview-button").disabled = false;
   if (!ok) { showCreateError(data.error); return; }
-  draft = { questions: data.questions, words: options.words, seconds: options.seconds, editing: null };
+  draft = { questions: data.questions, words: options.words, seconds: options.seconds, due: options.due, editing: null };
   $("create-section").hidden = true;
   $("preview-section").hidden = false;
   drawDraft();
@@ -98,9 +126,9 @@ $("preview-create").addEventListener("click", async () => {
   say("");
   if (draft.editing !== null) { say(`Save or cancel your changes to question ${draft.editing + 1} first.`); return; }
   $("preview-create").disabled = true;
-  const { ok, data } = await api("/api/quizzes", {
-    method: "POST", json: { questions: draft.questions, time_limit_s: draft.seconds },
-  });
+  const body = { questions: draft.questions, time_limit_s: draft.seconds };
+  if (draft.due !== null) Object.assign(body, { settings: { pace: "self" }, due_at_ms: draft.due });
+  const { ok, data } = await api("/api/quizzes", { method: "POST", json: body });
   $("preview-create").disabled = false;
   if (!ok) {
     showCreateError(data.error);
@@ -375,7 +403,10 @@ $("start-button").addEventListener("click", () => command("start"));
 $("close-button").addEventListener("click", () => command("close"));
 $("next-button").addEventListener("click", () => command("next"));
 $("skip-button").addEventListener("click", () => command("skip"));
-$("end-button").addEventListener("click", () => command("end"));
+$("end-button").addEventListener("click", () => {
+  if (dueAtMs !== null && !confirm("End the homework now? Results become final for everyone.")) return;
+  command("end");
+});
 $("lock-button").addEventListener("click", () => command(locked ? "unlock" : "lock"));
 $("players").addEventListener("click", (event) => {
   const button = event.target.closest("button.kick");
@@ -403,7 +434,8 @@ $("download-csv").addEventListener("click", async () => {
 
 function updateControls() {
   const open = phase === "question_open";
-  $("start-button").hidden = phase !== "lobby";
+  const homework = dueAtMs !== null;
+  $("start-button").hidden = phase !== "lobby" || homework;
   $("close-button").hidden = !open;
   $("skip-button").hidden = !open;
   $("next-button").hidden = phase !== "question_closed";
@@ -414,6 +446,15 @@ function updateControls() {
   $("lock-button").textContent = locked ? "Unlock joining" : "Lock joining";
   $("lock-button").setAttribute("aria-pressed", String(locked));
   $("start-button").disabled = players.size === 0;
+  $("end-button").textContent = homework ? "End homework now" : "End quiz";
+  if (homework) {
+    const done = [...players.values()].filter((p) => p.progress?.finished).length;
+    const due = new Date(dueAtMs).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+    $("homework-status").textContent = phase === "finished"
+      ? `Homework closed. ${done} of ${players.size} students finished every question.`
+      : `Homework, due ${due}. ${done} of ${players.size} students have finished.`;
+  }
+  $("homework-status").hidden = !homework;
 }
 
 // ------------------------------------------------------------------ players
@@ -424,7 +465,10 @@ function drawPlayers() {
     li.dataset.playerId = String(id);
     if (!p.present) li.classList.add("away");
     li.append(el("span", "nickname", p.nickname));
-    if (!p.present) li.append(el("span", "muted", " (away)"));
+    if (p.progress) {
+      const text = p.progress.finished ? " done" : ` ${p.progress.done} of ${p.progress.count}`;
+      li.append(el("span", p.progress.finished ? "done" : "muted", text));
+    } else if (!p.present) li.append(el("span", "muted", " (away)"));
     const kick = el("button", "kick", "Remove");
     kick.type = "button";
     kick.setAttribute("aria-label", `Remove ${p.nickname}`);
@@ -450,6 +494,8 @@ function onFrame(frame) {
     case "lock": locked = frame.locked; return updateControls();
     case "finished": phase = "finished"; countdown.stop(); return updateControls();
     case "final": return onFinal(frame.results);
+    case "player_finished": return onPlayerFinished(frame);
+    case "started": dueAtMs = frame.due_at_ms; phase = "in_progress"; return updateControls();
     case "error": return say(errorText(frame));
     default: return undefined;
   }
@@ -460,8 +506,12 @@ function drawSnapshot(frame) {
   phase = s.phase;
   locked = s.locked;
   players.clear();
-  for (const p of s.players) players.set(p.player_id, { nickname: p.nickname, present: p.present });
+  dueAtMs = s.due_at_ms ?? null;
+  for (const p of s.players) players.set(p.player_id, { nickname: p.nickname, present: p.present, progress: p.progress });
   drawPlayers();
+  // Homework: the progress of each student comes with a snapshot; ask for one now and then.
+  clearInterval(syncTimer);
+  if (dueAtMs !== null && s.phase === "in_progress") syncTimer = setInterval(() => connection?.send({ type: "sync" }), 10_000);
   if (s.leaderboard) onBoard(s.leaderboard);
   if (s.question) {
     openQuestion(s.question, frame.server_time_ms);
@@ -472,7 +522,14 @@ function drawSnapshot(frame) {
   updateControls();
 }
 
+function onPlayerFinished(frame) {
+  const player = players.get(frame.player_id);
+  if (player) player.progress = { ...(player.progress || {}), finished: true };
+  drawPlayers();
+}
+
 function onPlayers(frame) {
+  // (a homework's newcomer's progress comes with the next snapshot)
   for (const p of frame.joined) players.set(p.player_id, { nickname: p.nickname, present: true });
   // back, left and kicked are lists of player ids (docs/protocol.md, "players")
   for (const id of frame.back) if (players.has(id)) players.get(id).present = true;
@@ -538,6 +595,7 @@ function onFinal(report) {
   $("host-question-number").textContent = "Quiz over";
   $("answered-count").textContent = `${lines.length} players · download the results below`;
   connection.stop();
+  clearInterval(syncTimer);
   updateControls();
 }
 

@@ -24,6 +24,7 @@ const state = {
   rank: null,
   lastBoard: null,
   finished: false,
+  progress: null, // homework (a self-paced quiz): {due_at_ms, done, count, finished}; else null
 };
 let connection = null;
 const countdown = new Countdown((left, total) => {
@@ -32,7 +33,7 @@ const countdown = new Countdown((left, total) => {
 });
 
 function show(section) {
-  for (const id of ["join-section", "lobby", "question", "finished"]) $(id).hidden = id !== section;
+  for (const id of ["join-section", "lobby", "homework", "question", "finished"]) $(id).hidden = id !== section;
   $("standing").hidden = section === "join-section";
   $("board-section").hidden = section === "join-section" || section === "lobby" && !state.lastBoard;
 }
@@ -121,6 +122,7 @@ function onFrame(frame) {
     case "board": return onBoard(frame);
     case "finished": return onFinished();
     case "final": return onFinal(frame.results);
+    case "started": return onStarted(frame);
     case "kicked": return undefined; // the close 4009 follows
     case "error": return onError(frame);
     default: return undefined;
@@ -134,10 +136,13 @@ function drawSnapshot(frame) {
   state.nickname = s.player.nickname;
   $("lobby-nickname").textContent = state.nickname;
   setStanding(s.player);
+  state.progress = s.progress ?? null;
   if (s.leaderboard) onBoard(s.leaderboard);
   if (s.phase === "lobby") { show("lobby"); return; }
   if (s.phase === "finished") { onFinished(); loadResults(); return; }
+  if (state.progress?.finished) { show("finished"); loadResults(); return; }
   const q = s.question;
+  if (!q && state.progress) { showHomework(); return; }
   if (!q) { show("lobby"); return; }
   const sameQuestion = state.question && state.question.index === q.index;
   openQuestion(q, frame.server_time_ms, sameQuestion ? state.chosen : null);
@@ -149,8 +154,44 @@ function drawSnapshot(frame) {
   } else if (state.pending && state.pending.q === q.index && q.open) {
     connection.send({ type: "answer", q: state.pending.q, option: state.pending.option }); // resend
   }
-  if (!q.open && q.reveal) reveal(q.reveal);
+  if (!q.open && q.reveal) { reveal(q.reveal); offerNext(); }
 }
+
+// ------------------------------------------------------------------ homework (self-paced)
+
+function dueText() {
+  return new Date(state.progress.due_at_ms).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+}
+
+function showHomework() {
+  const { done, count } = state.progress;
+  $("homework-info").textContent = done
+    ? `${done} of ${count} questions done. Due ${dueText()}.`
+    : `${count} questions, due ${dueText()}.`;
+  $("homework-start").textContent = done ? "Continue" : "Start";
+  show("homework");
+  $("homework-start").focus({ preventScroll: true });
+}
+
+function onStarted(frame) {
+  state.progress = { due_at_ms: frame.due_at_ms, done: 0, count: frame.question_count, finished: false };
+  if (!$("lobby").hidden) showHomework();
+}
+
+function askNext() {
+  $("next-question").hidden = true;
+  if (!connection.send({ type: "next" })) say(errorText({ code: "connection_lost" }));
+}
+
+/** Homework: after a reveal, the student moves on when ready (the last one: results follow). */
+function offerNext() {
+  if (!state.progress || !state.question) return;
+  const last = state.question.index + 1 >= state.question.count;
+  $("next-question").hidden = last;
+}
+
+$("homework-start").addEventListener("click", askNext);
+$("next-question").addEventListener("click", askNext);
 
 function openQuestion(q, serverTimeMs, chosen = null) {
   const fresh = !state.question || state.question.index !== q.index;
@@ -169,6 +210,7 @@ function openQuestion(q, serverTimeMs, chosen = null) {
   $("locked").hidden = true;
   $("result").hidden = true;
   $("reveal").hidden = true;
+  $("next-question").hidden = true;
   if (fresh) { $("flag-box").hidden = true; delete $("flag-box").dataset.index; }
   if (q.open) countdown.start(q, serverTimeMs);
   else { countdown.stop(); $("countdown").textContent = "0"; }
@@ -271,6 +313,10 @@ function onClosed(frame) {
   $("countdown").textContent = "0";
   $("timebar-fill").style.width = "0%";
   reveal(frame.reveal);
+  if (state.progress) {
+    state.progress = { ...state.progress, done: frame.index + 1 };
+    offerNext();
+  }
 }
 
 function onResult(frame) {
@@ -299,6 +345,7 @@ function onBoard(board) {
 
 function onFinished() {
   state.finished = true;
+  $("next-question").hidden = true;
   countdown.stop();
   show("finished");
   $("board-section").hidden = false;
@@ -313,6 +360,7 @@ function onFinished() {
 }
 
 function onFinal(results) {
+  if (state.progress && !state.finished) return onHomeworkDone(results);
   connection?.stop();
   $("connection").hidden = true;
   $("my-score").textContent = formatNumber(results.score);
@@ -320,7 +368,23 @@ function onFinal(results) {
   state.players = results.players;
   $("my-rank").textContent = `#${results.rank} of ${results.players}`;
   $("final-summary").textContent = `You scored ${formatNumber(results.score)} points and finished ${ordinal(results.rank)} of ${results.players}, with ${results.correct} of ${results.answered} answers right.`;
-  const missed = results.missed || [];
+  $("finished-title").textContent = "Quiz over";
+  drawReview(results.missed || []);
+  announce(`Quiz over. You finished ${ordinal(results.rank)} of ${results.players} with ${formatNumber(results.score)} points.`);
+}
+
+/** Homework: every question done before the due time; the place is final only then. */
+function onHomeworkDone(results) {
+  state.progress = { ...state.progress, finished: true };
+  show("finished");
+  $("finished-title").textContent = "Homework done";
+  $("final-summary").textContent = `You scored ${formatNumber(results.score)} points, with ${results.correct} of ${state.progress.count} answers right. You are ${ordinal(results.rank)} of ${results.players} so far; places are final when the homework is due (${dueText()}).`;
+  $("podium").replaceChildren();
+  drawReview(results.missed || []);
+  announce(`Homework done: ${formatNumber(results.score)} points, ${results.correct} of ${state.progress.count} right.`);
+}
+
+function drawReview(missed) {
   $("review").replaceChildren(...missed.map((word) => {
     const li = el("li");
     li.dataset.index = String(word.index);
@@ -331,7 +395,6 @@ function onFinal(results) {
     return li;
   }));
   $("review-empty").hidden = missed.length > 0;
-  announce(`Quiz over. You finished ${ordinal(results.rank)} of ${results.players} with ${formatNumber(results.score)} points.`);
 }
 
 async function loadResults() {
