@@ -23,7 +23,8 @@ from websockets.asyncio.client import ClientConnection
 from livequiz.app import LiveQuizServer, ServerConfig
 from livequiz.auth import Role
 from livequiz.domain.commands import Kick, SetLocked, Start
-from livequiz.http_api import CREATE_FIELDS, MAX_BODY_BYTES, _results_csv
+from livequiz.exports import results_csv
+from livequiz.http_api import CREATE_FIELDS, MAX_BODY_BYTES
 from livequiz.service import ServiceLimits
 from tests.server import RunningServer, running_server
 
@@ -1086,7 +1087,7 @@ def test_the_csv_defuses_every_formula_start(nickname: str, cell: str) -> None:
         "questions": [],
         "players": [{"rank": 1, "nickname": nickname, "score": 0, "correct": 0, "answered": 0}],
     }
-    rows = list(csv.reader(io.StringIO(_results_csv(report).removeprefix("\ufeff"))))
+    rows = list(csv.reader(io.StringIO(results_csv(report).removeprefix("\ufeff"))))
     assert rows == [["rank", "nickname", "score", "correct", "answered", "questions"],
                     ["1", cell, "0", "0", "0", "0"]]  # fmt: skip
 

@@ -12,7 +12,6 @@ codes this module sends besides the core's :class:`~livequiz.domain.errors.Error
 from __future__ import annotations
 
 import asyncio
-import csv
 import functools
 import io
 import logging
@@ -33,8 +32,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from livequiz import exports
 from livequiz.auth import Claims, Role, TokenError
-from livequiz.domain import flags, views
+from livequiz.domain import flags, reports, views
 from livequiz.domain.errors import ErrorCode, Rejected
 from livequiz.domain.question import InvalidQuestions, Question, parse_questions
 from livequiz.domain.session import Phase, QuizSession, check_due
@@ -437,13 +437,44 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
         report = views.final_results(session)
         if fmt == "csv":
             return Response(
-                _results_csv(report),
+                exports.results_csv(report),
                 media_type="text/csv; charset=utf-8",
                 headers={
                     "content-disposition": f'attachment; filename="quiz-{quiz_id}-results.csv"'
                 },
             )
         return JSONResponse(report)
+
+    async def class_report(request: Request) -> Response:
+        """The teacher's report: the words the class did not know, and each student's answers."""
+        quiz_id = request.path_params["quiz_id"]
+        claims = _bearer(request, service, quiz_id)
+        fmt = request.query_params.get("format", "json")
+        if fmt not in ("json", "csv", "xlsx"):
+            raise ApiError(422, "bad_request", "format must be 'json', 'csv' or 'xlsx'")
+        if claims.role is not Role.HOST:
+            raise ApiError(403, "forbidden", "the class report is for the host")
+        await service.ensure(quiz_id)
+        await service.refresh(quiz_id)  # a copy lags the owner's log: read up to the journal
+        report = reports.class_report(service.store.session(quiz_id))
+        if fmt == "json":
+            return JSONResponse(report)
+        # A big class's workbook takes seconds to write: off the event loop.
+        loop = asyncio.get_running_loop()
+        name = f"quiz-{quiz_id}-report"
+        if fmt == "csv":
+            return Response(
+                await loop.run_in_executor(None, exports.report_csv, report),
+                media_type="text/csv; charset=utf-8",
+                headers={"content-disposition": f'attachment; filename="{name}.csv"'},
+            )
+        title = service.store.definition(quiz_id).title
+        workbook = functools.partial(exports.report_xlsx, report, title=title)
+        return Response(
+            await loop.run_in_executor(None, workbook),
+            media_type=exports.XLSX_MEDIA_TYPE,
+            headers={"content-disposition": f'attachment; filename="{name}.xlsx"'},
+        )
 
     async def qr_code(request: Request) -> Response:
         pin = request.path_params["pin"]
@@ -610,6 +641,7 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
         Route("/api/quizzes/{pin}", quiz_state, methods=["GET"]),
         Route("/api/quizzes/{pin}/players", join_quiz, methods=["POST"]),
         Route("/api/quizzes/{quiz_id}/results", results, methods=["GET"]),
+        Route("/api/quizzes/{quiz_id}/report", class_report, methods=["GET"]),
         Route("/api/quizzes/{pin}/qr.svg", qr_code, methods=["GET"]),
         Route("/api/quizzes/{quiz_id}/flags", flag_question, methods=["POST"]),
         Route("/api/drafts", draft, methods=["POST"]),
@@ -901,35 +933,3 @@ def _verified(request: Request, service: QuizService) -> Claims:
         return service.signer.verify(token, service.clock() // 1000)
     except TokenError as error:
         raise ApiError(401, "bad_token", str(error), _INVALID_TOKEN) from None
-
-
-#: Excel and LibreOffice read a CSV file as UTF-8 (accented nicknames) only after this mark.
-_BOM = "\ufeff"
-#: A cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection").
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _results_csv(report: dict[str, Any]) -> str:
-    """The host's report as CSV: a header row, then one row per player in rank order."""
-    out = io.StringIO()
-    out.write(_BOM)
-    writer = csv.writer(out)
-    writer.writerow(["rank", "nickname", "score", "correct", "answered", "questions"])
-    asked = len(report["questions"])
-    for line in report["players"]:
-        writer.writerow(
-            [
-                line["rank"],
-                _cell(line["nickname"]),
-                line["score"],
-                line["correct"],
-                line["answered"],
-                asked,
-            ]
-        )
-    return out.getvalue()
-
-
-def _cell(text: str) -> str:
-    """Defuse spreadsheet formulas in user text (CSV injection): a leading quote makes it text."""
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from livequiz import __version__
+from livequiz.exports import XLSX_MEDIA_TYPE
 
 JSON = dict[str, Any]
 
@@ -760,6 +761,145 @@ SCHEMAS: JSON = {
             "questions": {"type": "array", "items": _ref("QuestionStats")},
         },
     },
+    "ClassReport": {
+        "type": "object",
+        "description": "Which words the class did not know, and how each student did: questions "
+        "that have closed (a live quiz), or every question once the quiz has finished "
+        "(homework). Figures: docs/protocol.md, 'The teacher's report'.",
+        "required": ["phase", "words", "reteach", "students"],
+        "additionalProperties": False,
+        "properties": {
+            "phase": {"type": "string", "enum": _PHASES},
+            "words": {
+                "type": "array",
+                "items": _ref("ReportWord"),
+                "description": "Hardest first: the lowest share correct, then the slowest "
+                "average time, then quiz order.",
+            },
+            "reteach": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The words fewer than 80 % of those asked knew, hardest first.",
+            },
+            "students": {
+                "type": "array",
+                "items": _ref("ReportStudent"),
+                "description": "By rank (removed players left out).",
+            },
+        },
+    },
+    "ReportWord": {
+        "type": "object",
+        "required": [
+            "index",
+            "word",
+            "kind",
+            "prompt",
+            "answer",
+            "asked",
+            "answered",
+            "correct",
+            "share_correct",
+            "average_ms",
+            "most_picked_wrong",
+            "to_reteach",
+        ],
+        "additionalProperties": False,
+        "properties": {
+            "index": {"type": "integer", "minimum": 0},
+            "word": {"type": "string"},
+            "kind": {"type": "string", "enum": _KINDS},
+            "prompt": {"type": "string"},
+            "answer": {"type": "string", "description": "The right option's text."},
+            "asked": _int(
+                "Players it was put to: live, who had joined before it closed; homework, who "
+                "opened it.",
+                0,
+            ),
+            "answered": _int("Of those, who answered.", 0),
+            "correct": _int("Of those, who answered right.", 0),
+            "share_correct": {
+                "type": ["number", "null"],
+                "minimum": 0,
+                "maximum": 1,
+                "description": "correct / asked (not answering is not knowing); null if it was "
+                "put to nobody.",
+            },
+            "average_ms": {
+                "type": ["integer", "null"],
+                "minimum": 0,
+                "description": "Mean time of the answers given, right or wrong.",
+            },
+            "most_picked_wrong": {
+                "oneOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "required": ["option", "text", "count"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "option": {"type": "integer", "minimum": 0},
+                            "text": {"type": "string"},
+                            "count": {"type": "integer", "minimum": 1},
+                        },
+                    },
+                ],
+                "description": "The wrong option chosen most (the first on a tie); null if "
+                "nobody chose a wrong one.",
+            },
+            "to_reteach": {"type": "boolean"},
+        },
+    },
+    "ReportStudent": {
+        "type": "object",
+        "required": [
+            "rank",
+            "player_id",
+            "nickname",
+            "score",
+            "asked",
+            "answered",
+            "correct",
+            "average_ms",
+            "cells",
+        ],
+        "additionalProperties": False,
+        "properties": {
+            "rank": {"type": "integer", "minimum": 1},
+            "player_id": {"type": "integer", "minimum": 1},
+            "nickname": {"type": "string"},
+            "score": {"type": "integer", "minimum": 0},
+            "asked": {"type": "integer", "minimum": 0},
+            "answered": {"type": "integer", "minimum": 0},
+            "correct": {"type": "integer", "minimum": 0},
+            "average_ms": {"type": ["integer", "null"], "minimum": 0},
+            "cells": {
+                "type": "array",
+                "description": "One per reported question, in quiz order (the words' index): "
+                "null if it was never put to this student.",
+                "items": {
+                    "oneOf": [
+                        {"type": "null"},
+                        {
+                            "type": "object",
+                            "required": ["index", "option", "correct", "points", "elapsed_ms"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "index": {"type": "integer", "minimum": 0},
+                                "option": {
+                                    "type": ["integer", "null"],
+                                    "description": "null: asked, not answered.",
+                                },
+                                "correct": {"type": "boolean"},
+                                "points": {"type": "integer", "minimum": 0},
+                                "elapsed_ms": {"type": ["integer", "null"], "minimum": 0},
+                            },
+                        },
+                    ]
+                },
+            },
+        },
+    },
     "MissedWord": {
         "type": "object",
         "required": ["index", "word", "definition", "example", "answered", "correct_option"],
@@ -894,6 +1034,81 @@ _HOST_REPORT: JSON = {
         }
     ],
 }
+
+_CLASS_REPORT: JSON = {
+    "phase": "finished",
+    "words": [
+        {
+            "index": 1,
+            "word": "glacier",
+            "kind": "meaning_to_word",
+            "prompt": "Which word means 'a large body of ice moving slowly down a slope'?",
+            "answer": "glacier",
+            "asked": 2,
+            "answered": 1,
+            "correct": 0,
+            "share_correct": 0.0,
+            "average_ms": 6400,
+            "most_picked_wrong": {"option": 2, "text": "harbour", "count": 1},
+            "to_reteach": True,
+        },
+        {
+            "index": 0,
+            "word": "harbour",
+            "kind": "word_to_meaning",
+            "prompt": "What does 'harbour' mean?",
+            "answer": "a sheltered port where ships can take on or discharge cargo",
+            "asked": 2,
+            "answered": 2,
+            "correct": 1,
+            "share_correct": 0.5,
+            "average_ms": 3150,
+            "most_picked_wrong": {
+                "option": 1,
+                "text": "a large body of ice moving slowly down a slope",
+                "count": 1,
+            },
+            "to_reteach": True,
+        },
+    ],
+    "reteach": ["glacier", "harbour"],
+    "students": [
+        {
+            "rank": 1,
+            "player_id": 2,
+            "nickname": "Bea",
+            "score": 1000,
+            "asked": 2,
+            "answered": 2,
+            "correct": 1,
+            "average_ms": 3350,
+            "cells": [
+                {"index": 0, "option": 0, "correct": True, "points": 1000, "elapsed_ms": 300},
+                {"index": 1, "option": 2, "correct": False, "points": 0, "elapsed_ms": 6400},
+            ],
+        },
+        {
+            "rank": 2,
+            "player_id": 1,
+            "nickname": "Anna",
+            "score": 0,
+            "asked": 2,
+            "answered": 1,
+            "correct": 0,
+            "average_ms": 6000,
+            "cells": [
+                {"index": 0, "option": 1, "correct": False, "points": 0, "elapsed_ms": 6000},
+                {"index": 1, "option": None, "correct": False, "points": 0, "elapsed_ms": None},
+            ],
+        },
+    ],
+}
+
+_REPORT_CSV_EXAMPLE = (
+    "\ufeffrank,nickname,score,correct,asked,average_s,Q1 harbour,Q2 glacier\r\n"
+    "1,Bea,1000,1,2,3.4,✓ 0.3 s,✗ 6.4 s\r\n"
+    "2,'-Anna,0,0,2,6.0,✗ 6.0 s,–\r\n"
+)
 
 _PLAYER_RESULTS: JSON = {
     "score": 0,
@@ -1422,6 +1637,86 @@ OPENAPI: JSON = {
                     "422": _errors(
                         "An unknown format.",
                         bad_format=_error("bad_request", "format must be 'json' or 'csv'"),
+                    ),
+                    "503": {"$ref": "#/components/responses/Unavailable"},
+                    "500": _CRASH,
+                },
+            },
+        },
+        "/api/quizzes/{quiz_id}/report": {
+            "parameters": [_QUIZ_ID_PARAM],
+            "get": {
+                "tags": ["quizzes"],
+                "operationId": "getClassReport",
+                "summary": "The teacher's report: words to reteach, and a student × word grid",
+                "description": "With the host's token. Per word: how many of those asked knew "
+                "it, the average time, the wrong answer picked most, hardest first, and the "
+                "words to reteach; per student: points, right answers and a cell per word. "
+                "As JSON, as CSV (the student × word grid) or as an XLSX workbook (sheets "
+                "Words, Students and Grid). Live quizzes: the questions closed so far; "
+                "homework: everything once it is due (before that, nothing of a question that "
+                "is still open for someone).",
+                "security": [{"bearer": []}],
+                "parameters": [
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "required": False,
+                        "schema": {
+                            "type": "string",
+                            "enum": ["json", "csv", "xlsx"],
+                            "default": "json",
+                        },
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The report. CSV: UTF-8 with a byte order mark, a header "
+                        "row (rank, nickname, score, correct, asked, average_s, then one column "
+                        "per word in quiz order: 'Q1 harbour'), a row per student in rank "
+                        "order; a cell is '✓ 0.3 s', '✗ 6.4 s', '–' (asked, no answer) or "
+                        "empty (never asked). Nicknames starting with = + - @ get a leading '.",
+                        "content": {
+                            "application/json": {
+                                "schema": _ref("ClassReport"),
+                                "examples": {"class_report": {"value": _CLASS_REPORT}},
+                            },
+                            "text/csv": {
+                                "schema": {"type": "string"},
+                                "examples": {"report_csv": {"value": _REPORT_CSV_EXAMPLE}},
+                            },
+                            XLSX_MEDIA_TYPE: {
+                                "schema": {"type": "string", "contentMediaType": XLSX_MEDIA_TYPE},
+                            },
+                        },
+                        "headers": {
+                            "Content-Disposition": {
+                                "description": "CSV and XLSX: "
+                                'attachment; filename="quiz-<quiz_id>-report.csv" (or .xlsx).',
+                                "schema": {"type": "string"},
+                            }
+                        },
+                    },
+                    "401": _errors(
+                        "No bearer token, or one that is malformed, forged or expired.",
+                        report_auth_required=_error(
+                            "auth_required",
+                            "send the host or player token as 'Authorization: Bearer <token>'",
+                        ),
+                    ),
+                    "403": _errors(
+                        "A player's token, or another quiz's.",
+                        report_for_player=_error("forbidden", "the class report is for the host"),
+                    ),
+                    "404": _errors(
+                        "The token's quiz is not stored here (any more).",
+                        report_unknown_quiz=_error("unknown_quiz", "no quiz has that ID"),
+                    ),
+                    "422": _errors(
+                        "An unknown format.",
+                        report_bad_format=_error(
+                            "bad_request", "format must be 'json', 'csv' or 'xlsx'"
+                        ),
                     ),
                     "503": {"$ref": "#/components/responses/Unavailable"},
                     "500": _CRASH,

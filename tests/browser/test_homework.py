@@ -14,9 +14,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from playwright.async_api import Page, expect
 
 from livequiz.domain.commands import Executed, Tick
+from livequiz.domain.reports import class_report
 from livequiz.domain.session import QuizSession
 from tests.browser.harness import (
     Harness,
@@ -158,3 +160,28 @@ async def test_three_students_do_homework_on_different_days(
         "Ben": 1,
         "Cleo": 0,
     }
+
+    # the end screen: the words the class did not know, hardest first, as the server counts
+    report = class_report(session)
+    await expect(host.locator("#report-section")).to_be_visible()
+    shown = host.locator("#report-words li")
+    await expect(shown).to_have_count(len(report["words"]))
+    assert [await li.get_attribute("data-word") for li in await shown.all()] == [
+        word["word"] for word in report["words"]
+    ]
+    first = report["words"][0]
+    await expect(shown.first).to_contain_text(
+        f"{round(100 * first['share_correct'])} % knew it ({first['correct']} of {first['asked']})"
+    )
+    if report["reteach"]:
+        await expect(host.locator("#report-summary")).to_contain_text(", ".join(report["reteach"]))
+    async with host.expect_download() as download_info:
+        await host.locator("#download-xlsx").click()
+    xlsx = Path(await (await download_info.value).path()).read_bytes()
+    book = load_workbook(io.BytesIO(xlsx))
+    words = list(book["Words"].iter_rows(values_only=True))[2:]
+    assert [(row[0], row[4], row[5]) for row in words] == [
+        (word["word"], word["correct"], word["asked"]) for word in report["words"]
+    ]
+    grid = list(book["Grid"].iter_rows(values_only=True))
+    assert {row[0] for row in grid[1:]} == {"Anna", "Ben", "Cleo"}

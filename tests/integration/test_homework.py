@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 
 from livequiz.auth import TokenError
 from livequiz.domain.commands import Tick
+from livequiz.exports import XLSX_MEDIA_TYPE
 from tests.domain.test_session_self_paced import correct_options_in
 from tests.integration.helpers import Client, open_client
 from tests.integration.test_cheating import Backend
@@ -96,7 +99,8 @@ async def test_three_learners_do_one_homework_at_their_own_pace(backend: Backend
         host = await stack.enter_async_context(
             open_client(backend.owner, "host", quiz["host_token"])
         )
-        anna, _ = await learner(backend, stack, quiz["pin"], "Anna")
+        anna, anna_joined = await learner(backend, stack, quiz["pin"], "Anna")
+        quiz["anna_token"] = anna_joined["token"]
         ben, ben_joined = await learner(backend, stack, quiz["pin"], "Ben")
         cleo, _ = await learner(backend, stack, quiz["pin"], "Cleo")
         welcome = anna.frames[0]
@@ -196,6 +200,36 @@ async def test_three_learners_do_one_homework_at_their_own_pace(backend: Backend
             "Ben": 0,
             "Cleo": 0,
         }
+
+        # the teacher's report, read through the other process: the same in JSON and XLSX
+        await check_class_report(backend.entry, quiz)
+
+
+async def check_class_report(srv: RunningServer, quiz: dict[str, Any]) -> None:
+    """Anna knew both words, Ben neither (wrong, then cut off by the due time), Cleo ran out of
+    time on the first and never opened the second."""
+    url = f"/api/quizzes/{quiz['quiz_id']}/report"
+    headers = {"authorization": f"Bearer {quiz['host_token']}"}
+    report = (await srv.http.get(url, headers=headers)).json()
+    by_index = {word["index"]: word for word in report["words"]}
+    assert (by_index[0]["asked"], by_index[0]["answered"], by_index[0]["correct"]) == (3, 2, 1)
+    assert (by_index[1]["asked"], by_index[1]["answered"], by_index[1]["correct"]) == (2, 1, 1)
+    assert report["reteach"] == [w["word"] for w in report["words"]]  # 1/3 and 1/2 knew them
+    cleo = next(s for s in report["students"] if s["nickname"] == "Cleo")
+    assert cleo["cells"][0]["option"] is None
+    assert cleo["cells"][1] is None
+    response = await srv.http.get(url, params={"format": "xlsx"}, headers=headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == XLSX_MEDIA_TYPE
+    book = load_workbook(io.BytesIO(response.content))
+    rows = list(book["Words"].iter_rows(values_only=True))[2:]
+    assert [(row[0], row[4], row[5]) for row in rows] == [
+        (w["word"], w["correct"], w["asked"]) for w in report["words"]
+    ]
+    grid = list(book["Grid"].iter_rows(values_only=True))
+    assert [row[0] for row in grid[1:]] == [s["nickname"] for s in report["students"]]
+    player = await srv.http.get(url, headers={"authorization": f"Bearer {quiz['anna_token']}"})
+    assert player.status_code == 403
 
 
 async def test_an_answer_repeated_on_another_device_counts_once(backend: Backend) -> None:

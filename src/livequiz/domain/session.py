@@ -226,6 +226,10 @@ class QuizSession:
         self._answered_present = 0
         #: Accepted answers to the current question, in order.
         self._current_answers: list[AnswerRecord] = []
+        #: Live: the ``seq`` at which each question closed, in order. A player who joined before
+        #: question ``i`` closed was asked it (a late joiner starts at the open question), which
+        #: the teacher's report needs to count who did not know a word, answered or not.
+        self.closed_seqs: list[int] = []
         #: Self-paced: when the quiz finishes for everyone (``None`` until it starts, and live).
         self.due_at_ms: int | None = None
         #: Self-paced: ``(accepts_until_ms, player_id, index)`` of every player's open question,
@@ -270,6 +274,13 @@ class QuizSession:
     def answered_count(self) -> int:
         """Accepted answers to the current question."""
         return len(self._current_answers)
+
+    def was_asked(self, player: Player, index: int) -> bool:
+        """Whether question ``index`` was put to this player and has closed for them: live, they
+        had joined before it closed; self-paced, they opened it and it closed for them."""
+        if self.self_paced:
+            return index < player.at or (index == player.at and player.at_closed)
+        return index < len(self.closed_seqs) and player.joined_seq < self.closed_seqs[index]
 
     def player(self, player_id: int) -> Player:
         """The player with this id, kicked or not; raises ``unknown_player``."""
@@ -721,7 +732,7 @@ class QuizSession:
             if self.current not in player.answers:
                 player.streak = player.published_streak = 0
         self.phase = Phase.QUESTION_CLOSED
-        return QuestionClosed(
+        closed = QuestionClosed(
             seq=self._next_seq(),
             at_ms=now_ms,
             index=self.current,
@@ -729,6 +740,8 @@ class QuizSession:
             option_counts=tuple(counts),
             reason=reason,
         )
+        self.closed_seqs.append(closed.seq)
+        return closed
 
     def _open_for(self, player: Player, index: int, now_ms: int) -> PlayerQuestionOpened:
         assert self.due_at_ms is not None

@@ -417,20 +417,63 @@ $("new-quiz").addEventListener("click", () => {
   sessionStorage.removeItem(STORE);
   location.reload();
 });
-$("download-csv").addEventListener("click", async () => {
-  const response = await fetch(`/api/quizzes/${session.quiz_id}/results?format=csv`, {
+/** Download a file of the quiz's (the host's token in the header, not in the address). */
+async function download(path, filename) {
+  const response = await fetch(path, {
     headers: { authorization: `Bearer ${session.host_token}` },
   }).catch(() => null);
   if (!response || !response.ok) { say("Could not download the results."); return; }
   const url = URL.createObjectURL(await response.blob());
   const link = el("a");
   link.href = url;
-  link.download = `quiz-${session.pin}-results.csv`;
+  link.download = filename;
   document.body.append(link);
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+$("download-csv").addEventListener("click", () => download(`/api/quizzes/${session.quiz_id}/results?format=csv`, `quiz-${session.pin}-results.csv`));
+$("download-xlsx").addEventListener("click", () => download(`/api/quizzes/${session.quiz_id}/report?format=xlsx`, `quiz-${session.pin}-report.xlsx`));
+
+let reteach = [];
+$("copy-reteach").addEventListener("click", async () => {
+  const text = reteach.join(", ");
+  try {
+    await navigator.clipboard.writeText(text);
+    $("copy-status").textContent = "Copied.";
+  } catch {
+    // no clipboard (an insecure origin): select the words so the teacher can copy them
+    const range = document.createRange();
+    range.selectNodeContents($("report-words"));
+    getSelection().removeAllRanges();
+    getSelection().addRange(range);
+    $("copy-status").textContent = "Selected: press Ctrl+C to copy.";
+  }
 });
+
+/** The end screen: which words the class did not know, hardest first. */
+async function showReport() {
+  const { ok, data } = await api(`/api/quizzes/${session.quiz_id}/report`, { token: session.host_token });
+  if (!ok) return;
+  reteach = data.reteach;
+  const items = data.words.map((word) => {
+    const li = el("li");
+    li.dataset.word = word.word;
+    if (word.to_reteach) li.classList.add("reteach");
+    const share = word.share_correct === null ? "–" : `${Math.round(100 * word.share_correct)} %`;
+    li.append(el("span", "word", word.word), el("span", "share", `${share} knew it (${word.correct} of ${word.asked})`));
+    if (word.average_ms !== null) li.append(el("span", "muted", ` · ${(word.average_ms / 1000).toFixed(1)} s on average`));
+    if (word.most_picked_wrong) li.append(el("span", "wrong-pick", ` · most picked wrong: “${word.most_picked_wrong.text}” (${word.most_picked_wrong.count})`));
+    return li;
+  });
+  $("report-words").replaceChildren(...items);
+  $("report-summary").textContent = reteach.length
+    ? `${reteach.length} of ${data.words.length} words were known by fewer than 80 % of the class: ${reteach.join(", ")}.`
+    : `Every word was known by at least 80 % of the class.`;
+  $("copy-reteach").hidden = reteach.length === 0;
+  $("report-section").hidden = false;
+}
 
 function updateControls() {
   const open = phase === "question_open";
@@ -597,6 +640,7 @@ function onFinal(report) {
   connection.stop();
   clearInterval(syncTimer);
   updateControls();
+  showReport();
 }
 
 // ------------------------------------------------------------------ resume after a refresh
