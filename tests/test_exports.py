@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import sqlite3
+import tempfile
+import zipfile
+from pathlib import Path
 from typing import Any
 
+import pytest
 from openpyxl import load_workbook
 
 from livequiz.domain.reports import class_report
-from livequiz.exports import report_csv, report_xlsx, safe_cell
+from livequiz.exports import deck_id, report_csv, report_xlsx, safe_cell, words_csv, words_deck
 from tests.domain.test_reports import live_game
 
 
@@ -100,3 +106,84 @@ def test_the_workbook_holds_words_students_and_the_grid() -> None:
     assert grid.cell(row=cy, column=3).fill.fgColor.rgb.endswith("C6EFCE")  # green
     eve = next(row for row in rows if row[0] == "Eve")
     assert eve[1] is None  # never asked: an empty cell
+
+
+# ---------------------------------------------------------------------- words to practise
+
+
+def deck_notes(apkg: bytes) -> tuple[str, list[tuple[str, ...]]]:
+    """The deck name and every note's fields of an Anki package, read as the SQLite file it
+    is (``collection.anki2`` in a zip), as Anki itself reads it."""
+    with zipfile.ZipFile(io.BytesIO(apkg)) as archive, tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "collection.anki2"
+        path.write_bytes(archive.read("collection.anki2"))
+        connection = sqlite3.connect(path)
+        try:
+            notes = [
+                tuple(row[0].split("\x1f"))
+                for row in connection.execute("SELECT flds FROM notes ORDER BY id")
+            ]
+            decks = json.loads(connection.execute("SELECT decks FROM col").fetchone()[0])
+        finally:
+            connection.close()
+    names = [deck["name"] for deck in decks.values() if deck["name"] != "Default"]
+    assert len(names) == 1, names
+    return names[0], notes
+
+
+WORDS = [
+    {"word": "harbour", "definition": "a sheltered port", "example": "ships in the harbour"},
+    {"word": "<b>brave</b>", "definition": "possessing courage & spirit", "example": ""},
+]
+
+
+def test_a_deck_holds_one_note_per_word_with_its_text_escaped() -> None:
+    name, notes = deck_notes(words_deck("Week 3: words to practise", WORDS, key="q1/7"))
+    assert name == "Week 3: words to practise"
+    assert notes == [
+        ("harbour", "a sheltered port", "ships in the harbour"),
+        ("&lt;b&gt;brave&lt;/b&gt;", "possessing courage &amp; spirit", ""),
+    ]
+    empty_name, empty = deck_notes(words_deck("Nothing missed", [], key="q1/8"))
+    assert (empty_name, empty) == ("Nothing missed", [])
+
+
+def test_the_same_words_again_make_the_same_deck_and_notes() -> None:
+    """Anki updates a deck and its notes by id and guid: a second download must not import a
+    second copy."""
+    assert deck_id("q1/7") == deck_id("q1/7") != deck_id("q1/8")
+    assert 1 << 30 <= deck_id("q1/7") < 1 << 31
+
+    def guids(apkg: bytes) -> list[str]:
+        with zipfile.ZipFile(io.BytesIO(apkg)) as archive, tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "c.anki2"
+            path.write_bytes(archive.read("collection.anki2"))
+            connection = sqlite3.connect(path)
+            try:
+                return [row[0] for row in connection.execute("SELECT guid FROM notes")]
+            finally:
+                connection.close()
+
+    assert guids(words_deck("a", WORDS, key="q1/7")) == guids(words_deck("b", WORDS, key="q1/7"))
+
+
+def test_a_deck_leaves_no_file_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    words_deck("Week 3", WORDS, key="q1/7")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_words_as_csv() -> None:
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                words_csv([*WORDS, {"word": "=1", "definition": "x"}]).removeprefix("\ufeff")
+            )
+        )
+    )
+    assert rows == [
+        ["word", "definition", "example"],
+        ["harbour", "a sheltered port", "ships in the harbour"],
+        ["<b>brave</b>", "possessing courage & spirit", ""],
+        ["'=1", "x", ""],
+    ]

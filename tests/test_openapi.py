@@ -920,6 +920,44 @@ async def _report_bad_format(srv: RunningServer, _mp: pytest.MonkeyPatch) -> htt
     return await srv.http.get(url, headers=bearer(quiz["host_token"]))
 
 
+PRACTISE = "GET /api/quizzes/{quiz_id}/words"
+
+
+@scenario(PRACTISE, "text/csv", "words_csv")
+async def _words_csv(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz, anna, _ = await played(srv)  # Anna: question 0 wrong, question 1 not answered
+    url = f"/api/quizzes/{quiz['quiz_id']}/words?format=csv"
+    return await srv.http.get(url, headers=bearer(anna["token"]))
+
+
+@scenario(PRACTISE, JSON_MEDIA, "words_auth_required")
+async def _words_no_token(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await srv.create_quiz(count=1)
+    return await srv.http.get(f"/api/quizzes/{quiz['quiz_id']}/words")
+
+
+@scenario(PRACTISE, JSON_MEDIA, "words_kicked")
+async def _words_kicked(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await srv.create_quiz(count=1)
+    anna = await srv.join(quiz["pin"], "Anna")
+    await srv.service.call(quiz["quiz_id"], Kick(anna["player_id"]))
+    url = f"/api/quizzes/{quiz['quiz_id']}/words"
+    return await srv.http.get(url, headers=bearer(anna["token"]))
+
+
+@scenario(PRACTISE, JSON_MEDIA, "words_unknown_quiz")
+async def _words_unknown(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    token = srv.service.signer.issue("feedfacefeedface", Role.HOST, 0, int(time.time()))
+    return await srv.http.get("/api/quizzes/feedfacefeedface/words", headers=bearer(token))
+
+
+@scenario(PRACTISE, JSON_MEDIA, "words_bad_format")
+async def _words_bad_format(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await srv.create_quiz(count=1)
+    url = f"/api/quizzes/{quiz['quiz_id']}/words?format=pdf"
+    return await srv.http.get(url, headers=bearer(quiz["host_token"]))
+
+
 @scenario("GET /api/quizzes/{pin}/qr.svg", JSON_MEDIA, "unknown_quiz")
 async def _qr_unknown(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
     return await srv.http.get("/api/quizzes/000000/qr.svg")

@@ -1,4 +1,4 @@
-"""The teacher's report (:func:`livequiz.domain.reports.class_report`) as files: CSV and XLSX.
+"""Files to download: the teacher's report as CSV and XLSX, missed words as an Anki deck or CSV.
 
 Pure functions from the report's JSON to bytes, so the HTTP API only picks one. The XLSX
 workbook (openpyxl) has the three views a teacher asks for:
@@ -11,14 +11,27 @@ workbook (openpyxl) has the three views a teacher asks for:
 
 The CSV is the grid with the student columns in front (one file, opened by any spreadsheet).
 Text a player typed (nicknames) is written so a spreadsheet never runs it as a formula.
+
+Words to keep practising (a learner's missed words, a class's words to reteach) go out as an
+Anki deck (genanki: a note per word, the word on the front, its meaning and example on the
+back) or as CSV (Quizlet and most flashcard apps import ``word,definition``).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import html
 import io
+import sqlite3
+import tempfile
+import time
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+import genanki
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 
@@ -179,4 +192,82 @@ def report_xlsx(report: JSON, *, title: str) -> bytes:
         sheet.freeze_panes = "B3" if sheet is words_sheet else "B2"
     out = io.BytesIO()
     book.save(out)
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------------- words to practise
+
+#: The note type of every livequiz deck: fixed, so importing a later deck updates the same
+#: kind of note instead of adding a copy of the type (genanki's advice: a constant id).
+ANKI_MODEL_ID = 1_790_418_223
+ANKI_MODEL = genanki.Model(
+    ANKI_MODEL_ID,
+    "livequiz word",
+    fields=[{"name": "Word"}, {"name": "Meaning"}, {"name": "Example"}],
+    templates=[
+        {
+            "name": "Word → meaning",
+            "qfmt": '<div class="word">{{Word}}</div>',
+            "afmt": '{{FrontSide}}<hr id="answer"><div class="meaning">{{Meaning}}</div>'
+            '{{#Example}}<div class="example">{{Example}}</div>{{/Example}}',
+        }
+    ],
+    css=".card { font-family: sans-serif; font-size: 22px; text-align: center; }"
+    " .word { font-size: 32px; font-weight: bold; } .example { font-style: italic; margin-top:"
+    " 12px; color: #555; }",
+)
+APKG_MEDIA_TYPE = "application/apkg"
+
+
+def deck_id(key: str) -> int:
+    """A deck id stable for ``key`` (a quiz and a player): downloading the same words again and
+    importing them updates that deck instead of making a second one."""
+    return 1 << 30 | int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") >> 2
+
+
+def words_deck(name: str, words: Sequence[JSON], *, key: str) -> bytes:
+    """An Anki package (``.apkg``) with one note per word (``word``, ``definition``,
+    ``example``), named ``name``.
+
+    Text is escaped: Anki shows fields as HTML, and a teacher's word list is not trusted to be
+    markup. Written here rather than by ``genanki.Package.write_to_file``, which leaves its
+    temporary database file behind on every call (a server would fill its disk).
+    """
+    deck = genanki.Deck(deck_id(key), name)
+    for word in words:
+        fields = [html.escape(word["word"]), html.escape(word["definition"])]
+        fields.append(html.escape(word.get("example") or ""))
+        guid = genanki.guid_for(key, word["word"], word["definition"])
+        deck.add_note(genanki.Note(model=ANKI_MODEL, fields=fields, guid=guid))
+    package = genanki.Package(deck)
+    with tempfile.TemporaryDirectory(prefix="livequiz-deck-") as folder:
+        database = Path(folder) / "collection.anki2"
+        connection = sqlite3.connect(database)
+        try:
+            now = time.time()
+            package.write_to_db(connection.cursor(), now, iter(range(int(now * 1000), 1 << 62)))
+            connection.commit()
+        finally:
+            connection.close()
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.write(database, "collection.anki2")
+            archive.writestr("media", "{}")
+        return out.getvalue()
+
+
+def words_csv(words: Sequence[JSON]) -> str:
+    """``word,definition,example`` rows under a header, for any flashcard app."""
+    out = io.StringIO()
+    out.write(_BOM)
+    writer = csv.writer(out)
+    writer.writerow(["word", "definition", "example"])
+    for word in words:
+        writer.writerow(
+            [
+                safe_cell(word["word"]),
+                safe_cell(word["definition"]),
+                safe_cell(word.get("example") or ""),
+            ]
+        )
     return out.getvalue()

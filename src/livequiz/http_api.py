@@ -476,6 +476,54 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
             headers={"content-disposition": f'attachment; filename="{name}.xlsx"'},
         )
 
+    async def words_to_practise(request: Request) -> Response:
+        """Words to keep practising, as an Anki deck or CSV: a player's missed words (their
+        token), or the class's words to reteach (the host's)."""
+        quiz_id = request.path_params["quiz_id"]
+        claims = _bearer(request, service, quiz_id)
+        fmt = request.query_params.get("format", "apkg")
+        if fmt not in ("apkg", "csv"):
+            raise ApiError(422, "bad_request", "format must be 'apkg' or 'csv'")
+        await service.ensure(quiz_id)
+        await service.refresh(quiz_id)
+        session = service.store.session(quiz_id)
+        title = service.store.definition(quiz_id).title
+        if claims.role is Role.PLAYER:
+            session = await _with_player(service, quiz_id, claims.player_id)
+            player = session.players.get(claims.player_id)
+            if player is None:
+                raise ApiError(401, "bad_token", "no such player in this quiz", _INVALID_TOKEN)
+            if player.kicked:
+                raise ApiError(403, "kicked", "the host removed you from this quiz")
+            words = views.player_results(session, claims.player_id)["missed"]
+            name, key = f"{title}: words to practise", f"{quiz_id}/{claims.player_id}"
+        else:
+            report = reports.class_report(session)
+            words = [
+                {
+                    "word": session.questions[w["index"]].word,
+                    "definition": session.questions[w["index"]].definition,
+                    "example": session.questions[w["index"]].example,
+                }
+                for w in report["words"]
+                if w["to_reteach"]
+            ]
+            name, key = f"{title}: words to reteach", f"{quiz_id}/class"
+        filename = f"quiz-{quiz_id}-words.{fmt}"
+        disposition = {"content-disposition": f'attachment; filename="{filename}"'}
+        if fmt == "csv":
+            return Response(
+                exports.words_csv(words),
+                media_type="text/csv; charset=utf-8",
+                headers=disposition,
+            )
+        deck = functools.partial(exports.words_deck, name, words, key=key)
+        return Response(
+            await asyncio.get_running_loop().run_in_executor(None, deck),
+            media_type=exports.APKG_MEDIA_TYPE,
+            headers=disposition,
+        )
+
     async def qr_code(request: Request) -> Response:
         pin = request.path_params["pin"]
         if await service.store.records.live_quiz_for_pin(pin) is None:
@@ -642,6 +690,7 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
         Route("/api/quizzes/{pin}/players", join_quiz, methods=["POST"]),
         Route("/api/quizzes/{quiz_id}/results", results, methods=["GET"]),
         Route("/api/quizzes/{quiz_id}/report", class_report, methods=["GET"]),
+        Route("/api/quizzes/{quiz_id}/words", words_to_practise, methods=["GET"]),
         Route("/api/quizzes/{pin}/qr.svg", qr_code, methods=["GET"]),
         Route("/api/quizzes/{quiz_id}/flags", flag_question, methods=["POST"]),
         Route("/api/drafts", draft, methods=["POST"]),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from livequiz import __version__
-from livequiz.exports import XLSX_MEDIA_TYPE
+from livequiz.exports import APKG_MEDIA_TYPE, XLSX_MEDIA_TYPE
 
 JSON = dict[str, Any]
 
@@ -1110,6 +1110,13 @@ _REPORT_CSV_EXAMPLE = (
     "2,'-Anna,0,0,2,6.0,✗ 6.0 s,–\r\n"
 )
 
+_WORDS_CSV_EXAMPLE = (
+    "\ufeffword,definition,example\r\n"
+    "harbour,a sheltered port where ships can take on or discharge cargo,"
+    "the ship sailed into the harbour at dawn\r\n"
+    "glacier,a large body of ice moving slowly down a slope,\r\n"
+)
+
 _PLAYER_RESULTS: JSON = {
     "score": 0,
     "rank": 2,
@@ -1717,6 +1724,70 @@ OPENAPI: JSON = {
                         report_bad_format=_error(
                             "bad_request", "format must be 'json', 'csv' or 'xlsx'"
                         ),
+                    ),
+                    "503": {"$ref": "#/components/responses/Unavailable"},
+                    "500": _CRASH,
+                },
+            },
+        },
+        "/api/quizzes/{quiz_id}/words": {
+            "parameters": [_QUIZ_ID_PARAM],
+            "get": {
+                "tags": ["quizzes"],
+                "operationId": "getWordsToPractise",
+                "summary": "Words to keep practising, as an Anki deck or CSV",
+                "description": "With a player's token: the words that player missed (of the "
+                "questions closed for them), as on their review page. With the host's token: "
+                "the class's words to reteach (see getClassReport). An Anki package (one note "
+                "per word: the word on the front, its meaning and example on the back; "
+                "downloading again updates the same deck) or CSV (word, definition, example).",
+                "security": [{"bearer": []}],
+                "parameters": [
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["apkg", "csv"], "default": "apkg"},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The words (none is an empty deck or a header row).",
+                        "content": {
+                            APKG_MEDIA_TYPE: {
+                                "schema": {"type": "string", "contentMediaType": APKG_MEDIA_TYPE},
+                            },
+                            "text/csv": {
+                                "schema": {"type": "string"},
+                                "examples": {"words_csv": {"value": _WORDS_CSV_EXAMPLE}},
+                            },
+                        },
+                        "headers": {
+                            "Content-Disposition": {
+                                "description": 'attachment; filename="quiz-<quiz_id>-words.apkg" '
+                                "(or .csv).",
+                                "schema": {"type": "string"},
+                            }
+                        },
+                    },
+                    "401": _errors(
+                        "No bearer token, or one that is malformed, forged or expired.",
+                        words_auth_required=_error(
+                            "auth_required",
+                            "send the host or player token as 'Authorization: Bearer <token>'",
+                        ),
+                    ),
+                    "403": _errors(
+                        "Another quiz's token, or a player the host removed.",
+                        words_kicked=_error("kicked", "the host removed you from this quiz"),
+                    ),
+                    "404": _errors(
+                        "The token's quiz is not stored here (any more).",
+                        words_unknown_quiz=_error("unknown_quiz", "no quiz has that ID"),
+                    ),
+                    "422": _errors(
+                        "An unknown format.",
+                        words_bad_format=_error("bad_request", "format must be 'apkg' or 'csv'"),
                     ),
                     "503": {"$ref": "#/components/responses/Unavailable"},
                     "500": _CRASH,

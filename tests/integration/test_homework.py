@@ -19,11 +19,12 @@ from openpyxl import load_workbook
 
 from livequiz.auth import TokenError
 from livequiz.domain.commands import Tick
-from livequiz.exports import XLSX_MEDIA_TYPE
+from livequiz.exports import APKG_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from tests.domain.test_session_self_paced import correct_options_in
 from tests.integration.helpers import Client, open_client
 from tests.integration.test_cheating import Backend
 from tests.server import RunningServer, running_server
+from tests.test_exports import deck_notes
 
 DAY_MS = 86_400_000
 LIMIT_S = 3
@@ -102,7 +103,8 @@ async def test_three_learners_do_one_homework_at_their_own_pace(backend: Backend
         anna, anna_joined = await learner(backend, stack, quiz["pin"], "Anna")
         quiz["anna_token"] = anna_joined["token"]
         ben, ben_joined = await learner(backend, stack, quiz["pin"], "Ben")
-        cleo, _ = await learner(backend, stack, quiz["pin"], "Cleo")
+        cleo, cleo_joined = await learner(backend, stack, quiz["pin"], "Cleo")
+        quiz["ben_token"], quiz["cleo_token"] = ben_joined["token"], cleo_joined["token"]
         welcome = anna.frames[0]
         assert welcome["state"]["phase"] == "in_progress"
         assert welcome["state"]["question"] is None
@@ -230,6 +232,24 @@ async def check_class_report(srv: RunningServer, quiz: dict[str, Any]) -> None:
     assert [row[0] for row in grid[1:]] == [s["nickname"] for s in report["students"]]
     player = await srv.http.get(url, headers={"authorization": f"Bearer {quiz['anna_token']}"})
     assert player.status_code == 403
+
+    # words to keep practising: the class's to reteach (host), a learner's missed ones (player)
+    words_url = f"/api/quizzes/{quiz['quiz_id']}/words"
+    deck = await srv.http.get(words_url, headers=headers)
+    assert deck.status_code == 200
+    assert deck.headers["content-type"] == APKG_MEDIA_TYPE
+    _, notes = deck_notes(deck.content)
+    assert [note[0] for note in notes] == report["reteach"]
+    for name in ("ben", "cleo"):
+        token = {"authorization": f"Bearer {quiz[f'{name}_token']}"}
+        mine = await srv.http.get(f"/api/quizzes/{quiz['quiz_id']}/results", headers=token)
+        missed = [m["word"] for m in mine.json()["missed"]]
+        assert missed, name
+        deck = await srv.http.get(words_url, headers=token)
+        assert [note[0] for note in deck_notes(deck.content)[1]] == missed
+        flashcards = await srv.http.get(words_url, params={"format": "csv"}, headers=token)
+        rows = flashcards.text.removeprefix("\ufeff").splitlines()
+        assert [row.split(",")[0] for row in rows[1:]] == missed
 
 
 async def test_an_answer_repeated_on_another_device_counts_once(backend: Backend) -> None:
