@@ -248,8 +248,8 @@ async def check_class_report(srv: RunningServer, quiz: dict[str, Any]) -> None:
         deck = await srv.http.get(words_url, headers=token)
         assert [note[0] for note in deck_notes(deck.content)[1]] == missed
         flashcards = await srv.http.get(words_url, params={"format": "csv"}, headers=token)
-        rows = flashcards.text.removeprefix("\ufeff").splitlines()
-        assert [row.split(",")[0] for row in rows[1:]] == missed
+        lines = flashcards.text.removeprefix("\ufeff").splitlines()
+        assert [line.split(",")[0] for line in lines[1:]] == missed
 
 
 async def test_an_answer_repeated_on_another_device_counts_once(backend: Backend) -> None:
