@@ -29,6 +29,7 @@ from tests.browser.harness import (
     restore_connection,
 )
 from tests.server import RunningServer
+from tests.test_exports import deck_notes
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -101,6 +102,14 @@ async def test_three_students_do_homework_on_different_days(
     await expect(anna.locator("#finished-title")).to_have_text("Homework done")
     await expect(anna.locator("#final-summary")).to_contain_text("1 of 2 answers right")
     await expect(anna.locator("#review li")).to_have_count(1)
+    missed = session.questions[1].word
+    await expect(anna.locator("#review li .word")).to_have_text(missed)
+    async with anna.expect_download() as download_info:
+        await anna.locator("#download-anki").click()
+    download = await download_info.value
+    assert download.suggested_filename == f"livequiz-words-{pin}.apkg"
+    _, notes = deck_notes(Path(await download.path()).read_bytes())
+    assert [note[0] for note in notes] == [missed]
     await expect(host.locator("#homework-status")).to_contain_text("1 of 1 students have finished")
 
     with days_later(srv, 0.5):

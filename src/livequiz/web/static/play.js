@@ -395,7 +395,27 @@ function drawReview(missed) {
     return li;
   }));
   $("review-empty").hidden = missed.length > 0;
+  $("practise").hidden = missed.length === 0;
 }
+
+/** The missed words as a file (the token goes in a header, never in the address). */
+async function downloadWords(format) {
+  const response = await fetch(`/api/quizzes/${state.quizId}/words?format=${format}`, {
+    headers: { authorization: `Bearer ${state.token}` },
+  }).catch(() => null);
+  if (!response || !response.ok) { say("Could not download your words; try again."); return; }
+  const url = URL.createObjectURL(await response.blob());
+  const link = el("a");
+  link.href = url;
+  link.download = `livequiz-words-${state.pin}.${format}`;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+$("download-anki").addEventListener("click", () => downloadWords("apkg"));
+$("download-words-csv").addEventListener("click", () => downloadWords("csv"));
 
 async function loadResults() {
   const { ok, data } = await api(`/api/quizzes/${state.quizId}/results`, { token: state.token });
