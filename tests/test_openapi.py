@@ -77,6 +77,9 @@ _TYPES: dict[str, Callable[[Any], bool]] = {
 KEYWORDS = frozenset(
     {
         "$ref",
+        "allOf",
+        "if",
+        "then",
         "type",
         "properties",
         "required",
@@ -110,6 +113,10 @@ def schema_errors(value: Any, schema: dict[str, Any], where: str = "$") -> list[
         if not any(_TYPES[name](value) for name in names):
             return [f"{where}: {value!r:.60} is not {types}"]
     errors: list[str] = []
+    for part in schema.get("allOf", ()):
+        errors += schema_errors(value, part, where)
+    if "if" in schema and "then" in schema and not schema_errors(value, schema["if"], where):
+        errors += schema_errors(value, schema["then"], where)
     if "enum" in schema and value not in schema["enum"]:
         errors.append(f"{where}: {value!r} not in {schema['enum']}")
     if "const" in schema and value != schema["const"]:
@@ -1157,3 +1164,25 @@ def test_list_form_fields_hold_no_more_choices_than_the_server_takes() -> None:
     assert re.search(form, at_most)
     assert not re.search(form, at_most + ", synonym")
     assert not re.search(form, "[" + ", ".join(['"synonym"'] * 21) + "]")
+
+
+def test_the_schema_says_a_due_time_goes_with_homework_and_only_with_it() -> None:
+    """An outside fuzzer found schema-valid bodies the server refused (issue 16): the pairing of
+    due_at_ms and pace 'self' is in the schema, for this module's validator and for
+    jsonschema-rs alike (only the range, relative to the server's clock, is not)."""
+    import jsonschema_rs
+
+    create = OPENAPI["components"]["schemas"]["CreateQuiz"]
+    components = {"components": OPENAPI["components"]}
+    validator = jsonschema_rs.Draft202012Validator({**create, **components})
+    due = 1_800_000_000_000
+    for body, ok in [
+        ({"settings": {"pace": "self"}, "due_at_ms": due}, True),
+        ({"settings": {"pace": "live"}}, True),
+        ({}, True),
+        ({"settings": {"pace": "self"}}, False),
+        ({"due_at_ms": due}, False),
+        ({"settings": {"pace": "live"}, "due_at_ms": due}, False),
+    ]:
+        assert (schema_errors(body, create) == []) is ok, body
+        assert validator.is_valid(body) is ok, body

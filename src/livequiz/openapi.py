@@ -120,6 +120,15 @@ _OWN_WORDS = "word\nharbour\nbrave\nancient\nwhisper\nglacier\n"
 
 # ---------------------------------------------------------------------- schemas
 
+#: ``due_at_ms`` is required with ``settings.pace`` "self" and refused without it.
+_SELF_PACED: JSON = {
+    "required": ["settings"],
+    "properties": {"settings": {"required": ["pace"], "properties": {"pace": {"const": "self"}}}},
+}
+_DUE_WITH_SELF_PACE: list[JSON] = [
+    {"if": _SELF_PACED, "then": {"required": ["due_at_ms"]}},
+    {"if": {"required": ["due_at_ms"]}, "then": _SELF_PACED},
+]
 #: A self-paced quiz's due time, as a client sends it.
 _DUE_AT: JSON = {
     "type": "integer",
@@ -482,8 +491,10 @@ SCHEMAS: JSON = {
     },
     "CreateQuiz": {
         "type": "object",
-        "description": "Every field is optional; unknown fields are refused (bad_request).",
+        "description": "Every field is optional; unknown fields are refused (bad_request). "
+        "due_at_ms goes with settings.pace 'self', and only with it.",
         "additionalProperties": False,
+        "allOf": _DUE_WITH_SELF_PACE,
         "properties": {
             "title": {
                 "type": "string",

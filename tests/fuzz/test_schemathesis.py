@@ -68,6 +68,10 @@ _FORM_SETTINGS = (
     ("invalid_settings", ""),
 )
 _NOT_BOTH = ("bad_request", "give time_limit_s or settings.time_limit_ms, not both")
+#: a due time 1 minute to 90 days from now: relative to the server's clock; and a form's
+#: settings (JSON text) may or may not say pace 'self', which due_at_ms must go with
+_DUE = ("invalid_due", "the due time must be")
+_FORM_DUE = (("invalid_due", "a self-paced quiz needs"), ("invalid_due", "a live quiz has no"))
 BEYOND_THE_SCHEMA: dict[str, frozenset[tuple[str, str]]] = {
     "POST /api/quizzes": frozenset(
         {
@@ -75,12 +79,16 @@ BEYOND_THE_SCHEMA: dict[str, frozenset[tuple[str, str]]] = {
             _TOO_FEW,
             _NOT_BOTH,
             *_FORM_SETTINGS,
+            _DUE,
+            *_FORM_DUE,
             # options equal whatever their case, correct_option past the options, profanity
             ("invalid_question", ""),
             ("bad_request", "send questions or"),  # questions or generation options, not both
         }
     ),
-    "POST /api/drafts": frozenset({_WORD_LIST, _TOO_FEW, _NOT_BOTH, *_FORM_SETTINGS}),
+    "POST /api/drafts": frozenset(
+        {_WORD_LIST, _TOO_FEW, _NOT_BOTH, *_FORM_SETTINGS, _DUE, *_FORM_DUE}
+    ),
     "POST /api/drafts/replacement": frozenset({_WORD_LIST, _TOO_FEW}),
     # the rules apply after Unicode normalisation (NFKC), and profanity is a word list
     "POST /api/quizzes/{pin}/players": frozenset(
