@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
+import jwt
 import orjson
 import pytest
 import pytest_asyncio
@@ -30,6 +31,7 @@ from livequiz.app import LiveQuizServer, ServerConfig
 from livequiz.auth import Role
 from livequiz.domain.commands import Answer, End, Join, Kick, Next, SetLocked, Start
 from livequiz.domain.errors import ErrorCode
+from livequiz.identity import AppAuthConfig
 from livequiz.openapi import ERROR_CODES, OPENAPI
 from livequiz.ports import StorageUnavailable
 from livequiz.service import ServiceLimits
@@ -345,6 +347,27 @@ async def test_the_served_document_matches(srv: RunningServer) -> None:
     assert response.json() == orjson.loads(orjson.dumps(OPENAPI))
 
 
+#: A server configured for the learning app's sign-in (HS256), and tokens signed for it.
+APP_AUTH = AppAuthConfig(
+    issuer="https://app.example", audience="livequiz", secret="a-test-secret-of-32-bytes-or-more"
+)
+
+
+def app_token(user_id: str, name: str, *, expires_in_s: int = 300, **claims: Any) -> str:
+    now = int(time.time())
+    payload = {
+        "sub": user_id,
+        "name": name,
+        "iss": APP_AUTH.issuer,
+        "aud": APP_AUTH.audience,
+        "iat": now,
+        "exp": now + expires_in_s,
+        **claims,
+    }
+    assert APP_AUTH.secret is not None
+    return jwt.encode(payload, APP_AUTH.secret, algorithm="HS256")
+
+
 def request_examples() -> Iterator[tuple[str, str, str, str, Any]]:
     for method, path, _item, op in operations():
         for media, content in op.get("requestBody", {}).get("content", {}).items():
@@ -367,6 +390,14 @@ def test_request_examples_match_their_schemas() -> None:
 async def test_each_request_example_is_accepted(
     srv: RunningServer, method: str, path: str, media: str, name: str, value: Any
 ) -> None:
+    if isinstance(value, dict) and "app_token" in value:
+        # the learning app's sign-in: a server configured for it, and a token signed for it
+        async with running_server(app_auth=APP_AUTH) as app_srv:
+            pin = (await app_srv.create_quiz(count=1, seed=1))["pin"]
+            body = {**value, "app_token": app_token("u-7", "Anna Schmidt")}
+            response = await app_srv.http.post(path.replace("{pin}", pin), json=body)
+        assert response.status_code == 201, response.text
+        return
     url, headers = path, {}
     if "{pin}" in path:
         url = path.replace("{pin}", (await srv.create_quiz(count=1, seed=1))["pin"])
@@ -783,6 +814,20 @@ async def _join_not_a_string(srv: RunningServer, _mp: pytest.MonkeyPatch) -> htt
 @scenario(JOIN, JSON_MEDIA, "nickname_profane")
 async def _join_profane(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
     return await _join(srv, (await srv.create_quiz(count=1))["pin"], "Poop")
+
+
+@scenario(JOIN, JSON_MEDIA, "bad_app_token")
+async def _join_expired_app_token(_srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    async with running_server(app_auth=APP_AUTH) as srv:
+        pin = (await srv.create_quiz(count=1))["pin"]
+        expired = app_token("u-7", "Anna", expires_in_s=-120)
+        return await srv.http.post(f"/api/quizzes/{pin}/players", json={"app_token": expired})
+
+
+@scenario(JOIN, JSON_MEDIA, "app_sign_in_required")
+async def _join_app_quiz(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    pin = (await srv.create_quiz(count=1, settings={"identity": "app"}))["pin"]
+    return await _join(srv, pin, "Anna")
 
 
 @scenario(JOIN, JSON_MEDIA, "rate_limited")

@@ -23,6 +23,7 @@ from livequiz.auth import TokenSigner, load_or_create_key
 from livequiz.domain.nicknames import NicknamePolicy
 from livequiz.gateway import Gateway
 from livequiz.http_api import build_api, join_screen
+from livequiz.identity import AppAuthConfig, AppTokens
 from livequiz.moderation import is_profane_nickname, nickname_skeleton
 from livequiz.observability import Metrics
 from livequiz.ports import Bus, Records
@@ -71,6 +72,8 @@ class ServerConfig:
     reuse_port: bool = False
     service: ServiceLimits = field(default_factory=ServiceLimits)
     transport: TransportLimits = field(default_factory=TransportLimits)
+    #: How to check the learning app's sign-in (JWT); ``None``: app joins are refused.
+    app_auth: AppAuthConfig | None = None
 
 
 class LiveQuizServer:
@@ -121,7 +124,9 @@ class LiveQuizServer:
         if config.trusted_proxies:
             limits = replace(limits, trusted_proxies=config.trusted_proxies)
         self.deck = Deck.builtin()
-        self.api = build_api(self.service, self.deck)
+        #: Checks the learning app's sign-in tokens, if the operator configured them.
+        self.app_tokens = None if config.app_auth is None else AppTokens(config.app_auth)
+        self.api = build_api(self.service, self.deck, self.app_tokens)
         # The web pages and static files in front; every other path goes to the API.
         self.transport = TransportServer(
             build_web(self.api),

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from livequiz import __version__
 from livequiz.domain.errors import Rejected
 from livequiz.domain.question import Question
+from livequiz.identity import AppAuthConfig
 from livequiz.ports import StorageUnavailable
 from livequiz.vocabulary import (
     Deck,
@@ -264,6 +265,19 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
         "or address; repeat or separate with commas (default: $LIVEQUIZ_TRUSTED_PROXIES, "
         "else none: per-address limits count the TCP peer)",
     )
+    parser.add_argument(
+        "--app-jwt-secret",
+        help="the learning app's sign-in: the shared secret (32 bytes at least) of its HS256 "
+        "tokens (default: $LIVEQUIZ_APP_JWT_SECRET; prefer it, a command line is visible to "
+        "other users of the machine)",
+    )
+    parser.add_argument(
+        "--app-jwks",
+        metavar="FILE_OR_URL",
+        help="the learning app's sign-in: its public keys (RS256, ES256) as a JWKS file or URL",
+    )
+    parser.add_argument("--app-issuer", help="the 'iss' the app's tokens must carry")
+    parser.add_argument("--app-audience", help="the 'aud' the app's tokens must carry")
     parser.add_argument("--tick-ms", type=int, default=100, help="leaderboard update interval")
     parser.add_argument(
         "--board-frames-per-s",
@@ -410,6 +424,30 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: The learning app's HS256 secret when ``--app-jwt-secret`` is not given.
+APP_JWT_SECRET_ENV = "LIVEQUIZ_APP_JWT_SECRET"
+
+
+def _app_auth(args: argparse.Namespace) -> AppAuthConfig | None:
+    """The learning app's sign-in from the ``--app-*`` options, or ``None`` if none is given;
+    an incomplete or contradictory set is refused, naming the option."""
+    secret = args.app_jwt_secret or os.environ.get(APP_JWT_SECRET_ENV) or None
+    given = [secret, args.app_jwks, args.app_issuer, args.app_audience]
+    if all(value is None for value in given):
+        return None
+    config = AppAuthConfig(
+        issuer=args.app_issuer or "",
+        audience=args.app_audience or "",
+        secret=secret,
+        jwks=args.app_jwks,
+    )
+    try:
+        config.check()
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return config
+
+
 #: Trusted proxies when ``--trusted-proxy`` is not given (comma-separated, as in a container).
 TRUSTED_PROXIES_ENV = "LIVEQUIZ_TRUSTED_PROXIES"
 
@@ -480,6 +518,7 @@ def _server_config(args: argparse.Namespace) -> Any:
     except ValueError as error:
         raise UsageError(f"--http-*/--new-connection-*: {error}") from None
     return ServerConfig(
+        app_auth=_app_auth(args),
         host=args.host,
         port=args.port,
         data_dir=None if args.memory else Path(args.data_dir),

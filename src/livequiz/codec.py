@@ -154,6 +154,8 @@ def outcome_to_dict(outcome: Outcome) -> dict[str, Any]:
             "s": outcome.answer.status.value,
             "r": {field.name: getattr(record, field.name) for field in fields(record)},
         }
+    if outcome.player_id is not None:
+        data["p"] = outcome.player_id
     return data
 
 
@@ -167,7 +169,7 @@ def outcome_from_dict(data: dict[str, Any]) -> Outcome:
         status = AnswerStatus(data["a"]["s"])
         # The events of an accepted answer are the command's events, as in the core.
         answer = AnswerOutcome(status, record, events if status is AnswerStatus.ACCEPTED else ())
-    return Executed(events, answer)
+    return Executed(events, answer, data.get("p"))
 
 
 def outcome_seq(outcome: Outcome) -> int:

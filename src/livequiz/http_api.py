@@ -39,6 +39,7 @@ from livequiz.domain.errors import ErrorCode, Rejected
 from livequiz.domain.question import InvalidQuestions, Question, parse_questions
 from livequiz.domain.session import Phase, QuizSession, check_due
 from livequiz.domain.settings import QuizSettings
+from livequiz.identity import AppTokenError, AppTokens
 from livequiz.moderation import is_unfit_question_text
 from livequiz.openapi import OPENAPI
 from livequiz.ports import Flag, Unavailable, UnknownQuiz
@@ -108,6 +109,7 @@ STATUS: dict[str, int] = {
     ErrorCode.QUIZ_FULL: 403,
     ErrorCode.LOBBY_LOCKED: 403,
     ErrorCode.LATE_JOIN_CLOSED: 403,
+    ErrorCode.APP_SIGN_IN_REQUIRED: 403,
     ErrorCode.KICKED: 403,
     ErrorCode.QUIZ_FINISHED: 410,
     ErrorCode.INVALID_DUE: 422,
@@ -125,6 +127,8 @@ API_ERROR_CODES: dict[str, int] = {
     "request_timeout": 408,
     "auth_required": 401,
     "bad_token": 401,
+    # the learning app's token (app_token) is malformed, forged, expired, or not for us
+    "bad_app_token": 401,
     "forbidden": 403,
     "not_found": 404,
     "method_not_allowed": 405,
@@ -217,8 +221,9 @@ def join_screen(service: QuizService) -> Screen:
     return screen
 
 
-def build_api(service: QuizService, deck: Deck) -> Starlette:
-    """The Starlette app with every HTTP endpoint, bound to one service."""
+def build_api(service: QuizService, deck: Deck, app_tokens: AppTokens | None = None) -> Starlette:
+    """The Starlette app with every HTTP endpoint, bound to one service; ``app_tokens`` checks
+    the learning app's sign-in (``None``: not configured, app joins are refused)."""
 
     def require_ready() -> None:
         # Before start and after stop no pump runs: a command would wait forever.
@@ -376,13 +381,30 @@ def build_api(service: QuizService, deck: Deck) -> Starlette:
         if not service.allow_join(address):
             raise ApiError(429, "rate_limited", _JOINS_RATE_LIMITED, _join_retry_after(service))
         body = await _read_json(request)
-        nickname = body.get("nickname")
-        if not isinstance(nickname, str):
-            raise ApiError(422, "nickname_invalid", "nickname must be a string")
-        if len(nickname) > _MAX_NICKNAME_CHARS:
-            raise ApiError(422, "nickname_invalid", "that nickname is far too long")
+        user_id: str | None = None
+        name: object
+        if "app_token" in body:
+            if "nickname" in body:
+                raise ApiError(
+                    422, "bad_request", "send nickname or app_token, not both: the app names you"
+                )
+            if app_tokens is None:
+                raise ApiError(
+                    422, "bad_request", "this server takes no app sign-in (none is configured)"
+                )
+            try:
+                user = await app_tokens.verify(body["app_token"])
+            except AppTokenError as error:
+                raise ApiError(401, "bad_app_token", str(error)) from None
+            name, user_id = user.name, user.user_id
+        else:
+            name = body.get("nickname")
+            if not isinstance(name, str):
+                raise ApiError(422, "nickname_invalid", "nickname must be a string")
+            if len(name) > _MAX_NICKNAME_CHARS:
+                raise ApiError(422, "nickname_invalid", "that nickname is far too long")
         try:
-            quiz_id, player_id, nickname, token = await service.join(pin, nickname)
+            quiz_id, player_id, nickname, token = await service.join(pin, name, user_id=user_id)
         except UnknownQuiz:
             raise _unknown_pin() from None
         service.metrics.joins.labels("http").inc()

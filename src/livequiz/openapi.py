@@ -86,6 +86,8 @@ ERROR_CODES = [
     "quiz_full",
     "quiz_finished",
     "invalid_due",
+    "app_sign_in_required",
+    "bad_app_token",
     "rate_limited",
     "auth_required",
     "bad_token",
@@ -109,6 +111,7 @@ _SETTINGS_EXAMPLE: JSON = {
     "streak_bonus_cap": 500,
     "reveal": "immediate",
     "pace": "live",
+    "identity": "nickname",
     "close_when_all_answered": True,
     "allow_late_join": True,
     "max_players": 20000,
@@ -120,6 +123,11 @@ _OWN_WORDS = "word\nharbour\nbrave\nancient\nwhisper\nglacier\n"
 
 # ---------------------------------------------------------------------- schemas
 
+_USER_ID: JSON = {
+    "type": ["string", "null"],
+    "description": "The learning app's id of a user who joined with its sign-in (app_token); "
+    "null for a nickname join.",
+}
 #: ``due_at_ms`` is required with ``settings.pace`` "self" and refused without it.
 _SELF_PACED: JSON = {
     "required": ["settings"],
@@ -213,6 +221,13 @@ _SETTINGS_PROPERTIES: JSON = {
         "description": "live: the host opens each question for everyone; self: homework, "
         "created handed out with due_at_ms, each player opening their next question on a "
         "clock of its own (reveal and close_when_all_answered do not apply).",
+    },
+    "identity": {
+        "type": "string",
+        "enum": ["nickname", "app"],
+        "description": "nickname: anyone with the quiz ID joins under a nickname; app: only "
+        "the learning app's signed-in users, with the app's token (app_token in the join), "
+        "as themselves; the same user on another device is the same player.",
     },
     "close_when_all_answered": {
         "type": "boolean",
@@ -687,8 +702,20 @@ SCHEMAS: JSON = {
     },
     "JoinRequest": {
         "type": "object",
-        "required": ["nickname"],
+        "description": "A nickname, or the learning app's sign-in (app_token): one of the two.",
+        "oneOf": [{"required": ["nickname"]}, {"required": ["app_token"]}],
         "properties": {
+            "app_token": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 8192,
+                "description": "The learning app's JWT for its signed-in user, if this server "
+                "is configured for it (livequiz serve --app-…): HS256, or RS256/ES256 against "
+                "the app's JWKS; iss, aud, exp and sub checked. The player's name is the "
+                "token's name (else preferred_username); the same sub joining again (another "
+                "device) gets the same player back. Refused with bad_app_token (401) when not "
+                "valid, and required by quizzes whose settings.identity is 'app'.",
+            },
             "nickname": {
                 "type": "string",
                 "minLength": 2,
@@ -700,7 +727,7 @@ SCHEMAS: JSON = {
                 "letters of other alphabets (UTS #39 skeleton); no profanity, also disguised. "
                 "The schema states what can be checked before normalisation; a longer text is "
                 "refused outright. The rules in full: docs/protocol.md, 'Nicknames'.",
-            }
+            },
         },
     },
     "Joined": {
@@ -720,12 +747,13 @@ SCHEMAS: JSON = {
     },
     "PlayerLine": {
         "type": "object",
-        "required": ["rank", "player_id", "nickname", "score", "correct", "answered"],
+        "required": ["rank", "player_id", "nickname", "user_id", "score", "correct", "answered"],
         "additionalProperties": False,
         "properties": {
             "rank": _int("Equal scores share a rank (1, 2, 2, 4).", 1),
             "player_id": {"type": "integer"},
             "nickname": {"type": "string"},
+            "user_id": _USER_ID,
             "score": {"type": "integer"},
             "correct": _int("Correct answers.", 0),
             "answered": _int("Answers given.", 0),
@@ -867,6 +895,7 @@ SCHEMAS: JSON = {
             "rank",
             "player_id",
             "nickname",
+            "user_id",
             "score",
             "asked",
             "answered",
@@ -879,6 +908,7 @@ SCHEMAS: JSON = {
             "rank": {"type": "integer", "minimum": 1},
             "player_id": {"type": "integer", "minimum": 1},
             "nickname": {"type": "string"},
+            "user_id": _USER_ID,
             "score": {"type": "integer", "minimum": 0},
             "asked": {"type": "integer", "minimum": 0},
             "answered": {"type": "integer", "minimum": 0},
@@ -1013,6 +1043,7 @@ _HOST_REPORT: JSON = {
             "rank": 1,
             "player_id": 2,
             "nickname": "Bea",
+            "user_id": "u-5521",
             "score": 1000,
             "correct": 1,
             "answered": 2,
@@ -1021,6 +1052,7 @@ _HOST_REPORT: JSON = {
             "rank": 2,
             "player_id": 1,
             "nickname": "Anna",
+            "user_id": None,
             "score": 0,
             "correct": 0,
             "answered": 1,
@@ -1088,6 +1120,7 @@ _CLASS_REPORT: JSON = {
             "rank": 1,
             "player_id": 2,
             "nickname": "Bea",
+            "user_id": "u-5521",
             "score": 1000,
             "asked": 2,
             "answered": 2,
@@ -1102,6 +1135,7 @@ _CLASS_REPORT: JSON = {
             "rank": 2,
             "player_id": 1,
             "nickname": "Anna",
+            "user_id": None,
             "score": 0,
             "asked": 2,
             "answered": 1,
@@ -1492,7 +1526,13 @@ OPENAPI: JSON = {
                     "content": {
                         "application/json": {
                             "schema": _ref("JoinRequest"),
-                            "examples": {"nickname": {"value": {"nickname": "Anna"}}},
+                            "examples": {
+                                "nickname": {"value": {"nickname": "Anna"}},
+                                "app_user": {
+                                    "summary": "A user of the learning app, signed in there",
+                                    "value": {"app_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIi…"},
+                                },
+                            },
                         }
                     },
                 },
@@ -1513,8 +1553,16 @@ OPENAPI: JSON = {
                         "The body is not a JSON object.",
                         bad_json=_error("bad_json", "the request body must be a JSON object"),
                     ),
+                    "401": _errors(
+                        "The app_token is not valid here; the message says why.",
+                        bad_app_token=_error("bad_app_token", "app token expired"),
+                    ),
                     "403": _errors(
-                        "The quiz does not let anyone in now.",
+                        "The quiz does not let anyone in now, or only the app's users.",
+                        app_sign_in_required=_error(
+                            "app_sign_in_required",
+                            "this quiz is for the learning app's users: join from the app",
+                        ),
                         lobby_locked=_error("lobby_locked", "the host has locked this quiz"),
                         late_join_closed=_error(
                             "late_join_closed", "this quiz has already started"

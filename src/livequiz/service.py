@@ -419,21 +419,43 @@ class QuizService:
             raise Rejected(ErrorCode.QUIZ_FINISHED, "this quiz has already finished")
         raise UnknownQuiz(pin)
 
-    async def join(self, pin: str, nickname: object) -> tuple[str, int, str, str]:
+    async def join(
+        self, pin: str, nickname: object, *, user_id: str | None = None
+    ) -> tuple[str, int, str, str]:
         """Join by PIN: returns ``(quiz_id, player_id, nickname, token)`` or raises
-        Rejected/UnknownQuiz. The nickname is the one the rules kept (trimmed)."""
+        Rejected/UnknownQuiz. The nickname is the one the rules kept (trimmed).
+
+        With ``user_id`` (the learning app's user, their sign-in verified by the caller) the
+        nickname is the app's name for them, and a user already in the quiz gets their own
+        player back: the same user on two devices is one player."""
         quiz_id = await self.quiz_for_pin(pin)
         async with self._join_slots:
-            outcome = await self.call(quiz_id, Join(nickname))
+            outcome = await self.call(quiz_id, Join(nickname, user_id))
         if isinstance(outcome, Rejected):
             raise outcome
-        joined = outcome.events[0]
-        assert isinstance(joined, PlayerJoined)
+        assert outcome.player_id is not None
+        player_id = outcome.player_id
+        if outcome.events:
+            joined = outcome.events[0]
+            assert isinstance(joined, PlayerJoined)
+            name = joined.nickname
+        else:  # the user was in the quiz already: their name as the quiz has it
+            name = await self._name_of(quiz_id, player_id, nickname)
         due_s = await self._due_s(quiz_id)
         token = self.signer.issue(
-            quiz_id, Role.PLAYER, joined.player_id, self.clock() // 1000, due_s=due_s
+            quiz_id, Role.PLAYER, player_id, self.clock() // 1000, due_s=due_s
         )
-        return quiz_id, joined.player_id, joined.nickname, token
+        return quiz_id, player_id, name, token
+
+    async def _name_of(self, quiz_id: str, player_id: int, fallback: object) -> str:
+        with contextlib.suppress(Unavailable, UnknownQuiz):
+            await self.ensure(quiz_id)
+            await self.refresh(quiz_id)
+        if self.store.loaded(quiz_id):
+            player = self.store.session(quiz_id).players.get(player_id)
+            if player is not None:
+                return player.nickname
+        return str(fallback)
 
     async def _due_s(self, quiz_id: str) -> int | None:
         """A self-paced quiz's due time (its tokens last until a day after it), read from

@@ -29,7 +29,7 @@ from livequiz.domain.nicknames import (
 from livequiz.domain.question import Question
 from livequiz.domain.ranking import Leaderboard, Placing
 from livequiz.domain.session import AnswerStatus, Phase, QuizSession
-from livequiz.domain.settings import Pace, QuizSettings, RevealMode, ScoringMode
+from livequiz.domain.settings import Identity, Pace, QuizSettings, RevealMode, ScoringMode
 
 T = TypeVar("T")
 
@@ -45,6 +45,7 @@ VALID_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "streak_bonus_cap": st.integers(0, 100_000),
     "reveal": st.sampled_from(RevealMode),
     "pace": st.sampled_from(Pace),
+    "identity": st.sampled_from(Identity),
     "close_when_all_answered": st.booleans(),
     "allow_late_join": st.booleans(),
     "max_players": st.integers(1, 100_000),
@@ -208,7 +209,13 @@ QUESTIONS = [
 def test_a_session_accepts_until_the_last_millisecond_and_not_one_later(
     s: QuizSettings, opened: int, late_by: int
 ) -> None:
-    s = replace(s, max_players=max(s.max_players, 2), close_when_all_answered=False, pace=Pace.LIVE)
+    s = replace(
+        s,
+        max_players=max(s.max_players, 2),
+        close_when_all_answered=False,
+        pace=Pace.LIVE,
+        identity=Identity.NICKNAME,
+    )
     session = QuizSession(QUESTIONS, s)
     on_time = session.join("on time", 0).player_id
     too_late = session.join("too late", 0).player_id
@@ -239,7 +246,7 @@ def test_a_self_paced_question_accepts_until_its_players_last_millisecond_and_no
 ) -> None:
     """The live rule, measured per player: each player's question has its own deadline and
     grace, from when *that player* opened it, and the clock closes it for them alone."""
-    s = replace(s, max_players=max(s.max_players, 2), pace=Pace.SELF)
+    s = replace(s, max_players=max(s.max_players, 2), pace=Pace.SELF, identity=Identity.NICKNAME)
     session = QuizSession(QUESTIONS, s)
     on_time = session.join("on time", 0).player_id
     too_late = session.join("too late", 0).player_id

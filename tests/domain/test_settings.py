@@ -109,6 +109,7 @@ def test_every_default_is_as_documented() -> None:
         "streak_bonus_cap": 500,
         "reveal": "immediate",
         "pace": "live",
+        "identity": "nickname",
         "close_when_all_answered": True,
         "allow_late_join": True,
         "max_players": 20_000,

@@ -216,9 +216,12 @@ def test_final_results_for_the_teacher(questions: list[Question]) -> None:
     session.end(8_000)
     results = views.final_results(session)
     assert results["phase"] == "finished"
+    line = {"user_id": None}  # nickname joins: no user of the learning app
     assert results["players"] == [
-        {"rank": 1, "player_id": 1, "nickname": "Anna", "score": 900, "correct": 1, "answered": 1},
-        {"rank": 2, "player_id": 2, "nickname": "Ben", "score": 0, "correct": 0, "answered": 1},
+        {"rank": 1, "player_id": 1, "nickname": "Anna", "score": 900, "correct": 1, "answered": 1}
+        | line,
+        {"rank": 2, "player_id": 2, "nickname": "Ben", "score": 0, "correct": 0, "answered": 1}
+        | line,
     ]
     first, second, third = results["questions"]
     assert first["option_counts"] == [1, 0, 0, 1]
@@ -385,10 +388,10 @@ def test_the_whole_results_of_a_player_and_of_the_quiz(questions: list[Question]
     assert views.final_results(session) == {
         "phase": "finished",
         "players": [
-            {"rank": 1, "player_id": 1, "nickname": "Anna", "score": 900, "correct": 1,
-             "answered": 1},
-            {"rank": 2, "player_id": 2, "nickname": "Ben", "score": 0, "correct": 0,
-             "answered": 1},
+            {"rank": 1, "player_id": 1, "nickname": "Anna", "user_id": None, "score": 900,
+             "correct": 1, "answered": 1},
+            {"rank": 2, "player_id": 2, "nickname": "Ben", "user_id": None, "score": 0,
+             "correct": 0, "answered": 1},
         ],
         "questions": [
             {

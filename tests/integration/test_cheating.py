@@ -40,7 +40,8 @@ class Backend:
 
 
 @contextlib.asynccontextmanager
-async def postgres_and_nats() -> AsyncIterator[Backend]:
+async def postgres_and_nats(**server_options: Any) -> AsyncIterator[Backend]:
+    """Two servers (``running_server(**server_options)`` each) over a fresh schema and NATS."""
     schema = pg_database.new_schema_name()
     key = secrets.token_bytes(32)
     opened: list[PostgresRecords | NatsBus] = []
@@ -61,7 +62,12 @@ async def postgres_and_nats() -> AsyncIterator[Backend]:
                 opened.append(bus)
                 servers.append(
                     await stack.enter_async_context(
-                        running_server(records=records, bus=bus, key=key, service=FAST)
+                        running_server(
+                            records=records,
+                            bus=bus,
+                            key=key,
+                            **({"service": FAST} | server_options),
+                        )
                     )
                 )
             yield Backend("postgres+nats", servers[0], servers[1])

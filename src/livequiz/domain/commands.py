@@ -23,7 +23,11 @@ from livequiz.domain.session import AnswerOutcome, QuizSession
 @dataclass(frozen=True, slots=True)
 class Join:
     #: As the client sent it; the nickname rules normalise or refuse it (non-text included).
+    #: For a user of the learning app, the name the app gives.
     nickname: object
+    #: The learning app's id of a signed-in user (verified by the server before it gets here);
+    #: ``None`` for a nickname join.
+    user_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +120,8 @@ class Executed:
 
     events: tuple[Event, ...]
     answer: AnswerOutcome | None = None
+    #: For a join: the player (new, or the app's user already in the quiz, with no event).
+    player_id: int | None = None
 
     @property
     def changed(self) -> bool:
@@ -130,8 +136,12 @@ def execute(session: QuizSession, command: Command, now_ms: int) -> Executed:
         case Answer(player_id, index, option, sent_at_ms):
             outcome = session.submit_answer(player_id, index, option, now_ms, sent_at_ms=sent_at_ms)
             return Executed(outcome.events, outcome)
-        case Join(nickname):
-            return Executed((session.join(nickname, now_ms),))
+        case Join(nickname, None):
+            joined = session.join(nickname, now_ms)
+            return Executed((joined,), player_id=joined.player_id)
+        case Join(name, user_id):
+            player_id, events = session.join_user(user_id, name, now_ms)
+            return Executed(tuple(events), player_id=player_id)
         case Rejoin(player_id):
             return Executed(tuple(session.rejoin(player_id, now_ms)))
         case Leave(player_id):
@@ -177,7 +187,7 @@ _NAMES: dict[type[Command], str] = {
 _TYPES = {name: kind for kind, name in _NAMES.items()}
 #: Fields left out of a record while they hold their default, so that the records of a live
 #: quiz stay as they were before self-paced quizzes (and older journals replay unchanged).
-_OPTIONAL = frozenset({"due_at_ms"})
+_OPTIONAL = frozenset({"due_at_ms", "user_id"})
 
 
 def to_record(command: Command, now_ms: int) -> dict[str, Any]:

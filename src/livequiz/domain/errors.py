@@ -31,6 +31,8 @@ class ErrorCode(StrEnum):
     QUIZ_FULL = "quiz_full"
     LOBBY_LOCKED = "lobby_locked"
     LATE_JOIN_CLOSED = "late_join_closed"
+    #: The quiz is for the learning app's users: join with the app's sign-in, not a nickname.
+    APP_SIGN_IN_REQUIRED = "app_sign_in_required"
     UNKNOWN_PLAYER = "unknown_player"
     KICKED = "kicked"
     # answering

@@ -104,6 +104,23 @@ class NicknamePolicy:
     #: version of these rules did), and let in even if their key is taken.
     trusted: bool = False
 
+    def display_name(self, raw: object) -> str:
+        """A learning app's name for its user, as it will be shown: the app vouches for it, so
+        it is not refused (a real name may be long, or hold a word a nickname filter would
+        catch); it is made fit for a board: NFKC, one space between words, no control,
+        format or direction characters, at most ``max_length`` characters (then "…")."""
+        text = unicodedata.normalize("NFKC", raw) if isinstance(raw, str) else ""
+        kept = "".join(
+            char for char in text if unicodedata.category(char)[0] != "C" and char not in INVISIBLE
+        )
+        clusters = graphemes(" ".join(kept.split()))
+        if len(clusters) > self.max_length:
+            clusters = [*clusters[: self.max_length - 1], "…"]
+        name = "".join(clusters)[:MAX_CODE_POINTS].strip()
+        if not any(unicodedata.category(c[0])[0] in "LN" for c in graphemes(name)):
+            return "Player"
+        return name
+
     def normalise(self, raw: object) -> str:
         """Return the nickname as it will be shown, or raise :class:`Rejected`."""
         if not isinstance(raw, str):

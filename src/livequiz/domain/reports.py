@@ -130,6 +130,7 @@ def _student(session: QuizSession, player: Player, indexes: range) -> JSON:
         "rank": session.board.rank_of(player.id),
         "player_id": player.id,
         "nickname": player.nickname,
+        "user_id": player.user_id,
         # as the board shows it (in at_close mode an open question's points wait for its close)
         "score": player.published_score,
         "asked": sum(cell is not None for cell in cells),

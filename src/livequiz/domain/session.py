@@ -64,7 +64,7 @@ from livequiz.domain.events import (
 from livequiz.domain.nicknames import NicknamePolicy
 from livequiz.domain.question import Question
 from livequiz.domain.ranking import Leaderboard
-from livequiz.domain.settings import Pace, QuizSettings, RevealMode
+from livequiz.domain.settings import Identity, Pace, QuizSettings, RevealMode
 
 #: More questions than anyone plays in one sitting; bounds the memory a quiz can take.
 MAX_QUESTIONS = 200
@@ -72,6 +72,8 @@ MAX_QUESTIONS = 200
 #: two) and at most this long (a school term: results that never become final help nobody).
 MIN_DUE_MS = 60_000
 MAX_DUE_MS = 90 * 24 * 3_600_000
+#: The longest user id of the learning app's accepted (a UUID is 36; room for the app's own).
+MAX_USER_ID_CHARS = 128
 
 
 def check_due(settings: QuizSettings, due_at_ms: object, now_ms: int) -> int | None:
@@ -159,11 +161,16 @@ class Player:
         "published_streak",
         "score",
         "streak",
+        "user_id",
     )
 
-    def __init__(self, player_id: int, nickname: str, joined_seq: int) -> None:
+    def __init__(
+        self, player_id: int, nickname: str, joined_seq: int, user_id: str | None = None
+    ) -> None:
         self.id = player_id
         self.nickname = nickname
+        #: The learning app's id of this user (signed in), ``None`` for a nickname join.
+        self.user_id = user_id
         self.joined_seq = joined_seq
         self.present = True
         self.kicked = False
@@ -220,6 +227,8 @@ class QuizSession:
         self.players: dict[int, Player] = {}
         self.board = Leaderboard()
         self._by_nickname: dict[str, int] = {}
+        #: The learning app's user id → their player: the same user is one player.
+        self._by_user: dict[str, int] = {}
         self._next_player_id = 1
         self._present = 0
         #: Present players who answered the current question (for "all answered → close").
@@ -301,31 +310,45 @@ class QuizSession:
     def join(self, nickname: object, now_ms: int) -> PlayerJoined:
         """Add a player; returns their ``PlayerJoined`` event (it carries the new id)."""
         self._require_not_finished()
-        if self.locked:
-            raise Rejected(ErrorCode.LOBBY_LOCKED, "the host has locked this quiz")
-        if self.phase not in (Phase.LOBBY, Phase.IN_PROGRESS) and not self.settings.allow_late_join:
-            raise Rejected(ErrorCode.LATE_JOIN_CLOSED, "this quiz has already started")
+        if self.settings.identity is Identity.APP:
+            raise Rejected(
+                ErrorCode.APP_SIGN_IN_REQUIRED,
+                "this quiz is for the learning app's users: join from the app",
+            )
+        self._require_room()
         name = self.nicknames.normalise(nickname)
         key = self.nicknames.key(name)
         if key in self._by_nickname and not self.nicknames.trusted:
             raise Rejected(ErrorCode.NICKNAME_TAKEN, f"the nickname {name!r} is taken")
-        if len(self.board) >= self.settings.max_players:
-            raise Rejected(ErrorCode.QUIZ_FULL, "this quiz is full")
-        player_id = self._next_player_id
-        self._next_player_id += 1
-        event = PlayerJoined(
-            seq=self._next_seq(),
-            at_ms=now_ms,
-            player_id=player_id,
-            nickname=name,
-            late=self.phase not in (Phase.LOBBY, Phase.IN_PROGRESS),
-        )
-        player = Player(player_id, name, event.seq)
-        self.players[player_id] = player
-        self._by_nickname.setdefault(key, player_id)
-        self.board.set(player_id, 0, event.seq)
-        self._present += 1
+        self._require_seat()
+        event = self._add_player(name, now_ms)
+        self._by_nickname.setdefault(key, event.player_id)
         return event
+
+    def join_user(self, user_id: object, name: object, now_ms: int) -> tuple[int, list[Event]]:
+        """The learning app's user ``user_id`` (their sign-in verified by the server) joins
+        under the name the app gives, or, already in the quiz, is the same player again (from
+        another device, say): returns the player's id and the ``PlayerJoined`` of a new one.
+
+        The name is the app's, not refused but made fit for a board
+        (:meth:`NicknamePolicy.display_name`), and two users may share it. The quiz's lock,
+        late-join rule and player cap apply to a new player; a user who was removed stays out.
+        """
+        self._require_not_finished()
+        if type(user_id) is not str or not 1 <= len(user_id) <= MAX_USER_ID_CHARS:
+            raise Rejected(
+                ErrorCode.UNKNOWN_PLAYER, "the app's user id must be 1 to 128 characters"
+            )
+        known = self._by_user.get(user_id)
+        if known is not None:
+            if self.players[known].kicked:
+                raise Rejected(ErrorCode.KICKED, "you were removed from this quiz")
+            return known, []
+        self._require_room()
+        self._require_seat()
+        event = self._add_player(self.nicknames.display_name(name), now_ms, user_id)
+        self._by_user[user_id] = event.player_id
+        return event.player_id, [event]
 
     def leave(self, player_id: int, now_ms: int) -> list[Event]:
         """A player went away (closed the page, lost the network). Their score stays.
@@ -655,6 +678,31 @@ class QuizSession:
         return AnswerOutcome(AnswerStatus.ACCEPTED, record, events)
 
     # ------------------------------------------------------------------ internals
+
+    def _require_room(self) -> None:
+        if self.locked:
+            raise Rejected(ErrorCode.LOBBY_LOCKED, "the host has locked this quiz")
+        if self.phase not in (Phase.LOBBY, Phase.IN_PROGRESS) and not self.settings.allow_late_join:
+            raise Rejected(ErrorCode.LATE_JOIN_CLOSED, "this quiz has already started")
+
+    def _require_seat(self) -> None:
+        if len(self.board) >= self.settings.max_players:
+            raise Rejected(ErrorCode.QUIZ_FULL, "this quiz is full")
+
+    def _add_player(self, name: str, now_ms: int, user_id: str | None = None) -> PlayerJoined:
+        player_id = self._next_player_id
+        self._next_player_id += 1
+        event = PlayerJoined(
+            seq=self._next_seq(),
+            at_ms=now_ms,
+            player_id=player_id,
+            nickname=name,
+            late=self.phase not in (Phase.LOBBY, Phase.IN_PROGRESS),
+        )
+        self.players[player_id] = Player(player_id, name, event.seq, user_id)
+        self.board.set(player_id, 0, event.seq)
+        self._present += 1
+        return event
 
     def _next_seq(self) -> int:
         self.seq += 1

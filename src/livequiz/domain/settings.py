@@ -31,6 +31,16 @@ class Pace(StrEnum):
     SELF = "self"
 
 
+class Identity(StrEnum):
+    """Who a player is."""
+
+    #: Anyone with the quiz ID joins under a nickname they choose (checked by the rules).
+    NICKNAME = "nickname"
+    #: Only the learning app's signed-in users join, as themselves: the app's token names them,
+    #: and the same user comes back as the same player from any device.
+    APP = "app"
+
+
 class RevealMode(StrEnum):
     """When a player learns whether their answer was right, and when the board shows it."""
 
@@ -66,6 +76,8 @@ class QuizSettings:
     #: self-paced quiz ``reveal`` and ``close_when_all_answered`` do not apply: each player's
     #: question closes for them, with its answer, the moment they answer or their time runs out.
     pace: Pace = Pace.LIVE
+    #: Nicknames, or the learning app's users only (their sign-in verified by the server).
+    identity: Identity = Identity.NICKNAME
     #: Close the question (and reveal) as soon as every present player has answered.
     close_when_all_answered: bool = True
     #: Players who join after the start begin at the current question with 0 points.
@@ -85,6 +97,7 @@ class QuizSettings:
             (isinstance(self.scoring, ScoringMode), "scoring must be a ScoringMode"),
             (isinstance(self.reveal, RevealMode), "reveal must be a RevealMode"),
             (isinstance(self.pace, Pace), "pace must be a Pace"),
+            (isinstance(self.identity, Identity), "identity must be an Identity"),
             (1_000 <= self.time_limit_ms <= 600_000, "time_limit_ms must be 1,000 to 600,000"),
             (0 <= self.grace_ms <= 5_000, "grace_ms must be 0 to 5,000"),
             (1 <= self.base_points <= 100_000, "base_points must be 1 to 100,000"),

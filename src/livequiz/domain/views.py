@@ -239,6 +239,7 @@ def final_results(session: QuizSession) -> JSON:
             "rank": placing.rank,
             "player_id": placing.player_id,
             "nickname": session.players[placing.player_id].nickname,
+            "user_id": session.players[placing.player_id].user_id,
             "score": placing.score,
             "correct": _visible_correct(session, session.players[placing.player_id]),
             "answered": len(session.players[placing.player_id].answers),
