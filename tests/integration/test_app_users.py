@@ -106,3 +106,12 @@ async def test_a_server_without_the_apps_keys_says_so() -> None:
         )
     assert response.status_code == 422
     assert "no app sign-in" in response.json()["error"]["message"]
+
+
+async def test_a_nickname_join_over_the_websocket_is_refused_too(app_backend: Backend) -> None:
+    quiz = await app_backend.owner.create_quiz(count=1, settings={"identity": "app"})
+    async with open_client(app_backend.entry, "stranger") as stranger:
+        await stranger.send({"type": "join", "pin": quiz["pin"], "nickname": "Anna"})
+        refusal = await stranger.expect("error", "welcome")
+    assert refusal["type"] == "error"
+    assert refusal["code"] == "app_sign_in_required"
