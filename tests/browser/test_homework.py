@@ -100,6 +100,7 @@ async def test_three_students_do_homework_on_different_days(
     await expect(anna.locator("#question-number")).to_have_text("Question 2 of 2")
     await answer(anna, (own_right_option(session, "Anna") + 1) % 4)
     await expect(anna.locator("#finished-title")).to_have_text("Homework done")
+    await expect(anna.locator("#podium-title")).to_be_hidden()  # no places before the due time
     await expect(anna.locator("#final-summary")).to_contain_text("1 of 2 answers right")
     await expect(anna.locator("#review li")).to_have_count(1)
     missed = session.questions[1].word
@@ -147,6 +148,7 @@ async def test_three_students_do_homework_on_different_days(
         assert [type(e).__name__ for e in outcome.events][-1] == "QuizFinished"
     for page in (anna, ben, cleo):
         await expect(page.locator("#finished-title")).to_have_text("Quiz over")
+        await expect(page.locator("#podium-title")).to_be_visible()
         await expect(page.locator("#final-summary")).to_contain_text("of 3")
     await expect(host.locator("#homework-status")).to_contain_text("Homework closed")
     scores = player_scores(session)

@@ -357,6 +357,7 @@ function onFinished() {
     return li;
   });
   $("podium").replaceChildren(...podium);
+  $("podium-title").hidden = podium.length === 0;
 }
 
 function onFinal(results) {
@@ -380,6 +381,7 @@ function onHomeworkDone(results) {
   $("finished-title").textContent = "Homework done";
   $("final-summary").textContent = `You scored ${formatNumber(results.score)} points, with ${results.correct} of ${state.progress.count} answers right. You are ${ordinal(results.rank)} of ${results.players} so far; places are final when the homework is due (${dueText()}).`;
   $("podium").replaceChildren();
+  $("podium-title").hidden = true; // ranks are not final before the due time
   drawReview(results.missed || []);
   announce(`Homework done: ${formatNumber(results.score)} points, ${results.correct} of ${state.progress.count} right.`);
 }
