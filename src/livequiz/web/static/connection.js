@@ -184,6 +184,8 @@ export const ERROR_TEXT = {
   network: "Could not reach the quiz server. Check your connection and try again.",
   connection_lost: "Connection lost. Reconnecting…",
   not_in_review: "A question can be flagged once it has closed.",
+  bad_app_token: "Your sign-in from the app has run out. Open the quiz from the app again.",
+  app_sign_in_required: "This quiz is for the app's users: open it from the app.",
 };
 
 /** The plain name of a question kind. */

@@ -436,7 +436,27 @@ function onError(frame) {
 
 // ------------------------------------------------------------------ resume after a refresh
 
-if (pinParam) {
+// The learning app links its signed-in users here with its token in the fragment
+// (/play?pin=…#app_token=…): a fragment never reaches a server log, and it is removed from the
+// address (and the history) at once.
+const appToken = new URLSearchParams(location.hash.slice(1)).get("app_token");
+if (appToken) history.replaceState(null, "", `/play${pinParam ? `?pin=${pinParam}` : ""}`);
+
+async function joinAsAppUser(pin, token) {
+  show("join-section");
+  $("join-button").disabled = true;
+  say("Signing you in…");
+  const { ok, data } = await api(`/api/quizzes/${pin}/players`, { method: "POST", json: { app_token: token } });
+  $("join-button").disabled = false;
+  if (!ok) { say(errorText(data.error)); return; }
+  say("");
+  localStorage.setItem(storageKey(pin), JSON.stringify({ token: data.token, nickname: data.nickname }));
+  connect(pin, data.token, data.nickname);
+}
+
+if (pinParam && appToken) {
+  joinAsAppUser(pinParam, appToken);
+} else if (pinParam) {
   let saved = null;
   try { saved = JSON.parse(localStorage.getItem(storageKey(pinParam)) || "null"); } catch { saved = null; }
   if (saved && saved.token) connect(pinParam, saved.token, saved.nickname || "");
