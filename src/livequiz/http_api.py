@@ -450,11 +450,6 @@ def build_api(service: QuizService, deck: Deck, app_tokens: AppTokens | None = N
             if fmt == "csv":
                 raise ApiError(403, "forbidden", "the CSV report is for the host; players get JSON")
             session = await _with_player(service, quiz_id, claims.player_id)
-            player = session.players.get(claims.player_id)
-            if player is None:
-                raise ApiError(401, "bad_token", "no such player in this quiz", _INVALID_TOKEN)
-            if player.kicked:
-                raise ApiError(403, "kicked", "the host removed you from this quiz")
             return JSONResponse(views.player_results(session, claims.player_id))
         report = views.final_results(session)
         if fmt == "csv":
@@ -512,11 +507,6 @@ def build_api(service: QuizService, deck: Deck, app_tokens: AppTokens | None = N
         title = service.store.definition(quiz_id).title
         if claims.role is Role.PLAYER:
             session = await _with_player(service, quiz_id, claims.player_id)
-            player = session.players.get(claims.player_id)
-            if player is None:
-                raise ApiError(401, "bad_token", "no such player in this quiz", _INVALID_TOKEN)
-            if player.kicked:
-                raise ApiError(403, "kicked", "the host removed you from this quiz")
             words = views.player_results(session, claims.player_id)["missed"]
             name, key = f"{title}: words to practise", f"{quiz_id}/{claims.player_id}"
         else:
@@ -576,11 +566,6 @@ def build_api(service: QuizService, deck: Deck, app_tokens: AppTokens | None = N
         session = service.store.session(quiz_id)
         if claims.role is Role.PLAYER:
             session = await _with_player(service, quiz_id, claims.player_id)
-            player = session.players.get(claims.player_id)
-            if player is None:
-                raise ApiError(401, "bad_token", "no such player in this quiz", _INVALID_TOKEN)
-            if player.kicked:
-                raise ApiError(403, "kicked", "the host removed you from this quiz")
             flagger = f"player:{claims.player_id}"
         else:
             flagger = "host"
@@ -914,11 +899,18 @@ def _title(body: dict[str, Any]) -> str:
 
 async def _with_player(service: QuizService, quiz_id: str, player_id: int) -> QuizSession:
     """The quiz's session, read up to the journal first if this process's copy does not know
-    the token's player yet (a signed token names a stored join; the copy may lag behind)."""
+    the token's player yet (a signed token names a stored join; the copy may lag behind);
+    401 if the player is not in it even so, 403 if the host removed them."""
     if player_id not in service.store.session(quiz_id).players:
         await service.refresh(quiz_id)
         await service.ensure(quiz_id)
-    return service.store.session(quiz_id)
+    session = service.store.session(quiz_id)
+    player = session.players.get(player_id)
+    if player is None:
+        raise ApiError(401, "bad_token", "no such player in this quiz", _INVALID_TOKEN)
+    if player.kicked:
+        raise ApiError(403, "kicked", "the host removed you from this quiz")
+    return session
 
 
 def _seed(body: dict[str, Any]) -> int | None:

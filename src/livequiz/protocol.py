@@ -251,8 +251,11 @@ def error(code: str, message: str, **extra: Any) -> bytes:
 
 
 def question_frame(
-    questions: Sequence[Question], settings: QuizSettings, event: QuestionOpened
+    questions: Sequence[Question],
+    settings: QuizSettings,
+    event: QuestionOpened | PlayerQuestionOpened,
 ) -> bytes:
+    """A question opened: for everyone (live), or for one player (self-paced, the same shape)."""
     return encode(
         {
             "type": "question",
@@ -286,22 +289,6 @@ def started_frame(event: QuizStarted) -> bytes:
             "seq": event.seq,
             "question_count": event.question_count,
             "due_at_ms": event.due_at_ms,
-        }
-    )
-
-
-def own_question_frame(
-    questions: Sequence[Question], settings: QuizSettings, event: PlayerQuestionOpened
-) -> bytes:
-    """Self-paced: a question opened for one player (the live ``question`` frame's shape)."""
-    return encode(
-        {
-            "type": "question",
-            "seq": event.seq,
-            "question": views.question_at(
-                questions, settings, event.index, event.closes_at_ms, event.at_ms, is_open=True
-            ),
-            "server_time_ms": event.at_ms,
         }
     )
 

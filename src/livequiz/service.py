@@ -864,9 +864,7 @@ class QuizService:
                 self._finished_at[quiz_id] = time.monotonic()
                 self.deliver(quiz_id, FinishedFrame(protocol.finished_frame(event), event.seq))
             elif isinstance(event, PlayerQuestionOpened):
-                frame = protocol.own_question_frame(
-                    definition.questions, definition.settings, event
-                )
+                frame = protocol.question_frame(definition.questions, definition.settings, event)
                 self.deliver(
                     quiz_id, OwnQuestionFrame(event.player_id, frame, event.index, event.seq)
                 )

@@ -582,44 +582,12 @@ class QuizSession:
         if not is_open:
             raise Rejected(ErrorCode.WRONG_QUESTION, "that question is not the open one")
 
-        correct = option == question.correct_option
-        streak = player.streak + 1 if correct else 0
-        elapsed = scoring.answer_time(self.opened_at_ms, sent_at_ms, now_ms, self.settings)
-        points = scoring.points_for(correct, elapsed, streak, self.settings)
-        seq = self._next_seq()
-        record = AnswerRecord(
-            player_id=player_id,
-            index=index,
-            option=option,
-            correct=correct,
-            points=points,
-            score=player.score + points,
-            streak=streak,
-            elapsed_ms=elapsed,
-            seq=seq,
-            at_ms=now_ms,
-        )
-        player.answers[index] = record
-        player.score = record.score
-        player.streak = streak
-        player.correct_count += correct
+        record, accepted = self._score(player, index, option, now_ms, self.opened_at_ms, sent_at_ms)
         self._current_answers.append(record)
         if player.present:
             self._answered_present += 1
         if self.settings.reveal is RevealMode.IMMEDIATE:
             self._publish(player, record)
-        accepted = AnswerAccepted(
-            seq=seq,
-            at_ms=now_ms,
-            player_id=player_id,
-            index=index,
-            option=option,
-            correct=correct,
-            points=points,
-            score=record.score,
-            streak=streak,
-            elapsed_ms=elapsed,
-        )
         return AnswerOutcome(
             AnswerStatus.ACCEPTED, record, (accepted, *self._close_if_all_answered(now_ms))
         )
@@ -639,10 +607,29 @@ class QuizSession:
             if player.at < 0 or player.at_closed:
                 raise Rejected(ErrorCode.QUESTION_NOT_OPEN, "open your next question first")
             raise Rejected(ErrorCode.WRONG_QUESTION, "that question is not your open one")
-        question = self.questions[index]
-        correct = option == question.correct_option
+        record, accepted = self._score(
+            player, index, option, now_ms, player.opened_at_ms, sent_at_ms
+        )
+        self._publish(player, record)
+        events = (accepted, *self._close_for(player, CloseReason.ANSWERED, now_ms))
+        self._drop_closed_expiries()
+        return AnswerOutcome(AnswerStatus.ACCEPTED, record, events)
+
+    def _score(
+        self,
+        player: Player,
+        index: int,
+        option: int,
+        now_ms: int,
+        opened_at_ms: int,
+        sent_at_ms: int | None,
+    ) -> tuple[AnswerRecord, AnswerAccepted]:
+        """Score and keep one accepted answer to question ``index``, opened (for everyone, or
+        for this player alone) at ``opened_at_ms``: the one place the scoring rules are applied,
+        whatever the pace."""
+        correct = option == self.questions[index].correct_option
         streak = player.streak + 1 if correct else 0
-        elapsed = scoring.answer_time(player.opened_at_ms, sent_at_ms, now_ms, self.settings)
+        elapsed = scoring.answer_time(opened_at_ms, sent_at_ms, now_ms, self.settings)
         points = scoring.points_for(correct, elapsed, streak, self.settings)
         record = AnswerRecord(
             player_id=player.id,
@@ -660,7 +647,6 @@ class QuizSession:
         player.score = record.score
         player.streak = streak
         player.correct_count += correct
-        self._publish(player, record)
         accepted = AnswerAccepted(
             seq=record.seq,
             at_ms=now_ms,
@@ -673,9 +659,7 @@ class QuizSession:
             streak=streak,
             elapsed_ms=elapsed,
         )
-        events = (accepted, *self._close_for(player, CloseReason.ANSWERED, now_ms))
-        self._drop_closed_expiries()
-        return AnswerOutcome(AnswerStatus.ACCEPTED, record, events)
+        return record, accepted
 
     # ------------------------------------------------------------------ internals
 
