@@ -27,6 +27,7 @@ import pytest_asyncio
 from starlette.routing import Route
 
 from livequiz import http_api
+from livequiz.apikeys import new_api_key
 from livequiz.app import LiveQuizServer, ServerConfig
 from livequiz.auth import Role
 from livequiz.domain.commands import Answer, End, Join, Kick, Next, SetLocked, Start
@@ -484,6 +485,14 @@ JOIN, RESULTS = "POST /api/quizzes/{pin}/players", "GET /api/quizzes/{quiz_id}/r
 async def _created(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
     body = {"title": "Year 9 - week 3", "count": 5, "seed": 42, "time_limit_s": 30}
     return await srv.http.post("/api/quizzes", json=body)
+
+
+@scenario(CREATE, JSON_MEDIA, "bad_api_key")
+async def _create_revoked_key(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    text, key = new_api_key("Lingo app", int(time.time() * 1000))
+    await srv.server.store.records.add_api_key(key)
+    await srv.server.store.records.revoke_api_key(key.key_id, int(time.time() * 1000))
+    return await srv.http.post("/api/quizzes", json={"count": 1}, headers=bearer(text))
 
 
 @scenario(CREATE, JSON_MEDIA, "bad_json")

@@ -204,6 +204,27 @@ def build_parser() -> argparse.ArgumentParser:
         _storage_options(sub)
         sub.set_defaults(handler=run_flags)
 
+    apikey = commands.add_parser(
+        "apikey",
+        help="make, list or revoke the learning app's API keys",
+        description=(
+            "The learning app creates quizzes and reads their results with an API key. A key "
+            "is shown once, when it is made; only its SHA-256 is stored. Works beside a "
+            "running server, on its --data-dir (the embedded default) or its --database: a "
+            "new or revoked key holds at once on every process."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    key_commands = apikey.add_subparsers(dest="apikey_command", metavar="ACTION", required=True)
+    key_create = key_commands.add_parser("create", help="make a key (printed once)")
+    key_create.add_argument("name", help="what the key is for, e.g. 'Lingo app (production)'")
+    key_list = key_commands.add_parser("list", help="every key: id, name, made, revoked")
+    key_revoke = key_commands.add_parser("revoke", help="revoke a key for good")
+    key_revoke.add_argument("key_id", help="the key's id (the 12 hex digits after lq_)")
+    for sub in (key_create, key_list, key_revoke):
+        _storage_options(sub)
+        sub.set_defaults(handler=run_apikey)
+
     commands.add_parser(
         "bench",
         help="load-test a running server with simulated players (see 'livequiz bench --help')",
@@ -801,6 +822,59 @@ async def _flags(args: argparse.Namespace, out: TextIO) -> int:
         print(f"{f.flags:3d}  {f.word} ({f.kind}, {f.level or '-'}): {f.prompt}", file=out)
         for reason in f.reasons:
             print(f"       - {reason}", file=out)
+    return 0
+
+
+def run_apikey(args: argparse.Namespace, out: TextIO) -> int:
+    import asyncio
+
+    return asyncio.run(_apikey(args, out))
+
+
+async def _apikey(args: argparse.Namespace, out: TextIO) -> int:
+    import time
+
+    from livequiz import apikeys, names
+
+    now_ms = int(time.time() * 1000)
+    records: Any
+    if args.database is not None:
+        if not args.database.startswith(("postgresql://", "postgres://")):
+            raise UsageError("--database must be a postgresql:// URL")
+        from livequiz.adapters.postgres import PostgresRecords
+
+        records = await PostgresRecords.connect(args.database, schema=args.database_schema)
+    else:
+        from livequiz.adapters.embedded import EmbeddedRecords
+        from livequiz.adapters.sqlite import SqliteJournal
+
+        path = Path(args.data_dir) / names.SQLITE_FILE
+        if args.apikey_command != "create" and not path.exists():
+            raise UsageError(f"no livequiz data in {args.data_dir} ({path} is missing)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        records = EmbeddedRecords.over(SqliteJournal(path))
+    try:
+        if args.apikey_command == "create":
+            try:
+                text, key = apikeys.new_api_key(args.name, now_ms)
+            except ValueError as error:
+                raise UsageError(str(error)) from None
+            await records.add_api_key(key)
+            print(f"API key {key.key_id} ({key.name}); shown this once, keep it secret:", file=out)
+            print(text, file=out)
+        elif args.apikey_command == "revoke":
+            if not await records.revoke_api_key(args.key_id, now_ms):
+                raise UsageError(f"no unrevoked API key {args.key_id!r}")
+            print(f"revoked API key {args.key_id}", file=out)
+        else:
+            listed = await records.api_keys()
+            if not listed:
+                print("no API key", file=out)
+            for key in listed:
+                state = "revoked" if key.revoked_at_ms is not None else "active"
+                print(f"{key.key_id}  {state:7}  {key.name}", file=out)
+    finally:
+        await records.close()
     return 0
 
 

@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from livequiz import exports
+from livequiz import apikeys, exports
 from livequiz.auth import Claims, Role, TokenError
 from livequiz.domain import flags, reports, views
 from livequiz.domain.errors import ErrorCode, Rejected
@@ -129,6 +129,8 @@ API_ERROR_CODES: dict[str, int] = {
     "bad_token": 401,
     # the learning app's token (app_token) is malformed, forged, expired, or not for us
     "bad_app_token": 401,
+    # an API key of the learning app that is malformed, unknown or revoked
+    "bad_api_key": 401,
     "forbidden": 403,
     "not_found": 404,
     "method_not_allowed": 405,
@@ -282,6 +284,10 @@ def build_api(service: QuizService, deck: Deck, app_tokens: AppTokens | None = N
 
     async def create_quiz(request: Request) -> Response:
         require_ready()
+        # The learning app creates quizzes with its API key (optional: the host page has none).
+        created_by = None
+        if "authorization" in request.headers:
+            created_by = await _api_key(service, _bearer_token(request))
         body = await _read_options(request)
         _refuse_unknown(body, CREATE_FIELDS)
         title = _title(body)
@@ -312,7 +318,7 @@ def build_api(service: QuizService, deck: Deck, app_tokens: AppTokens | None = N
         else:
             questions = await generate(body)
         definition, host_token = await service.create_quiz(
-            title, questions, settings, due_at_ms=due_at_ms
+            title, questions, settings, due_at_ms=due_at_ms, created_by=created_by
         )
         return JSONResponse(
             {
@@ -437,7 +443,7 @@ def build_api(service: QuizService, deck: Deck, app_tokens: AppTokens | None = N
 
     async def results(request: Request) -> Response:
         quiz_id = request.path_params["quiz_id"]
-        claims = _bearer(request, service, quiz_id)
+        claims = await _caller(request, service, quiz_id)
         fmt = request.query_params.get("format", "json")
         if fmt not in ("json", "csv"):
             raise ApiError(422, "bad_request", "format must be 'json' or 'csv'")
@@ -465,7 +471,7 @@ def build_api(service: QuizService, deck: Deck, app_tokens: AppTokens | None = N
     async def class_report(request: Request) -> Response:
         """The teacher's report: the words the class did not know, and each student's answers."""
         quiz_id = request.path_params["quiz_id"]
-        claims = _bearer(request, service, quiz_id)
+        claims = await _caller(request, service, quiz_id)
         fmt = request.query_params.get("format", "json")
         if fmt not in ("json", "csv", "xlsx"):
             raise ApiError(422, "bad_request", "format must be 'json', 'csv' or 'xlsx'")
@@ -497,7 +503,7 @@ def build_api(service: QuizService, deck: Deck, app_tokens: AppTokens | None = N
         """Words to keep practising, as an Anki deck or CSV: a player's missed words (their
         token), or the class's words to reteach (the host's)."""
         quiz_id = request.path_params["quiz_id"]
-        claims = _bearer(request, service, quiz_id)
+        claims = await _caller(request, service, quiz_id)
         fmt = request.query_params.get("format", "apkg")
         if fmt not in ("apkg", "csv"):
             raise ApiError(422, "bad_request", "format must be 'apkg' or 'csv'")
@@ -970,6 +976,53 @@ def _bearer(request: Request, service: QuizService, quiz_id: str) -> Claims:
     return claims
 
 
+async def _caller(request: Request, service: QuizService, quiz_id: str) -> Claims:
+    """Who reads the quiz: a host's or player's token (:func:`_bearer`), or the API key of the
+    learning app that created it (a host's rights, for that app's quizzes only)."""
+    token = _bearer_token(request)
+    if not apikeys.looks_like_api_key(token):
+        return _bearer(request, service, quiz_id)
+    key_id = await _api_key(service, token)
+    await service.ensure(quiz_id)
+    if service.store.definition(quiz_id).created_by != key_id:
+        raise ApiError(403, "forbidden", "this quiz was not created with this API key")
+    return Claims(quiz_id, Role.HOST, 0, 0)
+
+
+async def _api_key(service: QuizService, token: str) -> str:
+    """The id of a genuine, unrevoked API key; 401 ``bad_api_key`` otherwise."""
+    if not apikeys.looks_like_api_key(token):
+        raise ApiError(
+            401,
+            "bad_api_key",
+            "send no token, or the learning app's API key (lq_...) as the bearer",
+            _INVALID_TOKEN,
+        )
+    parsed = apikeys.parse_api_key(token)
+    if parsed is None:
+        raise ApiError(401, "bad_api_key", "malformed API key", _INVALID_TOKEN)
+    key_id, secret = parsed
+    key = await service.store.records.api_key(key_id)
+    if key is None or not apikeys.secret_matches(key, secret):
+        raise ApiError(401, "bad_api_key", "unknown API key", _INVALID_TOKEN)
+    if key.revoked_at_ms is not None:
+        raise ApiError(401, "bad_api_key", "this API key was revoked", _INVALID_TOKEN)
+    return key_id
+
+
+def _bearer_token(request: Request) -> str:
+    """The request's bearer token, or 401 ``auth_required``."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(
+            401,
+            "auth_required",
+            "send the host or player token as 'Authorization: Bearer <token>'",
+            {"www-authenticate": 'Bearer realm="livequiz"'},
+        )
+    return token.strip()
+
+
 def _host_bearer(request: Request, service: QuizService) -> Claims:
     """The verified claims of a host's token, of any quiz of this server: the flags are the
     teachers' business, and whoever hosts a quiz here is a teacher of this server."""
@@ -981,15 +1034,7 @@ def _host_bearer(request: Request, service: QuizService) -> Claims:
 
 def _verified(request: Request, service: QuizService) -> Claims:
     """The verified claims of the request's bearer token (see :func:`_bearer`)."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(
-            401,
-            "auth_required",
-            "send the host or player token as 'Authorization: Bearer <token>'",
-            {"www-authenticate": 'Bearer realm="livequiz"'},
-        )
-    token = token.strip()
+    token = _bearer_token(request)
     if not token.isascii():  # tokens are base64url; the signer only handles ASCII
         raise ApiError(401, "bad_token", "malformed token", _INVALID_TOKEN)
     try:

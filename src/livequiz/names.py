@@ -32,6 +32,8 @@ PG_SECRETS = "secrets"
 PG_MIGRATIONS = "schema_migrations"
 #: Flags on questions, one row per flagger, question and quiz, until a teacher clears them.
 PG_FLAGS = "question_flags"
+#: The learning app's API keys (hashed), until revoked.
+PG_API_KEYS = "api_keys"
 #: Every table above, for tests that check the schema is what this module says.
 PG_TABLES = (PG_QUIZZES, PG_JOURNAL, PG_LEASES, PG_SECRETS, PG_MIGRATIONS, PG_FLAGS)
 #: Key of the transaction-level advisory lock held while migrations run (one migrator at once).

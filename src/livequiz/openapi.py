@@ -88,6 +88,7 @@ ERROR_CODES = [
     "invalid_due",
     "app_sign_in_required",
     "bad_app_token",
+    "bad_api_key",
     "rate_limited",
     "auth_required",
     "bad_token",
@@ -1286,7 +1287,11 @@ OPENAPI: JSON = {
                 "preview of `POST /api/drafts`, perhaps edited; every field is checked). "
                 "Generated questions leave out those flagged on this server. The answer is the "
                 "quiz's PIN and the host's token; the host then opens a WebSocket and sends "
-                "`hello` with it.",
+                "`hello` with it. The learning app creates its quizzes with its API key as the "
+                "bearer (`livequiz apikey create`): that key may then read their results, "
+                "report and words as their host may; without a bearer the quiz is the "
+                "teacher's (the host page).",
+                "security": [{}, {"bearer": []}],
                 "requestBody": {
                     "required": False,
                     "content": {
@@ -1382,6 +1387,18 @@ OPENAPI: JSON = {
                         _ref("QuizCreated"),
                         created={"value": _QUIZ_CREATED},
                     ),
+                    "401": {
+                        **_errors(
+                            "A bearer that is not a genuine, unrevoked API key of the app.",
+                            bad_api_key=_error("bad_api_key", "this API key was revoked"),
+                        ),
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "description": 'Bearer error="invalid_token".',
+                                "schema": {"type": "string"},
+                            }
+                        },
+                    },
                     "400": _errors(
                         "The body is not a JSON object, or not a well-formed, complete form.",
                         bad_json=_error("bad_json", "the request body is not valid JSON"),
@@ -2272,7 +2289,9 @@ OPENAPI: JSON = {
                 "scheme": "bearer",
                 "bearerFormat": "livequiz v1 (opaque)",
                 "description": "The host_token of the quiz's creation, or a player's token of "
-                "its join, as `Authorization: Bearer <token>`. Tokens are bound to one quiz.",
+                "its join, as `Authorization: Bearer <token>`. Tokens are bound to one quiz. "
+                "Or the learning app's API key (`lq_<key_id>.<secret>`), for the quizzes it "
+                "created: results, report and words, with a host's rights.",
             }
         },
         "responses": {

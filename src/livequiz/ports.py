@@ -46,6 +46,9 @@ class QuizDefinition:
     questions: tuple[Question, ...]
     settings: QuizSettings
     created_at_ms: int
+    #: The API key (its public id) the learning app created the quiz with, if it did: that key
+    #: may read the quiz's results as its host may.
+    created_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, for journals and stores."""
@@ -68,6 +71,7 @@ class QuizDefinition:
             ],
             "settings": self.settings.to_mapping(),
             "created_at_ms": self.created_at_ms,
+            **({"created_by": self.created_by} if self.created_by is not None else {}),
         }
 
     @classmethod
@@ -81,6 +85,7 @@ class QuizDefinition:
             ),
             settings=QuizSettings.from_mapping(data["settings"]),
             created_at_ms=data["created_at_ms"],
+            created_by=data.get("created_by"),
         )
 
 
@@ -350,8 +355,38 @@ class QuestionFlags(Protocol):
         generated again. Returns how many flags were cleared (0 if none were open)."""
 
 
-class Records(QuizDirectory, CommandLog, Leases, QuestionFlags, Protocol):
-    """A storage backend: directory, journal, leases and flags over one database."""
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An API key of the learning app, as stored: never the secret itself, only its SHA-256
+    (a random 256-bit secret needs no slow hash: nothing can be guessed from it)."""
+
+    #: The public part (``lq_<key_id>.<secret>``), shown in lists and logs.
+    key_id: str
+    name: str
+    secret_sha256: str
+    created_at_ms: int
+    revoked_at_ms: int | None = None
+
+
+class ApiKeys(Protocol):
+    """The learning app's API keys, for the whole server: a key made or revoked on one process
+    (or with ``livequiz apikey``) holds on every process at once."""
+
+    async def add_api_key(self, key: ApiKey) -> None:
+        """Store a new key (its id is fresh and random)."""
+
+    async def api_key(self, key_id: str) -> ApiKey | None:
+        """The key with this id, revoked or not; ``None`` if there is none."""
+
+    async def api_keys(self) -> list[ApiKey]:
+        """Every key, oldest first."""
+
+    async def revoke_api_key(self, key_id: str, at_ms: int) -> bool:
+        """Revoke a key for good; ``False`` if there is no such key or it was revoked already."""
+
+
+class Records(QuizDirectory, CommandLog, Leases, QuestionFlags, ApiKeys, Protocol):
+    """A storage backend: directory, journal, leases, flags and API keys over one database."""
 
     async def signing_key(self) -> bytes:
         """The token signing key shared by every process (created once, then always the same)."""

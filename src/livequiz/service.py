@@ -345,6 +345,7 @@ class QuizService:
         settings: QuizSettings,
         *,
         due_at_ms: int | None = None,
+        created_by: str | None = None,
     ) -> tuple[QuizDefinition, str]:
         """Create a quiz with a fresh PIN, owned by this process; returns it and the host's
         token. A PIN another process's new quiz took first is retried with another.
@@ -361,6 +362,7 @@ class QuizService:
                 questions=tuple(questions),
                 settings=settings,
                 created_at_ms=now,
+                created_by=created_by,
             )
             try:
                 await self.store.create(definition)

@@ -28,11 +28,12 @@ import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Self
 
 from livequiz.adapters.sqlite import SqliteJournal
 from livequiz.ports import (
+    ApiKey,
     Fenced,
     Flag,
     FlaggedQuestion,
@@ -90,6 +91,8 @@ class _Storage:
     #: with one, the file is the only copy (so ``livequiz flags`` can change it beside a
     #: running server, and the server sees it at once).
     flags: dict[tuple[str, str, str, str], Flag] = field(default_factory=dict)
+    #: API keys by id when there is no SQLite journal (as flags: with one, the file is the copy).
+    api_keys: dict[str, ApiKey] = field(default_factory=dict)
     loaded: bool = False
     #: Views made by :meth:`EmbeddedRecords.sharing` (servers of a test sharing the storage).
     shared: bool = False
@@ -385,6 +388,42 @@ class EmbeddedRecords:
         for k in cleared:
             del storage.flags[k]
         return len(cleared)
+
+    # ------------------------------------------------------------------ API keys
+
+    async def add_api_key(self, key: ApiKey) -> None:
+        storage = self._storage
+        if storage.journal is not None:
+            with _outage("storing an API key"):
+                await storage.journal.add_api_key(key)
+            return
+        storage.api_keys[key.key_id] = key
+
+    async def api_key(self, key_id: str) -> ApiKey | None:
+        storage = self._storage
+        if storage.journal is not None:
+            with _outage("reading an API key"):
+                found = await storage.journal.api_keys(key_id)
+            return found[0] if found else None
+        return storage.api_keys.get(key_id)
+
+    async def api_keys(self) -> list[ApiKey]:
+        storage = self._storage
+        if storage.journal is not None:
+            with _outage("reading the API keys"):
+                return await storage.journal.api_keys()
+        return sorted(storage.api_keys.values(), key=lambda k: (k.created_at_ms, k.key_id))
+
+    async def revoke_api_key(self, key_id: str, at_ms: int) -> bool:
+        storage = self._storage
+        if storage.journal is not None:
+            with _outage("revoking an API key"):
+                return await storage.journal.revoke_api_key(key_id, at_ms)
+        key = storage.api_keys.get(key_id)
+        if key is None or key.revoked_at_ms is not None:
+            return False
+        storage.api_keys[key_id] = replace(key, revoked_at_ms=at_ms)
+        return True
 
     # ------------------------------------------------------------------ the rest
 

@@ -110,5 +110,16 @@ CREATE TABLE {names.PG_FLAGS} (
 );
 """
 
+_V3 = f"""
+-- The learning app's API keys (ports.ApiKeys): the secret's SHA-256, never the secret.
+CREATE TABLE {names.PG_API_KEYS} (
+    key_id text PRIMARY KEY,
+    name text NOT NULL,
+    secret_sha256 text NOT NULL,
+    created_at_ms bigint NOT NULL,
+    revoked_at_ms bigint
+);
+"""
+
 #: Every migration, in order: ``(version, sql)``. Append only.
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2))
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3))

@@ -46,6 +46,7 @@ from livequiz import names
 from livequiz.adapters import pg_schema
 from livequiz.ports import (
     FLAG_COLUMNS,
+    ApiKey,
     Fenced,
     Flag,
     FlaggedQuestion,
@@ -510,6 +511,34 @@ class PostgresRecords:
             rows = await connection.fetch(self._sql.flags)
         return summarize_flags(Flag(**dict(row)) for row in rows)
 
+    # ------------------------------------------------------------------ API keys
+
+    async def add_api_key(self, key: ApiKey) -> None:
+        async with self._connection("storing an API key") as connection:
+            await connection.execute(
+                self._sql.add_api_key,
+                key.key_id,
+                key.name,
+                key.secret_sha256,
+                key.created_at_ms,
+                key.revoked_at_ms,
+            )
+
+    async def api_key(self, key_id: str) -> ApiKey | None:
+        async with self._connection("reading an API key") as connection:
+            row = await connection.fetchrow(self._sql.api_key, key_id)
+        return None if row is None else ApiKey(**dict(row))
+
+    async def api_keys(self) -> list[ApiKey]:
+        async with self._connection("reading the API keys") as connection:
+            rows = await connection.fetch(self._sql.api_keys)
+        return [ApiKey(**dict(row)) for row in rows]
+
+    async def revoke_api_key(self, key_id: str, at_ms: int) -> bool:
+        async with self._connection("revoking an API key") as connection:
+            revoked = await connection.fetchval(self._sql.revoke_api_key, key_id, at_ms)
+        return bool(revoked)
+
     async def clear_flags(self, word: str, kind: str) -> int:
         async with self._connection("clearing flags") as connection:
             cleared: int = await connection.fetchval(self._sql.clear_flags, *flag_key(word, kind))
@@ -623,6 +652,14 @@ class _Statements:
         leases = f"{s}.{names.PG_LEASES}"
         secrets_ = f"{s}.{names.PG_SECRETS}"
         flags = f"{s}.{names.PG_FLAGS}"
+        api_keys = f"{s}.{names.PG_API_KEYS}"
+        key_columns = "key_id, name, secret_sha256, created_at_ms, revoked_at_ms"
+        self.add_api_key = f"INSERT INTO {api_keys} ({key_columns}) VALUES ($1, $2, $3, $4, $5)"
+        self.api_key = f"SELECT {key_columns} FROM {api_keys} WHERE key_id = $1"
+        self.api_keys = f"SELECT {key_columns} FROM {api_keys} ORDER BY created_at_ms, key_id"
+        self.revoke_api_key = f"""
+            UPDATE {api_keys} SET revoked_at_ms = $2
+            WHERE key_id = $1 AND revoked_at_ms IS NULL RETURNING true"""
         lease_end = "now() + make_interval(secs => $3)"
 
         self.add_quiz = f"""

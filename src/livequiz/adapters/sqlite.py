@@ -37,7 +37,7 @@ from typing import TypeVar
 
 import orjson
 
-from livequiz.ports import FLAG_COLUMNS, Flag, QuizDefinition, Record, Row
+from livequiz.ports import FLAG_COLUMNS, ApiKey, Flag, QuizDefinition, Record, Row
 
 T = TypeVar("T")
 
@@ -70,6 +70,13 @@ CREATE TABLE IF NOT EXISTS flags (
     at_ms INTEGER NOT NULL,
     PRIMARY KEY (word_key, kind, quiz_id, flagger)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    secret_sha256 TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    revoked_at_ms INTEGER
+);
 -- Start-up reads the live quizzes only, and a finished quiz is looked up by id or PIN when
 -- asked for: neither may scan every quiz ever played (docs/reliability.md, "A long day").
 CREATE INDEX IF NOT EXISTS quizzes_live ON quizzes (created_at_ms, quiz_id) WHERE finished = 0;
@@ -481,6 +488,41 @@ class SqliteJournal:
     def _clear_flags(self, key: tuple[str, str]) -> int:
         cursor = self._connect().execute("DELETE FROM flags WHERE word_key = ? AND kind = ?", key)
         return cursor.rowcount
+
+    # ------------------------------------------------------------------ API keys
+
+    async def add_api_key(self, key: ApiKey) -> None:
+        await self._run(self._add_api_key, key)
+
+    def _add_api_key(self, key: ApiKey) -> None:
+        self._connect().execute(
+            "INSERT INTO api_keys (key_id, name, secret_sha256, created_at_ms, revoked_at_ms)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (key.key_id, key.name, key.secret_sha256, key.created_at_ms, key.revoked_at_ms),
+        )
+
+    async def api_keys(self, key_id: str | None = None) -> list[ApiKey]:
+        """Every key, oldest first (or the one with ``key_id``)."""
+        return await self._run(self._api_keys, key_id)
+
+    def _api_keys(self, key_id: str | None) -> list[ApiKey]:
+        query = "SELECT key_id, name, secret_sha256, created_at_ms, revoked_at_ms FROM api_keys"
+        rows = (
+            self._connect().execute(query + " ORDER BY created_at_ms, key_id")
+            if key_id is None
+            else self._connect().execute(query + " WHERE key_id = ?", (key_id,))
+        )
+        return [ApiKey(*row) for row in rows]
+
+    async def revoke_api_key(self, key_id: str, at_ms: int) -> bool:
+        return await self._run(self._revoke_api_key, key_id, at_ms)
+
+    def _revoke_api_key(self, key_id: str, at_ms: int) -> bool:
+        cursor = self._connect().execute(
+            "UPDATE api_keys SET revoked_at_ms = ? WHERE key_id = ? AND revoked_at_ms IS NULL",
+            (at_ms, key_id),
+        )
+        return cursor.rowcount == 1
 
     async def close(self) -> None:
         """Close the connections and the threads; closing twice does nothing."""
