@@ -495,6 +495,14 @@ async def _create_revoked_key(srv: RunningServer, _mp: pytest.MonkeyPatch) -> ht
     return await srv.http.post("/api/quizzes", json={"count": 1}, headers=bearer(text))
 
 
+@scenario(CREATE, JSON_MEDIA, "webhook_needs_key")
+async def _create_webhook_without_key(
+    srv: RunningServer, _mp: pytest.MonkeyPatch
+) -> httpx.Response:
+    body = {"count": 1, "webhook_url": "https://app.example/livequiz"}
+    return await srv.http.post("/api/quizzes", json=body)
+
+
 @scenario(CREATE, JSON_MEDIA, "bad_json")
 async def _create_bad_json(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
     return await srv.http.post("/api/quizzes", content=b'{"count": 3')

@@ -218,6 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
     key_commands = apikey.add_subparsers(dest="apikey_command", metavar="ACTION", required=True)
     key_create = key_commands.add_parser("create", help="make a key (printed once)")
     key_create.add_argument("name", help="what the key is for, e.g. 'Lingo app (production)'")
+    key_create.add_argument(
+        "--webhook-url",
+        metavar="URL",
+        help="where the results of the quizzes this key creates are POSTed (signed with a "
+        "secret printed once); a quiz may name its own",
+    )
     key_list = key_commands.add_parser("list", help="every key: id, name, made, revoked")
     key_revoke = key_commands.add_parser("revoke", help="revoke a key for good")
     key_revoke.add_argument("key_id", help="the key's id (the 12 hex digits after lq_)")
@@ -855,13 +861,23 @@ async def _apikey(args: argparse.Namespace, out: TextIO) -> int:
         records = EmbeddedRecords.over(SqliteJournal(path))
     try:
         if args.apikey_command == "create":
+            from dataclasses import replace
+
+            from livequiz import webhooks
+
             try:
                 text, key = apikeys.new_api_key(args.name, now_ms)
+                if args.webhook_url is not None:
+                    url = webhooks.check_url(args.webhook_url)
+                    key = replace(key, webhook_url=url, webhook_secret=webhooks.new_secret())
             except ValueError as error:
                 raise UsageError(str(error)) from None
             await records.add_api_key(key)
             print(f"API key {key.key_id} ({key.name}); shown this once, keep it secret:", file=out)
             print(text, file=out)
+            if key.webhook_secret is not None:
+                print(f"webhook {key.webhook_url}, signing secret (shown once):", file=out)
+                print(key.webhook_secret, file=out)
         elif args.apikey_command == "revoke":
             if not await records.revoke_api_key(args.key_id, now_ms):
                 raise UsageError(f"no unrevoked API key {args.key_id!r}")
@@ -872,7 +888,8 @@ async def _apikey(args: argparse.Namespace, out: TextIO) -> int:
                 print("no API key", file=out)
             for key in listed:
                 state = "revoked" if key.revoked_at_ms is not None else "active"
-                print(f"{key.key_id}  {state:7}  {key.name}", file=out)
+                hook = f"  -> {key.webhook_url}" if key.webhook_url else ""
+                print(f"{key.key_id}  {state:7}  {key.name}{hook}", file=out)
     finally:
         await records.close()
     return 0

@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from livequiz import apikeys, exports
+from livequiz import apikeys, exports, webhooks
 from livequiz.auth import Claims, Role, TokenError
 from livequiz.domain import flags, reports, views
 from livequiz.domain.errors import ErrorCode, Rejected
@@ -42,7 +42,7 @@ from livequiz.domain.settings import QuizSettings
 from livequiz.identity import AppTokenError, AppTokens
 from livequiz.moderation import is_unfit_question_text
 from livequiz.openapi import OPENAPI
-from livequiz.ports import Flag, Unavailable, UnknownQuiz
+from livequiz.ports import ApiKey, Flag, Unavailable, UnknownQuiz
 from livequiz.service import QuizService
 from livequiz.transport.http_guard import Refusal, Screen
 from livequiz.vocabulary import (
@@ -75,12 +75,13 @@ CREATE_FIELDS = frozenset(
         "time_limit_s",
         "questions",
         "due_at_ms",
+        "webhook_url",
     }
 )
 #: What makes questions; a creation that sends its own ``questions`` sends none of these.
 GENERATION_FIELDS = frozenset({"count", "seed", "levels", "kinds", "words"})
 #: The fields of a draft (preview) request: a creation's, without questions of its own.
-DRAFT_FIELDS = CREATE_FIELDS - {"questions"}
+DRAFT_FIELDS = CREATE_FIELDS - {"questions", "webhook_url"}
 #: The fields of a replacement request.
 REPLACEMENT_FIELDS = frozenset({"kind", "level", "avoid", "words", "seed"})
 #: The fields of a flag.
@@ -285,10 +286,11 @@ def build_api(service: QuizService, deck: Deck, app_tokens: AppTokens | None = N
     async def create_quiz(request: Request) -> Response:
         require_ready()
         # The learning app creates quizzes with its API key (optional: the host page has none).
-        created_by = None
+        key: ApiKey | None = None
         if "authorization" in request.headers:
-            created_by = await _api_key(service, _bearer_token(request))
+            key = await _api_key(service, _bearer_token(request))
         body = await _read_options(request)
+        webhook_url, webhook_secret = _webhook(body, key)
         _refuse_unknown(body, CREATE_FIELDS)
         title = _title(body)
         settings = _settings(body)
@@ -318,7 +320,12 @@ def build_api(service: QuizService, deck: Deck, app_tokens: AppTokens | None = N
         else:
             questions = await generate(body)
         definition, host_token = await service.create_quiz(
-            title, questions, settings, due_at_ms=due_at_ms, created_by=created_by
+            title,
+            questions,
+            settings,
+            due_at_ms=due_at_ms,
+            created_by=None if key is None else key.key_id,
+            webhook=None if webhook_url is None else (webhook_url, webhook_secret),
         )
         return JSONResponse(
             {
@@ -330,6 +337,10 @@ def build_api(service: QuizService, deck: Deck, app_tokens: AppTokens | None = N
                 "questions": len(definition.questions),
                 "settings": settings.to_mapping(),
                 "due_at_ms": due_at_ms,
+                # a quiz's own webhook's secret, shown this once (a key's the app has already)
+                "webhook_secret": None
+                if webhook_url is None or "webhook_url" not in body
+                else webhook_secret,
             },
             status_code=201,
         )
@@ -804,7 +815,7 @@ class _MultiPartParser(MultiPartParser):
 
 #: Form fields that are text as they stand; every other field's value is read as JSON when it
 #: parses (``count=10``, ``settings={...}``) and kept as text when it does not (``levels=A1,B1``).
-_TEXT_FIELDS = frozenset({"title", "words"})
+_TEXT_FIELDS = frozenset({"title", "words", "webhook_url"})
 
 
 async def _read_options(request: Request) -> dict[str, Any]:
@@ -982,15 +993,33 @@ async def _caller(request: Request, service: QuizService, quiz_id: str) -> Claim
     token = _bearer_token(request)
     if not apikeys.looks_like_api_key(token):
         return _bearer(request, service, quiz_id)
-    key_id = await _api_key(service, token)
+    key = await _api_key(service, token)
     await service.ensure(quiz_id)
-    if service.store.definition(quiz_id).created_by != key_id:
+    if service.store.definition(quiz_id).created_by != key.key_id:
         raise ApiError(403, "forbidden", "this quiz was not created with this API key")
     return Claims(quiz_id, Role.HOST, 0, 0)
 
 
-async def _api_key(service: QuizService, token: str) -> str:
-    """The id of a genuine, unrevoked API key; 401 ``bad_api_key`` otherwise."""
+def _webhook(body: dict[str, Any], key: ApiKey | None) -> tuple[str | None, str]:
+    """The quiz's webhook (URL, signing secret): its own ``webhook_url`` (a fresh secret), else
+    its API key's; only a quiz the app creates with its key has one (the server POSTs to the
+    URL: not something anyone who can open the host page may point anywhere)."""
+    if "webhook_url" in body:
+        if key is None:
+            raise ApiError(
+                403, "forbidden", "a webhook needs the learning app's API key as the bearer"
+            )
+        try:
+            return webhooks.check_url(body["webhook_url"]), webhooks.new_secret()
+        except ValueError as error:
+            raise ApiError(422, "bad_request", str(error)) from None
+    if key is not None and key.webhook_url is not None and key.webhook_secret is not None:
+        return key.webhook_url, key.webhook_secret
+    return None, ""
+
+
+async def _api_key(service: QuizService, token: str) -> ApiKey:
+    """A genuine, unrevoked API key; 401 ``bad_api_key`` otherwise."""
     if not apikeys.looks_like_api_key(token):
         raise ApiError(
             401,
@@ -1007,7 +1036,7 @@ async def _api_key(service: QuizService, token: str) -> str:
         raise ApiError(401, "bad_api_key", "unknown API key", _INVALID_TOKEN)
     if key.revoked_at_ms is not None:
         raise ApiError(401, "bad_api_key", "this API key was revoked", _INVALID_TOKEN)
-    return key_id
+    return key
 
 
 def _bearer_token(request: Request) -> str:

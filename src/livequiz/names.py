@@ -34,6 +34,8 @@ PG_MIGRATIONS = "schema_migrations"
 PG_FLAGS = "question_flags"
 #: The learning app's API keys (hashed), until revoked.
 PG_API_KEYS = "api_keys"
+#: The webhook outbox: deliveries until the learning app's receiver answers 2xx.
+PG_DELIVERIES = "webhook_deliveries"
 #: Every table above, for tests that check the schema is what this module says.
 PG_TABLES = (PG_QUIZZES, PG_JOURNAL, PG_LEASES, PG_SECRETS, PG_MIGRATIONS, PG_FLAGS)
 #: Key of the transaction-level advisory lock held while migrations run (one migrator at once).

@@ -138,6 +138,18 @@ _DUE_WITH_SELF_PACE: list[JSON] = [
     {"if": _SELF_PACED, "then": {"required": ["due_at_ms"]}},
     {"if": {"required": ["due_at_ms"]}, "then": _SELF_PACED},
 ]
+#: The learning app's webhook for a quiz's results.
+_WEBHOOK_URL: JSON = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 2000,
+    "pattern": "^https?://[^\\s/?#]+",
+    "description": "With the learning app's API key only (403 forbidden without): when the "
+    "quiz finishes, and (homework) when each player finishes, its results are POSTed here, "
+    "signed with the webhook_secret of the answer, retried until the app answers 2xx "
+    "(docs/protocol.md, 'Results back to the app'). Without it, the API key's webhook, if it "
+    "has one.",
+}
 #: A self-paced quiz's due time, as a client sends it.
 _DUE_AT: JSON = {
     "type": "integer",
@@ -560,6 +572,7 @@ SCHEMAS: JSON = {
             },
             "settings": _ref("Settings"),
             "due_at_ms": _DUE_AT,
+            "webhook_url": _WEBHOOK_URL,
             "questions": {
                 "type": "array",
                 "items": _ref("Question"),
@@ -615,6 +628,7 @@ SCHEMAS: JSON = {
                 "pattern": f"^{_WS}[1-9][0-9]{{0,15}}{_WS}$",
                 "description": "A whole number, as in CreateQuiz.",
             },
+            "webhook_url": _WEBHOOK_URL,
             "questions": {
                 "type": "string",
                 "pattern": f"^{_WS}\\[[\\s\\S]*\\]{_WS}$",
@@ -640,6 +654,7 @@ SCHEMAS: JSON = {
             "questions",
             "settings",
             "due_at_ms",
+            "webhook_secret",
         ],
         "additionalProperties": False,
         "properties": {
@@ -665,6 +680,11 @@ SCHEMAS: JSON = {
                 "type": ["integer", "null"],
                 "description": "A self-paced quiz's due time (it was created handed out, phase "
                 "in_progress); null for a live quiz.",
+            },
+            "webhook_secret": {
+                "type": ["string", "null"],
+                "description": "The signing secret of the quiz's own webhook_url, shown this "
+                "once (null without one; a webhook of the API key signs with the key's).",
             },
         },
     },
@@ -1010,8 +1030,10 @@ SCHEMAS: JSON = {
 
 def _without_questions(schema: JSON, description: str) -> JSON:
     """A creation's request schema for a draft: the same fields but ``questions`` (a draft
-    generates them; the server refuses the field as unknown)."""
-    properties = {k: v for k, v in schema["properties"].items() if k != "questions"}
+    generates them) and ``webhook_url`` (nothing is created): the server refuses both."""
+    properties = {
+        k: v for k, v in schema["properties"].items() if k not in ("questions", "webhook_url")
+    }
     return {**schema, "description": description, "properties": properties}
 
 
@@ -1035,6 +1057,7 @@ _QUIZ_CREATED: JSON = {
     "questions": 5,
     "settings": {**_SETTINGS_EXAMPLE, "time_limit_ms": 30000},
     "due_at_ms": None,
+    "webhook_secret": None,
 }
 
 _HOST_REPORT: JSON = {
@@ -1386,6 +1409,12 @@ OPENAPI: JSON = {
                         "The quiz, in its lobby.",
                         _ref("QuizCreated"),
                         created={"value": _QUIZ_CREATED},
+                    ),
+                    "403": _errors(
+                        "A webhook_url without the learning app's API key as the bearer.",
+                        webhook_needs_key=_error(
+                            "forbidden", "a webhook needs the learning app's API key as the bearer"
+                        ),
                     ),
                     "401": {
                         **_errors(

@@ -49,6 +49,10 @@ class QuizDefinition:
     #: The API key (its public id) the learning app created the quiz with, if it did: that key
     #: may read the quiz's results as its host may.
     created_by: str | None = None
+    #: Where the quiz's results are POSTed (the learning app's webhook), and the secret their
+    #: signature is made with; ``None``: no webhook.
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, for journals and stores."""
@@ -72,6 +76,11 @@ class QuizDefinition:
             "settings": self.settings.to_mapping(),
             "created_at_ms": self.created_at_ms,
             **({"created_by": self.created_by} if self.created_by is not None else {}),
+            **(
+                {"webhook_url": self.webhook_url, "webhook_secret": self.webhook_secret}
+                if self.webhook_url is not None
+                else {}
+            ),
         }
 
     @classmethod
@@ -86,6 +95,8 @@ class QuizDefinition:
             settings=QuizSettings.from_mapping(data["settings"]),
             created_at_ms=data["created_at_ms"],
             created_by=data.get("created_by"),
+            webhook_url=data.get("webhook_url"),
+            webhook_secret=data.get("webhook_secret"),
         )
 
 
@@ -366,6 +377,10 @@ class ApiKey:
     secret_sha256: str
     created_at_ms: int
     revoked_at_ms: int | None = None
+    #: The app's webhook for the results of the quizzes this key creates (unless a quiz names
+    #: its own), and the secret their signatures are made with (kept as it is: it signs).
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
 
 
 class ApiKeys(Protocol):
@@ -385,8 +400,51 @@ class ApiKeys(Protocol):
         """Revoke a key for good; ``False`` if there is no such key or it was revoked already."""
 
 
-class Records(QuizDirectory, CommandLog, Leases, QuestionFlags, ApiKeys, Protocol):
-    """A storage backend: directory, journal, leases, flags and API keys over one database."""
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """One POST to a webhook, in the outbox until the receiver answers 2xx."""
+
+    #: What it is about, once: the receiver's idempotency key (``<quiz_id>:finished``, …).
+    key: str
+    quiz_id: str
+    url: str
+    secret: str
+    #: The JSON body, exactly as signed and sent on every attempt.
+    body: str
+    created_at_ms: int
+    #: When it may be tried (again); a process that takes it moves this on while it tries.
+    next_at_ms: int
+    attempts: int = 0
+    delivered_at_ms: int | None = None
+    last_error: str = ""
+
+
+class Deliveries(Protocol):
+    """The webhook outbox, for the whole server: a delivery is stored before it is tried, is
+    taken by one process at a time, and stays until it is delivered."""
+
+    async def add_delivery(self, delivery: WebhookDelivery) -> bool:
+        """Store a delivery; ``False`` (and nothing changes) if its key is stored already."""
+
+    async def take_deliveries(
+        self, now_ms: int, hold_until_ms: int, limit: int
+    ) -> list[WebhookDelivery]:
+        """Up to ``limit`` undelivered deliveries due by ``now_ms``, oldest due first, each held
+        until ``hold_until_ms`` (another process taking deliveries meanwhile skips them)."""
+
+    async def delivery_done(self, key: str, at_ms: int, attempts: int) -> None:
+        """The receiver answered 2xx: never sent again."""
+
+    async def delivery_failed(self, key: str, attempts: int, next_at_ms: int, error: str) -> None:
+        """An attempt failed: try again at ``next_at_ms``."""
+
+    async def delivery(self, key: str) -> WebhookDelivery | None:
+        """The delivery with this key, delivered or not."""
+
+
+class Records(QuizDirectory, CommandLog, Leases, QuestionFlags, ApiKeys, Deliveries, Protocol):
+    """A storage backend: directory, journal, leases, flags, API keys and the webhook outbox
+    over one database."""
 
     async def signing_key(self) -> bytes:
         """The token signing key shared by every process (created once, then always the same)."""

@@ -65,9 +65,11 @@ from livequiz.ports import (
     Subscription,
     Unavailable,
     UnknownQuiz,
+    WebhookDelivery,
 )
 from livequiz.router import Router
 from livequiz.store import QuizStore
+from livequiz.webhooks import WebhookLimits, WebhookSender, deliveries_for
 
 log = logging.getLogger("livequiz.service")
 
@@ -204,6 +206,8 @@ class ServiceLimits:
     #: and are loaded again when asked for. A quiz with a connection of this process open
     #: stays until the last one goes (docs/design.md, "Finished quizzes leave memory").
     finished_retention_s: float = 900.0
+    #: How results go back to the learning app's webhooks (livequiz.webhooks).
+    webhooks: WebhookLimits = field(default_factory=WebhookLimits)
 
 
 @dataclass
@@ -268,6 +272,9 @@ class QuizService:
         self.owner.on_owned = self._owned
         self.owner.on_lost = self._lost
         self.owner.on_settled = self._settled
+        self.owner.on_committed = self._committed
+        #: Sends the outbox's due webhook deliveries (every process runs one).
+        self.webhooks = WebhookSender(store.records, lambda: self.clock(), self.limits.webhooks)
         self.router = Router(self.owner, bus, metrics, caught_up=self.caught_up)
         #: Where frames for this process's connections go (the gateway's ``deliver``).
         self.deliver: Callable[[str, Delivery], None] = _nowhere
@@ -305,6 +312,7 @@ class QuizService:
         self._tasks = [
             asyncio.create_task(self._ticker(), name="livequiz-ticker"),
             asyncio.create_task(self._evictions(), name="livequiz-evictions"),
+            asyncio.create_task(self.webhooks.run(), name="livequiz-webhooks"),
         ]
         await self.owner.start()
         self.ready = True
@@ -318,6 +326,7 @@ class QuizService:
                 await task
         await self.router.stop()
         await self.owner.stop()
+        await self.webhooks.close()
         for follow in self._follows.values():
             for subscription in follow.subscriptions:
                 with contextlib.suppress(Exception):
@@ -346,6 +355,7 @@ class QuizService:
         *,
         due_at_ms: int | None = None,
         created_by: str | None = None,
+        webhook: tuple[str, str] | None = None,
     ) -> tuple[QuizDefinition, str]:
         """Create a quiz with a fresh PIN, owned by this process; returns it and the host's
         token. A PIN another process's new quiz took first is retried with another.
@@ -363,6 +373,8 @@ class QuizService:
                 settings=settings,
                 created_at_ms=now,
                 created_by=created_by,
+                webhook_url=None if webhook is None else webhook[0],
+                webhook_secret=None if webhook is None else webhook[1],
             )
             try:
                 await self.store.create(definition)
@@ -898,6 +910,38 @@ class QuizService:
         if player is not None and not player.kicked:
             result = protocol.result_frame(session, player, event.index)
             self.deliver(quiz_id, ToPlayer(event.player_id, result, seq=event.seq))
+
+    def _committed(self, quiz_id: str, events: tuple[Event, ...]) -> None:
+        """On the quiz's owner, events just stored: a finish goes in the webhook outbox."""
+        if not any(isinstance(event, QuizFinished | PlayerFinished) for event in events):
+            return
+        definition = self.store.definition(quiz_id)
+        if definition.webhook_url is None:
+            return
+        found = deliveries_for(definition, self.store.session(quiz_id), events, self.clock())
+        task = asyncio.create_task(self._enqueue(found))
+        task.add_done_callback(_log_failure)
+
+    async def _enqueue(self, deliveries: list[WebhookDelivery]) -> None:
+        """Store deliveries in the outbox, trying again while storage is unreachable (for up
+        to a few minutes: a longer outage loses them, said in the log)."""
+        for delivery in deliveries:
+            delay = 0.5
+            while True:
+                try:
+                    await self.store.records.add_delivery(delivery)
+                    break
+                except Unavailable as error:
+                    if delay > 60:
+                        log.error(
+                            "a webhook delivery was lost: storage unreachable (%s)",
+                            error,
+                            extra={"quiz_id": delivery.quiz_id, "key": delivery.key},
+                        )
+                        break
+                    await asyncio.sleep(delay)
+                    delay *= 2
+        self.webhooks.wake()
 
     async def _ticker(self) -> None:
         """Every ``tick_ms``: one leaderboard frame per quiz whose board changed.

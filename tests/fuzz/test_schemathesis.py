@@ -81,6 +81,8 @@ BEYOND_THE_SCHEMA: dict[str, frozenset[tuple[str, str]]] = {
             *_FORM_SETTINGS,
             _DUE,
             *_FORM_DUE,
+            # a URL the schema's pattern lets through but that is none (a control character)
+            ("bad_request", "webhook_url"),
             # options equal whatever their case, correct_option past the options, profanity
             ("invalid_question", ""),
             ("bad_request", "send questions or"),  # questions or generation options, not both

@@ -43,6 +43,7 @@ from livequiz.ports import (
     Row,
     StorageUnavailable,
     UnknownQuiz,
+    WebhookDelivery,
     flag_key,
     summarize_flags,
 )
@@ -93,6 +94,8 @@ class _Storage:
     flags: dict[tuple[str, str, str, str], Flag] = field(default_factory=dict)
     #: API keys by id when there is no SQLite journal (as flags: with one, the file is the copy).
     api_keys: dict[str, ApiKey] = field(default_factory=dict)
+    #: The webhook outbox when there is no SQLite journal.
+    deliveries: dict[str, WebhookDelivery] = field(default_factory=dict)
     loaded: bool = False
     #: Views made by :meth:`EmbeddedRecords.sharing` (servers of a test sharing the storage).
     shared: bool = False
@@ -424,6 +427,69 @@ class EmbeddedRecords:
             return False
         storage.api_keys[key_id] = replace(key, revoked_at_ms=at_ms)
         return True
+
+    # ------------------------------------------------------------------ the webhook outbox
+
+    async def add_delivery(self, delivery: WebhookDelivery) -> bool:
+        storage = self._storage
+        if storage.journal is not None:
+            with _outage("storing a webhook delivery"):
+                return await storage.journal.add_delivery(delivery)
+        if delivery.key in storage.deliveries:
+            return False
+        storage.deliveries[delivery.key] = delivery
+        return True
+
+    async def take_deliveries(
+        self, now_ms: int, hold_until_ms: int, limit: int
+    ) -> list[WebhookDelivery]:
+        storage = self._storage
+        if storage.journal is not None:
+            with _outage("taking webhook deliveries"):
+                return await storage.journal.take_deliveries(now_ms, hold_until_ms, limit)
+        due = sorted(
+            (
+                d
+                for d in storage.deliveries.values()
+                if d.delivered_at_ms is None and d.next_at_ms <= now_ms
+            ),
+            key=lambda d: (d.next_at_ms, d.key),
+        )[:limit]
+        taken = [replace(d, next_at_ms=hold_until_ms) for d in due]
+        for d in taken:
+            storage.deliveries[d.key] = d
+        return taken
+
+    async def delivery_done(self, key: str, at_ms: int, attempts: int) -> None:
+        storage = self._storage
+        if storage.journal is not None:
+            with _outage("marking a webhook delivered"):
+                await storage.journal.delivery_done(key, at_ms, attempts)
+            return
+        found = storage.deliveries.get(key)
+        if found is not None:
+            storage.deliveries[key] = replace(
+                found, delivered_at_ms=at_ms, attempts=attempts, last_error=""
+            )
+
+    async def delivery_failed(self, key: str, attempts: int, next_at_ms: int, error: str) -> None:
+        storage = self._storage
+        if storage.journal is not None:
+            with _outage("recording a webhook attempt"):
+                await storage.journal.delivery_failed(key, attempts, next_at_ms, error)
+            return
+        found = storage.deliveries.get(key)
+        if found is not None and found.delivered_at_ms is None:
+            storage.deliveries[key] = replace(
+                found, attempts=attempts, next_at_ms=next_at_ms, last_error=error
+            )
+
+    async def delivery(self, key: str) -> WebhookDelivery | None:
+        storage = self._storage
+        if storage.journal is not None:
+            with _outage("reading a webhook delivery"):
+                return await storage.journal.delivery(key)
+        return storage.deliveries.get(key)
 
     # ------------------------------------------------------------------ the rest
 

@@ -111,14 +111,32 @@ CREATE TABLE {names.PG_FLAGS} (
 """
 
 _V3 = f"""
--- The learning app's API keys (ports.ApiKeys): the secret's SHA-256, never the secret.
+-- The learning app's API keys (ports.ApiKeys): the secret's SHA-256, never the secret; the
+-- webhook of the key's quizzes, and its signing secret.
 CREATE TABLE {names.PG_API_KEYS} (
     key_id text PRIMARY KEY,
     name text NOT NULL,
     secret_sha256 text NOT NULL,
     created_at_ms bigint NOT NULL,
-    revoked_at_ms bigint
+    revoked_at_ms bigint,
+    webhook_url text,
+    webhook_secret text
 );
+-- The webhook outbox (ports.Deliveries): a row per delivery until the receiver answers 2xx.
+CREATE TABLE {names.PG_DELIVERIES} (
+    key text PRIMARY KEY,
+    quiz_id text NOT NULL,
+    url text NOT NULL,
+    secret text NOT NULL,
+    body text NOT NULL,
+    created_at_ms bigint NOT NULL,
+    next_at_ms bigint NOT NULL,
+    attempts integer NOT NULL DEFAULT 0,
+    delivered_at_ms bigint,
+    last_error text NOT NULL DEFAULT ''
+);
+CREATE INDEX {names.PG_DELIVERIES}_due ON {names.PG_DELIVERIES} (next_at_ms)
+    WHERE delivered_at_ms IS NULL;
 """
 
 #: Every migration, in order: ``(version, sql)``. Append only.

@@ -56,6 +56,7 @@ from livequiz.ports import (
     Row,
     StorageUnavailable,
     UnknownQuiz,
+    WebhookDelivery,
     flag_key,
     summarize_flags,
 )
@@ -522,6 +523,8 @@ class PostgresRecords:
                 key.secret_sha256,
                 key.created_at_ms,
                 key.revoked_at_ms,
+                key.webhook_url,
+                key.webhook_secret,
             )
 
     async def api_key(self, key_id: str) -> ApiKey | None:
@@ -538,6 +541,46 @@ class PostgresRecords:
         async with self._connection("revoking an API key") as connection:
             revoked = await connection.fetchval(self._sql.revoke_api_key, key_id, at_ms)
         return bool(revoked)
+
+    # ------------------------------------------------------------------ the webhook outbox
+
+    async def add_delivery(self, delivery: WebhookDelivery) -> bool:
+        d = delivery
+        async with self._connection("storing a webhook delivery") as connection:
+            added = await connection.fetchval(
+                self._sql.add_delivery,
+                d.key,
+                d.quiz_id,
+                d.url,
+                d.secret,
+                d.body,
+                d.created_at_ms,
+                d.next_at_ms,
+                d.attempts,
+                d.delivered_at_ms,
+                d.last_error,
+            )
+        return bool(added)
+
+    async def take_deliveries(
+        self, now_ms: int, hold_until_ms: int, limit: int
+    ) -> list[WebhookDelivery]:
+        async with self._connection("taking webhook deliveries") as connection:
+            rows = await connection.fetch(self._sql.take_deliveries, now_ms, hold_until_ms, limit)
+        return sorted((WebhookDelivery(**dict(row)) for row in rows), key=lambda d: d.key)
+
+    async def delivery_done(self, key: str, at_ms: int, attempts: int) -> None:
+        async with self._connection("marking a webhook delivered") as connection:
+            await connection.execute(self._sql.delivery_done, key, at_ms, attempts)
+
+    async def delivery_failed(self, key: str, attempts: int, next_at_ms: int, error: str) -> None:
+        async with self._connection("recording a webhook attempt") as connection:
+            await connection.execute(self._sql.delivery_failed, key, attempts, next_at_ms, error)
+
+    async def delivery(self, key: str) -> WebhookDelivery | None:
+        async with self._connection("reading a webhook delivery") as connection:
+            row = await connection.fetchrow(self._sql.delivery, key)
+        return None if row is None else WebhookDelivery(**dict(row))
 
     async def clear_flags(self, word: str, kind: str) -> int:
         async with self._connection("clearing flags") as connection:
@@ -653,10 +696,40 @@ class _Statements:
         secrets_ = f"{s}.{names.PG_SECRETS}"
         flags = f"{s}.{names.PG_FLAGS}"
         api_keys = f"{s}.{names.PG_API_KEYS}"
-        key_columns = "key_id, name, secret_sha256, created_at_ms, revoked_at_ms"
-        self.add_api_key = f"INSERT INTO {api_keys} ({key_columns}) VALUES ($1, $2, $3, $4, $5)"
+        key_columns = (
+            "key_id, name, secret_sha256, created_at_ms, revoked_at_ms, webhook_url, webhook_secret"
+        )
+        self.add_api_key = (
+            f"INSERT INTO {api_keys} ({key_columns}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        )
         self.api_key = f"SELECT {key_columns} FROM {api_keys} WHERE key_id = $1"
         self.api_keys = f"SELECT {key_columns} FROM {api_keys} ORDER BY created_at_ms, key_id"
+        deliveries = f"{s}.{names.PG_DELIVERIES}"
+        delivery_columns = (
+            "key, quiz_id, url, secret, body, created_at_ms, next_at_ms, attempts,"
+            " delivered_at_ms, last_error"
+        )
+        self.add_delivery = f"""
+            INSERT INTO {deliveries} ({delivery_columns})
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            ON CONFLICT (key) DO NOTHING RETURNING true"""
+        # held rows are skipped by another process's take (SKIP LOCKED), then moved on
+        self.take_deliveries = f"""
+            UPDATE {deliveries} SET next_at_ms = $2
+            WHERE key IN (
+                SELECT key FROM {deliveries}
+                WHERE delivered_at_ms IS NULL AND next_at_ms <= $1
+                ORDER BY next_at_ms, key LIMIT $3
+                FOR UPDATE SKIP LOCKED
+            )
+            RETURNING {delivery_columns}"""
+        self.delivery_done = f"""
+            UPDATE {deliveries} SET delivered_at_ms = $2, attempts = $3, last_error = ''
+            WHERE key = $1"""
+        self.delivery_failed = f"""
+            UPDATE {deliveries} SET attempts = $2, next_at_ms = $3, last_error = $4
+            WHERE key = $1 AND delivered_at_ms IS NULL"""
+        self.delivery = f"SELECT {delivery_columns} FROM {deliveries} WHERE key = $1"
         self.revoke_api_key = f"""
             UPDATE {api_keys} SET revoked_at_ms = $2
             WHERE key_id = $1 AND revoked_at_ms IS NULL RETURNING true"""

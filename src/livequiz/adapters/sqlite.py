@@ -31,13 +31,14 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
 import orjson
 
-from livequiz.ports import FLAG_COLUMNS, ApiKey, Flag, QuizDefinition, Record, Row
+from livequiz.ports import FLAG_COLUMNS, ApiKey, Flag, QuizDefinition, Record, Row, WebhookDelivery
 
 T = TypeVar("T")
 
@@ -75,13 +76,37 @@ CREATE TABLE IF NOT EXISTS api_keys (
     name TEXT NOT NULL,
     secret_sha256 TEXT NOT NULL,
     created_at_ms INTEGER NOT NULL,
-    revoked_at_ms INTEGER
+    revoked_at_ms INTEGER,
+    webhook_url TEXT,
+    webhook_secret TEXT
 );
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    key TEXT PRIMARY KEY,
+    quiz_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    next_at_ms INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    delivered_at_ms INTEGER,
+    last_error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON webhook_deliveries (next_at_ms)
+    WHERE delivered_at_ms IS NULL;
 -- Start-up reads the live quizzes only, and a finished quiz is looked up by id or PIN when
 -- asked for: neither may scan every quiz ever played (docs/reliability.md, "A long day").
 CREATE INDEX IF NOT EXISTS quizzes_live ON quizzes (created_at_ms, quiz_id) WHERE finished = 0;
 CREATE INDEX IF NOT EXISTS quizzes_pin ON quizzes (pin);
 """
+
+_KEY_COLUMNS = (
+    "key_id, name, secret_sha256, created_at_ms, revoked_at_ms, webhook_url, webhook_secret"
+)
+_DELIVERY_COLUMNS = (
+    "key, quiz_id, url, secret, body, created_at_ms, next_at_ms, attempts, delivered_at_ms,"
+    " last_error"
+)
 
 #: Inserts a batch given as one JSON array of ``[quiz_id, seq, record]`` rows, in one step.
 _INSERT_ROWS = """
@@ -496,9 +521,16 @@ class SqliteJournal:
 
     def _add_api_key(self, key: ApiKey) -> None:
         self._connect().execute(
-            "INSERT INTO api_keys (key_id, name, secret_sha256, created_at_ms, revoked_at_ms)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (key.key_id, key.name, key.secret_sha256, key.created_at_ms, key.revoked_at_ms),
+            f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                key.key_id,
+                key.name,
+                key.secret_sha256,
+                key.created_at_ms,
+                key.revoked_at_ms,
+                key.webhook_url,
+                key.webhook_secret,
+            ),
         )
 
     async def api_keys(self, key_id: str | None = None) -> list[ApiKey]:
@@ -506,7 +538,7 @@ class SqliteJournal:
         return await self._run(self._api_keys, key_id)
 
     def _api_keys(self, key_id: str | None) -> list[ApiKey]:
-        query = "SELECT key_id, name, secret_sha256, created_at_ms, revoked_at_ms FROM api_keys"
+        query = f"SELECT {_KEY_COLUMNS} FROM api_keys"
         rows = (
             self._connect().execute(query + " ORDER BY created_at_ms, key_id")
             if key_id is None
@@ -523,6 +555,87 @@ class SqliteJournal:
             (at_ms, key_id),
         )
         return cursor.rowcount == 1
+
+    # ------------------------------------------------------------------ the webhook outbox
+
+    async def add_delivery(self, delivery: WebhookDelivery) -> bool:
+        return await self._run(self._add_delivery, delivery)
+
+    def _add_delivery(self, d: WebhookDelivery) -> bool:
+        cursor = self._connect().execute(
+            f"INSERT OR IGNORE INTO webhook_deliveries ({_DELIVERY_COLUMNS})"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                d.key,
+                d.quiz_id,
+                d.url,
+                d.secret,
+                d.body,
+                d.created_at_ms,
+                d.next_at_ms,
+                d.attempts,
+                d.delivered_at_ms,
+                d.last_error,
+            ),
+        )
+        return cursor.rowcount == 1
+
+    async def take_deliveries(
+        self, now_ms: int, hold_until_ms: int, limit: int
+    ) -> list[WebhookDelivery]:
+        return await self._run(self._take_deliveries, now_ms, hold_until_ms, limit)
+
+    def _take_deliveries(
+        self, now_ms: int, hold_until_ms: int, limit: int
+    ) -> list[WebhookDelivery]:
+        db = self._connect()
+        db.execute("BEGIN IMMEDIATE")  # read and hold in one step: nobody else takes them
+        try:
+            rows = db.execute(
+                f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries"
+                " WHERE delivered_at_ms IS NULL AND next_at_ms <= ?"
+                " ORDER BY next_at_ms, key LIMIT ?",
+                (now_ms, limit),
+            ).fetchall()
+            db.executemany(
+                "UPDATE webhook_deliveries SET next_at_ms = ? WHERE key = ?",
+                [(hold_until_ms, row[0]) for row in rows],
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return [replace(WebhookDelivery(*row), next_at_ms=hold_until_ms) for row in rows]
+
+    async def delivery_done(self, key: str, at_ms: int, attempts: int) -> None:
+        await self._run(
+            self._update_delivery,
+            "UPDATE webhook_deliveries SET delivered_at_ms = ?, attempts = ?, last_error = ''"
+            " WHERE key = ?",
+            (at_ms, attempts, key),
+        )
+
+    async def delivery_failed(self, key: str, attempts: int, next_at_ms: int, error: str) -> None:
+        await self._run(
+            self._update_delivery,
+            "UPDATE webhook_deliveries SET attempts = ?, next_at_ms = ?, last_error = ?"
+            " WHERE key = ? AND delivered_at_ms IS NULL",
+            (attempts, next_at_ms, error, key),
+        )
+
+    def _update_delivery(self, sql: str, values: tuple[object, ...]) -> None:
+        self._connect().execute(sql, values)
+
+    async def delivery(self, key: str) -> WebhookDelivery | None:
+        return await self._run(self._delivery, key)
+
+    def _delivery(self, key: str) -> WebhookDelivery | None:
+        row = (
+            self._connect()
+            .execute(f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries WHERE key = ?", (key,))
+            .fetchone()
+        )
+        return None if row is None else WebhookDelivery(*row)
 
     async def close(self) -> None:
         """Close the connections and the threads; closing twice does nothing."""
