@@ -27,7 +27,7 @@ from livequiz.domain.commands import (
     replay,
     to_record,
 )
-from livequiz.domain.errors import ErrorCode, Rejected
+from livequiz.domain.errors import CoreBug, ErrorCode, Rejected
 from livequiz.domain.events import (
     AnswerAccepted,
     CloseReason,
@@ -547,3 +547,64 @@ def test_replaying_the_journal_rebuilds_every_players_clock(questions: list[Ques
 def test_a_live_quizs_journal_records_stay_as_they_were() -> None:
     """Journals written before self-paced quizzes existed hold ``{"c": "start", "t": …}``."""
     assert to_record(Start(), 7) == {"c": "start", "t": 7}
+
+
+# ---------------------------------------------------------------------- the clock and invariants
+
+
+def test_the_clock_wakes_for_the_open_live_question_and_not_in_the_lobby_or_after(
+    questions: list[Question],
+) -> None:
+    session = QuizSession(questions, replace(SETTINGS, pace=Pace.LIVE))
+    session.join("ann", 0)
+    assert session.wakeup_ms is None  # the lobby waits on nobody's clock
+    session.start(1_000)
+    assert session.wakeup_ms == 1_000 + 10_000 + 500
+    session.close_question(2_000)
+    assert session.wakeup_ms is None
+    session.end(3_000)
+    assert session.wakeup_ms is None
+
+
+def test_advancing_past_a_last_question_whose_time_ran_out_finishes_the_player(
+    questions: list[Question],
+) -> None:
+    session = homework(questions, "ann")
+    now = 0
+    for index in range(2):
+        session.advance(1, now)
+        session.submit_answer(1, index, index, now + 100)
+        now += 1_000
+    session.advance(1, now)  # the last question; its time runs out, the clock not ticked yet
+    events = session.advance(1, now + 10_501)
+    assert [type(e) for e in events] == [PlayerQuestionClosed, PlayerFinished]
+    assert session.players[1].finished
+    assert session.wakeup_ms == DUE + 500  # nothing of hers is left on the clock
+    session.check_invariants()
+
+
+@pytest.mark.parametrize(
+    ("break_it", "message"),
+    [
+        (lambda s: setattr(s.players[1], "finished", True), "finished before"),
+        (lambda s: setattr(s.players[1], "at_closed", True), "no longer open"),
+    ],
+)
+def test_the_invariants_catch_a_self_paced_session_at_odds_with_itself(
+    questions: list[Question], break_it: object, message: str
+) -> None:
+    session = homework(questions, "ann")
+    session.advance(1, 0)
+    break_it(session)  # type: ignore[operator]
+    with pytest.raises(CoreBug, match=message):
+        session.check_invariants()
+
+
+def test_the_invariants_catch_a_live_player_with_a_question_of_their_own(
+    questions: list[Question],
+) -> None:
+    session = QuizSession(questions, replace(SETTINGS, pace=Pace.LIVE))
+    session.join("ann", 0)
+    session.players[1].at = 0
+    with pytest.raises(CoreBug, match="in a live quiz"):
+        session.check_invariants()
