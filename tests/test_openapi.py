@@ -1027,6 +1027,43 @@ async def _words_bad_format(srv: RunningServer, _mp: pytest.MonkeyPatch) -> http
     return await srv.http.get(url, headers=bearer(quiz["host_token"]))
 
 
+END = "POST /api/quizzes/{quiz_id}/end"
+
+
+@scenario(END, JSON_MEDIA, "ended")
+async def _end(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await srv.create_quiz(count=1)
+    url = f"/api/quizzes/{quiz['quiz_id']}/end"
+    return await srv.http.post(url, headers=bearer(quiz["host_token"]))
+
+
+@scenario(END, JSON_MEDIA, "end_auth_required")
+async def _end_no_token(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await srv.create_quiz(count=1)
+    return await srv.http.post(f"/api/quizzes/{quiz['quiz_id']}/end")
+
+
+@scenario(END, JSON_MEDIA, "end_by_player")
+async def _end_by_player(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await srv.create_quiz(count=1)
+    anna = await srv.join(quiz["pin"], "Anna")
+    return await srv.http.post(f"/api/quizzes/{quiz['quiz_id']}/end", headers=bearer(anna["token"]))
+
+
+@scenario(END, JSON_MEDIA, "end_unknown_quiz")
+async def _end_unknown(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    token = srv.service.signer.issue("feedfacefeedface", Role.HOST, 0, int(time.time()))
+    return await srv.http.post("/api/quizzes/feedfacefeedface/end", headers=bearer(token))
+
+
+@scenario(END, JSON_MEDIA, "end_finished")
+async def _end_twice(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await srv.create_quiz(count=1)
+    url = f"/api/quizzes/{quiz['quiz_id']}/end"
+    await srv.http.post(url, headers=bearer(quiz["host_token"]))
+    return await srv.http.post(url, headers=bearer(quiz["host_token"]))
+
+
 @scenario("GET /api/quizzes/{pin}/qr.svg", JSON_MEDIA, "unknown_quiz")
 async def _qr_unknown(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
     return await srv.http.get("/api/quizzes/000000/qr.svg")

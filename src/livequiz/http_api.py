@@ -35,6 +35,7 @@ from starlette.routing import Route
 from livequiz import apikeys, exports, webhooks
 from livequiz.auth import Claims, Role, TokenError
 from livequiz.domain import flags, reports, views
+from livequiz.domain.commands import End
 from livequiz.domain.errors import ErrorCode, Rejected
 from livequiz.domain.question import InvalidQuestions, Question, parse_questions
 from livequiz.domain.session import Phase, QuizSession, check_due
@@ -553,6 +554,20 @@ def build_api(service: QuizService, deck: Deck, app_tokens: AppTokens | None = N
             headers=disposition,
         )
 
+    async def end_quiz(request: Request) -> Response:
+        """End a quiz now (live or homework): the host's token, or the API key that created
+        it. Its results are final, and go to its webhook."""
+        require_ready()
+        quiz_id = request.path_params["quiz_id"]
+        claims = await _caller(request, service, quiz_id)
+        if claims.role is not Role.HOST:
+            raise ApiError(403, "forbidden", "only the host (or the app that made it) ends a quiz")
+        await service.ensure(quiz_id)  # an unknown quiz: 404 (no owner would ever answer)
+        outcome = await service.call(quiz_id, End())
+        if isinstance(outcome, Rejected):
+            raise outcome
+        return JSONResponse({"quiz_id": quiz_id, "phase": "finished"})
+
     async def qr_code(request: Request) -> Response:
         pin = request.path_params["pin"]
         if await service.store.records.live_quiz_for_pin(pin) is None:
@@ -715,6 +730,7 @@ def build_api(service: QuizService, deck: Deck, app_tokens: AppTokens | None = N
         Route("/api/quizzes/{quiz_id}/results", results, methods=["GET"]),
         Route("/api/quizzes/{quiz_id}/report", class_report, methods=["GET"]),
         Route("/api/quizzes/{quiz_id}/words", words_to_practise, methods=["GET"]),
+        Route("/api/quizzes/{quiz_id}/end", end_quiz, methods=["POST"]),
         Route("/api/quizzes/{pin}/qr.svg", qr_code, methods=["GET"]),
         Route("/api/quizzes/{quiz_id}/flags", flag_question, methods=["POST"]),
         Route("/api/drafts", draft, methods=["POST"]),

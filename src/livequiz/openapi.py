@@ -1899,6 +1899,57 @@ OPENAPI: JSON = {
                 },
             },
         },
+        "/api/quizzes/{quiz_id}/end": {
+            "parameters": [_QUIZ_ID_PARAM],
+            "post": {
+                "tags": ["quizzes"],
+                "operationId": "endQuiz",
+                "summary": "End a quiz now (host, or the app that created it)",
+                "description": "With the host's token, or the learning app's API key for a quiz "
+                "it created: the quiz finishes now (an open question closes and is revealed; "
+                "homework is over for everyone), its results are final and go to its webhook. "
+                "A quiz that has finished already: 410 quiz_finished.",
+                "security": [{"bearer": []}],
+                "responses": {
+                    "200": _json(
+                        "Ended.",
+                        {
+                            "type": "object",
+                            "required": ["quiz_id", "phase"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "quiz_id": {"type": "string"},
+                                "phase": {"type": "string", "const": "finished"},
+                            },
+                        },
+                        ended={"value": {"quiz_id": "3f9a2c4d5e6f7081", "phase": "finished"}},
+                    ),
+                    "401": _errors(
+                        "No bearer, or not a genuine token or API key.",
+                        end_auth_required=_error(
+                            "auth_required",
+                            "send the host or player token as 'Authorization: Bearer <token>'",
+                        ),
+                    ),
+                    "403": _errors(
+                        "A player's token, another quiz's, or an API key that did not create it.",
+                        end_by_player=_error(
+                            "forbidden", "only the host (or the app that made it) ends a quiz"
+                        ),
+                    ),
+                    "404": _errors(
+                        "The token's quiz is not stored here (any more).",
+                        end_unknown_quiz=_error("unknown_quiz", "no quiz has that ID"),
+                    ),
+                    "410": _errors(
+                        "The quiz has finished already.",
+                        end_finished=_error("quiz_finished", "this quiz has finished"),
+                    ),
+                    "503": {"$ref": "#/components/responses/Unavailable"},
+                    "500": _CRASH,
+                },
+            },
+        },
         "/api/quizzes/{pin}/qr.svg": {
             "parameters": [{"$ref": "#/components/parameters/pin"}],
             "get": {

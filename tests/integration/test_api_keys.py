@@ -105,3 +105,32 @@ async def test_keys_are_made_listed_and_revoked_beside_a_running_server(tmp_path
         refused = await srv.http.post("/api/quizzes", json={"count": 1}, headers=bearer(text))
         assert refused.status_code == 401
     assert f"{key_id}  revoked  Lingo app" in await run("apikey", "list", "--data-dir", data)
+
+
+async def test_the_app_ends_its_own_quiz_and_no_other(backend: Backend) -> None:
+    text, key = new_api_key("Lingo app", int(time.time() * 1000))
+    await backend.owner.server.store.records.add_api_key(key)
+    body = {
+        "count": 1,
+        "settings": {"pace": "self"},
+        "due_at_ms": int(time.time() * 1000) + 86_400_000,
+    }
+    mine = (await backend.owner.http.post("/api/quizzes", json=body, headers=bearer(text))).json()
+    teachers = await backend.owner.create_quiz(count=1)
+    refused = await backend.entry.http.post(
+        f"/api/quizzes/{teachers['quiz_id']}/end", headers=bearer(text)
+    )
+    assert refused.status_code == 403
+    ended = await backend.entry.http.post(
+        f"/api/quizzes/{mine['quiz_id']}/end", headers=bearer(text)
+    )
+    assert ended.status_code == 200, ended.text
+    assert ended.json() == {"quiz_id": mine["quiz_id"], "phase": "finished"}
+    state = await backend.entry.http.get(
+        f"/api/quizzes/{mine['quiz_id']}/results", headers=bearer(text)
+    )
+    assert state.json()["phase"] == "finished"
+    again = await backend.entry.http.post(
+        f"/api/quizzes/{mine['quiz_id']}/end", headers=bearer(text)
+    )
+    assert (again.status_code, again.json()["error"]["code"]) == (410, "quiz_finished")
