@@ -247,6 +247,24 @@ export function errorText(error) {
   return ERROR_TEXT[error.code] || error.message || "Something went wrong.";
 }
 
+/**
+ * Download a file of the API with a token (sent in a header, never in the address, so it stays
+ * out of logs and the history); false if the server refused or could not be reached.
+ */
+export async function download(path, token, filename) {
+  const response = await fetch(path, { headers: { authorization: `Bearer ${token}` } }).catch(() => null);
+  if (!response || !response.ok) return false;
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+  return true;
+}
+
 const NUMBER = new Intl.NumberFormat("en-US");
 export const formatNumber = (n) => NUMBER.format(n ?? 0);
 

@@ -1,7 +1,7 @@
 // The host page: create a quiz, show how to join, watch the players, run the questions.
 import {
-  Connection, Countdown, KIND_NAMES, LETTERS, api, describeReveal, el, errorText, flagControl,
-  renderBoard, renderOptions,
+  Connection, Countdown, KIND_NAMES, LETTERS, api, describeReveal, download, el, errorText,
+  flagControl, renderBoard, renderOptions,
 } from "./connection.js";
 
 const $ = (id) => document.getElementById(id);
@@ -417,24 +417,13 @@ $("new-quiz").addEventListener("click", () => {
   sessionStorage.removeItem(STORE);
   location.reload();
 });
-/** Download a file of the quiz's (the host's token in the header, not in the address). */
-async function download(path, filename) {
-  const response = await fetch(path, {
-    headers: { authorization: `Bearer ${session.host_token}` },
-  }).catch(() => null);
-  if (!response || !response.ok) { say("Could not download the results."); return; }
-  const url = URL.createObjectURL(await response.blob());
-  const link = el("a");
-  link.href = url;
-  link.download = filename;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
+/** Download a file of the quiz's, with the host's token. */
+async function downloadFile(path, filename) {
+  if (!(await download(path, session.host_token, filename))) say("Could not download the results.");
 }
 
-$("download-csv").addEventListener("click", () => download(`/api/quizzes/${session.quiz_id}/results?format=csv`, `quiz-${session.pin}-results.csv`));
-$("download-xlsx").addEventListener("click", () => download(`/api/quizzes/${session.quiz_id}/report?format=xlsx`, `quiz-${session.pin}-report.xlsx`));
+$("download-csv").addEventListener("click", () => downloadFile(`/api/quizzes/${session.quiz_id}/results?format=csv`, `quiz-${session.pin}-results.csv`));
+$("download-xlsx").addEventListener("click", () => downloadFile(`/api/quizzes/${session.quiz_id}/report?format=xlsx`, `quiz-${session.pin}-report.xlsx`));
 
 let reteach = [];
 $("copy-reteach").addEventListener("click", async () => {

@@ -1,7 +1,7 @@
 // The player page: join, answer, see the result, the leaderboard and the review of missed words.
 import {
-  Connection, Countdown, api, describeReveal, el, errorText, flagControl, formatNumber, ordinal,
-  renderBoard,
+  Connection, Countdown, api, describeReveal, download, el, errorText, flagControl, formatNumber,
+  ordinal, renderBoard,
 } from "./connection.js";
 
 const $ = (id) => document.getElementById(id);
@@ -400,20 +400,12 @@ function drawReview(missed) {
   $("practise").hidden = missed.length === 0;
 }
 
-/** The missed words as a file (the token goes in a header, never in the address). */
+/** The missed words as a file, with the player's token. */
 async function downloadWords(format) {
-  const response = await fetch(`/api/quizzes/${state.quizId}/words?format=${format}`, {
-    headers: { authorization: `Bearer ${state.token}` },
-  }).catch(() => null);
-  if (!response || !response.ok) { say("Could not download your words; try again."); return; }
-  const url = URL.createObjectURL(await response.blob());
-  const link = el("a");
-  link.href = url;
-  link.download = `livequiz-words-${state.pin}.${format}`;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
+  const path = `/api/quizzes/${state.quizId}/words?format=${format}`;
+  if (!(await download(path, state.token, `livequiz-words-${state.pin}.${format}`))) {
+    say("Could not download your words; try again.");
+  }
 }
 
 $("download-anki").addEventListener("click", () => downloadWords("apkg"));
