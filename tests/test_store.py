@@ -49,6 +49,7 @@ from livequiz.ports import (
     Row,
     StorageUnavailable,
     UnknownQuiz,
+    WebhookDelivery,
 )
 from livequiz.store import OUTCOME_KEY, QuizStore, apply_record
 from tests.contract.model import T0, at, definition, executed, fingerprint, rejected_code
@@ -85,11 +86,16 @@ class FaultyJournal(SqliteJournal):
             raise self.fault("add_quiz")
         await super().add_quiz(definition)
 
-    async def append(self, rows: Sequence[Row], finished: Sequence[str] = ()) -> None:
+    async def append(
+        self,
+        rows: Sequence[Row],
+        finished: Sequence[str] = (),
+        deliveries: Sequence[WebhookDelivery] = (),
+    ) -> None:
         await self._wait()
         if self.fail_before:
             raise self.fault("append")
-        await super().append(rows, finished)
+        await super().append(rows, finished, deliveries)
         if self.fail_after:
             raise self.fault("after the commit")
 

@@ -185,9 +185,15 @@ class CommandLog(Protocol):
     """The journal: what changed each quiz, in order, written only by the quiz's owner."""
 
     async def append(
-        self, rows: Sequence[Row], finished: Sequence[str], epochs: Mapping[str, int]
+        self,
+        rows: Sequence[Row],
+        finished: Sequence[str],
+        epochs: Mapping[str, int],
+        deliveries: Sequence[WebhookDelivery] = (),
     ) -> None:
         """Store ``rows`` and mark the ``finished`` quizzes in one durable commit: all or none.
+        ``deliveries`` (the webhook outbox's, of those rows' finishes) go in the same commit, so
+        a finish is never stored without its delivery, nor a delivery without its finish.
 
         ``epochs`` gives, for every quiz in ``rows`` and ``finished``, the lease epoch the writer
         holds. If any quiz's lease has another epoch now, or a row's ``(quiz_id, seq)`` is

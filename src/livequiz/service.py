@@ -65,11 +65,10 @@ from livequiz.ports import (
     Subscription,
     Unavailable,
     UnknownQuiz,
-    WebhookDelivery,
 )
 from livequiz.router import Router
 from livequiz.store import QuizStore
-from livequiz.webhooks import WebhookLimits, WebhookSender, deliveries_for
+from livequiz.webhooks import WebhookLimits, WebhookSender
 
 log = logging.getLogger("livequiz.service")
 
@@ -912,36 +911,11 @@ class QuizService:
             self.deliver(quiz_id, ToPlayer(event.player_id, result, seq=event.seq))
 
     def _committed(self, quiz_id: str, events: tuple[Event, ...]) -> None:
-        """On the quiz's owner, events just stored: a finish goes in the webhook outbox."""
-        if not any(isinstance(event, QuizFinished | PlayerFinished) for event in events):
-            return
-        definition = self.store.definition(quiz_id)
-        if definition.webhook_url is None:
-            return
-        found = deliveries_for(definition, self.store.session(quiz_id), events, self.clock())
-        task = asyncio.create_task(self._enqueue(found))
-        task.add_done_callback(_log_failure)
-
-    async def _enqueue(self, deliveries: list[WebhookDelivery]) -> None:
-        """Store deliveries in the outbox, trying again while storage is unreachable (for up
-        to a few minutes: a longer outage loses them, said in the log)."""
-        for delivery in deliveries:
-            delay = 0.5
-            while True:
-                try:
-                    await self.store.records.add_delivery(delivery)
-                    break
-                except Unavailable as error:
-                    if delay > 60:
-                        log.error(
-                            "a webhook delivery was lost: storage unreachable (%s)",
-                            error,
-                            extra={"quiz_id": delivery.quiz_id, "key": delivery.key},
-                        )
-                        break
-                    await asyncio.sleep(delay)
-                    delay *= 2
-        self.webhooks.wake()
+        """On the quiz's owner, events just stored: a finish of a quiz with a webhook stored
+        its deliveries with it (``QuizStore.execute``): send them now, not at the next poll."""
+        finishes = any(isinstance(event, QuizFinished | PlayerFinished) for event in events)
+        if finishes and self.store.definition(quiz_id).webhook_url is not None:
+            self.webhooks.wake()
 
     async def _ticker(self) -> None:
         """Every ``tick_ms``: one leaderboard frame per quiz whose board changed.

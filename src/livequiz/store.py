@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from livequiz.domain.commands import Answer, Executed, execute, from_record, to_record
 from livequiz.domain.errors import CoreBug, ErrorCode, Rejected
+from livequiz.domain.events import PlayerFinished, QuizFinished
 from livequiz.domain.nicknames import NicknamePolicy
 from livequiz.domain.session import Phase, QuizSession
 from livequiz.ports import (
@@ -43,7 +44,9 @@ from livequiz.ports import (
     Row,
     StorageUnavailable,
     UnknownQuiz,
+    WebhookDelivery,
 )
+from livequiz.webhooks import deliveries_for
 
 log = logging.getLogger("livequiz.store")
 
@@ -411,6 +414,8 @@ class QuizStore:
             rows: list[Row] = []
             committed: dict[str, tuple[int, list[tuple[int, Record]]]] = {}
             finished: list[str] = []
+            #: the webhook outbox's deliveries of the finishes in this batch: stored with it
+            deliveries: list[WebhookDelivery] = []
             touched: set[str] = set()
             try:
                 for envelope in batch:
@@ -441,9 +446,16 @@ class QuizStore:
                         committed.setdefault(quiz_id, (first_seq, []))[1].append(row)
                         if session.phase is Phase.FINISHED and quiz_id not in finished:
                             finished.append(quiz_id)
+                        if any(type(event) in _FINISHES for event in executed.events):
+                            deliveries += deliveries_for(
+                                self.definition(quiz_id), session, executed.events, envelope.now_ms
+                            )
                 if rows:
                     epochs = {quiz_id: self._epochs[quiz_id] for quiz_id in committed}
-                    await self.records.append(rows, finished, epochs)
+                    if deliveries:
+                        await self.records.append(rows, finished, epochs, deliveries)
+                    else:
+                        await self.records.append(rows, finished, epochs)
             except Fenced as fenced:
                 self._stale.update(touched)
                 log.warning("lease lost while storing a batch", extra={"quizzes": len(touched)})
@@ -480,6 +492,10 @@ class QuizStore:
 
 def _moving() -> Rejected:
     return Rejected(ErrorCode.UNAVAILABLE, "this quiz is moving to another server; try again")
+
+
+#: Events a webhook may be owed for (``webhooks.deliveries_for`` decides).
+_FINISHES = frozenset({QuizFinished, PlayerFinished})
 
 
 def _finished() -> Rejected:

@@ -1,8 +1,9 @@
 """Results back to the learning app: a signed POST to its webhook, retried until it answers 2xx.
 
 When a quiz with a webhook finishes, and (homework) when each of its players finishes, the
-quiz's owner puts a delivery in the outbox (:class:`~livequiz.ports.Deliveries`: SQLite or
-PostgreSQL, so it outlives a restart) right after the events are stored. Every process runs a
+quiz's owner stores a delivery in the outbox (:class:`~livequiz.ports.Deliveries`: SQLite or
+PostgreSQL) in the very commit that stores the finish (``QuizStore.execute``): a finish is never
+stored without its delivery, so no crash or restart loses one. Every process runs a
 :class:`WebhookSender`, which takes due deliveries (one process at a time holds each) and POSTs
 them:
 
@@ -16,10 +17,6 @@ them:
   ``<quiz_id>:player:<id>``), the same on every attempt, so the app ignores a repeat.
 * **Retries**: any answer but 2xx, a timeout or a refused connection is tried again after 1 s,
   2 s, 4 s, … at most an hour apart, until the app answers 2xx. Nothing is dropped.
-
-What is not covered: a crash in the few milliseconds between a quiz's last events being stored
-and its delivery being stored loses that delivery (the outbox is written after the journal,
-not in its transaction).
 """
 
 from __future__ import annotations

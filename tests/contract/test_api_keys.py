@@ -1,15 +1,22 @@
-"""The API keys contract (:class:`~livequiz.ports.ApiKeys`): every backend keeps the learning
-app's keys hashed, for every process at once, over a restart, and a revoked key stays revoked.
+"""The API keys and webhook outbox contracts (:class:`~livequiz.ports.ApiKeys`,
+:class:`~livequiz.ports.Deliveries`): every backend keeps the learning app's keys hashed, for
+every process at once, over a restart, and a revoked key stays revoked; a delivery is stored
+with the finish it is about, taken by one process at a time, and kept until it is done.
 
 Runs once per backend: the embedded default in memory and on SQLite, and PostgreSQL.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
+
 from livequiz.apikeys import new_api_key, parse_api_key, secret_matches
-from livequiz.ports import Records
+from livequiz.ports import Fenced, Records, WebhookDelivery
 from tests.contract.harness import Harness
-from tests.contract.records_harness import T0, Storage
+from tests.contract.records_harness import T0, Storage, definition
+from tests.contract.test_records import rows
 
 
 async def test_a_key_is_stored_without_its_secret_and_checked_against_it(
@@ -67,3 +74,50 @@ async def test_keys_survive_a_restart(durable: Harness) -> None:
     revoked = await restarted.records.api_key(gone.key_id)
     assert revoked is not None
     assert revoked.revoked_at_ms == T0 + 2
+
+
+# ---------------------------------------------------------------------- the webhook outbox
+
+
+def delivery(key: str = "q:finished", quiz_id: str = "q") -> WebhookDelivery:
+    return WebhookDelivery(key, quiz_id, "https://app.example/h", "whsec_x", '{"id": 1}', T0, T0)
+
+
+async def test_a_finish_and_its_delivery_are_stored_together_or_not_at_all(
+    records: Records,
+) -> None:
+    """The outbox is written in the journal's commit: never a finish without its delivery
+    (a crash just after it would lose the results), nor a delivery of a finish not stored."""
+    epoch = await records.add_quiz(definition("300001", "q"))
+    await records.release({"q": epoch})
+    newer = await records.acquire("q")
+    assert newer is not None
+    with pytest.raises(Fenced):
+        await records.append(rows("q", 1), ["q"], {"q": epoch}, [delivery()])
+    assert await records.delivery("q:finished") is None
+    assert not await records.is_finished("q")
+    await records.append(rows("q", 1), ["q"], {"q": newer}, [delivery()])
+    assert await records.delivery("q:finished") == delivery()
+    assert await records.is_finished("q")
+
+
+async def test_deliveries_are_taken_once_and_kept_until_done(storage: Storage) -> None:
+    first, second = await storage.open(), await storage.open()
+    assert await first.add_delivery(delivery("a:finished", "a"))
+    assert not await first.add_delivery(delivery("a:finished", "a"))  # once per key
+    assert await first.add_delivery(replace(delivery("b:finished", "b"), next_at_ms=T0 + 50))
+    taken = await first.take_deliveries(T0 + 10, T0 + 1_000, 10)
+    assert [d.key for d in taken] == ["a:finished"]  # b is not due yet
+    assert await second.take_deliveries(T0 + 100, T0 + 1_000, 10) == [
+        replace(delivery("b:finished", "b"), next_at_ms=T0 + 1_000)
+    ]  # a is held by the first process
+    await first.delivery_failed("a:finished", 1, T0 + 200, "HTTP 500")
+    (again,) = await second.take_deliveries(T0 + 200, T0 + 2_000, 10)
+    assert (again.key, again.attempts, again.last_error) == ("a:finished", 1, "HTTP 500")
+    await second.delivery_done("a:finished", T0 + 300, 2)
+    done = await first.delivery("a:finished")
+    assert done is not None
+    assert (done.delivered_at_ms, done.attempts) == (T0 + 300, 2)
+    assert await first.take_deliveries(T0 + 10**9, T0 + 10**9 + 1, 10) == [
+        replace(delivery("b:finished", "b"), next_at_ms=T0 + 10**9 + 1)
+    ]  # a is never taken again; b's hold ran out, so it is taken (and held) again

@@ -20,7 +20,7 @@ import pytest
 
 from livequiz.adapters.embedded import EmbeddedRecords
 from livequiz.auth import Role
-from livequiz.ports import Row
+from livequiz.ports import Row, WebhookDelivery
 from livequiz.service import Broadcast, ClosedFrame, QuizService, ServiceLimits
 from tests.integration.helpers import Client, Quiz, setup_quiz
 from tests.server import running_server
@@ -294,10 +294,14 @@ class HeldRecords(EmbeddedRecords):
         self.writable.set()
 
     async def append(
-        self, rows: Sequence[Row], finished: Sequence[str], epochs: Mapping[str, int]
+        self,
+        rows: Sequence[Row],
+        finished: Sequence[str],
+        epochs: Mapping[str, int],
+        deliveries: Sequence[WebhookDelivery] = (),
     ) -> None:
         await self.writable.wait()
-        await super().append(rows, finished, epochs)
+        await super().append(rows, finished, epochs, deliveries)
 
 
 async def test_a_board_never_shows_an_answer_still_being_stored() -> None:

@@ -238,7 +238,11 @@ class EmbeddedRecords:
     # ------------------------------------------------------------------ journal
 
     async def append(
-        self, rows: Sequence[Row], finished: Sequence[str], epochs: Mapping[str, int]
+        self,
+        rows: Sequence[Row],
+        finished: Sequence[str],
+        epochs: Mapping[str, int],
+        deliveries: Sequence[WebhookDelivery] = (),
     ) -> None:
         storage = self._storage
         # The check and the write are one step for every process sharing the storage, as a
@@ -259,7 +263,7 @@ class EmbeddedRecords:
             if storage.journal is not None:
                 try:
                     with _outage("storing a batch"):
-                        await storage.journal.append(rows, finished)
+                        await storage.journal.append(rows, finished, deliveries)
                 except sqlite3.IntegrityError:
                     # A (quiz, seq) already stored: nothing of the batch was (one
                     # transaction). Which quiz clashed is read only now, on this rare path.
@@ -278,6 +282,8 @@ class EmbeddedRecords:
                     raise Fenced(sorted(clashing), "a sequence number is already stored")
                 for quiz_id, seq, record in rows:
                     storage.rows.setdefault(quiz_id, {})[seq] = record
+                for delivery in deliveries:
+                    storage.deliveries.setdefault(delivery.key, delivery)
             # A finished quiz leaves memory (its lease can never be taken again); memory
             # only, it is kept aside, there being nowhere else to keep it.
             for quiz_id in finished:

@@ -336,7 +336,11 @@ class PostgresRecords:
     # ------------------------------------------------------------------ the journal
 
     async def append(
-        self, rows: Sequence[Row], finished: Sequence[str], epochs: Mapping[str, int]
+        self,
+        rows: Sequence[Row],
+        finished: Sequence[str],
+        epochs: Mapping[str, int],
+        deliveries: Sequence[WebhookDelivery] = (),
     ) -> None:
         """Store ``rows`` and the ``finished`` marks in one statement, only at the held epochs.
 
@@ -361,16 +365,27 @@ class PostgresRecords:
             raise ValueError(f"append needs the lease epoch of {', '.join(sorted(missing))}")
         quiz_ids = sorted(involved)
         statement, row_parameters = self._append_statement(rows)
+        parameters = (
+            quiz_ids,
+            [epochs[quiz_id] for quiz_id in quiz_ids],
+            self.owner_id,
+            list(finished),
+            *row_parameters,
+        )
         try:
             async with self._connection("appending to the journal") as connection:
-                outcome = await connection.fetchrow(
-                    statement,
-                    quiz_ids,
-                    [epochs[quiz_id] for quiz_id in quiz_ids],
-                    self.owner_id,
-                    list(finished),
-                    *row_parameters,
-                )
+                if not deliveries:  # the common case: one statement, its own transaction
+                    outcome = await connection.fetchrow(statement, *parameters)
+                else:  # a finish with its webhook deliveries: one transaction for both
+                    async with connection.transaction():
+                        outcome = await connection.fetchrow(statement, *parameters)
+                        if not outcome["ok"]:
+                            raise _NotHeld(outcome)
+                        await connection.executemany(
+                            self._sql.add_delivery, [_delivery_row(d) for d in deliveries]
+                        )
+        except _NotHeld as not_held:
+            outcome = not_held.outcome
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name != pg_schema.JOURNAL_PKEY:
                 raise
@@ -545,21 +560,8 @@ class PostgresRecords:
     # ------------------------------------------------------------------ the webhook outbox
 
     async def add_delivery(self, delivery: WebhookDelivery) -> bool:
-        d = delivery
         async with self._connection("storing a webhook delivery") as connection:
-            added = await connection.fetchval(
-                self._sql.add_delivery,
-                d.key,
-                d.quiz_id,
-                d.url,
-                d.secret,
-                d.body,
-                d.created_at_ms,
-                d.next_at_ms,
-                d.attempts,
-                d.delivered_at_ms,
-                d.last_error,
-            )
+            added = await connection.fetchval(self._sql.add_delivery, *_delivery_row(delivery))
         return bool(added)
 
     async def take_deliveries(
@@ -679,6 +681,29 @@ def _drop(connection: Any) -> None:
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class _NotHeld(Exception):
+    """A batch's leases did not hold: roll its transaction back (nothing was stored)."""
+
+    def __init__(self, outcome: Any) -> None:
+        super().__init__("lease not held")
+        self.outcome = outcome
+
+
+def _delivery_row(d: WebhookDelivery) -> tuple[object, ...]:
+    return (
+        d.key,
+        d.quiz_id,
+        d.url,
+        d.secret,
+        d.body,
+        d.created_at_ms,
+        d.next_at_ms,
+        d.attempts,
+        d.delivered_at_ms,
+        d.last_error,
+    )
 
 
 class _Statements:

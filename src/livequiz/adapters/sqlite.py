@@ -275,7 +275,12 @@ class SqliteJournal:
             ),
         )
 
-    async def append(self, rows: Sequence[Row], finished: Sequence[str] = ()) -> None:
+    async def append(
+        self,
+        rows: Sequence[Row],
+        finished: Sequence[str] = (),
+        deliveries: Sequence[WebhookDelivery] = (),
+    ) -> None:
         """Store a batch in one transaction; returns once it is committed.
 
         On the event loop when it is small and nothing else is on the thread (see the module
@@ -288,8 +293,9 @@ class SqliteJournal:
         if self._inline_streak >= INLINE_STREAK_MAX:
             await asyncio.sleep(0)  # let the loop turn: the rest of the process runs too
         try:
-            if len(rows) > INLINE_MAX_ROWS or not self._append_inline(encoded, finished):
-                await self._run(self._append_on_thread, encoded, finished)
+            inline = len(rows) <= INLINE_MAX_ROWS and not deliveries
+            if not inline or not self._append_inline(encoded, finished):
+                await self._run(self._append_on_thread, encoded, finished, deliveries)
         finally:
             if self._commits_since_checkpoint >= CHECKPOINT_EVERY_COMMITS:
                 self._start_checkpoint()
@@ -329,8 +335,10 @@ class SqliteJournal:
         self._inline_streak = 0
         self._streak_reset_scheduled = False
 
-    def _append_on_thread(self, rows: bytes, finished: Sequence[str]) -> None:
-        self._append(rows, finished)
+    def _append_on_thread(
+        self, rows: bytes, finished: Sequence[str], deliveries: Sequence[WebhookDelivery] = ()
+    ) -> None:
+        self._append(rows, finished, deliveries)
         self.thread_commits += 1
 
     def _start_checkpoint(self) -> None:
@@ -374,7 +382,9 @@ class SqliteJournal:
             # commits too, and says so there.
             log.warning("checkpointing the journal failed: %s", error)
 
-    def _append(self, rows: bytes, finished: Sequence[str]) -> None:
+    def _append(
+        self, rows: bytes, finished: Sequence[str], deliveries: Sequence[WebhookDelivery] = ()
+    ) -> None:
         db = self._connect()
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -385,6 +395,8 @@ class SqliteJournal:
             db.executemany(
                 "UPDATE quizzes SET finished = 1 WHERE quiz_id = ?", [(q,) for q in finished]
             )
+            for delivery in deliveries:
+                self._add_delivery(delivery)
             db.execute("COMMIT")
             self._commits_since_checkpoint += 1
         except BaseException:
