@@ -37,7 +37,16 @@ PG_API_KEYS = "api_keys"
 #: The webhook outbox: deliveries until the learning app's receiver answers 2xx.
 PG_DELIVERIES = "webhook_deliveries"
 #: Every table above, for tests that check the schema is what this module says.
-PG_TABLES = (PG_QUIZZES, PG_JOURNAL, PG_LEASES, PG_SECRETS, PG_MIGRATIONS, PG_FLAGS)
+PG_TABLES = (
+    PG_QUIZZES,
+    PG_JOURNAL,
+    PG_LEASES,
+    PG_SECRETS,
+    PG_MIGRATIONS,
+    PG_FLAGS,
+    PG_API_KEYS,
+    PG_DELIVERIES,
+)
 #: Key of the transaction-level advisory lock held while migrations run (one migrator at once).
 PG_MIGRATION_LOCK = 0x6C69_7665  # "live"
 
