@@ -37,6 +37,7 @@ import secrets
 import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import astuple
 from typing import Any
 
 import asyncpg
@@ -692,18 +693,8 @@ class _NotHeld(Exception):
 
 
 def _delivery_row(d: WebhookDelivery) -> tuple[object, ...]:
-    return (
-        d.key,
-        d.quiz_id,
-        d.url,
-        d.secret,
-        d.body,
-        d.created_at_ms,
-        d.next_at_ms,
-        d.attempts,
-        d.delivered_at_ms,
-        d.last_error,
-    )
+    """The columns of a delivery, in the order of its fields (and of the table's columns)."""
+    return astuple(d)
 
 
 class _Statements:

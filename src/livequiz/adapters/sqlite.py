@@ -31,7 +31,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import astuple, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
@@ -577,18 +577,7 @@ class SqliteJournal:
         cursor = self._connect().execute(
             f"INSERT OR IGNORE INTO webhook_deliveries ({_DELIVERY_COLUMNS})"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                d.key,
-                d.quiz_id,
-                d.url,
-                d.secret,
-                d.body,
-                d.created_at_ms,
-                d.next_at_ms,
-                d.attempts,
-                d.delivered_at_ms,
-                d.last_error,
-            ),
+            astuple(d),  # the fields in the order of the columns
         )
         return cursor.rowcount == 1
 
