@@ -27,6 +27,7 @@ from playwright.async_api import (
     Browser,
     BrowserContext,
     ConsoleMessage,
+    Dialog,
     Error,
     Page,
     Playwright,
@@ -292,6 +293,19 @@ async def create_quiz_in_ui(
     match = re.search(r"\d{4,}", await pin_display.inner_text())
     assert match is not None
     return match.group(0)
+
+
+def answer_next_dialog(page: Page, *, accept: bool = True) -> list[str]:
+    """Answer the page's next ``confirm()`` (accept or dismiss); returns a list that then holds
+    its message (empty if none came)."""
+    messages: list[str] = []
+
+    async def answer(dialog: Dialog) -> None:
+        messages.append(dialog.message)
+        await (dialog.accept() if accept else dialog.dismiss())
+
+    page.once("dialog", answer)
+    return messages
 
 
 async def join_in_ui(player: Page, nickname: str, pin: str | None = None) -> None:

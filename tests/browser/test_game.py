@@ -14,6 +14,7 @@ from playwright.async_api import Page, expect
 from livequiz.domain.session import Phase, QuizSession
 from tests.browser.harness import (
     Harness,
+    answer_next_dialog,
     correct_option,
     create_quiz_in_ui,
     eventually,
@@ -168,8 +169,10 @@ async def test_a_whole_quiz_with_three_players(harness: Harness, srv: RunningSer
         }
         await _check_boards(players, screen, session)
 
+    asked = answer_next_dialog(host)
     await host.locator("#end-button").click()
     await expect(screen.locator("#screen-podium")).to_be_visible()
+    assert asked == ["End the quiz now for everyone? The results become final."]
     for nickname, page in players.items():
         await expect(page.locator("#podium")).to_be_visible()
         answers = zip(session.questions, plan[nickname], strict=True)

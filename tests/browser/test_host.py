@@ -12,6 +12,7 @@ from playwright.async_api import Page, expect
 from livequiz.domain.session import Phase, QuizSession
 from tests.browser.harness import (
     Harness,
+    answer_next_dialog,
     correct_option,
     create_quiz_in_ui,
     eventually,
@@ -57,6 +58,7 @@ async def test_a_player_removed_by_the_host_stays_out(harness: Harness, srv: Run
     ben_id = _player(session, "Ben").id
     ben_line = host.locator(f'#players li[data-player-id="{ben_id}"]')
     await expect(ben_line).to_contain_text("Ben")
+    asked = answer_next_dialog(host)
     await ben_line.locator("button.kick").click()
 
     # Ben is told, and is out of the game.
@@ -66,6 +68,7 @@ async def test_a_player_removed_by_the_host_stays_out(harness: Harness, srv: Run
     await expect(anna.locator("#lobby")).to_be_visible()
     assert _player(session, "Ben").kicked
     assert not _player(session, "Anna").kicked
+    assert asked == ["Remove Ben from the quiz? They cannot join it again."]
 
     # A reload does not bring Ben back.
     await ben.reload()

@@ -381,7 +381,6 @@ function begin() {
   $("pin-display").textContent = session.pin;
   $("join-link").href = `/play?pin=${session.pin}`;
   $("join-link").textContent = joinUrl;
-  $("qr").src = `/api/quizzes/${session.pin}/qr.svg`;
   $("screen-link").href = `/screen#token=${encodeURIComponent(session.host_token)}`;
   updateControls();
   connection = new Connection(session.host_token, {
@@ -403,16 +402,24 @@ $("start-button").addEventListener("click", () => command("start"));
 $("close-button").addEventListener("click", () => command("close"));
 $("next-button").addEventListener("click", () => command("next"));
 $("skip-button").addEventListener("click", () => command("skip"));
+// What cannot be undone asks first: one slip in front of a class must not lose the lesson.
 $("end-button").addEventListener("click", () => {
-  if (dueAtMs !== null && !confirm("End the homework now? Results become final for everyone.")) return;
-  command("end");
+  const question = dueAtMs !== null
+    ? "End the homework now? Results become final for everyone."
+    : "End the quiz now for everyone? The results become final.";
+  if (confirm(question)) command("end");
 });
 $("lock-button").addEventListener("click", () => command(locked ? "unlock" : "lock"));
 $("players").addEventListener("click", (event) => {
   const button = event.target.closest("button.kick");
-  if (button) command("kick", { player_id: Number(button.closest("li").dataset.playerId) });
+  if (!button) return;
+  const id = Number(button.closest("li").dataset.playerId);
+  const name = players.get(id)?.nickname ?? "this player";
+  if (confirm(`Remove ${name} from the quiz? They cannot join it again.`)) command("kick", { player_id: id });
 });
 $("new-quiz").addEventListener("click", () => {
+  const running = phase !== "finished" && players.size > 0;
+  if (running && !confirm("Leave this quiz and start a new one? The players here stay behind.")) return;
   connection?.stop();
   sessionStorage.removeItem(STORE);
   location.reload();
@@ -473,7 +480,11 @@ function updateControls() {
   $("next-button").hidden = phase !== "question_closed";
   const last = question && question.index + 1 >= question.count;
   $("next-button").textContent = last ? "Finish quiz" : "Next question";
-  $("end-button").hidden = phase === "finished";
+  // Before anything happened there is nothing to end or download; during a question the
+  // teacher's "new quiz" would abandon the class (it is offered in the lobby and at the end).
+  $("end-button").hidden = phase === "finished" || phase === "lobby";
+  $("download-csv").hidden = phase === "lobby";
+  $("new-quiz").hidden = phase !== "lobby" && phase !== "finished";
   $("lock-button").hidden = phase === "finished";
   $("lock-button").textContent = locked ? "Unlock joining" : "Lock joining";
   $("lock-button").setAttribute("aria-pressed", String(locked));
@@ -500,7 +511,7 @@ function drawPlayers() {
     if (p.progress) {
       const text = p.progress.finished ? " done" : ` ${p.progress.done} of ${p.progress.count}`;
       li.append(el("span", p.progress.finished ? "done" : "muted", text));
-    } else if (!p.present) li.append(el("span", "muted", " (away)"));
+    } else if (!p.present && phase !== "finished") li.append(el("span", "muted", " (away)"));
     const kick = el("button", "kick", "Remove");
     kick.type = "button";
     kick.setAttribute("aria-label", `Remove ${p.nickname}`);
@@ -552,6 +563,16 @@ function drawSnapshot(frame) {
   }
   phase = s.phase;
   updateControls();
+  // Reloaded after the end: the final standings and the report, not a room of "(away)"; the
+  // PIN is free again, so no join code or QR code (it would join nothing).
+  $("join-panel").hidden = s.phase === "finished";
+  if (s.phase === "finished") loadFinal();
+  else if (!$("qr").getAttribute("src")) $("qr").src = `/api/quizzes/${session.pin}/qr.svg`;
+}
+
+async function loadFinal() {
+  const { ok, data } = await api(`/api/quizzes/${session.quiz_id}/results`, { token: session.host_token });
+  if (ok) onFinal(data);
 }
 
 function onPlayerFinished(frame) {

@@ -2,13 +2,15 @@
 // It reads the host token from the URL fragment (#token=…; never sent to any server), keeps it
 // in this tab's sessionStorage and removes it from the address bar before the room sees it.
 import {
-  Connection, Countdown, describeReveal, el, errorText, formatNumber, ordinal, renderBoard, renderOptions,
+  Connection, Countdown, api, describeReveal, el, errorText, formatNumber, ordinal, renderBoard,
+  renderOptions,
 } from "./connection.js";
 
 const $ = (id) => document.getElementById(id);
 const STORE = "livequiz.screen";
 let previous = null; // player_id → rank on the previous board
 let question = null;
+let quizId = null;
 const countdown = new Countdown((left) => { $("screen-countdown").textContent = String(Math.ceil(left / 1000)); });
 
 const fragment = new URLSearchParams(location.hash.slice(1));
@@ -51,12 +53,20 @@ function drawSnapshot(frame) {
     $("message").textContent = "The big screen needs the host's link.";
     return;
   }
+  const s = frame.state;
+  quizId = frame.quiz.quiz_id;
+  if (s.phase === "finished") {
+    // Reloaded after the end: the PIN is free again (no join code, no QR), the podium is back.
+    $("screen-pin").hidden = true;
+    if (s.leaderboard) onBoard(s.leaderboard);
+    loadFinal();
+    return;
+  }
   const pin = frame.quiz.pin;
   $("screen-pin-number").textContent = pin;
   $("screen-join-url").textContent = `${location.host}/play?pin=${pin}`;
   $("screen-qr").src = `/api/quizzes/${pin}/qr.svg`;
   $("screen-qr").hidden = false;
-  const s = frame.state;
   if (s.leaderboard) onBoard(s.leaderboard);
   if (s.question) {
     openQuestion(s.question, frame.server_time_ms);
@@ -100,9 +110,15 @@ function onBoard(board) {
   }
 }
 
+async function loadFinal() {
+  const { ok, data } = await api(`/api/quizzes/${quizId}/results`, { token });
+  if (ok) onFinal(data);
+}
+
 function onFinal(report) {
   document.body.dataset.phase = "finished";
   $("screen-question").hidden = true;
+  $("screen-pin").hidden = true; // the quiz is over: its code joins nothing any more
   const top = report.players.slice(0, 3).map((p) => {
     const li = el("li");
     li.append(el("span", "rank", ordinal(p.rank)), el("span", "nickname", p.nickname), el("span", "score", formatNumber(p.score)));
