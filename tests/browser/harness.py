@@ -82,7 +82,7 @@ CHROMIUM_ARGS = [
 #: How long an ``expect`` waits for the page by default (ms): pages react within a tick or two.
 EXPECT_TIMEOUT_MS = 5_000
 
-Viewport = Literal["phone", "desktop"]
+Viewport = Literal["phone", "desktop", "projector"]
 
 #: A phone (iPhone 12-14 sized) and a laptop screen: the two viewports every flow is tried on.
 PHONE: dict[str, Any] = {
@@ -92,7 +92,13 @@ PHONE: dict[str, Any] = {
     "has_touch": True,
 }
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
-_VIEWPORTS: dict[Viewport, dict[str, Any]] = {"phone": PHONE, "desktop": DESKTOP}
+#: A classroom projector (1080p).
+PROJECTOR: dict[str, Any] = {"viewport": {"width": 1920, "height": 1080}}
+_VIEWPORTS: dict[Viewport, dict[str, Any]] = {
+    "phone": PHONE,
+    "desktop": DESKTOP,
+    "projector": PROJECTOR,
+}
 
 
 def chromium_missing() -> str | None:

@@ -4,7 +4,7 @@ no sense yet or any more are not offered, and a reload after the end brings the 
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 
 from livequiz.domain.session import Phase
 from tests.browser.harness import (
@@ -98,3 +98,54 @@ async def test_a_reload_after_the_end_brings_back_the_standings_and_the_podium(
     await expect(
         screen.locator("#screen-pin")
     ).to_be_hidden()  # a finished quiz's code joins nothing
+
+
+async def style(page: Page, selector: str, prop: str) -> str:
+    value: str = await page.locator(selector).evaluate(f"(node) => getComputedStyle(node).{prop}")
+    return value
+
+
+async def px(page: Page, selector: str) -> float:
+    return float((await style(page, selector, "fontSize")).removesuffix("px"))
+
+
+async def test_the_big_screen_reads_from_the_back_row(harness: Harness, srv: RunningServer) -> None:
+    """Issue 18, point 4: the join address as typed and big, every name in the lobby, no join
+    code once joining is locked, a big timer and count, and no QR pushing the reveal off a
+    1080p screen."""
+    host = await harness.open("/host", "desktop", name="host")
+    pin = await create_quiz_in_ui(host, count=1, seconds=60)
+    link = await host.locator("#screen-link").get_attribute("href")
+    assert link is not None
+    screen = await harness.open(link, "projector", name="screen")
+    url = screen.locator("#screen-join-url")
+    await expect(url).to_have_text(f"127.0.0.1:{srv.port}/play?pin={pin}")
+    assert await style(screen, "#screen-join-url", "textTransform") == "none"
+    assert await px(screen, "#screen-join-url") >= 32
+    names = [f"Player {n:02d}" for n in range(14)]
+    for name in names:
+        await srv.join(pin, name)
+    await expect(screen.locator("#screen-lobby-names li")).to_have_count(len(names))
+    await expect(screen.locator("#screen-lobby-names")).to_contain_text("Player 13")
+
+    await host.locator("#lock-button").click()
+    await expect(screen.locator("#screen-pin")).to_be_hidden()
+    await host.locator("#lock-button").click()
+    await expect(screen.locator("#screen-pin")).to_be_visible()
+
+    await host.locator("#start-button").click()
+    await expect(screen.locator("#screen-question")).to_be_visible()
+    await expect(screen.locator("#screen-qr")).to_be_hidden()
+    await expect(screen.locator("#screen-lobby")).to_be_hidden()
+    await expect(screen.locator("#screen-pin .join-label")).to_be_hidden()
+    await expect(screen.locator("#screen-pin-number")).to_be_visible()  # latecomers still join
+    assert await px(screen, "#screen-countdown") >= 64
+    await expect(screen.locator("#screen-answered")).to_contain_text("answered")
+    assert await px(screen, "#screen-answered") >= 32
+    await host.locator("#close-button").click()
+    reveal = screen.locator("#screen-reveal")
+    await expect(reveal).to_be_visible()
+    await expect(screen.locator("#screen-qr")).to_be_hidden()  # no QR growing back at a reveal
+    box = await reveal.bounding_box()
+    assert box is not None
+    assert box["y"] + box["height"] <= 1080, box  # the reveal fits the projector

@@ -41,6 +41,8 @@ function onFrame(frame) {
     case "closed": return onClosed(frame);
     case "board": return onBoard(frame);
     case "final": return onFinal(frame.results);
+    case "players": return onPlayers(frame);
+    case "lock": document.body.dataset.locked = String(frame.locked); return undefined;
     case "error":
       if (frame.action === undefined) $("message").textContent = errorText(frame);
       return undefined;
@@ -62,6 +64,10 @@ function drawSnapshot(frame) {
     loadFinal();
     return;
   }
+  document.body.dataset.locked = String(Boolean(s.locked));
+  names.clear();
+  for (const p of s.players || []) names.set(p.player_id, p.nickname);
+  drawNames();
   const pin = frame.quiz.pin;
   $("screen-pin-number").textContent = pin;
   $("screen-join-url").textContent = `${location.host}/play?pin=${pin}`;
@@ -73,6 +79,22 @@ function drawSnapshot(frame) {
     if (!s.question.open && s.question.reveal) onClosed({ reveal: s.question.reveal, option_counts: null });
   }
   document.body.dataset.phase = s.phase;
+}
+
+// Everyone in the lobby, not only the board's top ten: each phone says "see your nickname on
+// the big screen".
+const names = new Map(); // player_id → nickname
+
+function onPlayers(frame) {
+  for (const p of frame.joined) names.set(p.player_id, p.nickname);
+  for (const id of frame.kicked) names.delete(id);
+  drawNames();
+}
+
+function drawNames() {
+  const items = [...names.values()].map((nickname) => el("li", null, nickname));
+  $("screen-lobby-names").replaceChildren(...items);
+  $("screen-lobby-count").textContent = `· ${names.size} player${names.size === 1 ? "" : "s"}`;
 }
 
 function openQuestion(q, serverTimeMs) {
