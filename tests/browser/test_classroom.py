@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Page, expect
 
+from livequiz.domain.commands import Answer, CloseQuestion, Start
 from livequiz.domain.session import Phase
 from tests.browser.harness import (
     Harness,
@@ -149,3 +150,26 @@ async def test_the_big_screen_reads_from_the_back_row(harness: Harness, srv: Run
     box = await reveal.bounding_box()
     assert box is not None
     assert box["y"] + box["height"] <= 1080, box  # the reveal fits the projector
+
+
+async def test_no_red_arrow_for_a_student_who_simply_has_not_answered_yet(
+    harness: Harness, srv: RunningServer
+) -> None:
+    quiz = await srv.create_quiz(count=1, settings={"time_limit_ms": 60_000})
+    players = {name: await srv.join(quiz["pin"], name) for name in ("Anna", "Ben", "Cleo")}
+    screen = await harness.open(f"/screen#token={quiz['host_token']}", "projector", name="screen")
+    await expect(screen.locator("#screen-leaderboard li")).to_have_count(3)
+    await srv.service.call(quiz["quiz_id"], Start())
+    await expect(screen.locator("#screen-question")).to_be_visible()
+    right = srv.service.store.session(quiz["quiz_id"]).questions[0].correct_option
+    await srv.service.call(quiz["quiz_id"], Answer(players["Cleo"]["player_id"], 0, right))
+    board = screen.locator("#screen-leaderboard li")
+    await expect(board.first).to_contain_text("Cleo")  # she moved up while the question is open
+    assert (
+        await screen.locator("#screen-leaderboard li.down, #screen-leaderboard li.up").count() == 0
+    )
+    await srv.service.call(quiz["quiz_id"], CloseQuestion())
+    # once it has closed, the changes since it opened show: the two who did not answer fell
+    await expect(screen.locator("#screen-leaderboard li.down")).to_have_count(2)
+    fell = await screen.locator("#screen-leaderboard li.down").all_inner_texts()
+    assert not any("Cleo" in line for line in fell), fell

@@ -8,7 +8,10 @@ import {
 
 const $ = (id) => document.getElementById(id);
 const STORE = "livequiz.screen";
-let previous = null; // player_id → rank on the previous board
+// Rank changes are shown once a question has closed, against the ranks when it opened: while it
+// is open, a student who has not answered yet only seems to drop as others answer (issue 18).
+let ranks = new Map(); // player_id → rank on the newest board
+let ranksAtOpen = null; // player_id → rank when the current question opened
 let question = null;
 let quizId = null;
 const countdown = new Countdown((left) => { $("screen-countdown").textContent = String(Math.ceil(left / 1000)); });
@@ -98,6 +101,7 @@ function drawNames() {
 }
 
 function openQuestion(q, serverTimeMs) {
+  if (!question || question.index !== q.index) ranksAtOpen = ranks;
   question = q;
   document.body.dataset.phase = q.open ? "question_open" : "question_closed";
   $("screen-question").hidden = false;
@@ -124,8 +128,9 @@ function onClosed(frame) {
 }
 
 function onBoard(board) {
-  renderBoard($("screen-leaderboard"), board.top, { previous });
-  previous = new Map(board.top.map((line) => [line.player_id, line.rank]));
+  const closed = document.body.dataset.phase === "question_closed";
+  renderBoard($("screen-leaderboard"), board.top, { previous: closed ? ranksAtOpen : null });
+  ranks = new Map(board.top.map((line) => [line.player_id, line.rank]));
   $("screen-players").textContent = `· ${board.players} player${board.players === 1 ? "" : "s"}`;
   if (board.answered !== null && board.answered !== undefined) {
     $("screen-answered").textContent = `${board.answered} of ${board.players} answered`;
