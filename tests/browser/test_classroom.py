@@ -9,10 +9,14 @@ from playwright.async_api import Page, expect
 from livequiz.domain.commands import Answer, CloseQuestion, Start
 from livequiz.domain.session import Phase
 from tests.browser.harness import (
+    NETWORK_ERRORS,
     Harness,
     answer_next_dialog,
     create_quiz_in_ui,
+    cut_connection,
+    host_socket,
     join_in_ui,
+    restore_connection,
     session_for_pin,
 )
 from tests.server import RunningServer
@@ -173,3 +177,33 @@ async def test_no_red_arrow_for_a_student_who_simply_has_not_answered_yet(
     await expect(screen.locator("#screen-leaderboard li.down")).to_have_count(2)
     fell = await screen.locator("#screen-leaderboard li.down").all_inner_texts()
     assert not any("Cleo" in line for line in fell), fell
+
+
+async def test_messages_say_what_happened(harness: Harness, srv: RunningServer) -> None:
+    """Issue 18, point 5 (in part): an answer tapped offline is "sending", not "locked in",
+    until the server has it; a question the host closed early is not "time's up"."""
+    harness.console.allow(NETWORK_ERRORS)
+    quiz = await srv.create_quiz(count=2, settings={"time_limit_ms": 60_000})
+    context = await harness.context("phone")
+    anna = await harness.open(f"/play?pin={quiz['pin']}", name="Anna", context=context)
+    await join_in_ui(anna, "Anna")
+    ben = await harness.open(f"/play?pin={quiz['pin']}", name="Ben")
+    await join_in_ui(ben, "Ben")
+    async with host_socket(srv, quiz["host_token"]) as host:
+        await host.act("start")
+        await expect(anna.locator("#question")).to_be_visible()
+        await cut_connection(context, anna)
+        await anna.locator('button.option[data-option="0"]').click()
+        await expect(anna.locator("#locked")).to_have_text("Sending your answer…")
+        await restore_connection(context, anna)
+        await expect(anna.locator("#locked")).to_have_text("Answer locked in", timeout=15_000)
+        await host.act("close")
+        await expect(ben.locator("#result")).to_have_text(
+            "The host closed this question – no answer. +0 points"
+        )
+        await host.act("next")
+        await expect(ben.locator("#question-number")).to_have_text("Question 2 of 2")
+        await host.act("skip")
+        await expect(ben.locator("#result")).to_have_text(
+            "The host skipped this question. +0 points"
+        )

@@ -225,6 +225,8 @@ function markChosen() {
     button.classList.toggle("chosen", i === state.chosen);
     if (i === state.chosen) button.setAttribute("aria-pressed", "true");
   });
+  // "locked in" only once the server has it: an answer tapped offline is still on its way
+  $("locked").textContent = state.pending ? "Sending your answer…" : "Answer locked in";
   $("locked").hidden = !state.question?.open;
 }
 
@@ -234,7 +236,6 @@ function choose(option) {
   state.chosen = option;
   state.pending = { q: q.index, option };
   markChosen();
-  $("locked").hidden = false;
   connection.send({ type: "answer", q: q.index, option }); // if down: resent after the welcome
 }
 
@@ -273,7 +274,15 @@ function rankSentence() {
   return state.rank ? `You are ${ordinal(state.rank)} of ${state.players}.` : "";
 }
 
-function reveal(info) {
+/** What a student who did not answer reads at the reveal, by why the question closed. */
+const NO_ANSWER = {
+  time: "Time's up – no answer. +0 points",
+  host: "The host closed this question – no answer. +0 points",
+  skip: "The host skipped this question. +0 points",
+  end: "The quiz was ended – no answer. +0 points",
+};
+
+function reveal(info, reason = "time") {
   const correct = info.correct_option;
   optionButtons.forEach((button, i) => {
     button.disabled = true;
@@ -285,7 +294,7 @@ function reveal(info) {
   $("reveal").hidden = false;
   offerFlag(state.question.index);
   if (state.chosen === null) {
-    $("result").textContent = "Time's up – no answer. +0 points";
+    $("result").textContent = NO_ANSWER[reason] || NO_ANSWER.time;
     $("result").className = "result is-wrong";
     $("result").hidden = false;
   }
@@ -312,7 +321,7 @@ function onClosed(frame) {
   countdown.stop();
   $("countdown").textContent = "0";
   $("timebar-fill").style.width = "0%";
-  reveal(frame.reveal);
+  reveal(frame.reveal, frame.reason);
   if (state.progress) {
     state.progress = { ...state.progress, done: frame.index + 1 };
     offerNext();
