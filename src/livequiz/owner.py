@@ -138,9 +138,6 @@ class QuizOwner:
         #: Called with a quiz id after a batch of it was stored and its events handed on:
         #: the session shows only what is stored (a board can be taken).
         self.on_settled: Callable[[str], None] = _nothing
-        #: Called on this process only, the quiz's owner, with events just stored: what must
-        #: happen once per quiz, not once per process that follows it (the results webhook).
-        self.on_committed: EventSink = _no_events
         self._inbox: list[tuple[Envelope, Reply | None]] = []
         self._wake = asyncio.Event()
         self._owned: dict[str, _Owned] = {}
@@ -575,10 +572,6 @@ class QuizOwner:
             for executed in rows.recovered:
                 clocks.add(quiz_id)
                 try:
-                    self.on_committed(quiz_id, executed.events)
-                except Exception:
-                    log.exception("after stored events", extra={"quiz_id": quiz_id})
-                try:
                     self.on_events(quiz_id, executed.events)
                 except Exception:
                     log.exception("publishing events failed", extra={"quiz_id": quiz_id})
@@ -595,10 +588,6 @@ class QuizOwner:
                         clocks.add(quiz_id)
                     elif isinstance(event, PlayerJoined) and isinstance(envelope.command, Join):
                         self._expect(quiz_id, [event.player_id])
-                try:
-                    self.on_committed(quiz_id, outcome.events)
-                except Exception:
-                    log.exception("after stored events", extra={"quiz_id": quiz_id})
                 try:
                     self.on_events(quiz_id, outcome.events)
                 except Exception:
@@ -695,10 +684,6 @@ def _ignore(_outcome: Outcome) -> None:
 
 
 def _nothing(_quiz_id: str) -> None:
-    pass
-
-
-def _no_events(_quiz_id: str, _events: tuple[Event, ...]) -> None:
     pass
 
 

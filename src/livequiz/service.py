@@ -271,9 +271,10 @@ class QuizService:
         self.owner.on_owned = self._owned
         self.owner.on_lost = self._lost
         self.owner.on_settled = self._settled
-        self.owner.on_committed = self._committed
         #: Sends the outbox's due webhook deliveries (every process runs one).
         self.webhooks = WebhookSender(store.records, lambda: self.clock(), self.limits.webhooks)
+        # a batch that stored deliveries: send them now, not at the next poll
+        store.on_deliveries = self.webhooks.wake
         self.router = Router(self.owner, bus, metrics, caught_up=self.caught_up)
         #: Where frames for this process's connections go (the gateway's ``deliver``).
         self.deliver: Callable[[str, Delivery], None] = _nowhere
@@ -909,13 +910,6 @@ class QuizService:
         if player is not None and not player.kicked:
             result = protocol.result_frame(session, player, event.index)
             self.deliver(quiz_id, ToPlayer(event.player_id, result, seq=event.seq))
-
-    def _committed(self, quiz_id: str, events: tuple[Event, ...]) -> None:
-        """On the quiz's owner, events just stored: a finish of a quiz with a webhook stored
-        its deliveries with it (``QuizStore.execute``): send them now, not at the next poll."""
-        finishes = any(isinstance(event, QuizFinished | PlayerFinished) for event in events)
-        if finishes and self.store.definition(quiz_id).webhook_url is not None:
-            self.webhooks.wake()
 
     async def _ticker(self) -> None:
         """Every ``tick_ms``: one leaderboard frame per quiz whose board changed.

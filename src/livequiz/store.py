@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from livequiz.domain.commands import Answer, Executed, execute, from_record, to_record
@@ -95,6 +95,8 @@ class QuizStore:
     def __init__(self, records: Records, *, nicknames: NicknamePolicy) -> None:
         self.records = records
         self._nicknames = nicknames
+        #: Called after a batch stored webhook deliveries with its rows (the sender wakes).
+        self.on_deliveries: Callable[[], None] = _nothing
         self._sessions: dict[str, QuizSession] = {}
         self._definitions: dict[str, QuizDefinition] = {}
         #: Quizzes this process owns, with the lease epoch it writes under.
@@ -446,7 +448,9 @@ class QuizStore:
                         committed.setdefault(quiz_id, (first_seq, []))[1].append(row)
                         if session.phase is Phase.FINISHED and quiz_id not in finished:
                             finished.append(quiz_id)
-                        if any(type(event) in _FINISHES for event in executed.events):
+                        if self._definitions[quiz_id].webhook_url is not None and any(
+                            type(event) in _FINISHES for event in executed.events
+                        ):
                             deliveries += deliveries_for(
                                 self.definition(quiz_id), session, executed.events, envelope.now_ms
                             )
@@ -454,6 +458,7 @@ class QuizStore:
                     epochs = {quiz_id: self._epochs[quiz_id] for quiz_id in committed}
                     if deliveries:
                         await self.records.append(rows, finished, epochs, deliveries)
+                        self.on_deliveries()
                     else:
                         await self.records.append(rows, finished, epochs)
             except Fenced as fenced:
@@ -496,6 +501,10 @@ def _moving() -> Rejected:
 
 #: Events a webhook may be owed for (``webhooks.deliveries_for`` decides).
 _FINISHES = frozenset({QuizFinished, PlayerFinished})
+
+
+def _nothing() -> None:
+    pass
 
 
 def _finished() -> Rejected:

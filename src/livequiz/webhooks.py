@@ -163,8 +163,6 @@ class WebhookSender:
             headers={"user-agent": f"livequiz/{__version__}"},
         )
         self._wake = asyncio.Event()
-        #: Deliveries made by this process (a test or a metric reads them).
-        self.delivered = 0
 
     def wake(self) -> None:
         """Look for due deliveries now (one was just added)."""
@@ -207,7 +205,6 @@ class WebhookSender:
             error = f"{type(failure).__name__}: {failure}"[:300]
         if not error:
             await self.outbox.delivery_done(delivery.key, self.clock(), attempts)
-            self.delivered += 1
             log.info("webhook delivered", extra={"quiz_id": delivery.quiz_id, "key": delivery.key})
             return
         delay_ms = int(1000 * retry_delay_s(attempts, self.limits))
