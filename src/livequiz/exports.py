@@ -28,12 +28,15 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import genanki
-from openpyxl import Workbook
-from openpyxl.styles import Font, PatternFill
+if TYPE_CHECKING:
+    import genanki
+
+# openpyxl and genanki are imported when a file is first made, not with the server: together
+# they are ~38 MiB of every process's memory, for a download at the end of some quizzes.
 
 JSON = dict[str, Any]
 
@@ -44,9 +47,8 @@ XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.s
 _BOM = "\ufeff"
 #: A cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection").
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_RIGHT = PatternFill("solid", fgColor="C6EFCE")
-_WRONG = PatternFill("solid", fgColor="FFC7CE")
-_BOLD = Font(bold=True)
+#: Grid cells: green for a right answer, red for a wrong one (fill colours, ARGB).
+_RIGHT, _WRONG = "C6EFCE", "FFC7CE"
 
 
 def safe_cell(text: str) -> str:
@@ -123,12 +125,20 @@ def report_csv(report: JSON) -> str:
 
 def report_xlsx(report: JSON, *, title: str) -> bytes:
     """The workbook: Words, Students and Grid sheets."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+
+    bold = Font(bold=True)
+    fills = {
+        True: PatternFill("solid", fgColor=_RIGHT),
+        False: PatternFill("solid", fgColor=_WRONG),
+    }
     book = Workbook()
     words_sheet = book.active
     assert words_sheet is not None
     words_sheet.title = "Words"
     words_sheet.append([f"{safe_cell(title)}: words, hardest first"])
-    words_sheet["A1"].font = _BOLD
+    words_sheet["A1"].font = bold
     words_sheet.append(
         [
             "word",
@@ -185,10 +195,10 @@ def report_xlsx(report: JSON, *, title: str) -> bytes:
         row = grid.max_row
         for offset, cell in enumerate(cells, start=2):
             if cell is not None and cell["option"] is not None:
-                grid.cell(row=row, column=offset).fill = _RIGHT if cell["correct"] else _WRONG
+                grid.cell(row=row, column=offset).fill = fills[bool(cell["correct"])]
     for sheet in (words_sheet, students_sheet, grid):
         for header in sheet[2 if sheet is words_sheet else 1]:
-            header.font = _BOLD
+            header.font = bold
         sheet.freeze_panes = "B3" if sheet is words_sheet else "B2"
     out = io.BytesIO()
     book.save(out)
@@ -200,22 +210,31 @@ def report_xlsx(report: JSON, *, title: str) -> bytes:
 #: The note type of every livequiz deck: fixed, so importing a later deck updates the same
 #: kind of note instead of adding a copy of the type (genanki's advice: a constant id).
 ANKI_MODEL_ID = 1_790_418_223
-ANKI_MODEL = genanki.Model(
-    ANKI_MODEL_ID,
-    "livequiz word",
-    fields=[{"name": "Word"}, {"name": "Meaning"}, {"name": "Example"}],
-    templates=[
-        {
-            "name": "Word → meaning",
-            "qfmt": '<div class="word">{{Word}}</div>',
-            "afmt": '{{FrontSide}}<hr id="answer"><div class="meaning">{{Meaning}}</div>'
-            '{{#Example}}<div class="example">{{Example}}</div>{{/Example}}',
-        }
-    ],
-    css=".card { font-family: sans-serif; font-size: 22px; text-align: center; }"
-    " .word { font-size: 32px; font-weight: bold; } .example { font-style: italic; margin-top:"
-    " 12px; color: #555; }",
-)
+
+
+@cache
+def anki_model() -> genanki.Model:
+    """The note type: the word on the front, its meaning and example on the back."""
+    import genanki
+
+    return genanki.Model(
+        ANKI_MODEL_ID,
+        "livequiz word",
+        fields=[{"name": "Word"}, {"name": "Meaning"}, {"name": "Example"}],
+        templates=[
+            {
+                "name": "Word → meaning",
+                "qfmt": '<div class="word">{{Word}}</div>',
+                "afmt": '{{FrontSide}}<hr id="answer"><div class="meaning">{{Meaning}}</div>'
+                '{{#Example}}<div class="example">{{Example}}</div>{{/Example}}',
+            }
+        ],
+        css=".card { font-family: sans-serif; font-size: 22px; text-align: center; }"
+        " .word { font-size: 32px; font-weight: bold; } .example { font-style: italic;"
+        " margin-top: 12px; color: #555; }",
+    )
+
+
 APKG_MEDIA_TYPE = "application/apkg"
 
 
@@ -233,12 +252,14 @@ def words_deck(name: str, words: Sequence[JSON], *, key: str) -> bytes:
     markup. Written here rather than by ``genanki.Package.write_to_file``, which leaves its
     temporary database file behind on every call (a server would fill its disk).
     """
+    import genanki
+
     deck = genanki.Deck(deck_id(key), name)
     for word in words:
         fields = [html.escape(word["word"]), html.escape(word["definition"])]
         fields.append(html.escape(word.get("example") or ""))
         guid = genanki.guid_for(key, word["word"], word["definition"])
-        deck.add_note(genanki.Note(model=ANKI_MODEL, fields=fields, guid=guid))
+        deck.add_note(genanki.Note(model=anki_model(), fields=fields, guid=guid))
     package = genanki.Package(deck)
     with tempfile.TemporaryDirectory(prefix="livequiz-deck-") as folder:
         database = Path(folder) / "collection.anki2"

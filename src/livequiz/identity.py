@@ -25,9 +25,13 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
+if TYPE_CHECKING:
+    import jwt
+
+# PyJWT and cryptography (~17 MiB) are imported when a server is configured for the app's
+# sign-in, not by every server.
 
 #: Clock difference tolerated between the app and this server.
 LEEWAY_S = 30
@@ -89,6 +93,8 @@ class AppTokens:
         """The user a genuine, current token of the app names, or :class:`AppTokenError`."""
         if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_CHARS:
             raise AppTokenError("app_token must be the app's JWT (a string)")
+        import jwt
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as error:
@@ -106,6 +112,8 @@ class AppTokens:
         return self._decode(token, key, algorithms)
 
     def _decode(self, token: str, key: Any, algorithms: list[str]) -> AppUser:
+        import jwt
+
         try:
             claims = jwt.decode(
                 token,
@@ -166,6 +174,8 @@ def _fetch(url: str) -> str:
 
 def _read_jwks(text: str) -> dict[str, jwt.PyJWK]:
     """The signing keys of a JWKS document by key id (keys without one get ``"default"``)."""
+    import jwt
+
     data = json.loads(text)
     keys: dict[str, jwt.PyJWK] = {}
     for raw in data.get("keys", []):

@@ -29,9 +29,8 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 
 from livequiz import __version__
@@ -39,6 +38,12 @@ from livequiz.domain import views
 from livequiz.domain.events import Event, PlayerFinished, QuizFinished
 from livequiz.domain.session import QuizSession
 from livequiz.ports import Deliveries, QuizDefinition, Unavailable, WebhookDelivery
+
+if TYPE_CHECKING:
+    import httpx
+
+# httpx (~16 MiB) is imported when the first delivery is sent or a URL checked, not with the
+# server: most servers never send one.
 
 log = logging.getLogger("livequiz.webhooks")
 
@@ -75,6 +80,8 @@ def check_url(url: object) -> str:
     """A webhook URL as given, or :class:`ValueError` saying what is wrong with it."""
     if not isinstance(url, str) or not 0 < len(url) <= MAX_URL_CHARS:
         raise ValueError(f"webhook_url must be a URL of at most {MAX_URL_CHARS} characters")
+    import httpx
+
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL:
@@ -157,12 +164,19 @@ class WebhookSender:
         self.outbox = outbox
         self.clock = clock
         self.limits = limits or WebhookLimits()
-        self._client = client or httpx.AsyncClient(
-            timeout=self.limits.timeout_s,
-            follow_redirects=False,
-            headers={"user-agent": f"livequiz/{__version__}"},
-        )
+        self._client = client
         self._wake = asyncio.Event()
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.AsyncClient(
+                timeout=self.limits.timeout_s,
+                follow_redirects=False,
+                headers={"user-agent": f"livequiz/{__version__}"},
+            )
+        return self._client
 
     def wake(self) -> None:
         """Look for due deliveries now (one was just added)."""
@@ -199,9 +213,10 @@ class WebhookSender:
             IDEMPOTENCY_HEADER: delivery.key,
         }
         try:
-            response = await self._client.post(delivery.url, content=body, headers=headers)
+            client = self._http()
+            response = await client.post(delivery.url, content=body, headers=headers)
             error = "" if response.is_success else f"HTTP {response.status_code}"
-        except httpx.HTTPError as failure:
+        except _http_errors() as failure:
             error = f"{type(failure).__name__}: {failure}"[:300]
         if not error:
             await self.outbox.delivery_done(delivery.key, self.clock(), attempts)
@@ -217,4 +232,11 @@ class WebhookSender:
         )
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+
+
+def _http_errors() -> type[Exception]:
+    import httpx
+
+    return httpx.HTTPError
