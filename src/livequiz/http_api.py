@@ -456,9 +456,7 @@ def build_api(service: QuizService, deck: Deck, app_tokens: AppTokens | None = N
     async def results(request: Request) -> Response:
         quiz_id = request.path_params["quiz_id"]
         claims = await _caller(request, service, quiz_id)
-        fmt = request.query_params.get("format", "json")
-        if fmt not in ("json", "csv"):
-            raise ApiError(422, "bad_request", "format must be 'json' or 'csv'")
+        fmt = _format(request, "json", "csv")
         await service.ensure(quiz_id)
         # A copy lags the owner's log (the host may have seen the end on another process a
         # moment before): the report is read up to the journal.
@@ -471,22 +469,14 @@ def build_api(service: QuizService, deck: Deck, app_tokens: AppTokens | None = N
             return JSONResponse(views.player_results(session, claims.player_id))
         report = views.final_results(session)
         if fmt == "csv":
-            return Response(
-                exports.results_csv(report),
-                media_type="text/csv; charset=utf-8",
-                headers={
-                    "content-disposition": f'attachment; filename="quiz-{quiz_id}-results.csv"'
-                },
-            )
+            return _attachment(exports.results_csv(report), _CSV, f"quiz-{quiz_id}-results.csv")
         return JSONResponse(report)
 
     async def class_report(request: Request) -> Response:
         """The teacher's report: the words the class did not know, and each student's answers."""
         quiz_id = request.path_params["quiz_id"]
         claims = await _caller(request, service, quiz_id)
-        fmt = request.query_params.get("format", "json")
-        if fmt not in ("json", "csv", "xlsx"):
-            raise ApiError(422, "bad_request", "format must be 'json', 'csv' or 'xlsx'")
+        fmt = _format(request, "json", "csv", "xlsx")
         if claims.role is not Role.HOST:
             raise ApiError(403, "forbidden", "the class report is for the host")
         await service.ensure(quiz_id)
@@ -498,27 +488,19 @@ def build_api(service: QuizService, deck: Deck, app_tokens: AppTokens | None = N
         loop = asyncio.get_running_loop()
         name = f"quiz-{quiz_id}-report"
         if fmt == "csv":
-            return Response(
-                await loop.run_in_executor(None, exports.report_csv, report),
-                media_type="text/csv; charset=utf-8",
-                headers={"content-disposition": f'attachment; filename="{name}.csv"'},
-            )
+            text = await loop.run_in_executor(None, exports.report_csv, report)
+            return _attachment(text, _CSV, f"{name}.csv")
         title = service.store.definition(quiz_id).title
         workbook = functools.partial(exports.report_xlsx, report, title=title)
-        return Response(
-            await loop.run_in_executor(None, workbook),
-            media_type=exports.XLSX_MEDIA_TYPE,
-            headers={"content-disposition": f'attachment; filename="{name}.xlsx"'},
-        )
+        data = await loop.run_in_executor(None, workbook)
+        return _attachment(data, exports.XLSX_MEDIA_TYPE, f"{name}.xlsx")
 
     async def words_to_practise(request: Request) -> Response:
         """Words to keep practising, as an Anki deck or CSV: a player's missed words (their
         token), or the class's words to reteach (the host's)."""
         quiz_id = request.path_params["quiz_id"]
         claims = await _caller(request, service, quiz_id)
-        fmt = request.query_params.get("format", "apkg")
-        if fmt not in ("apkg", "csv"):
-            raise ApiError(422, "bad_request", "format must be 'apkg' or 'csv'")
+        fmt = _format(request, "apkg", "csv")
         await service.ensure(quiz_id)
         await service.refresh(quiz_id)
         session = service.store.session(quiz_id)
@@ -540,19 +522,11 @@ def build_api(service: QuizService, deck: Deck, app_tokens: AppTokens | None = N
             ]
             name, key = f"{title}: words to reteach", f"{quiz_id}/class"
         filename = f"quiz-{quiz_id}-words.{fmt}"
-        disposition = {"content-disposition": f'attachment; filename="{filename}"'}
         if fmt == "csv":
-            return Response(
-                exports.words_csv(words),
-                media_type="text/csv; charset=utf-8",
-                headers=disposition,
-            )
+            return _attachment(exports.words_csv(words), _CSV, filename)
         deck = functools.partial(exports.words_deck, name, words, key=key)
-        return Response(
-            await asyncio.get_running_loop().run_in_executor(None, deck),
-            media_type=exports.APKG_MEDIA_TYPE,
-            headers=disposition,
-        )
+        data = await asyncio.get_running_loop().run_in_executor(None, deck)
+        return _attachment(data, exports.APKG_MEDIA_TYPE, filename)
 
     async def end_quiz(request: Request) -> Response:
         """End a quiz now (live or homework): the host's token, or the API key that created
@@ -1001,6 +975,24 @@ def _bearer(request: Request, service: QuizService, quiz_id: str) -> Claims:
     if claims.quiz_id != quiz_id:
         raise ApiError(403, "forbidden", "this token is for another quiz")
     return claims
+
+
+_CSV = "text/csv; charset=utf-8"
+
+
+def _format(request: Request, *choices: str) -> str:
+    """The ``format`` query parameter, one of ``choices`` (the first is the default)."""
+    fmt = request.query_params.get("format", choices[0])
+    if fmt not in choices:
+        listed = ", ".join(f"'{c}'" for c in choices[:-1])
+        raise ApiError(422, "bad_request", f"format must be {listed} or '{choices[-1]}'")
+    return fmt
+
+
+def _attachment(content: str | bytes, media_type: str, filename: str) -> Response:
+    """A file to download, named ``filename``."""
+    disposition = {"content-disposition": f'attachment; filename="{filename}"'}
+    return Response(content, media_type=media_type, headers=disposition)
 
 
 async def _caller(request: Request, service: QuizService, quiz_id: str) -> Claims:
