@@ -344,10 +344,12 @@ def players_frame(
     left: list[int],
     back: list[int],
     kicked: list[int],
+    answered: list[int],
     present: int,
     players: int,
 ) -> bytes:
-    """The host's lobby delta of one tick: who joined, left, came back or was removed."""
+    """The host's delta of one tick: who joined, left, came back, was removed, or answered the
+    open question."""
     return encode(
         {
             "type": "players",
@@ -356,6 +358,7 @@ def players_frame(
             "left": left,
             "back": back,
             "kicked": kicked,
+            "answered": answered,
             "present": present,
             "players": players,
         }

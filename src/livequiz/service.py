@@ -52,7 +52,7 @@ from livequiz.domain.events import (
 )
 from livequiz.domain.question import Question
 from livequiz.domain.session import Phase
-from livequiz.domain.settings import QuizSettings
+from livequiz.domain.settings import Pace, QuizSettings
 from livequiz.observability import Metrics
 from livequiz.owner import OwnerLimits, QuizOwner, Reply, resolver
 from livequiz.ports import (
@@ -224,6 +224,9 @@ class _QuizRuntime:
     left: list[int] = field(default_factory=list)
     back: list[int] = field(default_factory=list)
     kicked: list[int] = field(default_factory=list)
+    #: Live: players whose answer to the open question was accepted since the last ``players``
+    #: frame (the host's "who has not answered yet").
+    answered: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -850,6 +853,8 @@ class QuizService:
         for event in events:
             if isinstance(event, AnswerAccepted):
                 runtime.board_dirty = True
+                if definition.settings.pace is Pace.LIVE:
+                    runtime.answered.append(event.player_id)
             elif isinstance(event, PlayerJoined):
                 runtime.board_dirty = True
                 runtime.joined.append({"player_id": event.player_id, "nickname": event.nickname})
@@ -959,7 +964,7 @@ class QuizService:
         for quiz_id, runtime in self._runtime.items():
             if not self.store.loaded(quiz_id):
                 continue
-            if runtime.joined or runtime.left or runtime.back or runtime.kicked:
+            if runtime.joined or runtime.left or runtime.back or runtime.kicked or runtime.answered:
                 session = self.store.session(quiz_id)
                 frame = protocol.players_frame(
                     session.seq,
@@ -967,10 +972,12 @@ class QuizService:
                     runtime.left,
                     runtime.back,
                     runtime.kicked,
+                    runtime.answered,
                     session.present_count,
                     len(session.board),
                 )
                 runtime.joined, runtime.left, runtime.back, runtime.kicked = [], [], [], []
+                runtime.answered = []
                 self.deliver(quiz_id, ToHosts(frame))
             if runtime.board_dirty:
                 audience += self.flush_board(quiz_id, runtime)

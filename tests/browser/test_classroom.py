@@ -3,6 +3,9 @@ no sense yet or any more are not offered, and a reload after the end brings the 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import pytest
 from playwright.async_api import Page, expect
 
@@ -12,13 +15,16 @@ from tests.browser.harness import (
     NETWORK_ERRORS,
     Harness,
     answer_next_dialog,
+    correct_option,
     create_quiz_in_ui,
     cut_connection,
     host_socket,
     join_in_ui,
     restore_connection,
     session_for_pin,
+    wrong_option,
 )
+from tests.integration.helpers import open_client
 from tests.server import RunningServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -205,5 +211,140 @@ async def test_messages_say_what_happened(harness: Harness, srv: RunningServer) 
         await expect(ben.locator("#question-number")).to_have_text("Question 2 of 2")
         await host.act("skip")
         await expect(ben.locator("#result")).to_have_text(
-            "The host skipped this question. +0 points"
+            "The host skipped this question: it does not count."
+        )
+
+
+async def test_a_late_joiner_a_skipped_question_and_ranks_say_nothing_false(
+    harness: Harness, srv: RunningServer
+) -> None:
+    """Issue 18, point 5 (the rest): a student who joins between questions is not told "no
+    answer" for a question they never saw, nor given it to review; a skipped question counts
+    for nobody (points taken back, in no review); no "#1 of 3" in the lobby or for a wrong
+    answer while everyone is still at 0."""
+    quiz = await srv.create_quiz(
+        count=3, settings={"time_limit_ms": 60_000, "close_when_all_answered": False}
+    )
+    pin = quiz["pin"]
+    session = session_for_pin(srv, pin)
+    anna = await harness.open(f"/play?pin={pin}", name="Anna")
+    await join_in_ui(anna, "Anna")
+    ben = await harness.open(f"/play?pin={pin}", name="Ben")
+    await join_in_ui(ben, "Ben")
+    await expect(ben.locator("#lobby")).to_be_visible()
+    await expect(anna.locator("#my-rank")).to_have_text("–")  # the lobby: no rank
+    async with host_socket(srv, quiz["host_token"]) as host:
+        await host.act("start")
+        await expect(ben.locator("#question-number")).to_have_text("Question 1 of 3")
+        words = [q.word for q in session.questions]
+        await ben.locator(f'button.option[data-option="{wrong_option(srv, pin)}"]').click()
+        await expect(ben.locator("#locked")).to_have_text("Answer locked in")
+        await expect(ben.locator("#my-rank")).to_have_text("–")  # 0 points: no "#1 of 2"
+        await anna.locator(f'button.option[data-option="{correct_option(srv, pin)}"]').click()
+        await expect(anna.locator("#my-rank")).to_have_text("#1 of 2")
+        await host.act("close")
+        await expect(ben.locator("#reveal")).to_be_visible()
+
+        # Cleo joins between questions: the closed question was never hers
+        cleo = await harness.open(f"/play?pin={pin}", name="Cleo")
+        await join_in_ui(cleo, "Cleo")
+        await expect(cleo.locator("#lobby-wait")).to_have_text(
+            "The quiz is between questions (1 of 3 just closed). The next one is yours."
+        )
+        await expect(cleo.locator("#question")).to_be_hidden()
+        await expect(cleo.locator("#result")).to_be_hidden()
+
+        # question 2: Anna right, then the host skips it: her points for it are taken back
+        await host.act("next")
+        await expect(cleo.locator("#question-number")).to_have_text("Question 2 of 3")
+        score_before = session.players[1].score
+        await anna.locator(f'button.option[data-option="{correct_option(srv, pin)}"]').click()
+        await expect(anna.locator("#result")).to_contain_text("Right!")
+        assert session.players[1].score > score_before
+        await host.act("skip")
+        await expect(anna.locator("#question-number")).to_have_text("Question 3 of 3")
+        await expect(anna.locator("#note")).to_have_text(
+            "Question 2 was skipped by the host: it does not count."
+        )
+        await expect(anna.locator("#my-score")).to_have_text(str(score_before))
+        assert session.players[1].score == score_before
+
+        await host.act("close")
+        await host.act("next")  # the end
+    for page in (anna, ben, cleo):
+        await expect(page.locator("#finished")).to_be_visible()
+    reviewed = {
+        name: await page.locator("#review .word").all_inner_texts()
+        for name, page in (("Anna", anna), ("Ben", ben), ("Cleo", cleo))
+    }
+    assert reviewed == {
+        "Anna": [words[2]],  # question 3 unanswered; question 2 skipped
+        "Ben": [words[0], words[2]],
+        "Cleo": [words[2]],  # question 1 closed before she came
+    }
+    await expect(anna.locator("#final-summary")).to_contain_text("with 1 of 1 answers right")
+
+
+async def test_the_teacher_sees_who_has_not_answered_without_scrolling(
+    harness: Harness, srv: RunningServer
+) -> None:
+    """Issue 18, point 3: at 1280x800 the host page shows, under the answered count, who has
+    not answered yet (away students last, marked); during the game the join code is one line
+    and the QR code is gone; the player list marks each student; a reload keeps the marks."""
+    host = await harness.open("/host", "desktop", name="host")
+    pin = await create_quiz_in_ui(host, count=2, seconds=60)
+    session = session_for_pin(srv, pin)
+    names = ["Anna", "Ben", "Cleo", "Dev", "Eve"]
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {}
+        for name in names:
+            joined = await srv.join(pin, name)
+            clients[name] = await stack.enter_async_context(open_client(srv, name, joined["token"]))
+        await expect(host.locator("#players li[data-player-id]")).to_have_count(5)
+        await expect(host.locator("#qr")).to_be_visible()  # the lobby: the QR code for joining
+        await host.locator("#start-button").click()
+        await expect(host.locator("#waiting")).to_have_text(
+            "Not answered yet: Anna, Ben, Cleo, Dev, Eve."
+        )
+        await expect(host.locator("#qr")).to_be_hidden()
+        panel = await host.locator("#join-panel").bounding_box()
+        assert panel is not None
+        assert panel["height"] <= 100, panel
+        await expect(host.locator("#join-panel")).to_contain_text(pin)
+
+        for name in ("Anna", "Ben", "Cleo"):
+            ack = await clients[name].answer(0, wrong_option(srv, pin))
+            assert ack["type"] == "ack", ack
+        # Eve's phone drops: after the presence grace she is away, listed last
+        await clients["Eve"].ws.close()
+        eve = next(p for p in session.players.values() if p.nickname == "Eve")
+        for _ in range(100):
+            if not eve.present:
+                break
+            await asyncio.sleep(0.1)
+        assert not eve.present
+        await expect(host.locator("#answered-count")).to_have_text("3 of 5 answered")
+        await expect(host.locator("#waiting")).to_have_text("Not answered yet: Dev, Eve (away).")
+        box = await host.locator("#waiting").bounding_box()
+        assert box is not None
+        assert box["y"] + box["height"] <= 800, box  # no scrolling
+        line = host.locator('#players li:has-text("Anna") .state')
+        await expect(line).to_have_text("✓ answered")
+        await expect(host.locator('#players li:has-text("Eve") .state')).to_have_text(
+            "not answered yet (away)"
+        )
+
+        await host.reload()  # the marks come back with the snapshot
+        await expect(host.locator("#waiting")).to_have_text("Not answered yet: Dev, Eve (away).")
+        await expect(host.locator('#players li:has-text("Ben") .state')).to_have_text("✓ answered")
+
+        await host.locator("#close-button").click()
+        await expect(host.locator("#waiting")).to_be_hidden()
+        await expect(host.locator('#players li:has-text("Dev") .state')).to_have_text("no answer")
+        await expect(host.locator('#players li:has-text("Eve") .state')).to_have_text(
+            "no answer (away)"
+        )
+        await host.locator("#next-button").click()  # a new question: nobody has answered it
+        await expect(host.locator("#waiting")).to_have_text(
+            "Not answered yet: Anna, Ben, Cleo, Dev, Eve (away)."
         )

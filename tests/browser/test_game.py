@@ -47,11 +47,15 @@ async def _check_reveal(player: Page, right: bool, correct: int) -> None:
 
 
 async def _check_standing(player: Page, session: QuizSession, nickname: str) -> None:
-    """``#my-score`` and ``#my-rank`` show what the server holds for this player."""
+    """``#my-score`` and ``#my-rank`` show what the server holds for this player (no rank at 0
+    points, where everyone shares first place)."""
     score = player_scores(session)[nickname]
     rank = player_rank(session, nickname)
     await expect(player.locator("#my-score")).to_have_text(number_first(score))
-    await expect(player.locator("#my-rank")).to_have_text(number_first(rank))
+    if score == 0:
+        await expect(player.locator("#my-rank")).to_have_text("–")
+    else:
+        await expect(player.locator("#my-rank")).to_have_text(number_first(rank))
 
 
 async def _check_boards(players: dict[str, Page], screen: Page, session: QuizSession) -> None:

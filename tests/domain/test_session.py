@@ -915,3 +915,94 @@ def test_a_late_answer_is_told_that_time_is_up(questions: list[Question]) -> Non
         ErrorCode.TOO_LATE,
         "time is up for this question",
     )
+
+
+# ------------------------------------------------------------ a skipped question counts for nobody
+
+
+@pytest.mark.parametrize("reveal", [RevealMode.IMMEDIATE, RevealMode.AT_CLOSE])
+def test_a_skip_takes_back_the_answers_already_given(
+    questions: list[Question], reveal: RevealMode
+) -> None:
+    """A teacher skips a broken or unfair question: whoever had answered it must not keep
+    points (or a lost streak) that the others could not get."""
+    session = new_session(questions, reveal=reveal)
+    for name in ("Anna", "Ben", "Cleo"):
+        session.join(name, 0)
+    session.start(0)
+    session.submit_answer(1, 0, 0, 1_000)  # Anna right
+    session.submit_answer(2, 0, 0, 2_000)  # Ben right, slower
+    session.close_question(3_000)
+    session.next(4_000)  # question 1
+    anna_before, ben_before = session.players[1].score, session.players[2].score
+    assert anna_before > ben_before > 0
+    board_before = [(p.player_id, p.score, p.rank) for p in session.board]
+    session.submit_answer(2, 1, 1, 4_100)  # Ben right at once: would pass Anna
+    session.submit_answer(1, 1, 0, 4_200)  # Anna wrong: would end her streak of 1
+    events = session.skip(5_000)
+    assert [type(e) for e in events] == [QuestionClosed, QuestionOpened]
+    closed = events[0]
+    assert isinstance(closed, QuestionClosed)
+    assert closed.reason is CloseReason.SKIP
+    assert closed.option_counts == (1, 1, 0, 0)  # what was picked, still shown
+    anna, ben, cleo = (session.players[i] for i in (1, 2, 3))
+    assert (anna.score, anna.correct_count, anna.streak) == (anna_before, 1, 1)
+    assert (ben.score, ben.correct_count, ben.streak) == (ben_before, 1, 1)
+    assert (anna.published_score, anna.published_streak) == (anna_before, 1)
+    assert 1 not in anna.answers
+    assert 1 not in ben.answers
+    assert cleo.streak == 0
+    assert cleo.score == 0
+    assert [(p.player_id, p.score, p.rank) for p in session.board] == board_before
+    session.check_invariants()
+    # the next question scores as if question 1 had never been: Anna's streak goes on
+    right = session.submit_answer(1, 2, 2, 5_000)
+    assert right.record.streak == 2
+    # an answer to the skipped question again is too late, not a duplicate
+    with raising(ErrorCode.TOO_LATE):
+        session.submit_answer(2, 1, 0, 5_100)
+
+
+def test_a_skip_keeps_the_streak_of_those_who_had_not_answered(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.start(0)
+    session.submit_answer(1, 0, 0, 1_000)
+    session.close_question(2_000)
+    session.next(3_000)
+    session.skip(4_000)  # Anna had not answered question 1: no streak lost for it
+    assert session.players[1].streak == 1
+    assert session.submit_answer(1, 2, 2, 4_500).record.streak == 2
+
+
+def test_a_skip_after_a_skip_goes_back_to_the_last_question_that_counted(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions + questions)
+    session.join("Anna", 0)
+    session.start(0)
+    session.submit_answer(1, 0, 0, 1_000)  # streak 1
+    session.close_question(1_500)
+    session.next(1_600)
+    session.skip(2_000)  # question 1 skipped unanswered
+    session.submit_answer(1, 2, 1, 2_500)  # question 2 wrong: streak 0 …
+    assert session.players[1].streak == 0
+    session.skip(3_000)  # … but question 2 is skipped too: back to the streak after question 0
+    assert session.players[1].streak == 1
+    assert session.skipped == {1, 2}
+    assert not session.was_asked(session.players[1], 1)
+    session.check_invariants()
+
+
+def test_a_skipped_answer_of_a_removed_player_is_taken_back_too(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.join("Ben", 0)
+    session.start(0)
+    session.submit_answer(2, 0, 0, 1_000)
+    session.kick(2, 1_500)
+    session.skip(2_000)
+    assert session.players[2].score == 0
+    assert session.players[2].answers == {}
+    assert 2 not in session.board
+    session.check_invariants()

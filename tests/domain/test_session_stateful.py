@@ -251,6 +251,9 @@ class ModelPlayer:
     published_streak: int = 0
     #: The event that gave the published score (the join for 0).
     reached_seq: int = 0
+    #: (streak, published_score, published_streak, reached_seq) when the current question
+    #: opened: what a skip of it gives back to a player who had answered it.
+    at_open: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     @property
     def key(self) -> str:
@@ -276,6 +279,10 @@ class Model:
     accepts_until_of: dict[int, int] = field(default_factory=dict)
     players: dict[int, ModelPlayer] = field(default_factory=dict)
     next_id: int = 1
+    #: Questions the host skipped: they count for nobody.
+    skipped: set[int] = field(default_factory=set)
+    #: The seq at which each question closed.
+    closed_at_seq: dict[int, int] = field(default_factory=dict)
 
     def next_seq(self) -> int:
         self.seq += 1
@@ -309,6 +316,8 @@ class Model:
         self.closes_at = now + self.settings.time_limit_ms
         self.accepts_until = self.closes_at + self.settings.grace_ms
         self.accepts_until_of[index] = self.accepts_until
+        for p in self.players.values():
+            p.at_open = (p.streak, p.published_score, p.published_streak, p.reached_seq)
         return QuestionOpened(
             seq=self.next_seq(),
             at_ms=now,
@@ -320,15 +329,27 @@ class Model:
     def close(self, reason: CloseReason, now: int) -> Event:
         question = self.questions[self.current]
         counts = [0] * len(question.options)
+        skip = reason is CloseReason.SKIP
         for player in self.players.values():
             record = player.answers.get(self.current)
             if record is None:
-                player.streak = player.published_streak = 0
+                if not skip:
+                    player.streak = player.published_streak = 0
                 continue
             counts[record.option] += 1
-            if self.settings.reveal is RevealMode.AT_CLOSE and not player.kicked:
+            if skip:  # taken back: as it was when the question opened
+                del player.answers[self.current]
+                streak, published, published_streak, reached = player.at_open
+                player.streak = streak
+                if not player.kicked:
+                    player.published_score, player.published_streak = published, published_streak
+                    player.reached_seq = reached
+            elif self.settings.reveal is RevealMode.AT_CLOSE and not player.kicked:
                 self.publish(player, record)
+        if skip:
+            self.skipped.add(self.current)
         self.phase = Phase.QUESTION_CLOSED
+        self.closed_at_seq[self.current] = self.seq + 1
         return QuestionClosed(
             seq=self.next_seq(),
             at_ms=now,
@@ -554,7 +575,9 @@ class QuizMachine(RuleBasedStateMachine):
             nickname=shown,
             late=m.phase is not Phase.LOBBY,
         )
-        m.players[m.next_id] = ModelPlayer(m.next_id, shown, event.seq, reached_seq=event.seq)
+        m.players[m.next_id] = ModelPlayer(
+            m.next_id, shown, event.seq, reached_seq=event.seq, at_open=(0, 0, 0, event.seq)
+        )
         m.next_id += 1
         self.check_events(attempt, [attempt.result], [event])
 
@@ -912,6 +935,7 @@ class QuizMachine(RuleBasedStateMachine):
                 "nickname": p.nickname,
                 "present": p.present,
                 "score": p.published_score,
+                "answered": m.current in p.answers,
             }
             for p in m.active()
         ]
@@ -940,11 +964,25 @@ class QuizMachine(RuleBasedStateMachine):
                     "score": record.score,
                     "streak": record.streak,
                 }
-            # results never include a question that is still open
+            # results never include a question that is still open, was skipped, or closed
+            # before the player joined; every other closed one they got wrong or missed is there
             results = views.player_results(s, mp.id)
-            assert all(missed["index"] < m.current or not is_open for missed in results["missed"])
+            review = [
+                index
+                for index, closed_seq in sorted(m.closed_at_seq.items())
+                if index not in m.skipped
+                and mp.joined_seq < closed_seq
+                and not (index in mp.answers and mp.answers[index].correct)
+            ]
+            assert [missed["index"] for missed in results["missed"]] == review
+            if m.phase in (Phase.QUESTION_OPEN, Phase.QUESTION_CLOSED):
+                assert view["asked"] is (is_open or mp.joined_seq < m.closed_at_seq[m.current])
+            else:
+                assert "asked" not in view
         report = views.final_results(s)
-        assert all(q["index"] < m.current or not is_open for q in report["questions"])
+        assert [q["index"] for q in report["questions"]] == [
+            index for index in sorted(m.closed_at_seq) if index not in m.skipped
+        ]
 
         texts = [json.dumps(view) for view in shown]  # every view is JSON-ready
         for view in (host, *shown[2:]):

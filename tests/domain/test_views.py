@@ -161,8 +161,8 @@ def test_the_host_sees_who_is_here(questions: list[Question]) -> None:
     session.kick(3, 3_700)
     host = views.host_view(session, 4_000)
     assert host["players"] == [
-        {"player_id": 1, "nickname": "Anna", "present": True, "score": 900},
-        {"player_id": 2, "nickname": "Ben", "present": False, "score": 0},
+        {"player_id": 1, "nickname": "Anna", "present": True, "score": 900, "answered": True},
+        {"player_id": 2, "nickname": "Ben", "present": False, "score": 0, "answered": False},
     ]
     assert host["answered"] == 1
     assert host["present"] == 1
@@ -306,6 +306,7 @@ def test_the_whole_player_view_while_a_question_is_open(questions: list[Question
         },
         "answer": None,
         "leaderboard": views.leaderboard(session),
+        "asked": True,
     }
 
 
@@ -331,8 +332,8 @@ def test_the_whole_host_view_after_a_reveal(questions: list[Question]) -> None:
         "answered": 1,
         "present": 2,
         "players": [
-            {"player_id": 1, "nickname": "Anna", "present": True, "score": 900},
-            {"player_id": 2, "nickname": "Ben", "present": True, "score": 0},
+            {"player_id": 1, "nickname": "Anna", "present": True, "score": 900, "answered": True},
+            {"player_id": 2, "nickname": "Ben", "present": True, "score": 0, "answered": False},
         ],
         "leaderboard": {
             "seq": 6,
@@ -407,3 +408,48 @@ def test_the_whole_results_of_a_player_and_of_the_quiz(questions: list[Question]
             }
         ],
     }  # fmt: skip
+
+
+def test_a_late_joiner_between_questions_was_not_asked_the_closed_one(
+    questions: list[Question],
+) -> None:
+    """Joined after question 0 closed: their screen must not say "no answer", and question 0
+    is not one of their words to review."""
+    session = played(questions)
+    session.close_question(5_000)
+    session.join("Cleo", 6_000)
+    cleo = views.player_view(session, 3, 6_000)
+    assert cleo["phase"] == "question_closed"
+    assert cleo["asked"] is False
+    assert views.player_view(session, 2, 6_000)["asked"] is True  # Ben saw it, did not answer
+    session.next(7_000)
+    assert views.player_view(session, 3, 7_000)["asked"] is True  # question 1, open: theirs
+    session.close_question(8_000)
+    assert [m["index"] for m in views.player_results(session, 3)["missed"]] == [1]
+    assert [m["index"] for m in views.player_results(session, 2)["missed"]] == [0, 1]
+    session.next(9_000)
+    session.close_question(10_000)
+    session.next(11_000)  # finished
+    assert "asked" not in views.player_view(session, 3, 12_000)
+
+
+def test_a_late_joiner_during_a_question_was_asked_it(questions: list[Question]) -> None:
+    session = played(questions)
+    session.join("Cleo", 4_000)  # question 0 is open: it is on their screen
+    session.close_question(5_000)
+    assert views.player_view(session, 3, 5_000)["asked"] is True
+    assert [m["index"] for m in views.player_results(session, 3)["missed"]] == [0]
+
+
+def test_a_skipped_question_is_in_nobodys_review_nor_the_teachers_results(
+    questions: list[Question],
+) -> None:
+    session = played(questions)  # Anna answered question 0 right
+    session.skip(4_000)  # question 0 skipped, question 1 open
+    session.submit_answer(1, 1, 0, 5_000)  # Anna wrong on question 1
+    session.close_question(6_000)
+    assert [m["index"] for m in views.player_results(session, 1)["missed"]] == [1]
+    assert [m["index"] for m in views.player_results(session, 2)["missed"]] == [1]
+    results = views.player_results(session, 1)
+    assert (results["score"], results["correct"], results["answered"]) == (0, 0, 1)
+    assert [q["index"] for q in views.final_results(session)["questions"]] == [1]

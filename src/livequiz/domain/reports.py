@@ -32,13 +32,14 @@ JSON = dict[str, Any]
 RETEACH_BELOW = 0.8
 
 
-def reported_questions(session: QuizSession) -> range:
-    """The questions the report may show: closed (live), or all once finished (self-paced)."""
+def reported_questions(session: QuizSession) -> list[int]:
+    """The questions the report may show: closed and not skipped (live), or all once finished
+    (self-paced)."""
     if session.self_paced:
         if session.phase is not Phase.FINISHED:
-            return range(0)
-        return range(max((p.at + 1 for p in session.players.values()), default=0))
-    return range(len(session.closed_seqs))
+            return []
+        return list(range(max((p.at + 1 for p in session.players.values()), default=0)))
+    return [i for i in range(len(session.closed_seqs)) if i not in session.skipped]
 
 
 def class_report(session: QuizSession) -> JSON:
@@ -105,7 +106,7 @@ def _hardest_first(word: JSON) -> tuple[float, int, int]:
     )
 
 
-def _student(session: QuizSession, player: Player, indexes: range) -> JSON:
+def _student(session: QuizSession, player: Player, indexes: list[int]) -> JSON:
     cells: list[JSON | None] = []
     for index in indexes:
         record = player.answers.get(index)

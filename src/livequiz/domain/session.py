@@ -239,6 +239,10 @@ class QuizSession:
         #: question ``i`` closed was asked it (a late joiner starts at the open question), which
         #: the teacher's report needs to count who did not know a word, answered or not.
         self.closed_seqs: list[int] = []
+        #: Live: questions the host skipped. A skipped question does not count for anyone: its
+        #: answers are taken back at the skip (points, right answers, streaks as they were) and
+        #: it is left out of results, reports and every player's review.
+        self.skipped: set[int] = set()
         #: Self-paced: when the quiz finishes for everyone (``None`` until it starts, and live).
         self.due_at_ms: int | None = None
         #: Self-paced: ``(accepts_until_ms, player_id, index)`` of every player's open question,
@@ -289,7 +293,11 @@ class QuizSession:
         had joined before it closed; self-paced, they opened it and it closed for them."""
         if self.self_paced:
             return index < player.at or (index == player.at and player.at_closed)
-        return index < len(self.closed_seqs) and player.joined_seq < self.closed_seqs[index]
+        return (
+            index < len(self.closed_seqs)
+            and player.joined_seq < self.closed_seqs[index]
+            and index not in self.skipped
+        )
 
     def player(self, player_id: int) -> Player:
         """The player with this id, kicked or not; raises ``unknown_player``."""
@@ -442,7 +450,11 @@ class QuizSession:
         return [self._finish(FinishReason.COMPLETED, now_ms)]
 
     def skip(self, now_ms: int) -> list[Event]:
-        """Host: close the open question at once and move on. Accepted answers keep their points."""
+        """Host: close the open question at once and move on; it does not count for anyone.
+
+        Answers already accepted are taken back: points, right answers and streaks return to
+        what they were before the question (a teacher skips a question that was unfair or
+        broken: those who had not answered yet must not fall behind those who had)."""
         self._require_open()
         events: list[Event] = [self._close(CloseReason.SKIP, now_ms)]
         return events + self.next(now_ms)
@@ -755,14 +767,20 @@ class QuizSession:
     def _close(self, reason: CloseReason, now_ms: int) -> QuestionClosed:
         question = self.questions[self.current]
         counts = [0] * len(question.options)
+        skipped = reason is CloseReason.SKIP
         for record in self._current_answers:
             counts[record.option] += 1
             player = self.players[record.player_id]
-            if self.settings.reveal is RevealMode.AT_CLOSE and not player.kicked:
+            if skipped:
+                self._take_back(player, record)
+            elif self.settings.reveal is RevealMode.AT_CLOSE and not player.kicked:
                 self._publish(player, record)
-        for player in self.players.values():
-            if self.current not in player.answers:
-                player.streak = player.published_streak = 0
+        if skipped:
+            self.skipped.add(self.current)
+        else:  # a missed question ends a streak; a skipped one was asked of nobody
+            for player in self.players.values():
+                if self.current not in player.answers:
+                    player.streak = player.published_streak = 0
         self.phase = Phase.QUESTION_CLOSED
         closed = QuestionClosed(
             seq=self._next_seq(),
@@ -774,6 +792,32 @@ class QuizSession:
         )
         self.closed_seqs.append(closed.seq)
         return closed
+
+    def _take_back(self, player: Player, record: AnswerRecord) -> None:
+        """Undo one accepted answer to the current question (it is being skipped): the
+        player's score, right answers and streak as before it, and their place on the board
+        as it was (the tie-break is the event at which they reached their score)."""
+        del player.answers[record.index]
+        player.score -= record.points
+        player.correct_count -= record.correct
+        player.streak = self._streak_before(player, record.index)
+        if player.kicked:
+            return
+        if player.published_score != player.score:
+            scored = [r.seq for r in player.answers.values() if r.points > 0]
+            self.board.set(player.id, player.score, max(scored, default=player.joined_seq))
+        player.published_score = player.score
+        player.published_streak = player.streak
+
+    def _streak_before(self, player: Player, index: int) -> int:
+        """A player's streak as it was when question ``index`` opened: their streak after the
+        last question before it that counted (0 if they missed it, or there is none)."""
+        for earlier in range(index - 1, -1, -1):
+            if earlier in self.skipped:
+                continue
+            record = player.answers.get(earlier)
+            return 0 if record is None else record.streak
+        return 0
 
     def _open_for(self, player: Player, index: int, now_ms: int) -> PlayerQuestionOpened:
         assert self.due_at_ms is not None

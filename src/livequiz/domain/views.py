@@ -175,6 +175,12 @@ def player_view(session: QuizSession, player_id: int, now_ms: int) -> JSON:
         "answer": None if own_answer is None else answer_result(session, own_answer),
         "leaderboard": leaderboard(session),
     }
+    if not paced and session.phase in (Phase.QUESTION_OPEN, Phase.QUESTION_CLOSED):
+        # A late joiner may land between questions: the closed one was not put to them, so
+        # their screen says so rather than "no answer" (and it is not in their review).
+        view["asked"] = session.phase is Phase.QUESTION_OPEN or session.was_asked(
+            player, session.current
+        )
     if paced:
         view["progress"] = progress(session, player)
     return view
@@ -195,7 +201,11 @@ def host_view(session: QuizSession, now_ms: int) -> JSON:
                 "nickname": player.nickname,
                 "present": player.present,
                 "score": player.published_score,
-                **({"progress": progress(session, player)} if session.self_paced else {}),
+                **(
+                    {"progress": progress(session, player)}
+                    if session.self_paced
+                    else {"answered": session.current in player.answers}
+                ),
             }
             for player in session.players.values()
             if not player.kicked
@@ -219,7 +229,7 @@ def player_results(session: QuizSession, player_id: int) -> JSON:
             "correct_option": question.correct_option,
         }
         for index, question in enumerate(session.questions[: _asked_of(session, player)])
-        if _closed_for(session, player, index)
+        if session.was_asked(player, index)
         and not (index in player.answers and player.answers[index].correct)
     ]
     return {
@@ -255,7 +265,7 @@ def final_results(session: QuizSession) -> JSON:
         if session.phase is Phase.FINISHED:
             asked = max((p.at + 1 for p in session.players.values()), default=0)
     for index, question in enumerate(session.questions[:asked]):
-        if not session.self_paced and not _closed(session, index):
+        if not session.self_paced and (not _closed(session, index) or index in session.skipped):
             continue
         counts = [0] * len(question.options)
         for player in session.players.values():
@@ -287,13 +297,6 @@ def final_results(session: QuizSession) -> JSON:
 def _asked_of(session: QuizSession, player: Player) -> int:
     """How many questions have been asked of this player (the first ones, in order)."""
     return player.at + 1 if session.self_paced else session.current + 1
-
-
-def _closed_for(session: QuizSession, player: Player, index: int) -> bool:
-    """Whether question ``index`` has closed for this player (its answer may be shown to them)."""
-    if session.self_paced:
-        return index < player.at or (index == player.at and player.at_closed)
-    return _closed(session, index)
 
 
 def _closed(session: QuizSession, index: int) -> bool:

@@ -10,12 +10,13 @@ const STORE = "livequiz.host";
 const TEACHER = "livequiz.teacher";
 let session = null; // {quiz_id, pin, host_token}
 let connection = null;
-const players = new Map(); // player_id → {nickname, present}
+const players = new Map(); // player_id → {nickname, present, answered, progress}
 let phase = "lobby";
 let locked = false;
 let question = null;
 let dueAtMs = null; // a self-paced quiz's due time (homework); null for a live quiz
 let syncTimer = null;
+const WAITING_SHOWN = 30; // names listed as "not answered yet" before "and N more"
 const countdown = new Countdown((left) => { $("host-countdown").textContent = String(Math.ceil(left / 1000)); });
 
 const say = (text) => { $("message").textContent = text || ""; };
@@ -486,6 +487,9 @@ function updateControls() {
   $("download-csv").hidden = phase === "lobby";
   $("new-quiz").hidden = phase !== "lobby" && phase !== "finished";
   $("lock-button").hidden = phase === "finished";
+  // During the game the join code shrinks to a line (latecomers can still read it) and the QR
+  // code goes: the question and who has not answered yet fit the screen (issue 18).
+  $("host-section").dataset.compact = String(phase === "question_open" || phase === "question_closed");
   $("lock-button").textContent = locked ? "Unlock joining" : "Lock joining";
   $("lock-button").setAttribute("aria-pressed", String(locked));
   $("start-button").disabled = players.size === 0;
@@ -511,6 +515,10 @@ function drawPlayers() {
     if (p.progress) {
       const text = p.progress.finished ? " done" : ` ${p.progress.done} of ${p.progress.count}`;
       li.append(el("span", p.progress.finished ? "done" : "muted", text));
+    } else if (phase === "question_open" || phase === "question_closed") {
+      const text = p.answered ? "✓ answered" : phase === "question_open" ? "not answered yet" : "no answer";
+      li.classList.toggle("answered", Boolean(p.answered));
+      li.append(el("span", `state ${p.answered ? "done" : "muted"}`, p.present ? text : `${text} (away)`));
     } else if (!p.present && phase !== "finished") li.append(el("span", "muted", " (away)"));
     const kick = el("button", "kick", "Remove");
     kick.type = "button";
@@ -521,7 +529,22 @@ function drawPlayers() {
   $("players").replaceChildren(...items);
   const n = players.size;
   $("player-count").textContent = `${n} player${n === 1 ? "" : "s"}`;
+  drawWaiting();
   updateControls();
+}
+
+/** Under the answered count, while a question is open: who the class is waiting for. */
+function drawWaiting() {
+  const open = phase === "question_open" && dueAtMs === null;
+  const waiting = open ? [...players.values()].filter((p) => !p.answered) : [];
+  $("waiting").hidden = !open;
+  if (!open) return;
+  if (!waiting.length) { $("waiting").textContent = "Everyone has answered."; return; }
+  // those here first: an away student may be the reason the question is still open
+  waiting.sort((a, b) => Number(b.present) - Number(a.present));
+  const shown = waiting.slice(0, WAITING_SHOWN).map((p) => (p.present ? p.nickname : `${p.nickname} (away)`));
+  const more = waiting.length - shown.length;
+  $("waiting").textContent = `Not answered yet: ${shown.join(", ")}${more > 0 ? `, and ${more} more` : ""}.`;
 }
 
 // ------------------------------------------------------------------ frames
@@ -550,14 +573,16 @@ function drawSnapshot(frame) {
   locked = s.locked;
   players.clear();
   dueAtMs = s.due_at_ms ?? null;
-  for (const p of s.players) players.set(p.player_id, { nickname: p.nickname, present: p.present, progress: p.progress });
+  for (const p of s.players) {
+    players.set(p.player_id, { nickname: p.nickname, present: p.present, answered: p.answered, progress: p.progress });
+  }
   drawPlayers();
   // Homework: the progress of each student comes with a snapshot; ask for one now and then.
   clearInterval(syncTimer);
   if (dueAtMs !== null && s.phase === "in_progress") syncTimer = setInterval(() => connection?.send({ type: "sync" }), 10_000);
   if (s.leaderboard) onBoard(s.leaderboard);
   if (s.question) {
-    openQuestion(s.question, frame.server_time_ms);
+    openQuestion(s.question, frame.server_time_ms, false);
     if (!s.question.open && s.question.reveal) onClosed({ reveal: s.question.reveal, option_counts: null });
     setAnswered(s.answered, s.leaderboard?.players ?? players.size);
   }
@@ -583,15 +608,17 @@ function onPlayerFinished(frame) {
 
 function onPlayers(frame) {
   // (a homework's newcomer's progress comes with the next snapshot)
-  for (const p of frame.joined) players.set(p.player_id, { nickname: p.nickname, present: true });
+  for (const p of frame.joined) players.set(p.player_id, { nickname: p.nickname, present: true, answered: false });
   // back, left and kicked are lists of player ids (docs/protocol.md, "players")
   for (const id of frame.back) if (players.has(id)) players.get(id).present = true;
   for (const id of frame.left) if (players.has(id)) players.get(id).present = false;
   for (const id of frame.kicked) players.delete(id);
+  for (const id of frame.answered ?? []) if (players.has(id)) players.get(id).answered = true;
   drawPlayers();
 }
 
-function openQuestion(q, serverTimeMs) {
+function openQuestion(q, serverTimeMs, fresh = true) {
+  if (fresh && question?.index !== q.index) for (const p of players.values()) p.answered = false;
   question = q;
   phase = q.open ? "question_open" : "question_closed";
   $("host-question").hidden = false;
@@ -603,7 +630,7 @@ function openQuestion(q, serverTimeMs) {
   if (q.open) countdown.start(q, serverTimeMs);
   else { countdown.stop(); $("host-countdown").textContent = "0"; }
   setAnswered(0, players.size);
-  updateControls();
+  drawPlayers();
 }
 
 function onClosed(frame) {
@@ -615,7 +642,7 @@ function onClosed(frame) {
   $("host-reveal").hidden = false;
   showHostFlag();
   if (frame.option_counts) setAnswered(frame.option_counts.reduce((a, b) => a + b, 0), players.size);
-  updateControls();
+  drawPlayers();
 }
 
 function showHostFlag() {

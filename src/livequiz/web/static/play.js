@@ -22,7 +22,9 @@ const state = {
   announced: -1, // index of the last question whose result was announced
   players: 0,
   rank: null,
+  score: 0,
   lastBoard: null,
+  note: "", // said on the next question (a skipped one: it does not count)
   finished: false,
   progress: null, // homework (a self-paced quiz): {due_at_ms, done, count, finished}; else null
 };
@@ -52,9 +54,16 @@ function announce(text) {
 function setStanding(standing) {
   if (!standing) return;
   $("my-score").textContent = formatNumber(standing.score);
+  state.score = standing.score;
   state.players = standing.players ?? state.players;
   state.rank = standing.rank;
-  $("my-rank").textContent = standing.rank ? `#${standing.rank} of ${state.players}` : "–";
+  $("my-rank").textContent = rankText();
+}
+
+/** A rank means something once the player has points: at 0 everyone shares first place, and
+ * "#1 of 27" in the lobby or for a wrong first answer misleads. */
+function rankText() {
+  return state.rank && state.score > 0 ? `#${state.rank} of ${state.players}` : "–";
 }
 
 // ------------------------------------------------------------------ joining
@@ -144,6 +153,7 @@ function drawSnapshot(frame) {
   const q = s.question;
   if (!q && state.progress) { showHomework(); return; }
   if (!q) { show("lobby"); return; }
+  if (s.asked === false && !q.open) { showJoinedAfter(q); return; }
   const sameQuestion = state.question && state.question.index === q.index;
   openQuestion(q, frame.server_time_ms, sameQuestion ? state.chosen : null);
   if (s.answer) {
@@ -155,6 +165,13 @@ function drawSnapshot(frame) {
     connection.send({ type: "answer", q: state.pending.q, option: state.pending.option }); // resend
   }
   if (!q.open && q.reveal) { reveal(q.reveal); offerNext(); }
+}
+
+/** A late joiner lands between questions: the closed one was never theirs to answer. */
+function showJoinedAfter(q) {
+  state.question = { ...q, open: false };
+  show("lobby");
+  $("lobby-wait").textContent = `The quiz is between questions (${q.index + 1} of ${q.count} just closed). The next one is yours.`;
 }
 
 // ------------------------------------------------------------------ homework (self-paced)
@@ -211,7 +228,13 @@ function openQuestion(q, serverTimeMs, chosen = null) {
   $("result").hidden = true;
   $("reveal").hidden = true;
   $("next-question").hidden = true;
-  if (fresh) { $("flag-box").hidden = true; delete $("flag-box").dataset.index; }
+  if (fresh) {
+    $("flag-box").hidden = true;
+    delete $("flag-box").dataset.index;
+    $("note").textContent = state.note;
+    $("note").hidden = !state.note;
+    state.note = "";
+  }
   if (q.open) countdown.start(q, serverTimeMs);
   else { countdown.stop(); $("countdown").textContent = "0"; }
   markChosen();
@@ -271,14 +294,14 @@ function showAnswer(answer, speak, standing = null) {
 }
 
 function rankSentence() {
-  return state.rank ? `You are ${ordinal(state.rank)} of ${state.players}.` : "";
+  return rankText() === "–" ? "" : `You are ${ordinal(state.rank)} of ${state.players}.`;
 }
 
 /** What a student who did not answer reads at the reveal, by why the question closed. */
 const NO_ANSWER = {
   time: "Time's up – no answer. +0 points",
   host: "The host closed this question – no answer. +0 points",
-  skip: "The host skipped this question. +0 points",
+  skip: "The host skipped this question: it does not count.",
   end: "The quiz was ended – no answer. +0 points",
 };
 
@@ -293,7 +316,13 @@ function reveal(info, reason = "time") {
   $("reveal").textContent = describeReveal(info);
   $("reveal").hidden = false;
   offerFlag(state.question.index);
-  if (state.chosen === null) {
+  if (reason === "skip") {
+    // whatever was answered is taken back: nobody gains or loses by a skipped question
+    $("result").textContent = NO_ANSWER.skip;
+    $("result").className = "result is-void";
+    $("result").hidden = false;
+    state.note = `Question ${state.question.index + 1} was skipped by the host: it does not count.`;
+  } else if (state.chosen === null) {
     $("result").textContent = NO_ANSWER[reason] || NO_ANSWER.time;
     $("result").className = "result is-wrong";
     $("result").hidden = false;
@@ -317,6 +346,7 @@ function offerFlag(index) {
 
 function onClosed(frame) {
   if (!state.question || frame.index !== state.question.index) return;
+  state.closeReason = frame.reason;
   state.question = { ...state.question, open: false };
   countdown.stop();
   $("countdown").textContent = "0";
@@ -330,7 +360,12 @@ function onClosed(frame) {
 
 function onResult(frame) {
   setStanding(frame.standing);
-  if (frame.answer && frame.answer.revealed) {
+  if (state.closeReason === "skip") {
+    if (state.announced !== frame.index) {
+      state.announced = frame.index;
+      announce(`The host skipped this question: it does not count. ${rankSentence()}`);
+    }
+  } else if (frame.answer && frame.answer.revealed) {
     state.chosen = frame.answer.option;
     showAnswer(frame.answer, true);
   } else if (state.announced !== frame.index) {
@@ -342,7 +377,7 @@ function onResult(frame) {
 function onBoard(board) {
   state.lastBoard = board;
   state.players = board.players;
-  if (state.rank) $("my-rank").textContent = `#${state.rank} of ${state.players}`;
+  $("my-rank").textContent = rankText();
   renderBoard($("leaderboard"), board.top, { meId: state.me });
   if (!board.top.some((line) => line.player_id === state.me) && state.rank) {
     const li = el("li", "me");
