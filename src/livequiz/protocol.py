@@ -415,6 +415,7 @@ def result_frame(session: QuizSession, player: Player, index: int) -> bytes:
             "answer": None if record is None else views.answer_result(session, record),
             "standing": views.standing(session, player),
             "streak": player.published_streak,
+            "ahead": views.ahead(session, player),
         }
     )
 

@@ -162,10 +162,16 @@ class Harness:
         self.console = ConsoleErrors()
         self.contexts: list[BrowserContext] = []
 
-    async def context(self, viewport: Viewport = "phone") -> BrowserContext:
-        """A fresh context (own localStorage) with the viewport; closed by :meth:`close`."""
+    async def context(self, viewport: Viewport | tuple[int, int] = "phone") -> BrowserContext:
+        """A fresh context (own localStorage) with the viewport, or a phone of ``(width,
+        height)`` CSS pixels; closed by :meth:`close`."""
+        if isinstance(viewport, tuple):
+            width, height = viewport
+            options = {**PHONE, "viewport": {"width": width, "height": height}}
+        else:
+            options = _VIEWPORTS[viewport]
         context = await self.browser.new_context(
-            base_url=self.srv.base_url, accept_downloads=True, **_VIEWPORTS[viewport]
+            base_url=self.srv.base_url, accept_downloads=True, **options
         )
         await context.add_init_script(SOCKET_HOOK)
         context.set_default_timeout(EXPECT_TIMEOUT_MS * 2)
@@ -175,7 +181,7 @@ class Harness:
     async def open(
         self,
         path: str,
-        viewport: Viewport = "phone",
+        viewport: Viewport | tuple[int, int] = "phone",
         *,
         name: str | None = None,
         context: BrowserContext | None = None,
@@ -320,6 +326,17 @@ async def join_in_ui(player: Page, nickname: str, pin: str | None = None) -> Non
         await player.locator("#pin").fill(pin)
     await player.locator("#nickname").fill(nickname)
     await player.locator("#join-button").click()
+
+
+async def in_view(page: Page, selector: str) -> bool:
+    """Whether the element is shown and wholly inside the viewport (nothing to scroll to)."""
+    inside: bool = await page.eval_on_selector(
+        selector,
+        """e => { const r = e.getBoundingClientRect();
+                  return r.height > 0 && r.top >= 0 && r.bottom <= innerHeight
+                         && r.left >= 0 && r.right <= innerWidth; }""",
+    )
+    return inside
 
 
 def session_for_pin(srv: RunningServer, pin: str) -> QuizSession:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 
 import pytest
 from playwright.async_api import Page, expect
@@ -19,7 +20,9 @@ from tests.browser.harness import (
     create_quiz_in_ui,
     cut_connection,
     host_socket,
+    in_view,
     join_in_ui,
+    player_scores,
     restore_connection,
     session_for_pin,
     wrong_option,
@@ -348,3 +351,188 @@ async def test_the_teacher_sees_who_has_not_answered_without_scrolling(
         await expect(host.locator("#waiting")).to_have_text(
             "Not answered yet: Anna, Ben, Cleo, Dev, Eve (away)."
         )
+
+
+LONG = "a long answer that wraps over several lines on a small phone, as definitions do: "
+
+
+def _long_question(n: int) -> dict[str, object]:
+    return {
+        "prompt": f"Question {n}: which of these means something rather long to read? " * 2,
+        "options": [f"{LONG}{letter}" for letter in "ABCD"],
+        "correct_option": 3,
+        "kind": "word_to_meaning",
+        "word": f"word{n}",
+        "definition": "the definition",
+    }
+
+
+@pytest.mark.parametrize("size", [(320, 568), (360, 640), (390, 844)])
+async def test_a_small_phone_shows_the_result_and_the_timer_not_the_option_tapped(
+    harness: Harness, srv: RunningServer, size: tuple[int, int]
+) -> None:
+    """Issue 18, point 2: after tapping the last of four long options, the result and the
+    timer are on screen; between questions no frozen "0" but what comes next; a question
+    that opens while the student is scrolled down opens at the top."""
+    response = await srv.http.post(
+        "/api/quizzes",
+        json={
+            "questions": [_long_question(1), _long_question(2)],
+            "time_limit_s": 60,
+            "settings": {"close_when_all_answered": False},
+        },
+    )
+    assert response.status_code == 201, response.text
+    quiz = response.json()
+    phone = await harness.open(f"/play?pin={quiz['pin']}", size, name="phone")
+    await join_in_ui(phone, "Anna")
+    await expect(phone.locator("#lobby")).to_be_visible()
+    async with host_socket(srv, quiz["host_token"]) as host:
+        await host.act("start")
+        await expect(phone.locator("#question-number")).to_have_text("Question 1 of 2")
+        assert await phone.evaluate("document.documentElement.scrollHeight > innerHeight")
+        await phone.locator('button.option[data-option="3"]').click()  # scrolled to, tapped
+        await expect(phone.locator("#result")).to_have_text(re.compile(r"^Right! \+[\d,]+ points$"))
+        for shown in ("#result", "#locked", "#countdown"):
+            assert await in_view(phone, shown), shown
+        await expect(phone.locator("#locked")).to_be_focused()
+
+        await host.act("close")
+        await expect(phone.locator("#between")).to_have_text("Next question soon")
+        await expect(phone.locator("#countdown")).to_be_hidden()
+        assert await in_view(phone, "#result")
+        assert await in_view(phone, "#between")
+
+        await phone.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+        await host.act("next")
+        await expect(phone.locator("#question-number")).to_have_text("Question 2 of 2")
+        for shown in ("#prompt", "#countdown", "#question-number"):
+            assert await in_view(phone, shown), shown
+        await phone.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+        assert await in_view(phone, "#countdown")  # the timer stays in view while scrolling
+        await host.act("close")
+        await expect(phone.locator("#between")).to_have_text("Last question: results next")
+
+
+async def test_the_moments_players_wait_for(harness: Harness, srv: RunningServer) -> None:
+    """Issue 18, point 9: the streak, "you moved up", "N points behind Mia", "you won" on the
+    winner's phone, and a podium the big screen reveals third place first."""
+    quiz = await srv.create_quiz(
+        count=2, settings={"time_limit_ms": 60_000, "close_when_all_answered": False}
+    )
+    pin = quiz["pin"]
+    session = session_for_pin(srv, pin)
+    screen = await harness.open(f"/screen#token={quiz['host_token']}", "projector", name="screen")
+    anna = await harness.open(f"/play?pin={pin}", name="Anna")
+    await join_in_ui(anna, "Anna")
+    ben = await harness.open(f"/play?pin={pin}", name="Ben")
+    await join_in_ui(ben, "Ben")
+    cleo_joined = await srv.join(pin, "Cleo")
+    real = srv.service.clock
+    try:
+        async with (
+            host_socket(srv, quiz["host_token"]) as host,
+            open_client(srv, "Cleo", cleo_joined["token"]) as cleo,
+        ):
+            await host.act("start")
+            await expect(ben.locator("#question-number")).to_have_text("Question 1 of 2")
+            await anna.locator(f'button.option[data-option="{correct_option(srv, pin)}"]').click()
+            await expect(anna.locator("#locked")).to_have_text("Answer locked in")
+            srv.service.clock = lambda: real() + 20_000  # Ben answers 20 s later: fewer points
+            await ben.locator(f'button.option[data-option="{correct_option(srv, pin)}"]').click()
+            await expect(ben.locator("#locked")).to_have_text("Answer locked in")
+            assert (await cleo.answer(0, wrong_option(srv, pin)))["type"] == "ack"
+            await host.act("close")
+            scores = player_scores(session)
+            assert scores["Anna"] > scores["Ben"] > 0
+            await expect(anna.locator("#place")).to_have_text("You're 1st of 3: in the lead!")
+            gap = scores["Anna"] - scores["Ben"]
+            await expect(ben.locator("#place")).to_have_text(
+                f"You're 2nd of 3. {gap:,} points behind Anna."
+            )
+            await expect(ben.locator("#streak")).to_be_hidden()  # one right answer: no streak
+
+            await host.act("next")  # Ben right at once (a streak of 2), Anna wrong
+            await expect(ben.locator("#question-number")).to_have_text("Question 2 of 2")
+            await ben.locator(f'button.option[data-option="{correct_option(srv, pin)}"]').click()
+            await expect(ben.locator("#streak")).to_have_text("🔥 2 in a row")
+            await anna.locator(f'button.option[data-option="{wrong_option(srv, pin)}"]').click()
+            await host.act("close")
+            scores = player_scores(session)
+            assert scores["Ben"] > scores["Anna"]
+            await expect(ben.locator("#place")).to_have_text(
+                "You moved up to 1st of 3: in the lead!"
+            )
+            await expect(anna.locator("#place")).to_have_text(
+                f"You're 2nd of 3. {scores['Ben'] - scores['Anna']:,} points behind Ben."
+            )
+            await host.act("next")  # the end
+            await expect(ben.locator("#finished-title")).to_have_text("You won! 🏆")
+            await expect(anna.locator("#finished-title")).to_have_text("Quiz over")
+            # the big screen: third, then second, then the winner
+            podium = screen.locator("#screen-podium li")
+            await expect(podium).to_have_count(3)
+            await expect(screen.locator("#screen-podium li:visible")).to_have_count(1)
+            await expect(podium.nth(2)).to_be_visible()
+            await expect(podium.nth(0)).to_be_hidden()
+            await expect(screen.locator("#screen-podium li:visible")).to_have_count(3)
+            await expect(podium.nth(0)).to_contain_text("Ben")
+    finally:
+        srv.service.clock = real
+
+
+CONTRAST = """e => {
+  const rgb = (c) => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const lum = (c) => {
+    const linear = (v) => {
+      const s = v / 255;
+      return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+    };
+    const [r, g, b] = rgb(c).map(linear);
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const style = getComputedStyle(e);
+  if (Number(style.opacity) < 1) return 0;
+  const [a, b] = [lum(style.color), lum(style.backgroundColor)].sort((x, y) => y - x);
+  return (a + 0.05) / (b + 0.05);
+}"""
+
+
+async def test_a_screen_reader_hears_the_question_its_answer_and_keeps_its_place(
+    harness: Harness, srv: RunningServer
+) -> None:
+    """Issue 18, point 8: a new question is announced (focus on its prompt, not on option A),
+    focus goes to "locked in" after answering (not the page body), the reveal announces the
+    right answer, and the options not chosen stay readable (contrast >= 4.5:1)."""
+    quiz = await srv.create_quiz(
+        count=2, settings={"time_limit_ms": 60_000, "close_when_all_answered": False}
+    )
+    pin = quiz["pin"]
+    session = session_for_pin(srv, pin)
+    anna = await harness.open(f"/play?pin={pin}", name="Anna")
+    await join_in_ui(anna, "Anna")
+    await expect(anna.locator("#lobby")).to_be_visible()
+    announcer = anna.locator("#announcer")
+    async with host_socket(srv, quiz["host_token"]) as host:
+        await host.act("start")
+        question = session.question
+        assert question is not None
+        await expect(anna.locator("#prompt")).to_be_focused()
+        await expect(announcer).to_contain_text(f"Question 1 of 2. {question.prompt}")
+        await expect(announcer).to_contain_text(f"A, {question.options[0]}")
+        wrong = wrong_option(srv, pin)
+        await anna.keyboard.press(str(wrong + 1))  # the keys answer from anywhere
+        await expect(anna.locator("#locked")).to_be_focused()
+        for i, button in enumerate(await anna.locator("button.option:visible").all()):
+            ratio = await button.evaluate(CONTRAST)
+            assert ratio >= 4.5, (i, ratio)
+        await host.act("close")
+        right = question.correct_option
+        await expect(announcer).to_contain_text(
+            f"Wrong. The answer: {'ABCD'[right]}, {question.options[right]}."
+        )
+        focused = await anna.evaluate("document.activeElement.id")
+        assert focused == "result"
+        for i, button in enumerate(await anna.locator("button.option:visible").all()):
+            ratio = await button.evaluate(CONTRAST)
+            assert ratio >= 4.5, (i, ratio)

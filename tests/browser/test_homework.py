@@ -25,6 +25,7 @@ from tests.browser.harness import (
     cut_connection,
     eventually,
     join_in_ui,
+    player_rank,
     player_scores,
     restore_connection,
 )
@@ -146,8 +147,10 @@ async def test_three_students_do_homework_on_different_days(
         outcome = await srv.service.call(quiz_id, Tick())
         assert isinstance(outcome, Executed), outcome
         assert [type(e).__name__ for e in outcome.events][-1] == "QuizFinished"
-    for page in (anna, ben, cleo):
-        await expect(page.locator("#finished-title")).to_have_text("Quiz over")
+    for name, page in (("Anna", anna), ("Ben", ben), ("Cleo", cleo)):
+        won = player_rank(session, name) == 1 and player_scores(session)[name] > 0
+        title = "You won! 🏆" if won else "Quiz over"  # the winner's phone says so
+        await expect(page.locator("#finished-title")).to_have_text(title)
         await expect(page.locator("#podium-title")).to_be_visible()
         await expect(page.locator("#final-summary")).to_contain_text("of 3")
     await expect(host.locator("#homework-status")).to_contain_text("Homework closed")

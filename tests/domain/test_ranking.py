@@ -55,3 +55,18 @@ def test_removing_an_unknown_player_is_a_bug_of_the_caller() -> None:
     with pytest.raises(CoreBug) as caught:
         Leaderboard().remove(99)
     assert str(caught.value) == "player 99 is not on the board"
+
+
+def test_the_player_to_catch_is_the_nearest_with_more_points() -> None:
+    board = Leaderboard()
+    board.set(1, 300, reached_seq=5)
+    board.set(2, 500, reached_seq=6)
+    board.set(3, 300, reached_seq=4)
+    board.set(4, 100, reached_seq=7)
+    board.set(5, 500, reached_seq=8)
+    # both 300s chase the later of the two 500s (listed just above them), not each other
+    assert board.ahead_of(1) == Placing(5, 500, 1)
+    assert board.ahead_of(3) == Placing(5, 500, 1)
+    assert board.ahead_of(4) == Placing(1, 300, 3)
+    assert board.ahead_of(2) is None  # sharing the lead: nobody to catch
+    assert board.ahead_of(5) is None

@@ -453,3 +453,25 @@ def test_a_skipped_question_is_in_nobodys_review_nor_the_teachers_results(
     results = views.player_results(session, 1)
     assert (results["score"], results["correct"], results["answered"]) == (0, 0, 1)
     assert [q["index"] for q in views.final_results(session)["questions"]] == [1]
+
+
+def test_a_result_says_who_to_catch(questions: list[Question]) -> None:
+    session = played(questions)  # Anna right (900), Ben nothing yet
+    session.join("Cleo", 3_100)
+    session.submit_answer(3, 0, 0, 4_000)  # Cleo right, slower
+    cleo = session.players[3].score
+    assert views.ahead(session, session.players[1]) is None
+    assert views.ahead(session, session.players[3]) == {
+        "player_id": 1,
+        "nickname": "Anna",
+        "score": 900,
+        "rank": 1,
+    }
+    assert views.ahead(session, session.players[2]) == {
+        "player_id": 3,
+        "nickname": "Cleo",
+        "score": cleo,
+        "rank": 2,
+    }
+    session.kick(2, 4_500)
+    assert views.ahead(session, session.players[2]) is None

@@ -69,6 +69,16 @@ class Leaderboard:
         neg_score = self._key_of[player_id][0]
         return int(self._keys.bisect_left((neg_score,))) + 1
 
+    def ahead_of(self, player_id: int) -> Placing | None:
+        """The player to catch: the last one listed with a strictly higher score (``None`` for
+        those who share the first place). O(log n)."""
+        neg_score = self._key_of[player_id][0]
+        position = int(self._keys.bisect_left((neg_score,)))
+        if position == 0:
+            return None
+        neg_above, _reached, above = self._keys[position - 1]
+        return Placing(player_id=above, score=-neg_above, rank=self.rank_of(above))
+
     def top(self, k: int) -> list[Placing]:
         """The first ``k`` lines of the board, with shared ranks."""
         return list(self._placings(self._keys.islice(0, k)))

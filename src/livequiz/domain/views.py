@@ -154,6 +154,22 @@ def standing(session: QuizSession, player: Player) -> JSON:
     }
 
 
+def ahead(session: QuizSession, player: Player) -> JSON | None:
+    """Who a player has to catch ("120 points behind Mia"): the nearest player with more
+    points, as the board shows them; ``None`` for a leader or a removed player."""
+    if player.kicked:
+        return None
+    placing = session.board.ahead_of(player.id)
+    if placing is None:
+        return None
+    return {
+        "player_id": placing.player_id,
+        "nickname": session.players[placing.player_id].nickname,
+        "score": placing.score,
+        "rank": placing.rank,
+    }
+
+
 def player_view(session: QuizSession, player_id: int, now_ms: int) -> JSON:
     """Everything one player needs to draw their screen: the snapshot after a (re)join."""
     player = session.player(player_id)

@@ -229,6 +229,9 @@ function openQuestion(q, serverTimeMs, chosen = null) {
   $("reveal").hidden = true;
   $("next-question").hidden = true;
   if (fresh) {
+    state.rankAtOpen = state.score > 0 ? state.rank : null;
+    $("place").hidden = true;
+    $("streak").hidden = true;
     $("flag-box").hidden = true;
     delete $("flag-box").dataset.index;
     $("note").textContent = state.note;
@@ -236,9 +239,27 @@ function openQuestion(q, serverTimeMs, chosen = null) {
     state.note = "";
   }
   if (q.open) countdown.start(q, serverTimeMs);
-  else { countdown.stop(); $("countdown").textContent = "0"; }
+  else countdown.stop();
+  showBetween(!q.open);
   markChosen();
-  if (fresh && q.open) optionButtons[0].focus({ preventScroll: true });
+  // A new question starts at the top of the page, its prompt and timer in view, whatever the
+  // student had scrolled to at the last reveal.
+  if (fresh) window.scrollTo(0, 0);
+  if (fresh && q.open) {
+    // A screen reader hears the question, not just "A"; Tab then goes to the answers, and
+    // the keys 1–4 (or A–D) answer from anywhere.
+    $("prompt").focus({ preventScroll: true });
+    announce(`Question ${q.index + 1} of ${q.count}. ${q.prompt} ${q.options.length} answers: ${q.options.map((o, i) => `${"ABCDEF"[i]}, ${o}`).join("; ")}.`);
+  }
+}
+
+/** Between questions: no frozen "0", but what comes next. */
+function showBetween(closed) {
+  $("countdown").hidden = closed;
+  $("between").hidden = !closed;
+  if (!closed || !state.question) return;
+  const last = state.question.index + 1 >= state.question.count;
+  $("between").textContent = state.progress ? "Closed" : last ? "Last question: results next" : "Next question soon";
 }
 
 function markChosen() {
@@ -259,6 +280,10 @@ function choose(option) {
   state.chosen = option;
   state.pending = { q: q.index, option };
   markChosen();
+  // The buttons are disabled now: focus (and a screen reader) goes to what happened, and the
+  // page shows it at the top, with the timer, not the option tapped far down a small phone.
+  $("locked").focus({ preventScroll: true });
+  window.scrollTo(0, 0);
   connection.send({ type: "answer", q: q.index, option }); // if down: resent after the welcome
 }
 
@@ -287,6 +312,9 @@ function showAnswer(answer, speak, standing = null) {
   $("result").textContent = text;
   $("result").className = `result ${answer.correct ? "is-right" : "is-wrong"}`;
   $("result").hidden = false;
+  // the streak the server counts (its bonus is in the points): worth showing from two on
+  $("streak").textContent = answer.streak >= 2 ? `🔥 ${answer.streak} in a row` : "";
+  $("streak").hidden = !(answer.streak >= 2);
   if (speak && state.announced !== answer.index) {
     state.announced = answer.index;
     announce(`${answer.correct ? `Right! +${formatNumber(answer.points)} points.` : "Wrong, no points."} ${rankSentence()}`);
@@ -315,6 +343,10 @@ function reveal(info, reason = "time") {
   $("locked").hidden = true;
   $("reveal").textContent = describeReveal(info);
   $("reveal").hidden = false;
+  if (document.activeElement === $("locked") || document.activeElement === document.body) {
+    $("result").focus({ preventScroll: true }); // not lost with the hidden "locked in"
+  }
+  state.revealed = `The answer: ${"ABCDEF"[correct]}, ${state.question.options[correct]}.`;
   offerFlag(state.question.index);
   if (reason === "skip") {
     // whatever was answered is taken back: nobody gains or loses by a skipped question
@@ -349,8 +381,8 @@ function onClosed(frame) {
   state.closeReason = frame.reason;
   state.question = { ...state.question, open: false };
   countdown.stop();
-  $("countdown").textContent = "0";
   $("timebar-fill").style.width = "0%";
+  showBetween(true);
   reveal(frame.reveal, frame.reason);
   if (state.progress) {
     state.progress = { ...state.progress, done: frame.index + 1 };
@@ -358,8 +390,29 @@ function onClosed(frame) {
   }
 }
 
+/** After a question: where the student stands, whether they moved up, and who is next above. */
+function placeText(frame) {
+  const rank = frame.standing?.rank;
+  if (!rank || state.score <= 0) return "";
+  const movedUp = state.rankAtOpen && rank < state.rankAtOpen;
+  let text;
+  if (!frame.ahead) {
+    text = state.players < 2 ? "" : `${movedUp ? "You moved up to" : "You're"} 1st of ${state.players}: in the lead!`;
+  }
+  else if (movedUp) text = `You moved up to ${ordinal(rank)}!`;
+  else text = `You're ${ordinal(rank)} of ${state.players}.`;
+  if (frame.ahead) {
+    const gap = frame.ahead.score - state.score;
+    text += ` ${formatNumber(gap)} point${gap === 1 ? "" : "s"} behind ${frame.ahead.nickname}.`;
+  }
+  return text.trim();
+}
+
 function onResult(frame) {
   setStanding(frame.standing);
+  const place = placeText(frame);
+  $("place").textContent = place;
+  $("place").hidden = !place;
   if (state.closeReason === "skip") {
     if (state.announced !== frame.index) {
       state.announced = frame.index;
@@ -367,10 +420,13 @@ function onResult(frame) {
     }
   } else if (frame.answer && frame.answer.revealed) {
     state.chosen = frame.answer.option;
-    showAnswer(frame.answer, true);
-  } else if (state.announced !== frame.index) {
+    showAnswer(frame.answer, false);
+    const said = frame.answer.correct ? `Right! +${formatNumber(frame.answer.points)} points.` : `Wrong. ${state.revealed || ""}`;
+    announce(`${said} ${place || rankSentence()}`);
     state.announced = frame.index;
-    announce(`No answer this time. ${rankSentence()}`);
+  } else {
+    state.announced = frame.index;
+    announce(`No answer this time. ${state.revealed || ""} ${place || rankSentence()}`);
   }
 }
 
@@ -413,9 +469,11 @@ function onFinal(results) {
   state.players = results.players;
   $("my-rank").textContent = `#${results.rank} of ${results.players}`;
   $("final-summary").textContent = `You scored ${formatNumber(results.score)} points and finished ${ordinal(results.rank)} of ${results.players}, with ${results.correct} of ${results.answered} answers right.`;
-  $("finished-title").textContent = "Quiz over";
+  const won = results.rank === 1 && results.players > 1 && results.score > 0;
+  $("finished-title").textContent = won ? "You won! 🏆" : "Quiz over";
+  document.body.classList.toggle("winner", won);
   drawReview(results.missed || []);
-  announce(`Quiz over. You finished ${ordinal(results.rank)} of ${results.players} with ${formatNumber(results.score)} points.`);
+  announce(`${won ? "You won!" : "Quiz over."} You finished ${ordinal(results.rank)} of ${results.players} with ${formatNumber(results.score)} points.`);
 }
 
 /** Homework: every question done before the due time; the place is final only then. */

@@ -139,10 +139,13 @@ function onBoard(board) {
 
 async function loadFinal() {
   const { ok, data } = await api(`/api/quizzes/${quizId}/results`, { token });
-  if (ok) onFinal(data);
+  if (ok) onFinal(data, false);
 }
 
-function onFinal(report) {
+/** Between two places of the podium as it is revealed, third place first. */
+const PODIUM_STEP_MS = 1500;
+
+function onFinal(report, staged = true) {
   document.body.dataset.phase = "finished";
   $("screen-question").hidden = true;
   $("screen-pin").hidden = true; // the quiz is over: its code joins nothing any more
@@ -153,4 +156,10 @@ function onFinal(report) {
   });
   $("screen-podium").replaceChildren(...top);
   $("screen-podium-section").hidden = false;
+  if (!staged) return; // a reload after the end: the whole podium at once
+  // The moment the class waits for: third, then second, then the winner.
+  top.forEach((li) => { li.hidden = true; });
+  [...top].reverse().forEach((li, i) => {
+    setTimeout(() => { li.hidden = false; li.classList.add("arrive"); }, PODIUM_STEP_MS * i);
+  });
 }
