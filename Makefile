@@ -33,6 +33,10 @@ browser:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || \
 	  echo "could not install chromium: browser tests will be skipped"; }
+	@test -f tests/browser/axe/node_modules/axe-core/axe.min.js || { \
+	  echo "installing axe-core (npm, pinned in tests/browser/axe) for the accessibility audit"; \
+	  npm ci --prefix tests/browser/axe --no-audit --no-fund >/dev/null 2>&1 || \
+	  echo "could not install axe-core: the accessibility audit will be skipped"; }
 
 # The deployment tests (tests/deploy/) run Debian's nginx with deploy/nginx.conf and check
 # deploy/prometheus.yml with promtool (from Debian's prometheus package). Installed when missing

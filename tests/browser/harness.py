@@ -101,6 +101,30 @@ _VIEWPORTS: dict[Viewport, dict[str, Any]] = {
 }
 
 
+#: axe-core, installed from the npm registry by ``make browser`` (pinned in tests/browser/axe).
+AXE_PATH = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+async def audit(page: Page) -> list[str]:
+    """The serious and critical accessibility violations axe-core finds on the page as it is
+    now (WCAG 2.1 A and AA rules, best practices included), one line each: rule, impact, the
+    first elements it names. The caller skips loudly if axe-core is missing (:data:`AXE_PATH`)."""
+    if not await page.evaluate("typeof window.axe !== 'undefined'"):
+        # evaluated through the DevTools protocol: the pages' Content-Security-Policy (scripts
+        # from 'self' only) rightly refuses a <script> tag injected by a test
+        await page.evaluate(AXE_PATH.read_text() + "\n;undefined")
+    violations: list[dict[str, Any]] = await page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+            .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                        nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))"""
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {v['nodes']}"
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
 def chromium_missing() -> str | None:
     """Why chromium cannot run here, or ``None`` if it can."""
     if not CHROMIUM_PATH.exists():

@@ -213,14 +213,14 @@ async def test_players_and_the_host_flag_and_the_host_clears(
     await expect(anna.locator("#reveal")).to_be_visible()  # all answered: closed
 
     # At the reveal, Anna flags question 1 with a reason.
-    await anna.get_by_role("button", name="Flag question 1").click()
+    await anna.get_by_role("button", name="Flag this question: question 1").click()
     await anna.get_by_label("What is wrong with it? (optional)").fill("two answers fit")
     await anna.get_by_role("button", name="Send flag").click()
     await expect(anna.locator("#flag-box .flag-status")).to_contain_text("your teacher")
     await expect(anna.locator("#flag-box .flag-open")).to_be_disabled()
 
     # The host flags it too, and sees it in the list: two flags, Anna's reason.
-    await host.get_by_role("button", name="Flag question 1").click()
+    await host.get_by_role("button", name="Flag this question: question 1").click()
     await host.locator("#host-flag .flag-send").click()
     flag_line = host.locator(f'#flags-list li[data-word="{first.word}"][data-kind="{first.kind}"]')
     await expect(flag_line).to_contain_text("2 flags")
@@ -234,7 +234,8 @@ async def test_players_and_the_host_flag_and_the_host_clears(
     await host.locator("#next-button").click()  # "Finish quiz"
     review = anna.locator("#review li", has_text=second.word)
     await expect(review).to_be_visible()
-    await review.get_by_role("button", name=f"Flag the question on '{second.word}'").click()
+    flag = f"Flag this question: the question on '{second.word}'"
+    await review.get_by_role("button", name=flag).click()
     await review.locator(".flag-send").click()
     await expect(review.locator(".flag-status")).to_contain_text("your teacher")
 

@@ -204,7 +204,8 @@ export const KIND_NAMES = {
 export function flagControl(box, label, send) {
   const open = el("button", "flag-open", "Flag this question");
   open.type = "button";
-  open.setAttribute("aria-label", `Flag ${label}`);
+  // the accessible name starts with the visible words (WCAG 2.5.3), then says which question
+  open.setAttribute("aria-label", `Flag this question: ${label}`);
   open.setAttribute("aria-expanded", "false");
   const form = el("form", "flag-form");
   form.hidden = true;
