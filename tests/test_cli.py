@@ -157,6 +157,7 @@ def test_the_installed_command_runs_and_survives_a_closed_pipe() -> None:
             ["serve", "--finished-retention-s", "-1"],
             "--finished-retention-s must be between 0 and 604800",
         ),
+        (["serve", "--public-url", "quiz.school.example"], "--public-url must start with http"),
         (["demo", "--players", "501"], "--players must be between 0 and 500"),
         (["demo", "--questions", "0"], "--questions must be between 1 and 50"),
         (["demo", "--seconds", "2"], "--seconds must be between 5 and 120"),
@@ -180,6 +181,19 @@ def test_finished_retention_reaches_the_service_and_defaults_to_15_minutes() -> 
 
     assert default.service.finished_retention_s == 900.0
     assert given.service.finished_retention_s == 1.5
+
+
+def test_the_public_url_comes_from_the_option_or_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from livequiz.cli import _server_config, build_parser
+
+    parser = build_parser()
+    assert _server_config(parser.parse_args(["serve"])).public_url is None
+    monkeypatch.setenv("LIVEQUIZ_PUBLIC_URL", "https://env.example/")
+    assert _server_config(parser.parse_args(["serve"])).public_url == "https://env.example"
+    given = parser.parse_args(["serve", "--public-url", "http://10.0.0.5:8000"])
+    assert _server_config(given).public_url == "http://10.0.0.5:8000"
 
 
 def test_the_server_commands_explain_themselves(capsys: pytest.CaptureFixture[str]) -> None:

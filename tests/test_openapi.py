@@ -1069,6 +1069,21 @@ async def _qr_unknown(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Resp
     return await srv.http.get("/api/quizzes/000000/qr.svg")
 
 
+@scenario("GET /api/quizzes/{pin}/join", JSON_MEDIA, "lan")
+async def _join_link(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await srv.create_quiz(count=1)
+    # the host page opened at the LAN address: phones can use the same
+    headers = {"host": "192.168.1.20:8000"}
+    response = await srv.http.get(f"/api/quizzes/{quiz['pin']}/join", headers=headers)
+    assert response.json()["join_url"] == f"http://192.168.1.20:8000/play?pin={quiz['pin']}"
+    return response
+
+
+@scenario("GET /api/quizzes/{pin}/join", JSON_MEDIA, "unknown_quiz")
+async def _join_link_unknown(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    return await srv.http.get("/api/quizzes/000000/join")
+
+
 @scenario("GET /healthz", JSON_MEDIA, "ok")
 async def _healthz(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
     return await srv.http.get("/healthz")

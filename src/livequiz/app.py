@@ -23,6 +23,7 @@ from livequiz.auth import TokenSigner, load_or_create_key
 from livequiz.domain.nicknames import NicknamePolicy
 from livequiz.gateway import Gateway
 from livequiz.http_api import build_api, join_screen
+from livequiz.join_address import JoinAddress
 from livequiz.identity import AppAuthConfig, AppTokens
 from livequiz.moderation import is_profane_nickname, nickname_skeleton
 from livequiz.observability import Metrics
@@ -74,6 +75,9 @@ class ServerConfig:
     transport: TransportLimits = field(default_factory=TransportLimits)
     #: How to check the learning app's sign-in (JWT); ``None``: app joins are refused.
     app_auth: AppAuthConfig | None = None
+    #: The address phones join at (``--public-url``), if not the host page's own or this
+    #: machine's LAN address (:mod:`livequiz.join_address`).
+    public_url: str | None = None
 
 
 class LiveQuizServer:
@@ -126,7 +130,8 @@ class LiveQuizServer:
         self.deck = Deck.builtin()
         #: Checks the learning app's sign-in tokens, if the operator configured them.
         self.app_tokens = None if config.app_auth is None else AppTokens(config.app_auth)
-        self.api = build_api(self.service, self.deck, self.app_tokens)
+        self.join_address = JoinAddress.for_server(config.host, config.public_url)
+        self.api = build_api(self.service, self.deck, self.app_tokens, self.join_address)
         # The web pages and static files in front; every other path goes to the API.
         self.transport = TransportServer(
             build_web(self.api),

@@ -20,6 +20,7 @@ from livequiz import __version__
 from livequiz.domain.errors import Rejected
 from livequiz.domain.question import Question
 from livequiz.identity import AppAuthConfig
+from livequiz.join_address import PublicUrlError, check_public_url
 from livequiz.ports import StorageUnavailable
 from livequiz.vocabulary import (
     Deck,
@@ -266,6 +267,13 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
     parser.add_argument(
+        "--public-url",
+        default=None,
+        help="the address phones join at, if not this machine's (e.g. https://quiz.school.example "
+        "behind a proxy); default: the host page's address, or this machine's LAN address when "
+        f"listening on 0.0.0.0 (also ${PUBLIC_URL_ENV})",
+    )
+    parser.add_argument(
         "--data-dir", default="data", help="directory for the journal and the token signing key"
     )
     parser.add_argument(
@@ -453,6 +461,7 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
 
 #: The learning app's HS256 secret when ``--app-jwt-secret`` is not given.
 APP_JWT_SECRET_ENV = "LIVEQUIZ_APP_JWT_SECRET"
+PUBLIC_URL_ENV = "LIVEQUIZ_PUBLIC_URL"
 
 
 def _app_auth(args: argparse.Namespace) -> AppAuthConfig | None:
@@ -544,7 +553,14 @@ def _server_config(args: argparse.Namespace) -> Any:
         )
     except ValueError as error:
         raise UsageError(f"--http-*/--new-connection-*: {error}") from None
+    public_url = args.public_url or os.environ.get(PUBLIC_URL_ENV) or None
+    if public_url is not None:
+        try:
+            public_url = check_public_url(public_url)
+        except PublicUrlError as error:
+            raise UsageError(str(error)) from None
     return ServerConfig(
+        public_url=public_url,
         app_auth=_app_auth(args),
         host=args.host,
         port=args.port,

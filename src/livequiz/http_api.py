@@ -41,6 +41,7 @@ from livequiz.domain.question import InvalidQuestions, Question, parse_questions
 from livequiz.domain.session import Phase, QuizSession, check_due
 from livequiz.domain.settings import QuizSettings
 from livequiz.identity import AppTokenError, AppTokens
+from livequiz.join_address import LOCAL_ONLY_HINT, JoinAddress
 from livequiz.moderation import is_unfit_question_text
 from livequiz.openapi import OPENAPI
 from livequiz.ports import ApiKey, Flag, Unavailable, UnknownQuiz
@@ -225,7 +226,12 @@ def join_screen(service: QuizService) -> Screen:
     return screen
 
 
-def build_api(service: QuizService, deck: Deck, app_tokens: AppTokens | None = None) -> Starlette:
+def build_api(
+    service: QuizService,
+    deck: Deck,
+    app_tokens: AppTokens | None = None,
+    join_address: JoinAddress | None = None,
+) -> Starlette:
     """The Starlette app with every HTTP endpoint, bound to one service; ``app_tokens`` checks
     the learning app's sign-in (``None``: not configured, app joins are refused)."""
 
@@ -542,11 +548,32 @@ def build_api(service: QuizService, deck: Deck, app_tokens: AppTokens | None = N
             raise outcome
         return JSONResponse({"quiz_id": quiz_id, "phase": "finished"})
 
+    joining = join_address or JoinAddress(public_url=None, listen_host="127.0.0.1")
+
+    def join_url_of(request: Request, pin: str) -> tuple[str, bool]:
+        base, reachable = joining.base_for(str(request.base_url))
+        return f"{base}/play?pin={pin}", reachable
+
+    async def join_link(request: Request) -> Response:
+        pin = request.path_params["pin"]
+        if await service.store.records.live_quiz_for_pin(pin) is None:
+            raise _unknown_pin()
+        join_url, reachable = join_url_of(request, pin)
+        return JSONResponse(
+            {
+                "pin": pin,
+                "join_url": join_url,
+                "reachable": reachable,
+                "hint": None if reachable else LOCAL_ONLY_HINT,
+            },
+            headers={"cache-control": "no-store"},
+        )
+
     async def qr_code(request: Request) -> Response:
         pin = request.path_params["pin"]
         if await service.store.records.live_quiz_for_pin(pin) is None:
             raise _unknown_pin()
-        join_url = f"{str(request.base_url).rstrip('/')}/play?pin={pin}"
+        join_url, _ = join_url_of(request, pin)
         return Response(
             join_qr_svg(join_url),
             media_type="image/svg+xml",
@@ -706,6 +733,7 @@ def build_api(service: QuizService, deck: Deck, app_tokens: AppTokens | None = N
         Route("/api/quizzes/{quiz_id}/words", words_to_practise, methods=["GET"]),
         Route("/api/quizzes/{quiz_id}/end", end_quiz, methods=["POST"]),
         Route("/api/quizzes/{pin}/qr.svg", qr_code, methods=["GET"]),
+        Route("/api/quizzes/{pin}/join", join_link, methods=["GET"]),
         Route("/api/quizzes/{quiz_id}/flags", flag_question, methods=["POST"]),
         Route("/api/drafts", draft, methods=["POST"]),
         Route("/api/drafts/replacement", replacement, methods=["POST"]),

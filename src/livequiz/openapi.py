@@ -643,6 +643,27 @@ SCHEMAS: JSON = {
             },
         },
     },
+    "JoinLink": {
+        "type": "object",
+        "required": ["pin", "join_url", "reachable", "hint"],
+        "additionalProperties": False,
+        "properties": {
+            "pin": {"type": "string", "pattern": "^[0-9]{6}$"},
+            "join_url": {
+                "type": "string",
+                "pattern": "^https?://[^/?#]+(/[^?#]*)?/play[?]pin=[0-9]{6}$",
+                "description": "The absolute link phones open: `<base>/play?pin=PIN`.",
+            },
+            "reachable": {
+                "type": "boolean",
+                "description": "Whether other devices can open it (false: a loopback address).",
+            },
+            "hint": {
+                "type": ["string", "null"],
+                "description": "What to do when `reachable` is false; null otherwise.",
+            },
+        },
+    },
     "QuizCreated": {
         "type": "object",
         "required": [
@@ -1956,13 +1977,54 @@ OPENAPI: JSON = {
                 "tags": ["quizzes"],
                 "operationId": "getJoinQrCode",
                 "summary": "A QR code of the quiz's join link, as SVG",
-                "description": "Encodes `<origin>/play?pin=PIN`, the origin being the one the "
-                "request was made to; the host page and the big screen show it. Not cached: "
-                "a PIN is reused once its quiz ends.",
+                "description": "Encodes the `join_url` of `GET /api/quizzes/{pin}/join`; the "
+                "host page and the big screen show it. Not cached: a PIN is reused once its "
+                "quiz ends.",
                 "responses": {
                     "200": {
                         "description": "The QR code, an SVG document.",
                         "content": {"image/svg+xml": {"schema": {"type": "string"}}},
+                    },
+                    "404": _errors(
+                        "No live quiz has this PIN.",
+                        unknown_quiz=_error("unknown_quiz", "no live quiz has that PIN"),
+                    ),
+                    "503": {"$ref": "#/components/responses/Unavailable"},
+                    "500": _CRASH,
+                },
+            },
+        },
+        "/api/quizzes/{pin}/join": {
+            "parameters": [{"$ref": "#/components/parameters/pin"}],
+            "get": {
+                "tags": ["quizzes"],
+                "operationId": "getJoinLink",
+                "summary": "The link phones join the quiz at",
+                "description": "Built from `--public-url` if the server has one; else from the "
+                "address the request was made to, unless that is a loopback address (a teacher "
+                "who opened the host page at 127.0.0.1): then from this machine's LAN address "
+                "when the server listens on every interface (`--host 0.0.0.0`) or on a LAN "
+                "address. When only this computer could open the link, `reachable` is false "
+                "and `hint` says what to do. Not cached.",
+                "responses": {
+                    "200": {
+                        "description": "The join link.",
+                        "content": {
+                            "application/json": {
+                                "schema": _ref("JoinLink"),
+                                "examples": {
+                                    "lan": {
+                                        "summary": "Listening on 0.0.0.0, page at 127.0.0.1",
+                                        "value": {
+                                            "pin": "454891",
+                                            "join_url": "http://192.168.1.20:8000/play?pin=454891",
+                                            "reachable": True,
+                                            "hint": None,
+                                        },
+                                    }
+                                },
+                            }
+                        },
                     },
                     "404": _errors(
                         "No live quiz has this PIN.",

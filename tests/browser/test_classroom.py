@@ -12,6 +12,7 @@ from playwright.async_api import Page, expect
 
 from livequiz.domain.commands import Answer, CloseQuestion, Start
 from livequiz.domain.session import Phase
+from livequiz.join_address import LOCAL_ONLY_HINT, lan_address
 from tests.browser.harness import (
     NETWORK_ERRORS,
     Harness,
@@ -28,7 +29,7 @@ from tests.browser.harness import (
     wrong_option,
 )
 from tests.integration.helpers import open_client
-from tests.server import RunningServer
+from tests.server import RunningServer, running_server
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -536,3 +537,39 @@ async def test_a_screen_reader_hears_the_question_its_answer_and_keeps_its_place
         for i, button in enumerate(await anna.locator("button.option:visible").all()):
             ratio = await button.evaluate(CONTRAST)
             assert ratio >= 4.5, (i, ratio)
+
+
+async def test_a_laptop_in_the_room_shows_a_link_phones_can_open(harness: Harness) -> None:
+    """Issue 18, "join from the room": `livequiz serve --host 0.0.0.0`, the host page opened at
+    127.0.0.1: the join link, the QR code and the big screen give the LAN address; a server on
+    127.0.0.1 only says phones cannot join, instead of a link no phone can open."""
+    lan = lan_address()
+    if lan is None:
+        pytest.skip("this machine has no route out, so no LAN address to offer")
+    async with running_server(host="0.0.0.0") as room:
+        local = f"http://127.0.0.1:{room.server.port}"
+        host = await harness.open(f"{local}/host", "desktop", name="host in the room")
+        pin = await create_quiz_in_ui(host, count=1, seconds=60)
+        expected = f"http://{lan}:{room.server.port}/play?pin={pin}"
+        await expect(host.locator("#join-link")).to_have_text(expected)
+        assert await host.locator("#join-link").get_attribute("href") == expected
+        await expect(host.locator("#join-warning")).to_be_hidden()
+        qr = await host.locator("#qr").get_attribute("src")
+        assert qr is not None
+        svg = (await room.http.get(f"{local}{qr}")).text
+        assert f"QR code to join: {expected}" in svg
+        link = await host.locator("#screen-link").get_attribute("href")
+        screen = await harness.open(f"{local}{link}", "projector", name="screen in the room")
+        await expect(screen.locator("#screen-join-url")).to_have_text(
+            expected.removeprefix("http://")
+        )
+        # a phone in the room opens the link (here: the same machine, by its LAN address)
+        phone = await harness.open(expected, name="phone in the room")
+        await join_in_ui(phone, "Anna")
+        await expect(phone.locator("#lobby")).to_be_visible()
+        for page in (phone, screen, host):  # before their server goes
+            await page.close()
+
+    host = await harness.open("/host", "desktop", name="host on localhost")  # 127.0.0.1 only
+    await create_quiz_in_ui(host, count=1, seconds=60)
+    await expect(host.locator("#join-warning")).to_have_text(LOCAL_ONLY_HINT)

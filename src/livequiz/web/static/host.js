@@ -378,10 +378,10 @@ function begin() {
   $("preview-section").hidden = true;
   loadFlags();
   $("host-section").hidden = false;
-  const joinUrl = `${location.origin}/play?pin=${session.pin}`;
   $("pin-display").textContent = session.pin;
   $("join-link").href = `/play?pin=${session.pin}`;
-  $("join-link").textContent = joinUrl;
+  $("join-link").textContent = `${location.origin}/play?pin=${session.pin}`;
+  showJoinLink();
   $("screen-link").href = `/screen#token=${encodeURIComponent(session.host_token)}`;
   updateControls();
   connection = new Connection(session.host_token, {
@@ -390,6 +390,16 @@ function begin() {
     onGone: () => { say("This quiz is not on the server any more."); sessionStorage.removeItem(STORE); },
   });
   connection.start();
+}
+
+/** The link phones in the room can open (not this page's 127.0.0.1), or a warning that none can. */
+async function showJoinLink() {
+  const { ok, data } = await api(`/api/quizzes/${session.pin}/join`);
+  if (!ok) return;
+  $("join-link").href = data.join_url;
+  $("join-link").textContent = data.join_url;
+  $("join-warning").textContent = data.hint || "";
+  $("join-warning").hidden = data.reachable;
 }
 
 // ------------------------------------------------------------------ controls

@@ -36,6 +36,12 @@ if (!token) {
   connection.start();
 }
 
+/** The address as phones in the room type it (the LAN address, not this page's 127.0.0.1). */
+async function showJoinLink(pin) {
+  const { ok, data } = await api(`/api/quizzes/${pin}/join`);
+  if (ok) $("screen-join-url").textContent = data.join_url.replace(/^https?:\/\//, "");
+}
+
 function onFrame(frame) {
   switch (frame.type) {
     case "welcome":
@@ -74,6 +80,7 @@ function drawSnapshot(frame) {
   const pin = frame.quiz.pin;
   $("screen-pin-number").textContent = pin;
   $("screen-join-url").textContent = `${location.host}/play?pin=${pin}`;
+  showJoinLink(pin);
   $("screen-qr").src = `/api/quizzes/${pin}/qr.svg`;
   $("screen-qr").hidden = false;
   if (s.leaderboard) onBoard(s.leaderboard);
