@@ -39,7 +39,8 @@ from tests.server import running_server
         (JoinAddress(None, "0.0.0.0", "10.1.2.3"), "http://0.0.0.0:8000/",
          ("http://10.1.2.3:8000", True)),
         # only this computer can reach it
-        (JoinAddress(None, "127.0.0.1"), "http://127.0.0.1:8000/", ("http://127.0.0.1:8000", False)),
+        (JoinAddress(None, "127.0.0.1"), "http://127.0.0.1:8000/",
+         ("http://127.0.0.1:8000", False)),
         (JoinAddress(None, "0.0.0.0", None), "http://127.0.0.1:8000/",
          ("http://127.0.0.1:8000", False)),
     ],
@@ -80,7 +81,7 @@ async def test_a_server_on_every_interface_gives_the_page_at_localhost_its_lan_l
     lan = lan_address()
     if lan is None:
         pytest.skip("this machine has no route out, so no LAN address to offer")
-    async with running_server(host="0.0.0.0") as srv:  # noqa: S104 (the classroom case)
+    async with running_server(host="0.0.0.0") as srv:
         quiz = await srv.create_quiz(count=1)
         pin, port = quiz["pin"], srv.server.port
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as local:

@@ -23,8 +23,8 @@ from livequiz.auth import TokenSigner, load_or_create_key
 from livequiz.domain.nicknames import NicknamePolicy
 from livequiz.gateway import Gateway
 from livequiz.http_api import build_api, join_screen
-from livequiz.join_address import JoinAddress
 from livequiz.identity import AppAuthConfig, AppTokens
+from livequiz.join_address import JoinAddress
 from livequiz.moderation import is_profane_nickname, nickname_skeleton
 from livequiz.observability import Metrics
 from livequiz.ports import Bus, Records

@@ -21,7 +21,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-WILDCARDS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 (names, not a bind)
+WILDCARDS = frozenset({"", "0.0.0.0", "::"})
 #: What the page says when only this computer can open the join link.
 LOCAL_ONLY_HINT = (
     "Only this computer can open this link: phones cannot reach 127.0.0.1. Start the server "
