@@ -30,7 +30,17 @@ from livequiz import http_api
 from livequiz.apikeys import new_api_key
 from livequiz.app import LiveQuizServer, ServerConfig
 from livequiz.auth import Role
-from livequiz.domain.commands import Answer, End, Join, Kick, Next, SetLocked, Start
+from livequiz.domain.commands import (
+    Answer,
+    AnswerRejoin,
+    End,
+    Join,
+    Kick,
+    Leave,
+    Next,
+    SetLocked,
+    Start,
+)
 from livequiz.domain.errors import ErrorCode
 from livequiz.identity import AppAuthConfig
 from livequiz.openapi import ERROR_CODES, OPENAPI
@@ -400,7 +410,9 @@ async def test_each_request_example_is_accepted(
         assert response.status_code == 201, response.text
         return
     url, headers = path, {}
-    if "{pin}" in path:
+    if path.endswith("/rejoin"):  # asking for an away player: Leo, whose phone died
+        url = path.replace("{pin}", (await _leo_away(srv))["pin"])
+    elif "{pin}" in path:
         url = path.replace("{pin}", (await srv.create_quiz(count=1, seed=1))["pin"])
     if "{quiz_id}" in path:  # a flag: a quiz whose questions have closed, a player's token
         quiz, anna, _bea = await played(srv)
@@ -1082,6 +1094,98 @@ async def _join_link(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Respo
 @scenario("GET /api/quizzes/{pin}/join", JSON_MEDIA, "unknown_quiz")
 async def _join_link_unknown(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
     return await srv.http.get("/api/quizzes/000000/join")
+
+
+async def _leo_away(srv: RunningServer) -> dict[str, Any]:
+    """A quiz where Leo joined and went away (his phone died)."""
+    quiz = await srv.create_quiz(count=1)
+    leo = await srv.join(quiz["pin"], "Leo")
+    await srv.service.call(quiz["quiz_id"], Leave(leo["player_id"]))
+    return {**quiz, "leo": leo}
+
+
+@scenario("POST /api/quizzes/{pin}/rejoin", JSON_MEDIA, "waiting")
+async def _rejoin_waiting(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await _leo_away(srv)
+    return await srv.http.post(f"/api/quizzes/{quiz['pin']}/rejoin", json={"nickname": "Leo"})
+
+
+@scenario("POST /api/quizzes/{pin}/rejoin", JSON_MEDIA, "nickname_taken")
+async def _rejoin_here(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await srv.create_quiz(count=1)
+    await srv.join(quiz["pin"], "Leo")  # joined, not away
+    return await srv.http.post(f"/api/quizzes/{quiz['pin']}/rejoin", json={"nickname": "Leo"})
+
+
+@scenario("POST /api/quizzes/{pin}/rejoin", JSON_MEDIA, "unknown_player")
+async def _rejoin_nobody(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await _leo_away(srv)
+    return await srv.http.post(f"/api/quizzes/{quiz['pin']}/rejoin", json={"nickname": "Zed"})
+
+
+@scenario("POST /api/quizzes/{pin}/rejoin", JSON_MEDIA, "app_sign_in_required")
+async def _rejoin_app_quiz(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    pin = (await srv.create_quiz(count=1, settings={"identity": "app"}))["pin"]
+    return await srv.http.post(f"/api/quizzes/{pin}/rejoin", json={"nickname": "Leo"})
+
+
+@scenario("POST /api/quizzes/{pin}/rejoin", JSON_MEDIA, "too_large")
+async def _rejoin_too_large(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    pin = (await srv.create_quiz(count=1))["pin"]
+    return await srv.http.post(f"/api/quizzes/{pin}/rejoin", content=b" " * (MIB + 1))
+
+
+@scenario("POST /api/quizzes/{pin}/rejoin", JSON_MEDIA, "rate_limited")
+async def _rejoin_limited(_srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    async with running_server(service=ServiceLimits(joins_burst=1, joins_per_second=0.1)) as srv:
+        pin = (await srv.create_quiz(count=1))["pin"]
+        await srv.join(pin, "Anna")
+        return await srv.http.post(f"/api/quizzes/{pin}/rejoin", json={"nickname": "Anna"})
+
+
+@scenario("POST /api/quizzes/{pin}/rejoin", JSON_MEDIA, "bad_json")
+async def _rejoin_bad_json(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await _leo_away(srv)
+    return await srv.http.post(f"/api/quizzes/{quiz['pin']}/rejoin", content=b"[1, 2]")
+
+
+@scenario("POST /api/quizzes/{pin}/rejoin", JSON_MEDIA, "quiz_finished")
+async def _rejoin_finished(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await _leo_away(srv)
+    await srv.service.call(quiz["quiz_id"], End())
+    # the PIN is free once the quiz ends: asked a moment later, it has just finished
+    return await srv.http.post(f"/api/quizzes/{quiz['pin']}/rejoin", json={"nickname": "Leo"})
+
+
+@scenario("POST /api/quizzes/{pin}/rejoin", JSON_MEDIA, "unknown_quiz")
+async def _rejoin_no_quiz(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    return await srv.http.post(f"/api/quizzes/{NEVER_A_PIN}/rejoin", json={"nickname": "Leo"})
+
+
+@scenario("POST /api/quizzes/{pin}/rejoin", JSON_MEDIA, "not_a_string")
+async def _rejoin_number(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await _leo_away(srv)
+    return await srv.http.post(f"/api/quizzes/{quiz['pin']}/rejoin", json={"nickname": 7})
+
+
+@scenario("POST /api/quizzes/{pin}/rejoin", JSON_MEDIA, "bad_request")
+async def _rejoin_unknown_field(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await _leo_away(srv)
+    return await srv.http.post(f"/api/quizzes/{quiz['pin']}/rejoin", json={"name": "Leo"})
+
+
+@scenario("GET /api/quizzes/{pin}/rejoin/{request_id}", JSON_MEDIA, "let_in")
+async def _rejoin_let_in(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await _leo_away(srv)
+    asked = await srv.http.post(f"/api/quizzes/{quiz['pin']}/rejoin", json={"nickname": "Leo"})
+    await srv.service.call(quiz["quiz_id"], AnswerRejoin(quiz["leo"]["player_id"], True))
+    return await srv.http.get(f"/api/quizzes/{quiz['pin']}/rejoin/{asked.json()['request_id']}")
+
+
+@scenario("GET /api/quizzes/{pin}/rejoin/{request_id}", JSON_MEDIA, "unknown_request")
+async def _rejoin_unknown(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await _leo_away(srv)
+    return await srv.http.get(f"/api/quizzes/{quiz['pin']}/rejoin/{'x' * 32}")
 
 
 @scenario("GET /healthz", JSON_MEDIA, "ok")

@@ -20,6 +20,7 @@ from livequiz import protocol
 from livequiz.protocol import (
     HOST_ACTIONS,
     MAX_NESTING,
+    PLAYER_ACTIONS,
     AnswerRequest,
     Hello,
     HostRequest,
@@ -78,13 +79,24 @@ def test_join() -> None:
     assert decode(frame) == JoinRequest(pin="482913", nickname="Anna")
 
 
-@pytest.mark.parametrize("action", sorted(HOST_ACTIONS - {"kick"}))
+@pytest.mark.parametrize("action", sorted(HOST_ACTIONS - PLAYER_ACTIONS))
 def test_host_actions_without_an_argument(action: str) -> None:
     assert decode(encoded({"type": "host", "action": action})) == HostRequest(action, None)
 
 
-def test_host_actions_are_the_documented_eight() -> None:
-    assert {"start", "close", "next", "skip", "end", "kick", "lock", "unlock"} == HOST_ACTIONS
+def test_host_actions_are_the_documented_ten() -> None:
+    assert {
+        "start", "close", "next", "skip", "end", "kick", "lock", "unlock", "let_in", "turn_away"
+    } == HOST_ACTIONS  # fmt: skip
+
+
+@pytest.mark.parametrize("action", ["let_in", "turn_away"])
+def test_answering_a_rejoin_carries_the_player_id(action: str) -> None:
+    assert decode(encoded({"type": "host", "action": action, "player_id": 7})) == HostRequest(
+        action, 7
+    )
+    with pytest.raises(ProtocolError):
+        decode(encoded({"type": "host", "action": action}))
 
 
 def test_kick_carries_the_player_id() -> None:

@@ -45,6 +45,8 @@ from livequiz.domain.events import (
     QuestionOpened,
     QuizFinished,
     QuizStarted,
+    RejoinAnswered,
+    RejoinRequested,
 )
 from livequiz.domain.session import AnswerOutcome, AnswerRecord, AnswerStatus
 from livequiz.ports import Outcome, Record
@@ -117,6 +119,8 @@ _EVENTS: dict[str, type[Event]] = {
         PlayerQuestionOpened,
         PlayerQuestionClosed,
         PlayerFinished,
+        RejoinRequested,
+        RejoinAnswered,
     )
 }
 

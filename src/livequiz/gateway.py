@@ -27,6 +27,7 @@ from livequiz.domain import views
 from livequiz.domain.commands import (
     Advance,
     Answer,
+    AnswerRejoin,
     CloseQuestion,
     Command,
     End,
@@ -575,6 +576,9 @@ class Gateway:
         if message.action == "kick":
             assert message.player_id is not None
             command = Kick(message.player_id)
+        elif message.action in ("let_in", "turn_away"):
+            assert message.player_id is not None
+            command = AnswerRejoin(message.player_id, message.action == "let_in")
         elif message.action in ("lock", "unlock"):
             command = SetLocked(message.action == "lock")
         else:

@@ -437,6 +437,44 @@ def build_api(
             status_code=201,
         )
 
+    async def ask_to_rejoin(request: Request) -> Response:
+        """A student on a borrowed device asks to be their (away) player again."""
+        require_ready()
+        pin = request.path_params["pin"]
+        address = request.client.host if request.client else "unknown"
+        if not service.allow_join(address):
+            raise ApiError(429, "rate_limited", _JOINS_RATE_LIMITED, _join_retry_after(service))
+        body = await _read_json(request)
+        _refuse_unknown(body, frozenset({"nickname"}))
+        name = body.get("nickname")
+        if not isinstance(name, str):
+            raise ApiError(422, "nickname_invalid", "nickname must be a string")
+        if len(name) > _MAX_NICKNAME_CHARS:
+            raise ApiError(422, "nickname_invalid", "that nickname is far too long")
+        try:
+            _, request_id, _player = await service.request_rejoin(pin, name)
+        except UnknownQuiz:
+            raise _unknown_pin() from None
+        status, nickname, _token = await service.rejoin_status(pin, request_id)
+        return JSONResponse(
+            {"request_id": request_id, "status": status, "nickname": nickname, "token": None},
+            status_code=202,
+        )
+
+    async def rejoin_answer(request: Request) -> Response:
+        """What the host said: poll until ``let_in`` (with the player's token) or
+        ``turned_away``."""
+        pin = request.path_params["pin"]
+        request_id = request.path_params["request_id"]
+        try:
+            status, nickname, token = await service.rejoin_status(pin, request_id)
+        except UnknownQuiz:
+            raise ApiError(404, "unknown_quiz", "no such quiz or request") from None
+        return JSONResponse(
+            {"request_id": request_id, "status": status, "nickname": nickname, "token": token},
+            headers={"cache-control": "no-store"},
+        )
+
     async def quiz_state(request: Request) -> Response:
         pin = request.path_params["pin"]
         quiz_id = await service.store.records.live_quiz_for_pin(pin)
@@ -734,6 +772,8 @@ def build_api(
         Route("/api/quizzes/{quiz_id}/end", end_quiz, methods=["POST"]),
         Route("/api/quizzes/{pin}/qr.svg", qr_code, methods=["GET"]),
         Route("/api/quizzes/{pin}/join", join_link, methods=["GET"]),
+        Route("/api/quizzes/{pin}/rejoin", ask_to_rejoin, methods=["POST"]),
+        Route("/api/quizzes/{pin}/rejoin/{request_id}", rejoin_answer, methods=["GET"]),
         Route("/api/quizzes/{quiz_id}/flags", flag_question, methods=["POST"]),
         Route("/api/drafts", draft, methods=["POST"]),
         Route("/api/drafts/replacement", replacement, methods=["POST"]),

@@ -94,6 +94,7 @@ ERROR_CODES = [
     "bad_token",
     "forbidden",
     "kicked",
+    "unknown_player",
     "not_found",
     "method_not_allowed",
     "internal",
@@ -640,6 +641,33 @@ SCHEMAS: JSON = {
                 "contentMediaType": "text/csv",
                 "description": "The word list, UTF-8 CSV or JSON (a byte order mark is fine): "
                 "a file upload (the only file field) or, URL-encoded, the text itself.",
+            },
+        },
+    },
+    "RejoinRequest": {
+        "type": "object",
+        "required": ["nickname"],
+        "additionalProperties": False,
+        "properties": {
+            "nickname": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 64,
+                "description": "The away player's nickname (case and spacing do not matter).",
+            }
+        },
+    },
+    "RejoinAnswer": {
+        "type": "object",
+        "required": ["request_id", "status", "nickname", "token"],
+        "additionalProperties": False,
+        "properties": {
+            "request_id": {"type": "string"},
+            "status": {"enum": ["waiting", "let_in", "turned_away"]},
+            "nickname": {"type": "string", "description": "The player's name in the quiz."},
+            "token": {
+                "type": ["string", "null"],
+                "description": "The player's token once let in; null otherwise.",
             },
         },
     },
@@ -1673,6 +1701,136 @@ OPENAPI: JSON = {
                         ),
                         "headers": {"Retry-After": {"$ref": "#/components/headers/Retry-After"}},
                     },
+                    "500": _CRASH,
+                    "503": {"$ref": "#/components/responses/Unavailable"},
+                },
+            },
+        },
+        "/api/quizzes/{pin}/rejoin": {
+            "parameters": [{"$ref": "#/components/parameters/pin"}],
+            "post": {
+                "tags": ["quizzes"],
+                "operationId": "askToRejoin",
+                "summary": "Ask to be an away player again, from another device (the host decides)",
+                "description": "For a student whose phone died: their nickname is taken by their "
+                "own player, who is away. The hosts are asked (`players` frame, `rejoin_asked`) "
+                "and answer with the host action `let_in` or `turn_away`; poll "
+                "`GET /api/quizzes/{pin}/rejoin/{request_id}` for the answer. Keep `request_id` "
+                "secret: it is the device's only claim to the player's token. Limited like "
+                "joins (429).",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": _ref("RejoinRequest"),
+                            "examples": {"leo": {"value": {"nickname": "Leo"}}},
+                        }
+                    },
+                },
+                "responses": {
+                    "202": _json(
+                        "Asked; the hosts see the request.",
+                        _ref("RejoinAnswer"),
+                        waiting={
+                            "value": {
+                                "request_id": "lqv3q6Tn0Zt3S1Yb2r7hJxR4cW9pK8mA",
+                                "status": "waiting",
+                                "nickname": "Leo",
+                                "token": None,
+                            }
+                        },
+                    ),
+                    "400": _errors(
+                        "The body is not a JSON object.",
+                        bad_json=_error("bad_json", "the request body must be a JSON object"),
+                    ),
+                    "403": _errors(
+                        "The quiz is for the learning app's users: they sign in again instead.",
+                        app_sign_in_required=_error(
+                            "app_sign_in_required",
+                            "this quiz is for the learning app's users: sign in from the app again",
+                        ),
+                    ),
+                    "404": _errors(
+                        "No live quiz has this PIN, or nobody in it has that name.",
+                        unknown_quiz=_error("unknown_quiz", "no live quiz has that PIN"),
+                        unknown_player=_error(
+                            "unknown_player", "nobody called 'Zed' is in this quiz"
+                        ),
+                    ),
+                    "409": _errors(
+                        "That player is connected right now: nobody may take their place.",
+                        nickname_taken=_error(
+                            "nickname_taken",
+                            "'Leo' is playing right now: only a player who is away can be "
+                            "taken back",
+                        ),
+                    ),
+                    "410": _errors(
+                        "The quiz has finished.",
+                        quiz_finished=_error("quiz_finished", "this quiz has already finished"),
+                    ),
+                    "413": _errors(
+                        "The body is over 1 MiB.",
+                        too_large=_error(
+                            "too_large", "the request body may be at most 1048576 bytes"
+                        ),
+                    ),
+                    "422": _errors(
+                        "The nickname is not one, or the body has other fields.",
+                        not_a_string=_error("nickname_invalid", "nickname must be a string"),
+                        bad_request=_error(
+                            "bad_request", "unknown field 'name'; fields are nickname"
+                        ),
+                    ),
+                    "429": {
+                        **_errors(
+                            "Too many joins from this address; retry after `Retry-After` seconds.",
+                            rate_limited=_error(
+                                "rate_limited", "too many joins from your address; wait a moment"
+                            ),
+                        ),
+                        "headers": {"Retry-After": {"$ref": "#/components/headers/Retry-After"}},
+                    },
+                    "500": _CRASH,
+                    "503": {"$ref": "#/components/responses/Unavailable"},
+                },
+            },
+        },
+        "/api/quizzes/{pin}/rejoin/{request_id}": {
+            "parameters": [
+                {"$ref": "#/components/parameters/pin"},
+                {
+                    "name": "request_id",
+                    "in": "path",
+                    "required": True,
+                    "description": "The `request_id` of `POST /api/quizzes/{pin}/rejoin`.",
+                    "schema": {"type": "string", "maxLength": 200},
+                },
+            ],
+            "get": {
+                "tags": ["quizzes"],
+                "operationId": "getRejoinAnswer",
+                "summary": "The host's answer to a rejoin request (poll it)",
+                "description": "`waiting`; `turned_away`; or `let_in` with the player's `token` "
+                "(send `hello` with it: the same player, score, answers and name). Not cached.",
+                "responses": {
+                    "200": _json(
+                        "The answer so far.",
+                        _ref("RejoinAnswer"),
+                        let_in={
+                            "value": {
+                                "request_id": "lqv3q6Tn0Zt3S1Yb2r7hJxR4cW9pK8mA",
+                                "status": "let_in",
+                                "nickname": "Leo",
+                                "token": _PLAYER_TOKEN,
+                            }
+                        },
+                    ),
+                    "404": _errors(
+                        "No live quiz has this PIN, or it has no such request.",
+                        unknown_request=_error("unknown_quiz", "no such quiz or request"),
+                    ),
                     "500": _CRASH,
                     "503": {"$ref": "#/components/responses/Unavailable"},
                 },

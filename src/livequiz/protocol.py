@@ -100,7 +100,11 @@ class NextRequest:
 
 ClientMessage = Hello | JoinRequest | AnswerRequest | HostRequest | SyncRequest | NextRequest
 
-HOST_ACTIONS = frozenset({"start", "close", "next", "skip", "end", "kick", "lock", "unlock"})
+HOST_ACTIONS = frozenset(
+    {"start", "close", "next", "skip", "end", "kick", "lock", "unlock", "let_in", "turn_away"}
+)
+#: Host actions about one player: they carry its ``player_id``.
+PLAYER_ACTIONS = frozenset({"kick", "let_in", "turn_away"})
 
 
 def decode(frame: str | bytes) -> ClientMessage:
@@ -140,7 +144,7 @@ def decode(frame: str | bytes) -> ClientMessage:
             raise ProtocolError(
                 "bad_message", f"unknown host action {action!r}; one of {sorted(HOST_ACTIONS)}"
             )
-        player_id = _int(data, "player_id") if action == "kick" else None
+        player_id = _int(data, "player_id") if action in PLAYER_ACTIONS else None
         return HostRequest(action=action, player_id=player_id)
     if kind == "sync":
         return SyncRequest()
@@ -345,6 +349,8 @@ def players_frame(
     back: list[int],
     kicked: list[int],
     answered: list[int],
+    rejoin_asked: list[int],
+    rejoin_answered: list[int],
     present: int,
     players: int,
 ) -> bytes:
@@ -359,6 +365,8 @@ def players_frame(
             "back": back,
             "kicked": kicked,
             "answered": answered,
+            "rejoin_asked": rejoin_asked,
+            "rejoin_answered": rejoin_answered,
             "present": present,
             "players": players,
         }

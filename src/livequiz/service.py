@@ -32,7 +32,7 @@ from typing import Any
 
 from livequiz import codec, names, protocol
 from livequiz.auth import Role, TokenSigner
-from livequiz.domain.commands import Command, Join, Start
+from livequiz.domain.commands import Command, Join, RequestRejoin, Start
 from livequiz.domain.errors import ErrorCode, Rejected
 from livequiz.domain.events import (
     AnswerAccepted,
@@ -49,6 +49,8 @@ from livequiz.domain.events import (
     QuestionOpened,
     QuizFinished,
     QuizStarted,
+    RejoinAnswered,
+    RejoinRequested,
 )
 from livequiz.domain.question import Question
 from livequiz.domain.session import Phase
@@ -227,6 +229,20 @@ class _QuizRuntime:
     #: Live: players whose answer to the open question was accepted since the last ``players``
     #: frame (the host's "who has not answered yet").
     answered: list[int] = field(default_factory=list)
+    #: Players someone asks to be again (from another device), and those the host answered.
+    rejoin_asked: list[int] = field(default_factory=list)
+    rejoin_answered: list[int] = field(default_factory=list)
+
+    def has_player_news(self) -> bool:
+        return bool(
+            self.joined
+            or self.left
+            or self.back
+            or self.kicked
+            or self.answered
+            or self.rejoin_asked
+            or self.rejoin_answered
+        )
 
 
 @dataclass
@@ -463,6 +479,47 @@ class QuizService:
             quiz_id, Role.PLAYER, player_id, self.clock() // 1000, due_s=due_s
         )
         return quiz_id, player_id, name, token
+
+    async def request_rejoin(self, pin: str, nickname: object) -> tuple[str, str, int]:
+        """A device asks to be the away player called ``nickname`` again: returns ``(quiz_id,
+        request_id, player_id)``; the host answers (host actions ``let_in`` / ``turn_away``)
+        and the device reads the answer with :meth:`rejoin_status`. Raises Rejected or
+        UnknownQuiz."""
+        quiz_id = await self.quiz_for_pin(pin)
+        request_id = secrets.token_urlsafe(24)
+        async with self._join_slots:
+            outcome = await self.call(quiz_id, RequestRejoin(nickname, request_id))
+        if isinstance(outcome, Rejected):
+            raise outcome
+        (asked,) = outcome.events
+        assert isinstance(asked, RejoinRequested)
+        return quiz_id, request_id, asked.player_id
+
+    async def rejoin_status(self, pin: str, request_id: str) -> tuple[str, str, str | None]:
+        """``(status, nickname, token)`` of a rejoin request: ``waiting``; ``let_in`` with the
+        player's token (the same player: score, answers, name); ``turned_away``. Raises
+        UnknownQuiz for an unknown quiz or request (an id is no use without its quiz)."""
+        quiz_id = await self.quiz_for_pin(pin)
+        await self.ensure(quiz_id)
+        answer = self.store.session(quiz_id).rejoin_answer(request_id)
+        if answer is None:  # the host's answer may be in the journal, not yet in this copy
+            await self.refresh(quiz_id)
+        session = self.store.session(quiz_id)
+        answer = session.rejoin_answer(request_id)
+        if answer is None:
+            player_id = session.rejoin_waiting(request_id)
+            if player_id is None:
+                raise UnknownQuiz(quiz_id)
+            return "waiting", session.players[player_id].nickname, None
+        player_id, let_in = answer
+        nickname = session.players[player_id].nickname
+        if not let_in:
+            return "turned_away", nickname, None
+        due_s = None if session.due_at_ms is None else session.due_at_ms // 1000
+        token = self.signer.issue(
+            quiz_id, Role.PLAYER, player_id, self.clock() // 1000, due_s=due_s
+        )
+        return "let_in", nickname, token
 
     async def _name_of(self, quiz_id: str, player_id: int, fallback: object) -> str:
         with contextlib.suppress(Unavailable, UnknownQuiz):
@@ -862,6 +919,10 @@ class QuizService:
                 runtime.left.append(event.player_id)
             elif isinstance(event, PlayerRejoined):
                 runtime.back.append(event.player_id)
+            elif isinstance(event, RejoinRequested):
+                runtime.rejoin_asked.append(event.player_id)
+            elif isinstance(event, RejoinAnswered):
+                runtime.rejoin_answered.append(event.player_id)
             elif isinstance(event, PlayerKicked):
                 runtime.board_dirty = True
                 runtime.kicked.append(event.player_id)
@@ -964,7 +1025,7 @@ class QuizService:
         for quiz_id, runtime in self._runtime.items():
             if not self.store.loaded(quiz_id):
                 continue
-            if runtime.joined or runtime.left or runtime.back or runtime.kicked or runtime.answered:
+            if runtime.has_player_news():
                 session = self.store.session(quiz_id)
                 frame = protocol.players_frame(
                     session.seq,
@@ -973,11 +1034,13 @@ class QuizService:
                     runtime.back,
                     runtime.kicked,
                     runtime.answered,
+                    runtime.rejoin_asked,
+                    runtime.rejoin_answered,
                     session.present_count,
                     len(session.board),
                 )
                 runtime.joined, runtime.left, runtime.back, runtime.kicked = [], [], [], []
-                runtime.answered = []
+                runtime.answered, runtime.rejoin_asked, runtime.rejoin_answered = [], [], []
                 self.deliver(quiz_id, ToHosts(frame))
             if runtime.board_dirty:
                 audience += self.flush_board(quiz_id, runtime)

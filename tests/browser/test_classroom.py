@@ -23,6 +23,7 @@ from tests.browser.harness import (
     host_socket,
     in_view,
     join_in_ui,
+    number_first,
     player_scores,
     restore_connection,
     session_for_pin,
@@ -573,3 +574,49 @@ async def test_a_laptop_in_the_room_shows_a_link_phones_can_open(harness: Harnes
     host = await harness.open("/host", "desktop", name="host on localhost")  # 127.0.0.1 only
     await create_quiz_in_ui(host, count=1, seconds=60)
     await expect(host.locator("#join-warning")).to_have_text(LOCAL_ONLY_HINT)
+
+
+async def test_a_student_whose_phone_died_comes_back_as_themselves(
+    harness: Harness, srv: RunningServer
+) -> None:
+    """Issue 18, point 6: on a borrowed phone Leo's name is "taken" by his own away player;
+    he asks, the teacher lets him in, and the borrowed phone is Leo with his score: one row
+    in the results, no "Leo 2" at 0."""
+    harness.console.allow(r"status of 409 \(Conflict\)")  # the name is taken: expected
+    host = await harness.open("/host", "desktop", name="host")
+    pin = await create_quiz_in_ui(host, count=2, seconds=60)
+    session = session_for_pin(srv, pin)
+    dying = await harness.context("phone")
+    leo = await harness.open(f"/play?pin={pin}", name="Leo", context=dying)
+    await join_in_ui(leo, "Leo")
+    mia = await harness.open(f"/play?pin={pin}", name="Mia")
+    await join_in_ui(mia, "Mia")
+    await expect(host.locator("#players li[data-player-id]")).to_have_count(2)
+    await host.locator("#start-button").click()
+    await leo.locator(f'button.option[data-option="{correct_option(srv, pin)}"]').click()
+    await expect(leo.locator("#result")).to_contain_text("Right!")
+    score = player_scores(session)["Leo"]
+    await dying.close()  # the phone dies
+    leo_player = next(p for p in session.players.values() if p.nickname == "Leo")
+    for _ in range(100):
+        if not leo_player.present:
+            break
+        await asyncio.sleep(0.1)
+    assert not leo_player.present
+
+    borrowed = await harness.open(f"/play?pin={pin}", name="borrowed phone")
+    await join_in_ui(borrowed, "Leo")
+    await expect(borrowed.locator("#message")).to_contain_text("taken")
+    await borrowed.get_by_role("button", name="I am Leo: ask my teacher to let me back in").click()
+    await expect(borrowed.locator("#rejoin-wait")).to_have_text(
+        "Waiting for your teacher to let you back in as Leo…"
+    )
+    request = host.locator('#rejoins-list li:has-text("Leo")')
+    await expect(request).to_contain_text("Leo asks to come back on another device.")
+    await request.get_by_role("button", name="Let Leo in").click()
+    await expect(borrowed.locator("#question")).to_be_visible(timeout=10_000)
+    await expect(borrowed.locator("#my-score")).to_have_text(number_first(score))
+    await expect(borrowed.locator("#result")).to_contain_text("Right!")  # his answer, kept
+    await expect(host.locator("#rejoins")).to_be_hidden()
+    assert len(session.players) == 2  # no "Leo 2"
+    assert leo_player.present

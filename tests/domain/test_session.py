@@ -7,6 +7,15 @@ from dataclasses import replace
 
 import pytest
 
+from livequiz.domain.commands import (
+    AnswerRejoin,
+    Join,
+    Leave,
+    RequestRejoin,
+    execute,
+    replay,
+    to_record,
+)
 from livequiz.domain.errors import CoreBug, ErrorCode, Rejected
 from livequiz.domain.events import (
     AnswerAccepted,
@@ -21,6 +30,8 @@ from livequiz.domain.events import (
     QuestionOpened,
     QuizFinished,
     QuizStarted,
+    RejoinAnswered,
+    RejoinRequested,
 )
 from livequiz.domain.nicknames import NicknamePolicy
 from livequiz.domain.question import Question
@@ -1006,3 +1017,92 @@ def test_a_skipped_answer_of_a_removed_player_is_taken_back_too(questions: list[
     assert session.players[2].answers == {}
     assert 2 not in session.board
     session.check_invariants()
+
+
+# --------------------------------------------------------- a dead phone: back with the host's leave
+
+REQUEST = "r" * 22
+OTHER_REQUEST = "s" * 22
+
+
+def test_a_student_on_a_borrowed_phone_is_let_back_in_as_themselves(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions)
+    session.join("Leo", 0)
+    session.join("Mia", 0)
+    session.start(0)
+    session.submit_answer(1, 0, 0, 1_000)
+    score = session.players[1].score
+    session.leave(1, 2_000)  # Leo's phone dies
+    with raising(ErrorCode.NICKNAME_TAKEN):  # a new join under his name is still refused
+        session.join("Leo", 3_000)
+    events = session.request_rejoin(" leo ", REQUEST, 3_100)
+    assert events == [RejoinRequested(seq=events[0].seq, at_ms=3_100, player_id=1)]
+    assert session.asks_to_rejoin(1)
+    assert session.rejoin_waiting(REQUEST) == 1
+    assert session.rejoin_answer(REQUEST) is None
+    answered = session.answer_rejoin(1, True, 4_000)
+    assert answered == [RejoinAnswered(seq=answered[0].seq, at_ms=4_000, player_id=1, let_in=True)]
+    assert session.rejoin_answer(REQUEST) == (1, True)
+    assert session.rejoin_waiting(REQUEST) is None
+    assert not session.asks_to_rejoin(1)
+    assert session.players[1].score == score  # the same player: nothing lost, no "Leo 2"
+    assert len(session.players) == 2
+
+
+def test_only_an_away_player_can_be_asked_for_and_only_once_per_request(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions)
+    session.join("Leo", 0)
+    before = state(session)
+    with raising(ErrorCode.NICKNAME_TAKEN):  # Leo is here: nobody may take his place
+        session.request_rejoin("Leo", REQUEST, 100)
+    with raising(ErrorCode.UNKNOWN_PLAYER):
+        session.request_rejoin("Nobody", REQUEST, 100)
+    with raising(ErrorCode.NICKNAME_INVALID):
+        session.request_rejoin("", REQUEST, 100)
+    with raising(ErrorCode.ILLEGAL_STATE):  # no request id of the server's
+        session.request_rejoin("Leo", "short", 100)
+    with raising(ErrorCode.ILLEGAL_STATE):  # nobody asks: nothing to answer
+        session.answer_rejoin(1, True, 100)
+    assert state(session) == before
+    session.leave(1, 200)
+    session.request_rejoin("Leo", REQUEST, 300)
+    with raising(ErrorCode.ILLEGAL_STATE):
+        session.request_rejoin("Leo", REQUEST, 310)
+    session.request_rejoin("Leo", OTHER_REQUEST, 320)  # a second try replaces the first
+    assert session.rejoin_waiting(REQUEST) is None
+    session.answer_rejoin(1, False, 400)
+    assert session.rejoin_answer(OTHER_REQUEST) == (1, False)
+    assert session.rejoin_answer(REQUEST) is None
+
+
+def test_removing_a_player_turns_away_whoever_asks_to_be_them(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Leo", 0)
+    session.leave(1, 100)
+    session.request_rejoin("Leo", REQUEST, 200)
+    session.kick(1, 300)
+    assert session.rejoin_answer(REQUEST) == (1, False)
+    with raising(ErrorCode.KICKED):
+        session.answer_rejoin(1, True, 400)
+
+
+def test_rejoin_requests_replay_from_the_journal(questions: list[Question]) -> None:
+    session = new_session(questions)
+    commands = [
+        (Join("Leo"), 0),
+        (Leave(1), 100),
+        (RequestRejoin("Leo", REQUEST), 200),
+        (AnswerRejoin(1, True), 300),
+    ]
+    records = []
+    for command, now in commands:
+        execute(session, command, now)
+        records.append(to_record(command, now))
+    again = new_session(questions)
+    replay(again, records)
+    assert again.rejoin_answer(REQUEST) == (1, True)
+    assert state(again) == state(session)

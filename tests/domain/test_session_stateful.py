@@ -936,6 +936,7 @@ class QuizMachine(RuleBasedStateMachine):
                 "present": p.present,
                 "score": p.published_score,
                 "answered": m.current in p.answers,
+                "asks_to_rejoin": False,
             }
             for p in m.active()
         ]

@@ -161,8 +161,22 @@ def test_the_host_sees_who_is_here(questions: list[Question]) -> None:
     session.kick(3, 3_700)
     host = views.host_view(session, 4_000)
     assert host["players"] == [
-        {"player_id": 1, "nickname": "Anna", "present": True, "score": 900, "answered": True},
-        {"player_id": 2, "nickname": "Ben", "present": False, "score": 0, "answered": False},
+        {
+            "player_id": 1,
+            "nickname": "Anna",
+            "present": True,
+            "score": 900,
+            "answered": True,
+            "asks_to_rejoin": False,
+        },
+        {
+            "player_id": 2,
+            "nickname": "Ben",
+            "present": False,
+            "score": 0,
+            "answered": False,
+            "asks_to_rejoin": False,
+        },
     ]
     assert host["answered"] == 1
     assert host["present"] == 1
@@ -332,8 +346,22 @@ def test_the_whole_host_view_after_a_reveal(questions: list[Question]) -> None:
         "answered": 1,
         "present": 2,
         "players": [
-            {"player_id": 1, "nickname": "Anna", "present": True, "score": 900, "answered": True},
-            {"player_id": 2, "nickname": "Ben", "present": True, "score": 0, "answered": False},
+            {
+                "player_id": 1,
+                "nickname": "Anna",
+                "present": True,
+                "score": 900,
+                "answered": True,
+                "asks_to_rejoin": False,
+            },
+            {
+                "player_id": 2,
+                "nickname": "Ben",
+                "present": True,
+                "score": 0,
+                "answered": False,
+                "asks_to_rejoin": False,
+            },
         ],
         "leaderboard": {
             "seq": 6,

@@ -111,3 +111,96 @@ async def test_a_skip_takes_back_points_and_a_late_joiner_was_not_asked(
             headers={"Authorization": f"Bearer {quiz['host_token']}"},
         )
         assert [q["index"] for q in report.json()["questions"]] == [0, 2]
+
+
+async def test_a_dead_phone_comes_back_as_the_same_player_when_the_host_says_so(
+    backend: Backend,
+) -> None:
+    """Issue 18, point 6: Leo's phone dies; on a borrowed one his name is taken (by his own,
+    away, player); he asks to be let back in, the host (on the owner) says yes, and the
+    borrowed phone is Leo, score and all: one row in the results, not "Leo 2"."""
+    async with contextlib.AsyncExitStack() as stack:
+        quiz = await backend.owner.create_quiz(count=2, seed=3)
+        quiz_id, pin = quiz["quiz_id"], quiz["pin"]
+        host = await stack.enter_async_context(
+            open_client(backend.owner, "host", quiz["host_token"])
+        )
+        leo_joined = await backend.entry.join(pin, "Leo")
+        async with open_client(backend.entry, "Leo", leo_joined["token"]) as leo:
+            await host.host("start")
+            await leo.expect("question")
+            ack = await leo.answer(0, right(backend, quiz_id, 0))
+            score = ack["answer"]["score"]
+        # the phone is gone; after the presence grace the player is away
+        since = len(host.frames)
+        await host.wait_for(
+            lambda f: f["type"] == "players" and leo_joined["player_id"] in f["left"], since=since
+        )
+        taken = await backend.entry.http.post(
+            f"/api/quizzes/{pin}/players", json={"nickname": "Leo"}
+        )
+        assert taken.json()["error"]["code"] == "nickname_taken"
+        asked = await backend.entry.http.post(
+            f"/api/quizzes/{pin}/rejoin", json={"nickname": "leo"}
+        )
+        assert asked.status_code == 202, asked.text
+        request = asked.json()
+        assert request["status"] == "waiting"
+        assert request["nickname"] == "Leo"
+        assert len(request["request_id"]) >= 20
+        frame = await host.wait_for(
+            lambda f: f["type"] == "players" and f["rejoin_asked"], since=since
+        )
+        assert frame["rejoin_asked"] == [leo_joined["player_id"]]
+        status_url = f"/api/quizzes/{pin}/rejoin/{request['request_id']}"
+        waiting = (await backend.entry.http.get(status_url)).json()
+        assert (waiting["status"], waiting["token"]) == ("waiting", None)
+
+        await host.host("let_in", player_id=leo_joined["player_id"])
+        answer = (await backend.entry.http.get(status_url)).json()
+        assert answer["status"] == "let_in"
+        assert answer["nickname"] == "Leo"
+        async with open_client(backend.entry, "Leo again", answer["token"]) as again:
+            welcome = again.frames[0]["state"]["player"]
+            assert (welcome["player_id"], welcome["nickname"]) == (leo_joined["player_id"], "Leo")
+            assert welcome["score"] == score
+            repeat = await again.answer(0, right(backend, quiz_id, 0))
+            assert repeat["status"] == "duplicate"  # his answer, already counted
+        await host.host("end")
+        results = await backend.owner.http.get(
+            f"/api/quizzes/{quiz_id}/results",
+            headers={"Authorization": f"Bearer {quiz['host_token']}"},
+        )
+        assert [p["nickname"] for p in results.json()["players"]] == ["Leo"]
+
+
+async def test_a_rejoin_the_host_turns_away_gets_no_token(backend: Backend) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        quiz = await backend.owner.create_quiz(count=1, seed=3)
+        pin = quiz["pin"]
+        host = await stack.enter_async_context(
+            open_client(backend.owner, "host", quiz["host_token"])
+        )
+        leo_joined = await backend.entry.join(pin, "Leo")
+        here = await backend.entry.http.post(f"/api/quizzes/{pin}/rejoin", json={"nickname": "Leo"})
+        assert here.status_code == 409  # Leo is not away (never connected, but joined just now)
+        assert here.json()["error"]["code"] == "nickname_taken"
+        async with open_client(backend.entry, "Leo", leo_joined["token"]):
+            pass
+        since = len(host.frames)
+        await host.wait_for(
+            lambda f: f["type"] == "players" and leo_joined["player_id"] in f["left"], since=since
+        )
+        asked = await backend.entry.http.post(
+            f"/api/quizzes/{pin}/rejoin", json={"nickname": "Leo"}
+        )
+        request_id = asked.json()["request_id"]
+        await host.host("turn_away", player_id=leo_joined["player_id"])
+        answer = (await backend.entry.http.get(f"/api/quizzes/{pin}/rejoin/{request_id}")).json()
+        assert (answer["status"], answer["token"]) == ("turned_away", None)
+        unknown = await backend.entry.http.get(f"/api/quizzes/{pin}/rejoin/{'x' * 32}")
+        assert unknown.status_code == 404
+        refused = await host.error(
+            {"type": "host", "action": "let_in", "player_id": leo_joined["player_id"]}
+        )
+        assert (refused["code"], refused["action"]) == ("illegal_state", "let_in")

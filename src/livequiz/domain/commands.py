@@ -55,6 +55,23 @@ class Kick:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestRejoin:
+    """A device asks to be the (away) player called ``nickname`` again; the host decides."""
+
+    nickname: object
+    #: The server's unguessable id of the request: the asking device's claim to the answer.
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRejoin:
+    """Host: let the device asking to be this player back in, or turn it away."""
+
+    player_id: int
+    let_in: bool
+
+
+@dataclass(frozen=True, slots=True)
 class SetLocked:
     locked: bool
 
@@ -111,6 +128,8 @@ Command = (
     | End
     | Tick
     | Advance
+    | RequestRejoin
+    | AnswerRejoin
 )
 
 
@@ -148,6 +167,10 @@ def execute(session: QuizSession, command: Command, now_ms: int) -> Executed:
             return Executed(tuple(session.leave(player_id, now_ms)))
         case Kick(player_id):
             return Executed(tuple(session.kick(player_id, now_ms)))
+        case RequestRejoin(nickname, request_id):
+            return Executed(tuple(session.request_rejoin(nickname, request_id, now_ms)))
+        case AnswerRejoin(player_id, let_in):
+            return Executed(tuple(session.answer_rejoin(player_id, let_in, now_ms)))
         case SetLocked(locked):
             return Executed(tuple(session.set_locked(locked, now_ms)))
         case Start(due_at_ms):
@@ -183,6 +206,8 @@ _NAMES: dict[type[Command], str] = {
     End: "end",
     Tick: "tick",
     Advance: "advance",
+    RequestRejoin: "ask_rejoin",
+    AnswerRejoin: "answer_rejoin",
 }
 _TYPES = {name: kind for kind, name in _NAMES.items()}
 #: Fields left out of a record while they hold their default, so that the records of a live

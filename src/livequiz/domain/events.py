@@ -66,6 +66,21 @@ class PlayerKicked(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RejoinRequested(Event):
+    """Someone on another device asks to be this (away) player again; the host decides."""
+
+    player_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RejoinAnswered(Event):
+    """The host let the device asking to be this player back in, or turned it away."""
+
+    player_id: int
+    let_in: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LobbyLockChanged(Event):
     locked: bool
 

@@ -60,6 +60,8 @@ from livequiz.domain.events import (
     QuestionOpened,
     QuizFinished,
     QuizStarted,
+    RejoinAnswered,
+    RejoinRequested,
 )
 from livequiz.domain.nicknames import NicknamePolicy
 from livequiz.domain.question import Question
@@ -249,6 +251,12 @@ class QuizSession:
         #: soonest first. An entry whose question has closed since is dropped when it reaches
         #: the top, so after every command the top (if any) is a question still open.
         self._expiries: list[tuple[int, int, int]] = []
+        #: A student whose device died asks, from another one, to be their player again (by
+        #: name); the host lets them back in or turns them away. Per player, the request id of
+        #: the latest request not yet answered …
+        self._rejoin_waiting: dict[int, str] = {}
+        #: … and per answered request id, ``(player_id, let_in)``: the asking device reads it.
+        self._rejoin_answers: dict[str, tuple[int, bool]] = {}
 
     # ------------------------------------------------------------------ reading
 
@@ -390,6 +398,9 @@ class QuizSession:
         if player.present:
             self._set_present(player, False)
         player.kicked = True
+        waiting = self._rejoin_waiting.pop(player_id, None)
+        if waiting is not None:  # the device asking to be them is turned away with them
+            self._rejoin_answers[waiting] = (player_id, False)
         key = self.nicknames.key(player.nickname)
         if self._by_nickname.get(key) == player_id:  # (a replayed twin may hold the key)
             del self._by_nickname[key]
@@ -400,6 +411,65 @@ class QuizSession:
         events += self._close_if_all_answered(now_ms)
         self._drop_closed_expiries()
         return events
+
+    def request_rejoin(self, nickname: object, request_id: object, now_ms: int) -> list[Event]:
+        """A device asks to be the player called ``nickname`` again (their phone died; the name
+        is "taken" by their own away player). Only a player who is away can be asked for, and
+        only the host can say yes (:meth:`answer_rejoin`): a name is not a password.
+
+        ``request_id`` is the server's unguessable id of this request, the asking device's
+        only claim to the answer; a later request for the same player replaces it."""
+        self._require_not_finished()
+        if self.settings.identity is Identity.APP:
+            raise Rejected(
+                ErrorCode.APP_SIGN_IN_REQUIRED,
+                "this quiz is for the learning app's users: sign in from the app again",
+            )
+        if type(request_id) is not str or not 16 <= len(request_id) <= 64:
+            raise Rejected(ErrorCode.ILLEGAL_STATE, "a rejoin request needs its server id")
+        if request_id in self._rejoin_answers or request_id in self._rejoin_waiting.values():
+            raise Rejected(ErrorCode.ILLEGAL_STATE, "that request has been made already")
+        name = self.nicknames.normalise(nickname)
+        player_id = self._by_nickname.get(self.nicknames.key(name))
+        if player_id is None:
+            raise Rejected(ErrorCode.UNKNOWN_PLAYER, f"nobody called {name!r} is in this quiz")
+        player = self.active_player(player_id)
+        if player.present:
+            raise Rejected(
+                ErrorCode.NICKNAME_TAKEN,
+                f"{name!r} is playing right now: only a player who is away can be taken back",
+            )
+        self._rejoin_waiting[player_id] = request_id
+        return [RejoinRequested(seq=self._next_seq(), at_ms=now_ms, player_id=player_id)]
+
+    def answer_rejoin(self, player_id: int, let_in: bool, now_ms: int) -> list[Event]:
+        """Host: let the device asking to be this player back in, or turn it away."""
+        self._require_not_finished()
+        self.active_player(player_id)
+        request_id = self._rejoin_waiting.get(player_id)
+        if request_id is None:
+            raise Rejected(ErrorCode.ILLEGAL_STATE, "nobody is asking to come back as that player")
+        del self._rejoin_waiting[player_id]
+        self._rejoin_answers[request_id] = (player_id, let_in)
+        return [
+            RejoinAnswered(seq=self._next_seq(), at_ms=now_ms, player_id=player_id, let_in=let_in)
+        ]
+
+    def rejoin_answer(self, request_id: str) -> tuple[int, bool] | None:
+        """``(player_id, let_in)`` once the host has answered request ``request_id``; ``None``
+        while it waits (or if there is no such request)."""
+        return self._rejoin_answers.get(request_id)
+
+    def rejoin_waiting(self, request_id: str) -> int | None:
+        """The player a request still waiting for the host asks to be; ``None`` otherwise."""
+        for player_id, waiting in self._rejoin_waiting.items():
+            if waiting == request_id:
+                return player_id
+        return None
+
+    def asks_to_rejoin(self, player_id: int) -> bool:
+        """Whether someone is waiting for the host to let them back in as this player."""
+        return player_id in self._rejoin_waiting
 
     def set_locked(self, locked: bool, now_ms: int) -> list[Event]:
         """Host: lock or unlock joining. No event if nothing changes."""

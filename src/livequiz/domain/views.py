@@ -222,6 +222,7 @@ def host_view(session: QuizSession, now_ms: int) -> JSON:
                     if session.self_paced
                     else {"answered": session.current in player.answers}
                 ),
+                "asks_to_rejoin": session.asks_to_rejoin(player.id),
             }
             for player in session.players.values()
             if not player.kicked

@@ -540,7 +540,35 @@ function drawPlayers() {
   const n = players.size;
   $("player-count").textContent = `${n} player${n === 1 ? "" : "s"}`;
   drawWaiting();
+  drawRejoins();
   updateControls();
+}
+
+/** A student on a borrowed device asks to be their away player again: the teacher decides. */
+function drawRejoins() {
+  const asking = [...players.entries()].filter(([, p]) => p.asks && phase !== "finished");
+  $("rejoins").hidden = asking.length === 0;
+  $("rejoins-list").replaceChildren(...asking.map(([id, p]) => {
+    const li = el("li");
+    li.dataset.playerId = String(id);
+    li.append(el("span", "", `${p.nickname} asks to come back on another device${p.present ? " (the old one is connected again)" : ""}.`));
+    const letIn = el("button", "primary let-in", `Let ${p.nickname} in`);
+    letIn.type = "button";
+    const away = el("button", "turn-away", "Turn away");
+    away.type = "button";
+    away.setAttribute("aria-label", `Turn away the device asking to be ${p.nickname}`);
+    letIn.addEventListener("click", () => answerRejoin(id, "let_in"));
+    away.addEventListener("click", () => answerRejoin(id, "turn_away"));
+    li.append(letIn, away);
+    return li;
+  }));
+}
+
+function answerRejoin(id, action) {
+  const player = players.get(id);
+  if (player) player.asks = false;
+  command(action, { player_id: id });
+  drawPlayers();
 }
 
 /** Under the answered count, while a question is open: who the class is waiting for. */
@@ -584,7 +612,7 @@ function drawSnapshot(frame) {
   players.clear();
   dueAtMs = s.due_at_ms ?? null;
   for (const p of s.players) {
-    players.set(p.player_id, { nickname: p.nickname, present: p.present, answered: p.answered, progress: p.progress });
+    players.set(p.player_id, { nickname: p.nickname, present: p.present, answered: p.answered, progress: p.progress, asks: p.asks_to_rejoin });
   }
   drawPlayers();
   // Homework: the progress of each student comes with a snapshot; ask for one now and then.
@@ -624,6 +652,8 @@ function onPlayers(frame) {
   for (const id of frame.left) if (players.has(id)) players.get(id).present = false;
   for (const id of frame.kicked) players.delete(id);
   for (const id of frame.answered ?? []) if (players.has(id)) players.get(id).answered = true;
+  for (const id of frame.rejoin_asked ?? []) if (players.has(id)) players.get(id).asks = true;
+  for (const id of frame.rejoin_answered ?? []) if (players.has(id)) players.get(id).asks = false;
   drawPlayers();
 }
 

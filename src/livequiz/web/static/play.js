@@ -85,12 +85,57 @@ $("join-form").addEventListener("submit", async (event) => {
   if (!ok) {
     say(errorText(data.error));
     ($("nickname").value && data.error?.code?.startsWith("nickname") ? $("nickname") : $("pin")).focus();
+    // A dead phone: the name is "taken" by the student's own away player. Offer to ask the
+    // teacher to let them back in as themselves (not "Leo 2" at 0).
+    $("rejoin-offer").hidden = data.error?.code !== "nickname_taken";
+    $("rejoin-ask").textContent = `I am ${nickname}: ask my teacher to let me back in`;
     return;
   }
   localStorage.setItem(storageKey(pin), JSON.stringify({ token: data.token, nickname: data.nickname }));
   history.replaceState(null, "", `/play?pin=${pin}`);
   connect(pin, data.token, data.nickname);
 });
+
+// ------------------------------------------------------------------ back on another device
+
+$("nickname").addEventListener("input", () => { $("rejoin-offer").hidden = true; });
+
+let rejoinTimer = null;
+
+$("rejoin-ask").addEventListener("click", async () => {
+  const pin = $("pin").value.replace(/\D/g, "");
+  const nickname = $("nickname").value.trim();
+  $("rejoin-ask").disabled = true;
+  const { ok, data } = await api(`/api/quizzes/${pin}/rejoin`, { method: "POST", json: { nickname } });
+  $("rejoin-ask").disabled = false;
+  if (!ok) { say(errorText(data.error)); return; }
+  say("");
+  $("rejoin-offer").hidden = true;
+  $("rejoin-wait").textContent = `Waiting for your teacher to let you back in as ${data.nickname}…`;
+  $("rejoin-wait").hidden = false;
+  $("join-form").hidden = true;
+  announce($("rejoin-wait").textContent);
+  pollRejoin(pin, data.request_id);
+});
+
+/** Ask every 2 s what the teacher said; let in: this device is the player, score and all. */
+function pollRejoin(pin, requestId) {
+  clearTimeout(rejoinTimer);
+  rejoinTimer = setTimeout(async () => {
+    const { ok, status, data } = await api(`/api/quizzes/${pin}/rejoin/${requestId}`);
+    if (!ok && status !== 404 && status !== 410) { pollRejoin(pin, requestId); return; } // offline: again
+    $("rejoin-wait").hidden = true;
+    $("join-form").hidden = false;
+    if (ok && data.status === "waiting") { $("rejoin-wait").hidden = false; $("join-form").hidden = true; pollRejoin(pin, requestId); return; }
+    if (ok && data.status === "let_in") {
+      localStorage.setItem(storageKey(pin), JSON.stringify({ token: data.token, nickname: data.nickname }));
+      history.replaceState(null, "", `/play?pin=${pin}`);
+      connect(pin, data.token, data.nickname);
+      return;
+    }
+    say(ok ? "Your teacher did not let this device in. Join with another nickname, or ask them." : errorText(data.error));
+  }, 2000);
+}
 
 function connect(pin, token, nickname) {
   state.pin = pin;
