@@ -226,3 +226,17 @@ def test_the_hostile_and_ordinary_lists_get_the_same_verdicts_as_with_the_list_s
         for line in (data / name).read_text(encoding="utf-8").splitlines():
             for reading in nickname_variants(line):
                 assert fast.contains_profanity(reading) == slow.contains_profanity(reading), line
+
+
+@pytest.mark.parametrize(
+    "name", ["Sexy Sam", "Poo Poo", "p00 p00", "S3XY", "Big Butt", "Fart Master", "s e x y"]
+)
+def test_names_that_are_no_swear_words_but_no_names_for_a_big_screen_are_refused(
+    name: str,
+) -> None:
+    assert is_profane_nickname(name), name
+
+
+@pytest.mark.parametrize("name", ["Pooja", "Button", "Bumble", "Sexton", "Booth", "Nudelman"])
+def test_names_that_merely_start_like_them_pass(name: str) -> None:
+    assert not is_profane_nickname(name), name

@@ -84,13 +84,22 @@ def test_host_actions_without_an_argument(action: str) -> None:
     assert decode(encoded({"type": "host", "action": action})) == HostRequest(action, None)
 
 
-def test_host_actions_are_the_documented_ten() -> None:
+def test_host_actions_are_the_documented_twelve() -> None:
     assert {
-        "start", "close", "next", "skip", "end", "kick", "lock", "unlock", "let_in", "turn_away"
+        "start", "close", "next", "skip", "end", "kick", "lock", "unlock", "let_in", "turn_away",
+        "approve", "rename",
     } == HOST_ACTIONS  # fmt: skip
 
 
-@pytest.mark.parametrize("action", ["let_in", "turn_away"])
+def test_rename_may_carry_the_new_name() -> None:
+    named = encoded({"type": "host", "action": "rename", "player_id": 3, "nickname": "Brave Otter"})
+    assert decode(named) == HostRequest("rename", 3, "Brave Otter")
+    assert decode(encoded({"type": "host", "action": "rename", "player_id": 3})) == HostRequest(
+        "rename", 3, None
+    )
+
+
+@pytest.mark.parametrize("action", ["let_in", "turn_away", "approve"])
 def test_answering_a_rejoin_carries_the_player_id(action: str) -> None:
     assert decode(encoded({"type": "host", "action": action, "player_id": 7})) == HostRequest(
         action, 7

@@ -38,6 +38,7 @@ from livequiz.domain.events import (
     PlayerJoined,
     PlayerKicked,
     PlayerLeft,
+    PlayerNamed,
     PlayerQuestionClosed,
     PlayerQuestionOpened,
     PlayerRejoined,
@@ -121,6 +122,7 @@ _EVENTS: dict[str, type[Event]] = {
         PlayerFinished,
         RejoinRequested,
         RejoinAnswered,
+        PlayerNamed,
     )
 }
 

@@ -28,17 +28,20 @@ from livequiz.domain.commands import (
     Advance,
     Answer,
     AnswerRejoin,
+    Approve,
     CloseQuestion,
     Command,
     End,
     Executed,
     Kick,
     Next,
+    Rename,
     SetLocked,
     Skip,
     Start,
 )
 from livequiz.domain.errors import Rejected
+from livequiz.friendly_names import friendly_name
 from livequiz.ports import Outcome, Unavailable, UnknownQuiz
 from livequiz.service import (
     Broadcast,
@@ -579,6 +582,12 @@ class Gateway:
         elif message.action in ("let_in", "turn_away"):
             assert message.player_id is not None
             command = AnswerRejoin(message.player_id, message.action == "let_in")
+        elif message.action == "approve":
+            assert message.player_id is not None
+            command = Approve(message.player_id)
+        elif message.action == "rename":
+            assert message.player_id is not None
+            command = Rename(message.player_id, message.nickname or self._friendly_name(client))
         elif message.action in ("lock", "unlock"):
             command = SetLocked(message.action == "lock")
         else:
@@ -597,6 +606,15 @@ class Gateway:
                 client.conn.send_text(protocol.host_ack_frame(message.action, seq))
 
         self.service.submit(client.quiz_id, command, reply)
+
+    def _friendly_name(self, client: Client) -> str:
+        """A friendly name nobody in the quiz has, as far as this process's copy knows (the
+        core refuses a clash all the same: the host then asks again)."""
+        if not self.service.store.loaded(client.quiz_id):
+            return friendly_name(lambda _name: False)
+        session = self.service.store.session(client.quiz_id)
+        taken = {session.nicknames.key(p.nickname) for p in session.players.values()}
+        return friendly_name(lambda name: session.nicknames.key(name) in taken)
 
     def _seq(self, client: Client) -> int:
         return self.service.store.session(client.quiz_id).seq

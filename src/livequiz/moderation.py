@@ -145,11 +145,26 @@ def _readings(plain: str) -> set[str]:
     return readings
 
 
+#: Words that are no swear words (better-profanity has none of them) but that a class of
+#: children would snigger at on the big screen ("Sexy Sam", "Poo Poo": issue 18's moderation
+#: point). Whole words only: "Pooja", "Essex" and "Button" are names and words.
+CLASSROOM_WORDS = frozenset(
+    {
+        "sexy", "sexxy", "sexi", "poo", "poopoo", "poos", "poopy", "pooey", "fart", "farts",
+        "farty", "butt", "butts", "butthead", "buttface", "boob", "boobs", "booty", "nude",
+        "nudes", "naked", "peepee", "weewee", "wee-wee", "snot", "bum", "bums", "bumhole",
+    }
+)  # fmt: skip
+
+
 def is_profane_nickname(nickname: str) -> bool:
     """Whether any reading of a nickname (:func:`nickname_variants`) holds a word of the
-    profanity list."""
+    profanity list, or a word of :data:`CLASSROOM_WORDS`."""
     check = _filter().contains_profanity
-    return any(check(reading) for reading in nickname_variants(nickname))
+    for reading in nickname_variants(nickname):
+        if check(reading) or not CLASSROOM_WORDS.isdisjoint(reading.split()):
+            return True
+    return False
 
 
 #: Splits question text into words, keeping the marks of letter swaps ("$h!t", "a55").

@@ -116,6 +116,7 @@ _SETTINGS_EXAMPLE: JSON = {
     "identity": "nickname",
     "close_when_all_answered": True,
     "allow_late_join": True,
+    "approve_names": False,
     "max_players": 20000,
     "top_k": 10,
     "max_delivery_lag_ms": 1000,
@@ -250,6 +251,12 @@ _SETTINGS_PROPERTIES: JSON = {
     "allow_late_join": {
         "type": "boolean",
         "description": "Players may join after the start (from the current question, 0 points).",
+    },
+    "approve_names": {
+        "type": "boolean",
+        "description": "The host approves each nickname (or gives a friendly one, or removes "
+        "the player) before it shows on any board or screen; until then the player waits and "
+        "cannot answer (name_not_approved). The learning app's users need no approval.",
     },
     "max_players": _int("Player cap; a join past it is refused with quiz_full.", 1, 100_000),
     "top_k": _int("How many players the shared leaderboard frame lists.", 1, 100),

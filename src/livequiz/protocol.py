@@ -20,6 +20,7 @@ from livequiz.domain import views
 from livequiz.domain.events import (
     LobbyLockChanged,
     PlayerFinished,
+    PlayerNamed,
     PlayerQuestionClosed,
     PlayerQuestionOpened,
     QuestionClosed,
@@ -86,6 +87,8 @@ class AnswerRequest:
 class HostRequest:
     action: str
     player_id: int | None
+    #: ``rename`` only: the new name; ``None``: the server picks a friendly one.
+    nickname: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +104,13 @@ class NextRequest:
 ClientMessage = Hello | JoinRequest | AnswerRequest | HostRequest | SyncRequest | NextRequest
 
 HOST_ACTIONS = frozenset(
-    {"start", "close", "next", "skip", "end", "kick", "lock", "unlock", "let_in", "turn_away"}
-)
+    {
+        "start", "close", "next", "skip", "end", "kick", "lock", "unlock",
+        "let_in", "turn_away", "approve", "rename",
+    }
+)  # fmt: skip
 #: Host actions about one player: they carry its ``player_id``.
-PLAYER_ACTIONS = frozenset({"kick", "let_in", "turn_away"})
+PLAYER_ACTIONS = frozenset({"kick", "let_in", "turn_away", "approve", "rename"})
 
 
 def decode(frame: str | bytes) -> ClientMessage:
@@ -145,7 +151,10 @@ def decode(frame: str | bytes) -> ClientMessage:
                 "bad_message", f"unknown host action {action!r}; one of {sorted(HOST_ACTIONS)}"
             )
         player_id = _int(data, "player_id") if action in PLAYER_ACTIONS else None
-        return HostRequest(action=action, player_id=player_id)
+        nickname = None
+        if action == "rename" and data.get("nickname") is not None:
+            nickname = _text(data, "nickname", _MAX_TEXT)
+        return HostRequest(action=action, player_id=player_id, nickname=nickname)
     if kind == "sync":
         return SyncRequest()
     if kind == "next":
@@ -342,6 +351,11 @@ def board_frame(session: QuizSession) -> bytes:
     return encode(board)
 
 
+def named_frame(event: PlayerNamed) -> bytes:
+    """To the player: the host approved their name, or gave them this one."""
+    return encode({"type": "named", "seq": event.seq, "nickname": event.nickname})
+
+
 def players_frame(
     seq: int,
     joined: list[dict[str, Any]],
@@ -349,6 +363,7 @@ def players_frame(
     back: list[int],
     kicked: list[int],
     answered: list[int],
+    named: list[dict[str, Any]],
     rejoin_asked: list[int],
     rejoin_answered: list[int],
     present: int,
@@ -365,6 +380,7 @@ def players_frame(
             "back": back,
             "kicked": kicked,
             "answered": answered,
+            "named": named,
             "rejoin_asked": rejoin_asked,
             "rejoin_answered": rejoin_answered,
             "present": present,

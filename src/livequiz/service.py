@@ -42,6 +42,7 @@ from livequiz.domain.events import (
     PlayerJoined,
     PlayerKicked,
     PlayerLeft,
+    PlayerNamed,
     PlayerQuestionClosed,
     PlayerQuestionOpened,
     PlayerRejoined,
@@ -229,6 +230,8 @@ class _QuizRuntime:
     #: Live: players whose answer to the open question was accepted since the last ``players``
     #: frame (the host's "who has not answered yet").
     answered: list[int] = field(default_factory=list)
+    #: Names the host approved or gave: ``{player_id, nickname}``.
+    named: list[dict[str, Any]] = field(default_factory=list)
     #: Players someone asks to be again (from another device), and those the host answered.
     rejoin_asked: list[int] = field(default_factory=list)
     rejoin_answered: list[int] = field(default_factory=list)
@@ -240,6 +243,7 @@ class _QuizRuntime:
             or self.back
             or self.kicked
             or self.answered
+            or self.named
             or self.rejoin_asked
             or self.rejoin_answered
         )
@@ -914,11 +918,22 @@ class QuizService:
                     runtime.answered.append(event.player_id)
             elif isinstance(event, PlayerJoined):
                 runtime.board_dirty = True
-                runtime.joined.append({"player_id": event.player_id, "nickname": event.nickname})
+                runtime.joined.append(
+                    {
+                        "player_id": event.player_id,
+                        "nickname": event.nickname,
+                        "approved": event.approved,
+                    }
+                )
             elif isinstance(event, PlayerLeft):
                 runtime.left.append(event.player_id)
             elif isinstance(event, PlayerRejoined):
                 runtime.back.append(event.player_id)
+            elif isinstance(event, PlayerNamed):
+                runtime.board_dirty = True
+                runtime.named.append({"player_id": event.player_id, "nickname": event.nickname})
+                named = ToPlayer(event.player_id, protocol.named_frame(event), seq=event.seq)
+                self.deliver(quiz_id, named)
             elif isinstance(event, RejoinRequested):
                 runtime.rejoin_asked.append(event.player_id)
             elif isinstance(event, RejoinAnswered):
@@ -1034,6 +1049,7 @@ class QuizService:
                     runtime.back,
                     runtime.kicked,
                     runtime.answered,
+                    runtime.named,
                     runtime.rejoin_asked,
                     runtime.rejoin_answered,
                     session.present_count,
@@ -1041,6 +1057,7 @@ class QuizService:
                 )
                 runtime.joined, runtime.left, runtime.back, runtime.kicked = [], [], [], []
                 runtime.answered, runtime.rejoin_asked, runtime.rejoin_answered = [], [], []
+                runtime.named = []
                 self.deliver(quiz_id, ToHosts(frame))
             if runtime.board_dirty:
                 audience += self.flush_board(quiz_id, runtime)

@@ -620,3 +620,85 @@ async def test_a_student_whose_phone_died_comes_back_as_themselves(
     await expect(host.locator("#rejoins")).to_be_hidden()
     assert len(session.players) == 2  # no "Leo 2"
     assert leo_player.present
+
+
+async def test_names_are_checked_before_the_big_screen_shows_them(
+    harness: Harness, srv: RunningServer
+) -> None:
+    """Issue 18, point 7: "Poo Poo" is refused outright; with "Check names before they show",
+    "Sam the Great" reaches neither the big screen nor the board until the teacher gives him a
+    friendly name, while Anna shows once approved; a removed student's browser does not join
+    again under another name."""
+    harness.console.allow(r"status of 422")  # the refused name: expected
+    host = await harness.open("/host", "desktop", name="host")
+    await host.locator('#options input[name="approve_names"]').check()
+    pin = await create_quiz_in_ui(host, count=1, seconds=60)
+    session = session_for_pin(srv, pin)
+    assert session.settings.approve_names is True
+    link = await host.locator("#screen-link").get_attribute("href")
+    assert link is not None
+    screen = await harness.open(link, "projector", name="screen")
+    await expect(screen.locator("#screen-pin-number")).to_have_text(pin)
+
+    poo = await harness.open(f"/play?pin={pin}", name="Poo Poo")
+    await join_in_ui(poo, "Poo Poo")
+    await expect(poo.locator("#message")).to_have_text("Please choose a friendlier nickname.")
+    sam = await harness.open(f"/play?pin={pin}", name="Sam")
+    await join_in_ui(sam, "Sam the Great")
+    await expect(sam.locator("#approval")).to_be_visible()
+    anna = await harness.open(f"/play?pin={pin}", name="Anna")
+    await join_in_ui(anna, "Anna")
+    waiting = host.locator("#players li.unapproved")
+    await expect(waiting).to_have_count(2)
+    await expect(screen.locator("#screen-lobby-names li")).to_have_count(0)
+
+    await host.get_by_role("button", name="Approve the name Anna").click()
+    await expect(screen.locator("#screen-lobby-names li")).to_have_text(["Anna"])
+    await expect(anna.locator("#named-note")).to_have_text(
+        "Your name is approved: look for it on the big screen."
+    )
+    await host.get_by_role("button", name="Give Sam the Great a friendly name instead").click()
+    await expect(sam.locator("#lobby-nickname")).not_to_have_text("Sam the Great")
+    (friendly,) = [p.nickname for p in session.players.values() if p.nickname != "Anna"]
+    assert friendly != "Sam the Great"
+    await expect(sam.locator("#named-note")).to_have_text(
+        f"Your teacher gave you the name {friendly}."
+    )
+    await expect(screen.locator("#screen-lobby-names li")).to_have_text(["Anna", friendly])
+    await expect(host.locator("#players li.unapproved")).to_have_count(0)
+
+    # removed: this browser does not come straight back as someone else
+    answer_next_dialog(host)
+    await host.get_by_role("button", name=f"Remove {friendly}").click()
+    await expect(sam.locator("#join-form")).to_be_visible()
+    await join_in_ui(sam, "Totally Not Sam")
+    await expect(sam.locator("#message")).to_have_text("The host removed you from this quiz.")
+    assert all(p.nickname != "Totally Not Sam" for p in session.players.values())
+
+
+async def test_the_host_form_options_become_the_quiz_settings(
+    harness: Harness, srv: RunningServer
+) -> None:
+    """Issue 18, "options in the host form, in plain words": each box and choice reaches the
+    quiz's settings as the server keeps them."""
+    host = await harness.open("/host", "desktop", name="host")
+    for name in ("speed", "streak", "reveal_now", "close_all", "late_join"):
+        await host.locator(f'#options input[name="{name}"]').uncheck()
+    await host.locator("#points").select_option("2000")
+    pin = await create_quiz_in_ui(host, count=1, seconds=30)
+    settings = session_for_pin(srv, pin).settings
+    assert (settings.scoring.value, settings.base_points, settings.streak_bonus) == (
+        "accuracy",
+        2000,
+        0,
+    )
+    assert (settings.reveal.value, settings.close_when_all_answered) == ("at_close", False)
+    assert (settings.allow_late_join, settings.approve_names) == (False, False)
+    assert settings.time_limit_ms == 30_000
+
+    again = await harness.open("/host", "desktop", name="host 2")
+    await again.locator("#points").select_option("0")
+    pin = await create_quiz_in_ui(again, count=1)
+    settings = session_for_pin(srv, pin).settings
+    assert settings.scoring.value == "none"
+    assert (settings.reveal.value, settings.close_when_all_answered) == ("immediate", True)

@@ -9,8 +9,10 @@ import pytest
 
 from livequiz.domain.commands import (
     AnswerRejoin,
+    Approve,
     Join,
     Leave,
+    Rename,
     RequestRejoin,
     execute,
     replay,
@@ -25,6 +27,7 @@ from livequiz.domain.events import (
     PlayerJoined,
     PlayerKicked,
     PlayerLeft,
+    PlayerNamed,
     PlayerRejoined,
     QuestionClosed,
     QuestionOpened,
@@ -36,7 +39,7 @@ from livequiz.domain.events import (
 from livequiz.domain.nicknames import NicknamePolicy
 from livequiz.domain.question import Question
 from livequiz.domain.session import MAX_QUESTIONS, AnswerStatus, Phase, QuizSession
-from livequiz.domain.settings import QuizSettings, RevealMode
+from livequiz.domain.settings import Identity, Pace, QuizSettings, RevealMode
 
 # time_limit 10 s, grace 500 ms: a question opened at t closes at t+10,000, accepts to t+10,500
 SETTINGS = QuizSettings(time_limit_ms=10_000, grace_ms=500, close_when_all_answered=False)
@@ -1106,3 +1109,121 @@ def test_rejoin_requests_replay_from_the_journal(questions: list[Question]) -> N
     replay(again, records)
     assert again.rejoin_answer(REQUEST) == (1, True)
     assert state(again) == state(session)
+
+
+# ------------------------------------------------------------ names the host approves first
+
+
+def test_with_name_approval_a_name_shows_only_once_the_host_approves_it(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions, approve_names=True, close_when_all_answered=True)
+    joined = session.join("Sexy Sam", 0)
+    assert joined.approved is False
+    session.join("Anna", 10)
+    anna = session.players[2]
+    assert not anna.approved
+    assert len(session.board) == 0  # on no board, no screen
+    assert session.present_count == 0
+    session.check_invariants()
+    session.start(100)
+    with raising(ErrorCode.NAME_NOT_APPROVED):  # waiting: cannot answer yet
+        session.submit_answer(2, 0, 0, 200)
+    (named,) = session.approve(2, 300)
+    assert named == PlayerNamed(seq=named.seq, at_ms=300, player_id=2, nickname="Anna")
+    assert anna.approved
+    assert [p.player_id for p in session.board] == [2]
+    assert session.present_count == 1
+    with raising(ErrorCode.ILLEGAL_STATE):
+        session.approve(2, 310)
+    # Anna is the only one shown and present: her answer closes the question
+    outcome = session.submit_answer(2, 0, 0, 400)
+    assert [type(e) for e in outcome.events] == [AnswerAccepted, QuestionClosed]
+    # "Sexy Sam" gets a friendly name instead, approved with it; the old one is free
+    (renamed,) = session.rename(1, "Brave Otter", 500)
+    assert renamed.nickname == "Brave Otter"
+    assert session.players[1].approved
+    assert session.players[1].nickname == "Brave Otter"
+    session.check_invariants()
+    with raising(ErrorCode.NICKNAME_TAKEN):
+        session.rename(1, "anna", 600)
+    session.leave(2, 650)
+    with raising(ErrorCode.NICKNAME_TAKEN):  # Anna is away, her name still hers
+        session.join("Anna", 700)
+
+
+def test_a_name_waiting_for_approval_can_be_removed_and_comes_and_goes_uncounted(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions, approve_names=True)
+    session.join("Poo Poo", 0)
+    session.leave(1, 10)
+    session.rejoin(1, 20)
+    assert session.present_count == 0
+    session.kick(1, 30)
+    assert session.players[1].kicked
+    session.check_invariants()
+    session.join("Poo Poo", 40)  # the name is free again; approval still needed
+    assert not session.players[2].approved
+
+
+def test_a_renamed_name_follows_the_nickname_rules(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    before = state(session)
+    with raising(ErrorCode.NICKNAME_INVALID):
+        session.rename(1, "A", 10)
+    with raising(ErrorCode.UNKNOWN_PLAYER):
+        session.rename(9, "Bea", 10)
+    assert state(session) == before
+    session.rename(1, "anna", 20)  # the same name in another case: hers
+    assert session.players[1].nickname == "anna"
+
+
+def test_self_paced_homework_waits_for_the_approval_too(questions: list[Question]) -> None:
+    session = new_session(questions, approve_names=True, pace=Pace.SELF)
+    session.join("Anna", 0)
+    session.start(0, due_at_ms=86_400_000)
+    with raising(ErrorCode.NAME_NOT_APPROVED):
+        session.advance(1, 10)
+    session.approve(1, 20)
+    assert [type(e).__name__ for e in session.advance(1, 30)] == ["PlayerQuestionOpened"]
+
+
+def test_approvals_and_renames_replay_from_the_journal(questions: list[Question]) -> None:
+    session = new_session(questions, approve_names=True)
+    commands = [
+        (Join("Anna"), 0),
+        (Join("Sexy Sam"), 10),
+        (Leave(1), 20),
+        (Approve(1), 30),  # approved while away: counted present once back
+        (Rename(2, "Brave Otter"), 40),
+    ]
+    records = []
+    for command, now in commands:
+        execute(session, command, now)
+        records.append(to_record(command, now))
+    assert session.present_count == 1  # Brave Otter; Anna is away
+    again = new_session(questions, approve_names=True)
+    replay(again, records)
+    assert state(again) == state(session)
+    assert [session.players[i].nickname for i in (1, 2)] == ["Anna", "Brave Otter"]
+    session.rejoin(1, 50)
+    assert session.present_count == 2
+    session.check_invariants()
+
+
+def test_a_rename_with_trusted_names_leaves_a_twin_its_name(questions: list[Question]) -> None:
+    """Trusted names (the load generator's) may repeat: renaming one twin frees nothing the
+    other holds."""
+    session = QuizSession(questions, SETTINGS, nicknames=NicknamePolicy(trusted=True))
+    session.join("Bot", 0)
+    session.join("Bot", 0)  # the key stays the first one's
+    session.rename(2, "Bot 2", 10)
+    assert session.rename(1, "Bot 2", 20)[0].nickname == "Bot 2"  # trusted: may repeat
+
+
+def test_an_app_quiz_takes_no_rejoin_by_name(questions: list[Question]) -> None:
+    session = new_session(questions, identity=Identity.APP)
+    with raising(ErrorCode.APP_SIGN_IN_REQUIRED):
+        session.request_rejoin("Leo", REQUEST, 0)

@@ -937,6 +937,7 @@ class QuizMachine(RuleBasedStateMachine):
                 "score": p.published_score,
                 "answered": m.current in p.answers,
                 "asks_to_rejoin": False,
+                "approved": True,
             }
             for p in m.active()
         ]

@@ -104,6 +104,7 @@ def test_a_player_sees_their_own_result_score_and_rank_at_once(
         "nickname": "Anna",
         "streak": 1,
         "kicked": False,
+        "approved": True,
         "score": 900,
         "rank": 1,
         "players": 2,
@@ -168,6 +169,7 @@ def test_the_host_sees_who_is_here(questions: list[Question]) -> None:
             "score": 900,
             "answered": True,
             "asks_to_rejoin": False,
+            "approved": True,
         },
         {
             "player_id": 2,
@@ -176,6 +178,7 @@ def test_the_host_sees_who_is_here(questions: list[Question]) -> None:
             "score": 0,
             "answered": False,
             "asks_to_rejoin": False,
+            "approved": True,
         },
     ]
     assert host["answered"] == 1
@@ -303,6 +306,7 @@ def test_the_whole_player_view_while_a_question_is_open(questions: list[Question
             "nickname": "Ben",
             "streak": 0,
             "kicked": False,
+            "approved": True,
             "score": 0,
             "rank": 2,
             "players": 2,
@@ -353,6 +357,7 @@ def test_the_whole_host_view_after_a_reveal(questions: list[Question]) -> None:
                 "score": 900,
                 "answered": True,
                 "asks_to_rejoin": False,
+                "approved": True,
             },
             {
                 "player_id": 2,
@@ -361,6 +366,7 @@ def test_the_whole_host_view_after_a_reveal(questions: list[Question]) -> None:
                 "score": 0,
                 "answered": False,
                 "asks_to_rejoin": False,
+                "approved": True,
             },
         ],
         "leaderboard": {
@@ -385,6 +391,7 @@ def test_the_whole_standing_of_a_kicked_player(questions: list[Question]) -> Non
         "nickname": "Anna",
         "streak": 1,
         "kicked": True,
+        "approved": True,
         "score": 900,
         "rank": None,
         "players": 1,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from livequiz.friendly_names import ADJECTIVES, ANIMALS
 from tests.integration.helpers import Client, open_client
 from tests.integration.test_cheating import Backend
 from tests.integration.test_homework import right
@@ -204,3 +205,65 @@ async def test_a_rejoin_the_host_turns_away_gets_no_token(backend: Backend) -> N
             {"type": "host", "action": "let_in", "player_id": leo_joined["player_id"]}
         )
         assert (refused["code"], refused["action"]) == ("illegal_state", "let_in")
+
+
+async def test_names_wait_for_the_hosts_approval(backend: Backend) -> None:
+    """Issue 18, point 7: with approve_names, "Sexy Sam" shows nowhere until the host gives
+    him a friendly name; an approved name reaches the board and its player."""
+    async with contextlib.AsyncExitStack() as stack:
+        quiz = await backend.owner.create_quiz(count=1, seed=3, settings={"approve_names": True})
+        host = await stack.enter_async_context(
+            open_client(backend.owner, "host", quiz["host_token"])
+        )
+        anna, anna_joined = await player(backend, stack, quiz["pin"], "Anna")
+        sam, sam_joined = await player(backend, stack, quiz["pin"], "Sam the Great")
+        welcome = sam.frames[0]["state"]
+        assert welcome["player"]["approved"] is False
+        assert welcome["player"]["rank"] is None
+        assert welcome["leaderboard"]["top"] == []
+        await host.wait_for(
+            lambda f: (
+                f["type"] == "players"
+                and any(p["nickname"] == "Sam the Great" for p in f["joined"])
+            )
+        )
+        joined = [p for f in host.frames if f["type"] == "players" for p in f["joined"]]
+        assert {p["nickname"]: p["approved"] for p in joined} == {
+            "Anna": False,
+            "Sam the Great": False,
+        }
+        since = len(host.frames)
+        await host.host("approve", player_id=anna_joined["player_id"])
+        named = await anna.expect("named")
+        assert named["nickname"] == "Anna"
+        await host.host("rename", player_id=sam_joined["player_id"])
+        renamed = await sam.expect("named")
+        friendly = renamed["nickname"]
+        adjective, animal = friendly.split()
+        assert adjective in ADJECTIVES
+        assert animal in ANIMALS
+        await host.wait_for(
+            lambda f: f["type"] == "players" and any(n["nickname"] == friendly for n in f["named"]),
+            since=since,
+        )
+        named_news = [
+            (n["player_id"], n["nickname"])
+            for f in host.frames[since:]
+            if f["type"] == "players"
+            for n in f["named"]
+        ]
+        assert named_news == [
+            (anna_joined["player_id"], "Anna"),
+            (sam_joined["player_id"], friendly),
+        ]
+        board = await sam.wait_for(lambda f: f["type"] == "board" and f["players"] == 2)
+        assert {line["nickname"] for line in board["top"]} == {"Anna", friendly}
+        taken = await host.error(
+            {
+                "type": "host",
+                "action": "rename",
+                "player_id": sam_joined["player_id"],
+                "nickname": "anna",
+            }
+        )
+        assert (taken["code"], taken["action"]) == ("nickname_taken", "rename")

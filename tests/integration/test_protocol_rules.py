@@ -305,6 +305,16 @@ async def test_every_answer_and_host_refusal_in_the_document_carries_q_or_action
         answers["wrong_question"] = await anna.error(answer(99))
         answers["invalid_option"] = await anna.error(answer(0, 9))
         hosts["unknown_player"] = await game.host.error(host("kick", player_id=99))
+        anna_id = game.ids["Anna"]
+        hosts["nickname_invalid"] = await game.host.error(
+            host("rename", player_id=anna_id, nickname="A")
+        )
+        hosts["nickname_profane"] = await game.host.error(
+            host("rename", player_id=anna_id, nickname="Poop")
+        )
+        hosts["nickname_taken"] = await game.host.error(
+            host("rename", player_id=anna_id, nickname="ben")
+        )
         assert (await game.host.host("close"))["type"] == "host_ack"
         await game.everyone_gets("closed")
         answers["too_late"] = await anna.error(answer(0))
@@ -314,6 +324,14 @@ async def test_every_answer_and_host_refusal_in_the_document_carries_q_or_action
         await game.host.wait_for(lambda f: f["type"] == "finished")
         answers["quiz_finished"] = await anna.error(answer(1))
         hosts["quiz_finished"] = await game.host.error(host("lock"))
+        # a name the host has not approved yet
+        checked = await srv.create_quiz(count=1, settings={"approve_names": True})
+        waiting = await srv.join(checked["pin"], "Dev")
+        dev = await stack.enter_async_context(open_client(srv, "Dev", waiting["token"]))
+        async with open_client(srv, "checked host", checked["host_token"]) as checked_host:
+            assert (await checked_host.host("start"))["type"] == "host_ack"
+            await dev.expect("question")
+            answers["name_not_approved"] = await dev.error(answer(0))
         # refusals no client can provoke at will: the quiz's refusal, framed by the gateway
         late = await new_game(deployment, stack, ["Cleo"])
         cleo = late.players["Cleo"]
@@ -399,6 +417,17 @@ async def test_every_next_refusal_in_the_document_carries_the_action() -> None:
             )
         host = await stack.enter_async_context(open_client(srv, "host", homework["host_token"]))
         forbidden = await host.error({"type": "next"})
+        checked = await srv.http.post(
+            "/api/quizzes",
+            json={
+                "count": 1,
+                "settings": {"pace": "self", "approve_names": True},
+                "due_at_ms": srv.service.clock() + 120_000,
+            },
+        )
+        waiting = await srv.join(checked.json()["pin"], "Dev")
+        dev = await stack.enter_async_context(open_client(srv, "Dev", waiting["token"]))
+        got["name_not_approved"] = await dev.error({"type": "next"})
     assert sorted(got) == sorted(tables["next"])
     for name, error in got.items():
         assert error["code"] == name, error

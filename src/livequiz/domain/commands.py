@@ -72,6 +72,21 @@ class AnswerRejoin:
 
 
 @dataclass(frozen=True, slots=True)
+class Approve:
+    """Host: this player's name may show (``approve_names``)."""
+
+    player_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rename:
+    """Host: give this player another name (approved with it)."""
+
+    player_id: int
+    nickname: object
+
+
+@dataclass(frozen=True, slots=True)
 class SetLocked:
     locked: bool
 
@@ -130,6 +145,8 @@ Command = (
     | Advance
     | RequestRejoin
     | AnswerRejoin
+    | Approve
+    | Rename
 )
 
 
@@ -171,6 +188,10 @@ def execute(session: QuizSession, command: Command, now_ms: int) -> Executed:
             return Executed(tuple(session.request_rejoin(nickname, request_id, now_ms)))
         case AnswerRejoin(player_id, let_in):
             return Executed(tuple(session.answer_rejoin(player_id, let_in, now_ms)))
+        case Approve(player_id):
+            return Executed(tuple(session.approve(player_id, now_ms)))
+        case Rename(player_id, nickname):
+            return Executed(tuple(session.rename(player_id, nickname, now_ms)))
         case SetLocked(locked):
             return Executed(tuple(session.set_locked(locked, now_ms)))
         case Start(due_at_ms):
@@ -208,6 +229,8 @@ _NAMES: dict[type[Command], str] = {
     Advance: "advance",
     RequestRejoin: "ask_rejoin",
     AnswerRejoin: "answer_rejoin",
+    Approve: "approve",
+    Rename: "rename",
 }
 _TYPES = {name: kind for kind, name in _NAMES.items()}
 #: Fields left out of a record while they hold their default, so that the records of a live

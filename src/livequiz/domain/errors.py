@@ -35,6 +35,8 @@ class ErrorCode(StrEnum):
     APP_SIGN_IN_REQUIRED = "app_sign_in_required"
     UNKNOWN_PLAYER = "unknown_player"
     KICKED = "kicked"
+    #: The host approves names first (``approve_names``): this one has not been approved yet.
+    NAME_NOT_APPROVED = "name_not_approved"
     # answering
     QUESTION_NOT_OPEN = "question_not_open"
     WRONG_QUESTION = "wrong_question"

@@ -48,6 +48,16 @@ class PlayerJoined(Event):
     nickname: str
     #: True if the quiz had already started: the player begins at the current question.
     late: bool
+    #: False while the host has to approve the name (``approve_names``): shown to nobody else.
+    approved: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlayerNamed(Event):
+    """The host approved a player's name, or gave them another one (approved with it)."""
+
+    player_id: int
+    nickname: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

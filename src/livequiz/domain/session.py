@@ -53,6 +53,7 @@ from livequiz.domain.events import (
     PlayerJoined,
     PlayerKicked,
     PlayerLeft,
+    PlayerNamed,
     PlayerQuestionClosed,
     PlayerQuestionOpened,
     PlayerRejoined,
@@ -148,6 +149,7 @@ class Player:
     __slots__ = (
         "accepts_until_ms",
         "answers",
+        "approved",
         "at",
         "at_closed",
         "closes_at_ms",
@@ -176,6 +178,10 @@ class Player:
         self.joined_seq = joined_seq
         self.present = True
         self.kicked = False
+        #: Shown to the others (on the board, the big screen): false while the host has to
+        #: approve the name (``approve_names``). An unapproved player is not on the board,
+        #: not counted as present, and cannot answer.
+        self.approved = True
         #: Sum of the points of every accepted answer.
         self.score = 0
         #: The score the leaderboard shows: equal to ``score`` except, in ``at_close`` reveal
@@ -337,7 +343,7 @@ class QuizSession:
         if key in self._by_nickname and not self.nicknames.trusted:
             raise Rejected(ErrorCode.NICKNAME_TAKEN, f"the nickname {name!r} is taken")
         self._require_seat()
-        event = self._add_player(name, now_ms)
+        event = self._add_player(name, now_ms, approved=not self.settings.approve_names)
         self._by_nickname.setdefault(key, event.player_id)
         return event
 
@@ -404,7 +410,8 @@ class QuizSession:
         key = self.nicknames.key(player.nickname)
         if self._by_nickname.get(key) == player_id:  # (a replayed twin may hold the key)
             del self._by_nickname[key]
-        self.board.remove(player_id)
+        if player.approved:
+            self.board.remove(player_id)
         events: list[Event] = [
             PlayerKicked(seq=self._next_seq(), at_ms=now_ms, player_id=player_id)
         ]
@@ -470,6 +477,42 @@ class QuizSession:
     def asks_to_rejoin(self, player_id: int) -> bool:
         """Whether someone is waiting for the host to let them back in as this player."""
         return player_id in self._rejoin_waiting
+
+    def approve(self, player_id: int, now_ms: int) -> list[Event]:
+        """Host: this player's name may show; they are on the board (at 0) and may answer."""
+        self._require_not_finished()
+        player = self.active_player(player_id)
+        if player.approved:
+            raise Rejected(ErrorCode.ILLEGAL_STATE, "that name is approved already")
+        return [self._name(player, player.nickname, now_ms)]
+
+    def rename(self, player_id: int, nickname: object, now_ms: int) -> list[Event]:
+        """Host: give a player another name (a friendly one instead of what they typed); the
+        new name is approved with it. The nickname rules apply to it as to any join."""
+        self._require_not_finished()
+        player = self.active_player(player_id)
+        name = self.nicknames.normalise(nickname)
+        key = self.nicknames.key(name)
+        holder = self._by_nickname.get(key)
+        if holder is not None and holder != player_id and not self.nicknames.trusted:
+            raise Rejected(ErrorCode.NICKNAME_TAKEN, f"the nickname {name!r} is taken")
+        old = self.nicknames.key(player.nickname)
+        if self._by_nickname.get(old) == player_id:
+            del self._by_nickname[old]
+        self._by_nickname[key] = player_id
+        return [self._name(player, name, now_ms)]
+
+    def _name(self, player: Player, name: str, now_ms: int) -> PlayerNamed:
+        player.nickname = name
+        event = PlayerNamed(
+            seq=self._next_seq(), at_ms=now_ms, player_id=player.id, nickname=name
+        )
+        if not player.approved:
+            player.approved = True
+            self.board.set(player.id, player.score, event.seq)
+            if player.present:
+                self._present += 1
+        return event
 
     def set_locked(self, locked: bool, now_ms: int) -> list[Event]:
         """Host: lock or unlock joining. No event if nothing changes."""
@@ -586,6 +629,10 @@ class QuizSession:
         if self.phase is Phase.LOBBY:
             raise Rejected(ErrorCode.QUESTION_NOT_OPEN, "this quiz has not been handed out yet")
         player = self.active_player(player_id)
+        if not player.approved:
+            raise Rejected(
+                ErrorCode.NAME_NOT_APPROVED, "wait a moment: your teacher checks your name first"
+            )
         assert self.due_at_ms is not None
         if now_ms >= self.due_at_ms:
             raise Rejected(ErrorCode.QUIZ_FINISHED, "this quiz is past its due time")
@@ -641,6 +688,10 @@ class QuizSession:
         """
         self._require_not_finished()
         player = self.active_player(player_id)
+        if not player.approved:
+            raise Rejected(
+                ErrorCode.NAME_NOT_APPROVED, "wait a moment: your teacher checks your name first"
+            )
         if type(index) is not int or not 0 <= index < len(self.questions):
             raise Rejected(ErrorCode.WRONG_QUESTION, "no such question in this quiz")
         question = self.questions[index]
@@ -755,7 +806,9 @@ class QuizSession:
         if len(self.board) >= self.settings.max_players:
             raise Rejected(ErrorCode.QUIZ_FULL, "this quiz is full")
 
-    def _add_player(self, name: str, now_ms: int, user_id: str | None = None) -> PlayerJoined:
+    def _add_player(
+        self, name: str, now_ms: int, user_id: str | None = None, *, approved: bool = True
+    ) -> PlayerJoined:
         player_id = self._next_player_id
         self._next_player_id += 1
         event = PlayerJoined(
@@ -764,10 +817,13 @@ class QuizSession:
             player_id=player_id,
             nickname=name,
             late=self.phase not in (Phase.LOBBY, Phase.IN_PROGRESS),
+            approved=approved,
         )
-        self.players[player_id] = Player(player_id, name, event.seq, user_id)
-        self.board.set(player_id, 0, event.seq)
-        self._present += 1
+        player = self.players[player_id] = Player(player_id, name, event.seq, user_id)
+        player.approved = approved
+        if approved:
+            self.board.set(player_id, 0, event.seq)
+            self._present += 1
         return event
 
     def _next_seq(self) -> int:
@@ -792,6 +848,8 @@ class QuizSession:
 
     def _set_present(self, player: Player, present: bool) -> None:
         player.present = present
+        if not player.approved:  # counted once the host approves the name
+            return
         delta = 1 if present else -1
         self._present += delta
         if self.phase is Phase.QUESTION_OPEN and self.current in player.answers:
@@ -964,9 +1022,9 @@ class QuizSession:
             total = sum(record.points for record in player.answers.values())
             if total != player.score:
                 raise CoreBug(f"player {player.id}: score {player.score} != answers {total}")
-            if player.kicked == (player.id in self.board):
-                raise CoreBug(f"player {player.id}: kicked and on the board disagree")
-        present = sum(p.present for p in self.players.values())
+            if (not player.kicked and player.approved) != (player.id in self.board):
+                raise CoreBug(f"player {player.id}: kicked, approved and on the board disagree")
+        present = sum(p.present and p.approved for p in self.players.values())
         if present != self._present:
             raise CoreBug(f"present count {self._present} != {present}")
         for player in self.players.values():

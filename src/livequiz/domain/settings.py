@@ -82,6 +82,10 @@ class QuizSettings:
     close_when_all_answered: bool = True
     #: Players who join after the start begin at the current question with 0 points.
     allow_late_join: bool = True
+    #: The host approves (or renames, or removes) each nickname before it shows on any board
+    #: or screen; until then the player waits and cannot answer. The learning app's users,
+    #: named by the app, need no approval.
+    approve_names: bool = False
     #: Generous by default: a school assembly fits; a flood of bots does not grow without bound.
     max_players: int = 20_000
     #: How many players the shared leaderboard frame lists.

@@ -145,7 +145,7 @@ def answer_result(session: QuizSession, record: AnswerRecord) -> JSON:
 
 def standing(session: QuizSession, player: Player) -> JSON:
     """A player's own score and rank, as the board currently shows them."""
-    if player.kicked:
+    if player.kicked or not player.approved:
         return {"score": player.published_score, "rank": None, "players": len(session.board)}
     return {
         "score": player.published_score,
@@ -157,7 +157,7 @@ def standing(session: QuizSession, player: Player) -> JSON:
 def ahead(session: QuizSession, player: Player) -> JSON | None:
     """Who a player has to catch ("120 points behind Mia"): the nearest player with more
     points, as the board shows them; ``None`` for a leader or a removed player."""
-    if player.kicked:
+    if player.kicked or not player.approved:
         return None
     placing = session.board.ahead_of(player.id)
     if placing is None:
@@ -183,6 +183,7 @@ def player_view(session: QuizSession, player_id: int, now_ms: int) -> JSON:
             "nickname": player.nickname,
             "streak": player.published_streak,
             "kicked": player.kicked,
+            "approved": player.approved,
             **standing(session, player),
         },
         "question": own_question_view(session, player, now_ms)
@@ -223,6 +224,7 @@ def host_view(session: QuizSession, now_ms: int) -> JSON:
                     else {"answered": session.current in player.answers}
                 ),
                 "asks_to_rejoin": session.asks_to_rejoin(player.id),
+                "approved": player.approved,
             }
             for player in session.players.values()
             if not player.kicked

@@ -177,6 +177,7 @@ export const ERROR_TEXT = {
   late_join_closed: "This quiz has already started and late joining is off.",
   rate_limited: "Too many tries at once. Wait a moment, then try again.",
   kicked: "The host removed you from this quiz.",
+  name_not_approved: "Wait a moment: your teacher checks your name first.",
   bad_token: "Your place in this quiz could not be restored. Please join again.",
   auth_required: "Your place in this quiz could not be restored. Please join again.",
   too_late: "Time is up for this question.",

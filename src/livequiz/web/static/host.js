@@ -37,7 +37,23 @@ async function readOptions() {
     due = $("due").value ? new Date($("due").value).getTime() : NaN;
     if (!Number.isFinite(due) || due < Date.now() + 60_000) { say("Due: a date and time at least a minute from now."); $("due").focus(); return null; }
   }
-  return { count, seconds, levels, kinds, file, words: file ? await file.text() : null, due };
+  return { count, seconds, levels, kinds, file, words: file ? await file.text() : null, due, settings: chosenSettings(due !== null) };
+}
+
+/** The options of the form as quiz settings (docs/protocol.md; the server checks them). */
+function chosenSettings(homework) {
+  const on = (name) => document.querySelector(`#options input[name="${name}"]`).checked;
+  const points = Number($("points").value);
+  const settings = {
+    scoring: points === 0 ? "none" : on("speed") ? "speed" : "accuracy",
+    streak_bonus: on("streak") && points > 0 ? 100 : 0,
+    allow_late_join: on("late_join"),
+    approve_names: on("approve_names"),
+  };
+  if (points > 0) settings.base_points = points;
+  if (homework) settings.pace = "self";
+  else Object.assign(settings, { reveal: on("reveal_now") ? "immediate" : "at_close", close_when_all_answered: on("close_all") });
+  return settings;
 }
 
 /** The due time a homework form starts with: this time tomorrow, on the hour. */
@@ -81,10 +97,8 @@ $("create-form").addEventListener("submit", async (event) => {
   if (options.levels.length && !options.file) form.append("levels", options.levels.join(","));
   if (options.kinds.length) form.append("kinds", options.kinds.join(","));
   if (options.file) form.append("words", options.file, options.file.name);
-  if (options.due !== null) {
-    form.append("settings", JSON.stringify({ pace: "self" }));
-    form.append("due_at_ms", String(options.due));
-  }
+  form.append("settings", JSON.stringify(options.settings));
+  if (options.due !== null) form.append("due_at_ms", String(options.due));
   $("create-button").disabled = true;
   const { ok, data } = await api("/api/quizzes", { method: "POST", form });
   $("create-button").disabled = false;
@@ -108,7 +122,7 @@ $("preview-button").addEventListener("click", async () => {
   const { ok, data } = await api("/api/drafts", { method: "POST", json: body });
   $("preview-button").disabled = false;
   if (!ok) { showCreateError(data.error); return; }
-  draft = { questions: data.questions, words: options.words, seconds: options.seconds, due: options.due, editing: null };
+  draft = { questions: data.questions, words: options.words, seconds: options.seconds, due: options.due, settings: options.settings, editing: null };
   $("create-section").hidden = true;
   $("preview-section").hidden = false;
   drawDraft();
@@ -127,8 +141,8 @@ $("preview-create").addEventListener("click", async () => {
   say("");
   if (draft.editing !== null) { say(`Save or cancel your changes to question ${draft.editing + 1} first.`); return; }
   $("preview-create").disabled = true;
-  const body = { questions: draft.questions, time_limit_s: draft.seconds };
-  if (draft.due !== null) Object.assign(body, { settings: { pace: "self" }, due_at_ms: draft.due });
+  const body = { questions: draft.questions, time_limit_s: draft.seconds, settings: draft.settings };
+  if (draft.due !== null) body.due_at_ms = draft.due;
   const { ok, data } = await api("/api/quizzes", { method: "POST", json: body });
   $("preview-create").disabled = false;
   if (!ok) {
@@ -422,6 +436,12 @@ $("end-button").addEventListener("click", () => {
 });
 $("lock-button").addEventListener("click", () => command(locked ? "unlock" : "lock"));
 $("players").addEventListener("click", (event) => {
+  const other = event.target.closest("button.approve, button.rename");
+  if (other) {
+    const id = Number(other.closest("li").dataset.playerId);
+    command(other.classList.contains("approve") ? "approve" : "rename", { player_id: id });
+    return;
+  }
   const button = event.target.closest("button.kick");
   if (!button) return;
   const id = Number(button.closest("li").dataset.playerId);
@@ -530,6 +550,19 @@ function drawPlayers() {
       li.classList.toggle("answered", Boolean(p.answered));
       li.append(el("span", `state ${p.answered ? "done" : "muted"}`, p.present ? text : `${text} (away)`));
     } else if (!p.present && phase !== "finished") li.append(el("span", "muted", " (away)"));
+    if (!p.approved) {
+      // approve_names: nobody else sees this name until the teacher says so
+      li.classList.add("unapproved");
+      li.append(el("span", "state muted", "waiting for your approval"));
+      const approve = el("button", "approve primary", "Approve");
+      approve.type = "button";
+      approve.setAttribute("aria-label", `Approve the name ${p.nickname}`);
+      li.append(approve);
+    }
+    const rename = el("button", "rename", p.approved ? "New name" : "Give a friendly name");
+    rename.type = "button";
+    rename.setAttribute("aria-label", `Give ${p.nickname} a friendly name instead`);
+    li.append(rename);
     const kick = el("button", "kick", "Remove");
     kick.type = "button";
     kick.setAttribute("aria-label", `Remove ${p.nickname}`);
@@ -574,7 +607,7 @@ function answerRejoin(id, action) {
 /** Under the answered count, while a question is open: who the class is waiting for. */
 function drawWaiting() {
   const open = phase === "question_open" && dueAtMs === null;
-  const waiting = open ? [...players.values()].filter((p) => !p.answered) : [];
+  const waiting = open ? [...players.values()].filter((p) => !p.answered && p.approved !== false) : [];
   $("waiting").hidden = !open;
   if (!open) return;
   if (!waiting.length) { $("waiting").textContent = "Everyone has answered."; return; }
@@ -612,7 +645,10 @@ function drawSnapshot(frame) {
   players.clear();
   dueAtMs = s.due_at_ms ?? null;
   for (const p of s.players) {
-    players.set(p.player_id, { nickname: p.nickname, present: p.present, answered: p.answered, progress: p.progress, asks: p.asks_to_rejoin });
+    players.set(p.player_id, {
+      nickname: p.nickname, present: p.present, answered: p.answered, progress: p.progress,
+      asks: p.asks_to_rejoin, approved: p.approved !== false,
+    });
   }
   drawPlayers();
   // Homework: the progress of each student comes with a snapshot; ask for one now and then.
@@ -646,7 +682,13 @@ function onPlayerFinished(frame) {
 
 function onPlayers(frame) {
   // (a homework's newcomer's progress comes with the next snapshot)
-  for (const p of frame.joined) players.set(p.player_id, { nickname: p.nickname, present: true, answered: false });
+  for (const p of frame.joined) {
+    players.set(p.player_id, { nickname: p.nickname, present: true, answered: false, approved: p.approved !== false });
+  }
+  for (const p of frame.named ?? []) {
+    const player = players.get(p.player_id);
+    if (player) Object.assign(player, { nickname: p.nickname, approved: true });
+  }
   // back, left and kicked are lists of player ids (docs/protocol.md, "players")
   for (const id of frame.back) if (players.has(id)) players.get(id).present = true;
   for (const id of frame.left) if (players.has(id)) players.get(id).present = false;

@@ -78,6 +78,7 @@ $("join-form").addEventListener("submit", async (event) => {
   const nickname = $("nickname").value.trim();
   if (pin.length !== 6) { say("The quiz ID is the 6-digit number on the big screen."); $("pin").focus(); return; }
   if (nickname.length < 2) { say(errorText({ code: "nickname_invalid" })); $("nickname").focus(); return; }
+  if (localStorage.getItem(removedKey(pin))) { say(errorText({ code: "kicked" })); return; }
   $("join-button").disabled = true;
   say("");
   const { ok, data } = await api(`/api/quizzes/${pin}/players`, { method: "POST", json: { nickname } });
@@ -154,8 +155,13 @@ function onStatus(status) {
   else if (status === "open" && $("message").textContent === errorText({ code: "connection_lost" })) say("");
 }
 
+const removedKey = (pin) => `livequiz.removed.${pin}`;
+
 function onGone(code) {
   localStorage.removeItem(storageKey(state.pin));
+  // Removed by the host: this browser does not join the same quiz again under another name.
+  // (A speed bump, not a lock: the teacher's tools are name approval and locking the quiz.)
+  if (code === 4009) localStorage.setItem(removedKey(state.pin), "1");
   countdown.stop();
   $("connection").hidden = true;
   const codeName = { 4003: "bad_token", 4004: "unknown_quiz", 4009: "kicked" }[code];
@@ -178,6 +184,7 @@ function onFrame(frame) {
     case "final": return onFinal(frame.results);
     case "started": return onStarted(frame);
     case "kicked": return undefined; // the close 4009 follows
+    case "named": return onNamed(frame);
     case "error": return onError(frame);
     default: return undefined;
   }
@@ -189,6 +196,8 @@ function drawSnapshot(frame) {
   state.me = s.player.player_id;
   state.nickname = s.player.nickname;
   $("lobby-nickname").textContent = state.nickname;
+  state.approved = s.player.approved !== false;
+  showApproval();
   setStanding(s.player);
   state.progress = s.progress ?? null;
   if (s.leaderboard) onBoard(s.leaderboard);
@@ -210,6 +219,26 @@ function drawSnapshot(frame) {
     connection.send({ type: "answer", q: state.pending.q, option: state.pending.option }); // resend
   }
   if (!q.open && q.reveal) { reveal(q.reveal); offerNext(); }
+}
+
+/** approve_names: the teacher checks each name before it shows on the big screen. */
+function showApproval() {
+  $("approval").hidden = state.approved;
+  $("lobby-wait").hidden = !state.approved;
+}
+
+function onNamed(frame) {
+  const renamed = frame.nickname !== state.nickname;
+  state.nickname = frame.nickname;
+  state.approved = true;
+  $("lobby-nickname").textContent = frame.nickname;
+  const saved = JSON.parse(localStorage.getItem(storageKey(state.pin)) || "null");
+  if (saved) localStorage.setItem(storageKey(state.pin), JSON.stringify({ ...saved, nickname: frame.nickname }));
+  showApproval();
+  const text = renamed ? `Your teacher gave you the name ${frame.nickname}.` : "Your name is approved: look for it on the big screen.";
+  $("named-note").textContent = text;
+  $("named-note").hidden = false;
+  announce(text);
 }
 
 /** A late joiner lands between questions: the closed one was never theirs to answer. */

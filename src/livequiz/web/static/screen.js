@@ -75,7 +75,8 @@ function drawSnapshot(frame) {
   }
   document.body.dataset.locked = String(Boolean(s.locked));
   names.clear();
-  for (const p of s.players || []) names.set(p.player_id, p.nickname);
+  // a name the host has not approved yet is shown nowhere (approve_names)
+  for (const p of s.players || []) if (p.approved !== false) names.set(p.player_id, p.nickname);
   drawNames();
   const pin = frame.quiz.pin;
   $("screen-pin-number").textContent = pin;
@@ -96,7 +97,8 @@ function drawSnapshot(frame) {
 const names = new Map(); // player_id → nickname
 
 function onPlayers(frame) {
-  for (const p of frame.joined) names.set(p.player_id, p.nickname);
+  for (const p of frame.joined) if (p.approved !== false) names.set(p.player_id, p.nickname);
+  for (const p of frame.named ?? []) names.set(p.player_id, p.nickname);
   for (const id of frame.kicked) names.delete(id);
   drawNames();
 }
