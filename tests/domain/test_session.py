@@ -10,6 +10,7 @@ import pytest
 from livequiz.domain.commands import (
     AnswerRejoin,
     Approve,
+    Command,
     Join,
     Leave,
     Rename,
@@ -1095,7 +1096,7 @@ def test_removing_a_player_turns_away_whoever_asks_to_be_them(questions: list[Qu
 
 def test_rejoin_requests_replay_from_the_journal(questions: list[Question]) -> None:
     session = new_session(questions)
-    commands = [
+    commands: list[tuple[Command, int]] = [
         (Join("Leo"), 0),
         (Leave(1), 100),
         (RequestRejoin("Leo", REQUEST), 200),
@@ -1192,7 +1193,7 @@ def test_self_paced_homework_waits_for_the_approval_too(questions: list[Question
 
 def test_approvals_and_renames_replay_from_the_journal(questions: list[Question]) -> None:
     session = new_session(questions, approve_names=True)
-    commands = [
+    commands: list[tuple[Command, int]] = [
         (Join("Anna"), 0),
         (Join("Sexy Sam"), 10),
         (Leave(1), 20),
@@ -1220,7 +1221,9 @@ def test_a_rename_with_trusted_names_leaves_a_twin_its_name(questions: list[Ques
     session.join("Bot", 0)
     session.join("Bot", 0)  # the key stays the first one's
     session.rename(2, "Bot 2", 10)
-    assert session.rename(1, "Bot 2", 20)[0].nickname == "Bot 2"  # trusted: may repeat
+    (named,) = session.rename(1, "Bot 2", 20)  # trusted: may repeat
+    assert isinstance(named, PlayerNamed)
+    assert named.nickname == "Bot 2"
 
 
 def test_an_app_quiz_takes_no_rejoin_by_name(questions: list[Question]) -> None:

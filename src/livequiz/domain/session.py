@@ -504,9 +504,7 @@ class QuizSession:
 
     def _name(self, player: Player, name: str, now_ms: int) -> PlayerNamed:
         player.nickname = name
-        event = PlayerNamed(
-            seq=self._next_seq(), at_ms=now_ms, player_id=player.id, nickname=name
-        )
+        event = PlayerNamed(seq=self._next_seq(), at_ms=now_ms, player_id=player.id, nickname=name)
         if not player.approved:
             player.approved = True
             self.board.set(player.id, player.score, event.seq)
