@@ -84,10 +84,10 @@ def test_host_actions_without_an_argument(action: str) -> None:
     assert decode(encoded({"type": "host", "action": action})) == HostRequest(action, None)
 
 
-def test_host_actions_are_the_documented_twelve() -> None:
+def test_host_actions_are_the_documented_fourteen() -> None:
     assert {
         "start", "close", "next", "skip", "end", "kick", "lock", "unlock", "let_in", "turn_away",
-        "approve", "rename",
+        "approve", "rename", "pause", "resume",
     } == HOST_ACTIONS  # fmt: skip
 
 
@@ -439,7 +439,7 @@ def test_overlong_text_fields_are_refused(message: dict[str, Any], field: str) -
     assert field_error(message) == f"field {field!r} is too long"
 
 
-@pytest.mark.parametrize("action", ["begin", "START", "kick ", "", "pause", "delete"])
+@pytest.mark.parametrize("action", ["begin", "START", "kick ", "", "stop", "delete"])
 def test_an_unknown_host_action_is_bad_message(action: str) -> None:
     message = field_error({"type": "host", "action": action})
     assert message.startswith(f"unknown host action {action!r}; one of [")

@@ -44,6 +44,8 @@ from livequiz.domain.events import (
     PlayerRejoined,
     QuestionClosed,
     QuestionOpened,
+    QuestionPaused,
+    QuestionResumed,
     QuizFinished,
     QuizStarted,
     RejoinAnswered,
@@ -123,6 +125,8 @@ _EVENTS: dict[str, type[Event]] = {
         RejoinRequested,
         RejoinAnswered,
         PlayerNamed,
+        QuestionPaused,
+        QuestionResumed,
     )
 }
 

@@ -35,7 +35,9 @@ from livequiz.domain.commands import (
     Executed,
     Kick,
     Next,
+    Pause,
     Rename,
+    Resume,
     SetLocked,
     Skip,
     Start,
@@ -79,6 +81,8 @@ SIMPLE_HOST_COMMANDS: dict[str, Command] = {
     "next": Next(),
     "skip": Skip(),
     "end": End(),
+    "pause": Pause(),
+    "resume": Resume(),
 }
 
 

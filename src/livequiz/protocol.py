@@ -25,6 +25,8 @@ from livequiz.domain.events import (
     PlayerQuestionOpened,
     QuestionClosed,
     QuestionOpened,
+    QuestionPaused,
+    QuestionResumed,
     QuizFinished,
     QuizStarted,
 )
@@ -106,7 +108,7 @@ ClientMessage = Hello | JoinRequest | AnswerRequest | HostRequest | SyncRequest 
 HOST_ACTIONS = frozenset(
     {
         "start", "close", "next", "skip", "end", "kick", "lock", "unlock",
-        "let_in", "turn_away", "approve", "rename",
+        "let_in", "turn_away", "approve", "rename", "pause", "resume",
     }
 )  # fmt: skip
 #: Host actions about one player: they carry its ``player_id``.
@@ -335,6 +337,31 @@ def player_finished_frame(event: PlayerFinished) -> bytes:
 
 def finished_frame(event: QuizFinished) -> bytes:
     return encode({"type": "finished", "seq": event.seq, "reason": event.reason.value})
+
+
+def paused_frame(event: QuestionPaused) -> bytes:
+    return encode(
+        {
+            "type": "paused",
+            "seq": event.seq,
+            "index": event.index,
+            "remaining_ms": event.remaining_ms,
+        }
+    )
+
+
+def resumed_frame(event: QuestionResumed) -> bytes:
+    """The resume: the deadline moved on by the pause (``server_time_ms`` to draw it from)."""
+    return encode(
+        {
+            "type": "resumed",
+            "seq": event.seq,
+            "index": event.index,
+            "server_time_ms": event.at_ms,
+            "closes_at_ms": event.closes_at_ms,
+            "remaining_ms": max(event.closes_at_ms - event.at_ms, 0),
+        }
+    )
 
 
 def lock_frame(event: LobbyLockChanged) -> bytes:

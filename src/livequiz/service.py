@@ -48,6 +48,8 @@ from livequiz.domain.events import (
     PlayerRejoined,
     QuestionClosed,
     QuestionOpened,
+    QuestionPaused,
+    QuestionResumed,
     QuizFinished,
     QuizStarted,
     RejoinAnswered,
@@ -945,6 +947,12 @@ class QuizService:
                 self.deliver(quiz_id, kicked)
             elif isinstance(event, LobbyLockChanged):
                 self.deliver(quiz_id, Broadcast(protocol.lock_frame(event), "lock", event.seq))
+            elif isinstance(event, QuestionPaused):
+                frame = protocol.paused_frame(event)
+                self.deliver(quiz_id, Broadcast(frame, "paused", event.seq))
+            elif isinstance(event, QuestionResumed):
+                frame = protocol.resumed_frame(event)
+                self.deliver(quiz_id, Broadcast(frame, "resumed", event.seq))
             elif isinstance(event, QuestionOpened):
                 runtime.board_dirty = True
                 frame = protocol.question_frame(definition.questions, definition.settings, event)

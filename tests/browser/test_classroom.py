@@ -702,3 +702,48 @@ async def test_the_host_form_options_become_the_quiz_settings(
     settings = session_for_pin(srv, pin).settings
     assert settings.scoring.value == "none"
     assert (settings.reveal.value, settings.close_when_all_answered) == ("immediate", True)
+
+
+async def test_a_paused_question_stands_still_on_every_screen(
+    harness: Harness, srv: RunningServer
+) -> None:
+    """Issue 18, pacing: the teacher pauses a question; phones and the big screen show
+    "Paused", answers wait, and at the resume the time left is what it was."""
+    host = await harness.open("/host", "desktop", name="host")
+    pin = await create_quiz_in_ui(host, count=1, seconds=30)
+    session = session_for_pin(srv, pin)
+    link = await host.locator("#screen-link").get_attribute("href")
+    assert link is not None
+    screen = await harness.open(link, "projector", name="screen")
+    anna = await harness.open(f"/play?pin={pin}", name="Anna")
+    await join_in_ui(anna, "Anna")
+    await expect(host.locator("#players li[data-player-id]")).to_have_count(1)
+    await host.locator("#start-button").click()
+    await expect(anna.locator("#question")).to_be_visible()
+    deadline = session.closes_at_ms
+    await host.locator("#pause-button").click()
+    for page, clock in (
+        (anna, "#countdown"),
+        (screen, "#screen-countdown"),
+        (host, "#host-countdown"),
+    ):
+        await expect(page.locator(clock)).to_have_text("Paused")
+    await expect(anna.locator("#note")).to_have_text(
+        "The teacher paused the question. Your time stands still."
+    )
+    for button in await anna.locator("button.option:visible").all():
+        await expect(button).to_be_disabled()
+    await expect(host.locator("#pause-button")).to_have_text("Resume")
+    paused_at = session.paused_at_ms
+    assert paused_at is not None
+    await asyncio.sleep(2)
+    await host.locator("#pause-button").click()
+    await expect(anna.locator("#countdown")).to_have_text(re.compile(r"^\d+$"))
+    assert session.paused_at_ms is None
+    shift = session.closes_at_ms - deadline
+    assert shift >= 2_000  # the pause's length, exactly (events: tests/domain)
+    left = int(await anna.locator("#countdown").inner_text())
+    assert abs(left * 1000 - (deadline - paused_at)) <= 1_500, (left, deadline - paused_at)
+    await expect(anna.locator("#note")).to_be_hidden()
+    await anna.locator('button.option[data-option="0"]').click()
+    await expect(anna.locator("#result")).to_be_visible()

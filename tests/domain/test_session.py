@@ -7,14 +7,19 @@ from dataclasses import replace
 
 import pytest
 
+from livequiz.domain import views
 from livequiz.domain.commands import (
+    Answer,
     AnswerRejoin,
     Approve,
     Command,
     Join,
     Leave,
+    Pause,
     Rename,
     RequestRejoin,
+    Resume,
+    Start,
     execute,
     replay,
     to_record,
@@ -32,6 +37,8 @@ from livequiz.domain.events import (
     PlayerRejoined,
     QuestionClosed,
     QuestionOpened,
+    QuestionPaused,
+    QuestionResumed,
     QuizFinished,
     QuizStarted,
     RejoinAnswered,
@@ -764,6 +771,13 @@ def test_check_invariants_finds_a_kicked_player_on_the_board(questions: list[Que
         session.check_invariants()
 
 
+def test_check_invariants_finds_a_pause_with_no_open_question(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.paused_at_ms = 5  # a bug would have left it set in the lobby
+    with pytest.raises(CoreBug, match="paused"):
+        session.check_invariants()
+
+
 def test_check_invariants_finds_a_wrong_presence_count(questions: list[Question]) -> None:
     session = new_session(questions)
     session.join("Anna", 0)
@@ -1230,3 +1244,105 @@ def test_an_app_quiz_takes_no_rejoin_by_name(questions: list[Question]) -> None:
     session = new_session(questions, identity=Identity.APP)
     with raising(ErrorCode.APP_SIGN_IN_REQUIRED):
         session.request_rejoin("Leo", REQUEST, 0)
+
+
+# ------------------------------------------------------------ pause and resume
+
+
+def test_a_pause_moves_the_deadline_by_its_length_exactly(questions: list[Question]) -> None:
+    session = new_session(questions)  # 10 s, grace 500 ms
+    session.join("Anna", 0)
+    session.join("Ben", 0)
+    session.start(1_000)  # closes at 11,000, accepts until 11,500
+    (paused,) = session.pause(4_000)
+    assert paused == QuestionPaused(seq=paused.seq, at_ms=4_000, index=0, remaining_ms=7_000)
+    assert session.wakeup_ms is None  # the clock does not close a paused question
+    assert session.tick(60_000) == []
+    with raising(ErrorCode.PAUSED):
+        session.submit_answer(1, 0, 0, 5_000)
+    with raising(ErrorCode.ILLEGAL_STATE):
+        session.pause(5_000)
+    view = views.question_view(session, 9_000)
+    assert view is not None
+    assert (view["paused"], view["remaining_ms"]) == (True, 7_000)
+    (resumed,) = session.resume(64_000)  # paused for 60 s
+    assert resumed == QuestionResumed(
+        seq=resumed.seq, at_ms=64_000, index=0, closes_at_ms=71_000, accepts_until_ms=71_500
+    )
+    assert session.wakeup_ms == 71_500
+    assert "paused" not in (views.question_view(session, 64_000) or {})
+    with raising(ErrorCode.ILLEGAL_STATE):
+        session.resume(64_100)
+    # the pause is nobody's thinking time: 3 s before it, 1 s after it = 4 s
+    anna = session.submit_answer(1, 0, 0, 65_000)
+    assert anna.record.elapsed_ms == 4_000
+    assert session.tick(71_500) == []
+    assert [type(e) for e in session.tick(71_501)] == [QuestionClosed]
+
+
+def test_a_player_sent_the_question_during_the_pause_is_timed_from_the_resume(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.start(1_000)
+    session.pause(1_200)
+    session.resume(11_200)  # 10 s paused
+    # her connection got the question at 1,500 (during the pause): from 11,200 on, 2 s
+    outcome = session.submit_answer(1, 0, 0, 13_200, sent_at_ms=1_500)
+    assert outcome.record.elapsed_ms == 2_000
+
+
+def test_closing_skipping_or_ending_a_paused_question_works(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.start(0)
+    session.pause(100)
+    session.close_question(200)
+    assert session.paused_at_ms is None
+    session.check_invariants()
+    with raising(ErrorCode.ILLEGAL_STATE):  # nothing open to pause
+        session.pause(300)
+    session.next(400)
+    session.pause(500)
+    session.skip(600)  # the next question opens, running
+    assert session.paused_at_ms is None
+    assert session.wakeup_ms == session.accepts_until_ms
+    session.pause(700)
+    session.end(800)
+    session.check_invariants()
+
+
+def test_a_question_past_its_time_cannot_be_paused(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.start(0)  # accepts until 10,500
+    with raising(ErrorCode.ILLEGAL_STATE):
+        session.pause(10_501)
+
+
+def test_homework_has_no_pause(questions: list[Question]) -> None:
+    session = new_session(questions, pace=Pace.SELF)
+    session.join("Anna", 0)
+    session.start(0, due_at_ms=86_400_000)
+    with raising(ErrorCode.ILLEGAL_STATE):
+        session.pause(10)
+
+
+def test_pauses_replay_from_the_journal(questions: list[Question]) -> None:
+    session = new_session(questions)
+    commands: list[tuple[Command, int]] = [
+        (Join("Anna"), 0),
+        (Start(), 1_000),
+        (Pause(), 2_000),
+        (Resume(), 9_000),
+        (Answer(1, 0, 0), 10_000),
+    ]
+    records = [to_record(command, now) for command, now in commands]
+    for command, now in commands:
+        execute(session, command, now)
+    again = new_session(questions)
+    replay(again, records)
+    assert state(again) == state(session)
+    assert again.players[1].answers[0].elapsed_ms == 2_000
+    assert again.closes_at_ms == session.closes_at_ms == 18_000

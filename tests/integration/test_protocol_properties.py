@@ -45,7 +45,7 @@ MALFORMED: dict[str, str] = {
     "[1, 2]": "bad_message",
     '{"type": "answer", "q": "0", "option": 0}': "bad_message",
     '{"type": "answer", "q": 0, "option": 1.0}': "bad_message",
-    '{"type": "host", "action": "pause"}': "bad_message",
+    '{"type": "host", "action": "stop"}': "bad_message",
     '{"type": "host", "action": "kick"}': "bad_message",
     '{"type": "join", "pin": "1", "nickname": "An\\ud800na"}': "bad_message",
     "[" * 100: "bad_message",
@@ -65,9 +65,9 @@ answers = st.builds(
     st.integers(-1, 4),
 )
 host_messages = st.one_of(
-    st.sampled_from(["start", "close", "next", "skip", "end", "lock", "unlock"]).map(
-        lambda action: {"type": "host", "action": action}
-    ),
+    st.sampled_from(
+        ["start", "close", "next", "skip", "end", "lock", "unlock", "pause", "resume"]
+    ).map(lambda action: {"type": "host", "action": action}),
     st.integers(0, 3).map(lambda pid: {"type": "host", "action": "kick", "player_id": pid}),
 )
 messages = st.one_of(
@@ -121,6 +121,8 @@ def expected_answer(session: QuizSession, player_id: int, q: int, option: int) -
     if q in session.players[player_id].answers:
         return "ack"
     if session.phase is Phase.QUESTION_OPEN and q == session.current:
+        if session.paused_at_ms is not None:
+            return "paused"
         return "ack"  # a 20 s question: an example never runs past its deadline
     if q <= session.current:
         return "too_late"
@@ -138,6 +140,8 @@ def expected_host(session: QuizSession, message: dict[str, Any]) -> str:
         "close": session.phase is Phase.QUESTION_OPEN,
         "skip": session.phase is Phase.QUESTION_OPEN,
         "next": session.phase is Phase.QUESTION_CLOSED,
+        "pause": session.phase is Phase.QUESTION_OPEN and session.paused_at_ms is None,
+        "resume": session.phase is Phase.QUESTION_OPEN and session.paused_at_ms is not None,
     }
     action = message["action"]
     if action == "kick":

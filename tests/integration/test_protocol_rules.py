@@ -304,6 +304,9 @@ async def test_every_answer_and_host_refusal_in_the_document_carries_q_or_action
         hosts["illegal_state"] = await game.host.error(host("start"))
         answers["wrong_question"] = await anna.error(answer(99))
         answers["invalid_option"] = await anna.error(answer(0, 9))
+        assert (await game.host.host("pause"))["type"] == "host_ack"
+        answers["paused"] = await anna.error(answer(0))
+        assert (await game.host.host("resume"))["type"] == "host_ack"
         hosts["unknown_player"] = await game.host.error(host("kick", player_id=99))
         anna_id = game.ids["Anna"]
         hosts["nickname_invalid"] = await game.host.error(
@@ -451,7 +454,7 @@ async def test_the_checks_come_in_the_documented_order(monkeypatch: pytest.Monke
         async with open_client(srv, "stranger") as stranger:
             # a malformed message before signing in: bad_message, not auth_required
             await refused(stranger, {"type": "answer", "q": "0", "option": 0}, "bad_message")
-            await refused(stranger, {"type": "host", "action": "pause"}, "bad_message")
+            await refused(stranger, {"type": "host", "action": "stop"}, "bad_message")
             await refused(stranger, {"type": "host"}, "bad_message")
             await refused(stranger, {"type": "dance"}, "unknown_type")
             await refused(stranger, "[" * 100, "bad_message")

@@ -110,6 +110,16 @@ class CloseQuestion:
 
 
 @dataclass(frozen=True, slots=True)
+class Pause:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
 class Next:
     pass
 
@@ -147,6 +157,8 @@ Command = (
     | AnswerRejoin
     | Approve
     | Rename
+    | Pause
+    | Resume
 )
 
 
@@ -202,6 +214,10 @@ def execute(session: QuizSession, command: Command, now_ms: int) -> Executed:
             return Executed(tuple(session.close_question(now_ms)))
         case Next():
             return Executed(tuple(session.next(now_ms)))
+        case Pause():
+            return Executed(tuple(session.pause(now_ms)))
+        case Resume():
+            return Executed(tuple(session.resume(now_ms)))
         case Skip():
             return Executed(tuple(session.skip(now_ms)))
         case End():
@@ -231,6 +247,8 @@ _NAMES: dict[type[Command], str] = {
     AnswerRejoin: "answer_rejoin",
     Approve: "approve",
     Rename: "rename",
+    Pause: "pause",
+    Resume: "resume",
 }
 _TYPES = {name: kind for kind, name in _NAMES.items()}
 #: Fields left out of a record while they hold their default, so that the records of a live

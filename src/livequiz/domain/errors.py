@@ -42,6 +42,8 @@ class ErrorCode(StrEnum):
     WRONG_QUESTION = "wrong_question"
     INVALID_OPTION = "invalid_option"
     TOO_LATE = "too_late"
+    #: The host has paused the open question: answers wait for the resume.
+    PAUSED = "paused"
     ALREADY_ANSWERED = "already_answered"
     # not the core's refusals but the service's: storage, or the quiz's owner, cannot be
     # reached right now. Nothing was stored; the same request may succeed in a moment.

@@ -76,6 +76,24 @@ class PlayerKicked(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class QuestionPaused(Event):
+    """The host paused the open question: its clock stands still, answers wait."""
+
+    index: int
+    #: Time left on the clock, as it stands still.
+    remaining_ms: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuestionResumed(Event):
+    """The host resumed the paused question: its deadline moved on by the pause, exactly."""
+
+    index: int
+    closes_at_ms: int
+    accepts_until_ms: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RejoinRequested(Event):
     """Someone on another device asks to be this (away) player again; the host decides."""
 

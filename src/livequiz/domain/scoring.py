@@ -9,6 +9,8 @@ same numbers to the point, on any process and any machine):
   sent to that player's connection, clamped to ``[opened_at, opened_at + max_delivery_lag]``
   (a player late in a big broadcast is not penalised; reconnecting does not reset the clock).
   ``elapsed`` is then clamped to ``[0, time_limit]``.
+* **Pauses.** While the host has a question paused, its clock stands still: the deadline
+  moves on by the length of the pause, and the paused time is not counted in ``elapsed``.
 * **Speed points** (the well-known live-quiz rule ``base × (1 − (t/T)/2)``)::
 
       points = base - (base × elapsed) // (2 × time_limit)
@@ -38,12 +40,18 @@ def accepts_until(opened_at_ms: int, settings: QuizSettings) -> int:
 
 
 def answer_time(
-    opened_at_ms: int, sent_at_ms: int | None, arrived_at_ms: int, settings: QuizSettings
+    opened_at_ms: int,
+    sent_at_ms: int | None,
+    arrived_at_ms: int,
+    settings: QuizSettings,
+    pauses: tuple[tuple[int, int], ...] = (),
 ) -> int:
-    """Milliseconds the player took, measured from when the question reached their connection."""
+    """Milliseconds the player took, measured from when the question reached their connection,
+    less the time the host had the question paused (``pauses``: ``(start, end)`` pairs)."""
     start = opened_at_ms if sent_at_ms is None else sent_at_ms
     start = min(max(start, opened_at_ms), opened_at_ms + settings.max_delivery_lag_ms)
-    return min(max(arrived_at_ms - start, 0), settings.time_limit_ms)
+    paused = sum(max(0, min(end, arrived_at_ms) - max(begin, start)) for begin, end in pauses)
+    return min(max(arrived_at_ms - start - paused, 0), settings.time_limit_ms)
 
 
 def points_for(correct: bool, elapsed_ms: int, streak: int, settings: QuizSettings) -> int:

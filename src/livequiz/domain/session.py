@@ -59,6 +59,8 @@ from livequiz.domain.events import (
     PlayerRejoined,
     QuestionClosed,
     QuestionOpened,
+    QuestionPaused,
+    QuestionResumed,
     QuizFinished,
     QuizStarted,
     RejoinAnswered,
@@ -232,6 +234,11 @@ class QuizSession:
         self.opened_at_ms = 0
         self.closes_at_ms = 0
         self.accepts_until_ms = 0
+        #: Live: when the host paused the open question (``None``: it runs). While paused its
+        #: clock stands still and answers get ``paused``.
+        self.paused_at_ms: int | None = None
+        #: The open question's past pauses, ``(start, end)``: not counted in answer times.
+        self._pauses: list[tuple[int, int]] = []
         self.players: dict[int, Player] = {}
         self.board = Leaderboard()
         self._by_nickname: dict[str, int] = {}
@@ -281,7 +288,7 @@ class QuizSession:
         on time: the open question's last accepted moment (live); the soonest player's
         question's, or the due time plus grace, whichever is first (self-paced)."""
         if self.phase is Phase.QUESTION_OPEN:
-            return self.accepts_until_ms
+            return None if self.paused_at_ms is not None else self.accepts_until_ms
         if self.phase is Phase.IN_PROGRESS:
             assert self.due_at_ms is not None
             end = self.due_at_ms + self.settings.grace_ms
@@ -551,6 +558,43 @@ class QuizSession:
         self._require_open()
         return [self._close(CloseReason.HOST, now_ms)]
 
+    def pause(self, now_ms: int) -> list[Event]:
+        """Host: stop the open question's clock (a fire drill, a question to explain); answers
+        get ``paused`` until :meth:`resume`."""
+        self._require_open()
+        if self.paused_at_ms is not None:
+            raise Rejected(ErrorCode.ILLEGAL_STATE, "the question is paused already")
+        if now_ms > self.accepts_until_ms:  # the clock is about to close it: too late to pause
+            raise Rejected(ErrorCode.ILLEGAL_STATE, "time is up for this question")
+        self.paused_at_ms = now_ms
+        remaining = max(self.closes_at_ms - now_ms, 0)
+        return [
+            QuestionPaused(
+                seq=self._next_seq(), at_ms=now_ms, index=self.current, remaining_ms=remaining
+            )
+        ]
+
+    def resume(self, now_ms: int) -> list[Event]:
+        """Host: start the paused question's clock again. Its deadline (and grace) move on by
+        the length of the pause, exactly, and the pause counts in nobody's answer time."""
+        self._require_open()
+        if self.paused_at_ms is None:
+            raise Rejected(ErrorCode.ILLEGAL_STATE, "the question is not paused")
+        paused = max(now_ms - self.paused_at_ms, 0)
+        self._pauses.append((self.paused_at_ms, self.paused_at_ms + paused))
+        self.closes_at_ms += paused
+        self.accepts_until_ms += paused
+        self.paused_at_ms = None
+        return [
+            QuestionResumed(
+                seq=self._next_seq(),
+                at_ms=now_ms,
+                index=self.current,
+                closes_at_ms=self.closes_at_ms,
+                accepts_until_ms=self.accepts_until_ms,
+            )
+        ]
+
     def next(self, now_ms: int) -> list[Event]:
         """Host: after a reveal, open the next question, or finish after the last one."""
         self._require_live()
@@ -590,7 +634,11 @@ class QuizSession:
         time plus grace has. The one owner of a quiz's clock calls this just after
         :attr:`wakeup_ms`; calling it early, or in another phase, does nothing.
         """
-        if self.phase is Phase.QUESTION_OPEN and now_ms > self.accepts_until_ms:
+        if (
+            self.phase is Phase.QUESTION_OPEN
+            and self.paused_at_ms is None
+            and now_ms > self.accepts_until_ms
+        ):
             return [self._close(CloseReason.TIME, now_ms)]
         if self.phase is not Phase.IN_PROGRESS:
             return []
@@ -706,6 +754,8 @@ class QuizSession:
         is_open = self.phase is Phase.QUESTION_OPEN and index == self.current
         if index < self.current or (index == self.current and not is_open):
             raise Rejected(ErrorCode.TOO_LATE, "time is up for this question: it has closed")
+        if is_open and self.paused_at_ms is not None:
+            raise Rejected(ErrorCode.PAUSED, "the teacher has paused this question: wait a moment")
         if is_open and now_ms > self.accepts_until_ms:
             raise Rejected(ErrorCode.TOO_LATE, "time is up for this question")
         if self.phase is not Phase.QUESTION_OPEN:
@@ -713,7 +763,9 @@ class QuizSession:
         if not is_open:
             raise Rejected(ErrorCode.WRONG_QUESTION, "that question is not the open one")
 
-        record, accepted = self._score(player, index, option, now_ms, self.opened_at_ms, sent_at_ms)
+        record, accepted = self._score(
+            player, index, option, now_ms, self.opened_at_ms, sent_at_ms, tuple(self._pauses)
+        )
         self._current_answers.append(record)
         if player.present:
             self._answered_present += 1
@@ -754,13 +806,14 @@ class QuizSession:
         now_ms: int,
         opened_at_ms: int,
         sent_at_ms: int | None,
+        pauses: tuple[tuple[int, int], ...] = (),
     ) -> tuple[AnswerRecord, AnswerAccepted]:
         """Score and keep one accepted answer to question ``index``, opened (for everyone, or
         for this player alone) at ``opened_at_ms``: the one place the scoring rules are applied,
         whatever the pace."""
         correct = option == self.questions[index].correct_option
         streak = player.streak + 1 if correct else 0
-        elapsed = scoring.answer_time(opened_at_ms, sent_at_ms, now_ms, self.settings)
+        elapsed = scoring.answer_time(opened_at_ms, sent_at_ms, now_ms, self.settings, pauses)
         points = scoring.points_for(correct, elapsed, streak, self.settings)
         record = AnswerRecord(
             player_id=player.id,
@@ -872,6 +925,8 @@ class QuizSession:
         self.accepts_until_ms = scoring.accepts_until(now_ms, self.settings)
         self._answered_present = 0
         self._current_answers = []
+        self.paused_at_ms = None
+        self._pauses = []
         return QuestionOpened(
             seq=self._next_seq(),
             at_ms=now_ms,
@@ -892,6 +947,7 @@ class QuizSession:
 
     def _close(self, reason: CloseReason, now_ms: int) -> QuestionClosed:
         question = self.questions[self.current]
+        self.paused_at_ms = None  # closed (by the host) while paused: nothing stands still now
         counts = [0] * len(question.options)
         skipped = reason is CloseReason.SKIP
         for record in self._current_answers:
@@ -1030,6 +1086,8 @@ class QuizSession:
                 raise CoreBug(f"player {player.id}: finished before closing the last question")
             if not self.self_paced and player.at != -1:
                 raise CoreBug(f"player {player.id}: a question of their own in a live quiz")
+        if self.paused_at_ms is not None and self.phase is not Phase.QUESTION_OPEN:
+            raise CoreBug("paused, but no question is open")
         if self._expiries:
             _, player_id, index = self._expiries[0]
             top = self.players[player_id]

@@ -28,14 +28,20 @@ def question_view(session: QuizSession, now_ms: int) -> JSON | None:
     :func:`own_question_view`)."""
     if session.question is None:
         return None
-    return question_at(
+    is_open = session.phase is Phase.QUESTION_OPEN
+    view = question_at(
         session.questions,
         session.settings,
         session.current,
         session.closes_at_ms,
         now_ms,
-        is_open=session.phase is Phase.QUESTION_OPEN,
+        is_open=is_open,
     )
+    if is_open and session.paused_at_ms is not None:
+        # the clock stands still: the time left is what it was at the pause
+        view["paused"] = True
+        view["remaining_ms"] = max(session.closes_at_ms - session.paused_at_ms, 0)
+    return view
 
 
 def question_at(

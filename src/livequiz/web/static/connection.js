@@ -335,6 +335,20 @@ export class Countdown {
   }
 }
 
+/** A paused question: the clock shows "Paused" and stands still; a resume restarts it. */
+export function pauseClock(countdown, clock, frame, question) {
+  if (!question || frame.index !== question.index) return false;
+  if (frame.type === "paused") {
+    countdown.stop();
+    clock.textContent = "Paused";
+    clock.classList.add("paused");
+  } else {
+    clock.classList.remove("paused");
+    countdown.start({ remaining_ms: frame.remaining_ms, time_limit_ms: question.time_limit_ms });
+  }
+  return true;
+}
+
 export const LETTERS = ["A", "B", "C", "D", "E", "F"];
 export const SHAPES = ["▲", "◆", "●", "■", "★", "⬟"];
 

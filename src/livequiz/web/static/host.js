@@ -1,7 +1,7 @@
 // The host page: create a quiz, show how to join, watch the players, run the questions.
 import {
   Connection, Countdown, KIND_NAMES, LETTERS, api, describeReveal, download, el, errorText,
-  flagControl, renderBoard, renderOptions,
+  flagControl, pauseClock, renderBoard, renderOptions,
 } from "./connection.js";
 
 const $ = (id) => document.getElementById(id);
@@ -427,6 +427,7 @@ $("start-button").addEventListener("click", () => command("start"));
 $("close-button").addEventListener("click", () => command("close"));
 $("next-button").addEventListener("click", () => command("next"));
 $("skip-button").addEventListener("click", () => command("skip"));
+$("pause-button").addEventListener("click", () => command(question?.paused ? "resume" : "pause"));
 // What cannot be undone asks first: one slip in front of a class must not lose the lesson.
 $("end-button").addEventListener("click", () => {
   const question = dueAtMs !== null
@@ -508,6 +509,9 @@ function updateControls() {
   $("start-button").hidden = phase !== "lobby" || homework;
   $("close-button").hidden = !open;
   $("skip-button").hidden = !open;
+  $("pause-button").hidden = !open;
+  $("pause-button").textContent = question?.paused ? "Resume" : "Pause";
+  $("pause-button").setAttribute("aria-pressed", String(Boolean(question?.paused)));
   $("next-button").hidden = phase !== "question_closed";
   const last = question && question.index + 1 >= question.count;
   $("next-button").textContent = last ? "Finish quiz" : "Next question";
@@ -629,6 +633,10 @@ function onFrame(frame) {
     case "closed": return onClosed(frame);
     case "board": return onBoard(frame);
     case "lock": locked = frame.locked; return updateControls();
+    case "paused":
+    case "resumed":
+      if (pauseClock(countdown, $("host-countdown"), frame, question)) question = { ...question, paused: frame.type === "paused" };
+      return updateControls();
     case "finished": phase = "finished"; countdown.stop(); return updateControls();
     case "final": return onFinal(frame.results);
     case "player_finished": return onPlayerFinished(frame);
@@ -711,6 +719,7 @@ function openQuestion(q, serverTimeMs, fresh = true) {
   $("host-flag").hidden = true;
   if (q.open) countdown.start(q, serverTimeMs);
   else { countdown.stop(); $("host-countdown").textContent = "0"; }
+  if (q.open && q.paused) pauseClock(countdown, $("host-countdown"), { type: "paused", index: q.index }, q);
   setAnswered(0, players.size);
   drawPlayers();
 }

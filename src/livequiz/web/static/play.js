@@ -1,7 +1,7 @@
 // The player page: join, answer, see the result, the leaderboard and the review of missed words.
 import {
   Connection, Countdown, api, describeReveal, download, el, errorText, flagControl, formatNumber,
-  ordinal, renderBoard,
+  ordinal, pauseClock, renderBoard,
 } from "./connection.js";
 
 const $ = (id) => document.getElementById(id);
@@ -185,6 +185,8 @@ function onFrame(frame) {
     case "started": return onStarted(frame);
     case "kicked": return undefined; // the close 4009 follows
     case "named": return onNamed(frame);
+    case "paused":
+    case "resumed": return onPause(frame);
     case "error": return onError(frame);
     default: return undefined;
   }
@@ -208,6 +210,7 @@ function drawSnapshot(frame) {
   if (!q && state.progress) { showHomework(); return; }
   if (!q) { show("lobby"); return; }
   if (s.asked === false && !q.open) { showJoinedAfter(q); return; }
+  if (q.paused) setTimeout(() => onPause({ type: "paused", index: q.index }), 0);
   const sameQuestion = state.question && state.question.index === q.index;
   openQuestion(q, frame.server_time_ms, sameQuestion ? state.chosen : null);
   if (s.answer) {
@@ -219,6 +222,18 @@ function drawSnapshot(frame) {
     connection.send({ type: "answer", q: state.pending.q, option: state.pending.option }); // resend
   }
   if (!q.open && q.reveal) { reveal(q.reveal); offerNext(); }
+}
+
+/** The teacher paused the question (or resumed it): the clock stands still, answers wait. */
+function onPause(frame) {
+  if (!pauseClock(countdown, $("countdown"), frame, state.question)) return;
+  const paused = frame.type === "paused";
+  state.question = { ...state.question, paused };
+  optionButtons.forEach((button) => { button.disabled = paused || state.chosen !== null; });
+  markChosen();
+  $("note").textContent = paused ? "The teacher paused the question. Your time stands still." : "";
+  $("note").hidden = !paused;
+  announce(paused ? "The teacher paused the question." : "The question goes on.");
 }
 
 /** approve_names: the teacher checks each name before it shows on the big screen. */

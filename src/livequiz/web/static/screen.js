@@ -2,8 +2,8 @@
 // It reads the host token from the URL fragment (#token=…; never sent to any server), keeps it
 // in this tab's sessionStorage and removes it from the address bar before the room sees it.
 import {
-  Connection, Countdown, api, describeReveal, el, errorText, formatNumber, ordinal, renderBoard,
-  renderOptions,
+  Connection, Countdown, api, describeReveal, el, errorText, formatNumber, ordinal, pauseClock,
+  renderBoard, renderOptions,
 } from "./connection.js";
 
 const $ = (id) => document.getElementById(id);
@@ -14,6 +14,7 @@ let ranks = new Map(); // player_id → rank on the newest board
 let ranksAtOpen = null; // player_id → rank when the current question opened
 let question = null;
 let quizId = null;
+let currentQuestion = null;
 const countdown = new Countdown((left) => { $("screen-countdown").textContent = String(Math.ceil(left / 1000)); });
 
 const fragment = new URLSearchParams(location.hash.slice(1));
@@ -48,6 +49,8 @@ function onFrame(frame) {
     case "snapshot": return drawSnapshot(frame);
     case "question": return openQuestion(frame.question, frame.server_time_ms);
     case "closed": return onClosed(frame);
+    case "paused":
+    case "resumed": return pauseClock(countdown, $("screen-countdown"), frame, currentQuestion);
     case "board": return onBoard(frame);
     case "final": return onFinal(frame.results);
     case "players": return onPlayers(frame);
@@ -119,8 +122,10 @@ function openQuestion(q, serverTimeMs) {
   renderOptions($("screen-options"), q.options);
   $("screen-reveal").hidden = true;
   $("screen-answered").textContent = "";
+  currentQuestion = q;
   if (q.open) countdown.start(q, serverTimeMs);
   else { countdown.stop(); $("screen-countdown").textContent = "0"; }
+  if (q.open && q.paused) pauseClock(countdown, $("screen-countdown"), { type: "paused", index: q.index }, q);
 }
 
 function onClosed(frame) {
