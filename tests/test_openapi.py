@@ -592,6 +592,20 @@ async def _draft(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
     return await srv.http.post("/api/drafts", json={"count": 3, "seed": 42})
 
 
+@scenario(DRAFT, JSON_MEDIA, "quizlet_with_a_mistake")
+async def _draft_quizlet(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quizlet = (
+        "harbour\ta place where ships stay safe\n"
+        "ancient\tvery old\n"
+        "brave\tbrave and not afraid\n"
+        "whisper\tto speak very quietly\n"
+        "glacier\ta slow river of ice\n"
+    )
+    return await srv.http.post(
+        "/api/drafts", json={"words": quizlet, "count": 2, "kinds": ["word_to_meaning"]}
+    )
+
+
 @scenario(DRAFT, JSON_MEDIA, "bad_json")
 async def _draft_bad_json(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
     return await srv.http.post("/api/drafts", content=b'{"count": 3')

@@ -55,6 +55,7 @@ from livequiz.vocabulary import (
     load_wordlist,
     replacement_question,
 )
+from livequiz.vocabulary.wordlist import MIN_WORDS, Problem, read_wordlist
 
 log = logging.getLogger("livequiz.http")
 
@@ -267,13 +268,29 @@ def build_api(
         except WordListError as error:
             raise word_list_error(error) from None
 
-    async def generate(body: dict[str, Any]) -> list[Question]:
+    async def lenient_source(body: dict[str, Any]) -> tuple[Any, list[Problem], int]:
+        """For a preview: the author's list without the lines that have mistakes (named, with
+        why), so the teacher sees the questions the rest makes; refused only if too little is
+        left, or a mistake concerns the whole list (malformed, no word column, too short)."""
+        words = body.get("words")
+        if not isinstance(words, str):
+            return await source_of(body), [], 0
+        entries, problems, total = await asyncio.get_running_loop().run_in_executor(
+            _generator, functools.partial(read_wordlist, words, deck=deck)
+        )
+        whole = any(problem.line is None and problem.item is None for problem in problems)
+        if total and (whole or len(entries) < MIN_WORDS):
+            raise word_list_error(WordListError.of(problems, total))
+        return entries, problems, total
+
+    async def generate(body: dict[str, Any], source: Any = None) -> list[Question]:
         count = body.get("count", 10)
         if type(count) is not int or not 1 <= count <= 100:
             raise ApiError(422, "bad_request", "count must be a whole number from 1 to 100")
         seed = _seed(body)
         levels, kinds = _choices(body, "levels"), _choices(body, "kinds")
-        source = await source_of(body)
+        if source is None:
+            source = await source_of(body)
         exclude = await flagged()
         # Bad levels or kinds, or too few words for ``count``, are Rejected (422) by the core.
         # Generating takes 0.1-0.3 s of CPU: on the loop it would stall every quiz's acks.
@@ -358,8 +375,18 @@ def build_api(
         _refuse_unknown(body, DRAFT_FIELDS)
         _title(body)  # checked now, so the teacher hears of a bad one before the preview
         check_due(_settings(body), body.get("due_at_ms"), service.clock())
-        questions = await generate(body)
-        return JSONResponse({"questions": [question_json(q) for q in questions]})
+        source, left_out, left_out_count = await lenient_source(body)
+        questions = await generate(body, source)
+        return JSONResponse(
+            {
+                "questions": [question_json(q) for q in questions],
+                # the lines of the author's list left out, and why (none: an empty list)
+                "left_out": [
+                    {"line": p.line, "item": p.item, "message": p.message} for p in left_out
+                ],
+                "left_out_count": left_out_count,
+            }
+        )
 
     async def replacement(request: Request) -> Response:
         require_ready()

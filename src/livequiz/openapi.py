@@ -393,14 +393,32 @@ SCHEMAS: JSON = {
     },
     "Draft": {
         "type": "object",
-        "required": ["questions"],
+        "required": ["questions", "left_out", "left_out_count"],
         "additionalProperties": False,
         "properties": {
             "questions": {
                 "type": "array",
                 "items": _ref("Question"),
                 "description": "The questions a creation with these options would make now.",
-            }
+            },
+            "left_out": {
+                "type": "array",
+                "description": "The lines of the author's word list (`words`) that have a "
+                "mistake and were left out of the preview, each with why (the first 50); empty "
+                "without a list or with a list without mistakes. A creation from the same "
+                "list refuses it (bad_word_list); create from the previewed `questions`.",
+                "items": {
+                    "type": "object",
+                    "required": ["line", "item", "message"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "line": {"type": ["integer", "null"]},
+                        "item": {"type": ["integer", "null"]},
+                        "message": {"type": "string"},
+                    },
+                },
+            },
+            "left_out_count": _int("How many lines were left out in all.", 0),
         },
     },
     "ReplacementRequest": {
@@ -2241,7 +2259,24 @@ OPENAPI: JSON = {
                     "200": _json(
                         "The questions, in quiz order.",
                         _ref("Draft"),
-                        draft={"value": {"questions": [_QUESTION]}},
+                        draft={
+                            "value": {"questions": [_QUESTION], "left_out": [], "left_out_count": 0}
+                        },
+                        quizlet_with_a_mistake={
+                            "summary": "A Quizlet export with one line left out",
+                            "value": {
+                                "questions": [_QUESTION],
+                                "left_out": [
+                                    {
+                                        "line": 3,
+                                        "item": None,
+                                        "message": "the definition of 'brave' contains 'brave', "
+                                        "which gives the answer away",
+                                    }
+                                ],
+                                "left_out_count": 1,
+                            },
+                        },
                     ),
                     "400": _errors(
                         "The body is not a JSON object, or not a well-formed form.",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Page, expect
@@ -747,3 +748,47 @@ async def test_a_paused_question_stands_still_on_every_screen(
     await expect(anna.locator("#note")).to_be_hidden()
     await anna.locator('button.option[data-option="0"]').click()
     await expect(anna.locator("#result")).to_be_visible()
+
+
+async def test_a_quizlet_set_becomes_a_quiz_with_the_lines_left_out_named(
+    harness: Harness, srv: RunningServer, tmp_path: Path
+) -> None:
+    """Issue 18, "the teacher's own material": a Quizlet export (term, tab, definition) with two
+    bad lines: the preview names them with their line and why, and offers the questions the
+    other lines make, with the teacher's definitions as written."""
+    quizlet = tmp_path / "quizlet-set.txt"
+    quizlet.write_text(
+        "harbour\ta place where ships stay safe\n"
+        "ancient\tvery, very old\n"
+        "brave\tbrave and not afraid\n"
+        "whisper\tto speak very quietly\n"
+        "glacier\ta slow river of ice\n"
+        "zorbing\t\n",
+        encoding="utf-8",
+    )
+    host = await harness.open("/host", "desktop", name="host")
+    await host.locator('input[name="kind"][value="meaning_to_word"]').uncheck()
+    await host.locator("#count").fill("4")
+    await host.locator("#words-file").set_input_files(str(quizlet))
+    await host.locator("#preview-button").click()
+    await expect(host.locator("#preview-section")).to_be_visible()
+    await expect(host.locator("#left-out-title")).to_have_text("2 lines of your list left out")
+    lines = await host.locator("#left-out-list li").all_inner_texts()
+    assert len(lines) == 2
+    assert lines[0].startswith("line 3: ")
+    assert "brave" in lines[0]
+    assert lines[1].startswith("line 6: ")
+    await expect(host.locator("#preview-list > li")).to_have_count(4)
+    await host.locator("#preview-create").click()
+    pin_display = host.locator("#pin-display")
+    await expect(pin_display).to_have_text(re.compile(r"\d{6}"))
+    session = session_for_pin(srv, await pin_display.inner_text())
+    definitions = {
+        "harbour": "a place where ships stay safe",
+        "ancient": "very, very old",
+        "whisper": "to speak very quietly",
+        "glacier": "a slow river of ice",
+    }
+    assert sorted(q.word for q in session.questions) == sorted(definitions)
+    for question in session.questions:
+        assert question.options[question.correct_option] == definitions[question.word]

@@ -18,7 +18,7 @@ from livequiz.vocabulary import (
     load_wordlist,
     load_wordlist_file,
 )
-from livequiz.vocabulary.wordlist import MAX_PROBLEMS, MIN_WORDS
+from livequiz.vocabulary.wordlist import MAX_PROBLEMS, MIN_WORDS, read_wordlist
 
 from .checks import base_of, check_question, definition_owners, form_tags
 
@@ -616,3 +616,53 @@ def test_expressions_are_asked_among_expressions(deck: Deck) -> None:
             check_question(q, [own, deck])
             if q.word in expressions:
                 assert set(q.options) == expressions, q  # never "apple" or "quickly"
+
+
+# ---------------------------------------------------------------- a Quizlet export
+
+QUIZLET = (
+    "harbour\ta place where ships stay safe\n"
+    "ancient\tvery, very old\n"
+    "whisper\tto speak very quietly\n"
+    "glacier\ta slow river of ice\n"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        QUIZLET,  # Quizlet's default: a tab between term and definition
+        QUIZLET.replace("\t", ","),  # "comma": not quoted, so the definition is the rest
+        QUIZLET.replace("\t", ";"),
+        "Term,Definition\n" + QUIZLET.replace("\t", ","),
+    ],
+)
+def test_a_quizlet_export_is_read_as_words_with_the_teachers_definitions(
+    deck: Deck, text: str
+) -> None:
+    entries = load_wordlist(text, deck=deck)
+    assert [(e.word, e.definition) for e in entries] == [
+        ("harbour", "a place where ships stay safe"),
+        ("ancient", "very, very old"),
+        ("whisper", "to speak very quietly"),
+        ("glacier", "a slow river of ice"),
+    ]
+
+
+def test_a_quizlet_quiz_asks_the_teachers_definitions_as_written(deck: Deck) -> None:
+    entries = load_wordlist(QUIZLET, deck=deck)
+    quiz = generate_quiz(entries, count=4, kinds=[QuestionKind.WORD_TO_MEANING], seed=3)
+    for question in quiz:
+        right = question.options[question.correct_option]
+        assert right == {e.word: e.definition for e in entries}[question.word]
+
+
+def test_a_preview_keeps_the_good_lines_and_names_the_others(deck: Deck) -> None:
+    text = QUIZLET + "brave\tbrave and not afraid\nfoo\t\n"
+    entries, problems, total = read_wordlist(text, deck=deck)
+    assert [e.word for e in entries] == ["harbour", "ancient", "whisper", "glacier"]
+    assert total == 2
+    assert [(p.line, "brave" in p.message) for p in problems] == [(5, True), (6, False)]
+    with pytest.raises(WordListError) as refused:  # a creation from it refuses the whole list
+        load_wordlist(text, deck=deck)
+    assert refused.value.total == 2

@@ -13,6 +13,10 @@ Formats:
 
 - CSV: a header row naming the columns; ``word`` is required; ``definition``, ``pos``,
   ``example`` and ``level`` are optional. Line numbers count physical lines, header included.
+- A Quizlet export ("Export" of a set, as text): no header, a term and its definition on each
+  line, separated by a tab (Quizlet's default), a comma or a semicolon; or the same with a
+  ``term,definition`` header. Read as ``word`` and ``definition``: the definitions are the
+  teacher's own, kept as written.
 - JSON: a list whose items are either a word (``"apple"``) or an object with the same keys as the
   CSV columns. Errors name the line the item starts on and its position in the list
   ("line 4 (item 2): ...").
@@ -239,8 +243,13 @@ def _delimiter(text: str) -> str:
 def _csv_records(text: str) -> Iterator[_Record | Problem]:
     """The rows of a CSV list, or the problem of a row. A problem no later row can be read
     past (a broken header, malformed CSV) is raised as :class:`WordListError`."""
-    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text), strict=True)
+    delimiter = _delimiter(text)
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
     header: list[str] | None = None
+    #: A Quizlet export (or any list of that shape): no header, a term and its definition on
+    #: each line (a tab between them by default). An export with commas does not quote, so the
+    #: definition is the rest of the line.
+    headerless = False
     while True:
         start = reader.line_num + 1
         try:
@@ -252,8 +261,17 @@ def _csv_records(text: str) -> Iterator[_Record | Problem]:
         cells = [cell.strip() for cell in row]
         if not any(cells):
             continue
+        if header is None and _term_and_definition(cells):
+            header, headerless = ["word", "definition"], True
+        if headerless:
+            definition = delimiter.join(row[1:]).strip()  # as written, its commas too
+            yield _Record(start, None, {"word": cells[0], "definition": definition})
+            continue
         if header is None:
             header = [cell.casefold() for cell in cells]
+            if header == ["term", "definition"]:  # Quizlet's names for the two columns
+                header, headerless = ["word", "definition"], True
+                continue
             problems = _column_problems([name for name in header if name], start)
             if "" in header:
                 problems.append(Problem(start, None, "a column has no name"))
@@ -274,6 +292,13 @@ def _csv_records(text: str) -> Iterator[_Record | Problem]:
         yield _Record(start, None, dict(zip(header, cells, strict=False)))
     if header is None:
         raise WordListError(None, "the list is empty")
+
+
+def _term_and_definition(cells: list[str]) -> bool:
+    """Whether a first row is a term and its definition rather than a header: two or more
+    values, none of them a column name (nor Quizlet's "term")."""
+    names = {*COLUMNS, "term"}
+    return len(cells) >= 2 and not any(cell.casefold() in names for cell in cells)
 
 
 def _json_records(text: str) -> Iterator[_Record | Problem]:
@@ -490,6 +515,19 @@ def load_wordlist(text: str, fmt: Format | None = None, *, deck: Deck | None = N
     problem that keeps the rest from being read (malformed CSV or JSON, a header that does not
     name the columns) stops the reading there.
     """
+    entries, problems, total = read_wordlist(text, fmt, deck=deck)
+    if total:
+        raise WordListError.of(problems, total)
+    return entries
+
+
+def read_wordlist(
+    text: str, fmt: Format | None = None, *, deck: Deck | None = None
+) -> tuple[list[Entry], list[Problem], int]:
+    """What :func:`load_wordlist` reads, without refusing the list for its mistakes: the
+    entries that could be read, the problems (the first :data:`MAX_PROBLEMS`) and how many
+    there are. A teacher's preview offers the questions the good lines make and names the
+    lines left out, and why."""
     deck = deck if deck is not None else Deck.builtin()
     text = text.removeprefix("\ufeff")
     fmt = fmt or _sniff(text)
@@ -531,9 +569,7 @@ def load_wordlist(text: str, fmt: Format | None = None, *, deck: Deck | None = N
                     f"this one has {len(written)}",
                 )
             )
-    if problems.total:
-        raise WordListError.of(problems.kept, problems.total)
-    return entries
+    return entries, list(problems.kept), problems.total
 
 
 def load_wordlist_file(

@@ -74,8 +74,11 @@ for (const radio of document.querySelectorAll('input[name="pace"]')) {
 }
 
 function showCreateError(error) {
-  if (error?.code === "bad_word_list") sayWordListErrors(error);
-  else say(errorText(error));
+  if (error?.code === "bad_word_list") {
+    sayWordListErrors(error);
+    // the preview makes questions from the good lines and lists the rest
+    $("message").append(el("p", "", "Or preview the questions: the lines without mistakes make them, and the others are listed."));
+  } else say(errorText(error));
 }
 
 function created(data) {
@@ -125,6 +128,7 @@ $("preview-button").addEventListener("click", async () => {
   draft = { questions: data.questions, words: options.words, seconds: options.seconds, due: options.due, settings: options.settings, editing: null };
   $("create-section").hidden = true;
   $("preview-section").hidden = false;
+  drawLeftOut(data.left_out || [], data.left_out_count || 0);
   drawDraft();
   $("preview-title").focus();
 });
@@ -170,6 +174,15 @@ function sayWordListErrors(error) {
   if (total > problems.length) list.append(el("li", "more", `… and ${total - problems.length} more`));
   const box = $("message");
   box.replaceChildren(el("p", "", `Word list: ${total} problems to fix:`), list);
+}
+
+/** The lines of the teacher's list that made no question, each with why, at once. */
+function drawLeftOut(lines, total) {
+  $("left-out").hidden = total === 0;
+  $("left-out-title").textContent = `${total} line${total === 1 ? "" : "s"} of your list left out`;
+  const items = lines.map((p) => el("li", "", `${p.line != null ? `line ${p.line}: ` : ""}${p.message}`));
+  if (total > lines.length) items.push(el("li", "more", `… and ${total - lines.length} more`));
+  $("left-out-list").replaceChildren(...items);
 }
 
 function markProblem(problem) {
