@@ -5,6 +5,7 @@ clears them (also across processes sharing PostgreSQL)."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import secrets
 from collections.abc import AsyncIterator
@@ -19,6 +20,8 @@ from livequiz.adapters.postgres import PostgresRecords
 from livequiz.domain.commands import CloseQuestion, End, Kick, Next, Start
 from tests import pg_database
 from tests.server import RunningServer, running_server
+from tests.vocabulary.test_kahoot import GOOD as KAHOOT_GOOD
+from tests.vocabulary.test_kahoot import kahoot_file
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
@@ -482,3 +485,46 @@ async def test_a_flag_given_on_one_process_keeps_the_question_out_on_another() -
         url = f"/api/flags/{question.kind}/{question.word}"
         await first.http.delete(url, headers=bearer(quiz["host_token"]))
         assert len(await draft(second, **body)) == 5
+
+
+# ---------------------------------------------------------------- a Kahoot! spreadsheet
+
+
+@in_module_loop
+async def test_a_kahoot_spreadsheet_previews_its_questions_and_makes_a_quiz_of_them(
+    srv: RunningServer,
+) -> None:
+    rows = [*KAHOOT_GOOD, ["Two right?", "a", "b", None, None, 20, "1,2"]]
+    encoded = base64.b64encode(kahoot_file(rows)).decode()
+    response = await srv.http.post("/api/drafts", json={"kahoot": encoded, "count": 10})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [q["prompt"] for q in body["questions"]] == [row[0] for row in KAHOOT_GOOD]
+    assert {q["kind"] for q in body["questions"]} == {"authored"}
+    assert body["left_out_count"] == 1
+    assert body["left_out"] == [
+        {
+            "line": 11,
+            "item": None,
+            "message": "answers 1,2 are all marked correct: a livequiz question has one",
+        }
+    ]
+    created = await srv.http.post("/api/quizzes", json={"questions": body["questions"]})
+    assert created.status_code == 201, created.text
+    assert created.json()["questions"] == 2
+
+
+@in_module_loop
+async def test_a_kahoot_spreadsheet_that_is_none_is_refused_clearly(srv: RunningServer) -> None:
+    not_base64 = await srv.http.post("/api/drafts", json={"kahoot": "%%%"})
+    error_of(not_base64, 422, "bad_request")
+    csv = base64.b64encode(b"word\nharbour\n").decode()
+    error = error_of(await srv.http.post("/api/drafts", json={"kahoot": csv}), 422, "bad_word_list")
+    assert error["message"] == "this is not a Kahoot! spreadsheet (.xlsx)"
+    all_bad = base64.b64encode(kahoot_file([["", "a", "b", None, None, 20, 1]])).decode()
+    error = error_of(
+        await srv.http.post("/api/drafts", json={"kahoot": all_bad}), 422, "bad_word_list"
+    )
+    assert error["errors"] == [{"line": 9, "item": None, "message": "the question is empty"}]
+    both = await srv.http.post("/api/drafts", json={"kahoot": all_bad, "words": FIVE})
+    error_of(both, 422, "bad_request")

@@ -12,6 +12,8 @@ codes this module sends besides the core's :class:`~livequiz.domain.errors.Error
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import functools
 import io
 import logging
@@ -37,6 +39,7 @@ from livequiz.auth import Claims, Role, TokenError
 from livequiz.domain import flags, reports, views
 from livequiz.domain.commands import End
 from livequiz.domain.errors import ErrorCode, Rejected
+from livequiz.domain.question import MAX_QUESTIONS as MAX_QUIZ_QUESTIONS
 from livequiz.domain.question import InvalidQuestions, Question, parse_questions
 from livequiz.domain.session import Phase, QuizSession, check_due
 from livequiz.domain.settings import QuizSettings
@@ -55,6 +58,7 @@ from livequiz.vocabulary import (
     load_wordlist,
     replacement_question,
 )
+from livequiz.vocabulary.kahoot import AUTHORED, read_kahoot
 from livequiz.vocabulary.wordlist import MIN_WORDS, Problem, read_wordlist
 
 log = logging.getLogger("livequiz.http")
@@ -83,8 +87,9 @@ CREATE_FIELDS = frozenset(
 )
 #: What makes questions; a creation that sends its own ``questions`` sends none of these.
 GENERATION_FIELDS = frozenset({"count", "seed", "levels", "kinds", "words"})
-#: The fields of a draft (preview) request: a creation's, without questions of its own.
-DRAFT_FIELDS = CREATE_FIELDS - {"questions", "webhook_url"}
+#: The fields of a draft (preview) request: a creation's, without questions of its own, and
+#: ``kahoot``: a Kahoot! quiz spreadsheet (.xlsx, base64) whose questions the preview offers.
+DRAFT_FIELDS = (CREATE_FIELDS - {"questions", "webhook_url"}) | {"kahoot"}
 #: The fields of a replacement request.
 REPLACEMENT_FIELDS = frozenset({"kind", "level", "avoid", "words", "seed"})
 #: The fields of a flag.
@@ -283,6 +288,36 @@ def build_api(
             raise word_list_error(WordListError.of(problems, total))
         return entries, problems, total
 
+    async def kahoot_questions(
+        body: dict[str, Any],
+    ) -> tuple[list[Question], list[Problem], int]:
+        """A Kahoot! spreadsheet's questions as written, and its rows left out (and why)."""
+        given = sorted((GENERATION_FIELDS - {"count"}) & set(body))
+        if given:
+            raise ApiError(
+                422,
+                "bad_request",
+                f"send kahoot or {given[0]}, not both: the file has the questions",
+            )
+        encoded = body["kahoot"]
+        if not isinstance(encoded, str):
+            raise ApiError(422, "bad_request", "kahoot must be the .xlsx file, base64-encoded")
+        try:
+            data = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise ApiError(
+                422, "bad_request", "kahoot must be the .xlsx file, base64-encoded"
+            ) from None
+        try:
+            questions, problems, total = await asyncio.get_running_loop().run_in_executor(
+                _generator, functools.partial(read_kahoot, data)
+            )
+        except WordListError as error:
+            raise word_list_error(error) from None
+        if not questions:
+            raise word_list_error(WordListError.of(problems, total))
+        return questions[:MAX_QUIZ_QUESTIONS], problems, total
+
     async def generate(body: dict[str, Any], source: Any = None) -> list[Question]:
         count = body.get("count", 10)
         if type(count) is not int or not 1 <= count <= 100:
@@ -336,7 +371,7 @@ def build_api(
                     functools.partial(
                         parse_questions,
                         body["questions"],
-                        kinds=_QUESTION_KINDS,
+                        kinds=_QUESTION_KINDS | {AUTHORED},
                         is_profane=is_unfit_question_text,
                     ),
                 )
@@ -375,8 +410,11 @@ def build_api(
         _refuse_unknown(body, DRAFT_FIELDS)
         _title(body)  # checked now, so the teacher hears of a bad one before the preview
         check_due(_settings(body), body.get("due_at_ms"), service.clock())
-        source, left_out, left_out_count = await lenient_source(body)
-        questions = await generate(body, source)
+        if "kahoot" in body:
+            questions, left_out, left_out_count = await kahoot_questions(body)
+        else:
+            source, left_out, left_out_count = await lenient_source(body)
+            questions = await generate(body, source)
         return JSONResponse(
             {
                 "questions": [question_json(q) for q in questions],

@@ -370,7 +370,12 @@ SCHEMAS: JSON = {
                 "description": "2 to 6 answers.",
             },
             "correct_option": _int("Index of the right option (0 is the first).", 0, 5),
-            "kind": {"type": "string", "enum": _KINDS},
+            "kind": {
+                "type": "string",
+                "enum": [*_KINDS, "authored"],
+                "description": "How the question was made; `authored`: a teacher's own, asked "
+                "as written (from a Kahoot! spreadsheet).",
+            },
             "level": {
                 "type": "string",
                 "enum": [*_LEVELS, ""],
@@ -1116,6 +1121,13 @@ SCHEMAS["DraftQuiz"] = _without_questions(
     "The options of CreateQuiz but questions; every field is optional; unknown fields are "
     "refused (bad_request).",
 )
+SCHEMAS["DraftQuiz"]["properties"]["kahoot"] = {
+    "type": "string",
+    "pattern": "^[A-Za-z0-9+/]*={0,2}$",
+    "description": "A Kahoot! quiz spreadsheet (their .xlsx template), base64-encoded: the "
+    "preview offers its questions as written (kind `authored`, one right answer each) and "
+    "lists every row left out with why; not with levels, kinds, words or seed.",
+}
 SCHEMAS["DraftQuizForm"] = _without_questions(
     SCHEMAS["CreateQuizForm"], "The options of DraftQuiz as a form, as in CreateQuizForm."
 )

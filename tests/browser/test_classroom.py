@@ -32,6 +32,8 @@ from tests.browser.harness import (
 )
 from tests.integration.helpers import open_client
 from tests.server import RunningServer, running_server
+from tests.vocabulary.test_kahoot import GOOD as KAHOOT_GOOD
+from tests.vocabulary.test_kahoot import kahoot_file
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -772,7 +774,7 @@ async def test_a_quizlet_set_becomes_a_quiz_with_the_lines_left_out_named(
     await host.locator("#words-file").set_input_files(str(quizlet))
     await host.locator("#preview-button").click()
     await expect(host.locator("#preview-section")).to_be_visible()
-    await expect(host.locator("#left-out-title")).to_have_text("2 lines of your list left out")
+    await expect(host.locator("#left-out-title")).to_have_text("2 lines of your file left out")
     lines = await host.locator("#left-out-list li").all_inner_texts()
     assert len(lines) == 2
     assert lines[0].startswith("line 3: ")
@@ -792,3 +794,38 @@ async def test_a_quizlet_set_becomes_a_quiz_with_the_lines_left_out_named(
     assert sorted(q.word for q in session.questions) == sorted(definitions)
     for question in session.questions:
         assert question.options[question.correct_option] == definitions[question.word]
+
+
+async def test_a_kahoot_spreadsheet_becomes_a_quiz_asked_as_written(
+    harness: Harness, srv: RunningServer, tmp_path: Path
+) -> None:
+    """Issue 18, "the teacher's own material": a Kahoot! spreadsheet with one bad row: the
+    preview shows the good questions as written and names the row left out; the quiz asks them
+    and the reveal gives the answer."""
+    sheet = tmp_path / "my-kahoot.xlsx"
+    rows = [*KAHOOT_GOOD, ["Which is a fruit?", "apple", "chair", None, None, 20, "1,2"]]
+    sheet.write_bytes(kahoot_file(rows))
+    host = await harness.open("/host", "desktop", name="host")
+    await host.locator("#kahoot-file").set_input_files(str(sheet))
+    await host.locator("#create-button").click()  # a teacher's own questions: seen first
+    await expect(host.locator("#preview-section")).to_be_visible()
+    await expect(host.locator("#left-out-title")).to_have_text("1 line of your file left out")
+    await expect(host.locator("#left-out-list li")).to_have_text(
+        ["line 11: answers 1,2 are all marked correct: a livequiz question has one"]
+    )
+    await expect(host.locator("#preview-list .preview-prompt")).to_have_text(
+        [row[0] for row in KAHOOT_GOOD]
+    )
+    await expect(host.locator("#preview-list .tag.kind").first).to_have_text("Your own question")
+    await host.locator("#preview-create").click()
+    pin_display = host.locator("#pin-display")
+    await expect(pin_display).to_have_text(re.compile(r"\d{6}"))
+    pin = await pin_display.inner_text()
+    anna = await harness.open(f"/play?pin={pin}", name="Anna")
+    await join_in_ui(anna, "Anna")
+    await expect(host.locator("#players li[data-player-id]")).to_have_count(1)
+    await host.locator("#start-button").click()
+    await expect(anna.locator("#prompt")).to_have_text("What is the capital of France?")
+    await anna.get_by_role("button", name=re.compile("Paris")).click()
+    await expect(anna.locator("#result")).to_contain_text("Right!")
+    await expect(anna.locator("#reveal")).to_have_text("The answer: Paris")

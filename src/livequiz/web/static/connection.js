@@ -195,6 +195,7 @@ export const KIND_NAMES = {
   meaning_to_word: "Meaning → word",
   synonym: "Synonym",
   fill_blank: "Fill the blank",
+  authored: "Your own question",
 };
 
 /**
@@ -368,7 +369,8 @@ export function renderOptions(list, options, correct = null, counts = null) {
 }
 
 export function describeReveal(reveal) {
-  const parts = [`${reveal.word}: ${reveal.definition}`];
+  // a teacher's own question has no definition of its own: the answer says it all
+  const parts = [reveal.definition ? `${reveal.word}: ${reveal.definition}` : `The answer: ${reveal.word}`];
   if (reveal.example) parts.push(`“${reveal.example}”`);
   return parts.join(" — ");
 }

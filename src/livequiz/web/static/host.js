@@ -32,12 +32,25 @@ async function readOptions() {
   const levels = [...document.querySelectorAll('input[name="level"]:checked')].map((i) => i.value);
   const kinds = [...document.querySelectorAll('input[name="kind"]:checked')].map((i) => i.value);
   const file = $("words-file").files[0] || null;
+  const kahoot = $("kahoot-file").files[0] || null;
+  if (kahoot && file) { say("Choose a word list or a Kahoot! spreadsheet, not both."); return null; }
   let due = null;
   if (document.querySelector('input[name="pace"]:checked').value === "self") {
     due = $("due").value ? new Date($("due").value).getTime() : NaN;
     if (!Number.isFinite(due) || due < Date.now() + 60_000) { say("Due: a date and time at least a minute from now."); $("due").focus(); return null; }
   }
-  return { count, seconds, levels, kinds, file, words: file ? await file.text() : null, due, settings: chosenSettings(due !== null) };
+  return {
+    count, seconds, levels, kinds, file, words: file ? await file.text() : null, due,
+    settings: chosenSettings(due !== null), kahoot: kahoot ? await base64Of(kahoot) : null,
+  };
+}
+
+/** A file's bytes as base64 (a spreadsheet travels in the JSON of a preview). */
+async function base64Of(file) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
 }
 
 /** The options of the form as quiz settings (docs/protocol.md; the server checks them). */
@@ -93,6 +106,8 @@ $("create-form").addEventListener("submit", async (event) => {
   say("");
   const options = await readOptions();
   if (!options) return;
+  // A teacher's own questions are always seen first: the preview, then "create".
+  if (options.kahoot !== null) { $("preview-button").click(); return; }
   const form = new FormData();
   form.append("count", String(options.count));
   form.append("time_limit_s", String(options.seconds));
@@ -118,9 +133,12 @@ $("preview-button").addEventListener("click", async () => {
   const options = await readOptions();
   if (!options) return;
   const body = { count: options.count };
-  if (options.levels.length && !options.file) body.levels = options.levels;
-  if (options.kinds.length) body.kinds = options.kinds;
-  if (options.words !== null) body.words = options.words;
+  if (options.kahoot !== null) body.kahoot = options.kahoot; // its questions, as written
+  else {
+    if (options.levels.length && !options.file) body.levels = options.levels;
+    if (options.kinds.length) body.kinds = options.kinds;
+    if (options.words !== null) body.words = options.words;
+  }
   $("preview-button").disabled = true;
   const { ok, data } = await api("/api/drafts", { method: "POST", json: body });
   $("preview-button").disabled = false;
@@ -179,7 +197,7 @@ function sayWordListErrors(error) {
 /** The lines of the teacher's list that made no question, each with why, at once. */
 function drawLeftOut(lines, total) {
   $("left-out").hidden = total === 0;
-  $("left-out-title").textContent = `${total} line${total === 1 ? "" : "s"} of your list left out`;
+  $("left-out-title").textContent = `${total} line${total === 1 ? "" : "s"} of your file left out`;
   const items = lines.map((p) => el("li", "", `${p.line != null ? `line ${p.line}: ` : ""}${p.message}`));
   if (total > lines.length) items.push(el("li", "more", `… and ${total - lines.length} more`));
   $("left-out-list").replaceChildren(...items);
