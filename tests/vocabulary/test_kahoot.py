@@ -38,7 +38,7 @@ def kahoot_file(rows: list[list[Any]], *, instructions: int = 7) -> bytes:
     return out.getvalue()
 
 
-GOOD = [
+GOOD: list[list[Any]] = [
     ["What is the capital of France?", "Berlin", "Paris", "Rome", "Madrid", 20, 2],
     ["Which word means 'very big'?", "huge", "tiny", None, None, 30, "1"],
 ]
@@ -83,13 +83,13 @@ def test_every_bad_row_is_reported_at_once_with_its_row_number() -> None:
 
 
 def test_a_sheet_without_the_header_or_no_spreadsheet_at_all_is_refused() -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Question", "Answer"])
+    out = io.BytesIO()
+    book.save(out)
     with pytest.raises(WordListError, match="no header row naming the columns"):
-        book = Workbook()
-        sheet = book.active
-        assert sheet is not None
-        sheet.append(["Question", "Answer"])
-        out = io.BytesIO()
-        book.save(out)
         read_kahoot(out.getvalue())
     with pytest.raises(WordListError, match="not a Kahoot! spreadsheet"):
         read_kahoot(b"word,definition\nharbour,a port\n")
