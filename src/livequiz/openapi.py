@@ -117,6 +117,7 @@ _SETTINGS_EXAMPLE: JSON = {
     "close_when_all_answered": True,
     "allow_late_join": True,
     "approve_names": False,
+    "auto_advance_ms": 0,
     "max_players": 20000,
     "top_k": 10,
     "max_delivery_lag_ms": 1000,
@@ -251,6 +252,14 @@ _SETTINGS_PROPERTIES: JSON = {
     "allow_late_join": {
         "type": "boolean",
         "description": "Players may join after the start (from the current question, 0 points).",
+    },
+    "auto_advance_ms": {
+        "type": "integer",
+        "description": "Live: the next question opens by itself this long after each reveal "
+        "(0: the host moves on; else 3,000 to 120,000; 1 to 2,999 are refused). The host may "
+        "still move on sooner.",
+        "minimum": 0,
+        "maximum": 120000,
     },
     "approve_names": {
         "type": "boolean",

@@ -43,6 +43,8 @@ from livequiz.domain.events import (
     PlayerQuestionOpened,
     QuestionClosed,
     QuestionOpened,
+    QuestionPaused,
+    QuestionResumed,
     QuizFinished,
     QuizStarted,
 )
@@ -648,6 +650,8 @@ class QuizOwner:
 _CLOCK_EVENTS = (
     QuestionOpened,
     QuestionClosed,
+    QuestionPaused,  # a paused question has no deadline …
+    QuestionResumed,  # … until the resume moves it on
     QuizFinished,
     QuizStarted,
     PlayerQuestionOpened,

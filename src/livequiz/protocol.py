@@ -292,6 +292,8 @@ def closed_frame(questions: Sequence[Question], event: QuestionClosed) -> bytes:
             "reason": event.reason.value,
             "reveal": views.reveal(questions[event.index]),
             "option_counts": list(event.option_counts),
+            # the quiz moves on by itself this long after the reveal; null: the host does
+            "next_in_ms": None if event.next_at_ms is None else event.next_at_ms - event.at_ms,
         }
     )
 

@@ -829,3 +829,31 @@ async def test_a_kahoot_spreadsheet_becomes_a_quiz_asked_as_written(
     await anna.get_by_role("button", name=re.compile("Paris")).click()
     await expect(anna.locator("#result")).to_contain_text("Right!")
     await expect(anna.locator("#reveal")).to_have_text("The answer: Paris")
+
+
+async def test_a_quiz_that_moves_on_by_itself_counts_down_on_every_screen(
+    harness: Harness, srv: RunningServer
+) -> None:
+    """Issue 18, pacing: "Move on by itself after 5 seconds": after each reveal the phone and
+    the big screen count down to the next question, which opens with nobody clicking."""
+    host = await harness.open("/host", "desktop", name="host")
+    await host.locator("#auto-advance").select_option("5000")
+    pin = await create_quiz_in_ui(host, count=2, seconds=60)
+    assert session_for_pin(srv, pin).settings.auto_advance_ms == 5_000
+    link = await host.locator("#screen-link").get_attribute("href")
+    assert link is not None
+    screen = await harness.open(link, "projector", name="screen")
+    anna = await harness.open(f"/play?pin={pin}", name="Anna")
+    await join_in_ui(anna, "Anna")
+    await expect(host.locator("#players li[data-player-id]")).to_have_count(1)
+    await host.locator("#start-button").click()
+    await anna.locator('button.option[data-option="0"]').click()  # everyone answered: reveal
+    await expect(anna.locator("#between")).to_have_text(re.compile(r"^Next question in [1-5]$"))
+    await expect(screen.locator("#screen-next")).to_have_text(
+        re.compile(r"^Next question in [1-5]$")
+    )
+    await expect(anna.locator("#question-number")).to_have_text("Question 2 of 2", timeout=8_000)
+    await expect(screen.locator("#screen-next")).to_be_hidden()
+    await anna.locator('button.option[data-option="0"]').click()
+    await expect(anna.locator("#between")).to_have_text(re.compile(r"^Results in [1-5]$"))
+    await expect(anna.locator("#finished")).to_be_visible(timeout=8_000)

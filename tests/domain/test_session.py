@@ -1346,3 +1346,57 @@ def test_pauses_replay_from_the_journal(questions: list[Question]) -> None:
     assert state(again) == state(session)
     assert again.players[1].answers[0].elapsed_ms == 2_000
     assert again.closes_at_ms == session.closes_at_ms == 18_000
+
+
+# ------------------------------------------------------------ moving on by itself
+
+
+def test_with_auto_advance_the_next_question_opens_by_itself(questions: list[Question]) -> None:
+    session = new_session(questions, auto_advance_ms=5_000)
+    session.join("Anna", 0)
+    session.start(0)
+    (closed,) = session.close_question(2_000)
+    assert isinstance(closed, QuestionClosed)
+    assert closed.next_at_ms == 7_000
+    assert session.wakeup_ms == 6_999  # the tick just after it: at 7,000
+    view = views.question_view(session, 4_000)
+    assert view is not None
+    assert view["next_in_ms"] == 3_000
+    assert session.tick(6_999) == []
+    assert [type(e) for e in session.tick(7_000)] == [QuestionOpened]
+    assert session.current == 1
+    assert "next_in_ms" not in (views.question_view(session, 7_000) or {})
+    # the clock closes question 1, and the quiz moves on again; after the last, it finishes
+    assert [type(e) for e in session.tick(17_501)] == [QuestionClosed]
+    session.next(18_000)  # the host moving on sooner is fine
+    session.close_question(19_000)
+    assert [type(e) for e in session.tick(24_000)] == [QuizFinished]
+    assert session.wakeup_ms is None
+
+
+def test_without_auto_advance_a_reveal_waits_for_the_host(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.start(0)
+    (closed,) = session.close_question(2_000)
+    assert isinstance(closed, QuestionClosed)
+    assert closed.next_at_ms is None
+    assert session.wakeup_ms is None
+    assert session.tick(100_000) == []
+
+
+def test_an_ended_quiz_does_not_move_on(questions: list[Question]) -> None:
+    session = new_session(questions, auto_advance_ms=3_000)
+    session.join("Anna", 0)
+    session.start(0)
+    events = session.end(1_000)
+    closed = events[0]
+    assert isinstance(closed, QuestionClosed)
+    assert closed.next_at_ms is None
+    assert session.wakeup_ms is None
+
+
+@pytest.mark.parametrize("value", [1, 2_999, 120_001])
+def test_auto_advance_is_off_or_three_seconds_to_two_minutes(value: int) -> None:
+    with raising(ErrorCode.INVALID_SETTINGS):
+        QuizSettings(auto_advance_ms=value).validate()

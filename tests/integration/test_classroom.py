@@ -8,6 +8,7 @@ through the other, so every answer crosses the bus and every frame comes back th
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
@@ -267,3 +268,41 @@ async def test_names_wait_for_the_hosts_approval(backend: Backend) -> None:
             }
         )
         assert (taken["code"], taken["action"]) == ("nickname_taken", "rename")
+
+
+async def test_the_owners_clock_follows_a_pause_and_moves_on_by_itself(backend: Backend) -> None:
+    """A paused question is not closed by the clock at its old deadline; after the resume
+    the owner's clock closes it at the new one; with auto_advance the next question opens by
+    itself. (On PostgreSQL + NATS the host and the players are on different processes.)"""
+    async with contextlib.AsyncExitStack() as stack:
+        quiz = await backend.owner.create_quiz(
+            count=2,
+            seed=3,
+            settings={
+                "time_limit_ms": 2_000,
+                "grace_ms": 0,
+                "auto_advance_ms": 3_000,
+                "close_when_all_answered": False,
+            },
+        )
+        host = await stack.enter_async_context(
+            open_client(backend.owner, "host", quiz["host_token"])
+        )
+        anna, _ = await player(backend, stack, quiz["pin"], "Anna")
+        await host.host("start")
+        opened = await anna.expect("question")
+        await host.host("pause")
+        paused = await anna.expect("paused")
+        assert paused["index"] == 0
+        await asyncio.sleep(2.5)  # past the old deadline: still open
+        refused = await anna.error({"type": "answer", "q": 0, "option": 0})
+        assert (refused["code"], refused["q"]) == ("paused", 0)
+        assert not any(f["type"] == "closed" for f in anna.frames)
+        await host.host("resume")
+        resumed = await anna.expect("resumed")
+        assert resumed["closes_at_ms"] - opened["question"]["closes_at_ms"] >= 2_500
+        assert abs(resumed["remaining_ms"] - paused["remaining_ms"]) <= 50
+        closed = await anna.expect("closed", timeout=5)
+        assert (closed["reason"], closed["next_in_ms"]) == ("time", 3_000)
+        nxt = await anna.expect("question", timeout=6)  # by itself
+        assert nxt["question"]["index"] == 1

@@ -153,6 +153,8 @@ class QuestionClosed(Event):
     #: How many accepted answers chose each option.
     option_counts: tuple[int, ...]
     reason: CloseReason
+    #: When the next question opens by itself (``auto_advance_ms``); ``None``: the host moves on.
+    next_at_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

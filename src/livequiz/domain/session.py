@@ -237,6 +237,9 @@ class QuizSession:
         #: Live: when the host paused the open question (``None``: it runs). While paused its
         #: clock stands still and answers get ``paused``.
         self.paused_at_ms: int | None = None
+        #: Live, with ``auto_advance_ms``: when the next question opens by itself (``None``:
+        #: the host moves on).
+        self.next_at_ms: int | None = None
         #: The open question's past pauses, ``(start, end)``: not counted in answer times.
         self._pauses: list[tuple[int, int]] = []
         self.players: dict[int, Player] = {}
@@ -289,6 +292,8 @@ class QuizSession:
         question's, or the due time plus grace, whichever is first (self-paced)."""
         if self.phase is Phase.QUESTION_OPEN:
             return None if self.paused_at_ms is not None else self.accepts_until_ms
+        if self.phase is Phase.QUESTION_CLOSED and self.next_at_ms is not None:
+            return self.next_at_ms - 1  # the tick comes just after: at next_at_ms
         if self.phase is Phase.IN_PROGRESS:
             assert self.due_at_ms is not None
             end = self.due_at_ms + self.settings.grace_ms
@@ -640,6 +645,12 @@ class QuizSession:
             and now_ms > self.accepts_until_ms
         ):
             return [self._close(CloseReason.TIME, now_ms)]
+        if (
+            self.phase is Phase.QUESTION_CLOSED
+            and self.next_at_ms is not None
+            and now_ms >= self.next_at_ms
+        ):
+            return self.next(now_ms)
         if self.phase is not Phase.IN_PROGRESS:
             return []
         assert self.due_at_ms is not None
@@ -927,6 +938,7 @@ class QuizSession:
         self._current_answers = []
         self.paused_at_ms = None
         self._pauses = []
+        self.next_at_ms = None
         return QuestionOpened(
             seq=self._next_seq(),
             at_ms=now_ms,
@@ -964,6 +976,8 @@ class QuizSession:
                 if self.current not in player.answers:
                     player.streak = player.published_streak = 0
         self.phase = Phase.QUESTION_CLOSED
+        auto = self.settings.auto_advance_ms
+        self.next_at_ms = now_ms + auto if auto and reason is not CloseReason.END else None
         closed = QuestionClosed(
             seq=self._next_seq(),
             at_ms=now_ms,
@@ -971,6 +985,7 @@ class QuizSession:
             correct_option=question.correct_option,
             option_counts=tuple(counts),
             reason=reason,
+            next_at_ms=self.next_at_ms,
         )
         self.closed_seqs.append(closed.seq)
         return closed
@@ -1068,6 +1083,7 @@ class QuizSession:
 
     def _finish(self, reason: FinishReason, now_ms: int) -> QuizFinished:
         self.phase = Phase.FINISHED
+        self.next_at_ms = None
         return QuizFinished(seq=self._next_seq(), at_ms=now_ms, reason=reason)
 
     def check_invariants(self) -> None:

@@ -86,6 +86,9 @@ class QuizSettings:
     #: or screen; until then the player waits and cannot answer. The learning app's users,
     #: named by the app, need no approval.
     approve_names: bool = False
+    #: Live: open the next question by itself this long after each reveal (``0``: the host
+    #: moves on). The host may still move on sooner.
+    auto_advance_ms: int = 0
     #: Generous by default: a school assembly fits; a flood of bots does not grow without bound.
     max_players: int = 20_000
     #: How many players the shared leaderboard frame lists.
@@ -110,6 +113,10 @@ class QuizSettings:
             (1 <= self.max_players <= 100_000, "max_players must be 1 to 100,000"),
             (1 <= self.top_k <= 100, "top_k must be 1 to 100"),
             (0 <= self.max_delivery_lag_ms <= 10_000, "max_delivery_lag_ms must be 0 to 10,000"),
+            (
+                self.auto_advance_ms == 0 or 3_000 <= self.auto_advance_ms <= 120_000,
+                "auto_advance_ms must be 0 (off) or 3,000 to 120,000",
+            ),
         ]
         for ok, message in checks:
             if not ok:

@@ -37,6 +37,8 @@ def question_view(session: QuizSession, now_ms: int) -> JSON | None:
         now_ms,
         is_open=is_open,
     )
+    if not is_open and session.next_at_ms is not None and session.phase is Phase.QUESTION_CLOSED:
+        view["next_in_ms"] = max(session.next_at_ms - now_ms, 0)
     if is_open and session.paused_at_ms is not None:
         # the clock stands still: the time left is what it was at the pause
         view["paused"] = True

@@ -336,6 +336,22 @@ export class Countdown {
   }
 }
 
+/** The quiz moves on by itself (auto_advance): "Next question in 5" counting down in
+ * ``element`` (hidden when ``ms`` is null); returns the function that stops it. */
+export function nextCountdown(element, ms, question) {
+  if (ms == null || !question) { element.hidden = true; return () => {}; }
+  const at = Date.now() + ms;
+  const last = question.index + 1 >= question.count;
+  const draw = () => {
+    const left = Math.max(0, Math.ceil((at - Date.now()) / 1000));
+    element.textContent = `${last ? "Results" : "Next question"} in ${left}`;
+  };
+  draw();
+  element.hidden = false;
+  const timer = setInterval(draw, 250);
+  return () => { clearInterval(timer); element.hidden = true; };
+}
+
 /** A paused question: the clock shows "Paused" and stands still; a resume restarts it. */
 export function pauseClock(countdown, clock, frame, question) {
   if (!question || frame.index !== question.index) return false;

@@ -65,7 +65,13 @@ function chosenSettings(homework) {
   };
   if (points > 0) settings.base_points = points;
   if (homework) settings.pace = "self";
-  else Object.assign(settings, { reveal: on("reveal_now") ? "immediate" : "at_close", close_when_all_answered: on("close_all") });
+  else {
+    Object.assign(settings, {
+      reveal: on("reveal_now") ? "immediate" : "at_close",
+      close_when_all_answered: on("close_all"),
+      auto_advance_ms: Number($("auto-advance").value),
+    });
+  }
   return settings;
 }
 

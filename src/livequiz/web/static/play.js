@@ -1,7 +1,7 @@
 // The player page: join, answer, see the result, the leaderboard and the review of missed words.
 import {
   Connection, Countdown, api, describeReveal, download, el, errorText, flagControl, formatNumber,
-  ordinal, pauseClock, renderBoard,
+  nextCountdown, ordinal, pauseClock, renderBoard,
 } from "./connection.js";
 
 const $ = (id) => document.getElementById(id);
@@ -329,7 +329,7 @@ function openQuestion(q, serverTimeMs, chosen = null) {
   }
   if (q.open) countdown.start(q, serverTimeMs);
   else countdown.stop();
-  showBetween(!q.open);
+  showBetween(!q.open, q.next_in_ms);
   markChosen();
   // A new question starts at the top of the page, its prompt and timer in view, whatever the
   // student had scrolled to at the last reveal.
@@ -342,11 +342,18 @@ function openQuestion(q, serverTimeMs, chosen = null) {
   }
 }
 
+let stopMovingOn = () => {};
+
 /** Between questions: no frozen "0", but what comes next. */
-function showBetween(closed) {
+function showBetween(closed, nextInMs = null) {
+  stopMovingOn();
   $("countdown").hidden = closed;
   $("between").hidden = !closed;
   if (!closed || !state.question) return;
+  if (nextInMs != null && !state.progress) { // the quiz moves on by itself: count it down
+    stopMovingOn = nextCountdown($("between"), nextInMs, state.question);
+    return;
+  }
   const last = state.question.index + 1 >= state.question.count;
   $("between").textContent = state.progress ? "Closed" : last ? "Last question: results next" : "Next question soon";
 }
@@ -471,7 +478,7 @@ function onClosed(frame) {
   state.question = { ...state.question, open: false };
   countdown.stop();
   $("timebar-fill").style.width = "0%";
-  showBetween(true);
+  showBetween(true, frame.next_in_ms);
   reveal(frame.reveal, frame.reason);
   if (state.progress) {
     state.progress = { ...state.progress, done: frame.index + 1 };

@@ -2,8 +2,8 @@
 // It reads the host token from the URL fragment (#token=…; never sent to any server), keeps it
 // in this tab's sessionStorage and removes it from the address bar before the room sees it.
 import {
-  Connection, Countdown, api, describeReveal, el, errorText, formatNumber, ordinal, pauseClock,
-  renderBoard, renderOptions,
+  Connection, Countdown, api, describeReveal, el, errorText, formatNumber, nextCountdown, ordinal,
+  pauseClock, renderBoard, renderOptions,
 } from "./connection.js";
 
 const $ = (id) => document.getElementById(id);
@@ -14,7 +14,6 @@ let ranks = new Map(); // player_id → rank on the newest board
 let ranksAtOpen = null; // player_id → rank when the current question opened
 let question = null;
 let quizId = null;
-let currentQuestion = null;
 const countdown = new Countdown((left) => { $("screen-countdown").textContent = String(Math.ceil(left / 1000)); });
 
 const fragment = new URLSearchParams(location.hash.slice(1));
@@ -50,7 +49,7 @@ function onFrame(frame) {
     case "question": return openQuestion(frame.question, frame.server_time_ms);
     case "closed": return onClosed(frame);
     case "paused":
-    case "resumed": return pauseClock(countdown, $("screen-countdown"), frame, currentQuestion);
+    case "resumed": return pauseClock(countdown, $("screen-countdown"), frame, question);
     case "board": return onBoard(frame);
     case "final": return onFinal(frame.results);
     case "players": return onPlayers(frame);
@@ -112,7 +111,12 @@ function drawNames() {
   $("screen-lobby-count").textContent = `· ${names.size} player${names.size === 1 ? "" : "s"}`;
 }
 
+/** auto_advance: "Next question in 5" (or "Results in 5" after the last) until it opens. */
+const movingOn = (ms, q) => stopMovingOn = nextCountdown($("screen-next"), ms, q);
+let stopMovingOn = () => {};
+
 function openQuestion(q, serverTimeMs) {
+  stopMovingOn();
   if (!question || question.index !== q.index) ranksAtOpen = ranks;
   question = q;
   document.body.dataset.phase = q.open ? "question_open" : "question_closed";
@@ -122,16 +126,17 @@ function openQuestion(q, serverTimeMs) {
   renderOptions($("screen-options"), q.options);
   $("screen-reveal").hidden = true;
   $("screen-answered").textContent = "";
-  currentQuestion = q;
   if (q.open) countdown.start(q, serverTimeMs);
   else { countdown.stop(); $("screen-countdown").textContent = "0"; }
   if (q.open && q.paused) pauseClock(countdown, $("screen-countdown"), { type: "paused", index: q.index }, q);
+  if (!q.open && q.next_in_ms != null) movingOn(q.next_in_ms, q);
 }
 
 function onClosed(frame) {
   document.body.dataset.phase = "question_closed";
   countdown.stop();
   $("screen-countdown").textContent = "0";
+  movingOn(frame.next_in_ms, question);
   if (question) renderOptions($("screen-options"), question.options, frame.reveal.correct_option, frame.option_counts);
   $("screen-reveal").textContent = describeReveal(frame.reveal);
   $("screen-reveal").hidden = false;
