@@ -690,9 +690,11 @@ SCHEMAS: JSON = {
         "properties": {
             "nickname": {
                 "type": "string",
-                "minLength": 1,
+                "minLength": 2,
                 "maxLength": 64,
-                "description": "The away player's nickname (case and spacing do not matter).",
+                "pattern": _ONE_LINE,
+                "description": "The away player's nickname (case, spacing and look-alike "
+                "letters do not matter: the nickname rules of a join apply first).",
             }
         },
     },

@@ -660,7 +660,7 @@ async def test_names_are_checked_before_the_big_screen_shows_them(
     await expect(anna.locator("#named-note")).to_have_text(
         "Your name is approved: look for it on the big screen."
     )
-    await host.get_by_role("button", name="Give Sam the Great a friendly name instead").click()
+    await host.get_by_role("button", name="Give a friendly name: Sam the Great").click()
     await expect(sam.locator("#lobby-nickname")).not_to_have_text("Sam the Great")
     (friendly,) = [p.nickname for p in session.players.values() if p.nickname != "Anna"]
     assert friendly != "Sam the Great"

@@ -89,7 +89,17 @@ BEYOND_THE_SCHEMA: dict[str, frozenset[tuple[str, str]]] = {
         }
     ),
     "POST /api/drafts": frozenset(
-        {_WORD_LIST, _TOO_FEW, _NOT_BOTH, *_FORM_SETTINGS, _DUE, *_FORM_DUE}
+        {
+            _WORD_LIST,
+            _TOO_FEW,
+            _NOT_BOTH,
+            *_FORM_SETTINGS,
+            _DUE,
+            *_FORM_DUE,
+            # base64 that decodes to no spreadsheet; a spreadsheet with generation options
+            ("bad_request", "send kahoot or"),
+            ("bad_request", "kahoot must be"),
+        }
     ),
     "POST /api/drafts/replacement": frozenset({_WORD_LIST, _TOO_FEW}),
     # the rules apply after Unicode normalisation (NFKC), and profanity is a word list
@@ -100,6 +110,10 @@ BEYOND_THE_SCHEMA: dict[str, frozenset[tuple[str, str]]] = {
             # an app_token needs a server configured for the app's sign-in (this one is not)
             ("bad_request", "this server takes no app sign-in"),
         }
+    ),
+    # the same nickname rules, after Unicode normalisation
+    "POST /api/quizzes/{pin}/rejoin": frozenset(
+        {("nickname_invalid", ""), ("nickname_profane", "")}
     ),
     # the quiz's own number of questions
     "POST /api/quizzes/{quiz_id}/flags": frozenset({("bad_request", "this quiz has")}),

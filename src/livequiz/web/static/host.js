@@ -432,7 +432,6 @@ function begin() {
   $("pin-display").textContent = session.pin;
   $("join-link").href = `/play?pin=${session.pin}`;
   $("join-link").textContent = `${location.origin}/play?pin=${session.pin}`;
-  showJoinLink();
   $("screen-link").href = `/screen#token=${encodeURIComponent(session.host_token)}`;
   updateControls();
   connection = new Connection(session.host_token, {
@@ -600,9 +599,10 @@ function drawPlayers() {
       approve.setAttribute("aria-label", `Approve the name ${p.nickname}`);
       li.append(approve);
     }
-    const rename = el("button", "rename", p.approved ? "New name" : "Give a friendly name");
+    const rename = el("button", "rename", "Give a friendly name");
     rename.type = "button";
-    rename.setAttribute("aria-label", `Give ${p.nickname} a friendly name instead`);
+    // the accessible name starts with the visible words (WCAG 2.5.3), then says whose
+    rename.setAttribute("aria-label", `Give a friendly name: ${p.nickname}`);
     li.append(rename);
     const kick = el("button", "kick", "Remove");
     kick.type = "button";
@@ -711,7 +711,10 @@ function drawSnapshot(frame) {
   // PIN is free again, so no join code or QR code (it would join nothing).
   $("join-panel").hidden = s.phase === "finished";
   if (s.phase === "finished") loadFinal();
-  else if (!$("qr").getAttribute("src")) $("qr").src = `/api/quizzes/${session.pin}/qr.svg`;
+  else if (!$("qr").getAttribute("src")) {
+    $("qr").src = `/api/quizzes/${session.pin}/qr.svg`;
+    showJoinLink(); // once: the link phones in the room can open (the PIN is live)
+  }
 }
 
 async function loadFinal() {
