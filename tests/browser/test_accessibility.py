@@ -136,3 +136,26 @@ async def test_the_homework_pages(harness: Harness, srv: RunningServer) -> None:
     await expect(anna.locator("#finished")).to_be_visible()
     await check(anna, "play: homework done")
     check.check(at_least=5)
+
+
+async def test_the_high_contrast_pages(harness: Harness, srv: RunningServer) -> None:
+    """The high-contrast palette passes the same audit (contrast included) in the phases that
+    show the most colour: the lobby, an open question, the reveal."""
+    check = Audit()
+    host = await harness.open("/host", "desktop", name="host")
+    await host.locator("#contrast").click()
+    pin = await create_quiz_in_ui(host, count=1, seconds=60)
+    anna = await harness.open(f"/play?pin={pin}", name="Anna")
+    await anna.locator("#contrast").click()
+    await join_in_ui(anna, "Anna")
+    await expect(host.locator("#players li[data-player-id]")).to_have_count(1)
+    await check(anna, "play (high contrast): the lobby")
+    await check(host, "host (high contrast): the lobby")
+    await host.locator("#start-button").click()
+    await expect(anna.locator("#question")).to_be_visible()
+    await check(anna, "play (high contrast): a question open")
+    await anna.locator(f'button.option[data-option="{wrong_option(srv, pin)}"]').click()
+    await expect(anna.locator("#reveal")).to_be_visible()
+    await check(anna, "play (high contrast): the reveal")
+    await check(host, "host (high contrast): the reveal")
+    check.check(at_least=5)

@@ -857,3 +857,43 @@ async def test_a_quiz_that_moves_on_by_itself_counts_down_on_every_screen(
     await anna.locator('button.option[data-option="0"]').click()
     await expect(anna.locator("#between")).to_have_text(re.compile(r"^Results in [1-5]$"))
     await expect(anna.locator("#finished")).to_be_visible(timeout=8_000)
+
+
+async def test_high_contrast_on_a_button_or_by_the_systems_setting(
+    harness: Harness, srv: RunningServer
+) -> None:
+    """Issue 18, accommodations: a high-contrast palette (white on black, outlined options)
+    from the page's button, remembered on reload, or from the system's "more contrast"; the
+    options then read at 7:1 or more (the colour-blind-safe palette, with a shape and a letter
+    on every option, is the default)."""
+    quiz = await srv.create_quiz(count=1, settings={"close_when_all_answered": False})
+    pin = quiz["pin"]
+    anna = await harness.open(f"/play?pin={pin}", name="Anna")
+    await join_in_ui(anna, "Anna")
+    toggle = anna.locator("#contrast")
+    await expect(toggle).to_have_attribute("aria-pressed", "false")
+    await toggle.click()
+    await expect(toggle).to_have_attribute("aria-pressed", "true")
+    async with host_socket(srv, quiz["host_token"]) as host:
+        await host.act("start")
+        await expect(anna.locator("#question")).to_be_visible()
+        for button in await anna.locator("button.option:visible").all():
+            assert await button.evaluate(CONTRAST) >= 7
+        assert await anna.locator("#prompt").evaluate(CONTRAST) >= 7
+        await anna.reload()  # remembered by this browser
+        await expect(anna.locator("#question")).to_be_visible()
+        await expect(anna.locator("#contrast")).to_have_attribute("aria-pressed", "true")
+        for button in await anna.locator("button.option:visible").all():
+            assert await button.evaluate(CONTRAST) >= 7
+        # a new browser whose system asks for more contrast gets it without the button
+        context = await harness.context("phone")
+        other = await context.new_page()
+        harness.console.watch(other, "more contrast")
+        await other.emulate_media(contrast="more")
+        await other.goto(f"/play?pin={pin}")
+        await expect(other.locator("#contrast")).to_have_attribute("aria-pressed", "true")
+        await other.emulate_media(contrast="no-preference")
+        fresh = await context.new_page()
+        harness.console.watch(fresh, "no preference")
+        await fresh.goto("/play")
+        await expect(fresh.locator("#contrast")).to_have_attribute("aria-pressed", "false")

@@ -107,7 +107,7 @@ async def test_a_bad_message_from_a_player_gets_an_error_and_changes_nothing(
 
 
 HOST_MISTAKES: dict[str, tuple[str, str]] = {
-    "unknown action": (dumps({"type": "host", "action": "pause"}), "bad_message"),
+    "unknown action": (dumps({"type": "host", "action": "stop"}), "bad_message"),
     "action not a string": (dumps({"type": "host", "action": 1}), "bad_message"),
     "action missing": (dumps({"type": "host"}), "bad_message"),
     "kick without a player": (dumps({"type": "host", "action": "kick"}), "bad_message"),

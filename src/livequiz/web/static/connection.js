@@ -390,3 +390,20 @@ export function describeReveal(reveal) {
   if (reveal.example) parts.push(`“${reveal.example}”`);
   return parts.join(" — ");
 }
+
+/** The high-contrast palette (white on black, yellow accents, outlined options): on by the
+ * button (remembered by this browser) or by the system's "more contrast" setting. */
+export function contrastToggle(button) {
+  const saved = localStorage.getItem("livequiz.contrast");
+  const wanted = saved ? saved === "high" : matchMedia("(prefers-contrast: more)").matches;
+  const apply = (on) => {
+    document.documentElement.classList.toggle("high-contrast", on);
+    if (button) button.setAttribute("aria-pressed", String(on));
+  };
+  apply(wanted);
+  button?.addEventListener("click", () => {
+    const on = !document.documentElement.classList.contains("high-contrast");
+    localStorage.setItem("livequiz.contrast", on ? "high" : "normal");
+    apply(on);
+  });
+}

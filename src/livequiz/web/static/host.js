@@ -2,9 +2,11 @@
 import {
   Connection, Countdown, KIND_NAMES, LETTERS, api, describeReveal, download, el, errorText,
   flagControl, pauseClock, renderBoard, renderOptions,
+  contrastToggle,
 } from "./connection.js";
 
 const $ = (id) => document.getElementById(id);
+contrastToggle($("contrast"));
 const STORE = "livequiz.host";
 // The last host token of this browser: a teacher's key to the server's flag list (24 hours).
 const TEACHER = "livequiz.teacher";

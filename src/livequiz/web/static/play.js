@@ -2,9 +2,11 @@
 import {
   Connection, Countdown, api, describeReveal, download, el, errorText, flagControl, formatNumber,
   nextCountdown, ordinal, pauseClock, renderBoard,
+  contrastToggle,
 } from "./connection.js";
 
 const $ = (id) => document.getElementById(id);
+contrastToggle($("contrast"));
 const optionButtons = [...document.querySelectorAll("button.option")];
 const KEYS = { 1: 0, 2: 1, 3: 2, 4: 3, 5: 4, 6: 5, a: 0, b: 1, c: 2, d: 3, e: 4, f: 5 };
 const storageKey = (pin) => `livequiz.player.${pin}`;

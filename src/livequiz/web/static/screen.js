@@ -4,9 +4,11 @@
 import {
   Connection, Countdown, api, describeReveal, el, errorText, formatNumber, nextCountdown, ordinal,
   pauseClock, renderBoard, renderOptions,
+  contrastToggle,
 } from "./connection.js";
 
 const $ = (id) => document.getElementById(id);
+contrastToggle($("contrast"));
 const STORE = "livequiz.screen";
 // Rank changes are shown once a question has closed, against the ranks when it opened: while it
 // is open, a student who has not answered yet only seems to drop as others answer (issue 18).
