@@ -463,12 +463,16 @@ def build_api(
         )
         return JSONResponse({"question": question_json(question)})
 
-    async def join_quiz(request: Request) -> Response:
+    def limit_joins(request: Request) -> None:
+        """Joins (and requests to join again) are limited per client address."""
         require_ready()
-        pin = request.path_params["pin"]
         address = request.client.host if request.client else "unknown"
         if not service.allow_join(address):
             raise ApiError(429, "rate_limited", _JOINS_RATE_LIMITED, _join_retry_after(service))
+
+    async def join_quiz(request: Request) -> Response:
+        limit_joins(request)
+        pin = request.path_params["pin"]
         body = await _read_json(request)
         user_id: str | None = None
         name: object
@@ -487,11 +491,7 @@ def build_api(
                 raise ApiError(401, "bad_app_token", str(error)) from None
             name, user_id = user.name, user.user_id
         else:
-            name = body.get("nickname")
-            if not isinstance(name, str):
-                raise ApiError(422, "nickname_invalid", "nickname must be a string")
-            if len(name) > _MAX_NICKNAME_CHARS:
-                raise ApiError(422, "nickname_invalid", "that nickname is far too long")
+            name = _nickname(body)
         try:
             quiz_id, player_id, nickname, token = await service.join(pin, name, user_id=user_id)
         except UnknownQuiz:
@@ -504,18 +504,11 @@ def build_api(
 
     async def ask_to_rejoin(request: Request) -> Response:
         """A student on a borrowed device asks to be their (away) player again."""
-        require_ready()
+        limit_joins(request)
         pin = request.path_params["pin"]
-        address = request.client.host if request.client else "unknown"
-        if not service.allow_join(address):
-            raise ApiError(429, "rate_limited", _JOINS_RATE_LIMITED, _join_retry_after(service))
         body = await _read_json(request)
         _refuse_unknown(body, frozenset({"nickname"}))
-        name = body.get("nickname")
-        if not isinstance(name, str):
-            raise ApiError(422, "nickname_invalid", "nickname must be a string")
-        if len(name) > _MAX_NICKNAME_CHARS:
-            raise ApiError(422, "nickname_invalid", "that nickname is far too long")
+        name = _nickname(body)
         try:
             _, request_id, _player = await service.request_rejoin(pin, name)
         except UnknownQuiz:
@@ -1016,6 +1009,16 @@ def question_json(question: Question) -> dict[str, Any]:
         "definition": question.definition,
         "example": question.example,
     }
+
+
+def _nickname(body: dict[str, Any]) -> str:
+    """The body's nickname as text of a sane length (the nickname rules come after)."""
+    name = body.get("nickname")
+    if not isinstance(name, str):
+        raise ApiError(422, "nickname_invalid", "nickname must be a string")
+    if len(name) > _MAX_NICKNAME_CHARS:
+        raise ApiError(422, "nickname_invalid", "that nickname is far too long")
+    return name
 
 
 def _refuse_unknown(body: dict[str, Any], fields: frozenset[str]) -> None:

@@ -62,6 +62,20 @@ _PLAYER_TOKEN = (
     ".a0Yc1mQ9t7lX2y0cJ3nV8rB5pK6wE4hU1sD7fG9jL2o"
 )
 
+#: A join (or a request to join again) past the address's limit.
+_JOINS_LIMITED: JSON = {
+    **_errors(
+        "Too many joins from this address; retry after `Retry-After` seconds.",
+        rate_limited=_error("rate_limited", "too many joins from your address; wait a moment"),
+    ),
+    "headers": {"Retry-After": {"$ref": "#/components/headers/Retry-After"}},
+}
+#: A request body over the limit.
+_TOO_LARGE: JSON = _errors(
+    "The body is over 1 MiB.",
+    too_large=_error("too_large", "the request body may be at most 1048576 bytes"),
+)
+
 #: Every code an error body of this API can carry; ``tests/test_openapi.py`` checks it against
 #: the code (``http_api.API_ERROR_CODES`` and the core's ``ErrorCode``).
 ERROR_CODES = [
@@ -1532,12 +1546,7 @@ OPENAPI: JSON = {
                             "bad_form", "malformed form body: it ends before its last part"
                         ),
                     ),
-                    "413": _errors(
-                        "The body is over 1 MiB.",
-                        too_large=_error(
-                            "too_large", "the request body may be at most 1048576 bytes"
-                        ),
-                    ),
+                    "413": _TOO_LARGE,
                     "422": _errors(
                         "A field is of the wrong type or out of range, the word list has "
                         "mistakes (bad_word_list lists them all in errors, each with its "
@@ -1724,12 +1733,7 @@ OPENAPI: JSON = {
                         "The quiz finished while the join was on its way.",
                         quiz_finished=_error("quiz_finished", "this quiz has finished"),
                     ),
-                    "413": _errors(
-                        "The body is over 1 MiB.",
-                        too_large=_error(
-                            "too_large", "the request body may be at most 1048576 bytes"
-                        ),
-                    ),
+                    "413": _TOO_LARGE,
                     "422": _errors(
                         "The nickname breaks the rules; the message says which.",
                         nickname_invalid=_error(
@@ -1740,15 +1744,7 @@ OPENAPI: JSON = {
                             "nickname_profane", "please choose another nickname"
                         ),
                     ),
-                    "429": {
-                        **_errors(
-                            "Too many joins from this address; retry after `Retry-After` seconds.",
-                            rate_limited=_error(
-                                "rate_limited", "too many joins from your address; wait a moment"
-                            ),
-                        ),
-                        "headers": {"Retry-After": {"$ref": "#/components/headers/Retry-After"}},
-                    },
+                    "429": _JOINS_LIMITED,
                     "500": _CRASH,
                     "503": {"$ref": "#/components/responses/Unavailable"},
                 },
@@ -1818,12 +1814,7 @@ OPENAPI: JSON = {
                         "The quiz has finished.",
                         quiz_finished=_error("quiz_finished", "this quiz has already finished"),
                     ),
-                    "413": _errors(
-                        "The body is over 1 MiB.",
-                        too_large=_error(
-                            "too_large", "the request body may be at most 1048576 bytes"
-                        ),
-                    ),
+                    "413": _TOO_LARGE,
                     "422": _errors(
                         "The nickname is not one, or the body has other fields.",
                         not_a_string=_error("nickname_invalid", "nickname must be a string"),
@@ -1831,15 +1822,7 @@ OPENAPI: JSON = {
                             "bad_request", "unknown field 'name'; fields are nickname"
                         ),
                     ),
-                    "429": {
-                        **_errors(
-                            "Too many joins from this address; retry after `Retry-After` seconds.",
-                            rate_limited=_error(
-                                "rate_limited", "too many joins from your address; wait a moment"
-                            ),
-                        ),
-                        "headers": {"Retry-After": {"$ref": "#/components/headers/Retry-After"}},
-                    },
+                    "429": _JOINS_LIMITED,
                     "500": _CRASH,
                     "503": {"$ref": "#/components/responses/Unavailable"},
                 },
