@@ -510,12 +510,11 @@ def build_api(
         _refuse_unknown(body, frozenset({"nickname"}))
         name = _nickname(body)
         try:
-            _, request_id, _player = await service.request_rejoin(pin, name)
+            _, request_id, nickname = await service.request_rejoin(pin, name)
         except UnknownQuiz:
             raise _unknown_pin() from None
-        status, nickname, _token = await service.rejoin_status(pin, request_id)
         return JSONResponse(
-            {"request_id": request_id, "status": status, "nickname": nickname, "token": None},
+            {"request_id": request_id, "status": "waiting", "nickname": nickname, "token": None},
             status_code=202,
         )
 

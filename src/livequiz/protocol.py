@@ -385,37 +385,29 @@ def named_frame(event: PlayerNamed) -> bytes:
     return encode({"type": "named", "seq": event.seq, "nickname": event.nickname})
 
 
-def players_frame(
-    seq: int,
-    joined: list[dict[str, Any]],
-    left: list[int],
-    back: list[int],
-    kicked: list[int],
-    answered: list[int],
-    named: list[dict[str, Any]],
-    rejoin_asked: list[int],
-    rejoin_answered: list[int],
-    present: int,
-    players: int,
-) -> bytes:
-    """The host's delta of one tick: who joined, left, came back, was removed, or answered the
-    open question."""
-    return encode(
-        {
-            "type": "players",
-            "seq": seq,
-            "joined": joined,
-            "left": left,
-            "back": back,
-            "kicked": kicked,
-            "answered": answered,
-            "named": named,
-            "rejoin_asked": rejoin_asked,
-            "rejoin_answered": rejoin_answered,
-            "present": present,
-            "players": players,
-        }
-    )
+#: The lists of the host's ``players`` frame, in the frame's order: who joined (``{player_id,
+#: nickname, approved}``), left, came back, was removed, answered the open question, was named
+#: (``{player_id, nickname}``), asks to come back from another device, was answered so.
+PLAYER_NEWS = (
+    "joined",
+    "left",
+    "back",
+    "kicked",
+    "answered",
+    "named",
+    "rejoin_asked",
+    "rejoin_answered",
+)
+
+
+def no_player_news() -> dict[str, list[Any]]:
+    """An empty delta for :func:`players_frame`, one list per :data:`PLAYER_NEWS` name."""
+    return {name: [] for name in PLAYER_NEWS}
+
+
+def players_frame(seq: int, news: dict[str, list[Any]], present: int, players: int) -> bytes:
+    """The host's delta of one tick (:data:`PLAYER_NEWS`), with the counts after."""
+    return encode({"type": "players", "seq": seq, **news, "present": present, "players": players})
 
 
 def snapshot_frame(

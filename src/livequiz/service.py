@@ -225,30 +225,11 @@ class _QuizRuntime:
     lobby_board_at: float = 0.0
     #: The quiz has finished: after its last frames are flushed, this process forgets it.
     finished: bool = False
-    joined: list[dict[str, Any]] = field(default_factory=list)
-    left: list[int] = field(default_factory=list)
-    back: list[int] = field(default_factory=list)
-    kicked: list[int] = field(default_factory=list)
-    #: Live: players whose answer to the open question was accepted since the last ``players``
-    #: frame (the host's "who has not answered yet").
-    answered: list[int] = field(default_factory=list)
-    #: Names the host approved or gave: ``{player_id, nickname}``.
-    named: list[dict[str, Any]] = field(default_factory=list)
-    #: Players someone asks to be again (from another device), and those the host answered.
-    rejoin_asked: list[int] = field(default_factory=list)
-    rejoin_answered: list[int] = field(default_factory=list)
+    #: What the hosts' next ``players`` frame tells (``protocol.PLAYER_NEWS``).
+    news: dict[str, list[Any]] = field(default_factory=protocol.no_player_news)
 
     def has_player_news(self) -> bool:
-        return bool(
-            self.joined
-            or self.left
-            or self.back
-            or self.kicked
-            or self.answered
-            or self.named
-            or self.rejoin_asked
-            or self.rejoin_answered
-        )
+        return any(self.news.values())
 
 
 @dataclass
@@ -480,17 +461,18 @@ class QuizService:
             name = joined.nickname
         else:  # the user was in the quiz already: their name as the quiz has it
             name = await self._name_of(quiz_id, player_id, nickname)
-        due_s = await self._due_s(quiz_id)
-        token = self.signer.issue(
-            quiz_id, Role.PLAYER, player_id, self.clock() // 1000, due_s=due_s
-        )
-        return quiz_id, player_id, name, token
+        return quiz_id, player_id, name, await self._player_token(quiz_id, player_id)
 
-    async def request_rejoin(self, pin: str, nickname: object) -> tuple[str, str, int]:
+    async def _player_token(self, quiz_id: str, player_id: int) -> str:
+        """A token for player ``player_id`` of the quiz (a join, or a rejoin the host let in)."""
+        due_s = await self._due_s(quiz_id)
+        return self.signer.issue(quiz_id, Role.PLAYER, player_id, self.clock() // 1000, due_s=due_s)
+
+    async def request_rejoin(self, pin: str, nickname: object) -> tuple[str, str, str]:
         """A device asks to be the away player called ``nickname`` again: returns ``(quiz_id,
-        request_id, player_id)``; the host answers (host actions ``let_in`` / ``turn_away``)
-        and the device reads the answer with :meth:`rejoin_status`. Raises Rejected or
-        UnknownQuiz."""
+        request_id, the player's nickname)``; the host answers (host actions ``let_in`` /
+        ``turn_away``) and the device reads the answer with :meth:`rejoin_status`. Raises
+        Rejected or UnknownQuiz."""
         quiz_id = await self.quiz_for_pin(pin)
         request_id = secrets.token_urlsafe(24)
         async with self._join_slots:
@@ -499,7 +481,7 @@ class QuizService:
             raise outcome
         (asked,) = outcome.events
         assert isinstance(asked, RejoinRequested)
-        return quiz_id, request_id, asked.player_id
+        return quiz_id, request_id, asked.nickname
 
     async def rejoin_status(self, pin: str, request_id: str) -> tuple[str, str, str | None]:
         """``(status, nickname, token)`` of a rejoin request: ``waiting``; ``let_in`` with the
@@ -521,11 +503,7 @@ class QuizService:
         nickname = session.players[player_id].nickname
         if not let_in:
             return "turned_away", nickname, None
-        due_s = None if session.due_at_ms is None else session.due_at_ms // 1000
-        token = self.signer.issue(
-            quiz_id, Role.PLAYER, player_id, self.clock() // 1000, due_s=due_s
-        )
-        return "let_in", nickname, token
+        return "let_in", nickname, await self._player_token(quiz_id, player_id)
 
     async def _name_of(self, quiz_id: str, player_id: int, fallback: object) -> str:
         with contextlib.suppress(Unavailable, UnknownQuiz):
@@ -917,10 +895,10 @@ class QuizService:
             if isinstance(event, AnswerAccepted):
                 runtime.board_dirty = True
                 if definition.settings.pace is Pace.LIVE:
-                    runtime.answered.append(event.player_id)
+                    runtime.news["answered"].append(event.player_id)
             elif isinstance(event, PlayerJoined):
                 runtime.board_dirty = True
-                runtime.joined.append(
+                runtime.news["joined"].append(
                     {
                         "player_id": event.player_id,
                         "nickname": event.nickname,
@@ -928,21 +906,23 @@ class QuizService:
                     }
                 )
             elif isinstance(event, PlayerLeft):
-                runtime.left.append(event.player_id)
+                runtime.news["left"].append(event.player_id)
             elif isinstance(event, PlayerRejoined):
-                runtime.back.append(event.player_id)
+                runtime.news["back"].append(event.player_id)
             elif isinstance(event, PlayerNamed):
                 runtime.board_dirty = True
-                runtime.named.append({"player_id": event.player_id, "nickname": event.nickname})
+                runtime.news["named"].append(
+                    {"player_id": event.player_id, "nickname": event.nickname}
+                )
                 named = ToPlayer(event.player_id, protocol.named_frame(event), seq=event.seq)
                 self.deliver(quiz_id, named)
             elif isinstance(event, RejoinRequested):
-                runtime.rejoin_asked.append(event.player_id)
+                runtime.news["rejoin_asked"].append(event.player_id)
             elif isinstance(event, RejoinAnswered):
-                runtime.rejoin_answered.append(event.player_id)
+                runtime.news["rejoin_answered"].append(event.player_id)
             elif isinstance(event, PlayerKicked):
                 runtime.board_dirty = True
-                runtime.kicked.append(event.player_id)
+                runtime.news["kicked"].append(event.player_id)
                 kicked = ToPlayer(event.player_id, protocol.KICKED_FRAME, close=(4009, "kicked"))
                 self.deliver(quiz_id, kicked)
             elif isinstance(event, LobbyLockChanged):
@@ -1051,21 +1031,9 @@ class QuizService:
             if runtime.has_player_news():
                 session = self.store.session(quiz_id)
                 frame = protocol.players_frame(
-                    session.seq,
-                    runtime.joined,
-                    runtime.left,
-                    runtime.back,
-                    runtime.kicked,
-                    runtime.answered,
-                    runtime.named,
-                    runtime.rejoin_asked,
-                    runtime.rejoin_answered,
-                    session.present_count,
-                    len(session.board),
+                    session.seq, runtime.news, session.present_count, len(session.board)
                 )
-                runtime.joined, runtime.left, runtime.back, runtime.kicked = [], [], [], []
-                runtime.answered, runtime.rejoin_asked, runtime.rejoin_answered = [], [], []
-                runtime.named = []
+                runtime.news = protocol.no_player_news()
                 self.deliver(quiz_id, ToHosts(frame))
             if runtime.board_dirty:
                 audience += self.flush_board(quiz_id, runtime)

@@ -1056,7 +1056,7 @@ def test_a_student_on_a_borrowed_phone_is_let_back_in_as_themselves(
     with raising(ErrorCode.NICKNAME_TAKEN):  # a new join under his name is still refused
         session.join("Leo", 3_000)
     events = session.request_rejoin(" leo ", REQUEST, 3_100)
-    assert events == [RejoinRequested(seq=events[0].seq, at_ms=3_100, player_id=1)]
+    assert events == [RejoinRequested(seq=events[0].seq, at_ms=3_100, player_id=1, nickname="Leo")]
     assert session.asks_to_rejoin(1)
     assert session.rejoin_waiting(REQUEST) == 1
     assert session.rejoin_answer(REQUEST) is None

@@ -98,6 +98,7 @@ class RejoinRequested(Event):
     """Someone on another device asks to be this (away) player again; the host decides."""
 
     player_id: int
+    nickname: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

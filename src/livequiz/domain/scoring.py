@@ -50,7 +50,11 @@ def answer_time(
     less the time the host had the question paused (``pauses``: ``(start, end)`` pairs)."""
     start = opened_at_ms if sent_at_ms is None else sent_at_ms
     start = min(max(start, opened_at_ms), opened_at_ms + settings.max_delivery_lag_ms)
-    paused = sum(max(0, min(end, arrived_at_ms) - max(begin, start)) for begin, end in pauses)
+    paused = (
+        sum(max(0, min(end, arrived_at_ms) - max(begin, start)) for begin, end in pauses)
+        if pauses  # none, nearly always: no generator per answer
+        else 0
+    )
     return min(max(arrived_at_ms - start - paused, 0), settings.time_limit_ms)
 
 

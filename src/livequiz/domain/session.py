@@ -459,7 +459,11 @@ class QuizSession:
                 f"{name!r} is playing right now: only a player who is away can be taken back",
             )
         self._rejoin_waiting[player_id] = request_id
-        return [RejoinRequested(seq=self._next_seq(), at_ms=now_ms, player_id=player_id)]
+        return [
+            RejoinRequested(
+                seq=self._next_seq(), at_ms=now_ms, player_id=player_id, nickname=player.nickname
+            )
+        ]
 
     def answer_rejoin(self, player_id: int, let_in: bool, now_ms: int) -> list[Event]:
         """Host: let the device asking to be this player back in, or turn it away."""
