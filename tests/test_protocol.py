@@ -21,6 +21,7 @@ from livequiz.protocol import (
     HOST_ACTIONS,
     MAX_NESTING,
     PLAYER_ACTIONS,
+    QUESTION_ACTIONS,
     AnswerRequest,
     Hello,
     HostRequest,
@@ -89,6 +90,27 @@ def test_host_actions_are_the_documented_fourteen() -> None:
         "start", "close", "next", "skip", "end", "kick", "lock", "unlock", "let_in", "turn_away",
         "approve", "rename", "pause", "resume",
     } == HOST_ACTIONS  # fmt: skip
+
+
+@pytest.mark.parametrize("action", sorted(QUESTION_ACTIONS))
+def test_a_host_action_about_the_question_may_name_it(action: str) -> None:
+    named = decode(encoded({"type": "host", "action": action, "q": 3}))
+    assert named == HostRequest(action, None, question=3)
+    unnamed = decode(encoded({"type": "host", "action": action, "q": None}))
+    assert unnamed == HostRequest(action, None)
+    for wrong in ("3", 3.0, True, 2**31):
+        with pytest.raises(ProtocolError) as caught:
+            decode(encoded({"type": "host", "action": action, "q": wrong}))
+        assert caught.value.code == "bad_message"
+        assert "'q'" in caught.value.message
+
+
+def test_q_on_another_host_action_is_ignored_like_any_unknown_field() -> None:
+    assert {"close", "next", "skip", "pause", "resume"} == QUESTION_ACTIONS
+    for action in sorted(HOST_ACTIONS - QUESTION_ACTIONS - PLAYER_ACTIONS):
+        assert decode(encoded({"type": "host", "action": action, "q": "x"})) == HostRequest(
+            action, None
+        )
 
 
 def test_rename_may_carry_the_new_name() -> None:
@@ -524,3 +546,9 @@ def test_any_message_with_a_known_type_decodes_or_is_refused(message: dict[str, 
     elif isinstance(decoded, HostRequest):
         assert decoded.action in HOST_ACTIONS
         assert (decoded.player_id is None) == (decoded.action != "kick")
+
+
+def test_the_gateway_has_a_command_for_every_action_that_names_its_question() -> None:
+    from livequiz.gateway import QUESTION_COMMANDS
+
+    assert set(QUESTION_COMMANDS) == QUESTION_ACTIONS

@@ -84,6 +84,15 @@ SIMPLE_HOST_COMMANDS: dict[str, Command] = {
     "pause": Pause(),
     "resume": Resume(),
 }
+#: Host actions about the current question, as the commands that name it
+#: (docs/protocol.md: a host action may name its question, ``q``).
+QUESTION_COMMANDS: dict[str, type[CloseQuestion | Next | Skip | Pause | Resume]] = {
+    "close": CloseQuestion,
+    "next": Next,
+    "skip": Skip,
+    "pause": Pause,
+    "resume": Resume,
+}
 
 
 class Client:
@@ -594,6 +603,8 @@ class Gateway:
             command = Rename(message.player_id, message.nickname or self._friendly_name(client))
         elif message.action in ("lock", "unlock"):
             command = SetLocked(message.action == "lock")
+        elif message.question is not None:
+            command = QUESTION_COMMANDS[message.action](message.question)
         else:
             command = SIMPLE_HOST_COMMANDS[message.action]
 

@@ -91,6 +91,10 @@ class HostRequest:
     player_id: int | None
     #: ``rename`` only: the new name; ``None``: the server picks a friendly one.
     nickname: str | None = None
+    #: :data:`QUESTION_ACTIONS` only, optional: the question the host means (the open one;
+    #: for ``next``, the one just closed). Named, the action is refused once the quiz has
+    #: moved on from it.
+    question: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,8 @@ HOST_ACTIONS = frozenset(
 )  # fmt: skip
 #: Host actions about one player: they carry its ``player_id``.
 PLAYER_ACTIONS = frozenset({"kick", "let_in", "turn_away", "approve", "rename"})
+#: Host actions about the current question: they may name it (``q``).
+QUESTION_ACTIONS = frozenset({"close", "next", "skip", "pause", "resume"})
 
 
 def decode(frame: str | bytes) -> ClientMessage:
@@ -156,7 +162,10 @@ def decode(frame: str | bytes) -> ClientMessage:
         nickname = None
         if action == "rename" and data.get("nickname") is not None:
             nickname = _text(data, "nickname", _MAX_TEXT)
-        return HostRequest(action=action, player_id=player_id, nickname=nickname)
+        question = None
+        if action in QUESTION_ACTIONS and data.get("q") is not None:
+            question = _int(data, "q")
+        return HostRequest(action=action, player_id=player_id, nickname=nickname, question=question)
     if kind == "sync":
         return SyncRequest()
     if kind == "next":

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, WebSocket, expect
 
 from livequiz.domain.commands import Answer, CloseQuestion, Start
 from livequiz.domain.session import Phase
@@ -897,3 +899,51 @@ async def test_high_contrast_on_a_button_or_by_the_systems_setting(
         harness.console.watch(fresh, "no preference")
         await fresh.goto("/play")
         await expect(fresh.locator("#contrast")).to_have_attribute("aria-pressed", "false")
+
+
+async def test_the_host_page_names_the_question_each_of_its_buttons_acts_on(
+    harness: Harness, srv: RunningServer
+) -> None:
+    """A click on Close, Pause, Resume, Skip or Next names the question the page shows (`q`),
+    so one that reaches the quiz after it moved on (a second tab, a link that healed late) is
+    refused by the server instead of closing a question the teacher never saw."""
+    host = await harness.open("/host", "desktop", name="host")
+    sent: list[dict[str, Any]] = []
+
+    def watch(socket: WebSocket) -> None:
+        socket.on(
+            "framesent",
+            lambda payload: (
+                sent.append(json.loads(payload))
+                if isinstance(payload, str) and '"host"' in payload
+                else None
+            ),
+        )
+
+    host.on("websocket", watch)
+    pin = await create_quiz_in_ui(host, count=3, seconds=60)
+    session = session_for_pin(srv, pin)
+    anna = await harness.open(f"/play?pin={pin}", name="Anna")
+    await join_in_ui(anna, "Anna")
+    await expect(host.locator("#players li[data-player-id]")).to_have_count(1)
+    await host.locator("#start-button").click()
+    await expect(host.locator("#host-question-number")).to_have_text("Question 1 of 3")
+    await host.locator("#pause-button").click()
+    await expect(host.locator("#pause-button")).to_have_text("Resume")
+    await host.locator("#pause-button").click()
+    await expect(host.locator("#pause-button")).to_have_text("Pause")
+    await host.locator("#close-button").click()
+    await expect(host.locator("#next-button")).to_be_visible()
+    await host.locator("#next-button").click()
+    await expect(host.locator("#host-question-number")).to_have_text("Question 2 of 3")
+    await host.locator("#skip-button").click()
+    await expect(host.locator("#host-question-number")).to_have_text("Question 3 of 3")
+    assert session.current == 2
+    assert [(f["action"], f.get("q")) for f in sent] == [
+        ("start", None),
+        ("pause", 0),
+        ("resume", 0),
+        ("close", 0),
+        ("next", 0),
+        ("skip", 1),
+    ]

@@ -75,16 +75,17 @@ SCRIPT: list[tuple[c.Command, int]] = [
     (c.Answer(1, 0, 0, None), 3_500),  # duplicate: not journaled
     (c.Answer(2, 0, 1), 4_000),
     (c.Tick(), 5_000),  # too early: not journaled
-    (c.CloseQuestion(), 6_000),
-    (c.Next(), 7_000),
+    (c.CloseQuestion(0), 6_000),
+    (c.Next(0), 7_000),
+    (c.CloseQuestion(0), 7_100),  # refused: question 1 is open now
     (c.Leave(2), 7_500),
     (c.Rejoin(2), 7_600),
     (c.Rejoin(2), 7_700),  # already here
     (c.Answer(2, 1, 1), 8_000),
     (c.Tick(), 40_000),
-    (c.Next(), 41_000),
+    (c.Next(1), 41_000),
     (c.Kick(1), 41_500),
-    (c.Skip(), 42_000),
+    (c.Skip(2), 42_000),
     (c.End(), 43_000),
 ]
 
@@ -111,6 +112,51 @@ def test_records_round_trip_through_json() -> None:
     for command, now in SCRIPT:
         record = json.loads(json.dumps(c.to_record(command, now)))
         assert c.from_record(record) == (command, now)
+
+
+def test_a_host_command_names_its_question_in_the_journal_only_when_it_was_named() -> None:
+    # journals written before host commands named their question replay unchanged
+    assert c.to_record(c.Next(), 5) == {"c": "next", "t": 5}
+    assert c.to_record(c.Skip(2), 5) == {"c": "skip", "t": 5, "question": 2}
+    assert c.from_record({"c": "close", "t": 9}) == (c.CloseQuestion(), 9)
+
+
+@pytest.mark.parametrize("kind", [c.CloseQuestion, c.Skip, c.Pause, c.Resume])
+def test_a_host_command_for_a_question_the_quiz_has_left_changes_nothing(
+    kind: type[c.CloseQuestion | c.Skip | c.Pause | c.Resume],
+) -> None:
+    session = QuizSession(QUESTIONS, QuizSettings(close_when_all_answered=False))
+    c.execute(session, c.Join("Anna"), 0)
+    c.execute(session, c.Start(), 10)
+    c.execute(session, c.CloseQuestion(0), 20)
+    c.execute(session, c.Next(0), 30)
+    if kind is c.Resume:
+        c.execute(session, c.Pause(1), 40)
+    before = fingerprint(session)
+    with pytest.raises(Rejected) as caught:
+        c.execute(session, kind(0), 50)
+    assert caught.value.code is ErrorCode.ILLEGAL_STATE
+    assert caught.value.message == "question 0 is not the open question: question 1 is"
+    assert fingerprint(session) == before
+    # the same command naming question 1 acts
+    assert c.execute(session, kind(1), 60).changed
+
+
+def test_next_names_the_closed_question_it_moves_on_from() -> None:
+    session = QuizSession(QUESTIONS, QuizSettings(close_when_all_answered=False))
+    c.execute(session, c.Join("Anna"), 0)
+    c.execute(session, c.Start(), 10)
+    c.execute(session, c.CloseQuestion(), 20)
+    for stale in (1, 2, -1):
+        with pytest.raises(Rejected) as caught:
+            c.execute(session, c.Next(stale), 30)
+        assert caught.value.message == (
+            f"question {stale} is not the closed question: question 0 is"
+        )
+    assert session.current == 0
+    (opened,) = c.execute(session, c.Next(0), 40).events
+    assert isinstance(opened, QuestionOpened)
+    assert opened.index == 1
 
 
 @pytest.mark.parametrize("reveal", list(RevealMode))
@@ -144,7 +190,11 @@ COMMANDS = st.one_of(
     ),
     st.builds(c.Kick, st.integers(1, 5)),
     st.builds(c.SetLocked, st.booleans()),
-    st.sampled_from([c.Start(), c.CloseQuestion(), c.Next(), c.Skip(), c.End(), c.Tick()]),
+    st.sampled_from([c.Start(), c.End(), c.Tick()]),
+    *(
+        st.builds(kind, st.none() | st.integers(0, 3))
+        for kind in (c.CloseQuestion, c.Next, c.Skip, c.Pause, c.Resume)
+    ),
 )
 
 

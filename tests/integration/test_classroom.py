@@ -306,3 +306,62 @@ async def test_the_owners_clock_follows_a_pause_and_moves_on_by_itself(backend: 
         assert (closed["reason"], closed["next_in_ms"]) == ("time", 3_000)
         nxt = await anna.expect("question", timeout=6)  # by itself
         assert nxt["question"]["index"] == 1
+
+
+async def test_a_host_action_naming_a_question_the_quiz_has_left_changes_nothing(
+    backend: Backend,
+) -> None:
+    """A `close` sent for question 0 that arrives once question 1 is open (a second tab, a
+    link that healed late) must not close question 1. The host is on the other process than
+    the quiz's owner, so on PostgreSQL + NATS each command crosses the bus with its `q`."""
+    async with contextlib.AsyncExitStack() as stack:
+        quiz = await backend.owner.create_quiz(
+            count=3, seed=4, settings={"close_when_all_answered": False}
+        )
+        host = await stack.enter_async_context(
+            open_client(backend.entry, "host", quiz["host_token"])
+        )
+        anna, _ = await player(backend, stack, quiz["pin"], "Anna")
+        await host.host("start")
+        await anna.wait_for(asked(0))
+        assert (await host.host("close", q=0))["type"] == "host_ack"
+        await anna.expect("closed", index=0)
+        assert (await host.host("next", q=0))["type"] == "host_ack"
+        await anna.wait_for(asked(1))
+
+        # every action about question 0 is refused now, and says which question is current
+        for action in ("close", "skip", "pause", "resume"):
+            refused = await host.host(action, q=0)
+            assert refused["type"] == "error", refused
+            assert refused["code"] == "illegal_state"
+            assert refused["action"] == action
+            assert "question 1 is" in refused["message"]
+        refused = await host.host("next", q=0)  # no closed question: the phase speaks first
+        assert (refused["code"], refused["message"]) == (
+            "illegal_state",
+            "there is no closed question to move on from",
+        )
+        snapshot = await anna.sync()
+        state = snapshot["state"]
+        assert (state["phase"], state["question"]["index"]) == ("question_open", 1)
+        assert "paused" not in state["question"] or not state["question"]["paused"]
+        assert not [f for f in anna.frames if f["type"] in ("closed", "paused")][1:]
+
+        # naming the open question acts; no `q` acts on whatever is current
+        assert (await host.host("pause", q=1))["type"] == "host_ack"
+        await anna.expect("paused", index=1)
+        assert (await host.host("resume", q=1))["type"] == "host_ack"
+        assert (await host.host("close"))["type"] == "host_ack"
+        await anna.expect("closed", index=1)
+        refused = await host.host("next", q=0)
+        assert refused["code"] == "illegal_state"
+        assert refused["message"] == ("question 0 is not the closed question: question 1 is")
+        assert (await host.host("next", q=1))["type"] == "host_ack"
+        await anna.wait_for(asked(2))
+        assert (await host.host("skip", q=2))["type"] == "host_ack"
+        await anna.expect("finished")
+
+
+def asked(index: int) -> Any:
+    """A predicate: the `question` frame of question ``index``."""
+    return lambda f: f["type"] == "question" and f["question"]["index"] == index

@@ -225,12 +225,13 @@ async def probe_while_cut(player: Client, host: Client, until: float) -> list[Fr
         ),
         ask(
             host,
-            {"type": "host", "action": "close"},
+            # Naming question 1, as the host page does, up to the end of the cut: a close sent
+            # in its last 5 s is still within its deadline when the link comes back and may
+            # reach the new owner once question 2 is open; it must be refused then, not close
+            # question 2 (the players' answers to it below would be refused).
+            {"type": "host", "action": "close", "q": 1},
             lambda f: f["type"] in ("host_ack", "error") and f.get("action") == "close",
-            # Not in the last 6 s: a close sent then is still within its 5 s deadline when
-            # the link comes back and may be carried out, on whatever question is open then
-            # (the residual window of the fix; host commands do not name their question).
-            6.0,
+            0.5,
         ),
     )
     return replies

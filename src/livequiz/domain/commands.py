@@ -106,27 +106,42 @@ class Advance:
 
 @dataclass(frozen=True, slots=True)
 class CloseQuestion:
-    pass
+    """Close the open question now (``question``: see :class:`Next`)."""
+
+    question: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Pause:
-    pass
+    """Stop the open question's clock."""
+
+    question: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Resume:
-    pass
+    """Start the paused question's clock again."""
+
+    question: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Next:
-    pass
+    """After a reveal, open the next question (or finish).
+
+    ``question``, when the host names it, is the question the host is looking at (the open
+    one; for ``next``, the one just closed): a command that reaches the quiz after it moved on
+    (sent during a network cut, carried out when the link heals) is refused instead of acting
+    on a question the host never meant."""
+
+    question: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Skip:
-    pass
+    """Close the open question and move on; it counts for nobody."""
+
+    question: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,16 +225,16 @@ def execute(session: QuizSession, command: Command, now_ms: int) -> Executed:
             return Executed(tuple(session.start(now_ms, due_at_ms)))
         case Advance(player_id):
             return Executed(tuple(session.advance(player_id, now_ms)))
-        case CloseQuestion():
-            return Executed(tuple(session.close_question(now_ms)))
-        case Next():
-            return Executed(tuple(session.next(now_ms)))
-        case Pause():
-            return Executed(tuple(session.pause(now_ms)))
-        case Resume():
-            return Executed(tuple(session.resume(now_ms)))
-        case Skip():
-            return Executed(tuple(session.skip(now_ms)))
+        case CloseQuestion(question):
+            return Executed(tuple(session.close_question(now_ms, question)))
+        case Next(question):
+            return Executed(tuple(session.next(now_ms, question)))
+        case Pause(question):
+            return Executed(tuple(session.pause(now_ms, question)))
+        case Resume(question):
+            return Executed(tuple(session.resume(now_ms, question)))
+        case Skip(question):
+            return Executed(tuple(session.skip(now_ms, question)))
         case End():
             return Executed(tuple(session.end(now_ms)))
         case Tick():
@@ -253,7 +268,7 @@ _NAMES: dict[type[Command], str] = {
 _TYPES = {name: kind for kind, name in _NAMES.items()}
 #: Fields left out of a record while they hold their default, so that the records of a live
 #: quiz stay as they were before self-paced quizzes (and older journals replay unchanged).
-_OPTIONAL = frozenset({"due_at_ms", "user_id"})
+_OPTIONAL = frozenset({"due_at_ms", "user_id", "question"})
 
 
 def to_record(command: Command, now_ms: int) -> dict[str, Any]:

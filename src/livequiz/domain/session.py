@@ -562,15 +562,15 @@ class QuizSession:
             )
         ]
 
-    def close_question(self, now_ms: int) -> list[Event]:
+    def close_question(self, now_ms: int, question: int | None = None) -> list[Event]:
         """Host: close the open question early and reveal the answer."""
-        self._require_open()
+        self._require_open(question)
         return [self._close(CloseReason.HOST, now_ms)]
 
-    def pause(self, now_ms: int) -> list[Event]:
+    def pause(self, now_ms: int, question: int | None = None) -> list[Event]:
         """Host: stop the open question's clock (a fire drill, a question to explain); answers
         get ``paused`` until :meth:`resume`."""
-        self._require_open()
+        self._require_open(question)
         if self.paused_at_ms is not None:
             raise Rejected(ErrorCode.ILLEGAL_STATE, "the question is paused already")
         if now_ms > self.accepts_until_ms:  # the clock is about to close it: too late to pause
@@ -583,10 +583,10 @@ class QuizSession:
             )
         ]
 
-    def resume(self, now_ms: int) -> list[Event]:
+    def resume(self, now_ms: int, question: int | None = None) -> list[Event]:
         """Host: start the paused question's clock again. Its deadline (and grace) move on by
         the length of the pause, exactly, and the pause counts in nobody's answer time."""
-        self._require_open()
+        self._require_open(question)
         if self.paused_at_ms is None:
             raise Rejected(ErrorCode.ILLEGAL_STATE, "the question is not paused")
         paused = max(now_ms - self.paused_at_ms, 0)
@@ -604,22 +604,25 @@ class QuizSession:
             )
         ]
 
-    def next(self, now_ms: int) -> list[Event]:
-        """Host: after a reveal, open the next question, or finish after the last one."""
+    def next(self, now_ms: int, question: int | None = None) -> list[Event]:
+        """Host: after a reveal, open the next question, or finish after the last one.
+
+        ``question``, when given, is the closed question the host moves on from."""
         self._require_live()
         if self.phase is not Phase.QUESTION_CLOSED:
             raise Rejected(ErrorCode.ILLEGAL_STATE, "there is no closed question to move on from")
+        self._require_current(question, "closed")
         if self.current + 1 < len(self.questions):
             return [self._open(self.current + 1, now_ms)]
         return [self._finish(FinishReason.COMPLETED, now_ms)]
 
-    def skip(self, now_ms: int) -> list[Event]:
+    def skip(self, now_ms: int, question: int | None = None) -> list[Event]:
         """Host: close the open question at once and move on; it does not count for anyone.
 
         Answers already accepted are taken back: points, right answers and streaks return to
         what they were before the question (a teacher skips a question that was unfair or
         broken: those who had not answered yet must not fall behind those who had)."""
-        self._require_open()
+        self._require_open(question)
         events: list[Event] = [self._close(CloseReason.SKIP, now_ms)]
         return events + self.next(now_ms)
 
@@ -900,10 +903,21 @@ class QuizSession:
         if self.phase is Phase.FINISHED:
             raise Rejected(ErrorCode.QUIZ_FINISHED, "this quiz has finished")
 
-    def _require_open(self) -> None:
+    def _require_open(self, question: int | None = None) -> None:
         self._require_live()
         if self.phase is not Phase.QUESTION_OPEN:
             raise Rejected(ErrorCode.ILLEGAL_STATE, "no question is open")
+        self._require_current(question, "open")
+
+    def _require_current(self, question: int | None, state: str) -> None:
+        """A host command that names its question acts on that question only: one sent
+        before the quiz moved on (over a link that failed and healed, from a second tab) is
+        refused rather than closing or skipping a question the host never meant."""
+        if question is not None and question != self.current:
+            raise Rejected(
+                ErrorCode.ILLEGAL_STATE,
+                f"question {question} is not the {state} question: question {self.current} is",
+            )
 
     def _require_live(self) -> None:
         if self.self_paced and self.phase is not Phase.FINISHED:

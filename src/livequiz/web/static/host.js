@@ -462,10 +462,17 @@ function command(action, extra = {}) {
 }
 
 $("start-button").addEventListener("click", () => command("start"));
-$("close-button").addEventListener("click", () => command("close"));
-$("next-button").addEventListener("click", () => command("next"));
-$("skip-button").addEventListener("click", () => command("skip"));
-$("pause-button").addEventListener("click", () => command(question?.paused ? "resume" : "pause"));
+/** A command about the question on this page names it (`q`): if the quiz has moved on by the
+ * time it arrives (a second tab, a link that healed late), the server refuses it instead of
+ * closing or skipping a question the teacher never saw. */
+function questionCommand(action) {
+  command(action, question ? { q: question.index } : {});
+}
+
+$("close-button").addEventListener("click", () => questionCommand("close"));
+$("next-button").addEventListener("click", () => questionCommand("next"));
+$("skip-button").addEventListener("click", () => questionCommand("skip"));
+$("pause-button").addEventListener("click", () => questionCommand(question?.paused ? "resume" : "pause"));
 // What cannot be undone asks first: one slip in front of a class must not lose the lesson.
 $("end-button").addEventListener("click", () => {
   const question = dueAtMs !== null
