@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup run test lint browser deploy-tools wordnet screenshots bench reliability fuzz mutation mutation-pg clean
+.PHONY: setup run test lint browser deploy-tools wordnet speech screenshots bench reliability fuzz mutation mutation-pg clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
-run: setup
+run: setup speech
 	$(BIN)/livequiz demo
 
 lint: setup
@@ -58,6 +58,15 @@ deploy-tools:
 # The deck build (livequiz deck build) and its tests read Princeton WordNet 3.0 from Debian's
 # wordnet-base and wordnet-sense-index (/usr/share/wordnet). Installed when missing and
 # possible; without them those tests skip loudly, and in CI (CI=true) a skip fails the run.
+# Listening questions say their word with Debian's espeak-ng (the server finds it on PATH;
+# without it, a quiz that asks for listening questions is refused at creation).
+speech:
+	@command -v espeak-ng >/dev/null 2>&1 || { \
+	  echo "installing Debian's espeak-ng for listening questions"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends espeak-ng) \
+	    >/dev/null 2>&1 || echo "could not install espeak-ng: listening tests will be skipped"; }
+
 wordnet:
 	@test -f /usr/share/wordnet/index.sense -a -f /usr/share/wordnet/data.noun || { \
 	  echo "installing Debian's WordNet 3.0 for the deck build's tests"; \
@@ -65,7 +74,7 @@ wordnet:
 	    apt-get install -y -qq --no-install-recommends wordnet-base wordnet-sense-index) \
 	    >/dev/null 2>&1 || echo "could not install WordNet: the deck build tests will be skipped"; }
 
-test: lint browser deploy-tools wordnet
+test: lint browser deploy-tools wordnet speech
 	$(BIN)/pytest
 	# the pure quiz core must stay fully covered, branches included
 	$(BIN)/coverage report --include='src/livequiz/domain/*' --fail-under=100 --skip-covered

@@ -1095,6 +1095,27 @@ async def _qr_unknown(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Resp
     return await srv.http.get("/api/quizzes/000000/qr.svg")
 
 
+AUDIO = "GET /api/quizzes/{quiz_id}/audio/{index}"
+
+
+@scenario(AUDIO, JSON_MEDIA, "unknown_quiz")
+async def _audio_unknown_quiz(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    return await srv.http.get("/api/quizzes/0123456789abcdef/audio/0")
+
+
+@scenario(AUDIO, JSON_MEDIA, "not_asked")
+async def _audio_not_asked(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await srv.create_quiz(count=2, seed=1, kinds=["listening"])
+    return await srv.http.get(f"/api/quizzes/{quiz['quiz_id']}/audio/0")  # still in the lobby
+
+
+@scenario(AUDIO, JSON_MEDIA, "not_listening")
+async def _audio_not_listening(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await srv.create_quiz(count=1, seed=1, kinds=["synonym"])
+    await srv.service.call(quiz["quiz_id"], Start())
+    return await srv.http.get(f"/api/quizzes/{quiz['quiz_id']}/audio/0")
+
+
 @scenario("GET /api/quizzes/{pin}/join", JSON_MEDIA, "lan")
 async def _join_link(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
     quiz = await srv.create_quiz(count=1)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import secrets
 import sys
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
@@ -33,7 +35,8 @@ from livequiz.store import QuizStore
 from livequiz.transport import TransportLimits
 from livequiz.transport.proxy import IPNetwork
 from livequiz.transport.server import TransportServer
-from livequiz.vocabulary import Deck
+from livequiz.vocabulary import Deck, speech
+from livequiz.vocabulary.speech import Speech
 from livequiz.web import build_web
 
 log = logging.getLogger("livequiz.app")
@@ -78,6 +81,9 @@ class ServerConfig:
     #: The address phones join at (``--public-url``), if not the host page's own or this
     #: machine's LAN address (:mod:`livequiz.join_address`).
     public_url: str | None = None
+    #: The speech synthesizer of listening questions (``--speech``); ``None`` or not installed:
+    #: listening questions are refused at creation.
+    speech_program: str | None = speech.PROGRAM
 
 
 class LiveQuizServer:
@@ -131,7 +137,10 @@ class LiveQuizServer:
         #: Checks the learning app's sign-in tokens, if the operator configured them.
         self.app_tokens = None if config.app_auth is None else AppTokens(config.app_auth)
         self.join_address = JoinAddress.for_server(config.host, config.public_url)
-        self.api = build_api(self.service, self.deck, self.app_tokens, self.join_address)
+        self.speech = _speech(config)
+        self.api = build_api(
+            self.service, self.deck, self.app_tokens, self.join_address, self.speech
+        )
         # The web pages and static files in front; every other path goes to the API.
         self.transport = TransportServer(
             build_web(self.api),
@@ -212,6 +221,17 @@ def _runner() -> asyncio.Runner:
 GIL_SWITCH_INTERVAL_S = 0.0005
 #: Garbage collector thresholds (CPython's default: 700, 10, 10): see :func:`tune_runtime`.
 GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def _speech(config: ServerConfig) -> Speech | None:
+    """The synthesizer, its audio kept under the data directory (or a temporary one)."""
+    if config.speech_program is None:
+        return None
+    if config.data_dir is not None:
+        cache = config.data_dir / names.AUDIO_DIR
+    else:
+        cache = Path(tempfile.gettempdir()) / f"livequiz-audio-{os.getuid()}"
+    return Speech.find(cache, config.speech_program)
 
 
 def tune_runtime() -> None:

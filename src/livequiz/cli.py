@@ -31,6 +31,7 @@ from livequiz.vocabulary import (
     load_wordlist_file,
 )
 from livequiz.vocabulary.sources import MissingSource
+from livequiz.vocabulary.speech import PROGRAM
 from livequiz.vocabulary.wordnet import DEFAULT_DIRECTORY, WordNet
 
 DESCRIPTION = """\
@@ -266,6 +267,13 @@ def _wordnet_option(parser: argparse.ArgumentParser) -> None:
 def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
+    parser.add_argument(
+        "--speech",
+        default=PROGRAM,
+        metavar="PROGRAM",
+        help="the speech synthesizer that says the words of listening questions (default: "
+        f"{PROGRAM}, Debian's package of that name); 'none': listening questions are refused",
+    )
     parser.add_argument(
         "--public-url",
         default=None,
@@ -560,6 +568,7 @@ def _server_config(args: argparse.Namespace) -> Any:
         except PublicUrlError as error:
             raise UsageError(str(error)) from None
     return ServerConfig(
+        speech_program=None if args.speech == "none" else args.speech,
         public_url=public_url,
         app_auth=_app_auth(args),
         host=args.host,

@@ -31,7 +31,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from livequiz import apikeys, exports, webhooks
@@ -59,10 +59,14 @@ from livequiz.vocabulary import (
     replacement_question,
 )
 from livequiz.vocabulary.kahoot import AUTHORED, read_kahoot
+from livequiz.vocabulary.speech import MISSING as MISSING_SPEECH
+from livequiz.vocabulary.speech import Speech
 from livequiz.vocabulary.wordlist import MIN_WORDS, Problem, read_wordlist
 
 log = logging.getLogger("livequiz.http")
 
+#: A quiz ID as the service makes them (``secrets.token_hex(8)``).
+_QUIZ_ID = re.compile(r"[0-9a-f]{16}")
 #: Quiz generation runs here, off the event loop, one quiz at a time.
 _generator = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livequiz-generate")
 
@@ -237,9 +241,11 @@ def build_api(
     deck: Deck,
     app_tokens: AppTokens | None = None,
     join_address: JoinAddress | None = None,
+    speech: Speech | None = None,
 ) -> Starlette:
     """The Starlette app with every HTTP endpoint, bound to one service; ``app_tokens`` checks
-    the learning app's sign-in (``None``: not configured, app joins are refused)."""
+    the learning app's sign-in (``None``: not configured, app joins are refused); ``speech``
+    says listening questions (``None``: the server has no synthesizer, they are refused)."""
 
     def require_ready() -> None:
         # Before start and after stop no pump runs: a command would wait forever.
@@ -339,6 +345,7 @@ def build_api(
                 count=count,
                 seed=seed,
                 exclude=exclude,
+                speech=speech,
             ),
         )
 
@@ -378,6 +385,8 @@ def build_api(
             )
         else:
             questions = await generate(body)
+        if speech is None and any(q.kind == QuestionKind.LISTENING for q in questions):
+            raise ApiError(422, "invalid_settings", MISSING_SPEECH)
         definition, host_token = await service.create_quiz(
             title,
             questions,
@@ -459,6 +468,7 @@ def build_api(
                 avoid=avoid,
                 seed=seed,
                 exclude=exclude,
+                speech=speech,
             ),
         )
         return JSONResponse({"question": question_json(question)})
@@ -552,6 +562,36 @@ def build_api(
                 "joinable": _joinable(session),
                 "due_at_ms": session.due_at_ms,
             }
+        )
+
+    async def question_audio(request: Request) -> Response:
+        """The spoken word of a listening question, once the question has been asked (before,
+        it would give a player its answer early). No token: an ``<audio>`` element sends none,
+        and the quiz ID is not guessable."""
+        quiz_id = request.path_params["quiz_id"]
+        if not _QUIZ_ID.fullmatch(quiz_id):  # no token names it: checked before any lookup
+            raise ApiError(404, "unknown_quiz", "no quiz has that ID")
+        text = request.path_params["index"]
+        index = int(text) if text.isascii() and text.isdigit() and len(text) <= 4 else -1
+        await service.ensure(quiz_id)
+        session = service.store.session(quiz_id)
+        asked = (
+            any(player.at >= index for player in session.players.values())
+            if session.self_paced
+            else index <= session.current
+        )
+        if not 0 <= index < len(session.questions) or not asked:
+            raise ApiError(404, "not_found", "no such question asked in this quiz yet")
+        question = session.questions[index]
+        if question.kind != QuestionKind.LISTENING:
+            raise ApiError(404, "not_found", "this question is not a listening question")
+        if speech is None:
+            raise ApiError(503, "unavailable", MISSING_SPEECH)
+        path = await asyncio.get_running_loop().run_in_executor(
+            _generator, speech.audio, question.answer
+        )
+        return FileResponse(
+            path, media_type="audio/wav", headers={"cache-control": "private, max-age=86400"}
         )
 
     async def results(request: Request) -> Response:
@@ -828,6 +868,7 @@ def build_api(
         Route("/api/quizzes/{quiz_id}/words", words_to_practise, methods=["GET"]),
         Route("/api/quizzes/{quiz_id}/end", end_quiz, methods=["POST"]),
         Route("/api/quizzes/{pin}/qr.svg", qr_code, methods=["GET"]),
+        Route("/api/quizzes/{quiz_id}/audio/{index}", question_audio, methods=["GET"]),
         Route("/api/quizzes/{pin}/join", join_link, methods=["GET"]),
         Route("/api/quizzes/{pin}/rejoin", ask_to_rejoin, methods=["POST"]),
         Route("/api/quizzes/{pin}/rejoin/{request_id}", rejoin_answer, methods=["GET"]),

@@ -14,6 +14,8 @@ from __future__ import annotations
 SQLITE_FILE = "livequiz.sqlite3"
 #: The token signing key inside ``--data-dir`` (the embedded default; PostgreSQL keeps its own).
 SIGNING_KEY_FILE = "signing.key"
+#: Under the data directory: the spoken words of listening questions, made once and kept.
+AUDIO_DIR = "audio"
 
 # ---------------------------------------------------------------------- PostgreSQL
 

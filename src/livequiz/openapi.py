@@ -115,7 +115,7 @@ ERROR_CODES = [
 ]
 
 _LEVELS = ["A1", "A2", "B1", "B2", "C1", "C2"]
-_KINDS = ["word_to_meaning", "meaning_to_word", "synonym", "fill_blank"]
+_KINDS = ["word_to_meaning", "meaning_to_word", "synonym", "fill_blank", "listening"]
 _PHASES = ["lobby", "question_open", "question_closed", "in_progress", "finished"]
 
 _SETTINGS_EXAMPLE: JSON = {
@@ -603,7 +603,10 @@ SCHEMAS: JSON = {
                 "type": "array",
                 "items": {"type": "string", "enum": _KINDS},
                 "maxItems": 20,
-                "description": "Question kinds to mix (default: all four).",
+                "description": "Question kinds to mix (default: the four written ones). "
+                "`listening` (the word is spoken, the options are written words) only when "
+                "named, and only on a server with the speech synthesizer espeak-ng: without it, "
+                "422 `invalid_settings`.",
             },
             "words": {
                 "type": "string",
@@ -2183,6 +2186,44 @@ OPENAPI: JSON = {
                 },
             },
         },
+        "/api/quizzes/{quiz_id}/audio/{index}": {
+            "parameters": [
+                _QUIZ_ID_PARAM,
+                {
+                    "name": "index",
+                    "in": "path",
+                    "required": True,
+                    "description": "The question's index (`q` of the protocol).",
+                    "schema": {"type": "integer", "minimum": 0},
+                },
+            ],
+            "get": {
+                "tags": ["quizzes"],
+                "operationId": "getQuestionAudio",
+                "summary": "The spoken word of a listening question",
+                "description": "For a question of kind `listening` (the protocol's `question` "
+                "frame), built from the quiz ID of `welcome` and the question's `index`. Served "
+                "once the question has been asked (in a self-paced quiz: once some player has "
+                "reached it), never before, since it says the answer. No token (an audio element "
+                "sends none). A WAV file made by espeak-ng and kept.",
+                "responses": {
+                    "200": {
+                        "description": "The audio.",
+                        "content": {"audio/wav": {"schema": {"type": "string"}}},
+                    },
+                    "404": _errors(
+                        "No such quiz, no such question asked yet, or not a listening question.",
+                        unknown_quiz=_error("unknown_quiz", "no quiz has that ID"),
+                        not_asked=_error("not_found", "no such question asked in this quiz yet"),
+                        not_listening=_error(
+                            "not_found", "this question is not a listening question"
+                        ),
+                    ),
+                    "503": {"$ref": "#/components/responses/Unavailable"},
+                    "500": _CRASH,
+                },
+            },
+        },
         "/api/quizzes/{pin}/join": {
             "parameters": [{"$ref": "#/components/parameters/pin"}],
             "get": {
@@ -2350,7 +2391,7 @@ OPENAPI: JSON = {
                         invalid_settings=_error(
                             "invalid_settings",
                             "unknown question kind 'essay' (expected one of word_to_meaning, "
-                            "meaning_to_word, synonym, fill_blank)",
+                            "meaning_to_word, synonym, fill_blank, listening)",
                         ),
                         no_questions=_error(
                             "no_questions",
@@ -2520,7 +2561,7 @@ OPENAPI: JSON = {
                         "or holds a control character.",
                         bad_kind=_error(
                             "bad_request",
-                            "kind must be one of fill_blank, meaning_to_word, synonym, "
+                            "kind must be one of fill_blank, listening, meaning_to_word, synonym, "
                             "word_to_meaning",
                         ),
                     ),

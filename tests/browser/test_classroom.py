@@ -17,9 +17,11 @@ from livequiz.domain.commands import Answer, CloseQuestion, Start
 from livequiz.domain.session import Phase
 from livequiz.join_address import LOCAL_ONLY_HINT, lan_address
 from tests.browser.harness import (
+    AXE_PATH,
     NETWORK_ERRORS,
     Harness,
     answer_next_dialog,
+    audit,
     correct_option,
     create_quiz_in_ui,
     cut_connection,
@@ -947,3 +949,48 @@ async def test_the_host_page_names_the_question_each_of_its_buttons_acts_on(
         ("next", 0),
         ("skip", 1),
     ]
+
+
+async def test_a_listening_question_plays_its_word_on_phones_and_the_big_screen(
+    harness: Harness, srv: RunningServer
+) -> None:
+    """Issue 18, listening questions: the teacher ticks "Listening"; each phone and the big
+    screen load the spoken word (it has a duration) and offer to play it again; the prompt
+    does not give the word away."""
+    host = await harness.open("/host", "desktop", name="host")
+    for kind in ("word_to_meaning", "meaning_to_word"):
+        await host.locator(f'input[name="kind"][value="{kind}"]').uncheck()
+    pin = await create_quiz_in_ui(host, count=2, seconds=60, kind="listening")
+    session = session_for_pin(srv, pin)
+    assert {q.kind for q in session.questions} == {"listening"}
+    link = await host.locator("#screen-link").get_attribute("href")
+    assert link is not None
+    screen = await harness.open(link, "projector", name="screen")
+    anna = await harness.open(f"/play?pin={pin}", name="Anna")
+    await join_in_ui(anna, "Anna")
+    await expect(host.locator("#players li[data-player-id]")).to_have_count(1)
+    await host.locator("#start-button").click()
+    word = session.questions[0].word
+    for page, box, audio in (
+        (anna, "#listen", "#listen-audio"),
+        (screen, "#screen-listen", "#screen-audio"),
+    ):
+        await expect(page.locator(box)).to_be_visible()
+        duration = await page.wait_for_function(
+            f"() => {{ const a = document.querySelector('{audio}');"
+            " return a.readyState >= 1 && a.duration > 0.3 && a.duration; }"
+        )
+        assert 0.3 < float(await duration.json_value()) < 3.0
+    await expect(anna.locator("#prompt")).to_have_text("Listen, then choose the word you hear.")
+    assert word.casefold() not in (await anna.locator("#prompt").inner_text()).casefold()
+    await anna.locator("#listen-button").click()
+    await anna.wait_for_function(
+        "() => { const a = document.querySelector('#listen-audio');"
+        " return !a.paused || a.ended || a.currentTime > 0; }"
+    )
+    await expect(anna.locator("#listen-button")).to_have_accessible_name("🔊 Hear the word again")
+    if AXE_PATH.exists():  # installed by `make browser` (test_accessibility skips loudly)
+        assert await audit(anna) == []
+    right = session.questions[0].correct_option
+    await anna.locator(f'button.option[data-option="{right}"]').click()
+    await expect(anna.locator("#result")).to_contain_text("Right")

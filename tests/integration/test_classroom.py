@@ -13,9 +13,12 @@ import contextlib
 from typing import Any
 
 from livequiz.friendly_names import ADJECTIVES, ANIMALS
+from livequiz.vocabulary.questions import LISTENING_PROMPT
+from livequiz.vocabulary.speech import MISSING
 from tests.integration.helpers import Client, open_client
 from tests.integration.test_cheating import Backend
 from tests.integration.test_homework import right
+from tests.server import running_server
 
 
 async def player(
@@ -365,3 +368,56 @@ async def test_a_host_action_naming_a_question_the_quiz_has_left_changes_nothing
 def asked(index: int) -> Any:
     """A predicate: the `question` frame of question ``index``."""
     return lambda f: f["type"] == "question" and f["question"]["index"] == index
+
+
+async def test_a_listening_question_is_heard_only_once_it_is_asked(backend: Backend) -> None:
+    """Issue 18, listening questions: the question frame holds no word (the audio says it);
+    the audio is served by either process once the question is open, never before."""
+    async with contextlib.AsyncExitStack() as stack:
+        quiz = await backend.owner.create_quiz(count=2, seed=6, kinds=["listening"])
+        quiz_id = quiz["quiz_id"]
+        host = await stack.enter_async_context(
+            open_client(backend.owner, "host", quiz["host_token"])
+        )
+        anna, _ = await player(backend, stack, quiz["pin"], "Anna")
+        for server in (backend.entry, backend.owner):  # in the lobby: nothing to hear yet
+            early = await server.http.get(f"/api/quizzes/{quiz_id}/audio/0")
+            assert early.status_code == 404, early.text
+            assert early.json()["error"]["code"] == "not_found"
+        await host.host("start")
+        frame = await anna.wait_for(asked(0))
+        question = frame["question"]
+        word = backend.owner.server.store.session(quiz_id).questions[0].word
+        assert question["kind"] == "listening"
+        assert word.casefold() not in question["prompt"].casefold()
+        assert word in question["options"]
+        for server in (backend.entry, backend.owner):
+            heard = await server.http.get(f"/api/quizzes/{quiz_id}/audio/0")
+            assert heard.status_code == 200, heard.text
+            assert heard.headers["content-type"] == "audio/wav"
+            assert heard.content[:4] == b"RIFF"
+            assert heard.content[8:12] == b"WAVE"
+            assert len(heard.content) > 8_000  # a word, not silence
+            ahead = await server.http.get(f"/api/quizzes/{quiz_id}/audio/1")
+            assert ahead.status_code == 404  # the next question's word stays unheard
+
+
+async def test_a_server_without_the_synthesizer_refuses_listening_at_creation() -> None:
+    async with running_server(speech_program="no-such-synthesizer") as srv:
+        asked = await srv.http.post("/api/quizzes", json={"count": 2, "kinds": ["listening"]})
+        assert asked.status_code == 422, asked.text
+        assert asked.json()["error"] == {"code": "invalid_settings", "message": MISSING}
+        # a teacher's edited draft that holds a listening question, made on another server
+        question = {
+            "prompt": LISTENING_PROMPT,
+            "options": ["harbour", "village", "stadium", "chamber"],
+            "correct_option": 0,
+            "kind": "listening",
+            "word": "harbour",
+            "definition": "a sheltered port",
+        }
+        given = await srv.http.post("/api/quizzes", json={"questions": [question]})
+        assert given.status_code == 422, given.text
+        assert given.json()["error"] == {"code": "invalid_settings", "message": MISSING}
+        written = await srv.http.post("/api/quizzes", json={"count": 2})
+        assert written.status_code == 201  # the other kinds need nothing

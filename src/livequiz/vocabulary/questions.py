@@ -68,6 +68,8 @@ from livequiz.vocabulary.profiles import (
     shape,
 )
 from livequiz.vocabulary.screening import SCREENED_LEVELS
+from livequiz.vocabulary.speech import MISSING as MISSING_SPEECH
+from livequiz.vocabulary.speech import Speech
 
 __all__ = ["BLANKABLE_POS", "QuestionKind", "fields_near", "generate_quiz", "replacement_question"]
 
@@ -161,6 +163,15 @@ class QuestionKind(StrEnum):
     SYNONYM = "synonym"
     #: An example sentence with the word replaced by a blank; options are words.
     FILL_BLANK = "fill_blank"
+    #: The word is spoken (:mod:`livequiz.vocabulary.speech`); options are written words of
+    #: its level, none said like it. Only when asked for: it needs the synthesizer.
+    LISTENING = "listening"
+
+
+#: The kinds a quiz mixes when none are named: every kind that needs nothing but the deck.
+WRITTEN_KINDS = tuple(kind for kind in QuestionKind if kind is not QuestionKind.LISTENING)
+#: A listening question's prompt: it must not hold the word (the audio says it).
+LISTENING_PROMPT = "Listen, then choose the word you hear."
 
 
 def _lazy_shuffle(rng: random.Random, size: int) -> Iterator[int]:
@@ -208,7 +219,15 @@ class _LazyShuffle:
 class _QuizBuilder:
     """Builds the questions of one quiz; holds its random generator and caches."""
 
-    def __init__(self, source: Deck, decks: Sequence[Deck], rng: random.Random, options: int):
+    def __init__(
+        self,
+        source: Deck,
+        decks: Sequence[Deck],
+        rng: random.Random,
+        options: int,
+        speech: Speech | None = None,
+    ):
+        self.speech = speech
         self.source = source
         self.decks = tuple(decks)
         self.rng = rng
@@ -457,6 +476,31 @@ class _QuizBuilder:
             blank.sentence,
         )
 
+    def _listening(self, target: Profile) -> Question | None:
+        """The word said aloud; the options are words of its part of speech and level (the
+        nearest level first), none said like it nor like each other ("right", "write")."""
+        speech = self.speech
+        assert speech is not None  # _parse_kinds refuses listening without it
+
+        def accept(candidate: Profile) -> bool:
+            return not speech.sound_alike(candidate.word, target.word)
+
+        def compatible(a: Profile, b: Profile) -> bool:
+            return not speech.sound_alike(a.word, b.word)
+
+        ending = shape(target.word)
+        chosen = self._choose(target, accept, compatible, lambda c: shape(c.word) == ending)
+        if chosen is None:
+            return None
+        return self._question(
+            QuestionKind.LISTENING,
+            target,
+            LISTENING_PROMPT,
+            target.word,
+            (c.word for c in chosen),
+            target.example,
+        )
+
     def build(self, kind: QuestionKind, target: Profile) -> Question | None:
         """A question of ``kind`` about ``target``, or ``None`` if the rules cannot be met.
 
@@ -472,6 +516,8 @@ class _QuizBuilder:
             return self._fill_blank(target, self.rng.choice(blanks)) if blanks else None
         if kind is QuestionKind.SYNONYM:
             return self._synonym(target)
+        if kind is QuestionKind.LISTENING:
+            return self._listening(target)
         if target.definition is None:
             return None
         if kind is QuestionKind.WORD_TO_MEANING:
@@ -491,9 +537,11 @@ def _parse_levels(levels: Iterable[Level | str] | None, deck: Deck) -> tuple[Lev
     return tuple(sorted(parsed, key=lambda level: level.rank))
 
 
-def _parse_kinds(kinds: Iterable[QuestionKind | str] | None) -> tuple[QuestionKind, ...]:
+def _parse_kinds(
+    kinds: Iterable[QuestionKind | str] | None, speech: Speech | None = None
+) -> tuple[QuestionKind, ...]:
     if kinds is None:
-        return tuple(QuestionKind)
+        return WRITTEN_KINDS
     parsed: list[QuestionKind] = []
     for kind in kinds:
         try:
@@ -508,6 +556,8 @@ def _parse_kinds(kinds: Iterable[QuestionKind | str] | None) -> tuple[QuestionKi
             parsed.append(value)
     if not parsed:
         raise Rejected(ErrorCode.INVALID_SETTINGS, "choose at least one kind of question")
+    if QuestionKind.LISTENING in parsed and speech is None:
+        raise Rejected(ErrorCode.INVALID_SETTINGS, MISSING_SPEECH)
     return tuple(parsed)
 
 
@@ -606,17 +656,21 @@ def generate_quiz(
     options: int = 4,
     fallback: Deck | None = None,
     exclude: Collection[FlagKey] = frozenset(),
+    speech: Speech | None = None,
 ) -> list[Question]:
     """``count`` questions about distinct words of ``deck``; see the module doc for the rules.
 
     ``deck`` is a :class:`Deck` (usually :meth:`Deck.builtin`) or an author's entries (from
     :func:`~livequiz.vocabulary.load_wordlist`). Distractors come from ``deck`` first and then
     from ``fallback``, which for an author's entries defaults to the built-in deck. Words are
-    asked from ``levels`` only (default: every level of ``deck``); levels and ``kinds`` (default:
-    all) each take turns, each round in a new random order, so both are mixed evenly; a kind or
-    level that runs out of words leaves its turns to the others (see :class:`_Picker`).
+    asked from ``levels`` only (default: every level of ``deck``); levels and ``kinds``
+    (default: every kind but listening) each take turns, each round in a new random order, so
+    both are mixed evenly; a kind or level that runs out of words leaves its turns to the others
+    (see :class:`_Picker`).
     ``options`` counts the right answer too. ``exclude`` holds ``(word, kind)`` pairs (the word
-    case-folded) not to make: the questions flagged on this server.
+    case-folded) not to make: the questions flagged on this server. Listening questions are
+    made only when asked for, and need ``speech`` (the synthesizer: its sounds keep words that
+    are said alike apart).
 
     The result depends only on the arguments: ``seed=None`` seeds from the operating system,
     any other seed gives the same quiz every time.
@@ -630,9 +684,9 @@ def generate_quiz(
         raise Rejected(ErrorCode.INVALID_SETTINGS, f"a quiz needs at least 1 question, not {count}")
     source, decks = _decks(deck, fallback, options)
     chosen_levels = _parse_levels(levels, source)
-    chosen_kinds = _parse_kinds(kinds)
+    chosen_kinds = _parse_kinds(kinds, speech)
 
-    builder = _QuizBuilder(source, decks, random.Random(seed), options)
+    builder = _QuizBuilder(source, decks, random.Random(seed), options, speech)
     picker = _Picker(builder, source, chosen_levels, chosen_kinds, exclude)
     questions: list[Question] = []
     while len(questions) < count and (question := picker.next_question()) is not None:
@@ -672,6 +726,7 @@ def replacement_question(
     options: int = 4,
     fallback: Deck | None = None,
     exclude: Collection[FlagKey] = frozenset(),
+    speech: Speech | None = None,
 ) -> Question:
     """A fresh question of ``kind`` about a word of ``level`` of ``deck``, for a teacher's draft.
 
@@ -683,8 +738,8 @@ def replacement_question(
     """
     source, decks = _decks(deck, fallback, options)
     (chosen_level,) = _parse_levels([level], source)
-    (chosen_kind,) = _parse_kinds([kind])
-    builder = _QuizBuilder(source, decks, random.Random(seed), options)
+    (chosen_kind,) = _parse_kinds([kind], speech)
+    builder = _QuizBuilder(source, decks, random.Random(seed), options, speech)
     picker = _Picker(builder, source, [chosen_level], [chosen_kind], exclude)
     picker.avoid(avoid)
     question = picker.next_question()

@@ -308,6 +308,7 @@ function openQuestion(q, serverTimeMs, chosen = null) {
   show("question");
   $("question-number").textContent = `Question ${q.index + 1} of ${q.count}`;
   $("prompt").textContent = q.prompt;
+  showListening(q, fresh);
   optionButtons.forEach((button, i) => {
     button.hidden = i >= q.options.length;
     button.querySelector(".text").textContent = q.options[i] ?? "";
@@ -343,6 +344,28 @@ function openQuestion(q, serverTimeMs, chosen = null) {
     announce(`Question ${q.index + 1} of ${q.count}. ${q.prompt} ${q.options.length} answers: ${q.options.map((o, i) => `${"ABCDEF"[i]}, ${o}`).join("; ")}.`);
   }
 }
+
+/** A listening question: the word is spoken (the server's audio, once the question is asked),
+ * once as it opens and again at each tap of the button. */
+function showListening(q, fresh) {
+  const audio = $("listen-audio");
+  const listening = q.kind === "listening";
+  $("listen").hidden = !listening;
+  if (!listening) {
+    audio.pause();
+    audio.removeAttribute("src");
+    return;
+  }
+  const src = `/api/quizzes/${state.quizId}/audio/${q.index}`;
+  if (fresh || !audio.src.endsWith(src)) audio.src = src;
+  if (fresh && q.open) audio.play().catch(() => {}); // a browser may wait for a tap: the button
+}
+
+$("listen-button").addEventListener("click", () => {
+  const audio = $("listen-audio");
+  audio.currentTime = 0;
+  audio.play().catch(() => say("The word cannot be played right now; try again."));
+});
 
 let stopMovingOn = () => {};
 

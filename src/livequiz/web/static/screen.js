@@ -117,14 +117,33 @@ function drawNames() {
 const movingOn = (ms, q) => stopMovingOn = nextCountdown($("screen-next"), ms, q);
 let stopMovingOn = () => {};
 
+/** A listening question: the room hears the word from the projector's speakers as it opens
+ * (if the browser lets a page play sound by itself), and at each click of the button. */
+function showListening(q, fresh) {
+  const audio = $("screen-audio");
+  const listening = q.kind === "listening";
+  $("screen-listen").hidden = !listening;
+  if (!listening) { audio.pause(); audio.removeAttribute("src"); return; }
+  if (fresh) audio.src = `/api/quizzes/${quizId}/audio/${q.index}`;
+  if (fresh && q.open) audio.play().catch(() => {});
+}
+
+$("screen-listen-button").addEventListener("click", () => {
+  const audio = $("screen-audio");
+  audio.currentTime = 0;
+  audio.play().catch(() => {});
+});
+
 function openQuestion(q, serverTimeMs) {
   stopMovingOn();
-  if (!question || question.index !== q.index) ranksAtOpen = ranks;
+  const fresh = !question || question.index !== q.index;
+  if (fresh) ranksAtOpen = ranks;
   question = q;
   document.body.dataset.phase = q.open ? "question_open" : "question_closed";
   $("screen-question").hidden = false;
   $("screen-question-number").textContent = `Question ${q.index + 1} of ${q.count}`;
   $("screen-prompt").textContent = q.prompt;
+  showListening(q, fresh);
   renderOptions($("screen-options"), q.options);
   $("screen-reveal").hidden = true;
   $("screen-answered").textContent = "";
