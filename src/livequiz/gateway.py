@@ -681,7 +681,14 @@ class Gateway:
             now = self.service.clock()
             for client in clients:
                 client.sent_index, client.sent_at_ms = message.index, now
-            self._broadcast(clients, SharedFrame.text(message.data), "question", droppable=False)
+            if message.for_player is None:
+                shared = clients
+            else:  # shuffle_options: each player's own order; the host's and screen's shared
+                shared = {c for c in clients if c.role is not Role.PLAYER}
+                for client in clients - shared:
+                    client.conn.send_text(message.for_player(client.player_id))
+                    self.metrics.frames_sent.labels("question").inc()
+            self._broadcast(shared, SharedFrame.text(message.data), "question", droppable=False)
         elif isinstance(message, ClosedFrame):
             self._broadcast(clients, SharedFrame.text(message.data), "closed", droppable=False)
             self._personal(quiz_id, clients, "result", message.index)

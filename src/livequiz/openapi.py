@@ -131,6 +131,7 @@ _SETTINGS_EXAMPLE: JSON = {
     "close_when_all_answered": True,
     "allow_late_join": True,
     "approve_names": False,
+    "shuffle_options": False,
     "auto_advance_ms": 0,
     "max_players": 20000,
     "top_k": 10,
@@ -280,6 +281,13 @@ _SETTINGS_PROPERTIES: JSON = {
         "description": "The host approves each nickname (or gives a friendly one, or removes "
         "the player) before it shows on any board or screen; until then the player waits and "
         "cannot answer (name_not_approved). The learning app's users need no approval.",
+    },
+    "shuffle_options": {
+        "type": "boolean",
+        "description": "Each player sees each question's options in an order of their own "
+        "(its `question` lists them so and adds `order`: `order[k]` is the question's option "
+        "shown in place k). Answers (`option`), reveals, counts and reports keep the question's "
+        "order; the host and the big screen see that order.",
     },
     "max_players": _int("Player cap; a join past it is refused with quiz_full.", 1, 100_000),
     "top_k": _int("How many players the shared leaderboard frame lists.", 1, 100),

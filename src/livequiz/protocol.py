@@ -278,14 +278,24 @@ def question_frame(
     questions: Sequence[Question],
     settings: QuizSettings,
     event: QuestionOpened | PlayerQuestionOpened,
+    player_id: int | None = None,
 ) -> bytes:
-    """A question opened: for everyone (live), or for one player (self-paced, the same shape)."""
+    """A question opened: for everyone (live), or for one player (self-paced, the same shape;
+    and live with ``shuffle_options``, where each player sees the options in their own order)."""
+    if isinstance(event, PlayerQuestionOpened):
+        player_id = event.player_id
     return encode(
         {
             "type": "question",
             "seq": event.seq,
             "question": views.question_at(
-                questions, settings, event.index, event.closes_at_ms, event.at_ms, is_open=True
+                questions,
+                settings,
+                event.index,
+                event.closes_at_ms,
+                event.at_ms,
+                is_open=True,
+                player_id=player_id,
             ),
             "server_time_ms": event.at_ms,
         }

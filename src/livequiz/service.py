@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import time
@@ -123,6 +124,9 @@ class QuestionFrame:
     index: int
     #: The event's sequence number (a connection shown a newer state does not get it).
     seq: int = -1
+    #: With ``shuffle_options``: a player's own frame (their order of the options); ``data``
+    #: is then for the host and the big screen only.
+    for_player: Callable[[int], bytes] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -936,7 +940,12 @@ class QuizService:
             elif isinstance(event, QuestionOpened):
                 runtime.board_dirty = True
                 frame = protocol.question_frame(definition.questions, definition.settings, event)
-                self.deliver(quiz_id, QuestionFrame(frame, event.index, event.seq))
+                for_player = None
+                if definition.settings.shuffle_options:
+                    for_player = functools.partial(
+                        protocol.question_frame, definition.questions, definition.settings, event
+                    )
+                self.deliver(quiz_id, QuestionFrame(frame, event.index, event.seq, for_player))
             elif isinstance(event, QuestionClosed):
                 runtime.board_dirty = True
                 frame = protocol.closed_frame(definition.questions, event)

@@ -994,3 +994,41 @@ async def test_a_listening_question_plays_its_word_on_phones_and_the_big_screen(
     right = session.questions[0].correct_option
     await anna.locator(f'button.option[data-option="{right}"]').click()
     await expect(anna.locator("#result")).to_contain_text("Right")
+
+
+async def test_each_phone_shows_the_answers_in_its_own_order(
+    harness: Harness, srv: RunningServer
+) -> None:
+    """Issue 18, "answer order shuffled per player": the teacher ticks it; two phones show the
+    options in different orders, the big screen in the question's; a tap on the right answer
+    wherever it is counts as right, and the reveal marks that button."""
+    host = await harness.open("/host", "desktop", name="host")
+    await host.locator('#options input[name="shuffle_options"]').check()
+    pin = await create_quiz_in_ui(host, count=3, seconds=60)
+    session = session_for_pin(srv, pin)
+    assert session.settings.shuffle_options
+    phones = {}
+    for name in ("Anna", "Ben"):
+        phones[name] = await harness.open(f"/play?pin={pin}", name=name)
+        await join_in_ui(phones[name], name)
+    await expect(host.locator("#players li[data-player-id]")).to_have_count(2)
+    await host.locator("#start-button").click()
+    question = session.questions[0]
+    await expect(host.locator("#host-options li")).to_have_count(4)
+    seen = {}
+    for name, phone in phones.items():
+        await expect(phone.locator("#question")).to_be_visible()
+        texts = [await b.inner_text() for b in await phone.locator("button.option .text").all()]
+        seen[name] = texts[:4]
+        assert sorted(seen[name]) == sorted(question.options)
+    host_texts = [await li.inner_text() for li in await host.locator("#host-options li").all()]
+    assert all(o in t for o, t in zip(question.options, host_texts, strict=True))
+    assert seen["Anna"] != seen["Ben"] or seen["Anna"] != list(question.options)
+    for phone in phones.values():
+        await phone.locator("button.option", has_text=question.answer).click()
+        await expect(phone.locator("#result")).to_contain_text("Right")
+    for phone in phones.values():  # everyone answered: the reveal
+        right = phone.locator("button.option", has_text=question.answer)
+        await expect(right).to_have_class(re.compile(r"\bcorrect\b"))
+        await expect(phone.locator("button.option.wrong")).to_have_count(0)
+    assert all(p.score > 0 for p in session.players.values())

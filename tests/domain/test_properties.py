@@ -49,6 +49,7 @@ VALID_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "close_when_all_answered": st.booleans(),
     "allow_late_join": st.booleans(),
     "approve_names": st.booleans(),
+    "shuffle_options": st.booleans(),
     "auto_advance_ms": st.one_of(st.just(0), st.integers(3_000, 120_000)),
     "max_players": st.integers(1, 100_000),
     "top_k": st.integers(1, 100),

@@ -113,6 +113,7 @@ def test_every_default_is_as_documented() -> None:
         "close_when_all_answered": True,
         "allow_late_join": True,
         "approve_names": False,
+        "shuffle_options": False,
         "auto_advance_ms": 0,
         "max_players": 20_000,
         "top_k": 10,

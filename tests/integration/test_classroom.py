@@ -421,3 +421,48 @@ async def test_a_server_without_the_synthesizer_refuses_listening_at_creation() 
         assert given.json()["error"] == {"code": "invalid_settings", "message": MISSING}
         written = await srv.http.post("/api/quizzes", json={"count": 2})
         assert written.status_code == 201  # the other kinds need nothing
+
+
+async def test_each_phone_gets_the_answers_in_its_own_order(backend: Backend) -> None:
+    """Issue 18, shuffle_options: each player's question frame, and their snapshot after a
+    reconnect, list the options in that player's own order with `order`; the host's keep the
+    question's; answers, acks and the reveal use the question's order."""
+    async with contextlib.AsyncExitStack() as stack:
+        quiz = await backend.owner.create_quiz(
+            count=3, seed=8, settings={"shuffle_options": True, "close_when_all_answered": False}
+        )
+        quiz_id = quiz["quiz_id"]
+        host = await stack.enter_async_context(
+            open_client(backend.owner, "host", quiz["host_token"])
+        )
+        names = ["Anna", "Ben", "Cleo", "Dev"]
+        players = {name: await player(backend, stack, quiz["pin"], name) for name in names}
+        questions = backend.owner.server.store.session(quiz_id).questions
+        orders: dict[str, list[list[int]]] = {name: [] for name in names}
+        for index in range(3):
+            await host.host("start" if index == 0 else "next")
+            shown = (await host.wait_for(asked(index)))["question"]
+            assert shown["options"] == list(questions[index].options)
+            assert "order" not in shown
+            for name, (client, _) in players.items():
+                frame = (await client.wait_for(asked(index)))["question"]
+                order = frame["order"]
+                assert sorted(order) == list(range(4))
+                assert frame["options"] == [questions[index].options[k] for k in order]
+                orders[name].append(order)
+                # the phone taps the place where the right answer is, and sends its option
+                place = order.index(questions[index].correct_option)
+                ack = await client.answer(index, order[place])
+                assert ack["answer"]["correct"] is True
+                assert ack["answer"]["option"] == questions[index].correct_option
+            await host.host("close")
+            closed = await players["Anna"][0].expect("closed", index=index)
+            assert closed["reveal"]["correct_option"] == questions[index].correct_option
+            assert closed["option_counts"][questions[index].correct_option] == len(names)
+        assert len({tuple(map(tuple, o)) for o in orders.values()}) == len(names)
+        # a reconnect shows the same order (from the other process on PostgreSQL + NATS)
+        ben_joined = players["Ben"][1]
+        again = await stack.enter_async_context(
+            open_client(backend.owner, "Ben again", ben_joined["token"])
+        )
+        assert again.frames[0]["state"]["question"]["order"] == orders["Ben"][2]

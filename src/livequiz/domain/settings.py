@@ -86,6 +86,10 @@ class QuizSettings:
     #: or screen; until then the player waits and cannot answer. The learning app's users,
     #: named by the app, need no approval.
     approve_names: bool = False
+    #: Each player sees the options of each question in an order of their own (neighbours
+    #: cannot pass on "it's the red one"); answers, reveals and reports keep the question's
+    #: order (:func:`~livequiz.domain.views.option_order`).
+    shuffle_options: bool = False
     #: Live: open the next question by itself this long after each reveal (``0``: the host
     #: moves on). The host may still move on sooner.
     auto_advance_ms: int = 0

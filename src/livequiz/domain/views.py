@@ -11,6 +11,7 @@ leaderboard frame is :func:`leaderboard`, built once per tick and shared by ever
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,7 +22,7 @@ from livequiz.domain.settings import QuizSettings, RevealMode
 JSON = dict[str, Any]
 
 
-def question_view(session: QuizSession, now_ms: int) -> JSON | None:
+def question_view(session: QuizSession, now_ms: int, player_id: int | None = None) -> JSON | None:
     """The current question as players see it; the answer only once it has closed.
 
     ``None`` in the lobby, and always in a self-paced quiz (each player has their own:
@@ -36,6 +37,7 @@ def question_view(session: QuizSession, now_ms: int) -> JSON | None:
         session.closes_at_ms,
         now_ms,
         is_open=is_open,
+        player_id=player_id,
     )
     if not is_open and session.next_at_ms is not None and session.phase is Phase.QUESTION_CLOSED:
         view["next_in_ms"] = max(session.next_at_ms - now_ms, 0)
@@ -46,6 +48,22 @@ def question_view(session: QuizSession, now_ms: int) -> JSON | None:
     return view
 
 
+def option_order(player_id: int, index: int, question: Question) -> list[int]:
+    """The order player ``player_id`` sees the options of question ``index`` in, with the
+    setting ``shuffle_options``: ``order[k]`` is the question's option shown in place ``k``.
+
+    The same for that player on every process, every reconnect and every replay (a seeded
+    shuffle of the player, the question and its prompt; nothing stored): answers, reveals,
+    counts and reports all keep the question's own order, and only the player's screen maps.
+    (Sorting by a hash of each place, not :mod:`random`: the core draws nothing at random.)"""
+
+    def rank(option: int) -> bytes:
+        key = f"{player_id}:{index}:{option}:{question.prompt}".encode()
+        return hashlib.blake2b(key, digest_size=8).digest()
+
+    return sorted(range(len(question.options)), key=rank)
+
+
 def question_at(
     questions: Sequence[Question],
     settings: QuizSettings,
@@ -54,22 +72,34 @@ def question_at(
     now_ms: int,
     *,
     is_open: bool,
+    player_id: int | None = None,
 ) -> JSON:
     """Question ``index`` as players see it at ``now_ms``: from the quiz's definition and the
     moment it closes, never from the session's current state, so the frame of a question
-    that opened in the middle of a batch shows that question, whatever the batch did next."""
+    that opened in the middle of a batch shows that question, whatever the batch did next.
+
+    With ``shuffle_options``, a player's view (``player_id``) lists the options in that
+    player's order and says which is which (``order``); the host's and the big screen's keep
+    the question's order."""
     question = questions[index]
+    options = list(question.options)
+    order = None
+    if settings.shuffle_options and player_id is not None:
+        order = option_order(player_id, index, question)
+        options = [options[k] for k in order]
     view: JSON = {
         "index": index,
         "count": len(questions),
         "kind": question.kind,
         "prompt": question.prompt,
-        "options": list(question.options),
+        "options": options,
         "closes_at_ms": closes_at_ms,
         "remaining_ms": max(closes_at_ms - now_ms, 0),
         "time_limit_ms": settings.time_limit_ms,
         "open": is_open,
     }
+    if order is not None:
+        view["order"] = order
     if not is_open:
         view["reveal"] = reveal(question)
     return view
@@ -87,6 +117,7 @@ def own_question_view(session: QuizSession, player: Player, now_ms: int) -> JSON
         player.closes_at_ms,
         now_ms,
         is_open=not player.at_closed,
+        player_id=player.id,
     )
 
 
@@ -196,7 +227,7 @@ def player_view(session: QuizSession, player_id: int, now_ms: int) -> JSON:
         },
         "question": own_question_view(session, player, now_ms)
         if paced
-        else question_view(session, now_ms),
+        else question_view(session, now_ms, player.id),
         "answer": None if own_answer is None else answer_result(session, own_answer),
         "leaderboard": leaderboard(session),
     }

@@ -64,6 +64,7 @@ function chosenSettings(homework) {
     streak_bonus: on("streak") && points > 0 ? 100 : 0,
     allow_late_join: on("late_join"),
     approve_names: on("approve_names"),
+    shuffle_options: on("shuffle_options"),
   };
   if (points > 0) settings.base_points = points;
   if (homework) settings.pace = "self";

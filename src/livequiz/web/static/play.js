@@ -383,21 +383,31 @@ function showBetween(closed, nextInMs = null) {
   $("between").textContent = state.progress ? "Closed" : last ? "Last question: results next" : "Next question soon";
 }
 
+/** Where the question's option `option` is on this phone: with the setting shuffle_options each
+ * player sees the options in an order of their own (`order[place]` is the question's option in
+ * that place); answers, reveals and counts always use the question's own order. */
+function placeOf(option) {
+  const order = state.question?.order;
+  return order ? order.indexOf(option) : option;
+}
+
 function markChosen() {
   if (state.chosen === null) return;
+  const place = placeOf(state.chosen);
   optionButtons.forEach((button, i) => {
     button.disabled = true;
-    button.classList.toggle("chosen", i === state.chosen);
-    if (i === state.chosen) button.setAttribute("aria-pressed", "true");
+    button.classList.toggle("chosen", i === place);
+    if (i === place) button.setAttribute("aria-pressed", "true");
   });
   // "locked in" only once the server has it: an answer tapped offline is still on its way
   $("locked").textContent = state.pending ? "Sending your answer…" : "Answer locked in";
   $("locked").hidden = !state.question?.open;
 }
 
-function choose(option) {
+function choose(place) {
   const q = state.question;
-  if (!q || !q.open || state.chosen !== null || option >= q.options.length) return;
+  if (!q || !q.open || state.chosen !== null || place >= q.options.length) return;
+  const option = q.order ? q.order[place] : place;
   state.chosen = option;
   state.pending = { q: q.index, option };
   markChosen();
@@ -455,11 +465,12 @@ const NO_ANSWER = {
 };
 
 function reveal(info, reason = "time") {
-  const correct = info.correct_option;
+  const correct = placeOf(info.correct_option);
+  const chosen = state.chosen === null ? null : placeOf(state.chosen);
   optionButtons.forEach((button, i) => {
     button.disabled = true;
     button.classList.toggle("correct", i === correct);
-    button.classList.toggle("wrong", i === state.chosen && i !== correct);
+    button.classList.toggle("wrong", i === chosen && i !== correct);
   });
   $("locked").hidden = true;
   $("reveal").textContent = describeReveal(info);
