@@ -27,6 +27,7 @@ SAMPLES: dict[str, object] = {
     "CloseReason": CloseReason.ANSWERED,
     "FinishReason": FinishReason.DUE,
     "tuple[int, ...]": (3, 0, 1),
+    "tuple[tuple[int, int], ...]": ((2, 10_000), (5, 20_000)),
     "int | None": 1_800_000_000_000,
 }
 

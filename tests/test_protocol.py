@@ -85,10 +85,10 @@ def test_host_actions_without_an_argument(action: str) -> None:
     assert decode(encoded({"type": "host", "action": action})) == HostRequest(action, None)
 
 
-def test_host_actions_are_the_documented_fourteen() -> None:
+def test_host_actions_are_the_documented_fifteen() -> None:
     assert {
         "start", "close", "next", "skip", "end", "kick", "lock", "unlock", "let_in", "turn_away",
-        "approve", "rename", "pause", "resume",
+        "approve", "rename", "pause", "resume", "extra_time",
     } == HOST_ACTIONS  # fmt: skip
 
 
@@ -546,6 +546,19 @@ def test_any_message_with_a_known_type_decodes_or_is_refused(message: dict[str, 
     elif isinstance(decoded, HostRequest):
         assert decoded.action in HOST_ACTIONS
         assert (decoded.player_id is None) == (decoded.action != "kick")
+
+
+def test_extra_time_names_a_player_and_a_percentage() -> None:
+    frame = encoded({"type": "host", "action": "extra_time", "player_id": 4, "percent": 50})
+    assert decode(frame) == HostRequest("extra_time", 4, percent=50)
+    for wrong in (-1, 301, "50", 50.0, None):
+        message = {"type": "host", "action": "extra_time", "player_id": 4, "percent": wrong}
+        with pytest.raises(ProtocolError) as caught:
+            decode(encoded(message))
+        assert caught.value.code == "bad_message"
+        assert "'percent'" in caught.value.message
+    with pytest.raises(ProtocolError):
+        decode(encoded({"type": "host", "action": "extra_time", "percent": 50}))
 
 
 def test_the_gateway_has_a_command_for_every_action_that_names_its_question() -> None:

@@ -32,6 +32,7 @@ from livequiz.domain.events import (
     AnswerAccepted,
     CloseReason,
     Event,
+    ExtraTimeGiven,
     FinishReason,
     LobbyLockChanged,
     PlayerFinished,
@@ -125,6 +126,7 @@ _EVENTS: dict[str, type[Event]] = {
         RejoinRequested,
         RejoinAnswered,
         PlayerNamed,
+        ExtraTimeGiven,
         QuestionPaused,
         QuestionResumed,
     )
@@ -144,6 +146,8 @@ def event_from_dict(data: dict[str, Any]) -> Event:
     if cls is QuestionClosed:
         values["reason"] = CloseReason(values["reason"])
         values["option_counts"] = tuple(values["option_counts"])
+    elif cls is QuestionOpened:
+        values["extra_ms"] = tuple(tuple(pair) for pair in values.get("extra_ms", ()))
     elif cls is QuizFinished:
         values["reason"] = FinishReason(values["reason"])
     elif cls is PlayerQuestionClosed:

@@ -33,6 +33,7 @@ from livequiz.domain.commands import (
     Command,
     End,
     Executed,
+    GiveExtraTime,
     Kick,
     Next,
     Pause,
@@ -601,6 +602,10 @@ class Gateway:
         elif message.action == "rename":
             assert message.player_id is not None
             command = Rename(message.player_id, message.nickname or self._friendly_name(client))
+        elif message.action == "extra_time":
+            assert message.player_id is not None
+            assert message.percent is not None
+            command = GiveExtraTime(message.player_id, message.percent)
         elif message.action in ("lock", "unlock"):
             command = SetLocked(message.action == "lock")
         elif message.question is not None:

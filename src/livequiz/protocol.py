@@ -31,7 +31,13 @@ from livequiz.domain.events import (
     QuizStarted,
 )
 from livequiz.domain.question import Question
-from livequiz.domain.session import AnswerOutcome, AnswerStatus, Player, QuizSession
+from livequiz.domain.session import (
+    MAX_EXTRA_TIME_PERCENT,
+    AnswerOutcome,
+    AnswerStatus,
+    Player,
+    QuizSession,
+)
 from livequiz.domain.settings import QuizSettings
 
 if TYPE_CHECKING:
@@ -95,6 +101,8 @@ class HostRequest:
     #: for ``next``, the one just closed). Named, the action is refused once the quiz has
     #: moved on from it.
     question: int | None = None
+    #: ``extra_time`` only: percent more than each question's time limit.
+    percent: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +120,11 @@ ClientMessage = Hello | JoinRequest | AnswerRequest | HostRequest | SyncRequest 
 HOST_ACTIONS = frozenset(
     {
         "start", "close", "next", "skip", "end", "kick", "lock", "unlock",
-        "let_in", "turn_away", "approve", "rename", "pause", "resume",
+        "let_in", "turn_away", "approve", "rename", "pause", "resume", "extra_time",
     }
 )  # fmt: skip
 #: Host actions about one player: they carry its ``player_id``.
-PLAYER_ACTIONS = frozenset({"kick", "let_in", "turn_away", "approve", "rename"})
+PLAYER_ACTIONS = frozenset({"kick", "let_in", "turn_away", "approve", "rename", "extra_time"})
 #: Host actions about the current question: they may name it (``q``).
 QUESTION_ACTIONS = frozenset({"close", "next", "skip", "pause", "resume"})
 
@@ -165,7 +173,20 @@ def decode(frame: str | bytes) -> ClientMessage:
         question = None
         if action in QUESTION_ACTIONS and data.get("q") is not None:
             question = _int(data, "q")
-        return HostRequest(action=action, player_id=player_id, nickname=nickname, question=question)
+        percent = None
+        if action == "extra_time":
+            percent = _int(data, "percent")
+            if not 0 <= percent <= MAX_EXTRA_TIME_PERCENT:
+                raise ProtocolError(
+                    "bad_message", f"field 'percent' must be 0 to {MAX_EXTRA_TIME_PERCENT}"
+                )
+        return HostRequest(
+            action=action,
+            player_id=player_id,
+            nickname=nickname,
+            question=question,
+            percent=percent,
+        )
     if kind == "sync":
         return SyncRequest()
     if kind == "next":
@@ -281,9 +302,13 @@ def question_frame(
     player_id: int | None = None,
 ) -> bytes:
     """A question opened: for everyone (live), or for one player (self-paced, the same shape;
-    and live with ``shuffle_options``, where each player sees the options in their own order)."""
+    and live with ``shuffle_options``, where each player sees the options in their own order,
+    or with extra time given to someone, where that player sees their own deadline)."""
+    extra = 0
     if isinstance(event, PlayerQuestionOpened):
         player_id = event.player_id
+    elif player_id is not None and event.extra_ms:
+        extra = dict(event.extra_ms).get(player_id, 0)
     return encode(
         {
             "type": "question",
@@ -296,6 +321,7 @@ def question_frame(
                 event.at_ms,
                 is_open=True,
                 player_id=player_id,
+                extra_ms=extra,
             ),
             "server_time_ms": event.at_ms,
         }
@@ -416,6 +442,7 @@ PLAYER_NEWS = (
     "named",
     "rejoin_asked",
     "rejoin_answered",
+    "extra_time",
 )
 
 

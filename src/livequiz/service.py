@@ -38,6 +38,7 @@ from livequiz.domain.errors import ErrorCode, Rejected
 from livequiz.domain.events import (
     AnswerAccepted,
     Event,
+    ExtraTimeGiven,
     LobbyLockChanged,
     PlayerFinished,
     PlayerJoined,
@@ -124,8 +125,8 @@ class QuestionFrame:
     index: int
     #: The event's sequence number (a connection shown a newer state does not get it).
     seq: int = -1
-    #: With ``shuffle_options``: a player's own frame (their order of the options); ``data``
-    #: is then for the host and the big screen only.
+    #: With ``shuffle_options`` or extra time given: a player's own frame (their order of the
+    #: options, their deadline); ``data`` is then for the host and the big screen only.
     for_player: Callable[[int], bytes] | None = None
 
 
@@ -920,6 +921,10 @@ class QuizService:
                 )
                 named = ToPlayer(event.player_id, protocol.named_frame(event), seq=event.seq)
                 self.deliver(quiz_id, named)
+            elif isinstance(event, ExtraTimeGiven):
+                runtime.news["extra_time"].append(
+                    {"player_id": event.player_id, "percent": event.percent}
+                )
             elif isinstance(event, RejoinRequested):
                 runtime.news["rejoin_asked"].append(event.player_id)
             elif isinstance(event, RejoinAnswered):
@@ -941,7 +946,7 @@ class QuizService:
                 runtime.board_dirty = True
                 frame = protocol.question_frame(definition.questions, definition.settings, event)
                 for_player = None
-                if definition.settings.shuffle_options:
+                if definition.settings.shuffle_options or event.extra_ms:
                     for_player = functools.partial(
                         protocol.question_frame, definition.questions, definition.settings, event
                     )

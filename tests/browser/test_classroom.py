@@ -1032,3 +1032,32 @@ async def test_each_phone_shows_the_answers_in_its_own_order(
         await expect(right).to_have_class(re.compile(r"\bcorrect\b"))
         await expect(phone.locator("button.option.wrong")).to_have_count(0)
     assert all(p.score > 0 for p in session.players.values())
+
+
+async def test_the_teacher_gives_a_student_more_time_and_their_phone_counts_it(
+    harness: Harness, srv: RunningServer
+) -> None:
+    """Issue 18, accommodations: "⏱ More time" beside a student gives them 50 % more on each
+    question: their phone counts down from 30 s where the others' count from 20 s."""
+    host = await harness.open("/host", "desktop", name="host")
+    pin = await create_quiz_in_ui(host, count=2, seconds=20)
+    session = session_for_pin(srv, pin)
+    phones = {}
+    for name in ("Anna", "Ben"):
+        phones[name] = await harness.open(f"/play?pin={pin}", name=name)
+        await join_in_ui(phones[name], name)
+    await expect(host.locator("#players li[data-player-id]")).to_have_count(2)
+    more = host.locator('#players li:has-text("Anna") button.extra-time')
+    await expect(more).to_have_accessible_name("⏱ More time: Anna")
+    await more.click()
+    await expect(more).to_have_text("⏱ +50% time")
+    anna = next(p for p in session.players.values() if p.nickname == "Anna")
+    assert anna.extra_percent == 50
+    await host.locator("#start-button").click()
+    for phone in phones.values():
+        await expect(phone.locator("#countdown")).to_have_text(re.compile(r"^\d+$"))
+    anna_left = int(await phones["Anna"].locator("#countdown").inner_text())
+    ben_left = int(await phones["Ben"].locator("#countdown").inner_text())
+    assert 27 <= anna_left <= 30, anna_left
+    assert 17 <= ben_left <= 20, ben_left
+    assert session.extra_ms(anna.id) == 10_000

@@ -189,6 +189,7 @@ COMMANDS = st.one_of(
         st.none() | st.integers(0, 100_000),
     ),
     st.builds(c.Kick, st.integers(1, 5)),
+    st.builds(c.GiveExtraTime, st.integers(1, 5), st.sampled_from([0, 50, 100, 301])),
     st.builds(c.SetLocked, st.booleans()),
     st.sampled_from([c.Start(), c.End(), c.Tick()]),
     *(

@@ -938,6 +938,7 @@ class QuizMachine(RuleBasedStateMachine):
                 "answered": m.current in p.answers,
                 "asks_to_rejoin": False,
                 "approved": True,
+                "extra_percent": 0,
             }
             for p in m.active()
         ]

@@ -170,6 +170,7 @@ def test_the_host_sees_who_is_here(questions: list[Question]) -> None:
             "answered": True,
             "asks_to_rejoin": False,
             "approved": True,
+            "extra_percent": 0,
         },
         {
             "player_id": 2,
@@ -179,6 +180,7 @@ def test_the_host_sees_who_is_here(questions: list[Question]) -> None:
             "answered": False,
             "asks_to_rejoin": False,
             "approved": True,
+            "extra_percent": 0,
         },
     ]
     assert host["answered"] == 1
@@ -358,6 +360,7 @@ def test_the_whole_host_view_after_a_reveal(questions: list[Question]) -> None:
                 "answered": True,
                 "asks_to_rejoin": False,
                 "approved": True,
+                "extra_percent": 0,
             },
             {
                 "player_id": 2,
@@ -367,6 +370,7 @@ def test_the_whole_host_view_after_a_reveal(questions: list[Question]) -> None:
                 "answered": False,
                 "asks_to_rejoin": False,
                 "approved": True,
+                "extra_percent": 0,
             },
         ],
         "leaderboard": {

@@ -466,3 +466,51 @@ async def test_each_phone_gets_the_answers_in_its_own_order(backend: Backend) ->
             open_client(backend.owner, "Ben again", ben_joined["token"])
         )
         assert again.frames[0]["state"]["question"]["order"] == orders["Ben"][2]
+
+
+async def test_a_player_given_extra_time_has_their_own_deadline(backend: Backend) -> None:
+    """Issue 18, accommodations: the host gives Anna double time; her question frame has her
+    own deadline and says by how much; Ben's answer after his deadline is too late while
+    hers, later still, counts; the question waits for her. The host is on the other process
+    than the quiz's owner, so on PostgreSQL + NATS the command crosses the bus."""
+    async with contextlib.AsyncExitStack() as stack:
+        settings = {"time_limit_ms": 1_000, "grace_ms": 0, "close_when_all_answered": False}
+        quiz = await backend.owner.create_quiz(count=2, seed=9, settings=settings)
+        quiz_id = quiz["quiz_id"]
+        host = await stack.enter_async_context(
+            open_client(backend.entry, "host", quiz["host_token"])
+        )
+        anna, anna_joined = await player(backend, stack, quiz["pin"], "Anna")
+        ben, _ = await player(backend, stack, quiz["pin"], "Ben")
+        anna_id = anna_joined["player_id"]
+        since = len(host.frames)
+        given = await host.host("extra_time", player_id=anna_id, percent=100)
+        assert given["type"] == "host_ack", given
+        news = await host.wait_for(
+            lambda f: f["type"] == "players" and f["extra_time"], since=since
+        )
+        assert news["extra_time"] == [{"player_id": anna_id, "percent": 100}]
+        await host.host("start")
+        hers = (await anna.wait_for(asked(0)))["question"]
+        his = (await ben.wait_for(asked(0)))["question"]
+        everyone = (await host.wait_for(asked(0)))["question"]
+        assert his["closes_at_ms"] == everyone["closes_at_ms"]
+        assert "extra_ms" not in his
+        assert hers["extra_ms"] == 1_000
+        assert hers["closes_at_ms"] == his["closes_at_ms"] + 1_000
+        correct = right(backend, quiz_id, 0)
+        await asyncio.sleep(1.3)  # past Ben's deadline, well before Anna's
+        late = await ben.error({"type": "answer", "q": 0, "option": correct})
+        assert late["code"] == "too_late"
+        ack = await anna.answer(0, correct)
+        assert ack["status"] == "accepted"
+        assert ack["answer"]["correct"] is True
+        # measured against her 2 s: about 1.3 s of 2 s gives ~670 of 1,000 (against 1 s: 500)
+        assert 560 <= ack["answer"]["points"] <= 720, ack
+        closed = await anna.expect("closed", timeout=5)
+        assert closed["reason"] == "time"
+        snapshot = (await host.sync())["state"]
+        assert {p["nickname"]: p["extra_percent"] for p in snapshot["players"]} == {
+            "Anna": 100,
+            "Ben": 0,
+        }

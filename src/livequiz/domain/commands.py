@@ -87,6 +87,15 @@ class Rename:
 
 
 @dataclass(frozen=True, slots=True)
+class GiveExtraTime:
+    """Host: ``percent`` more time than each question's limit for one player, from the next
+    question on (0 takes it away)."""
+
+    player_id: int
+    percent: int
+
+
+@dataclass(frozen=True, slots=True)
 class SetLocked:
     locked: bool
 
@@ -174,6 +183,7 @@ Command = (
     | Rename
     | Pause
     | Resume
+    | GiveExtraTime
 )
 
 
@@ -219,6 +229,8 @@ def execute(session: QuizSession, command: Command, now_ms: int) -> Executed:
             return Executed(tuple(session.approve(player_id, now_ms)))
         case Rename(player_id, nickname):
             return Executed(tuple(session.rename(player_id, nickname, now_ms)))
+        case GiveExtraTime(player_id, percent):
+            return Executed(tuple(session.give_extra_time(player_id, percent, now_ms)))
         case SetLocked(locked):
             return Executed(tuple(session.set_locked(locked, now_ms)))
         case Start(due_at_ms):
@@ -264,6 +276,7 @@ _NAMES: dict[type[Command], str] = {
     Rename: "rename",
     Pause: "pause",
     Resume: "resume",
+    GiveExtraTime: "extra_time",
 }
 _TYPES = {name: kind for kind, name in _NAMES.items()}
 #: Fields left out of a record while they hold their default, so that the records of a live

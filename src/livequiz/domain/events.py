@@ -61,6 +61,15 @@ class PlayerNamed(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ExtraTimeGiven(Event):
+    """The host gave a player extra time (an accommodation), from the next question on:
+    ``percent`` more than each question's time limit (0: none)."""
+
+    player_id: int
+    percent: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PlayerLeft(Event):
     player_id: int
 
@@ -124,10 +133,13 @@ class QuizStarted(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QuestionOpened(Event):
     index: int
-    #: When the countdown reaches zero.
+    #: When the countdown reaches zero (for a player with extra time: that much later).
     closes_at_ms: int
-    #: The last moment an answer still counts (``closes_at_ms`` plus the grace).
+    #: The last moment an answer still counts (``closes_at_ms`` plus the grace, plus the
+    #: longest extra time of this question).
     accepts_until_ms: int
+    #: ``(player_id, extra_ms)`` of each player who has extra time on this question.
+    extra_ms: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -22,6 +22,10 @@ same numbers to the point, on any process and any machine):
   streak_bonus_cap)``: +0 for the first, +100 for the second in a row, … at most +500.
   No bonus in ``none`` mode.
 * A wrong answer, or no answer, earns 0.
+* **Extra time** (an accommodation the host gives a player): that player's time limit is
+  ``time_limit × (100 + percent) // 100``, and it is their ``time_limit`` in every rule above:
+  their deadline, their answer time's cap, their speed points (an answer at their own deadline
+  earns ``base/2``, like anyone's at theirs).
 """
 
 from __future__ import annotations
@@ -39,15 +43,22 @@ def accepts_until(opened_at_ms: int, settings: QuizSettings) -> int:
     return deadline(opened_at_ms, settings) + settings.grace_ms
 
 
+def extra_ms(percent: int, settings: QuizSettings) -> int:
+    """A player's extra time on each question, given ``percent`` more than the time limit."""
+    return settings.time_limit_ms * percent // 100
+
+
 def answer_time(
     opened_at_ms: int,
     sent_at_ms: int | None,
     arrived_at_ms: int,
     settings: QuizSettings,
     pauses: tuple[tuple[int, int], ...] = (),
+    limit_ms: int | None = None,
 ) -> int:
     """Milliseconds the player took, measured from when the question reached their connection,
-    less the time the host had the question paused (``pauses``: ``(start, end)`` pairs)."""
+    less the time the host had the question paused (``pauses``: ``(start, end)`` pairs), at
+    most their time limit (``limit_ms``: the question's, or with their extra time)."""
     start = opened_at_ms if sent_at_ms is None else sent_at_ms
     start = min(max(start, opened_at_ms), opened_at_ms + settings.max_delivery_lag_ms)
     paused = (
@@ -55,15 +66,24 @@ def answer_time(
         if pauses  # none, nearly always: no generator per answer
         else 0
     )
-    return min(max(arrived_at_ms - start - paused, 0), settings.time_limit_ms)
+    limit = settings.time_limit_ms if limit_ms is None else limit_ms
+    return min(max(arrived_at_ms - start - paused, 0), limit)
 
 
-def points_for(correct: bool, elapsed_ms: int, streak: int, settings: QuizSettings) -> int:
-    """Points for one answer; ``streak`` counts this answer if it is correct."""
+def points_for(
+    correct: bool,
+    elapsed_ms: int,
+    streak: int,
+    settings: QuizSettings,
+    limit_ms: int | None = None,
+) -> int:
+    """Points for one answer; ``streak`` counts this answer if it is correct; ``limit_ms`` is
+    the player's time limit (the question's, or with their extra time)."""
     if not correct or settings.scoring is ScoringMode.NONE:
         return 0
     base = settings.base_points
     if settings.scoring is ScoringMode.SPEED:
-        base -= (settings.base_points * elapsed_ms) // (2 * settings.time_limit_ms)
+        limit = settings.time_limit_ms if limit_ms is None else limit_ms
+        base -= (settings.base_points * elapsed_ms) // (2 * limit)
     bonus = min(settings.streak_bonus * (streak - 1), settings.streak_bonus_cap)
     return base + bonus

@@ -47,6 +47,7 @@ from livequiz.domain.events import (
     AnswerAccepted,
     CloseReason,
     Event,
+    ExtraTimeGiven,
     FinishReason,
     LobbyLockChanged,
     PlayerFinished,
@@ -73,6 +74,9 @@ from livequiz.domain.settings import Identity, Pace, QuizSettings, RevealMode
 
 #: More questions than anyone plays in one sitting; bounds the memory a quiz can take.
 MAX_QUESTIONS = 200
+#: Extra time a host may give a player, in percent of each question's time limit: up to four
+#: times the time (exam boards' accommodations go to double time; a margin above that).
+MAX_EXTRA_TIME_PERCENT = 300
 #: A self-paced quiz is due at least this long after it starts (time to do one question or
 #: two) and at most this long (a school term: results that never become final help nobody).
 MIN_DUE_MS = 60_000
@@ -156,10 +160,12 @@ class Player:
         "at_closed",
         "closes_at_ms",
         "correct_count",
+        "extra_percent",
         "finished",
         "id",
         "joined_seq",
         "kicked",
+        "limit_ms",
         "nickname",
         "opened_at_ms",
         "present",
@@ -194,7 +200,12 @@ class Player:
         self.published_streak = 0
         self.correct_count = 0
         self.answers: dict[int, AnswerRecord] = {}
+        #: Extra time the host gave this player (an accommodation), in percent of each
+        #: question's time limit, from the next question opened on.
+        self.extra_percent = 0
         # Self-paced only: the player's own question and its clock.
+        #: The time limit of the player's own question, their extra time included.
+        self.limit_ms = 0
         #: Index of the player's current question (open or closed for them); -1 before the first.
         self.at = -1
         #: Whether question ``at`` has closed for this player (answered, time up, quiz over).
@@ -242,6 +253,9 @@ class QuizSession:
         self.next_at_ms: int | None = None
         #: The open question's past pauses, ``(start, end)``: not counted in answer times.
         self._pauses: list[tuple[int, int]] = []
+        #: Live: the extra time (ms) of each player who has some on the open question, fixed
+        #: when it opened; the question takes answers until the longest of them has run out.
+        self._extra_ms: dict[int, int] = {}
         self.players: dict[int, Player] = {}
         self.board = Leaderboard()
         self._by_nickname: dict[str, int] = {}
@@ -493,6 +507,28 @@ class QuizSession:
     def asks_to_rejoin(self, player_id: int) -> bool:
         """Whether someone is waiting for the host to let them back in as this player."""
         return player_id in self._rejoin_waiting
+
+    def extra_ms(self, player_id: int) -> int:
+        """Live: the extra time of ``player_id`` on the open (or just closed) question."""
+        return self._extra_ms.get(player_id, 0)
+
+    def give_extra_time(self, player_id: int, percent: int, now_ms: int) -> list[Event]:
+        """Host: ``percent`` more time than each question's limit for one player (an
+        accommodation: a student who reads slowly, a learner with a plan), from the next question
+        on, whose deadline and speed points are then their own. ``0`` takes it away."""
+        self._require_not_finished()
+        player = self.active_player(player_id)
+        if type(percent) is not int or not 0 <= percent <= MAX_EXTRA_TIME_PERCENT:
+            raise Rejected(
+                ErrorCode.INVALID_SETTINGS,
+                f"extra time must be a whole number from 0 to {MAX_EXTRA_TIME_PERCENT} percent",
+            )
+        if percent == player.extra_percent:
+            return []
+        player.extra_percent = percent
+        return [
+            ExtraTimeGiven(seq=self._next_seq(), at_ms=now_ms, player_id=player_id, percent=percent)
+        ]
 
     def approve(self, player_id: int, now_ms: int) -> list[Event]:
         """Host: this player's name may show; they are on the board (at 0) and may answer."""
@@ -774,7 +810,7 @@ class QuizSession:
             raise Rejected(ErrorCode.TOO_LATE, "time is up for this question: it has closed")
         if is_open and self.paused_at_ms is not None:
             raise Rejected(ErrorCode.PAUSED, "the teacher has paused this question: wait a moment")
-        if is_open and now_ms > self.accepts_until_ms:
+        if is_open and now_ms > self._accepts_until(player):
             raise Rejected(ErrorCode.TOO_LATE, "time is up for this question")
         if self.phase is not Phase.QUESTION_OPEN:
             raise Rejected(ErrorCode.QUESTION_NOT_OPEN, "no question is open")
@@ -782,7 +818,14 @@ class QuizSession:
             raise Rejected(ErrorCode.WRONG_QUESTION, "that question is not the open one")
 
         record, accepted = self._score(
-            player, index, option, now_ms, self.opened_at_ms, sent_at_ms, tuple(self._pauses)
+            player,
+            index,
+            option,
+            now_ms,
+            self.opened_at_ms,
+            sent_at_ms,
+            tuple(self._pauses),
+            self.settings.time_limit_ms + self.extra_ms(player.id),
         )
         self._current_answers.append(record)
         if player.present:
@@ -809,7 +852,7 @@ class QuizSession:
                 raise Rejected(ErrorCode.QUESTION_NOT_OPEN, "open your next question first")
             raise Rejected(ErrorCode.WRONG_QUESTION, "that question is not your open one")
         record, accepted = self._score(
-            player, index, option, now_ms, player.opened_at_ms, sent_at_ms
+            player, index, option, now_ms, player.opened_at_ms, sent_at_ms, (), player.limit_ms
         )
         self._publish(player, record)
         events = (accepted, *self._close_for(player, CloseReason.ANSWERED, now_ms))
@@ -824,15 +867,18 @@ class QuizSession:
         now_ms: int,
         opened_at_ms: int,
         sent_at_ms: int | None,
-        pauses: tuple[tuple[int, int], ...] = (),
+        pauses: tuple[tuple[int, int], ...],
+        limit_ms: int,
     ) -> tuple[AnswerRecord, AnswerAccepted]:
         """Score and keep one accepted answer to question ``index``, opened (for everyone, or
-        for this player alone) at ``opened_at_ms``: the one place the scoring rules are applied,
-        whatever the pace."""
+        for this player alone) at ``opened_at_ms``, the player's time limit ``limit_ms``: the
+        one place the scoring rules are applied, whatever the pace."""
         correct = option == self.questions[index].correct_option
         streak = player.streak + 1 if correct else 0
-        elapsed = scoring.answer_time(opened_at_ms, sent_at_ms, now_ms, self.settings, pauses)
-        points = scoring.points_for(correct, elapsed, streak, self.settings)
+        elapsed = scoring.answer_time(
+            opened_at_ms, sent_at_ms, now_ms, self.settings, pauses, limit_ms
+        )
+        points = scoring.points_for(correct, elapsed, streak, self.settings, limit_ms)
         record = AnswerRecord(
             player_id=player.id,
             index=index,
@@ -946,12 +992,25 @@ class QuizSession:
         player.published_score = record.score
         player.published_streak = record.streak
 
+    def _accepts_until(self, player: Player) -> int:
+        """Live: the last moment ``player``'s answer to the open question counts: the shared
+        deadline and grace, plus their extra time (pauses move the deadline, so this too)."""
+        return self.closes_at_ms + self.extra_ms(player.id) + self.settings.grace_ms
+
     def _open(self, index: int, now_ms: int) -> QuestionOpened:
         self.phase = Phase.QUESTION_OPEN
         self.current = index
         self.opened_at_ms = now_ms
+        # Extra time counts for those here as it opens: an absent student's would keep the
+        # whole class waiting for nobody.
+        self._extra_ms = {
+            player.id: scoring.extra_ms(player.extra_percent, self.settings)
+            for player in self.players.values()
+            if player.extra_percent and player.present and player.approved and not player.kicked
+        }
+        longest = max(self._extra_ms.values(), default=0)
         self.closes_at_ms = scoring.deadline(now_ms, self.settings)
-        self.accepts_until_ms = scoring.accepts_until(now_ms, self.settings)
+        self.accepts_until_ms = scoring.accepts_until(now_ms, self.settings) + longest
         self._answered_present = 0
         self._current_answers = []
         self.paused_at_ms = None
@@ -963,6 +1022,7 @@ class QuizSession:
             index=index,
             closes_at_ms=self.closes_at_ms,
             accepts_until_ms=self.accepts_until_ms,
+            extra_ms=tuple(sorted(self._extra_ms.items())),
         )
 
     def _close_if_all_answered(self, now_ms: int) -> list[Event]:
@@ -1039,7 +1099,9 @@ class QuizSession:
         player.at = index
         player.at_closed = False
         player.opened_at_ms = now_ms
-        player.closes_at_ms = min(scoring.deadline(now_ms, self.settings), self.due_at_ms)
+        extra = scoring.extra_ms(player.extra_percent, self.settings)
+        player.limit_ms = self.settings.time_limit_ms + extra
+        player.closes_at_ms = min(scoring.deadline(now_ms, self.settings) + extra, self.due_at_ms)
         player.accepts_until_ms = player.closes_at_ms + self.settings.grace_ms
         heapq.heappush(self._expiries, (player.accepts_until_ms, player.id, index))
         return PlayerQuestionOpened(

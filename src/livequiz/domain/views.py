@@ -30,6 +30,7 @@ def question_view(session: QuizSession, now_ms: int, player_id: int | None = Non
     if session.question is None:
         return None
     is_open = session.phase is Phase.QUESTION_OPEN
+    extra = 0 if player_id is None else session.extra_ms(player_id)
     view = question_at(
         session.questions,
         session.settings,
@@ -38,13 +39,14 @@ def question_view(session: QuizSession, now_ms: int, player_id: int | None = Non
         now_ms,
         is_open=is_open,
         player_id=player_id,
+        extra_ms=extra,
     )
     if not is_open and session.next_at_ms is not None and session.phase is Phase.QUESTION_CLOSED:
         view["next_in_ms"] = max(session.next_at_ms - now_ms, 0)
     if is_open and session.paused_at_ms is not None:
         # the clock stands still: the time left is what it was at the pause
         view["paused"] = True
-        view["remaining_ms"] = max(session.closes_at_ms - session.paused_at_ms, 0)
+        view["remaining_ms"] = max(session.closes_at_ms + extra - session.paused_at_ms, 0)
     return view
 
 
@@ -73,6 +75,7 @@ def question_at(
     *,
     is_open: bool,
     player_id: int | None = None,
+    extra_ms: int = 0,
 ) -> JSON:
     """Question ``index`` as players see it at ``now_ms``: from the quiz's definition and the
     moment it closes, never from the session's current state, so the frame of a question
@@ -80,8 +83,11 @@ def question_at(
 
     With ``shuffle_options``, a player's view (``player_id``) lists the options in that
     player's order and says which is which (``order``); the host's and the big screen's keep
-    the question's order."""
+    the question's order. A player with extra time (``extra_ms``) gets their own deadline,
+    and how much later it is than everyone's (the ``resumed`` frame after a pause carries
+    everyone's)."""
     question = questions[index]
+    closes_at_ms += extra_ms
     options = list(question.options)
     order = None
     if settings.shuffle_options and player_id is not None:
@@ -100,6 +106,8 @@ def question_at(
     }
     if order is not None:
         view["order"] = order
+    if extra_ms:
+        view["extra_ms"] = extra_ms
     if not is_open:
         view["reveal"] = reveal(question)
     return view
@@ -264,6 +272,7 @@ def host_view(session: QuizSession, now_ms: int) -> JSON:
                 ),
                 "asks_to_rejoin": session.asks_to_rejoin(player.id),
                 "approved": player.approved,
+                "extra_percent": player.extra_percent,
             }
             for player in session.players.values()
             if not player.kicked

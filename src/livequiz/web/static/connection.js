@@ -320,7 +320,8 @@ export class Countdown {
     let remaining = question.remaining_ms;
     if (typeof remaining !== "number" && serverTimeMs) remaining = question.closes_at_ms - serverTimeMs;
     this.deadline = Date.now() + Math.max(0, remaining || 0);
-    this.total = question.time_limit_ms || remaining || 1;
+    // a player with extra time counts down from their own, longer limit
+    this.total = (question.time_limit_ms || remaining || 1) + (question.extra_ms || 0);
     const tick = () => {
       const left = Math.max(0, this.deadline - Date.now());
       this.onTick(left, this.total);
@@ -361,7 +362,9 @@ export function pauseClock(countdown, clock, frame, question) {
     clock.classList.add("paused");
   } else {
     clock.classList.remove("paused");
-    countdown.start({ remaining_ms: frame.remaining_ms, time_limit_ms: question.time_limit_ms });
+    // `resumed` says everyone's time left; a player with extra time has that much more
+    const extra = question.extra_ms || 0;
+    countdown.start({ remaining_ms: frame.remaining_ms + extra, time_limit_ms: question.time_limit_ms, extra_ms: extra });
   }
   return true;
 }

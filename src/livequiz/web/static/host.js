@@ -482,7 +482,19 @@ $("end-button").addEventListener("click", () => {
   if (confirm(question)) command("end");
 });
 $("lock-button").addEventListener("click", () => command(locked ? "unlock" : "lock"));
+/** Extra time a teacher gives with the player's ⏱ button, in turn (percent of each question's
+ * time; the server takes 0 to 300). */
+const EXTRA_STEPS = [0, 50, 100];
+
 $("players").addEventListener("click", (event) => {
+  const time = event.target.closest("button.extra-time");
+  if (time) {
+    const id = Number(time.closest("li").dataset.playerId);
+    const now = players.get(id)?.extra ?? 0;
+    const next = EXTRA_STEPS[(EXTRA_STEPS.indexOf(now) + 1) % EXTRA_STEPS.length];
+    command("extra_time", { player_id: id, percent: next });
+    return;
+  }
   const other = event.target.closest("button.approve, button.rename");
   if (other) {
     const id = Number(other.closest("li").dataset.playerId);
@@ -609,6 +621,13 @@ function drawPlayers() {
       approve.setAttribute("aria-label", `Approve the name ${p.nickname}`);
       li.append(approve);
     }
+    // an accommodation: more time on each question from the next one (none → +50% → double)
+    const extra = p.extra ?? 0;
+    const time = el("button", `extra-time${extra ? " on" : ""}`, extra ? `⏱ +${extra}% time` : "⏱ More time");
+    time.type = "button";
+    time.setAttribute("aria-label", `${time.textContent}: ${p.nickname}`);
+    time.title = "More time on each question, from the next one: none, +50%, double";
+    li.append(time);
     const rename = el("button", "rename", "Give a friendly name");
     rename.type = "button";
     // the accessible name starts with the visible words (WCAG 2.5.3), then says whose
@@ -702,7 +721,7 @@ function drawSnapshot(frame) {
   for (const p of s.players) {
     players.set(p.player_id, {
       nickname: p.nickname, present: p.present, answered: p.answered, progress: p.progress,
-      asks: p.asks_to_rejoin, approved: p.approved !== false,
+      asks: p.asks_to_rejoin, approved: p.approved !== false, extra: p.extra_percent ?? 0,
     });
   }
   drawPlayers();
@@ -742,6 +761,10 @@ function onPlayers(frame) {
   // (a homework's newcomer's progress comes with the next snapshot)
   for (const p of frame.joined) {
     players.set(p.player_id, { nickname: p.nickname, present: true, answered: false, approved: p.approved !== false });
+  }
+  for (const p of frame.extra_time ?? []) {
+    const player = players.get(p.player_id);
+    if (player) player.extra = p.percent;
   }
   for (const p of frame.named ?? []) {
     const player = players.get(p.player_id);
