@@ -35,6 +35,7 @@ from livequiz.domain.events import (
     ExtraTimeGiven,
     FinishReason,
     LobbyLockChanged,
+    OptionsShown,
     PlayerFinished,
     PlayerJoined,
     PlayerKicked,
@@ -127,6 +128,7 @@ _EVENTS: dict[str, type[Event]] = {
         RejoinAnswered,
         PlayerNamed,
         ExtraTimeGiven,
+        OptionsShown,
         QuestionPaused,
         QuestionResumed,
     )

@@ -692,8 +692,8 @@ class Gateway:
                 shared = {c for c in clients if c.role is not Role.PLAYER}
                 for client in clients - shared:
                     client.conn.send_text(message.for_player(client.player_id))
-                    self.metrics.frames_sent.labels("question").inc()
-            self._broadcast(shared, SharedFrame.text(message.data), "question", droppable=False)
+                    self.metrics.frames_sent.labels(message.kind).inc()
+            self._broadcast(shared, SharedFrame.text(message.data), message.kind, droppable=False)
         elif isinstance(message, ClosedFrame):
             self._broadcast(clients, SharedFrame.text(message.data), "closed", droppable=False)
             self._personal(quiz_id, clients, "result", message.index)

@@ -133,6 +133,7 @@ _SETTINGS_EXAMPLE: JSON = {
     "approve_names": False,
     "shuffle_options": False,
     "auto_advance_ms": 0,
+    "reading_ms": 0,
     "max_players": 20000,
     "top_k": 10,
     "max_delivery_lag_ms": 1000,
@@ -275,6 +276,14 @@ _SETTINGS_PROPERTIES: JSON = {
         "still move on sooner.",
         "minimum": 0,
         "maximum": 120000,
+    },
+    "reading_ms": {
+        "type": "integer",
+        "description": "Live: each question shows its prompt alone this long before its "
+        "options (0: at once; else 1,000 to 30,000; 1 to 999 are refused); its time limit and "
+        "speed points run from the options (the protocol's `options` frame).",
+        "minimum": 0,
+        "maximum": 30000,
     },
     "approve_names": {
         "type": "boolean",

@@ -38,6 +38,7 @@ from livequiz.domain.commands import Answer, Command, Executed, Join, Leave, Rej
 from livequiz.domain.errors import ErrorCode, Rejected
 from livequiz.domain.events import (
     Event,
+    OptionsShown,
     PlayerJoined,
     PlayerQuestionClosed,
     PlayerQuestionOpened,
@@ -649,6 +650,7 @@ class QuizOwner:
 #: Events that move when the quiz's clock must next tick (``QuizSession.wakeup_ms``).
 _CLOCK_EVENTS = (
     QuestionOpened,
+    OptionsShown,  # the clock waited for the options; now for the deadline
     QuestionClosed,
     QuestionPaused,  # a paused question has no deadline …
     QuestionResumed,  # … until the resume moves it on

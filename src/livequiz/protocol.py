@@ -19,6 +19,7 @@ import orjson
 from livequiz.domain import views
 from livequiz.domain.events import (
     LobbyLockChanged,
+    OptionsShown,
     PlayerFinished,
     PlayerNamed,
     PlayerQuestionClosed,
@@ -322,7 +323,28 @@ def question_frame(
                 is_open=True,
                 player_id=player_id,
                 extra_ms=extra,
+                options_at_ms=None
+                if isinstance(event, PlayerQuestionOpened)
+                else event.options_at_ms,
             ),
+            "server_time_ms": event.at_ms,
+        }
+    )
+
+
+def options_frame(
+    questions: Sequence[Question],
+    settings: QuizSettings,
+    event: OptionsShown,
+    player_id: int | None = None,
+) -> bytes:
+    """The reading time is over: the open question's options (a player's own order with
+    ``shuffle_options``). Its deadline was in its ``question`` frame."""
+    return encode(
+        {
+            "type": "options",
+            "seq": event.seq,
+            **views.options_view(questions[event.index], settings, event.index, player_id),
             "server_time_ms": event.at_ms,
         }
     )

@@ -40,6 +40,7 @@ from livequiz.domain.events import (
     Event,
     ExtraTimeGiven,
     LobbyLockChanged,
+    OptionsShown,
     PlayerFinished,
     PlayerJoined,
     PlayerKicked,
@@ -128,6 +129,9 @@ class QuestionFrame:
     #: With ``shuffle_options`` or extra time given: a player's own frame (their order of the
     #: options, their deadline); ``data`` is then for the host and the big screen only.
     for_player: Callable[[int], bytes] | None = None
+    #: ``question``, or ``options`` when a question's reading time ends (speed points count
+    #: from when those reached each connection).
+    kind: str = "question"
 
 
 @dataclass(frozen=True, slots=True)
@@ -951,6 +955,15 @@ class QuizService:
                         protocol.question_frame, definition.questions, definition.settings, event
                     )
                 self.deliver(quiz_id, QuestionFrame(frame, event.index, event.seq, for_player))
+            elif isinstance(event, OptionsShown):
+                frame = protocol.options_frame(definition.questions, definition.settings, event)
+                for_player = None
+                if definition.settings.shuffle_options:
+                    for_player = functools.partial(
+                        protocol.options_frame, definition.questions, definition.settings, event
+                    )
+                options = QuestionFrame(frame, event.index, event.seq, for_player, "options")
+                self.deliver(quiz_id, options)
             elif isinstance(event, QuestionClosed):
                 runtime.board_dirty = True
                 frame = protocol.closed_frame(definition.questions, event)

@@ -1061,3 +1061,33 @@ async def test_the_teacher_gives_a_student_more_time_and_their_phone_counts_it(
     assert 27 <= anna_left <= 30, anna_left
     assert 17 <= ben_left <= 20, ben_left
     assert session.extra_ms(anna.id) == 10_000
+
+
+async def test_reading_time_shows_the_prompt_alone_then_the_answers(
+    harness: Harness, srv: RunningServer
+) -> None:
+    """Issue 18, "reading time before the options open": the teacher picks 3 seconds; phones
+    and the big screen show the prompt alone, then the answers; the student answers then."""
+    host = await harness.open("/host", "desktop", name="host")
+    await host.locator("#reading-time").select_option("3000")
+    pin = await create_quiz_in_ui(host, count=2, seconds=30)
+    session = session_for_pin(srv, pin)
+    assert session.settings.reading_ms == 3_000
+    link = await host.locator("#screen-link").get_attribute("href")
+    assert link is not None
+    screen = await harness.open(link, "projector", name="screen")
+    anna = await harness.open(f"/play?pin={pin}", name="Anna")
+    await join_in_ui(anna, "Anna")
+    await expect(host.locator("#players li[data-player-id]")).to_have_count(1)
+    await host.locator("#start-button").click()
+    await expect(anna.locator("#prompt")).to_have_text(session.questions[0].prompt)
+    await expect(anna.locator("#reading")).to_be_visible()
+    await expect(anna.locator("button.option:visible")).to_have_count(0)
+    await expect(screen.locator("#screen-options li")).to_have_count(0)
+    # then the answers, on the phone and the big screen
+    await expect(anna.locator("button.option:visible")).to_have_count(4, timeout=8_000)
+    await expect(anna.locator("#reading")).to_be_hidden()
+    await expect(screen.locator("#screen-options li")).to_have_count(4)
+    right = session.questions[0].answer
+    await anna.locator("button.option", has_text=right).click()
+    await expect(anna.locator("#result")).to_contain_text("Right")

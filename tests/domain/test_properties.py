@@ -51,14 +51,18 @@ VALID_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "approve_names": st.booleans(),
     "shuffle_options": st.booleans(),
     "auto_advance_ms": st.one_of(st.just(0), st.integers(3_000, 120_000)),
+    "reading_ms": st.one_of(st.just(0), st.integers(1_000, 30_000)),
     "max_players": st.integers(1, 100_000),
     "top_k": st.integers(1, 100),
     "max_delivery_lag_ms": st.integers(0, 10_000),
 }
 ANY_SETTINGS = st.builds(QuizSettings, **VALID_VALUES)
 #: Settings for sessions played by the properties below: names need no approval (a player
-#: waiting for the host's approval cannot answer; tests/domain/test_session.py covers that).
-SETTINGS = ANY_SETTINGS.map(lambda s: replace(s, approve_names=False, auto_advance_ms=0))
+#: waiting for the host's approval cannot answer; tests/domain/test_session.py covers that), and
+#: no reading time (answers wait for the clock's tick: tests/domain/test_reading.py).
+SETTINGS = ANY_SETTINGS.map(
+    lambda s: replace(s, approve_names=False, auto_advance_ms=0, reading_ms=0)
+)
 
 
 def with_scoring(mode: ScoringMode) -> st.SearchStrategy[QuizSettings]:

@@ -514,3 +514,36 @@ async def test_a_player_given_extra_time_has_their_own_deadline(backend: Backend
             "Anna": 100,
             "Ben": 0,
         }
+
+
+async def test_reading_time_shows_the_prompt_first_and_the_clock_runs_from_the_options(
+    backend: Backend,
+) -> None:
+    """Issue 18, reading time: the question comes without its options; an answer meanwhile is
+    refused `reading`; the owner's clock sends the options a second later (each phone its own
+    order, with shuffle_options) and speed points count from them."""
+    async with contextlib.AsyncExitStack() as stack:
+        settings = {"reading_ms": 1_000, "shuffle_options": True}
+        quiz = await backend.owner.create_quiz(count=2, seed=10, settings=settings)
+        quiz_id = quiz["quiz_id"]
+        host = await stack.enter_async_context(
+            open_client(backend.owner, "host", quiz["host_token"])
+        )
+        anna, _ = await player(backend, stack, quiz["pin"], "Anna")
+        await host.host("start")
+        first = (await anna.wait_for(asked(0)))["question"]
+        assert first["options"] == []
+        assert first["options_at_ms"] + first["time_limit_ms"] == first["closes_at_ms"]
+        assert 0 < first["options_in_ms"] <= 1_000
+        refused = await anna.error({"type": "answer", "q": 0, "option": 0})
+        assert refused["code"] == "reading"
+        shown = await anna.expect("options", timeout=5)
+        question = backend.owner.server.store.session(quiz_id).questions[0]
+        assert shown["index"] == 0
+        assert shown["options"] == [question.options[k] for k in shown["order"]]
+        screen = await host.expect("options", timeout=5)
+        assert screen["options"] == list(question.options)
+        assert "order" not in screen
+        ack = await anna.answer(0, question.correct_option)
+        assert ack["status"] == "accepted"
+        assert ack["answer"]["points"] >= 900, ack  # quick after the options, not the prompt

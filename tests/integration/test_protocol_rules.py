@@ -327,6 +327,15 @@ async def test_every_answer_and_host_refusal_in_the_document_carries_q_or_action
         await game.host.wait_for(lambda f: f["type"] == "finished")
         answers["quiz_finished"] = await anna.error(answer(1))
         hosts["quiz_finished"] = await game.host.error(host("lock"))
+        # a question whose reading time runs
+        slow = await srv.create_quiz(count=1, settings={"reading_ms": 30_000})
+        reader = await srv.join(slow["pin"], "Eve")
+        eve = await stack.enter_async_context(open_client(srv, "Eve", reader["token"]))
+        async with open_client(srv, "slow host", slow["host_token"]) as slow_host:
+            assert (await slow_host.host("start"))["type"] == "host_ack"
+            opened = await eve.expect("question")
+            assert opened["question"]["options"] == []
+            answers["reading"] = await eve.error(answer(0))
         # a name the host has not approved yet
         checked = await srv.create_quiz(count=1, settings={"approve_names": True})
         waiting = await srv.join(checked["pin"], "Dev")

@@ -44,6 +44,9 @@ class ErrorCode(StrEnum):
     TOO_LATE = "too_late"
     #: The host has paused the open question: answers wait for the resume.
     PAUSED = "paused"
+    #: The quiz gives reading time (``reading_ms``): the options of the open question are
+    #: not shown yet.
+    READING = "reading"
     ALREADY_ANSWERED = "already_answered"
     # not the core's refusals but the service's: storage, or the quiz's owner, cannot be
     # reached right now. Nothing was stored; the same request may succeed in a moment.

@@ -140,6 +140,16 @@ class QuestionOpened(Event):
     accepts_until_ms: int
     #: ``(player_id, extra_ms)`` of each player who has extra time on this question.
     extra_ms: tuple[tuple[int, int], ...] = ()
+    #: With reading time: when the options show (the prompt alone until then; the time
+    #: limit runs from then). ``None``: shown at once.
+    options_at_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OptionsShown(Event):
+    """The reading time of the open question is over: its options show, answers count."""
+
+    index: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

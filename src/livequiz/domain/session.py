@@ -50,6 +50,7 @@ from livequiz.domain.events import (
     ExtraTimeGiven,
     FinishReason,
     LobbyLockChanged,
+    OptionsShown,
     PlayerFinished,
     PlayerJoined,
     PlayerKicked,
@@ -256,6 +257,9 @@ class QuizSession:
         #: Live: the extra time (ms) of each player who has some on the open question, fixed
         #: when it opened; the question takes answers until the longest of them has run out.
         self._extra_ms: dict[int, int] = {}
+        #: Live, with ``reading_ms``: when the open question's options show (``None``: they
+        #: are shown). Until then players read the prompt and answers get ``reading``.
+        self.options_at_ms: int | None = None
         self.players: dict[int, Player] = {}
         self.board = Leaderboard()
         self._by_nickname: dict[str, int] = {}
@@ -305,6 +309,8 @@ class QuizSession:
         on time: the open question's last accepted moment (live); the soonest player's
         question's, or the due time plus grace, whichever is first (self-paced)."""
         if self.phase is Phase.QUESTION_OPEN:
+            if self.options_at_ms is not None:
+                return self.options_at_ms - 1  # the tick comes just after: at options_at_ms
             return None if self.paused_at_ms is not None else self.accepts_until_ms
         if self.phase is Phase.QUESTION_CLOSED and self.next_at_ms is not None:
             return self.next_at_ms - 1  # the tick comes just after: at next_at_ms
@@ -609,6 +615,10 @@ class QuizSession:
         self._require_open(question)
         if self.paused_at_ms is not None:
             raise Rejected(ErrorCode.ILLEGAL_STATE, "the question is paused already")
+        if self.options_at_ms is not None:
+            raise Rejected(
+                ErrorCode.ILLEGAL_STATE, "the answers are not shown yet: pause once they are"
+            )
         if now_ms > self.accepts_until_ms:  # the clock is about to close it: too late to pause
             raise Rejected(ErrorCode.ILLEGAL_STATE, "time is up for this question")
         self.paused_at_ms = now_ms
@@ -682,6 +692,11 @@ class QuizSession:
         time plus grace has. The one owner of a quiz's clock calls this just after
         :attr:`wakeup_ms`; calling it early, or in another phase, does nothing.
         """
+        if self.phase is Phase.QUESTION_OPEN and self.options_at_ms is not None:
+            if now_ms < self.options_at_ms:
+                return []
+            self.options_at_ms = None
+            return [OptionsShown(seq=self._next_seq(), at_ms=now_ms, index=self.current)]
         if (
             self.phase is Phase.QUESTION_OPEN
             and self.paused_at_ms is None
@@ -810,6 +825,8 @@ class QuizSession:
             raise Rejected(ErrorCode.TOO_LATE, "time is up for this question: it has closed")
         if is_open and self.paused_at_ms is not None:
             raise Rejected(ErrorCode.PAUSED, "the teacher has paused this question: wait a moment")
+        if is_open and self.options_at_ms is not None:
+            raise Rejected(ErrorCode.READING, "read the question: its answers are not shown yet")
         if is_open and now_ms > self._accepts_until(player):
             raise Rejected(ErrorCode.TOO_LATE, "time is up for this question")
         if self.phase is not Phase.QUESTION_OPEN:
@@ -1000,7 +1017,12 @@ class QuizSession:
     def _open(self, index: int, now_ms: int) -> QuestionOpened:
         self.phase = Phase.QUESTION_OPEN
         self.current = index
-        self.opened_at_ms = now_ms
+        # With reading time the prompt shows alone first; the time limit, speed points and
+        # deadlines all run from when the options show.
+        reading = self.settings.reading_ms
+        self.options_at_ms = now_ms + reading if reading else None
+        shown_at = now_ms + reading
+        self.opened_at_ms = shown_at
         # Extra time counts for those here as it opens: an absent student's would keep the
         # whole class waiting for nobody.
         self._extra_ms = {
@@ -1009,8 +1031,8 @@ class QuizSession:
             if player.extra_percent and player.present and player.approved and not player.kicked
         }
         longest = max(self._extra_ms.values(), default=0)
-        self.closes_at_ms = scoring.deadline(now_ms, self.settings)
-        self.accepts_until_ms = scoring.accepts_until(now_ms, self.settings) + longest
+        self.closes_at_ms = scoring.deadline(shown_at, self.settings)
+        self.accepts_until_ms = scoring.accepts_until(shown_at, self.settings) + longest
         self._answered_present = 0
         self._current_answers = []
         self.paused_at_ms = None
@@ -1023,6 +1045,7 @@ class QuizSession:
             closes_at_ms=self.closes_at_ms,
             accepts_until_ms=self.accepts_until_ms,
             extra_ms=tuple(sorted(self._extra_ms.items())),
+            options_at_ms=self.options_at_ms,
         )
 
     def _close_if_all_answered(self, now_ms: int) -> list[Event]:
@@ -1038,6 +1061,7 @@ class QuizSession:
     def _close(self, reason: CloseReason, now_ms: int) -> QuestionClosed:
         question = self.questions[self.current]
         self.paused_at_ms = None  # closed (by the host) while paused: nothing stands still now
+        self.options_at_ms = None  # or before its options showed
         counts = [0] * len(question.options)
         skipped = reason is CloseReason.SKIP
         for record in self._current_answers:

@@ -93,6 +93,10 @@ class QuizSettings:
     #: Live: open the next question by itself this long after each reveal (``0``: the host
     #: moves on). The host may still move on sooner.
     auto_advance_ms: int = 0
+    #: Live: each question shows its prompt alone this long before its options (``0``: at
+    #: once), so every student reads it before anyone can answer; its time limit runs from
+    #: the options.
+    reading_ms: int = 0
     #: Generous by default: a school assembly fits; a flood of bots does not grow without bound.
     max_players: int = 20_000
     #: How many players the shared leaderboard frame lists.
@@ -120,6 +124,10 @@ class QuizSettings:
             (
                 self.auto_advance_ms == 0 or 3_000 <= self.auto_advance_ms <= 120_000,
                 "auto_advance_ms must be 0 (off) or 3,000 to 120,000",
+            ),
+            (
+                self.reading_ms == 0 or 1_000 <= self.reading_ms <= 30_000,
+                "reading_ms must be 0 (off) or 1,000 to 30,000",
             ),
         ]
         for ok, message in checks:

@@ -40,6 +40,7 @@ def question_view(session: QuizSession, now_ms: int, player_id: int | None = Non
         is_open=is_open,
         player_id=player_id,
         extra_ms=extra,
+        options_at_ms=session.options_at_ms,
     )
     if not is_open and session.next_at_ms is not None and session.phase is Phase.QUESTION_CLOSED:
         view["next_in_ms"] = max(session.next_at_ms - now_ms, 0)
@@ -76,6 +77,7 @@ def question_at(
     is_open: bool,
     player_id: int | None = None,
     extra_ms: int = 0,
+    options_at_ms: int | None = None,
 ) -> JSON:
     """Question ``index`` as players see it at ``now_ms``: from the quiz's definition and the
     moment it closes, never from the session's current state, so the frame of a question
@@ -85,12 +87,16 @@ def question_at(
     player's order and says which is which (``order``); the host's and the big screen's keep
     the question's order. A player with extra time (``extra_ms``) gets their own deadline,
     and how much later it is than everyone's (the ``resumed`` frame after a pause carries
-    everyone's)."""
+    everyone's). While the question's reading time runs (``options_at_ms``), the options are
+    not listed yet: the ``options`` frame brings them."""
     question = questions[index]
     closes_at_ms += extra_ms
+    reading = is_open and options_at_ms is not None
     options = list(question.options)
     order = None
-    if settings.shuffle_options and player_id is not None:
+    if reading:
+        options = []
+    elif settings.shuffle_options and player_id is not None:
         order = option_order(player_id, index, question)
         options = [options[k] for k in order]
     view: JSON = {
@@ -108,8 +114,25 @@ def question_at(
         view["order"] = order
     if extra_ms:
         view["extra_ms"] = extra_ms
+    if reading:
+        assert options_at_ms is not None
+        view["options_at_ms"] = options_at_ms
+        view["options_in_ms"] = max(options_at_ms - now_ms, 0)
     if not is_open:
         view["reveal"] = reveal(question)
+    return view
+
+
+def options_view(
+    question: Question, settings: QuizSettings, index: int, player_id: int | None = None
+) -> JSON:
+    """The options of question ``index`` once its reading time is over, as one player (in
+    their order, with ``shuffle_options``) or the host and the big screen see them."""
+    view: JSON = {"index": index, "options": list(question.options)}
+    if settings.shuffle_options and player_id is not None:
+        order = option_order(player_id, index, question)
+        view["options"] = [question.options[k] for k in order]
+        view["order"] = order
     return view
 
 

@@ -73,6 +73,7 @@ function chosenSettings(homework) {
       reveal: on("reveal_now") ? "immediate" : "at_close",
       close_when_all_answered: on("close_all"),
       auto_advance_ms: Number($("auto-advance").value),
+      reading_ms: Number($("reading-time").value),
     });
   }
   return settings;
@@ -696,6 +697,10 @@ function onFrame(frame) {
     case "snapshot": return drawSnapshot(frame);
     case "players": return onPlayers(frame);
     case "question": return openQuestion(frame.question, frame.server_time_ms);
+    // the reading time is over: the options show (the deadline is counted afresh)
+    case "options": return question && frame.index === question.index
+      ? openQuestion({ ...question, options: frame.options, remaining_ms: undefined }, frame.server_time_ms)
+      : undefined;
     case "closed": return onClosed(frame);
     case "board": return onBoard(frame);
     case "lock": locked = frame.locked; return updateControls();

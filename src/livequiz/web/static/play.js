@@ -178,6 +178,7 @@ function onFrame(frame) {
     case "welcome":
     case "snapshot": return drawSnapshot(frame);
     case "question": return openQuestion(frame.question, frame.server_time_ms);
+    case "options": return onOptions(frame);
     case "ack": return onAck(frame);
     case "closed": return onClosed(frame);
     case "result": return onResult(frame);
@@ -337,12 +338,31 @@ function openQuestion(q, serverTimeMs, chosen = null) {
   // A new question starts at the top of the page, its prompt and timer in view, whatever the
   // student had scrolled to at the last reveal.
   if (fresh) window.scrollTo(0, 0);
+  const reading = q.open && q.options.length === 0 && q.options_at_ms != null;
+  $("reading").hidden = !reading;
   if (fresh && q.open) {
     // A screen reader hears the question, not just "A"; Tab then goes to the answers, and
     // the keys 1–4 (or A–D) answer from anywhere.
     $("prompt").focus({ preventScroll: true });
-    announce(`Question ${q.index + 1} of ${q.count}. ${q.prompt} ${q.options.length} answers: ${q.options.map((o, i) => `${"ABCDEF"[i]}, ${o}`).join("; ")}.`);
+    announce(reading
+      ? `Question ${q.index + 1} of ${q.count}. ${q.prompt} Read it: the answers come in a moment.`
+      : `Question ${q.index + 1} of ${q.count}. ${q.prompt} ${answersText(q)}`);
   }
+}
+
+function answersText(q) {
+  return `${q.options.length} answers: ${q.options.map((o, i) => `${"ABCDEF"[i]}, ${o}`).join("; ")}.`;
+}
+
+/** The reading time is over (setting reading_ms): the options show, and the clock runs. */
+function onOptions(frame) {
+  const q = state.question;
+  if (!q || frame.index !== q.index || !q.open) return;
+  // remaining_ms was measured when the question came: the deadline is counted afresh
+  const shown = { ...q, options: frame.options, order: frame.order, remaining_ms: undefined };
+  delete shown.options_at_ms;
+  openQuestion(shown, frame.server_time_ms, state.chosen);
+  announce(answersText(shown));
 }
 
 /** A listening question: the word is spoken (the server's audio, once the question is asked),

@@ -49,6 +49,10 @@ function onFrame(frame) {
     case "welcome":
     case "snapshot": return drawSnapshot(frame);
     case "question": return openQuestion(frame.question, frame.server_time_ms);
+    // the reading time is over: the options show (the deadline is counted afresh)
+    case "options": return question && frame.index === question.index
+      ? openQuestion({ ...question, options: frame.options, remaining_ms: undefined }, frame.server_time_ms)
+      : undefined;
     case "closed": return onClosed(frame);
     case "paused":
     case "resumed": return pauseClock(countdown, $("screen-countdown"), frame, question);
