@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import json
 import re
 import shutil
 import subprocess
@@ -35,14 +36,14 @@ WORK = ROOT / ".mutation-pg"
 _MUTMUT_SECTION = re.compile(r"^\[tool\.mutmut\]\n(?:(?!\[).*\n?)*", re.MULTILINE)
 
 
-def settings() -> dict[str, list[str]]:
+def settings() -> dict[str, list[str] | str]:
     """``[tool.livequiz.mutation-pg]`` of the project's ``pyproject.toml``."""
     with (ROOT / "pyproject.toml").open("rb") as file:
-        table: dict[str, list[str]] = tomllib.load(file)["tool"]["livequiz"]["mutation-pg"]
+        table: dict[str, list[str] | str] = tomllib.load(file)["tool"]["livequiz"]["mutation-pg"]
     return table
 
 
-def prepare(table: dict[str, list[str]], *, fresh: bool) -> None:
+def prepare(table: dict[str, list[str] | str], *, fresh: bool) -> None:
     """Write ``.mutation-pg/``: the project's pyproject with the PostgreSQL path's mutmut
     settings as its ``[tool.mutmut]``, and links to the sources and tests."""
     if fresh and WORK.exists():
@@ -65,12 +66,11 @@ def prepare(table: dict[str, list[str]], *, fresh: bool) -> None:
             link.symlink_to(ROOT / name, target_is_directory=True)
 
 
-def _toml(value: list[str]) -> str:
-    return (
-        "["
-        + ", ".join('"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in value)
-        + "]"
-    )
+def _toml(value: list[str] | str) -> str:
+    """A TOML string, or list of strings (JSON's escapes are TOML's)."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    return "[" + ", ".join(json.dumps(item) for item in value) + "]"
 
 
 def main() -> int:
@@ -80,7 +80,9 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=1, help="mutmut workers (default 1)")
     args = parser.parse_args()
     table = settings()
-    globs: list[str] = args.globs or table["mutants"]
+    listed = table["mutants"]
+    assert isinstance(listed, list)
+    globs: list[str] = args.globs or listed
     prepare(table, fresh=args.fresh)
     mutmut = str(Path(sys.executable).parent / "mutmut")
     subprocess.run([mutmut, "run", "--max-children", str(args.jobs), *globs], cwd=WORK, check=True)
@@ -91,7 +93,7 @@ def main() -> int:
     chosen = [
         line
         for line in listed.splitlines(keepends=True)
-        if any(fnmatch.fnmatchcase(line.strip().split(":")[0], glob) for glob in table["mutants"])
+        if any(fnmatch.fnmatchcase(line.strip().split(":")[0], glob) for glob in listed)
     ]
     score = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "mutation_score.py")],
