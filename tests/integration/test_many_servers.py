@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -606,3 +607,24 @@ async def test_a_copy_whose_catch_up_finds_storage_down_tries_again_until_it_wor
         assert question["question"]["index"] == 0
         assert failures == 3
         assert store.session(quiz_id).phase.value == "question_open"
+
+
+async def test_a_player_who_joins_and_never_connects_is_away_after_the_grace() -> None:
+    """A join over HTTP expects a connection: a phone that never opens one (the page closed
+    at once, the network lost) must not count as present, or "everyone has answered" would
+    wait for it for ever. One that connects within the grace, on any server, stays present."""
+    async with cluster(2) as servers, contextlib.AsyncExitStack() as stack:
+        owner = servers[0]
+        quiz = await owner.create_quiz(count=1, seed=2)
+        quiz_id = quiz["quiz_id"]
+        ghost = await servers[1].join(quiz["pin"], "Ghost")  # and never connects
+        real = await servers[1].join(quiz["pin"], "Real")
+        await stack.enter_async_context(open_client(servers[1], "Real", real["token"]))
+        session = owner.server.store.session(quiz_id)
+        assert session.players[ghost["player_id"]].present  # until the grace has run out
+        deadline = time.monotonic() + FAST.reconnect_grace_s + 10
+        while session.players[ghost["player_id"]].present:
+            assert time.monotonic() < deadline, "a player who never connected is still present"
+            await asyncio.sleep(0.1)
+        assert session.players[real["player_id"]].present
+        assert session.present_count == 1
