@@ -85,10 +85,10 @@ def test_host_actions_without_an_argument(action: str) -> None:
     assert decode(encoded({"type": "host", "action": action})) == HostRequest(action, None)
 
 
-def test_host_actions_are_the_documented_fifteen() -> None:
+def test_host_actions_are_the_documented_sixteen() -> None:
     assert {
         "start", "close", "next", "skip", "end", "kick", "lock", "unlock", "let_in", "turn_away",
-        "approve", "rename", "pause", "resume", "extra_time",
+        "approve", "rename", "pause", "resume", "extra_time", "team",
     } == HOST_ACTIONS  # fmt: skip
 
 
@@ -559,6 +559,17 @@ def test_extra_time_names_a_player_and_a_percentage() -> None:
         assert "'percent'" in caught.value.message
     with pytest.raises(ProtocolError):
         decode(encoded({"type": "host", "action": "extra_time", "percent": 50}))
+
+
+def test_team_names_a_player_and_a_team() -> None:
+    frame = encoded({"type": "host", "action": "team", "player_id": 4, "team": 1})
+    assert decode(frame) == HostRequest("team", 4, team=1)
+    for wrong in (-1, 6, "1", None):
+        message = {"type": "host", "action": "team", "player_id": 4, "team": wrong}
+        with pytest.raises(ProtocolError) as caught:
+            decode(encoded(message))
+        assert caught.value.code == "bad_message"
+        assert "'team'" in caught.value.message
 
 
 def test_the_gateway_has_a_command_for_every_action_that_names_its_question() -> None:

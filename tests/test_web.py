@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
+from livequiz.domain.views import TEAM_NAMES
 from tests.server import RunningServer, running_server
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
@@ -100,3 +104,12 @@ async def test_the_qr_code_of_an_unknown_pin_is_a_json_404(srv: RunningServer) -
     assert response.json() == {
         "error": {"code": "unknown_quiz", "message": "no live quiz has that PIN"}
     }
+
+
+def test_the_pages_name_the_teams_as_the_server_does() -> None:
+    """The pages draw a team from its number before any team board has come (a player's
+    standing names the team by number): their list of names must be the server's."""
+    script = (Path(__file__).parents[1] / "src/livequiz/web/static/connection.js").read_text()
+    found = re.search(r"export const TEAM_NAMES = (\[[^\]]*\]);", script)
+    assert found is not None
+    assert tuple(json.loads(found.group(1))) == TEAM_NAMES

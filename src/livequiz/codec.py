@@ -52,6 +52,7 @@ from livequiz.domain.events import (
     QuizStarted,
     RejoinAnswered,
     RejoinRequested,
+    TeamChanged,
 )
 from livequiz.domain.session import AnswerOutcome, AnswerRecord, AnswerStatus
 from livequiz.ports import Outcome, Record
@@ -128,6 +129,7 @@ _EVENTS: dict[str, type[Event]] = {
         RejoinAnswered,
         PlayerNamed,
         ExtraTimeGiven,
+        TeamChanged,
         OptionsShown,
         QuestionPaused,
         QuestionResumed,

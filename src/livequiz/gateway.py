@@ -35,6 +35,7 @@ from livequiz.domain.commands import (
     Executed,
     GiveExtraTime,
     Kick,
+    MoveToTeam,
     Next,
     Pause,
     Rename,
@@ -602,6 +603,10 @@ class Gateway:
         elif message.action == "rename":
             assert message.player_id is not None
             command = Rename(message.player_id, message.nickname or self._friendly_name(client))
+        elif message.action == "team":
+            assert message.player_id is not None
+            assert message.team is not None
+            command = MoveToTeam(message.player_id, message.team)
         elif message.action == "extra_time":
             assert message.player_id is not None
             assert message.percent is not None

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from livequiz import __version__
+from livequiz.domain.views import TEAM_NAMES
 from livequiz.exports import APKG_MEDIA_TYPE, XLSX_MEDIA_TYPE
 
 JSON = dict[str, Any]
@@ -134,6 +135,7 @@ _SETTINGS_EXAMPLE: JSON = {
     "shuffle_options": False,
     "auto_advance_ms": 0,
     "reading_ms": 0,
+    "teams": 0,
     "max_players": 20000,
     "top_k": 10,
     "max_delivery_lag_ms": 1000,
@@ -276,6 +278,15 @@ _SETTINGS_PROPERTIES: JSON = {
         "still move on sooner.",
         "minimum": 0,
         "maximum": 120000,
+    },
+    "teams": {
+        "type": "integer",
+        "description": "Live: 0 (no teams) or 2 to 6 teams (Red, Blue, Green, Yellow, Purple, "
+        "Orange). Each player joins the smallest team; the host may move players (protocol: "
+        "host action `team`). A team's score is its members' average, so its size does not "
+        "decide; the team board is in every `board` frame and in the results.",
+        "minimum": 0,
+        "maximum": 6,
     },
     "reading_ms": {
         "type": "integer",
@@ -902,6 +913,19 @@ SCHEMAS: JSON = {
             "score": {"type": "integer"},
             "correct": _int("Correct answers.", 0),
             "answered": _int("Answers given.", 0),
+            "team": _int("With teams: the player's team (0 is the first).", 0, 5),
+        },
+    },
+    "TeamLine": {
+        "type": "object",
+        "required": ["team", "name", "score", "members", "rank"],
+        "additionalProperties": False,
+        "properties": {
+            "team": _int("The team (0 is the first).", 0, 5),
+            "name": {"type": "string", "enum": list(TEAM_NAMES)},
+            "score": _int("The average of its members' scores, rounded down.", 0),
+            "members": _int("Its players on the board.", 0),
+            "rank": _int("Equal averages share a rank.", 1),
         },
     },
     "QuestionStats": {
@@ -943,6 +967,11 @@ SCHEMAS: JSON = {
             "phase": {"type": "string", "enum": _PHASES},
             "players": {"type": "array", "items": _ref("PlayerLine")},
             "questions": {"type": "array", "items": _ref("QuestionStats")},
+            "teams": {
+                "type": "array",
+                "items": _ref("TeamLine"),
+                "description": "With teams only: the team board, best average first.",
+            },
         },
     },
     "ClassReport": {

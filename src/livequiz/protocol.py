@@ -39,7 +39,7 @@ from livequiz.domain.session import (
     Player,
     QuizSession,
 )
-from livequiz.domain.settings import QuizSettings
+from livequiz.domain.settings import MAX_TEAMS, QuizSettings
 
 if TYPE_CHECKING:
     from livequiz.ports import QuizDefinition
@@ -104,6 +104,8 @@ class HostRequest:
     question: int | None = None
     #: ``extra_time`` only: percent more than each question's time limit.
     percent: int | None = None
+    #: ``team`` only: the team to move the player to (0 is the first).
+    team: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,11 +123,13 @@ ClientMessage = Hello | JoinRequest | AnswerRequest | HostRequest | SyncRequest 
 HOST_ACTIONS = frozenset(
     {
         "start", "close", "next", "skip", "end", "kick", "lock", "unlock",
-        "let_in", "turn_away", "approve", "rename", "pause", "resume", "extra_time",
+        "let_in", "turn_away", "approve", "rename", "pause", "resume", "extra_time", "team",
     }
 )  # fmt: skip
 #: Host actions about one player: they carry its ``player_id``.
-PLAYER_ACTIONS = frozenset({"kick", "let_in", "turn_away", "approve", "rename", "extra_time"})
+PLAYER_ACTIONS = frozenset(
+    {"kick", "let_in", "turn_away", "approve", "rename", "extra_time", "team"}
+)
 #: Host actions about the current question: they may name it (``q``).
 QUESTION_ACTIONS = frozenset({"close", "next", "skip", "pause", "resume"})
 
@@ -181,12 +185,18 @@ def decode(frame: str | bytes) -> ClientMessage:
                 raise ProtocolError(
                     "bad_message", f"field 'percent' must be 0 to {MAX_EXTRA_TIME_PERCENT}"
                 )
+        team = None
+        if action == "team":
+            team = _int(data, "team")
+            if not 0 <= team < MAX_TEAMS:
+                raise ProtocolError("bad_message", f"field 'team' must be 0 to {MAX_TEAMS - 1}")
         return HostRequest(
             action=action,
             player_id=player_id,
             nickname=nickname,
             question=question,
             percent=percent,
+            team=team,
         )
     if kind == "sync":
         return SyncRequest()
@@ -465,6 +475,7 @@ PLAYER_NEWS = (
     "rejoin_asked",
     "rejoin_answered",
     "extra_time",
+    "team",
 )
 
 

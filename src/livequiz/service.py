@@ -57,6 +57,7 @@ from livequiz.domain.events import (
     QuizStarted,
     RejoinAnswered,
     RejoinRequested,
+    TeamChanged,
 )
 from livequiz.domain.question import Question
 from livequiz.domain.session import Phase
@@ -912,6 +913,7 @@ class QuizService:
                         "player_id": event.player_id,
                         "nickname": event.nickname,
                         "approved": event.approved,
+                        **({} if event.team is None else {"team": event.team}),
                     }
                 )
             elif isinstance(event, PlayerLeft):
@@ -925,6 +927,9 @@ class QuizService:
                 )
                 named = ToPlayer(event.player_id, protocol.named_frame(event), seq=event.seq)
                 self.deliver(quiz_id, named)
+            elif isinstance(event, TeamChanged):
+                runtime.board_dirty = True
+                runtime.news["team"].append({"player_id": event.player_id, "team": event.team})
             elif isinstance(event, ExtraTimeGiven):
                 runtime.news["extra_time"].append(
                     {"player_id": event.player_id, "percent": event.percent}

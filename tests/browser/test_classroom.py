@@ -1091,3 +1091,49 @@ async def test_reading_time_shows_the_prompt_alone_then_the_answers(
     right = session.questions[0].answer
     await anna.locator("button.option", has_text=right).click()
     await expect(anna.locator("#result")).to_contain_text("Right")
+
+
+async def test_a_team_game_shows_the_team_board_on_every_page(
+    harness: Harness, srv: RunningServer
+) -> None:
+    """Issue 18, teams: the teacher picks 2 teams; students join Red, Blue, Red; the big
+    screen, the host and each phone show the team board (averages); the teacher moves a
+    student to the other team; the finished screen names the winning team."""
+    host = await harness.open("/host", "desktop", name="host")
+    await host.locator("#teams").select_option("2")
+    pin = await create_quiz_in_ui(host, count=1, seconds=60)
+    session = session_for_pin(srv, pin)
+    assert session.settings.teams == 2
+    link = await host.locator("#screen-link").get_attribute("href")
+    assert link is not None
+    screen = await harness.open(link, "projector", name="screen")
+    phones = {}
+    for name in ("Anna", "Ben", "Cleo"):
+        phones[name] = await harness.open(f"/play?pin={pin}", name=name)
+        await join_in_ui(phones[name], name)
+    await expect(host.locator("#players li[data-player-id]")).to_have_count(3)
+    await expect(host.locator('#players li:has-text("Ben") button.team-move')).to_have_text(
+        "◆ Blue"
+    )
+    await expect(phones["Anna"].locator("#my-team")).to_contain_text("Red")
+    await expect(phones["Ben"].locator("#my-team")).to_contain_text("Blue")
+    # Cleo moves to Blue: the board of teams counts her there
+    await host.locator('#players li:has-text("Cleo") button.team-move').click()
+    await expect(host.locator('#players li:has-text("Cleo") button.team-move')).to_have_text(
+        "◆ Blue"
+    )
+    assert session.team_sizes == [1, 2]
+    await host.locator("#start-button").click()
+    right = session.questions[0].answer
+    await phones["Anna"].locator("button.option", has_text=right).click()
+    for page, teams in ((screen, "#screen-teams"), (host, "#host-teams")):
+        await expect(page.locator(f"{teams} li")).to_have_count(2)
+        await expect(page.locator(f"{teams} li").first).to_contain_text("Red")
+    await expect(phones["Anna"].locator("#teams li.me")).to_contain_text("Red")
+    await expect(phones["Anna"].locator("#my-team")).to_have_text("▲ Red, 1st")
+    wrong = next(o for o in session.questions[0].options if o != right)
+    for name in ("Ben", "Cleo"):
+        await phones[name].locator("button.option", has_text=wrong).click()
+    await host.locator("#next-button").click()  # after the last question: the end
+    await expect(screen.locator("#screen-podium-title")).to_have_text("Podium · Red wins")
+    await expect(screen.locator("#screen-teams li").first).to_contain_text("Red")

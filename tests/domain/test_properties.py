@@ -52,6 +52,7 @@ VALID_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "shuffle_options": st.booleans(),
     "auto_advance_ms": st.one_of(st.just(0), st.integers(3_000, 120_000)),
     "reading_ms": st.one_of(st.just(0), st.integers(1_000, 30_000)),
+    "teams": st.one_of(st.just(0), st.integers(2, 6)),
     "max_players": st.integers(1, 100_000),
     "top_k": st.integers(1, 100),
     "max_delivery_lag_ms": st.integers(0, 10_000),

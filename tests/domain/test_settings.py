@@ -116,6 +116,7 @@ def test_every_default_is_as_documented() -> None:
         "shuffle_options": False,
         "auto_advance_ms": 0,
         "reading_ms": 0,
+        "teams": 0,
         "max_players": 20_000,
         "top_k": 10,
         "max_delivery_lag_ms": 1_000,

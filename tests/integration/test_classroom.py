@@ -547,3 +547,54 @@ async def test_reading_time_shows_the_prompt_first_and_the_clock_runs_from_the_o
         ack = await anna.answer(0, question.correct_option)
         assert ack["status"] == "accepted"
         assert ack["answer"]["points"] >= 900, ack  # quick after the options, not the prompt
+
+
+async def test_teams_fill_evenly_and_the_board_shows_each_teams_average(backend: Backend) -> None:
+    """Issue 18, teams: three players join two teams (2 and 1); every board frame carries the
+    team board (averages, so the team of one is not behind for being small); the host moves
+    a player over the other process; the results list the teams."""
+    async with contextlib.AsyncExitStack() as stack:
+        settings = {"teams": 2, "scoring": "accuracy", "close_when_all_answered": False}
+        quiz = await backend.owner.create_quiz(count=1, seed=11, settings=settings)
+        quiz_id = quiz["quiz_id"]
+        host = await stack.enter_async_context(
+            open_client(backend.entry, "host", quiz["host_token"])
+        )
+        clients = {}
+        for name in ("Anna", "Ben", "Cleo"):
+            clients[name] = await player(backend, stack, quiz["pin"], name)
+        await host.wait_for(
+            lambda f: f["type"] == "players" and any(e["nickname"] == "Cleo" for e in f["joined"])
+        )
+        joined = [entry for f in host.frames if f["type"] == "players" for entry in f["joined"]]
+        assert {e["nickname"]: e["team"] for e in joined} == {"Anna": 0, "Ben": 1, "Cleo": 0}
+        await host.host("start")
+        correct = right(backend, quiz_id, 0)
+        anna_ack = await clients["Anna"][0].answer(0, correct)  # 1,000 for Red
+        assert anna_ack["standing"]["team"] == 0
+        ben_ack = await clients["Ben"][0].answer(0, correct)  # 1,000 for Blue
+        assert ben_ack["standing"]["team"] == 1
+        board = await host.wait_for(lambda f: f["type"] == "board" and f["seq"] >= ben_ack["seq"])
+        teams = {
+            line["name"]: (line["score"], line["members"], line["rank"]) for line in board["teams"]
+        }
+        assert teams == {"Red": (500, 2, 2), "Blue": (1_000, 1, 1)}
+        cleo_id = clients["Cleo"][1]["player_id"]
+        moved = await host.host("team", player_id=cleo_id, team=1)
+        assert moved["type"] == "host_ack", moved
+        board = await host.wait_for(lambda f: f["type"] == "board" and f["seq"] >= moved["seq"])
+        after = {line["name"]: (line["score"], line["members"]) for line in board["teams"]}
+        assert after == {"Red": (1_000, 1), "Blue": (500, 2)}
+        await host.host("end")
+        report = await backend.owner.http.get(
+            f"/api/quizzes/{quiz_id}/results",
+            headers={"authorization": f"Bearer {quiz['host_token']}"},
+        )
+        assert report.status_code == 200
+        body = report.json()
+        assert [line["name"] for line in body["teams"]] == ["Red", "Blue"]
+        assert {line["nickname"]: line["team"] for line in body["players"]} == {
+            "Anna": 0,
+            "Ben": 1,
+            "Cleo": 1,
+        }

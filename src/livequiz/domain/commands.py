@@ -96,6 +96,14 @@ class GiveExtraTime:
 
 
 @dataclass(frozen=True, slots=True)
+class MoveToTeam:
+    """Host: put a player in another team."""
+
+    player_id: int
+    team: int
+
+
+@dataclass(frozen=True, slots=True)
 class SetLocked:
     locked: bool
 
@@ -184,6 +192,7 @@ Command = (
     | Pause
     | Resume
     | GiveExtraTime
+    | MoveToTeam
 )
 
 
@@ -231,6 +240,8 @@ def execute(session: QuizSession, command: Command, now_ms: int) -> Executed:
             return Executed(tuple(session.rename(player_id, nickname, now_ms)))
         case GiveExtraTime(player_id, percent):
             return Executed(tuple(session.give_extra_time(player_id, percent, now_ms)))
+        case MoveToTeam(player_id, team):
+            return Executed(tuple(session.move_to_team(player_id, team, now_ms)))
         case SetLocked(locked):
             return Executed(tuple(session.set_locked(locked, now_ms)))
         case Start(due_at_ms):
@@ -277,6 +288,7 @@ _NAMES: dict[type[Command], str] = {
     Pause: "pause",
     Resume: "resume",
     GiveExtraTime: "extra_time",
+    MoveToTeam: "team",
 }
 _TYPES = {name: kind for kind, name in _NAMES.items()}
 #: Fields left out of a record while they hold their default, so that the records of a live

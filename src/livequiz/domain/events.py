@@ -50,6 +50,8 @@ class PlayerJoined(Event):
     late: bool
     #: False while the host has to approve the name (``approve_names``): shown to nobody else.
     approved: bool = True
+    #: With teams: the team the player joined (the smallest one).
+    team: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,6 +69,14 @@ class ExtraTimeGiven(Event):
 
     player_id: int
     percent: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TeamChanged(Event):
+    """The host moved a player to another team (their score counts for it from now on)."""
+
+    player_id: int
+    team: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -30,14 +30,29 @@ class Placing:
     rank: int
 
 
+@dataclass(frozen=True, slots=True)
+class TeamPlacing:
+    """One line of the team board: a team's score is its members' average (rounded down), so
+    a team's size does not decide; ``members`` counts those on the board."""
+
+    team: int
+    score: int
+    members: int
+    rank: int
+
+
 class Leaderboard:
-    """Scores of the players on the board, kept in board order."""
+    """Scores of the players on the board, kept in board order; with teams, each team's sum
+    and size too, kept as scores change (so the team board is O(teams) a tick, not O(n))."""
 
-    __slots__ = ("_key_of", "_keys")
+    __slots__ = ("_key_of", "_keys", "_team_count", "_team_of", "_team_sum")
 
-    def __init__(self) -> None:
+    def __init__(self, teams: int = 0) -> None:
         self._keys: SortedList = SortedList()
         self._key_of: dict[int, _Key] = {}
+        self._team_of: dict[int, int] = {}
+        self._team_sum = [0] * teams
+        self._team_count = [0] * teams
 
     def __len__(self) -> int:
         return len(self._key_of)
@@ -53,6 +68,10 @@ class Leaderboard:
         key = (-score, reached_seq, player_id)
         self._keys.add(key)
         self._key_of[player_id] = key
+        team = self._team_of.get(player_id)
+        if team is not None:
+            self._team_sum[team] += score + (0 if old is None else old[0])
+            self._team_count[team] += old is None
 
     def remove(self, player_id: int) -> None:
         """Take a player off the board (a kick); unknown ids are a bug of the caller."""
@@ -60,6 +79,41 @@ class Leaderboard:
         if key is None:
             raise CoreBug(f"player {player_id} is not on the board")
         self._keys.remove(key)
+        team = self._team_of.get(player_id)
+        if team is not None:
+            self._team_sum[team] += key[0]
+            self._team_count[team] -= 1
+
+    def assign(self, player_id: int, team: int) -> None:
+        """Put a player in ``team`` (on the board or not yet): their score counts for it."""
+        key = self._key_of.get(player_id)
+        old = self._team_of.get(player_id)
+        if key is not None and old is not None:
+            self._team_sum[old] += key[0]
+            self._team_count[old] -= 1
+        self._team_of[player_id] = team
+        if key is not None:
+            self._team_sum[team] -= key[0]
+            self._team_count[team] += 1
+
+    def team_of(self, player_id: int) -> int | None:
+        return self._team_of.get(player_id)
+
+    def teams(self) -> list[TeamPlacing]:
+        """The team board: highest average first; equal averages share a rank and are listed
+        in team order."""
+        scores = [
+            (total // count if count else 0, team)
+            for team, (total, count) in enumerate(
+                zip(self._team_sum, self._team_count, strict=True)
+            )
+        ]
+        scores.sort(key=lambda pair: (-pair[0], pair[1]))
+        placings: list[TeamPlacing] = []
+        for position, (score, team) in enumerate(scores, start=1):
+            rank = placings[-1].rank if placings and placings[-1].score == score else position
+            placings.append(TeamPlacing(team, score, self._team_count[team], rank))
+        return placings
 
     def score_of(self, player_id: int) -> int:
         return -self._key_of[player_id][0]

@@ -67,6 +67,7 @@ from livequiz.domain.events import (
     QuizStarted,
     RejoinAnswered,
     RejoinRequested,
+    TeamChanged,
 )
 from livequiz.domain.nicknames import NicknamePolicy
 from livequiz.domain.question import Question
@@ -261,7 +262,9 @@ class QuizSession:
         #: are shown). Until then players read the prompt and answers get ``reading``.
         self.options_at_ms: int | None = None
         self.players: dict[int, Player] = {}
-        self.board = Leaderboard()
+        self.board = Leaderboard(self.settings.teams)
+        #: With teams: how many players (not removed) each team has, to keep them balanced.
+        self.team_sizes = [0] * self.settings.teams
         self._by_nickname: dict[str, int] = {}
         #: The learning app's user id → their player: the same user is one player.
         self._by_user: dict[str, int] = {}
@@ -444,6 +447,9 @@ class QuizSession:
             del self._by_nickname[key]
         if player.approved:
             self.board.remove(player_id)
+        team = self.board.team_of(player_id)
+        if team is not None:
+            self.team_sizes[team] -= 1
         events: list[Event] = [
             PlayerKicked(seq=self._next_seq(), at_ms=now_ms, player_id=player_id)
         ]
@@ -517,6 +523,27 @@ class QuizSession:
     def extra_ms(self, player_id: int) -> int:
         """Live: the extra time of ``player_id`` on the open (or just closed) question."""
         return self._extra_ms.get(player_id, 0)
+
+    def move_to_team(self, player_id: int, team: int, now_ms: int) -> list[Event]:
+        """Host: put a player in ``team`` (friends apart, a late joiner where they belong); their
+        score counts for the new team from now on, the old one's average without them."""
+        self._require_not_finished()
+        if not self.team_sizes:
+            raise Rejected(ErrorCode.ILLEGAL_STATE, "this quiz has no teams")
+        player = self.active_player(player_id)
+        if type(team) is not int or not 0 <= team < len(self.team_sizes):
+            raise Rejected(
+                ErrorCode.INVALID_SETTINGS, f"team must be 0 to {len(self.team_sizes) - 1}"
+            )
+        old = self.board.team_of(player_id)
+        if old is None:  # pragma: no cover - every player of a quiz with teams joined one
+            raise CoreBug(f"player {player_id} of a quiz with teams is in none")
+        if old == team:
+            return []
+        self.team_sizes[old] -= 1
+        self.team_sizes[team] += 1
+        self.board.assign(player.id, team)
+        return [TeamChanged(seq=self._next_seq(), at_ms=now_ms, player_id=player_id, team=team)]
 
     def give_extra_time(self, player_id: int, percent: int, now_ms: int) -> list[Event]:
         """Host: ``percent`` more time than each question's limit for one player (an
@@ -950,9 +977,15 @@ class QuizSession:
             nickname=name,
             late=self.phase not in (Phase.LOBBY, Phase.IN_PROGRESS),
             approved=approved,
+            # the smallest team, the first of the smallest: sizes never differ by more than one
+            # unless the host moves players
+            team=self.team_sizes.index(min(self.team_sizes)) if self.team_sizes else None,
         )
         player = self.players[player_id] = Player(player_id, name, event.seq, user_id)
         player.approved = approved
+        if event.team is not None:
+            self.board.assign(player_id, event.team)
+            self.team_sizes[event.team] += 1
         if approved:
             self.board.set(player_id, 0, event.seq)
             self._present += 1

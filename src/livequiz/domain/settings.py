@@ -52,6 +52,10 @@ class RevealMode(StrEnum):
     AT_CLOSE = "at_close"
 
 
+#: Teams a quiz may have: as many as the team colours (``views.TEAM_NAMES``).
+MAX_TEAMS = 6
+
+
 @dataclass(frozen=True, slots=True)
 class QuizSettings:
     """Everything a host may tune for one quiz. Times are in milliseconds.
@@ -97,6 +101,10 @@ class QuizSettings:
     #: once), so every student reads it before anyone can answer; its time limit runs from
     #: the options.
     reading_ms: int = 0
+    #: Teams (0: none; else 2 to 6): each player joins the smallest team (the first of the
+    #: smallest), the host may move them; a team's score is its members' average, so its
+    #: size does not decide.
+    teams: int = 0
     #: Generous by default: a school assembly fits; a flood of bots does not grow without bound.
     max_players: int = 20_000
     #: How many players the shared leaderboard frame lists.
@@ -128,6 +136,10 @@ class QuizSettings:
             (
                 self.reading_ms == 0 or 1_000 <= self.reading_ms <= 30_000,
                 "reading_ms must be 0 (off) or 1,000 to 30,000",
+            ),
+            (
+                self.teams == 0 or 2 <= self.teams <= MAX_TEAMS,
+                f"teams must be 0 (none) or 2 to {MAX_TEAMS}",
             ),
         ]
         for ok, message in checks:

@@ -21,6 +21,9 @@ from livequiz.domain.settings import QuizSettings, RevealMode
 
 JSON = dict[str, Any]
 
+#: The teams' names, in team order (``teams``: 2 to 6); pages give each its colour and shape.
+TEAM_NAMES = ("Red", "Blue", "Green", "Yellow", "Purple", "Orange")
+
 
 def question_view(session: QuizSession, now_ms: int, player_id: int | None = None) -> JSON | None:
     """The current question as players see it; the answer only once it has closed.
@@ -189,7 +192,23 @@ def leaderboard(session: QuizSession) -> JSON:
             }
             for placing in session.board.top(session.settings.top_k)
         ],
+        **({"teams": team_board(session)} if session.settings.teams else {}),
     }
+
+
+def team_board(session: QuizSession) -> list[JSON]:
+    """Every team's line: its members' average score (rounded down), how many are on the
+    board, its rank (equal averages share one)."""
+    return [
+        {
+            "team": placing.team,
+            "name": TEAM_NAMES[placing.team],
+            "score": placing.score,
+            "members": placing.members,
+            "rank": placing.rank,
+        }
+        for placing in session.board.teams()
+    ]
 
 
 def answer_result(session: QuizSession, record: AnswerRecord) -> JSON:
@@ -217,11 +236,16 @@ def standing(session: QuizSession, player: Player) -> JSON:
     """A player's own score and rank, as the board currently shows them."""
     if player.kicked or not player.approved:
         return {"score": player.published_score, "rank": None, "players": len(session.board)}
-    return {
+    view: JSON = {
         "score": player.published_score,
         "rank": session.board.rank_of(player.id),
         "players": len(session.board),
     }
+    team = session.board.team_of(player.id)
+    if team is not None:
+        view["team"] = team
+        view["team_rank"] = next(t.rank for t in session.board.teams() if t.team == team)
+    return view
 
 
 def ahead(session: QuizSession, player: Player) -> JSON | None:
@@ -296,6 +320,7 @@ def host_view(session: QuizSession, now_ms: int) -> JSON:
                 "asks_to_rejoin": session.asks_to_rejoin(player.id),
                 "approved": player.approved,
                 "extra_percent": player.extra_percent,
+                **({"team": session.board.team_of(player.id)} if session.settings.teams else {}),
             }
             for player in session.players.values()
             if not player.kicked
@@ -343,6 +368,9 @@ def final_results(session: QuizSession) -> JSON:
             "score": placing.score,
             "correct": _visible_correct(session, session.players[placing.player_id]),
             "answered": len(session.players[placing.player_id].answers),
+            **(
+                {"team": session.board.team_of(placing.player_id)} if session.settings.teams else {}
+            ),
         }
         for placing in session.board
     ]
@@ -381,7 +409,10 @@ def final_results(session: QuizSession) -> JSON:
                 "most_picked_wrong": top_wrong[1] if top_wrong[0] > 0 else None,
             }
         )
-    return {"phase": session.phase.value, "players": players, "questions": questions}
+    report: JSON = {"phase": session.phase.value, "players": players, "questions": questions}
+    if session.settings.teams:
+        report["teams"] = team_board(session)
+    return report
 
 
 def _asked_of(session: QuizSession, player: Player) -> int:

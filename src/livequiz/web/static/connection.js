@@ -307,6 +307,27 @@ export function renderBoard(list, top, { meId = null, previous = null } = {}) {
   list.replaceChildren(...lines);
 }
 
+/** The team board (setting `teams`): each team's average, best first; `myTeam` marked. */
+export function renderTeams(list, teams, myTeam = null) {
+  list.replaceChildren(...(teams ?? []).map((line) => {
+    const li = el("li", `team team-${line.team}`);
+    li.dataset.team = String(line.team);
+    li.append(
+      el("span", "rank", line.rank),
+      el("span", "nickname", `${TEAM_SHAPES[line.team]} ${line.name}`),
+      el("span", "score", formatNumber(line.score)),
+      el("span", "muted", ` (${line.members})`),
+    );
+    if (line.team === myTeam) li.classList.add("me");
+    return li;
+  }));
+}
+
+/** A shape per team beside its colour and name, so no one needs to tell colours apart. */
+export const TEAM_SHAPES = ["▲", "◆", "●", "■", "★", "⬟"];
+/** The teams' names, in team order (the server's views.TEAM_NAMES). */
+export const TEAM_NAMES = ["Red", "Blue", "Green", "Yellow", "Purple", "Orange"];
+
 /** A countdown to a deadline in this browser's clock, drawn every 200 ms until it stops. */
 export class Countdown {
   constructor(onTick) {

@@ -1,7 +1,7 @@
 // The host page: create a quiz, show how to join, watch the players, run the questions.
 import {
   Connection, Countdown, KIND_NAMES, LETTERS, api, describeReveal, download, el, errorText,
-  flagControl, pauseClock, renderBoard, renderOptions,
+  flagControl, pauseClock, renderBoard, renderOptions, renderTeams, TEAM_NAMES, TEAM_SHAPES,
   contrastToggle,
 } from "./connection.js";
 
@@ -16,6 +16,7 @@ const players = new Map(); // player_id → {nickname, present, answered, progre
 let phase = "lobby";
 let locked = false;
 let question = null;
+let teamCount = 0; // the quiz's teams (setting `teams`; 0: none)
 let dueAtMs = null; // a self-paced quiz's due time (homework); null for a live quiz
 let syncTimer = null;
 const WAITING_SHOWN = 30; // names listed as "not answered yet" before "and N more"
@@ -74,6 +75,7 @@ function chosenSettings(homework) {
       close_when_all_answered: on("close_all"),
       auto_advance_ms: Number($("auto-advance").value),
       reading_ms: Number($("reading-time").value),
+      teams: Number($("teams").value),
     });
   }
   return settings;
@@ -488,6 +490,13 @@ $("lock-button").addEventListener("click", () => command(locked ? "unlock" : "lo
 const EXTRA_STEPS = [0, 50, 100];
 
 $("players").addEventListener("click", (event) => {
+  const move = event.target.closest("button.team-move");
+  if (move) {
+    const id = Number(move.closest("li").dataset.playerId);
+    const now = players.get(id)?.team ?? 0;
+    command("team", { player_id: id, team: (now + 1) % teamCount });
+    return;
+  }
   const time = event.target.closest("button.extra-time");
   if (time) {
     const id = Number(time.closest("li").dataset.playerId);
@@ -622,6 +631,13 @@ function drawPlayers() {
       approve.setAttribute("aria-label", `Approve the name ${p.nickname}`);
       li.append(approve);
     }
+    if (p.team !== null && p.team !== undefined && teamCount) {
+      // teams: the player's team; a click moves them to the next one
+      const team = el("button", `team-move team-${p.team}`, `${TEAM_SHAPES[p.team]} ${TEAM_NAMES[p.team]}`);
+      team.type = "button";
+      team.setAttribute("aria-label", `${team.textContent}: ${p.nickname}, move to ${TEAM_NAMES[(p.team + 1) % teamCount]}`);
+      li.append(team);
+    }
     // an accommodation: more time on each question from the next one (none → +50% → double)
     const extra = p.extra ?? 0;
     const time = el("button", `extra-time${extra ? " on" : ""}`, extra ? `⏱ +${extra}% time` : "⏱ More time");
@@ -723,10 +739,12 @@ function drawSnapshot(frame) {
   locked = s.locked;
   players.clear();
   dueAtMs = s.due_at_ms ?? null;
+  teamCount = s.settings?.teams ?? 0;
   for (const p of s.players) {
     players.set(p.player_id, {
       nickname: p.nickname, present: p.present, answered: p.answered, progress: p.progress,
       asks: p.asks_to_rejoin, approved: p.approved !== false, extra: p.extra_percent ?? 0,
+      team: p.team ?? null,
     });
   }
   drawPlayers();
@@ -765,7 +783,11 @@ function onPlayerFinished(frame) {
 function onPlayers(frame) {
   // (a homework's newcomer's progress comes with the next snapshot)
   for (const p of frame.joined) {
-    players.set(p.player_id, { nickname: p.nickname, present: true, answered: false, approved: p.approved !== false });
+    players.set(p.player_id, { nickname: p.nickname, present: true, answered: false, approved: p.approved !== false, team: p.team ?? null });
+  }
+  for (const p of frame.team ?? []) {
+    const player = players.get(p.player_id);
+    if (player) player.team = p.team;
   }
   for (const p of frame.extra_time ?? []) {
     const player = players.get(p.player_id);
@@ -834,12 +856,16 @@ function setAnswered(answered, total) {
 
 function onBoard(board) {
   renderBoard($("host-leaderboard"), board.top);
+  $("host-teams-title").hidden = !board.teams;
+  $("host-teams").hidden = !board.teams;
+  if (board.teams) renderTeams($("host-teams"), board.teams);
   if (board.answered !== null && board.answered !== undefined) setAnswered(board.answered, board.players);
 }
 
 function onFinal(report) {
   const lines = report.players.map((p) => ({ ...p }));
   renderBoard($("host-leaderboard"), lines);
+  if (report.teams) renderTeams($("host-teams"), report.teams);
   say("");
   $("host-question-number").textContent = "Quiz over";
   $("answered-count").textContent = `${lines.length} players · download the results below`;

@@ -1,7 +1,7 @@
 // The player page: join, answer, see the result, the leaderboard and the review of missed words.
 import {
   Connection, Countdown, api, describeReveal, download, el, errorText, flagControl, formatNumber,
-  nextCountdown, ordinal, pauseClock, renderBoard,
+  nextCountdown, ordinal, pauseClock, renderBoard, renderTeams, TEAM_NAMES, TEAM_SHAPES,
   contrastToggle,
 } from "./connection.js";
 
@@ -60,6 +60,19 @@ function setStanding(standing) {
   state.players = standing.players ?? state.players;
   state.rank = standing.rank;
   $("my-rank").textContent = rankText();
+  if (standing.team !== undefined && standing.team !== null) {
+    state.team = standing.team;
+    drawTeam(standing.team_rank);
+  }
+}
+
+/** With teams: "▲ Red, 1st" in the header, from the standing or the newest team board. */
+function drawTeam(teamRank) {
+  const line = state.lastBoard?.teams?.find((t) => t.team === state.team);
+  const rank = line ? line.rank : teamRank;
+  const name = line ? line.name : TEAM_NAMES[state.team];
+  $("my-team").textContent = `${TEAM_SHAPES[state.team]} ${name}${rank ? `, ${ordinal(rank)}` : ""}`;
+  $("my-team-stat").hidden = false;
 }
 
 /** A rank means something once the player has points: at 0 everyone shares first place, and
@@ -587,6 +600,12 @@ function onBoard(board) {
   state.players = board.players;
   $("my-rank").textContent = rankText();
   renderBoard($("leaderboard"), board.top, { meId: state.me });
+  $("teams-title").hidden = !board.teams;
+  $("teams").hidden = !board.teams;
+  if (board.teams) {
+    renderTeams($("teams"), board.teams, state.team ?? null);
+    if (state.team !== undefined && state.team !== null) drawTeam(null);
+  }
   if (!board.top.some((line) => line.player_id === state.me) && state.rank) {
     const li = el("li", "me");
     li.append(el("span", "rank", state.rank), el("span", "nickname", state.nickname), el("span", "score", $("my-score").textContent));

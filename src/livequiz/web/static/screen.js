@@ -3,7 +3,7 @@
 // in this tab's sessionStorage and removes it from the address bar before the room sees it.
 import {
   Connection, Countdown, api, describeReveal, el, errorText, formatNumber, nextCountdown, ordinal,
-  pauseClock, renderBoard, renderOptions,
+  pauseClock, renderBoard, renderOptions, renderTeams,
   contrastToggle,
 } from "./connection.js";
 
@@ -174,11 +174,19 @@ function onClosed(frame) {
 function onBoard(board) {
   const closed = document.body.dataset.phase === "question_closed";
   renderBoard($("screen-leaderboard"), board.top, { previous: closed ? ranksAtOpen : null });
+  showTeams(board.teams);
   ranks = new Map(board.top.map((line) => [line.player_id, line.rank]));
   $("screen-players").textContent = `· ${board.players} player${board.players === 1 ? "" : "s"}`;
   if (board.answered !== null && board.answered !== undefined) {
     $("screen-answered").textContent = `${board.answered} of ${board.players} answered`;
   }
+}
+
+/** With teams: the team board under the players' (averages, best first). */
+function showTeams(teams) {
+  $("screen-teams-title").hidden = !teams;
+  $("screen-teams").hidden = !teams;
+  if (teams) renderTeams($("screen-teams"), teams);
 }
 
 async function loadFinal() {
@@ -200,6 +208,11 @@ function onFinal(report, staged = true) {
   });
   $("screen-podium").replaceChildren(...top);
   $("screen-podium-section").hidden = false;
+  if (report.teams) { // the winning team, beside the podium
+    showTeams(report.teams);
+    const winners = report.teams.filter((line) => line.rank === 1).map((line) => line.name);
+    $("screen-podium-title").textContent = `Podium · ${winners.join(" and ")} win${winners.length === 1 ? "s" : ""}`;
+  }
   if (!staged) return; // a reload after the end: the whole podium at once
   // The moment the class waits for: third, then second, then the winner.
   top.forEach((li) => { li.hidden = true; });

@@ -1,0 +1,103 @@
+"""Teams (issue 18): players join the smallest team, the host may move them, and a team's
+score is its members' average, so a team's size does not decide."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from livequiz.domain import commands as c
+from livequiz.domain import views
+from livequiz.domain.errors import ErrorCode, Rejected
+from livequiz.domain.events import PlayerJoined, TeamChanged
+from livequiz.domain.session import QuizSession
+from livequiz.domain.settings import QuizSettings, ScoringMode
+from tests.domain.factories import make_question
+
+QUESTIONS = [make_question(n, correct=0) for n in range(3)]
+
+
+def team_quiz(teams: int, players: int) -> tuple[QuizSession, list[int]]:
+    settings = QuizSettings(
+        teams=teams, scoring=ScoringMode.ACCURACY, close_when_all_answered=False
+    )
+    session = QuizSession(QUESTIONS, settings)
+    ids = []
+    for n in range(players):
+        (joined,) = c.execute(session, c.Join(f"Player {n}"), n).events
+        assert isinstance(joined, PlayerJoined)
+        ids.append(joined.player_id)
+    return session, ids
+
+
+@given(teams=st.integers(2, 6), players=st.integers(0, 40), kicks=st.lists(st.integers(0, 39)))
+def test_joiners_fill_the_smallest_team_so_sizes_differ_by_one_at_most(
+    teams: int, players: int, kicks: list[int]
+) -> None:
+    session, ids = team_quiz(teams, players)
+    assert max(session.team_sizes) - min(session.team_sizes) <= 1
+    for index in {k for k in kicks if k < players}:
+        c.execute(session, c.Kick(ids[index]), 100)
+    sizes = list(session.team_sizes)  # removed players leave their team
+    (joined,) = c.execute(session, c.Join("Latecomer"), 200).events
+    assert isinstance(joined, PlayerJoined)
+    assert joined.team == sizes.index(min(sizes))  # the first of the smallest teams
+    board = {line["team"]: line for line in views.leaderboard(session)["teams"]}
+    assert [board[t]["members"] for t in range(teams)] == session.team_sizes
+
+
+@given(scores=st.lists(st.booleans(), min_size=2, max_size=12))
+def test_a_teams_score_is_its_members_average_whatever_its_size(scores: list[bool]) -> None:
+    session, ids = team_quiz(2, len(scores))
+    c.execute(session, c.Start(), 1_000)
+    for player_id, right in zip(ids, scores, strict=True):
+        c.execute(session, c.Answer(player_id, 0, 0 if right else 1), 1_500)
+    lines = {line["team"]: line for line in views.leaderboard(session)["teams"]}
+    for team in (0, 1):
+        members = [p for p in session.players.values() if session.board.team_of(p.id) == team]
+        total = sum(p.published_score for p in members)
+        assert lines[team]["score"] == (total // len(members) if members else 0)
+        assert lines[team]["name"] == views.TEAM_NAMES[team]
+    first, second = sorted(lines.values(), key=lambda line: line["rank"])
+    assert first["score"] >= second["score"]
+    assert (first["rank"], second["rank"]) == (
+        (1, 1) if first["score"] == second["score"] else (1, 2)
+    )
+
+
+def test_the_host_moves_a_player_and_their_points_move_with_them() -> None:
+    session, (anna, ben, cleo) = team_quiz(2, 3)  # Anna and Cleo red, Ben blue
+    assert [session.board.team_of(p) for p in (anna, ben, cleo)] == [0, 1, 0]
+    c.execute(session, c.Start(), 1_000)
+    c.execute(session, c.Answer(anna, 0, 0), 1_100)  # 1,000 points
+    red, blue = sorted(views.team_board(session), key=lambda line: line["team"])
+    assert (red["score"], red["members"], blue["score"]) == (500, 2, 0)
+    (moved,) = c.execute(session, c.MoveToTeam(anna, 1), 1_200).events
+    assert moved == TeamChanged(seq=moved.seq, at_ms=1_200, player_id=anna, team=1)
+    red, blue = sorted(views.team_board(session), key=lambda line: line["team"])
+    assert (red["score"], red["members"], blue["score"], blue["members"]) == (0, 1, 500, 2)
+    assert session.team_sizes == [1, 2]
+    assert views.player_view(session, anna, 1_300)["player"]["team"] == 1
+    assert views.player_view(session, anna, 1_300)["player"]["team_rank"] == 1
+    assert not c.execute(session, c.MoveToTeam(anna, 1), 1_400).changed  # already there
+    with pytest.raises(Rejected) as caught:
+        c.execute(session, c.MoveToTeam(anna, 2), 1_400)
+    assert caught.value.code is ErrorCode.INVALID_SETTINGS
+    report = views.final_results(session)
+    assert {line["team"] for line in report["teams"]} == {0, 1}
+    assert {line["nickname"]: line["team"] for line in report["players"]}["Player 0"] == 1
+
+
+def test_a_quiz_without_teams_has_no_team_board_and_refuses_moves() -> None:
+    session = QuizSession(QUESTIONS)
+    anna = c.execute(session, c.Join("Anna"), 0).player_id
+    assert anna is not None
+    assert "teams" not in views.leaderboard(session)
+    assert "team" not in views.player_view(session, anna, 0)["player"]
+    with pytest.raises(Rejected) as caught:
+        c.execute(session, c.MoveToTeam(anna, 0), 10)
+    assert caught.value.code is ErrorCode.ILLEGAL_STATE
+    for wrong in (1, 7):
+        with pytest.raises(Rejected):
+            QuizSettings(teams=wrong).validate()
