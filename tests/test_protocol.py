@@ -559,6 +559,14 @@ def test_extra_time_names_a_player_and_a_percentage() -> None:
         assert "'percent'" in caught.value.message
     with pytest.raises(ProtocolError):
         decode(encoded({"type": "host", "action": "extra_time", "percent": 50}))
+    for missing in ({"type": "host", "action": "extra_time", "player_id": 4},
+                    {"type": "host", "action": "team", "player_id": 4}):  # fmt: skip
+        with pytest.raises(ProtocolError) as caught:
+            decode(encoded(missing))
+        assert caught.value.code == "bad_message"
+    # on another action they are unknown fields, ignored
+    kick = {"type": "host", "action": "kick", "player_id": 4, "percent": "x", "team": -1}
+    assert decode(encoded(kick)) == HostRequest("kick", 4)
 
 
 def test_team_names_a_player_and_a_team() -> None:

@@ -178,18 +178,8 @@ def decode(frame: str | bytes) -> ClientMessage:
         question = None
         if action in QUESTION_ACTIONS and data.get("q") is not None:
             question = _int(data, "q")
-        percent = None
-        if action == "extra_time":
-            percent = _int(data, "percent")
-            if not 0 <= percent <= MAX_EXTRA_TIME_PERCENT:
-                raise ProtocolError(
-                    "bad_message", f"field 'percent' must be 0 to {MAX_EXTRA_TIME_PERCENT}"
-                )
-        team = None
-        if action == "team":
-            team = _int(data, "team")
-            if not 0 <= team < MAX_TEAMS:
-                raise ProtocolError("bad_message", f"field 'team' must be 0 to {MAX_TEAMS - 1}")
+        percent = _int_within(data, "percent", MAX_EXTRA_TIME_PERCENT, action == "extra_time")
+        team = _int_within(data, "team", MAX_TEAMS - 1, action == "team")
         return HostRequest(
             action=action,
             player_id=player_id,
@@ -258,6 +248,17 @@ def _read_json(frame: str | bytes) -> Any:
 
 def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON")
+
+
+def _int_within(data: dict[str, Any], name: str, most: int, wanted: bool) -> int | None:
+    """Field ``name``, a whole number from 0 to ``most``, where the action takes it
+    (``wanted``; elsewhere it is ignored, like any unknown field)."""
+    if not wanted:
+        return None
+    value = _int(data, name)
+    if not 0 <= value <= most:
+        raise ProtocolError("bad_message", f"field {name!r} must be 0 to {most}")
+    return value
 
 
 def _int(data: dict[str, Any], name: str) -> int:
