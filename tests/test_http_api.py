@@ -603,6 +603,8 @@ async def test_quiz_state_follows_the_quiz(srv: RunningServer) -> None:
         "locked": False,
         "joinable": True,
         "due_at_ms": None,
+        "teams": 0,
+        "team_choice": False,
     }
     await srv.service.call(quiz["quiz_id"], Start())
     state = (await srv.http.get(url)).json()

@@ -1095,6 +1095,20 @@ async def _qr_unknown(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Resp
     return await srv.http.get("/api/quizzes/000000/qr.svg")
 
 
+@scenario(JOIN, JSON_MEDIA, "bad_team")
+async def _join_bad_team(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await srv.create_quiz(count=1, settings={"teams": 2, "team_choice": True})
+    body = {"nickname": "Anna", "team": "red"}
+    return await srv.http.post(f"/api/quizzes/{quiz['pin']}/players", json=body)
+
+
+@scenario(JOIN, JSON_MEDIA, "no_team_choice")
+async def _join_no_team_choice(srv: RunningServer, _mp: pytest.MonkeyPatch) -> httpx.Response:
+    quiz = await srv.create_quiz(count=1, settings={"teams": 2})
+    body = {"nickname": "Anna", "team": 1}
+    return await srv.http.post(f"/api/quizzes/{quiz['pin']}/players", json=body)
+
+
 AUDIO = "GET /api/quizzes/{quiz_id}/audio/{index}"
 
 

@@ -502,8 +502,16 @@ def build_api(
             name, user_id = user.name, user.user_id
         else:
             name = _nickname(body)
+        team = body.get("team")
+        if team is not None:
+            if type(team) is not int:
+                raise ApiError(422, "bad_request", "team must be a whole number (0 is the first)")
+            if user_id is not None:
+                raise ApiError(422, "bad_request", "the app's users join the smallest team")
         try:
-            quiz_id, player_id, nickname, token = await service.join(pin, name, user_id=user_id)
+            quiz_id, player_id, nickname, token = await service.join(
+                pin, name, user_id=user_id, team=team
+            )
         except UnknownQuiz:
             raise _unknown_pin() from None
         service.metrics.joins.labels("http").inc()
@@ -561,6 +569,8 @@ def build_api(
                 "locked": session.locked,
                 "joinable": _joinable(session),
                 "due_at_ms": session.due_at_ms,
+                "teams": session.settings.teams,
+                "team_choice": session.settings.team_choice,
             }
         )
 

@@ -136,6 +136,7 @@ _SETTINGS_EXAMPLE: JSON = {
     "auto_advance_ms": 0,
     "reading_ms": 0,
     "teams": 0,
+    "team_choice": False,
     "max_players": 20000,
     "top_k": 10,
     "max_delivery_lag_ms": 1000,
@@ -278,6 +279,11 @@ _SETTINGS_PROPERTIES: JSON = {
         "still move on sooner.",
         "minimum": 0,
         "maximum": 120000,
+    },
+    "team_choice": {
+        "type": "boolean",
+        "description": "With teams: each player picks their team as they join (`team` of the "
+        "join; one who does not pick joins the smallest); refused without teams.",
     },
     "teams": {
         "type": "integer",
@@ -835,6 +841,8 @@ SCHEMAS: JSON = {
             "locked",
             "joinable",
             "due_at_ms",
+            "teams",
+            "team_choice",
         ],
         "additionalProperties": False,
         "properties": {
@@ -854,6 +862,12 @@ SCHEMAS: JSON = {
                 "description": "A self-paced quiz's due time (server clock, ms since the Unix "
                 "epoch); null for a live quiz.",
             },
+            "teams": _int("Its teams (0: none; setting `teams`).", 0, 6),
+            "team_choice": {
+                "type": "boolean",
+                "description": "Players pick their team as they join (`team` of the join); "
+                "else they join the smallest.",
+            },
         },
     },
     "JoinRequest": {
@@ -861,6 +875,13 @@ SCHEMAS: JSON = {
         "description": "A nickname, or the learning app's sign-in (app_token): one of the two.",
         "oneOf": [{"required": ["nickname"]}, {"required": ["app_token"]}],
         "properties": {
+            "team": _int(
+                "With a nickname, in a quiz whose players pick their team (`team_choice` of "
+                "getQuiz): the team picked, 0 for the first (Red). Without it a player joins "
+                "the smallest team.",
+                0,
+                5,
+            ),
             "app_token": {
                 "type": "string",
                 "minLength": 1,
@@ -1701,6 +1722,8 @@ OPENAPI: JSON = {
                                 "locked": False,
                                 "joinable": True,
                                 "due_at_ms": None,
+                                "teams": 0,
+                                "team_choice": False,
                             }
                         },
                     ),
@@ -1791,6 +1814,12 @@ OPENAPI: JSON = {
                         not_a_string=_error("nickname_invalid", "nickname must be a string"),
                         nickname_profane=_error(
                             "nickname_profane", "please choose another nickname"
+                        ),
+                        bad_team=_error(
+                            "bad_request", "team must be a whole number (0 is the first)"
+                        ),
+                        no_team_choice=_error(
+                            "invalid_settings", "players of this quiz do not pick their team"
                         ),
                     ),
                     "429": _JOINS_LIMITED,

@@ -450,7 +450,7 @@ class QuizService:
         raise UnknownQuiz(pin)
 
     async def join(
-        self, pin: str, nickname: object, *, user_id: str | None = None
+        self, pin: str, nickname: object, *, user_id: str | None = None, team: int | None = None
     ) -> tuple[str, int, str, str]:
         """Join by PIN: returns ``(quiz_id, player_id, nickname, token)`` or raises
         Rejected/UnknownQuiz. The nickname is the one the rules kept (trimmed).
@@ -460,7 +460,7 @@ class QuizService:
         player back: the same user on two devices is one player."""
         quiz_id = await self.quiz_for_pin(pin)
         async with self._join_slots:
-            outcome = await self.call(quiz_id, Join(nickname, user_id))
+            outcome = await self.call(quiz_id, Join(nickname, user_id, team))
         if isinstance(outcome, Rejected):
             raise outcome
         assert outcome.player_id is not None

@@ -1137,3 +1137,28 @@ async def test_a_team_game_shows_the_team_board_on_every_page(
     await host.locator("#next-button").click()  # after the last question: the end
     await expect(screen.locator("#screen-podium-title")).to_have_text("Podium · Red wins")
     await expect(screen.locator("#screen-teams li").first).to_contain_text("Red")
+
+
+async def test_students_pick_their_team_on_the_join_page(
+    harness: Harness, srv: RunningServer
+) -> None:
+    """Issue 18, teams "chosen": the teacher lets students pick; the join page offers the
+    quiz's teams (and only with a quiz ID that has them); Bea picks Blue and is in Blue."""
+    host = await harness.open("/host", "desktop", name="host")
+    await host.locator("#teams").select_option("2")
+    await host.locator('#options input[name="team_choice"]').check()
+    pin = await create_quiz_in_ui(host, count=1, seconds=60)
+    session = session_for_pin(srv, pin)
+    assert (session.settings.teams, session.settings.team_choice) == (2, True)
+    bea = await harness.open("/play", (360, 640), name="Bea")
+    await expect(bea.locator("#team-pick")).to_be_hidden()
+    await bea.locator("#pin").fill(pin)
+    await expect(bea.locator("#team-pick")).to_be_visible()
+    await expect(bea.locator("#team-options label")).to_have_text(["▲ Red", "◆ Blue"])
+    await bea.get_by_label("◆ Blue").check()
+    await join_in_ui(bea, "Bea")
+    await expect(bea.locator("#my-team")).to_contain_text("Blue")
+    player = next(iter(session.players.values()))
+    assert session.board.team_of(player.id) == 1
+    if AXE_PATH.exists():
+        assert await audit(bea) == []

@@ -53,11 +53,14 @@ VALID_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "auto_advance_ms": st.one_of(st.just(0), st.integers(3_000, 120_000)),
     "reading_ms": st.one_of(st.just(0), st.integers(1_000, 30_000)),
     "teams": st.one_of(st.just(0), st.integers(2, 6)),
+    "team_choice": st.booleans(),
     "max_players": st.integers(1, 100_000),
     "top_k": st.integers(1, 100),
     "max_delivery_lag_ms": st.integers(0, 10_000),
 }
-ANY_SETTINGS = st.builds(QuizSettings, **VALID_VALUES)
+ANY_SETTINGS = st.builds(QuizSettings, **VALID_VALUES).map(
+    lambda s: s if s.teams else replace(s, team_choice=False)  # team_choice needs teams
+)
 #: Settings for sessions played by the properties below: names need no approval (a player
 #: waiting for the host's approval cannot answer; tests/domain/test_session.py covers that), and
 #: no reading time (answers wait for the clock's tick: tests/domain/test_reading.py).
@@ -469,6 +472,11 @@ def test_valid_settings_are_built_exactly_and_unknown_names_refused(
 ) -> None:
     if plain:  # as JSON sends them: enums as strings
         values = json_roundtrip(values)
+    if values.get("team_choice") and not values.get("teams"):  # the one rule across fields
+        with pytest.raises(Rejected) as caught:
+            QuizSettings.from_mapping(values)
+        assert caught.value.message == "team_choice needs teams (2 or more)"
+        return
     assert_built_exactly(QuizSettings.from_mapping(values), values)
     if unknown is not None:
         with pytest.raises(Rejected) as caught:

@@ -117,6 +117,7 @@ def test_every_default_is_as_documented() -> None:
         "auto_advance_ms": 0,
         "reading_ms": 0,
         "teams": 0,
+        "team_choice": False,
         "max_players": 20_000,
         "top_k": 10,
         "max_delivery_lag_ms": 1_000,

@@ -101,3 +101,30 @@ def test_a_quiz_without_teams_has_no_team_board_and_refuses_moves() -> None:
     for wrong in (1, 7):
         with pytest.raises(Rejected):
             QuizSettings(teams=wrong).validate()
+
+
+def test_players_who_pick_their_team_join_it_and_the_others_the_smallest() -> None:
+    settings = QuizSettings(teams=3, team_choice=True)
+    session = QuizSession(QUESTIONS, settings)
+    picks = [c.execute(session, c.Join(f"Fan {n}", team=2), n).events[0] for n in range(3)]
+    assert [e.team for e in picks if isinstance(e, PlayerJoined)] == [2, 2, 2]
+    (free,) = c.execute(session, c.Join("No pick"), 10).events
+    assert isinstance(free, PlayerJoined)
+    assert free.team == 0
+    assert session.team_sizes == [1, 0, 3]
+    for wrong in (3, -1):
+        with pytest.raises(Rejected) as caught:
+            c.execute(session, c.Join("Lost", team=wrong), 20)
+        assert caught.value.message == "pick a team from 0 to 2"
+    record = c.to_record(c.Join("Fan 0", team=2), 0)
+    assert record["team"] == 2
+    assert "team" not in c.to_record(c.Join("No pick"), 0)
+
+
+def test_a_pick_is_refused_where_players_do_not_pick() -> None:
+    session = QuizSession(QUESTIONS, QuizSettings(teams=2))
+    with pytest.raises(Rejected) as caught:
+        c.execute(session, c.Join("Anna", team=1), 0)
+    assert caught.value.code is ErrorCode.INVALID_SETTINGS
+    assert caught.value.message == "players of this quiz do not pick their team"
+    assert not session.players

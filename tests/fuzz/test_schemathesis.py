@@ -109,6 +109,9 @@ BEYOND_THE_SCHEMA: dict[str, frozenset[tuple[str, str]]] = {
             ("nickname_profane", ""),
             # an app_token needs a server configured for the app's sign-in (this one is not)
             ("bad_request", "this server takes no app sign-in"),
+            # a team is picked only in a quiz whose players pick theirs (the quiz's setting)
+            ("invalid_settings", "players of this quiz do not pick their team"),
+            ("invalid_settings", "pick a team from"),
         }
     ),
     # the same nickname rules, after Unicode normalisation

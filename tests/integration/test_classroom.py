@@ -598,3 +598,30 @@ async def test_teams_fill_evenly_and_the_board_shows_each_teams_average(backend:
             "Ben": 1,
             "Cleo": 1,
         }
+
+
+async def test_players_pick_their_team_when_the_quiz_lets_them(backend: Backend) -> None:
+    """Issue 18, teams "chosen": the join page reads that the quiz has 2 teams to pick from;
+    a player who picks Blue is in Blue (through the other process on PostgreSQL + NATS); a
+    team that does not exist is refused with why."""
+    async with contextlib.AsyncExitStack() as stack:
+        settings = {"teams": 2, "team_choice": True}
+        quiz = await backend.owner.create_quiz(count=1, seed=12, settings=settings)
+        state = (await backend.entry.http.get(f"/api/quizzes/{quiz['pin']}")).json()
+        assert (state["teams"], state["team_choice"]) == (2, True)
+        joined = await backend.entry.http.post(
+            f"/api/quizzes/{quiz['pin']}/players", json={"nickname": "Bea", "team": 1}
+        )
+        assert joined.status_code == 201, joined.text
+        bea = await stack.enter_async_context(
+            open_client(backend.entry, "Bea", joined.json()["token"])
+        )
+        assert bea.frames[0]["state"]["player"]["team"] == 1
+        wrong = await backend.entry.http.post(
+            f"/api/quizzes/{quiz['pin']}/players", json={"nickname": "Cai", "team": 4}
+        )
+        assert wrong.status_code == 422
+        assert wrong.json()["error"] == {
+            "code": "invalid_settings",
+            "message": "pick a team from 0 to 1",
+        }

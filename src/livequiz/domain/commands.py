@@ -28,6 +28,8 @@ class Join:
     #: The learning app's id of a signed-in user (verified by the server before it gets here);
     #: ``None`` for a nickname join.
     user_id: str | None = None
+    #: With ``team_choice``: the team the player picked (``None``: the smallest).
+    team: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,8 +220,8 @@ def execute(session: QuizSession, command: Command, now_ms: int) -> Executed:
         case Answer(player_id, index, option, sent_at_ms):
             outcome = session.submit_answer(player_id, index, option, now_ms, sent_at_ms=sent_at_ms)
             return Executed(outcome.events, outcome)
-        case Join(nickname, None):
-            joined = session.join(nickname, now_ms)
+        case Join(nickname, None, team):
+            joined = session.join(nickname, now_ms, team)
             return Executed((joined,), player_id=joined.player_id)
         case Join(name, user_id):
             player_id, events = session.join_user(user_id, name, now_ms)
@@ -293,7 +295,7 @@ _NAMES: dict[type[Command], str] = {
 _TYPES = {name: kind for kind, name in _NAMES.items()}
 #: Fields left out of a record while they hold their default, so that the records of a live
 #: quiz stay as they were before self-paced quizzes (and older journals replay unchanged).
-_OPTIONAL = frozenset({"due_at_ms", "user_id", "question"})
+_OPTIONAL = frozenset({"due_at_ms", "user_id", "question", "team"})
 
 
 def to_record(command: Command, now_ms: int) -> dict[str, Any]:

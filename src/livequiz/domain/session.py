@@ -364,9 +364,19 @@ class QuizSession:
 
     # ------------------------------------------------------------------ players
 
-    def join(self, nickname: object, now_ms: int) -> PlayerJoined:
-        """Add a player; returns their ``PlayerJoined`` event (it carries the new id)."""
+    def join(self, nickname: object, now_ms: int, team: int | None = None) -> PlayerJoined:
+        """Add a player; returns their ``PlayerJoined`` event (it carries the new id). With
+        ``team_choice``, ``team`` is the team they picked."""
         self._require_not_finished()
+        if team is not None and not (
+            self.settings.team_choice and type(team) is int and 0 <= team < self.settings.teams
+        ):
+            raise Rejected(
+                ErrorCode.INVALID_SETTINGS,
+                f"pick a team from 0 to {self.settings.teams - 1}"
+                if self.settings.team_choice
+                else "players of this quiz do not pick their team",
+            )
         if self.settings.identity is Identity.APP:
             raise Rejected(
                 ErrorCode.APP_SIGN_IN_REQUIRED,
@@ -378,7 +388,7 @@ class QuizSession:
         if key in self._by_nickname and not self.nicknames.trusted:
             raise Rejected(ErrorCode.NICKNAME_TAKEN, f"the nickname {name!r} is taken")
         self._require_seat()
-        event = self._add_player(name, now_ms, approved=not self.settings.approve_names)
+        event = self._add_player(name, now_ms, approved=not self.settings.approve_names, team=team)
         self._by_nickname.setdefault(key, event.player_id)
         return event
 
@@ -966,7 +976,13 @@ class QuizSession:
             raise Rejected(ErrorCode.QUIZ_FULL, "this quiz is full")
 
     def _add_player(
-        self, name: str, now_ms: int, user_id: str | None = None, *, approved: bool = True
+        self,
+        name: str,
+        now_ms: int,
+        user_id: str | None = None,
+        *,
+        approved: bool = True,
+        team: int | None = None,
     ) -> PlayerJoined:
         player_id = self._next_player_id
         self._next_player_id += 1
@@ -977,9 +993,11 @@ class QuizSession:
             nickname=name,
             late=self.phase not in (Phase.LOBBY, Phase.IN_PROGRESS),
             approved=approved,
-            # the smallest team, the first of the smallest: sizes never differ by more than one
-            # unless the host moves players
-            team=self.team_sizes.index(min(self.team_sizes)) if self.team_sizes else None,
+            # the team picked (team_choice), else the smallest team, the first of the smallest:
+            # then sizes never differ by more than one unless the host moves players
+            team=team
+            if team is not None
+            else (self.team_sizes.index(min(self.team_sizes)) if self.team_sizes else None),
         )
         player = self.players[player_id] = Player(player_id, name, event.seq, user_id)
         player.approved = approved

@@ -105,6 +105,9 @@ class QuizSettings:
     #: smallest), the host may move them; a team's score is its members' average, so its
     #: size does not decide.
     teams: int = 0
+    #: With teams: each player picks their team as they join (one who does not pick joins
+    #: the smallest); the host may still move them.
+    team_choice: bool = False
     #: Generous by default: a school assembly fits; a flood of bots does not grow without bound.
     max_players: int = 20_000
     #: How many players the shared leaderboard frame lists.
@@ -141,6 +144,7 @@ class QuizSettings:
                 self.teams == 0 or 2 <= self.teams <= MAX_TEAMS,
                 f"teams must be 0 (none) or 2 to {MAX_TEAMS}",
             ),
+            (not self.team_choice or self.teams > 0, "team_choice needs teams (2 or more)"),
         ]
         for ok, message in checks:
             if not ok:

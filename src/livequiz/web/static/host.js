@@ -76,6 +76,7 @@ function chosenSettings(homework) {
       auto_advance_ms: Number($("auto-advance").value),
       reading_ms: Number($("reading-time").value),
       teams: Number($("teams").value),
+      team_choice: Number($("teams").value) > 0 && on("team_choice"),
     });
   }
   return settings;

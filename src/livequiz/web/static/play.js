@@ -87,6 +87,25 @@ const params = new URLSearchParams(location.search);
 const pinParam = (params.get("pin") || "").replace(/\D/g, "");
 if (pinParam) $("pin").value = pinParam;
 
+/** A quiz whose players pick their team (setting team_choice): offer its teams to pick from. */
+async function offerTeams() {
+  const pin = $("pin").value.replace(/\D/g, "");
+  $("team-pick").hidden = true;
+  if (pin.length !== 6) return;
+  const { ok, data } = await api(`/api/quizzes/${pin}`);
+  if (!ok || !data.team_choice || $("pin").value.replace(/\D/g, "") !== pin) return;
+  $("team-options").replaceChildren(...TEAM_NAMES.slice(0, data.teams).map((name, team) => {
+    const label = el("label", `team-${team}`);
+    const radio = el("input");
+    Object.assign(radio, { type: "radio", name: "team", value: String(team) });
+    label.append(radio, ` ${TEAM_SHAPES[team]} ${name}`);
+    return label;
+  }));
+  $("team-pick").hidden = false;
+}
+$("pin").addEventListener("input", offerTeams);
+if (pinParam) offerTeams();
+
 $("join-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const pin = $("pin").value.replace(/\D/g, "");
@@ -96,7 +115,9 @@ $("join-form").addEventListener("submit", async (event) => {
   if (localStorage.getItem(removedKey(pin))) { say(errorText({ code: "kicked" })); return; }
   $("join-button").disabled = true;
   say("");
-  const { ok, data } = await api(`/api/quizzes/${pin}/players`, { method: "POST", json: { nickname } });
+  const picked = document.querySelector('#team-options input[name="team"]:checked');
+  const json = picked && !$("team-pick").hidden ? { nickname, team: Number(picked.value) } : { nickname };
+  const { ok, data } = await api(`/api/quizzes/${pin}/players`, { method: "POST", json });
   $("join-button").disabled = false;
   if (!ok) {
     say(errorText(data.error));
