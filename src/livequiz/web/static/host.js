@@ -486,7 +486,7 @@ $("end-button").addEventListener("click", () => {
   if (confirm(question)) command("end");
 });
 $("lock-button").addEventListener("click", () => command(locked ? "unlock" : "lock"));
-/** Extra time a teacher gives with the player's ⏱ button, in turn (percent of each question's
+/** Extra time a teacher gives with the player's "More time" button, in turn (percent of each question's
  * time; the server takes 0 to 300). */
 const EXTRA_STEPS = [0, 50, 100];
 
@@ -641,7 +641,7 @@ function drawPlayers() {
     }
     // an accommodation: more time on each question from the next one (none → +50% → double)
     const extra = p.extra ?? 0;
-    const time = el("button", `extra-time${extra ? " on" : ""}`, extra ? `⏱ +${extra}% time` : "⏱ More time");
+    const time = el("button", `extra-time${extra ? " on" : ""}`, extra ? `+${extra}% time` : "More time");
     time.type = "button";
     time.setAttribute("aria-label", `${time.textContent}: ${p.nickname}`);
     time.title = "More time on each question, from the next one: none, +50%, double";
