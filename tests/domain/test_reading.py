@@ -72,6 +72,9 @@ def test_nobody_sees_the_options_while_reading_and_everyone_after() -> None:
     assert views.options_view(QUESTIONS[0], session.settings, 0)["options"] == list(
         QUESTIONS[0].options
     )
+    # the options frame a phone gets lists them in the order its snapshot does
+    mine = views.options_view(QUESTIONS[0], session.settings, 0, anna)
+    assert (mine["options"], mine["order"]) == (shown["options"], shown["order"])
 
 
 def test_the_host_cannot_pause_while_reading_but_may_close_or_skip() -> None:

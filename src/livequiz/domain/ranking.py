@@ -68,7 +68,8 @@ class Leaderboard:
         key = (-score, reached_seq, player_id)
         self._keys.add(key)
         self._key_of[player_id] = key
-        team = self._team_of.get(player_id)
+        # a quiz with teams (nearly all have none: no look-up then)
+        team = self._team_of.get(player_id) if self._team_of else None
         if team is not None:
             self._team_sum[team] += score + (0 if old is None else old[0])
             self._team_count[team] += old is None

@@ -864,7 +864,9 @@ class QuizSession:
             raise Rejected(ErrorCode.PAUSED, "the teacher has paused this question: wait a moment")
         if is_open and self.options_at_ms is not None:
             raise Rejected(ErrorCode.READING, "read the question: its answers are not shown yet")
-        if is_open and now_ms > self._accepts_until(player):
+        # the player's extra time on this question (nearly always none: no look-up then)
+        extra = self._extra_ms.get(player.id, 0) if self._extra_ms else 0
+        if is_open and now_ms > self.closes_at_ms + extra + self.settings.grace_ms:
             raise Rejected(ErrorCode.TOO_LATE, "time is up for this question")
         if self.phase is not Phase.QUESTION_OPEN:
             raise Rejected(ErrorCode.QUESTION_NOT_OPEN, "no question is open")
@@ -879,7 +881,7 @@ class QuizSession:
             self.opened_at_ms,
             sent_at_ms,
             tuple(self._pauses),
-            self.settings.time_limit_ms + self.extra_ms(player.id),
+            self.settings.time_limit_ms + extra,
         )
         self._current_answers.append(record)
         if player.present:
@@ -1059,11 +1061,6 @@ class QuizSession:
             self.board.set(player.id, record.score, record.seq)
         player.published_score = record.score
         player.published_streak = record.streak
-
-    def _accepts_until(self, player: Player) -> int:
-        """Live: the last moment ``player``'s answer to the open question counts: the shared
-        deadline and grace, plus their extra time (pauses move the deadline, so this too)."""
-        return self.closes_at_ms + self.extra_ms(player.id) + self.settings.grace_ms
 
     def _open(self, index: int, now_ms: int) -> QuestionOpened:
         self.phase = Phase.QUESTION_OPEN
