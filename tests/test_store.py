@@ -309,6 +309,30 @@ async def test_two_batches_stored_despite_their_errors_are_recovered_in_order(
     assert store.settled(q)
 
 
+async def test_the_next_batch_publishes_a_batch_stored_despite_an_error_before_its_own(
+    store: QuizStore, journal: FaultyJournal
+) -> None:
+    # The next batch of the quiz carries what the failed-but-stored one did, oldest first and
+    # from the seq before it, so a copy applies both in order (nobody popped them between).
+    q = await quiz_with_an_answer(store)
+    before = store.session(q).seq
+    journal.fail_after = True
+    with pytest.raises(StorageUnavailable, match="after the commit"):
+        await store.execute(at(q, T0 + 200, Answer(2, 0, 1)))
+    journal.fail_after = False
+
+    _, committed = await store.execute(at(q, T0 + 300, Answer(3, 0, 0)))
+
+    assert list(committed) == [q]
+    published = committed[q]
+    assert published.prev_seq == before
+    assert [seq for seq, _ in published.rows] == [before + 1, before + 2]
+    (recovered,) = published.recovered  # the failed batch's outcome, for its events
+    assert isinstance(recovered.events[0], AnswerAccepted)
+    assert recovered.events[0].player_id == 2
+    assert store.pop_recovered() == {}  # published once
+
+
 async def test_a_core_bug_mid_batch_leaves_the_quiz_to_be_rebuilt(
     store: QuizStore, path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
