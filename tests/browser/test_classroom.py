@@ -1112,31 +1112,42 @@ async def test_a_team_game_shows_the_team_board_on_every_page(
         phones[name] = await harness.open(f"/play?pin={pin}", name=name)
         await join_in_ui(phones[name], name)
     await expect(host.locator("#players li[data-player-id]")).to_have_count(3)
-    await expect(host.locator('#players li:has-text("Ben") button.team-move')).to_have_text(
-        "◆ Blue"
+    labels = ("▲ Red", "◆ Blue")
+    team_of: dict[str, int] = {}
+    for player in session.players.values():
+        team = session.board.team_of(player.id)
+        assert team is not None
+        team_of[player.nickname] = team
+    for name, team in team_of.items():  # each page says the player's team
+        line = host.locator(f'#players li:has-text("{name}") button.team-move')
+        await expect(line).to_have_text(labels[team])
+        await expect(phones[name].locator("#my-team")).to_contain_text(labels[team][2:])
+    # the one alone (the winner-to-be) answers right; one of the pair moves over to them
+    solo = next(n for n, t in team_of.items() if list(team_of.values()).count(t) == 1)
+    mover = next(n for n in team_of if n != solo)
+    winner = team_of[mover]  # the one left behind in the pair stays there, and will lose
+    await host.locator(f'#players li:has-text("{mover}") button.team-move').click()
+    await expect(host.locator(f'#players li:has-text("{mover}") button.team-move')).to_have_text(
+        labels[team_of[solo]]
     )
-    await expect(phones["Anna"].locator("#my-team")).to_contain_text("Red")
-    await expect(phones["Ben"].locator("#my-team")).to_contain_text("Blue")
-    # Cleo moves to Blue: the board of teams counts her there
-    await host.locator('#players li:has-text("Cleo") button.team-move').click()
-    await expect(host.locator('#players li:has-text("Cleo") button.team-move')).to_have_text(
-        "◆ Blue"
-    )
-    assert session.team_sizes == [1, 2]
+    assert sorted(session.team_sizes) == [1, 2]
     await host.locator("#start-button").click()
     right = session.questions[0].answer
-    await phones["Anna"].locator("button.option", has_text=right).click()
+    wrong = next(o for o in session.questions[0].options if o != right)
+    # the one left in the old team answers right: that team (of one) wins on average
+    stayer = next(n for n in team_of if n not in (solo, mover))
+    await phones[stayer].locator("button.option", has_text=right).click()
+    name = labels[winner][2:]
     for page, teams in ((screen, "#screen-teams"), (host, "#host-teams")):
         await expect(page.locator(f"{teams} li")).to_have_count(2)
-        await expect(page.locator(f"{teams} li").first).to_contain_text("Red")
-    await expect(phones["Anna"].locator("#teams li.me")).to_contain_text("Red")
-    await expect(phones["Anna"].locator("#my-team")).to_have_text("▲ Red, 1st")
-    wrong = next(o for o in session.questions[0].options if o != right)
-    for name in ("Ben", "Cleo"):
-        await phones[name].locator("button.option", has_text=wrong).click()
+        await expect(page.locator(f"{teams} li").first).to_contain_text(name)
+    await expect(phones[stayer].locator("#teams li.me")).to_contain_text(name)
+    await expect(phones[stayer].locator("#my-team")).to_have_text(f"{labels[winner]}, 1st")
+    for other in (solo, mover):
+        await phones[other].locator("button.option", has_text=wrong).click()
     await host.locator("#next-button").click()  # after the last question: the end
-    await expect(screen.locator("#screen-podium-title")).to_have_text("Podium · Red wins")
-    await expect(screen.locator("#screen-teams li").first).to_contain_text("Red")
+    await expect(screen.locator("#screen-podium-title")).to_have_text(f"Podium · {name} wins")
+    await expect(screen.locator("#screen-teams li").first).to_contain_text(name)
 
 
 async def test_students_pick_their_team_on_the_join_page(

@@ -36,6 +36,7 @@ the first result and changes nothing; a different option is refused with the fir
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -995,11 +996,8 @@ class QuizSession:
             nickname=name,
             late=self.phase not in (Phase.LOBBY, Phase.IN_PROGRESS),
             approved=approved,
-            # the team picked (team_choice), else the smallest team, the first of the smallest:
-            # then sizes never differ by more than one unless the host moves players
-            team=team
-            if team is not None
-            else (self.team_sizes.index(min(self.team_sizes)) if self.team_sizes else None),
+            # the team picked (team_choice), else one of the smallest teams
+            team=team if team is not None else self._smallest_team(player_id, name),
         )
         player = self.players[player_id] = Player(player_id, name, event.seq, user_id)
         player.approved = approved
@@ -1010,6 +1008,18 @@ class QuizSession:
             self.board.set(player_id, 0, event.seq)
             self._present += 1
         return event
+
+    def _smallest_team(self, player_id: int, name: str) -> int | None:
+        """A team for a newcomer who did not pick one: one of the smallest (so sizes never
+        differ by more than one unless the host moves players), drawn by a hash of the player
+        and their name, so friends who join one after the other are not split or kept together
+        by their order, and a replay draws the same (the core draws nothing at random)."""
+        if not self.team_sizes:
+            return None
+        smallest = min(self.team_sizes)
+        teams = [team for team, size in enumerate(self.team_sizes) if size == smallest]
+        digest = hashlib.blake2b(f"{player_id}:{name}".encode(), digest_size=8).digest()
+        return teams[int.from_bytes(digest, "big") % len(teams)]
 
     def _next_seq(self) -> int:
         self.seq += 1

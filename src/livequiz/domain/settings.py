@@ -101,9 +101,9 @@ class QuizSettings:
     #: once), so every student reads it before anyone can answer; its time limit runs from
     #: the options.
     reading_ms: int = 0
-    #: Teams (0: none; else 2 to 6): each player joins the smallest team (the first of the
-    #: smallest), the host may move them; a team's score is its members' average, so its
-    #: size does not decide.
+    #: Teams (0: none; else 2 to 6): each player joins one of the smallest teams, drawn by
+    #: a hash of the player and their name; the host may move them. A team's score is its
+    #: members' average, so its size does not decide.
     teams: int = 0
     #: With teams: each player picks their team as they join (one who does not pick joins
     #: the smallest); the host may still move them.
