@@ -14,6 +14,7 @@ The contract every backend holds is in ``tests/contract/``; the embedded backend
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -25,6 +26,7 @@ import livequiz.store
 from livequiz.adapters.embedded import EmbeddedRecords
 from livequiz.adapters.sqlite import SqliteJournal
 from livequiz.domain.commands import (
+    Advance,
     Answer,
     Command,
     End,
@@ -39,6 +41,7 @@ from livequiz.domain.errors import CoreBug, ErrorCode, Rejected
 from livequiz.domain.events import AnswerAccepted
 from livequiz.domain.nicknames import NicknamePolicy
 from livequiz.domain.session import AnswerStatus, Phase, QuizSession
+from livequiz.domain.settings import Pace
 from livequiz.ports import (
     Envelope,
     Fenced,
@@ -75,6 +78,8 @@ class FaultyJournal(SqliteJournal):
         self.fail_records = False
         #: If given, appends and quiz creations wait until it is set.
         self.gate: asyncio.Event | None = None
+        #: Every webhook delivery stored with a batch, in order.
+        self.deliveries: list[WebhookDelivery] = []
 
     async def _wait(self) -> None:
         if self.gate is not None:
@@ -96,6 +101,7 @@ class FaultyJournal(SqliteJournal):
         if self.fail_before:
             raise self.fault("append")
         await super().append(rows, finished, deliveries)
+        self.deliveries += deliveries
         if self.fail_after:
             raise self.fault("after the commit")
 
@@ -331,6 +337,28 @@ async def test_the_next_batch_publishes_a_batch_stored_despite_an_error_before_i
     assert isinstance(recovered.events[0], AnswerAccepted)
     assert recovered.events[0].player_id == 2
     assert store.pop_recovered() == {}  # published once
+
+
+async def test_every_result_a_batch_owes_the_app_is_stored_with_it(
+    store: QuizStore, journal: FaultyJournal
+) -> None:
+    # Homework: two students finish in one batch; each finish owes the learning app its
+    # results, and both deliveries go into the outbox with the batch, not just the last.
+    quiz = dataclasses.replace(
+        definition("654321", count=1, pace=Pace.SELF),
+        webhook_url="https://app.example/livequiz",
+        webhook_secret="s3cret",
+    )
+    await store.create(quiz)
+    due = T0 + 3_600_000
+    await run(store, at(quiz.quiz_id, T0, Join("ann"), Join("bob"), Start(due_at_ms=due)))
+    await run(store, at(quiz.quiz_id, T0 + 10, Advance(1), Advance(2)))
+    assert journal.deliveries == []
+    await run(store, at(quiz.quiz_id, T0 + 20, Answer(1, 0, 0), Answer(2, 0, 1)))
+    assert [d.key for d in journal.deliveries] == [
+        f"{quiz.quiz_id}:player:1",
+        f"{quiz.quiz_id}:player:2",
+    ]
 
 
 async def test_a_core_bug_mid_batch_leaves_the_quiz_to_be_rebuilt(
