@@ -1060,6 +1060,8 @@ async def test_the_teacher_gives_a_student_more_time_and_their_phone_counts_it(
     ben_left = int(await phones["Ben"].locator("#countdown").inner_text())
     assert 27 <= anna_left <= 30, anna_left
     assert 17 <= ben_left <= 20, ben_left
+    if AXE_PATH.exists():  # the host's extra-time buttons pass the audit
+        assert await audit(host) == []
     assert session.extra_ms(anna.id) == 10_000
 
 
@@ -1083,6 +1085,8 @@ async def test_reading_time_shows_the_prompt_alone_then_the_answers(
     await expect(anna.locator("#prompt")).to_have_text(session.questions[0].prompt)
     await expect(anna.locator("#reading")).to_be_visible()
     await expect(anna.locator("button.option:visible")).to_have_count(0)
+    if AXE_PATH.exists():  # a phone while the question is read
+        assert await audit(anna) == []
     await expect(screen.locator("#screen-options li")).to_have_count(0)
     # then the answers, on the phone and the big screen
     await expect(anna.locator("button.option:visible")).to_have_count(4, timeout=8_000)
@@ -1143,6 +1147,9 @@ async def test_a_team_game_shows_the_team_board_on_every_page(
         await expect(page.locator(f"{teams} li").first).to_contain_text(name)
     await expect(phones[stayer].locator("#teams li.me")).to_contain_text(name)
     await expect(phones[stayer].locator("#my-team")).to_have_text(f"{labels[winner]}, 1st")
+    if AXE_PATH.exists():  # the team boards and buttons pass the audit too
+        for page in (host, screen, phones[stayer]):
+            assert await audit(page) == []
     for other in (solo, mover):
         await phones[other].locator("button.option", has_text=wrong).click()
     await host.locator("#next-button").click()  # after the last question: the end
