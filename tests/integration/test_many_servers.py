@@ -628,3 +628,28 @@ async def test_a_player_who_joins_and_never_connects_is_away_after_the_grace() -
             await asyncio.sleep(0.1)
         assert session.players[real["player_id"]].present
         assert session.present_count == 1
+
+
+async def test_an_owner_that_stops_hands_its_quizzes_over_at_once() -> None:
+    """A process stopped on purpose (a deploy) gives its leases up as it goes: the next
+    request for its quiz, on another process, is served there at once, not after the lease
+    (30 s here) has run out as after a crash."""
+    async with cluster(2, lease_s=30.0) as servers:
+        owner, other = servers
+        quiz = await owner.create_quiz(count=1, seed=3)
+        quiz_id = quiz["quiz_id"]
+        owner.server.request_exit()
+        started = time.monotonic()
+        while owner.service.owner.owns(quiz_id):  # until it has stopped running the quiz
+            assert time.monotonic() - started < 10, "the owner did not stop"
+            await asyncio.sleep(0.05)
+        started = time.monotonic()
+        while True:
+            joined = await other.http.post(
+                f"/api/quizzes/{quiz['pin']}/players", json={"nickname": "Ben"}
+            )
+            if joined.status_code == 201:
+                break
+            assert time.monotonic() - started < 10, f"still waiting for the lease: {joined.text}"
+            await asyncio.sleep(0.2)
+        assert other.server.store.owns(quiz_id)
