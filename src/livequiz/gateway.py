@@ -693,10 +693,14 @@ class Gateway:
                 client.sent_index, client.sent_at_ms = message.index, now
             if message.for_player is None:
                 shared = clients
-            else:  # shuffle_options: each player's own order; the host's and screen's shared
+            else:  # a player's own order or deadline; the host's and screen's are shared
                 shared = {c for c in clients if c.role is not Role.PLAYER}
                 for client in clients - shared:
-                    client.conn.send_text(message.for_player(client.player_id))
+                    own = message.for_player(client.player_id)
+                    if own is None:  # nothing of their own: the shared frame
+                        shared.add(client)
+                        continue
+                    client.conn.send_text(own)
                     self.metrics.frames_sent.labels(message.kind).inc()
             self._broadcast(shared, SharedFrame.text(message.data), message.kind, droppable=False)
         elif isinstance(message, ClosedFrame):

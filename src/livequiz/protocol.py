@@ -312,15 +312,13 @@ def question_frame(
     settings: QuizSettings,
     event: QuestionOpened | PlayerQuestionOpened,
     player_id: int | None = None,
+    extra_ms: int = 0,
 ) -> bytes:
     """A question opened: for everyone (live), or for one player (self-paced, the same shape;
     and live with ``shuffle_options``, where each player sees the options in their own order,
-    or with extra time given to someone, where that player sees their own deadline)."""
-    extra = 0
+    or with extra time, ``extra_ms``, where that player sees their own deadline)."""
     if isinstance(event, PlayerQuestionOpened):
         player_id = event.player_id
-    elif player_id is not None and event.extra_ms:
-        extra = dict(event.extra_ms).get(player_id, 0)
     return encode(
         {
             "type": "question",
@@ -333,7 +331,7 @@ def question_frame(
                 event.at_ms,
                 is_open=True,
                 player_id=player_id,
-                extra_ms=extra,
+                extra_ms=extra_ms,
                 options_at_ms=None
                 if isinstance(event, PlayerQuestionOpened)
                 else event.options_at_ms,

@@ -128,11 +128,33 @@ class QuestionFrame:
     #: The event's sequence number (a connection shown a newer state does not get it).
     seq: int = -1
     #: With ``shuffle_options`` or extra time given: a player's own frame (their order of the
-    #: options, their deadline); ``data`` is then for the host and the big screen only.
-    for_player: Callable[[int], bytes] | None = None
+    #: options, their deadline), or ``None`` for a player who sees ``data`` as everyone does.
+    for_player: Callable[[int], bytes | None] | None = None
     #: ``question``, or ``options`` when a question's reading time ends (speed points count
     #: from when those reached each connection).
     kind: str = "question"
+
+
+def _own_question(
+    definition: QuizDefinition, event: QuestionOpened
+) -> Callable[[int], bytes | None] | None:
+    """Who gets a ``question`` frame of their own: everyone with ``shuffle_options``; else
+    only the few with extra time (``None`` for the rest: the shared frame). Built per player
+    at the question's opening, so its cost is one encode per player who needs one."""
+    shuffled = definition.settings.shuffle_options
+    extras = dict(event.extra_ms)
+    if not shuffled and not extras:
+        return None
+
+    def own(player_id: int) -> bytes | None:
+        extra = extras.get(player_id, 0)
+        if not shuffled and not extra:
+            return None
+        return protocol.question_frame(
+            definition.questions, definition.settings, event, player_id, extra
+        )
+
+    return own
 
 
 @dataclass(frozen=True, slots=True)
@@ -954,12 +976,10 @@ class QuizService:
             elif isinstance(event, QuestionOpened):
                 runtime.board_dirty = True
                 frame = protocol.question_frame(definition.questions, definition.settings, event)
-                for_player = None
-                if definition.settings.shuffle_options or event.extra_ms:
-                    for_player = functools.partial(
-                        protocol.question_frame, definition.questions, definition.settings, event
-                    )
-                self.deliver(quiz_id, QuestionFrame(frame, event.index, event.seq, for_player))
+                self.deliver(
+                    quiz_id,
+                    QuestionFrame(frame, event.index, event.seq, _own_question(definition, event)),
+                )
             elif isinstance(event, OptionsShown):
                 frame = protocol.options_frame(definition.questions, definition.settings, event)
                 for_player = None
