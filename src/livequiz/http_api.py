@@ -49,7 +49,8 @@ from livequiz.moderation import is_unfit_question_text
 from livequiz.openapi import OPENAPI
 from livequiz.ports import ApiKey, Flag, Unavailable, UnknownQuiz
 from livequiz.service import QuizService
-from livequiz.transport.http_guard import Refusal, Screen
+from livequiz.transport import MAX_BODY_BYTES
+from livequiz.transport.http_guard import Refusal, Screen, too_large_message
 from livequiz.vocabulary import (
     Deck,
     QuestionKind,
@@ -69,9 +70,6 @@ log = logging.getLogger("livequiz.http")
 _QUIZ_ID = re.compile(r"[0-9a-f]{16}")
 #: Quiz generation runs here, off the event loop, one quiz at a time.
 _generator = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livequiz-generate")
-
-#: A word list of a few thousand lines is far below this; anything larger is not a word list.
-MAX_BODY_BYTES = 1 << 20
 
 #: The fields of a quiz creation request (JSON keys, or form fields of a multipart upload).
 CREATE_FIELDS = frozenset(
@@ -938,7 +936,7 @@ def _joinable(session: QuizSession) -> bool:
 
 
 def _too_large() -> ApiError:
-    return ApiError(413, "too_large", f"the request body may be at most {MAX_BODY_BYTES} bytes")
+    return ApiError(413, "too_large", too_large_message(MAX_BODY_BYTES))
 
 
 async def _limited_stream(request: Request) -> AsyncGenerator[bytes, None]:

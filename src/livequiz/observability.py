@@ -117,7 +117,8 @@ class Metrics:
             "body in time: a slow POST), idle_timeout (kept alive, unused), "
             "evicted (gave way to a new one at a cap), refused_address / refused_full (at a "
             "cap with every connection busy), refused_rate (its address opened new connections "
-            "over its budget), malformed (the parser refused the request)",
+            "over its budget), malformed (the parser refused the request), too_large (a body "
+            "over the limit)",
             ["reason"],
             registry=r,
         )

@@ -538,3 +538,39 @@ async def test_a_body_over_the_limit_gets_413_with_the_json_error_every_time() -
                 assert response.startswith(b"HTTP/1.1 413 "), response[:40]
                 body = orjson.loads(response.partition(b"\r\n\r\n")[2])
                 assert body["error"]["code"] == "too_large"
+
+
+async def test_an_endless_body_gets_413_and_the_server_stops_reading_it() -> None:
+    # A chunked body that never ends: before, the API refused it at 1 MiB and the server then
+    # read and dropped the rest for as long as it came (gigabytes a minute on loopback). Now
+    # the 413 comes at the limit, the server drops at most http_discard_bytes more so that a
+    # client still writing reads it, then stops reading and ends the connection within
+    # close_timeout_s (5 s); a quiz created afterwards from the same address is created.
+    async with running_server() as srv:
+        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+        writer.write(
+            b"POST /api/quizzes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        answered = asyncio.create_task(reader.read())  # until the server ends it
+        chunk = b"10000\r\n" + b" " * 0x10000 + b"\r\n"
+        sent = 0
+        began = time.monotonic()
+        with contextlib.suppress(ConnectionError):
+            while not answered.done() and time.monotonic() - began < 10:
+                writer.write(chunk)
+                sent += len(chunk)
+                await asyncio.wait_for(writer.drain(), 10)
+        response = await asyncio.wait_for(answered, 10)
+        ended_after = time.monotonic() - began
+        writer.close()
+        assert response.startswith(b"HTTP/1.1 413 "), response[:40]
+        assert orjson.loads(response.partition(b"\r\n\r\n")[2])["error"] == {
+            "code": "too_large",
+            "message": "the request body may be at most 1048576 bytes",
+        }
+        # 1 MiB + the 8 MiB dropped + what the two kernels hold (tcp_rmem's maximum: 32 MiB)
+        assert sent < 64 << 20, sent
+        assert ended_after < 9, ended_after
+        created = await srv.http.post("/api/quizzes", json={"count": 3})
+        assert created.status_code == 201, created.text

@@ -475,6 +475,109 @@ async def test_a_websocket_leaves_the_http_count_at_its_upgrade(start: Start) ->
         assert await get(live.port, source=FLOODER) == (200, b"hello")
 
 
+# -- bodies over the limit -----------------------------------------------------------------
+
+
+@dataclass
+class Flood:
+    """A body written as fast as the server takes it, with the server's answer read alongside."""
+
+    sent: int
+    ending: Ending
+
+
+async def write_endlessly(sock: socket.socket, head: bytes, for_s: float) -> Flood:
+    """Send ``head``, then a chunked body of 16 KiB chunks that never ends, for ``for_s``
+    seconds or until the server ends the connection; read all along."""
+    loop = asyncio.get_running_loop()
+    ended = asyncio.create_task(read_to_end(sock, timeout=for_s + 10))
+    await send(sock, head)
+    chunk = b"4000\r\n" + b"a" * 0x4000 + b"\r\n"
+    sent = 0
+    stop_at = loop.time() + for_s
+    while loop.time() < stop_at and not ended.done():
+        try:
+            await asyncio.wait_for(send(sock, chunk), max(0.001, stop_at - loop.time()))
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            break
+        sent += len(chunk)
+    sock.shutdown(socket.SHUT_WR)
+    return Flood(sent, await ended)
+
+
+async def test_a_declared_body_over_the_limit_gets_413_from_its_head_alone(start: Start) -> None:
+    # Nothing of the body is sent: the answer comes from the head, the application never sees
+    # the request, the address pays for the offence, and the connection ends with a FIN.
+    live = await start(
+        http_max_body_bytes=1000, new_connection_offence_cost=10, new_connections_per_second=0.01
+    )
+    head = b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n"
+    async with sockets(live.port, 1) as (sock,):
+        await send(sock, head)
+        ending = await read_to_end(sock, timeout=3)
+    assert ending.status == 413
+    assert not ending.reset
+    assert b"connection: close" in ending.data.lower()
+    assert ending.json == {
+        "error": {"code": "too_large", "message": "the request body may be at most 1000 bytes"}
+    }
+    assert live.events == ["too_large"]
+    assert live.server.http.budget(FLOODER) == pytest.approx(1000 - 11, abs=0.5)
+    # at the limit, the body is the application's
+    ok = await exchange(
+        live.port,
+        b"POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 1000\r\n\r\n"
+        + b"a" * 1000,
+    )
+    assert (ok.status, ok.data.partition(b"\r\n\r\n")[2]) == (200, b"1000")
+
+
+async def test_an_endless_chunked_body_gets_413_and_is_not_read_past_the_discard_bound(
+    start: Start,
+) -> None:
+    # Before: the application refused it once it passed its limit and uvicorn then read and
+    # dropped the rest for as long as it came (GBs a minute on loopback). Now the guard counts
+    # the chunks, answers 413 when they pass the limit, drops http_discard_bytes more so a
+    # client still writing reads its answer, then stops reading (flow control holds the
+    # writer) and aborts at close_timeout_s.
+    live = await start(
+        http_max_body_bytes=64 * 1024, http_discard_bytes=256 * 1024, close_timeout_s=1.0
+    )
+    head = b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    async with sockets(live.port, 1) as (sock,):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+        flood = await write_endlessly(sock, head, for_s=4.0)
+    assert flood.ending.status == 413
+    assert flood.ending.json["error"] == {
+        "code": "too_large",
+        "message": "the request body may be at most 65536 bytes",
+    }
+    # limit + discard bound + what the two kernels hold (the server's receive buffer may grow
+    # to tcp_rmem's maximum, 32 MiB here); gigabytes before
+    assert flood.sent < 48 * 1024 * 1024, flood.sent
+    # ended by the server within close_timeout_s of its answer, not when the writer stopped
+    assert flood.ending.after_s < 3.5, flood.ending.after_s
+    assert live.events == ["too_large"]
+    await until(lambda: len(live.server.http) == 0)
+
+
+async def test_a_body_still_coming_after_the_answer_is_not_read_past_the_limit(
+    start: Start,
+) -> None:
+    # /hello takes no POST: the application answers 405 at once without reading the body.
+    # The answer is whole, so no 413 can follow it; past the limit the connection just ends.
+    live = await start(http_max_body_bytes=64 * 1024, http_discard_bytes=0, close_timeout_s=1.0)
+    head = b"POST /hello HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    async with sockets(live.port, 1) as (sock,):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+        flood = await write_endlessly(sock, head, for_s=4.0)
+    assert flood.ending.status == 405
+    assert flood.ending.data.count(b"HTTP/1.1") == 1, flood.ending.data
+    assert flood.sent < 48 * 1024 * 1024, flood.sent
+    assert flood.ending.after_s < 3.5, flood.ending.after_s
+    assert live.events == ["too_large"]
+
+
 # -- malformed requests --------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ class through uvicorn's ``ws=`` hook (:mod:`livequiz.transport.server`).
 """
 
 from livequiz.transport.websocket import (
+    MAX_BODY_BYTES,
     BroadcastResult,
     Connection,
     ConnectionHandler,
@@ -29,6 +30,7 @@ from livequiz.transport.websocket import (
 )
 
 __all__ = [
+    "MAX_BODY_BYTES",
     "BroadcastResult",
     "Connection",
     "ConnectionHandler",

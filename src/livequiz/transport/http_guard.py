@@ -12,6 +12,12 @@ descriptors: ``/healthz`` failed for everyone until they left. So every plain HT
   connection is closed without an answer, as nginx does;
 * a **body timeout** (:attr:`TransportLimits.http_body_timeout_s`): from a complete head to the
   body's last byte; past it 408 ``request_timeout`` with the JSON error body (a slow POST);
+* a **body limit** (:attr:`TransportLimits.http_max_body_bytes`): a declared length over it is
+  answered 413 ``too_large`` from the head alone, before the application runs; a chunked body
+  when it passes it. After any error answer the rest of the request is dropped up to
+  :attr:`TransportLimits.http_discard_bytes`, then no longer read (TCP's flow control holds
+  the sender) until ``close_timeout_s`` ends the connection: before, a refused body was read
+  and dropped to its end, and an endless one for ever (gigabytes a minute on loopback);
 * an **idle timeout** (:attr:`TransportLimits.http_idle_timeout_s`) between requests on a
   kept-alive connection (uvicorn's own keep-alive timeout, with our number);
 * a **per-address cap** (:attr:`TransportLimits.max_http_connections_per_address`, counted by
@@ -103,6 +109,7 @@ __all__ = [
     "Refusal",
     "Screen",
     "ThrottledWarning",
+    "too_large_message",
 ]
 
 logger = logging.getLogger("livequiz.transport.http")
@@ -124,6 +131,7 @@ OFFENCE_STATUSES: Final = frozenset({413})
 TRANSPORT_ERROR_CODES: Final = {
     "malformed_request": 400,
     "request_timeout": 408,
+    "too_large": 413,
     "rate_limited": 429,
     "unavailable": 503,
 }
@@ -137,6 +145,7 @@ REFUSED_ADDRESS: Final = "refused_address"
 REFUSED_FULL: Final = "refused_full"
 REFUSED_RATE: Final = "refused_rate"
 MALFORMED: Final = "malformed"
+TOO_LARGE: Final = "too_large"
 
 _WHY: Final = {
     HEAD_TIMEOUT: "closed an HTTP connection whose request head did not arrive in time",
@@ -145,6 +154,7 @@ _WHY: Final = {
     REFUSED_FULL: "refused an HTTP connection: the server has its maximum, all busy",
     REFUSED_RATE: "refused an HTTP connection: its address opened new ones over its budget",
     MALFORMED: "refused a malformed HTTP request",
+    TOO_LARGE: "refused an HTTP request body over the limit",
 }
 
 
@@ -429,6 +439,11 @@ class HttpGuard:
         conn.transport.close()
 
 
+def too_large_message(limit: int) -> str:
+    """The message of a 413 ``too_large``, the same from the guard and from the application."""
+    return f"the request body may be at most {limit} bytes"
+
+
 def _error_response(
     status: int,
     code: str,
@@ -490,6 +505,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._busy = False  # a request's head is complete and its response not yet sent
         self._head_started = False  # a byte of the next head has arrived (its clock runs)
         self._lingering = False  # an error response went out; the rest is read and dropped
+        self._discard_left: int | None = None  # bytes still to drop while lingering (None: any)
+        self._body_bytes = 0  # of the request being received
         self._screened = False  # the screen answered this request; its body is dropped
         self._deferred: list[bytes] | None = None  # data held (reading paused) for a turn
         self._upgraded = False  # handed to a WebSocket protocol: data goes there now
@@ -565,8 +582,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def _receive(self, data: bytes) -> None:
         """uvicorn's, plus: the head timer starts with the first byte after an idle spell, a
-        malformed request gets the JSON error body, and after an error the rest is dropped."""
+        malformed request gets the JSON error body, and after an error the rest is dropped (up
+        to :attr:`~TransportLimits.http_discard_bytes`, then no longer read)."""
         if self._lingering:
+            if self._discard_left is not None:
+                self._discard_left -= len(data)
+                if self._discard_left <= 0 and not self.transport.is_closing():
+                    self.transport.pause_reading()  # flow control holds the sender now
             return
         if self._upgraded:  # data held back behind the upgrade request: the WebSocket's
             protocol = self.transport.get_protocol()
@@ -602,6 +624,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm()
         self._head_started = False
+        self._body_bytes = 0
+        if self._declares_too_much():
+            self._too_large(answered=False)
+            return
         if self._screen():
             return
         self._busy = True
@@ -612,8 +638,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._arm(self._guard.limits.http_body_timeout_s, self._body_timeout)
 
     def on_body(self, body: bytes) -> None:
-        if not (self._lingering or self._screened):  # no request to feed: dropped
-            super().on_body(body)
+        if self._lingering or self._screened:  # no request to feed: dropped
+            return
+        self._body_bytes += len(body)
+        if self._body_bytes > self._guard.limits.http_max_body_bytes:
+            self._too_large(answered=self.cycle.response_started)
+            return
+        super().on_body(body)
 
     def on_message_complete(self) -> None:
         if self._lingering:
@@ -712,6 +743,34 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._arm(self._guard.limits.http_body_timeout_s, self._screened_body_timeout)
         return True
 
+    def _declares_too_much(self) -> bool:
+        """The head declares a body over the limit (a chunked body is counted as it comes)."""
+        limit = self._guard.limits.http_max_body_bytes
+        for name, value in self.headers:
+            if name == b"content-length":
+                # httptools has checked it is a number (it refuses the request otherwise)
+                return int(value) > limit
+        return False
+
+    def _too_large(self, *, answered: bool) -> None:
+        """A body over the limit: 413 ``too_large`` (before anything of it reached the
+        application when its length was declared), an offence of the address, and the end of
+        the connection. If the application has begun its answer already (a 404 for a POST,
+        say), no error can follow it: the connection just ends after it, and what still comes
+        is not read past the limit."""
+        self._guard.report(TOO_LARGE, self.guard_address)
+        if not self.guard_exempt:
+            self._guard.offend(self.guard_address)
+        if not answered:
+            self._fail(413, "too_large", too_large_message(self._guard.limits.http_max_body_bytes))
+        elif self.cycle.response_complete:
+            self._linger()
+        else:  # half an answer out (a stream): the application sees a disconnect
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+            self._lingering = True
+            self.transport.close()
+
     def _screened_body_timeout(self) -> None:
         self._guard_timer = None
         if not self.transport.is_closing():
@@ -763,6 +822,17 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 status, code, message, headers, default_headers=self.server_state.default_headers
             )
         )
+        self._linger()
+
+    def _linger(self) -> None:
+        """End the connection after what was sent, without a reset: a FIN, then what still
+        comes is dropped (up to :attr:`~TransportLimits.http_discard_bytes`, then no longer
+        read), and the connection closes at the peer's FIN or after ``close_timeout_s``."""
+        self._lingering = True
+        self._discard_left = self._guard.limits.http_discard_bytes
+        transport = self.transport
+        if transport.is_closing():
+            return
         if transport.can_write_eof():
             transport.write_eof()
             self._arm(self._guard.limits.close_timeout_s, transport.abort)

@@ -54,6 +54,7 @@ from livequiz.transport.origin import normalize_origin, normalize_origins
 from livequiz.transport.proxy import IPNetwork, client_address
 
 __all__ = [
+    "MAX_BODY_BYTES",
     "BroadcastResult",
     "Connection",
     "ConnectionHandler",
@@ -134,6 +135,11 @@ def encode_text_frame(data: bytes) -> bytes:
     if n < 65536:
         return _HEAD16.pack(0x81, 126, n) + data
     return _HEAD64.pack(0x81, 127, n) + data
+
+
+#: The largest HTTP request body by default (:attr:`TransportLimits.http_max_body_bytes`), and
+#: the API's: a word list of a few thousand lines is far below it; anything larger is not one.
+MAX_BODY_BYTES: Final = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +252,22 @@ class TransportLimits:
     failed_discard_bytes: int | None = 64 * 1024
 
     # Plain HTTP connections, before any upgrade (livequiz.transport.http_guard enforces them).
+    # The largest request body, checked as it arrives: a declared Content-Length over it is
+    # answered 413 too_large from the head alone, before the application runs; a chunked body
+    # when it passes it; a body still coming after the application answered (a 404 for a
+    # POST) is no longer read past it. livequiz's largest body is a 1 MiB word list
+    # (livequiz.http_api takes MAX_BODY_BYTES as its own limit).
+    http_max_body_bytes: int = MAX_BODY_BYTES
+    # After an HTTP error answer that ends the connection (413, 408, 400), the rest of the
+    # request is read and thrown away, so that a client still writing its body reads the
+    # answer instead of a TCP reset; past this many bytes the socket is no longer read: TCP's
+    # flow control holds the sender, and close_timeout_s ends the connection. Before, a body
+    # refused 413 was read to its end, however long: an endless chunked body for ever. 8 MiB,
+    # with the two kernels' buffers (several MiB on Linux), lets a client that writes a whole
+    # upload of ~10 MiB before reading (Python's requests and httpx do) see its 413; a longer
+    # one may see a reset, as behind nginx. None: until the client's FIN or close_timeout_s.
+    http_discard_bytes: int | None = 8 * 1024 * 1024
+
     # The whole request head (request line and headers, a few hundred bytes) must arrive within
     # http_head_timeout_s of the accept, or of the next request's first byte on a kept-alive
     # connection; a byte at a time does not extend it (slowloris). A phone on a poor link sends
@@ -324,8 +346,12 @@ class TransportLimits:
             self.write_buffer_hard_bytes < self.write_buffer_soft_bytes
         ):
             raise ValueError("need 0 < write_buffer_soft_bytes <= write_buffer_hard_bytes")
-        if self.failed_discard_bytes is not None and self.failed_discard_bytes < 0:
-            raise ValueError("failed_discard_bytes must be >= 0 or None")
+        for name in ("failed_discard_bytes", "http_discard_bytes"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be >= 0 or None")
+        if self.http_max_body_bytes < 0:
+            raise ValueError("http_max_body_bytes must be >= 0")
         if self.max_messages_per_second < 0 or self.message_burst < 1:
             raise ValueError("need max_messages_per_second >= 0 and message_burst >= 1")
         for name in ("socket_send_buffer_bytes", "socket_notsent_lowat_bytes"):
