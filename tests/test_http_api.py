@@ -24,8 +24,9 @@ from livequiz.app import LiveQuizServer, ServerConfig
 from livequiz.auth import Role
 from livequiz.domain.commands import Kick, SetLocked, Start
 from livequiz.exports import results_csv
-from livequiz.http_api import CREATE_FIELDS, MAX_BODY_BYTES
+from livequiz.http_api import CREATE_FIELDS
 from livequiz.service import ServiceLimits
+from livequiz.transport import MAX_BODY_BYTES
 from tests.server import RunningServer, running_server
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
