@@ -495,6 +495,32 @@ async def test_batches_run_one_at_a_time(store: QuizStore, journal: FaultyJourna
     ]
 
 
+async def test_a_batch_cancelled_while_being_stored_is_cancelled_and_never_shown(
+    store: QuizStore, journal: FaultyJournal
+) -> None:
+    # A process stopping (or a task cancelled) while its batch is in the journal's hands:
+    # whether it was stored is unknown, so the quiz is marked stale and rebuilt from the
+    # journal before anything reads it; the caller sees the cancellation itself.
+    q = await quiz_with_an_answer(store)
+    journal.gate = asyncio.Event()
+    joining = asyncio.create_task(run(store, at(q, T0 + 200, Join("dan"), Answer(2, 0, 1))))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not store.settled(q)  # applied in memory, not yet stored
+    joining.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await joining
+
+    assert not store.settled(q)  # stale: to be rebuilt before its next command
+    journal.gate.set()
+    assert store.owns(q)
+    # never stored, so never happened: the name is free and the answer not counted
+    outcomes = await run(store, at(q, T0 + 300, Join("dan"), Answer(2, 0, 1)))
+    assert executed(outcomes[0]).changed
+    assert statuses(outcomes[1:]) == [AnswerStatus.ACCEPTED]
+    assert store.settled(q)
+
+
 async def test_a_pin_is_freed_only_once_the_finish_is_stored(
     store: QuizStore, journal: FaultyJournal
 ) -> None:
