@@ -122,3 +122,50 @@ def test_execute_says_who_joined(questions: list[Question]) -> None:
     assert (again.player_id, again.events) == (1, ())
     nickname = execute(QuizSession(questions), Join("Cy"), 0)
     assert nickname.player_id == 1
+
+
+def refusal(action: object) -> tuple[ErrorCode, str]:
+    """The code and message of the refusal ``action()`` raises (the message is what the user
+    reads)."""
+    with pytest.raises(Rejected) as caught:
+        action()  # type: ignore[operator]
+    return caught.value.code, caught.value.message
+
+
+def test_the_apps_user_id_is_one_to_128_characters(questions: list[Question]) -> None:
+    session = app_quiz(questions)
+    bad_id = (ErrorCode.UNKNOWN_PLAYER, "the app's user id must be 1 to 128 characters")
+    for bad in ("", "x" * 129, 7, None):
+        assert refusal(lambda b=bad: session.join_user(b, "Dee", 5)) == bad_id
+    assert session.players == {}
+    # both ends are users: one character and 128
+    one, _ = session.join_user("x", "Eve", 6)
+    longest, _ = session.join_user("x" * 128, "Fay", 7)
+    assert {p.id: p.user_id for p in session.players.values()} == {one: "x", longest: "x" * 128}
+
+
+def test_a_removed_user_is_told_so_from_any_device(questions: list[Question]) -> None:
+    session = app_quiz(questions)
+    player_id, _ = session.join_user("u-1", "Anna", 0)
+    session.kick(player_id, 1)
+    assert refusal(lambda: session.join_user("u-1", "Anna (tablet)", 2)) == (
+        ErrorCode.KICKED,
+        "you were removed from this quiz",
+    )
+
+
+def test_the_apps_users_need_no_approval_but_a_nickname_waits_for_the_teacher(
+    questions: list[Question],
+) -> None:
+    # the app names its users; a typed nickname is what the teacher checks (approve_names)
+    settings = QuizSettings(approve_names=True, close_when_all_answered=False)
+    session = QuizSession(questions, settings)
+    user, _ = session.join_user("u-1", "Anna", 0)
+    typed = session.join("Ben", 0).player_id
+    session.start(1_000)
+    assert session.submit_answer(user, 0, 0, 2_000).record.points == 975  # 1 s of 20
+    assert refusal(lambda: session.submit_answer(typed, 0, 0, 2_000)) == (
+        ErrorCode.NAME_NOT_APPROVED,
+        "wait a moment: your teacher checks your name first",
+    )
+    assert 0 not in session.players[typed].answers

@@ -168,3 +168,59 @@ def test_homework_gives_a_player_their_extra_time_on_each_question_they_open() -
     assert outcome is not None
     assert outcome.record.points == expected_points(15_000, 15_000, settings)
     assert scoring.extra_ms(50, settings) == 5_000
+
+
+def refusal(session: QuizSession, command: c.Command, now_ms: int) -> tuple[ErrorCode, str]:
+    """The code and message of the refusal of ``command`` (the message is what users read)."""
+    with pytest.raises(Rejected) as caught:
+        c.execute(session, command, now_ms)
+    return caught.value.code, caught.value.message
+
+
+def test_extra_time_is_given_as_the_next_event_and_a_wrong_percent_is_told_the_range() -> None:
+    session, anna, _ = class_of_two(live(), 0)
+    seq = session.seq
+    assert c.execute(session, c.GiveExtraTime(anna, MAX_EXTRA_TIME_PERCENT), 500).events == (
+        ExtraTimeGiven(seq=seq + 1, at_ms=500, player_id=anna, percent=MAX_EXTRA_TIME_PERCENT),
+    )
+    assert session.seq == seq + 1
+    for wrong in (-1, MAX_EXTRA_TIME_PERCENT + 1):
+        assert refusal(session, c.GiveExtraTime(anna, wrong), 600) == (
+            ErrorCode.INVALID_SETTINGS,
+            "extra time must be a whole number from 0 to 300 percent",
+        )
+    assert session.players[anna].extra_percent == MAX_EXTRA_TIME_PERCENT
+
+
+def test_an_answer_while_paused_is_told_to_wait_and_one_after_the_close_that_time_is_up() -> None:
+    session, anna, ben = class_of_two(live(10_000, 500), 100)
+    c.execute(session, c.Pause(0), 4_000)
+    paused = (ErrorCode.PAUSED, "the teacher has paused this question: wait a moment")
+    assert refusal(session, c.Answer(anna, 0, 1), 5_000) == paused
+    assert refusal(session, c.Answer(ben, 0, 1), 5_000) == paused
+    c.execute(session, c.Resume(0), 6_000)
+    c.execute(session, c.CloseQuestion(0), 7_000)  # Anna's extra time does not keep it open
+    assert refusal(session, c.Answer(anna, 0, 1), 7_000) == (
+        ErrorCode.TOO_LATE,
+        "time is up for this question: it has closed",
+    )
+
+
+def test_homework_speed_points_run_on_the_players_own_longer_limit() -> None:
+    # 10 s questions, Anna 50 % more: 15 s of her own, so 6 s earns 800 (not 700 of 10 s)
+    settings = QuizSettings(time_limit_ms=10_000, grace_ms=0, pace=Pace.SELF)
+    session = QuizSession(QUESTIONS, settings)
+    anna = c.execute(session, c.Join("Anna"), 0).player_id
+    assert anna is not None
+    c.execute(session, c.GiveExtraTime(anna, 50), 0)
+    c.execute(session, c.Start(due_at_ms=3_600_000), 0)
+    c.execute(session, c.Advance(anna), 1_000)
+    first = c.execute(session, c.Answer(anna, 0, 1), 7_000).answer
+    assert first is not None
+    assert (first.record.elapsed_ms, first.record.points) == (6_000, 800)
+    # past the class's 10 s and within her 15: 12 s counts in full, 600 + 100 for the streak
+    c.execute(session, c.Advance(anna), 8_000)
+    assert session.players[anna].closes_at_ms == 23_000
+    second = c.execute(session, c.Answer(anna, 1, 1), 20_000).answer
+    assert second is not None
+    assert (second.record.elapsed_ms, second.record.points) == (12_000, 700)

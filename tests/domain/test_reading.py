@@ -97,3 +97,33 @@ def test_reading_time_must_be_off_or_one_to_thirty_seconds() -> None:
             QuizSettings(reading_ms=wrong).validate()
         assert caught.value.code is ErrorCode.INVALID_SETTINGS
     assert QuizSettings(reading_ms=30_000).validate().reading_ms == 30_000
+
+
+def test_an_answer_while_reading_is_told_to_read_first() -> None:
+    session, anna, _ = reading_quiz(5_000)
+    with pytest.raises(Rejected) as caught:
+        c.execute(session, c.Answer(anna, 0, 2), 5_999)
+    assert (caught.value.code, caught.value.message) == (
+        ErrorCode.READING,
+        "read the question: its answers are not shown yet",
+    )
+    assert session.players[anna].answers == {}
+
+
+def test_the_options_frame_names_its_question_and_lists_its_options() -> None:
+    plain = QuizSettings(reading_ms=5_000)
+    assert views.options_view(QUESTIONS[1], plain, 1) == {
+        "index": 1,
+        "options": list(QUESTIONS[1].options),
+    }
+    assert views.options_view(QUESTIONS[1], plain, 1, 7) == {
+        "index": 1,
+        "options": list(QUESTIONS[1].options),
+    }
+    shuffled = QuizSettings(reading_ms=5_000, shuffle_options=True)
+    order = views.option_order(7, 1, QUESTIONS[1])
+    assert views.options_view(QUESTIONS[1], shuffled, 1, 7) == {
+        "index": 1,
+        "options": [QUESTIONS[1].options[k] for k in order],
+        "order": order,
+    }

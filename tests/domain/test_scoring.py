@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 
 from livequiz.domain import scoring
+from livequiz.domain.question import Question
+from livequiz.domain.session import QuizSession
 from livequiz.domain.settings import QuizSettings, ScoringMode
 
 SPEED = QuizSettings(time_limit_ms=20_000, grace_ms=500)
@@ -62,3 +64,29 @@ def test_a_send_time_before_the_open_is_ignored() -> None:
 def test_answer_time_is_clamped_to_the_time_limit_and_zero() -> None:
     assert scoring.answer_time(0, None, 20_400, SPEED) == 20_000  # inside the grace
     assert scoring.answer_time(1_000, None, 900, SPEED) == 0  # clock skew between callers
+
+
+def test_a_pause_counts_only_where_it_overlaps_the_players_thinking_time() -> None:
+    # opened at 1,000, reached the player at 1,800, answered at 4,800: 3 s from the send
+    assert scoring.answer_time(1_000, 1_800, 4_800, SPEED, ((1_200, 1_500),)) == 3_000
+    assert scoring.answer_time(1_000, 1_800, 4_800, SPEED, ((1_800, 1_800),)) == 3_000
+    assert scoring.answer_time(1_000, 1_800, 4_800, SPEED, ((4_800, 5_000),)) == 3_000
+    # a pause from 1,500 to 2,300 stopped the player's clock for its last 500 ms only
+    assert scoring.answer_time(1_000, 1_800, 4_800, SPEED, ((1_500, 2_300),)) == 2_500
+
+
+def test_a_skipped_question_gives_back_the_streak_a_missed_one_had_ended(
+    questions: list[Question],
+) -> None:
+    settings = QuizSettings(time_limit_ms=20_000, grace_ms=500, close_when_all_answered=False)
+    session = QuizSession(questions, settings)
+    anna = session.join("Anna", 0).player_id
+    session.start(0)  # question 0: Anna misses it
+    session.close_question(1_000)
+    session.next(2_000)
+    assert session.submit_answer(anna, 1, 1, 2_000).record.streak == 1
+    session.skip(3_000)  # question 1 is taken back: her streak is the 0 her miss left
+    assert session.players[anna].streak == 0
+    # so her next right answer starts a streak again: no bonus
+    outcome = session.submit_answer(anna, 2, 2, 3_000)
+    assert (outcome.record.streak, outcome.record.points, outcome.record.score) == (1, 1000, 1000)

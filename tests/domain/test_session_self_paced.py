@@ -370,6 +370,28 @@ def test_answers_to_a_question_not_yet_reached_are_refused(questions: list[Quest
     refused(ErrorCode.QUESTION_NOT_OPEN, session, lambda: session.submit_answer(1, 1, 1, 300))
 
 
+def test_each_refusal_of_a_homework_answer_tells_the_player_why(
+    questions: list[Question],
+) -> None:
+    session = homework(questions, "ann")
+
+    def told(code: ErrorCode, message: str, now: int, index: int = 0) -> None:
+        before = everything(session)
+        with pytest.raises(Rejected) as caught:
+            session.submit_answer(1, index, index, now)
+        assert (caught.value.code, caught.value.message) == (code, message)
+        assert everything(session) == before
+
+    told(ErrorCode.QUESTION_NOT_OPEN, "open your next question first", 100)
+    session.advance(1, 1_000)
+    told(ErrorCode.WRONG_QUESTION, "that question is not your open one", 1_100, index=1)
+    # one millisecond past the grace, before the clock has ticked
+    told(ErrorCode.TOO_LATE, "time is up for this question", 11_501)
+    session.tick(11_501)
+    told(ErrorCode.TOO_LATE, "time is up for this question: it has closed", 11_502)
+    told(ErrorCode.QUESTION_NOT_OPEN, "open your next question first", 11_502, index=1)
+
+
 # ---------------------------------------------------------------------- leaving and coming back
 
 
