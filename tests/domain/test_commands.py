@@ -19,11 +19,14 @@ from livequiz.domain.events import (
     PlayerJoined,
     PlayerKicked,
     PlayerLeft,
+    PlayerNamed,
     PlayerRejoined,
     QuestionClosed,
     QuestionOpened,
     QuizFinished,
     QuizStarted,
+    RejoinAnswered,
+    RejoinRequested,
 )
 from livequiz.domain.question import Question
 from livequiz.domain.session import AnswerStatus, QuizSession
@@ -303,4 +306,31 @@ def test_execute_returns_each_commands_events_stamped_with_its_time() -> None:
             reason=CloseReason.END,
         ),
         QuizFinished(seq=17, at_ms=23_000, reason=FinishReason.ENDED),
+    )
+
+
+def test_execute_returns_the_events_of_app_joins_names_and_rejoin_requests_at_their_time() -> None:
+    """The commands of the learning app's users, of name approval and of taking a player back
+    through ``execute``: exactly their events, with the app's name and the time given."""
+    session = QuizSession(QUESTIONS, QuizSettings(approve_names=True))
+
+    def events(command: c.Command, now: int) -> tuple[Event, ...]:
+        return c.execute(session, command, now).events
+
+    assert events(c.Join("  Ada   Lovelace ", user_id="user-1"), 5) == (
+        PlayerJoined(seq=1, at_ms=5, player_id=1, nickname="Ada Lovelace", late=False),
+    )
+    assert events(c.Join("Bob"), 6) == (
+        PlayerJoined(seq=2, at_ms=6, player_id=2, nickname="Bob", late=False, approved=False),
+    )
+    assert events(c.Approve(2), 7) == (PlayerNamed(seq=3, at_ms=7, player_id=2, nickname="Bob"),)
+    assert events(c.Rename(2, "Robert"), 8) == (
+        PlayerNamed(seq=4, at_ms=8, player_id=2, nickname="Robert"),
+    )
+    assert events(c.Leave(2), 9) == (PlayerLeft(seq=5, at_ms=9, player_id=2),)
+    assert events(c.RequestRejoin("Robert", "request-0123456789"), 10) == (
+        RejoinRequested(seq=6, at_ms=10, player_id=2, nickname="Robert"),
+    )
+    assert events(c.AnswerRejoin(2, True), 11) == (
+        RejoinAnswered(seq=7, at_ms=11, player_id=2, let_in=True),
     )

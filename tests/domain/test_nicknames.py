@@ -193,3 +193,50 @@ def test_each_refusal_says_what_is_wrong() -> None:
     assert message("bad", NicknamePolicy(is_profane=lambda _n: True)) == (
         "please choose another nickname"
     )
+
+
+def test_forty_code_points_are_allowed_and_forty_one_are_not() -> None:
+    # 20 letters with one mark each that NFKC cannot compose: 40 code points
+    assert POLICY.normalise("x\u0305" * 20) == "x\u0305" * 20
+    with pytest.raises(Rejected) as caught:
+        POLICY.normalise("x\u0305" * 19 + "x\u0305\u0306")  # still 20 letters, 41 code points
+    assert caught.value.code is ErrorCode.NICKNAME_INVALID
+    assert caught.value.message == "a nickname must be 2 to 20 characters long"
+
+
+def test_three_marks_on_a_letter_are_allowed_and_four_are_not() -> None:
+    assert POLICY.normalise("ax\u0305\u0306\u0307") == "ax\u0305\u0306\u0307"
+    with pytest.raises(Rejected) as caught:
+        POLICY.normalise("ax\u0305\u0306\u0307\u0308")
+    assert caught.value.code is ErrorCode.NICKNAME_INVALID
+    assert caught.value.message == "a letter may carry at most 3 accents or marks"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "\u0301ab",  # a lone accent first (a nonspacing mark, Mn)
+        "\u093eab",  # a lone Devanagari vowel sign first (a spacing mark, Mc)
+        "\u0301\u0301 ab",
+        "1\u0301 2",  # a mark on a digit
+    ],
+)
+def test_a_mark_with_no_letter_under_it_is_refused_as_such(raw: str) -> None:
+    with pytest.raises(Rejected) as caught:
+        POLICY.normalise(raw)
+    assert caught.value.code is ErrorCode.NICKNAME_INVALID
+    assert caught.value.message == "accents and other marks belong on a letter"
+
+
+@pytest.mark.parametrize("raw", ["A\u3164B", "\u3164\u3164", "Anna\ufe0f", "Ann\u034fa"])
+def test_an_invisible_character_is_refused_as_such(raw: str) -> None:
+    with pytest.raises(Rejected) as caught:
+        POLICY.normalise(raw)
+    assert caught.value.code is ErrorCode.NICKNAME_INVALID
+    assert caught.value.message == "a nickname may not hold invisible characters"
+
+
+def test_an_apps_name_of_twenty_characters_is_shown_whole_and_a_longer_one_cut() -> None:
+    assert POLICY.display_name("x" * 20) == "x" * 20
+    assert POLICY.display_name("x" * 21) == "x" * 19 + "…"
+    assert POLICY.display_name("Mary Jane Watson-Parker") == "Mary Jane Watson-Pa…"

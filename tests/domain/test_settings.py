@@ -136,3 +136,45 @@ def test_the_mapping_holds_plain_strings_not_enums() -> None:
     assert type(mapping["scoring"]) is str
     assert type(mapping["reveal"]) is str
     assert (mapping["scoring"], mapping["reveal"]) == ("none", "at_close")
+
+
+def test_plain_strings_in_place_of_pace_or_identity_are_refused() -> None:
+    with pytest.raises(Rejected) as caught:
+        QuizSettings(pace="live").validate()  # type: ignore[arg-type]
+    assert caught.value.code is ErrorCode.INVALID_SETTINGS
+    assert caught.value.message == "pace must be a Pace"
+    with pytest.raises(Rejected) as caught:
+        QuizSettings(identity="nickname").validate()  # type: ignore[arg-type]
+    assert caught.value.code is ErrorCode.INVALID_SETTINGS
+    assert caught.value.message == "identity must be an Identity"
+
+
+#: Settings that are 0 for "off", else in a range, with their refusal message.
+OFF_OR_RANGES = [
+    ("auto_advance_ms", 3_000, 120_000, "auto_advance_ms must be 0 (off) or 3,000 to 120,000"),
+    ("reading_ms", 1_000, 30_000, "reading_ms must be 0 (off) or 1,000 to 30,000"),
+    ("teams", 2, 6, "teams must be 0 (none) or 2 to 6"),
+]
+
+
+@pytest.mark.parametrize(("name", "low", "high", "message"), OFF_OR_RANGES)
+def test_an_off_or_range_setting_holds_0_and_both_ends_and_nothing_between_or_beyond(
+    name: str, low: int, high: int, message: str
+) -> None:
+    """0 (off), 3,000 and 120,000 ms are valid auto-advance delays; 1, 2,999 and 120,001 are
+    not (a value between off and the lowest delay is not silently taken as either)."""
+    for valid in (0, low, high):
+        assert getattr(QuizSettings.from_mapping({name: valid}), name) == valid
+    for outside in (-1, 1, low - 1, high + 1):
+        with pytest.raises(Rejected) as caught:
+            QuizSettings.from_mapping({name: outside})
+        assert caught.value.code is ErrorCode.INVALID_SETTINGS
+        assert caught.value.message == message
+
+
+def test_team_choice_needs_teams() -> None:
+    assert QuizSettings.from_mapping({"teams": 2, "team_choice": True}).team_choice is True
+    with pytest.raises(Rejected) as caught:
+        QuizSettings.from_mapping({"team_choice": True})
+    assert caught.value.code is ErrorCode.INVALID_SETTINGS
+    assert caught.value.message == "team_choice needs teams (2 or more)"

@@ -151,3 +151,49 @@ def test_a_pick_is_refused_where_players_do_not_pick() -> None:
     assert caught.value.code is ErrorCode.INVALID_SETTINGS
     assert caught.value.message == "players of this quiz do not pick their team"
     assert not session.players
+
+
+def test_the_draw_among_the_smallest_teams_is_the_same_in_every_version() -> None:
+    """A journal keeps a join without its drawn team, so an old journal replays to the same
+    teams only if the draw (a 64-bit BLAKE2b of "id:name", read big-endian) never changes.
+    These teams were drawn when the rule was made."""
+    names = ["Anna", "Ben", "Cleo", "Dev", "Eve", "Finn"]
+    for teams, drawn in ((3, [2, 1, 0, 1, 2, 0]), (2, [0, 1, 0, 1, 1, 0])):
+        session = QuizSession(QUESTIONS, QuizSettings(teams=teams))
+        joined = [c.execute(session, c.Join(name), n).events[0] for n, name in enumerate(names)]
+        assert [e.team for e in joined if isinstance(e, PlayerJoined)] == drawn
+
+
+def test_moving_a_teams_only_member_empties_it_and_the_move_is_the_next_event() -> None:
+    session, ids = team_quiz(3, 3)  # one player in each team
+    assert session.team_sizes == [1, 1, 1]
+    mover = ids[0]
+    old = session.board.team_of(mover)
+    assert old is not None
+    new = (old + 1) % 3
+    seq = session.seq
+    assert c.execute(session, c.MoveToTeam(mover, new), 500).events == (
+        TeamChanged(seq=seq + 1, at_ms=500, player_id=mover, team=new),
+    )
+    assert session.seq == seq + 1
+    sizes = [1, 1, 1]
+    sizes[old], sizes[new] = 0, 2
+    assert session.team_sizes == sizes
+    board = {line["team"]: line["members"] for line in views.leaderboard(session)["teams"]}
+    assert [board[t] for t in range(3)] == sizes
+
+
+def test_a_move_names_the_teams_there_are_and_a_quiz_without_teams_says_so() -> None:
+    session, (anna, *_) = team_quiz(2, 2)
+    for wrong in (2, -1):
+        with pytest.raises(Rejected) as caught:
+            c.execute(session, c.MoveToTeam(anna, wrong), 10)
+        assert caught.value.code is ErrorCode.INVALID_SETTINGS
+        assert caught.value.message == "team must be 0 to 1"
+    plain = QuizSession(QUESTIONS)
+    ben = c.execute(plain, c.Join("Ben"), 0).player_id
+    assert ben is not None
+    with pytest.raises(Rejected) as caught:
+        c.execute(plain, c.MoveToTeam(ben, 0), 10)
+    assert caught.value.code is ErrorCode.ILLEGAL_STATE
+    assert caught.value.message == "this quiz has no teams"
