@@ -145,3 +145,140 @@ def test_a_removed_player_is_left_out() -> None:
     q0 = next(word for word in report["words"] if word["index"] == 0)
     assert (q0["asked"], q0["answered"], q0["correct"]) == (3, 2, 2)
     assert q0["most_picked_wrong"] is None
+
+
+# Figures exact to the digit and lines compared whole: the report is read by teachers and
+# downloaded as CSV / XLSX, where a renamed key is a column that vanishes.
+
+
+def six_players_one_word() -> QuizSession:
+    """One word (right: 0) put to six: Ann and Eve right, Bo silent, Cy and Di pick 3, Flo 2."""
+    session = QuizSession([make_question(0, correct=0)], LIVE)
+    for name in ("Ann", "Bo", "Cy", "Di", "Eve", "Flo"):
+        session.join(name, 0)
+    session.start(0)
+    for player, option, at in ((1, 0, 1_000), (3, 3, 2_000), (4, 3, 2_500), (5, 0, 1_500)):
+        session.submit_answer(player, 0, option, at)
+    session.submit_answer(6, 0, 2, 3_001)
+    session.close_question(9_000)
+    return session
+
+
+def test_a_words_figures_count_everyone_asked_after_a_silent_one() -> None:
+    report = class_report(six_players_one_word())
+    # Bo (no answer) is ranked above Cy, Di and Flo (all 0 points): they still count
+    assert [s["nickname"] for s in report["students"]] == ["Ann", "Eve", "Bo", "Cy", "Di", "Flo"]
+    assert report["phase"] == "question_closed"
+    assert report["words"] == [
+        {
+            "index": 0,
+            "word": "word0",
+            "kind": "word_to_meaning",
+            "prompt": "Question 0?",
+            "answer": "option 0.0",
+            "asked": 6,
+            "answered": 5,
+            "correct": 2,
+            "share_correct": 0.3333,  # 2 of 6, to four places
+            "average_ms": 2_000,  # 10,001 ms over 5 answers, rounded down to the ms
+            "most_picked_wrong": {"option": 3, "text": "option 0.3", "count": 2},
+            "to_reteach": True,
+        }
+    ]
+    assert report["reteach"] == ["word0"]
+
+
+def test_a_students_line_whole() -> None:
+    report = class_report(six_players_one_word())
+    students = {s["nickname"]: s for s in report["students"]}
+    assert students["Cy"] == {
+        "rank": 3,
+        "player_id": 3,
+        "nickname": "Cy",
+        "user_id": None,  # a nickname join: no user of the learning app
+        "score": 0,
+        "asked": 1,
+        "answered": 1,
+        "correct": 0,
+        "average_ms": 2_000,
+        "cells": [{"index": 0, "option": 3, "correct": False, "points": 0, "elapsed_ms": 2_000}],
+    }
+    assert students["Bo"]["cells"] == [
+        {"index": 0, "option": None, "correct": False, "points": 0, "elapsed_ms": None}
+    ]
+
+
+def test_a_students_average_time_is_rounded_down_to_the_ms() -> None:
+    session = QuizSession([make_question(0, correct=0), make_question(1, correct=0)], LIVE)
+    session.join("Ann", 0)
+    session.start(0)
+    session.submit_answer(1, 0, 0, 1_000)
+    session.close_question(9_000)
+    session.next(10_000)
+    session.submit_answer(1, 1, 2, 11_001)  # 1,001 ms
+    session.close_question(19_000)
+    (ann,) = class_report(session)["students"]
+    assert ann["average_ms"] == 1_000  # (1,000 + 1,001) // 2, an int
+    assert type(ann["average_ms"]) is int
+
+
+def test_words_come_by_share_known_then_slowest_and_unanswered_counts_as_fastest() -> None:
+    """Ann alone: word 0 not answered, word 1 wrong in 1 ms, word 2 right in 5 s."""
+    session = QuizSession([make_question(n, correct=0) for n in range(3)], LIVE)
+    session.join("Ann", 0)
+    session.start(0)
+    session.close_question(9_000)  # word 0: no answer
+    session.next(10_000)
+    session.submit_answer(1, 1, 2, 10_001)  # word 1: wrong, 1 ms
+    session.close_question(19_000)
+    session.next(20_000)
+    session.submit_answer(1, 2, 0, 25_000)  # word 2: right, 5 s
+    session.close_question(29_000)
+    report = class_report(session)
+    figures = [(w["index"], w["share_correct"], w["average_ms"]) for w in report["words"]]
+    # the lowest share first, however fast (word 2 was the slowest); among words of equal
+    # share, an answer in 1 ms is slower than none (no average counts as 0)
+    assert figures == [(1, 0.0, 1), (0, 0.0, None), (2, 1.0, 5_000)]
+    assert report["reteach"] == ["word1", "word0"]
+
+
+def test_a_word_only_a_removed_player_was_asked_comes_last_and_is_not_to_reteach() -> None:
+    session = QuizSession([make_question(0, correct=0), make_question(1, correct=0)], LIVE)
+    session.join("Ann", 0)
+    session.start(0)
+    session.submit_answer(1, 0, 1, 1_000)
+    session.close_question(9_000)
+    session.join("Bo", 9_500)  # after word 0 closed: not asked it
+    session.next(10_000)
+    session.submit_answer(2, 1, 1, 11_000)  # Bo wrong on word 1
+    session.close_question(19_000)
+    session.kick(1, 20_000)  # Ann removed: nobody left was asked word 0
+    report = class_report(session)
+    assert [w["index"] for w in report["words"]] == [1, 0]
+    assert report["words"][1] == {
+        "index": 0,
+        "word": "word0",
+        "kind": "word_to_meaning",
+        "prompt": "Question 0?",
+        "answer": "option 0.0",
+        "asked": 0,
+        "answered": 0,
+        "correct": 0,
+        "share_correct": None,
+        "average_ms": None,
+        "most_picked_wrong": None,
+        "to_reteach": False,
+    }
+    assert report["reteach"] == ["word1"]
+
+
+def test_homework_nobody_joined_reports_nothing_once_due() -> None:
+    session = QuizSession([make_question(0), make_question(1)], QuizSettings(pace=Pace.SELF))
+    session.start(0, due_at_ms=3_600_000)
+    session.tick(3_600_000 + 501)
+    assert class_report(session) == {
+        "phase": "finished",
+        "words": [],
+        "reteach": [],
+        "students": [],
+    }

@@ -13,7 +13,7 @@ from livequiz.domain import commands as c
 from livequiz.domain import views
 from livequiz.domain.question import MAX_OPTIONS, MIN_OPTIONS
 from livequiz.domain.session import QuizSession
-from livequiz.domain.settings import QuizSettings
+from livequiz.domain.settings import Pace, QuizSettings
 from tests.domain.factories import make_question
 
 SHUFFLED = QuizSettings(shuffle_options=True, close_when_all_answered=False)
@@ -85,3 +85,28 @@ def test_answers_reveals_and_counts_keep_the_questions_order(places: list[int]) 
         view = views.player_view(session, player_id, 50)
         assert view["question"]["reveal"]["correct_option"] == 2
         assert view["answer"]["option"] == option
+
+
+def test_a_players_order_is_the_same_on_every_version_of_the_server() -> None:
+    """Nothing is stored: a process started after an upgrade (a replay, a move to another
+    server) must draw the same orders, or a player's screen would change under their finger.
+    So the orders of a few players are pinned here."""
+    question = make_question(0)
+    assert [views.option_order(player, 0, question) for player in (1, 2, 3)] == [
+        [1, 2, 3, 0],
+        [0, 3, 2, 1],
+        [1, 2, 0, 3],
+    ]
+
+
+def test_homework_shows_each_player_their_own_order() -> None:
+    question = make_question(0)
+    session = QuizSession([question], QuizSettings(shuffle_options=True, pace=Pace.SELF))
+    anna = c.execute(session, c.Join("Anna"), 0).player_id
+    assert anna is not None
+    c.execute(session, c.Start(due_at_ms=86_400_000), 0)
+    c.execute(session, c.Advance(anna), 1_000)
+    order = views.option_order(anna, 0, question)
+    view = views.player_view(session, anna, 2_000)["question"]
+    assert view["order"] == order
+    assert view["options"] == [question.options[k] for k in order]

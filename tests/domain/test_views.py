@@ -8,8 +8,8 @@ from dataclasses import replace
 from livequiz.domain import views
 from livequiz.domain.events import QuestionClosed
 from livequiz.domain.question import Question
-from livequiz.domain.session import QuizSession
-from livequiz.domain.settings import QuizSettings, RevealMode
+from livequiz.domain.session import Phase, QuizSession
+from livequiz.domain.settings import Pace, QuizSettings, RevealMode
 
 SETTINGS = QuizSettings(time_limit_ms=10_000, grace_ms=500, close_when_all_answered=False)
 
@@ -514,3 +514,154 @@ def test_a_result_says_who_to_catch(questions: list[Question]) -> None:
     }
     session.kick(2, 4_500)
     assert views.ahead(session, session.players[2]) is None
+
+
+# Clocks at their boundaries: a countdown reaches 0 and stays there, it never shows 1 ms left
+# once its moment has come (a phone would then wait for nothing).
+
+
+def test_the_wait_for_the_next_question_counts_down_to_0_not_1(questions: list[Question]) -> None:
+    session = QuizSession(questions, replace(SETTINGS, auto_advance_ms=5_000))
+    session.join("Anna", 0)
+    session.start(0)
+    session.close_question(2_000)  # question 1 opens by itself at 7,000
+    for now, left in ((6_999, 1), (7_000, 0), (7_500, 0)):  # a view built before the tick
+        view = views.question_view(session, now)
+        assert view is not None
+        assert view["next_in_ms"] == left
+
+
+def test_a_paused_players_time_left_includes_their_extra_time(questions: list[Question]) -> None:
+    session = QuizSession(questions, SETTINGS)
+    session.join("Anna", 0)
+    session.join("Ben", 0)
+    session.give_extra_time(1, 50, 0)  # Anna: 5 s more
+    session.start(1_000)  # everyone's deadline 11,000, Anna's 16,000
+    session.pause(4_000)
+    options = ["option 0.0", "option 0.1", "option 0.2", "option 0.3"]
+    paused = {
+        "index": 0,
+        "count": 3,
+        "kind": "word_to_meaning",
+        "prompt": "Question 0?",
+        "options": options,
+        "time_limit_ms": 10_000,
+        "open": True,
+        "paused": True,
+    }
+    assert views.question_view(session, 9_000, 1) == paused | {
+        "closes_at_ms": 16_000,
+        "remaining_ms": 12_000,  # what was left at the pause, however long it lasts
+        "extra_ms": 5_000,
+    }
+    assert views.question_view(session, 9_000, 2) == paused | {
+        "closes_at_ms": 11_000,
+        "remaining_ms": 7_000,
+    }
+
+
+def test_a_question_paused_in_its_grace_shows_no_time_left(questions: list[Question]) -> None:
+    session = played(questions)  # closes at 11,000, answers taken until 11,500
+    session.pause(11_200)
+    view = views.question_view(session, 12_000)
+    assert view is not None
+    assert (view["paused"], view["remaining_ms"]) == (True, 0)
+
+
+def test_options_are_due_in_0_ms_from_the_moment_the_reading_ends(
+    questions: list[Question],
+) -> None:
+    session = QuizSession(questions, replace(SETTINGS, reading_ms=2_000))
+    session.join("Anna", 0)
+    session.start(1_000)  # options at 3,000
+    for now, left in ((2_999, 1), (3_000, 0)):  # a view built before the tick shows them
+        view = views.question_view(session, now)
+        assert view is not None
+        assert view["options"] == []
+        assert (view["options_at_ms"], view["options_in_ms"]) == (3_000, left)
+
+
+# Whole views of the other kinds of quiz: homework and teams.
+
+
+def test_the_whole_host_view_of_homework(questions: list[Question]) -> None:
+    settings = QuizSettings(time_limit_ms=10_000, grace_ms=500, pace=Pace.SELF)
+    session = QuizSession(questions, settings)
+    session.join("Anna", 0)
+    session.join("Ben", 0)
+    session.start(0, due_at_ms=86_400_000)
+    session.advance(1, 1_000)
+    session.submit_answer(1, 0, 0, 2_000)  # Anna: question 0 done; Ben has opened nothing
+
+    def progress(done: int) -> dict[str, object]:
+        return {"due_at_ms": 86_400_000, "done": done, "count": 3, "finished": False}
+
+    line = {"present": True, "asks_to_rejoin": False, "approved": True, "extra_percent": 0}
+    assert views.host_view(session, 3_000) == {
+        "seq": 6,
+        "phase": "in_progress",
+        "locked": False,
+        "question": None,  # each player has their own
+        "answered": 0,
+        "present": 2,
+        "players": [
+            {"player_id": 1, "nickname": "Anna", "score": 950, "progress": progress(1)} | line,
+            {"player_id": 2, "nickname": "Ben", "score": 0, "progress": progress(0)} | line,
+        ],
+        "leaderboard": views.leaderboard(session),
+        "settings": settings.to_mapping(),
+        "due_at_ms": 86_400_000,
+    }
+
+
+def test_the_host_sees_each_players_team(questions: list[Question]) -> None:
+    session = QuizSession(questions, replace(SETTINGS, teams=2))
+    for name in ("Anna", "Ben", "Cleo"):
+        session.join(name, 0)
+    line = {
+        "present": True,
+        "score": 0,
+        "answered": False,
+        "asks_to_rejoin": False,
+        "approved": True,
+        "extra_percent": 0,
+    }
+    teams = {player_id: session.board.team_of(player_id) for player_id in (1, 2, 3)}
+    assert teams == {1: 0, 2: 1, 3: 0}  # each joins the smallest team
+    assert views.host_view(session, 100)["players"] == [
+        {"player_id": 1, "nickname": "Anna"} | line | {"team": 0},
+        {"player_id": 2, "nickname": "Ben"} | line | {"team": 1},
+        {"player_id": 3, "nickname": "Cleo"} | line | {"team": 0},
+    ]
+
+
+def test_the_host_sees_who_asks_to_come_back(questions: list[Question]) -> None:
+    session = played(questions)
+    session.leave(2, 3_500)  # Ben's phone dies
+    session.request_rejoin("Ben", "r" * 22, 3_600)
+    lines = {line["nickname"]: line for line in views.host_view(session, 4_000)["players"]}
+    assert lines["Ben"]["asks_to_rejoin"] is True
+    assert lines["Anna"]["asks_to_rejoin"] is False
+
+
+def test_homework_results_hold_the_questions_someone_reached(questions: list[Question]) -> None:
+    """Three questions; Anna got to question 1, Ben to question 0: question 2, opened by
+    nobody, is not in the teacher's results."""
+    session = QuizSession(questions, QuizSettings(time_limit_ms=10_000, pace=Pace.SELF))
+    session.join("Anna", 0)
+    session.join("Ben", 0)
+    session.start(0, due_at_ms=86_400_000)
+    session.advance(1, 1_000)
+    session.submit_answer(1, 0, 0, 2_000)
+    session.advance(1, 3_000)
+    session.advance(2, 3_000)
+    session.end(5_000)
+    assert session.phase is Phase.FINISHED
+    assert [q["index"] for q in views.final_results(session)["questions"]] == [0, 1]
+
+
+def test_homework_nobody_joined_has_empty_results(questions: list[Question]) -> None:
+    session = QuizSession(questions, QuizSettings(pace=Pace.SELF))
+    session.start(0, due_at_ms=86_400_000)
+    session.end(1_000)
+    assert views.final_results(session) == {"phase": "finished", "players": [], "questions": []}
