@@ -30,10 +30,13 @@ from livequiz.domain.events import (
     CloseReason,
     FinishReason,
     LobbyLockChanged,
+    OptionsShown,
     PlayerJoined,
     PlayerKicked,
     PlayerLeft,
     PlayerNamed,
+    PlayerQuestionClosed,
+    PlayerQuestionOpened,
     PlayerRejoined,
     QuestionClosed,
     QuestionOpened,
@@ -46,8 +49,10 @@ from livequiz.domain.events import (
 )
 from livequiz.domain.nicknames import NicknamePolicy
 from livequiz.domain.question import Question
+from livequiz.domain.ranking import Placing
 from livequiz.domain.session import MAX_QUESTIONS, AnswerStatus, Phase, QuizSession
-from livequiz.domain.settings import Identity, Pace, QuizSettings, RevealMode
+from livequiz.domain.settings import Identity, Pace, QuizSettings, RevealMode, ScoringMode
+from tests.domain.factories import make_question
 
 # time_limit 10 s, grace 500 ms: a question opened at t closes at t+10,000, accepts to t+10,500
 SETTINGS = QuizSettings(time_limit_ms=10_000, grace_ms=500, close_when_all_answered=False)
@@ -1400,3 +1405,256 @@ def test_an_ended_quiz_does_not_move_on(questions: list[Question]) -> None:
 def test_auto_advance_is_off_or_three_seconds_to_two_minutes(value: int) -> None:
     with raising(ErrorCode.INVALID_SETTINGS):
         QuizSettings(auto_advance_ms=value).validate()
+
+
+# ------------------------------------------------------------ found by mutation testing
+# Assertions that mutation testing (mutmut) showed missing: the session's pacing (start, pause,
+# resume, the clock, end, a self-paced player's advance), its exact events and refusals.
+
+DAY = 86_400_000
+
+
+def test_a_due_time_that_does_not_fit_the_quiz_is_refused_saying_why(
+    questions: list[Question],
+) -> None:
+    live = new_session(questions)
+    assert refusal(lambda: live.start(0, due_at_ms=DAY)) == (
+        ErrorCode.INVALID_DUE,
+        "a live quiz has no due time (pace is 'live')",
+    )
+    homework = new_session(questions, pace=Pace.SELF)
+    needs_one = (
+        ErrorCode.INVALID_DUE,
+        "a self-paced quiz needs a due time (due_at_ms, a whole number)",
+    )
+    assert refusal(lambda: homework.start(0)) == needs_one
+    assert refusal(lambda: homework.start(0, due_at_ms=str(DAY))) == needs_one
+    # one minute to 90 days from the start: one millisecond outside either end is refused
+    out_of_range = (ErrorCode.INVALID_DUE, "the due time must be 1 minute to 90 days from now")
+    assert refusal(lambda: homework.start(1_000, due_at_ms=1_000 + 59_999)) == out_of_range
+    assert refusal(lambda: homework.start(1_000, due_at_ms=1_000 + 90 * DAY + 1)) == out_of_range
+    assert phase_of(homework) is Phase.LOBBY
+
+
+def test_every_refused_pause_or_resume_says_why(questions: list[Question]) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)
+    session.start(0)  # accepts until 10,500
+    assert refusal(lambda: session.resume(100)) == (
+        ErrorCode.ILLEGAL_STATE,
+        "the question is not paused",
+    )
+    session.pause(200)
+    assert refusal(lambda: session.pause(300)) == (
+        ErrorCode.ILLEGAL_STATE,
+        "the question is paused already",
+    )
+    session.resume(400)  # deadline now 10,200, accepting until 10,700
+    assert refusal(lambda: session.pause(10_701)) == (
+        ErrorCode.ILLEGAL_STATE,
+        "time is up for this question",
+    )
+    reading = new_session(questions, reading_ms=2_000)
+    reading.join("Anna", 0)
+    reading.start(0)
+    assert refusal(lambda: reading.pause(1_999)) == (
+        ErrorCode.ILLEGAL_STATE,
+        "the answers are not shown yet: pause once they are",
+    )
+
+
+def test_a_pause_in_the_last_grace_millisecond_is_taken_and_a_zero_length_pause_moves_nothing(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions)
+    session.join("Anna", 0)  # seq 1
+    session.start(0)  # seq 2, 3: closes at 10,000, accepts until 10,500
+    # the countdown has reached zero (the grace runs): nothing remains to show, not 1 ms
+    assert session.pause(10_500) == [QuestionPaused(seq=4, at_ms=10_500, index=0, remaining_ms=0)]
+    # resumed in the same millisecond: paused for 0 ms, so the deadlines stay where they were
+    assert session.resume(10_500) == [
+        QuestionResumed(seq=5, at_ms=10_500, index=0, closes_at_ms=10_000, accepts_until_ms=10_500)
+    ]
+    assert session.tick(10_500) == []
+    (closed,) = session.tick(10_501)
+    assert isinstance(closed, QuestionClosed)
+    assert (closed.seq, closed.at_ms, closed.reason) == (6, 10_501, CloseReason.TIME)
+
+
+def test_the_clock_shows_the_options_after_the_reading_time_as_the_next_event(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions, reading_ms=2_000)
+    session.join("Anna", 0)  # seq 1
+    session.start(0)  # seq 2, 3: the options show at 2,000
+    assert session.tick(1_999) == []
+    assert session.tick(2_000) == [OptionsShown(seq=4, at_ms=2_000, index=0)]
+    assert session.tick(2_001) == []
+
+
+def homework_of(questions: list[Question], *names: str, due_at_ms: int = DAY) -> QuizSession:
+    """A self-paced quiz with these players (seq 1, 2, ...), handed out at t=0."""
+    session = new_session(questions, pace=Pace.SELF)
+    for name in names:
+        session.join(name, 0)
+    session.start(0, due_at_ms=due_at_ms)
+    return session
+
+
+def test_ending_homework_closes_each_open_question_then_finishes_at_that_time(
+    questions: list[Question],
+) -> None:
+    session = homework_of(questions, "Anna", "Ben", "Cleo")  # seq 1-3, started seq 4
+    session.advance(1, 1_000)  # seq 5
+    session.advance(2, 2_000)  # seq 6; Cleo has opened nothing: nothing of hers closes
+    assert session.end(3_000) == [
+        PlayerQuestionClosed(
+            seq=7, at_ms=3_000, player_id=1, index=0, correct_option=0, reason=CloseReason.END
+        ),
+        PlayerQuestionClosed(
+            seq=8, at_ms=3_000, player_id=2, index=0, correct_option=0, reason=CloseReason.END
+        ),
+        QuizFinished(seq=9, at_ms=3_000, reason=FinishReason.ENDED),
+    ]
+
+
+def test_homework_past_its_due_time_closes_what_is_open_and_finishes_at_the_tick(
+    questions: list[Question],
+) -> None:
+    session = homework_of(questions, "Anna", due_at_ms=60_000)  # seq 1, started seq 2
+    (opened,) = session.advance(1, 55_000)  # never open past the due time
+    assert opened == PlayerQuestionOpened(
+        seq=3, at_ms=55_000, player_id=1, index=0, closes_at_ms=60_000, accepts_until_ms=60_500
+    )
+    assert session.tick(60_500) == []
+    assert session.tick(60_501) == [
+        PlayerQuestionClosed(
+            seq=4, at_ms=60_501, player_id=1, index=0, correct_option=0, reason=CloseReason.END
+        ),
+        QuizFinished(seq=5, at_ms=60_501, reason=FinishReason.DUE),
+    ]
+
+
+def test_one_tick_closes_every_players_question_whose_time_ran_out(
+    questions: list[Question],
+) -> None:
+    session = homework_of(questions, "Anna", "Ben")  # seq 1, 2, started seq 3
+    session.advance(1, 1_000)  # seq 4, accepts until 11,500
+    session.advance(2, 1_200)  # seq 5, accepts until 11,700
+    assert session.tick(12_000) == [
+        PlayerQuestionClosed(
+            seq=6, at_ms=12_000, player_id=1, index=0, correct_option=0, reason=CloseReason.TIME
+        ),
+        PlayerQuestionClosed(
+            seq=7, at_ms=12_000, player_id=2, index=0, correct_option=0, reason=CloseReason.TIME
+        ),
+    ]
+
+
+def test_advancing_past_a_question_whose_time_ran_out_closes_it_then_opens_the_next(
+    questions: list[Question],
+) -> None:
+    session = homework_of(questions, "Anna")  # seq 1, started seq 2
+    session.advance(1, 1_000)  # seq 3, accepts until 11,500
+    assert refusal(lambda: session.advance(1, 11_500)) == (
+        ErrorCode.ILLEGAL_STATE,
+        "answer the open question first (or let its time run out)",
+    )
+    # the clock has not closed it yet (no tick): the advance does, at its own time
+    assert session.advance(1, 11_501) == [
+        PlayerQuestionClosed(
+            seq=4, at_ms=11_501, player_id=1, index=0, correct_option=0, reason=CloseReason.TIME
+        ),
+        PlayerQuestionOpened(
+            seq=5, at_ms=11_501, player_id=1, index=1, closes_at_ms=21_501, accepts_until_ms=22_001
+        ),
+    ]
+
+
+def test_every_refused_advance_says_why(questions: list[Question]) -> None:
+    live = new_session(questions)
+    live.join("Anna", 0)
+    live.start(0)
+    assert refusal(lambda: live.advance(1, 100)) == (
+        ErrorCode.ILLEGAL_STATE,
+        "in a live quiz the host opens each question for everyone",
+    )
+    waiting = new_session(questions, pace=Pace.SELF)
+    waiting.join("Anna", 0)
+    assert refusal(lambda: waiting.advance(1, 100)) == (
+        ErrorCode.QUESTION_NOT_OPEN,
+        "this quiz has not been handed out yet",
+    )
+    unnamed = new_session(questions, pace=Pace.SELF, approve_names=True)
+    unnamed.join("Anna", 0)
+    unnamed.start(0, due_at_ms=DAY)
+    assert refusal(lambda: unnamed.advance(1, 100)) == (
+        ErrorCode.NAME_NOT_APPROVED,
+        "wait a moment: your teacher checks your name first",
+    )
+    session = homework_of(questions, "Anna")
+    assert refusal(lambda: session.advance(1, DAY)) == (
+        ErrorCode.QUIZ_FINISHED,
+        "this quiz is past its due time",
+    )
+    for index in range(3):
+        session.advance(1, 1_000 * (index + 1))
+        session.submit_answer(1, index, index, 1_000 * (index + 1) + 500)
+    assert refusal(lambda: session.advance(1, 5_000)) == (
+        ErrorCode.ILLEGAL_STATE,
+        "you have done every question of this quiz",
+    )
+
+
+def test_a_skip_puts_a_player_back_among_equal_scores_where_their_counted_answers_put_them(
+    questions: list[Question],
+) -> None:
+    # one point a right answer, no streak bonus: the three end on 1 point each, and the tie-break
+    # is who reached 1 first; a skipped answer (and a wrong one, worth nothing) reaches nothing
+    session = new_session(
+        [*questions, make_question(3)],
+        scoring=ScoringMode.ACCURACY,
+        base_points=1,
+        streak_bonus=0,
+    )
+    for name in ("Anna", "Ben", "Cleo"):
+        session.join(name, 0)
+    session.start(1_000)
+    session.submit_answer(2, 0, 0, 1_100)  # Ben reaches 1 first,
+    session.submit_answer(1, 0, 0, 1_200)  # then Anna,
+    session.submit_answer(3, 0, 0, 1_300)  # then Cleo
+    session.close_question(2_000)
+    session.next(3_000)
+    session.submit_answer(1, 1, 0, 3_100)  # Anna, wrong: 0 points, after all three reached 1
+    session.close_question(4_000)
+    session.next(5_000)
+    session.submit_answer(1, 2, 2, 5_100)  # Anna reaches 2 ...
+    assert [p.player_id for p in session.board] == [1, 2, 3]
+    session.skip(6_000)  # ... which is taken back
+    assert list(session.board) == [
+        Placing(player_id=2, score=1, rank=1),
+        Placing(player_id=1, score=1, rank=1),
+        Placing(player_id=3, score=1, rank=1),
+    ]
+
+
+def test_nothing_waits_to_move_on_once_the_next_question_opens_or_the_quiz_finishes(
+    questions: list[Question],
+) -> None:
+    session = new_session(questions, auto_advance_ms=5_000)
+    session.join("Anna", 0)
+    session.start(0)
+    session.close_question(1_000)
+    assert session.next_at_ms == 6_000
+    session.tick(6_000)  # question 1 opens by itself
+    assert session.current == 1
+    assert session.next_at_ms is None
+    session.close_question(7_000)
+    session.next(8_000)  # the host moves on first
+    assert session.next_at_ms is None
+    session.close_question(9_000)
+    assert session.next_at_ms == 14_000
+    assert session.tick(14_000) == [
+        QuizFinished(seq=9, at_ms=14_000, reason=FinishReason.COMPLETED)
+    ]
+    assert session.next_at_ms is None
