@@ -435,3 +435,52 @@ async def test_a_batch_under_a_lease_another_process_took_is_fenced_and_stored_n
     # and the quiz it lost is the second process's
     assert isinstance(await second.submit(quiz_id, Join("Ben")), Executed)
     assert await nicknames_stored(second.records, quiz_id) == ["Anna", "Ben"]
+
+
+# ---------------------------------------------------------------------- taking a quiz over
+
+
+async def test_a_takeover_is_announced_trusted_from_before_it_began_and_taken_once(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = await storage.process()
+    second = await storage.process()
+    quiz_id = await first.create("111111")
+    assert isinstance(await first.submit(quiz_id, Join("Anna")), Executed)
+    # held by the first process, or not a quiz at all: not taken
+    assert await second.owner.take(quiz_id) is False
+    assert await second.owner.take("0123456789abcdef") is False
+    assert not second.owner.owns(quiz_id)
+
+    announced: list[codec.OwnerChanged] = []
+    await second.bus.subscribe(
+        names.quiz_owner(quiz_id),
+        lambda data: announced.append(codec.decode_owner(data)),
+    )
+    await first.owner.stop()  # a clean stop gives the lease up
+    # The take itself is slow (storage far away): the lease may have been granted at any
+    # moment of it, so it is trusted from the moment the take began, not from its end.
+    take = second.store.take
+
+    async def slow_take(quiz_id: str) -> int | None:
+        await asyncio.sleep(0.6)
+        return await take(quiz_id)
+
+    monkeypatch.setattr(second.store, "take", slow_take)
+    second.renewals.pause()  # no renewal extends the trust meanwhile
+    began = time.monotonic()
+    assert await second.owner.take(quiz_id) is True
+    assert second.owner.owns(quiz_id)
+    await until(lambda: bool(announced), "the new owner announces itself")
+    assert announced == [codec.OwnerChanged(quiz_id, second.owner.process_id, 2)]
+    # taking what it owns again: still its own, one responder, no second announcement
+    assert await second.owner.take(quiz_id) is True
+    await asyncio.sleep(0.05)
+    assert len(announced) == 1
+    await asyncio.sleep(max(0.0, began + LEASE_S * LEASE_TRUST + 0.05 - time.monotonic()))
+    assert not second.owner.owns(quiz_id)  # trusted until 0.9 s after the take began
+    second.renewals.resume()
+    await until(lambda: second.owner.owns(quiz_id), "a renewal is answered")
+    # a stopping process takes nothing over
+    await second.owner.stop()
+    assert await second.owner.take(quiz_id) is False
