@@ -441,8 +441,9 @@ async def test_a_batch_under_a_lease_another_process_took_is_fenced_and_stored_n
 
 
 async def test_a_takeover_is_announced_trusted_from_before_it_began_and_taken_once(
-    storage: Storage, monkeypatch: pytest.MonkeyPatch
+    storage: Storage, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="livequiz.owner")
     first = await storage.process()
     second = await storage.process()
     quiz_id = await first.create("111111")
@@ -473,6 +474,16 @@ async def test_a_takeover_is_announced_trusted_from_before_it_began_and_taken_on
     assert second.owner.owns(quiz_id)
     await until(lambda: bool(announced), "the new owner announces itself")
     assert announced == [codec.OwnerChanged(quiz_id, second.owner.process_id, 2)]
+    # and tells the operator: one line with the quiz and its epoch, one more takeover counted
+    (line,) = [r for r in caplog.records if r.name == "livequiz.owner" and "took" in r.msg]
+    assert (line.levelno, line.getMessage(), line.quiz_id, line.epoch) == (
+        logging.INFO,
+        "took over a quiz",
+        quiz_id,
+        2,
+    )
+    takeovers = second.owner.metrics.registry.get_sample_value("livequiz_quiz_takeovers_total")
+    assert takeovers == 1
     # taking what it owns again: still its own, one responder, no second announcement
     assert await second.owner.take(quiz_id) is True
     await asyncio.sleep(0.05)
