@@ -476,7 +476,7 @@ async def test_a_takeover_is_announced_trusted_from_before_it_began_and_taken_on
     assert announced == [codec.OwnerChanged(quiz_id, second.owner.process_id, 2)]
     # and tells the operator: one line with the quiz and its epoch, one more takeover counted
     (line,) = [r for r in caplog.records if r.name == "livequiz.owner" and "took" in r.msg]
-    assert (line.levelno, line.getMessage(), line.quiz_id, line.epoch) == (
+    assert (line.levelno, line.getMessage(), line.__dict__["quiz_id"], line.__dict__["epoch"]) == (
         logging.INFO,
         "took over a quiz",
         quiz_id,
