@@ -623,14 +623,28 @@ async def gc_pauses(base: str) -> dict[str, float]:
     return totals
 
 
+def _cpus(spec: str) -> set[int]:
+    """``"0"`` or ``"1,2"`` or ``"2-3"`` → the CPU numbers; ``""`` → none (no pinning)."""
+    cpus: set[int] = set()
+    for part in filter(None, spec.split(",")):
+        low, _, high = part.partition("-")
+        cpus.update(range(int(low), int(high or low) + 1))
+    return cpus
+
+
 async def run(args: argparse.Namespace) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="floods-"))
     log_path = Path(args.log or data_dir / "server.log")
     log = log_path.open("wb")
     port = args.port
     base = f"http://127.0.0.1:{port}"
+    server_cpus = _cpus(args.server_cpus)
+    load_cpus = _cpus(args.load_cpus)
+    if load_cpus:  # the honest players (this process) and, through inheritance, the attackers
+        os.sched_setaffinity(0, load_cpus)
     server = subprocess.Popen(
         [
+            *(["taskset", "-c", args.server_cpus] if server_cpus else []),
             str(LIVEQUIZ),
             "serve",
             "--port",
@@ -878,6 +892,18 @@ def main() -> None:
         default=0,
         help="nice value of the attacking process (19: its own CPU barely competes with the "
         "server and the honest players, as on a machine of its own)",
+    )
+    parser.add_argument(
+        "--server-cpus",
+        default="",
+        help="CPUs the server runs on (taskset list, e.g. '0'); default: any",
+    )
+    parser.add_argument(
+        "--load-cpus",
+        default="",
+        help="CPUs the honest players and the attackers run on (e.g. '1'): with --server-cpus, "
+        "the load no longer competes with the server for its cores, as when the attackers are "
+        "other machines; default: any",
     )
     parser.add_argument("--log", help="server log file (default: in the temporary directory)")
     parser.add_argument("--json-out")

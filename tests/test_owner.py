@@ -495,3 +495,34 @@ async def test_a_takeover_is_announced_trusted_from_before_it_began_and_taken_on
     # a stopping process takes nothing over
     await second.owner.stop()
     assert await second.owner.take(quiz_id) is False
+
+
+async def test_a_sweep_goes_on_past_a_quiz_it_fails_to_take_and_says_which(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = await storage.process()
+    second = await storage.process()
+    broken = await first.create("111111")
+    fine = await first.create("222222")
+    await first.owner.stop()  # both orphans now
+    take = second.store.take
+
+    async def take_but_one(quiz_id: str) -> int | None:
+        if quiz_id == broken:
+            raise RuntimeError("a bug while taking it over")
+        return await take(quiz_id)
+
+    monkeypatch.setattr(second.store, "take", take_but_one)
+    caplog.set_level(logging.INFO, logger="livequiz.owner")
+    await second.owner.sweep()
+
+    assert second.owner.owns(fine)
+    assert not second.owner.owns(broken)
+    (line,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert (line.name, line.getMessage(), line.__dict__["quiz_id"]) == (
+        "livequiz.owner",
+        "taking a quiz over failed",
+        broken,
+    )
+    assert line.exc_info is not None
+    assert str(line.exc_info[1]) == "a bug while taking it over"
