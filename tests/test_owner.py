@@ -35,7 +35,7 @@ import pytest
 from livequiz import codec, names
 from livequiz.adapters.embedded import EmbeddedRecords
 from livequiz.adapters.local_bus import LocalBus
-from livequiz.domain.commands import Answer, Command, Executed, Join, Start
+from livequiz.domain.commands import Answer, Command, Executed, Join, Kick, Leave, Start
 from livequiz.domain.errors import ErrorCode, Rejected
 from livequiz.domain.events import Event, QuestionClosed
 from livequiz.domain.nicknames import NicknamePolicy
@@ -186,7 +186,7 @@ class Storage:
     monkeypatch: pytest.MonkeyPatch
     started: int = 0
 
-    async def process(self, *, sweep_limit: int = 50) -> Process:
+    async def process(self, *, sweep_limit: int = 50, reconnect_grace_s: float = 15.0) -> Process:
         """A started process over the storage (the first one gets the first records)."""
         records = self.first_records if self.started == 0 else await self.other_records()
         self.started += 1
@@ -201,7 +201,7 @@ class Storage:
             Metrics(),
             clock=now_ms,
             on_events=lambda quiz_id, events: process.events.append((quiz_id, events)),
-            limits=OwnerLimits(sweep_limit=sweep_limit),
+            limits=OwnerLimits(sweep_limit=sweep_limit, reconnect_grace_s=reconnect_grace_s),
         )
         owner.on_lost = process.lost.append
         process.owner = owner
@@ -469,8 +469,11 @@ async def test_a_takeover_is_announced_trusted_from_before_it_began_and_taken_on
 
     monkeypatch.setattr(second.store, "take", slow_take)
     second.renewals.pause()  # no renewal extends the trust meanwhile
+    owned: list[str] = []
+    second.owner.on_owned = owned.append  # the service subscribes to what its owner runs
     began = time.monotonic()
     assert await second.owner.take(quiz_id) is True
+    assert owned == [quiz_id]
     assert second.owner.owns(quiz_id)
     await until(lambda: bool(announced), "the new owner announces itself")
     assert announced == [codec.OwnerChanged(quiz_id, second.owner.process_id, 2)]
@@ -526,3 +529,31 @@ async def test_a_sweep_goes_on_past_a_quiz_it_fails_to_take_and_says_which(
     )
     assert line.exc_info is not None
     assert str(line.exc_info[1]) == "a bug while taking it over"
+
+
+async def test_after_a_takeover_the_players_nobody_reports_are_away_after_the_grace(
+    storage: Storage,
+) -> None:
+    # The new owner cannot know who is connected to which process: each process serving the
+    # quiz tells it again; a player nobody reports within the reconnect grace is marked away
+    # (one Leave). Players away already, and removed ones, are left alone.
+    first = await storage.process()
+    second = await storage.process(reconnect_grace_s=0.3)
+    quiz_id = await first.create("111111")
+    for name in ("Anna", "Ben", "Cleo", "Dev"):
+        assert isinstance(await first.submit(quiz_id, Join(name)), Executed)
+    await first.submit(quiz_id, Leave(3))  # Cleo is away already
+    await first.submit(quiz_id, Kick(4))  # Dev was removed
+    await first.owner.stop()
+    assert await second.owner.take(quiz_id) is True
+
+    def left() -> list[Command]:
+        return [c for batch in second.batches for q, c in batch if q == quiz_id]
+
+    await asyncio.sleep(0.1)
+    assert left() == []  # within the grace, nothing yet
+    await until(lambda: len(left()) >= 2, "the unreported players are marked away")
+    await asyncio.sleep(0.2)
+    assert sorted(left(), key=repr) == [Leave(1), Leave(2)]
+    session = second.store.session(quiz_id)
+    assert [p.present for p in session.players.values()] == [False] * 4
