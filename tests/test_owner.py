@@ -41,7 +41,7 @@ from livequiz.domain.events import Event, QuestionClosed
 from livequiz.domain.nicknames import NicknamePolicy
 from livequiz.observability import Metrics
 from livequiz.owner import LEASE_TRUST, OwnerLimits, QuizOwner
-from livequiz.ports import Envelope, NoResponder, Outcome, Records
+from livequiz.ports import BusUnavailable, Envelope, NoResponder, Outcome, Records
 from livequiz.store import QuizStore
 from tests.contract.model import definition
 
@@ -79,6 +79,26 @@ class Renewals:
 
     def resume(self) -> None:
         self._open.set()
+
+
+class DownBus(LocalBus):
+    """A bus whose new subscriptions (``serve``) and publications can be made to fail, as
+    NATS does while the process has lost its connection."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.serve_down = False
+        self.publish_down = False
+
+    async def serve(self, subject: str, responder: Any) -> Any:
+        if self.serve_down:
+            raise BusUnavailable("NATS is not connected")
+        return await super().serve(subject, responder)
+
+    async def publish(self, subject: str, data: bytes) -> None:
+        if self.publish_down:
+            raise BusUnavailable("NATS is not connected")
+        await super().publish(subject, data)
 
 
 @dataclass
@@ -186,14 +206,20 @@ class Storage:
     monkeypatch: pytest.MonkeyPatch
     started: int = 0
 
-    async def process(self, *, sweep_limit: int = 50, reconnect_grace_s: float = 15.0) -> Process:
+    async def process(
+        self,
+        *,
+        sweep_limit: int = 50,
+        reconnect_grace_s: float = 15.0,
+        bus: LocalBus | None = None,
+    ) -> Process:
         """A started process over the storage (the first one gets the first records)."""
         records = self.first_records if self.started == 0 else await self.other_records()
         self.started += 1
         renewals = Renewals(records)
         self.monkeypatch.setattr(records, "renew", renewals.renew)
         store = QuizStore(records, nicknames=NicknamePolicy())
-        bus = LocalBus()
+        bus = LocalBus() if bus is None else bus
         process = Process(store, None, bus, renewals)  # type: ignore[arg-type]
         owner = QuizOwner(
             store,
@@ -557,3 +583,48 @@ async def test_after_a_takeover_the_players_nobody_reports_are_away_after_the_gr
     assert sorted(left(), key=repr) == [Leave(1), Leave(2)]
     session = second.store.session(quiz_id)
     assert [p.present for p in session.players.values()] == [False] * 4
+
+
+@pytest.mark.parametrize("down", ["serve and publish", "publish"])
+async def test_a_quiz_taken_over_while_the_bus_is_down_is_run_and_served_once_it_is_back(
+    storage: Storage, caplog: pytest.LogCaptureFixture, down: str
+) -> None:
+    # The quiz is stored and its lease is ours: the new owner runs it at once for its own
+    # clients; other processes' commands reach it, and the takeover is announced, once the bus
+    # takes them again (found by the cluster nemesis with NATS killed: a 500 before).
+    caplog.set_level(logging.INFO, logger="livequiz.owner")
+    first = await storage.process()
+    bus = DownBus()
+    second = await storage.process(bus=bus)
+    quiz_id = await first.create("111111")
+    await first.owner.stop()
+    announced: list[codec.OwnerChanged] = []
+    await bus.subscribe(
+        names.quiz_owner(quiz_id), lambda data: announced.append(codec.decode_owner(data))
+    )
+    bus.serve_down = down == "serve and publish"
+    bus.publish_down = True
+
+    assert await second.owner.take(quiz_id) is True
+    assert isinstance(await second.submit(quiz_id, Join("Anna")), Executed)  # its own clients
+    warnings = [r for r in caplog.records if r.getMessage().startswith("serving")]
+    if bus.serve_down:
+        (line,) = warnings
+        assert (line.getMessage(), line.__dict__["quiz_id"]) == (
+            "serving a quiz's commands waits for the bus: NATS is not connected",
+            quiz_id,
+        )
+        with pytest.raises(NoResponder):  # nobody serves it on the bus yet
+            await second.from_another_process(quiz_id, Join("Ben"))
+    else:
+        assert warnings == []
+    await asyncio.sleep(0.6)  # a few retries
+    assert announced == []
+
+    bus.serve_down = bus.publish_down = False
+    await until(lambda: bool(announced), "the takeover is announced once the bus is back")
+    (joined,) = await second.from_another_process(quiz_id, Join("Ben"))
+    assert isinstance(joined, Executed)
+    await asyncio.sleep(0.6)
+    assert announced == [codec.OwnerChanged(quiz_id, second.owner.process_id, 2)]
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
