@@ -870,7 +870,7 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     sub = parser.add_subparsers(dest="command")
     attack = sub.add_parser("attack", help="(internal) the attacking process")
     attack.add_argument("--server", required=True)
