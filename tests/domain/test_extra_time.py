@@ -155,7 +155,8 @@ def test_the_host_gives_and_takes_back_extra_time_within_limits() -> None:
     assert caught.value.code is ErrorCode.QUIZ_FINISHED
 
 
-def test_homework_gives_a_player_their_extra_time_on_each_question_they_open() -> None:
+def homework_with_half_again() -> tuple[QuizSession, int, QuizSettings]:
+    """Homework of 10 s questions that Anna, given 50 % more, has opened at 1 s."""
     settings = QuizSettings(time_limit_ms=10_000, grace_ms=0, pace=Pace.SELF)
     session = QuizSession(QUESTIONS, settings)
     anna = c.execute(session, c.Join("Anna"), 0).player_id
@@ -163,6 +164,11 @@ def test_homework_gives_a_player_their_extra_time_on_each_question_they_open() -
     c.execute(session, c.GiveExtraTime(anna, 50), 0)
     c.execute(session, c.Start(due_at_ms=3_600_000), 0)
     c.execute(session, c.Advance(anna), 1_000)
+    return session, anna, settings
+
+
+def test_homework_gives_a_player_their_extra_time_on_each_question_they_open() -> None:
+    session, anna, settings = homework_with_half_again()
     assert session.players[anna].closes_at_ms == 16_000
     outcome = c.execute(session, c.Answer(anna, 0, 1), 16_000).answer
     assert outcome is not None
@@ -208,13 +214,7 @@ def test_an_answer_while_paused_is_told_to_wait_and_one_after_the_close_that_tim
 
 def test_homework_speed_points_run_on_the_players_own_longer_limit() -> None:
     # 10 s questions, Anna 50 % more: 15 s of her own, so 6 s earns 800 (not 700 of 10 s)
-    settings = QuizSettings(time_limit_ms=10_000, grace_ms=0, pace=Pace.SELF)
-    session = QuizSession(QUESTIONS, settings)
-    anna = c.execute(session, c.Join("Anna"), 0).player_id
-    assert anna is not None
-    c.execute(session, c.GiveExtraTime(anna, 50), 0)
-    c.execute(session, c.Start(due_at_ms=3_600_000), 0)
-    c.execute(session, c.Advance(anna), 1_000)
+    session, anna, _ = homework_with_half_again()
     first = c.execute(session, c.Answer(anna, 0, 1), 7_000).answer
     assert first is not None
     assert (first.record.elapsed_ms, first.record.points) == (6_000, 800)
