@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import socket
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -34,6 +35,7 @@ from tests.transport.test_http_guard import (
     read_to_end,
     request_for,
     still_open,
+    write_endlessly,
 )
 
 REFUSAL: Refusal = (429, "rate_limited", "too many from your address", {"retry-after": "3"})
@@ -217,6 +219,28 @@ async def test_a_screened_request_whose_body_never_comes_is_closed_at_the_body_t
         sock.close()
     assert ending.status == 429  # answered at once from the head
     assert 0.3 <= ending.after_s <= 2.0, ending.after_s  # then closed at the body timeout
+    assert app.reached_refuse == 0
+
+
+async def test_a_screened_request_whose_body_never_ends_is_not_read_past_the_limit(
+    start: Start,
+) -> None:
+    # Answered 429 from its head; its body is dropped, but only up to the body limit: before,
+    # an endless chunked body was read for the whole body timeout (30 s by default).
+    server, app = await start(
+        http_max_body_bytes=64 * 1024, http_discard_bytes=0, close_timeout_s=1.0
+    )
+    sock = await open_socket(server.port, FLOODER)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+        flood = await write_endlessly(
+            sock, b"POST /refuse HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 4.0
+        )
+    finally:
+        sock.close()
+    assert flood.ending.status == 429
+    assert flood.sent < 48 * 1024 * 1024, flood.sent
+    assert flood.ending.after_s < 3.5, flood.ending.after_s
     assert app.reached_refuse == 0
 
 

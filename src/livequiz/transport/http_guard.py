@@ -638,13 +638,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._arm(self._guard.limits.http_body_timeout_s, self._body_timeout)
 
     def on_body(self, body: bytes) -> None:
-        if self._lingering or self._screened:  # no request to feed: dropped
+        if self._lingering:
             return
         self._body_bytes += len(body)
         if self._body_bytes > self._guard.limits.http_max_body_bytes:
-            self._too_large(answered=self.cycle.response_started)
+            self._too_large(answered=self._screened or self.cycle.response_started)
             return
-        super().on_body(body)
+        if not self._screened:  # a screened request was answered already: its body is dropped
+            super().on_body(body)
 
     def on_message_complete(self) -> None:
         if self._lingering:
@@ -763,7 +764,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._guard.offend(self.guard_address)
         if not answered:
             self._fail(413, "too_large", too_large_message(self._guard.limits.http_max_body_bytes))
-        elif self.cycle.response_complete:
+        elif self._screened or self.cycle.response_complete:
             self._linger()
         else:  # half an answer out (a stream): the application sees a disconnect
             self.cycle.disconnected = True
