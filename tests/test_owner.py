@@ -41,7 +41,14 @@ from livequiz.domain.events import Event, QuestionClosed
 from livequiz.domain.nicknames import NicknamePolicy
 from livequiz.observability import Metrics
 from livequiz.owner import LEASE_TRUST, OwnerLimits, QuizOwner
-from livequiz.ports import BusUnavailable, Envelope, NoResponder, Outcome, Records
+from livequiz.ports import (
+    BusUnavailable,
+    Envelope,
+    NoResponder,
+    Outcome,
+    Records,
+    StorageUnavailable,
+)
 from livequiz.store import QuizStore
 from tests.contract.model import definition
 
@@ -628,3 +635,49 @@ async def test_a_quiz_taken_over_while_the_bus_is_down_is_run_and_served_once_it
     await asyncio.sleep(0.6)
     assert announced == [codec.OwnerChanged(quiz_id, second.owner.process_id, 2)]
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+@pytest.mark.parametrize(
+    ("failure", "logged"),
+    [
+        (StorageUnavailable("disk full"), "storage unavailable; the batch is not acknowledged: "),
+        (RuntimeError("a bug"), "storing a batch failed; it is not acknowledged"),
+    ],
+    ids=["storage-down", "a-bug"],
+)
+async def test_a_batch_that_cannot_be_stored_is_refused_to_every_command_and_logged_once(
+    storage: Storage,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    failure: Exception,
+    logged: str,
+) -> None:
+    # Nothing of it is acknowledged: each command of the batch is told to try again (never
+    # "accepted"), the operator gets one error line (a traceback only for what is not a storage
+    # failure), and the next batch goes through once storage is back.
+    caplog.set_level(logging.INFO, logger="livequiz.owner")
+    first = await storage.process()
+    quiz_id = await first.create("111111")
+    execute = first.store.execute
+
+    async def failing(batch: Sequence[Envelope]) -> Any:
+        raise failure
+
+    monkeypatch.setattr(first.store, "execute", failing)
+    refused = await asyncio.gather(
+        first.submit(quiz_id, Join("Anna")), first.submit(quiz_id, Join("Ben"))
+    )
+    assert [code_and_message(outcome) for outcome in refused] == [
+        (ErrorCode.UNAVAILABLE, "the server could not store this; try again")
+    ] * 2
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) in (1, 2)  # the two joins in one batch or in two
+    for line in errors:
+        assert line.getMessage() == logged + ("disk full" if logged.endswith(": ") else "")
+        assert (line.exc_info is not None) == isinstance(failure, RuntimeError)
+    failures = first.owner.metrics.registry.get_sample_value("livequiz_storage_failures_total")
+    assert failures == len(errors)
+
+    monkeypatch.setattr(first.store, "execute", execute)
+    assert isinstance(await first.submit(quiz_id, Join("Anna")), Executed)
+    assert await nicknames_stored(first.records, quiz_id) == ["Anna"]
