@@ -681,3 +681,25 @@ async def test_a_batch_that_cannot_be_stored_is_refused_to_every_command_and_log
     monkeypatch.setattr(first.store, "execute", execute)
     assert isinstance(await first.submit(quiz_id, Join("Anna")), Executed)
     assert await nicknames_stored(first.records, quiz_id) == ["Anna"]
+
+
+async def test_each_stored_batch_is_published_on_the_quizs_log_for_the_copies(
+    storage: Storage,
+) -> None:
+    # Other processes' copies apply these rows (and check prev_seq for a gap): each batch's
+    # rows, named by their quiz, after the sequence number the quiz had before them.
+    first = await storage.process()
+    quiz_id = await first.create("111111")
+    entries: list[codec.LogEntry] = []
+    await first.bus.subscribe(
+        names.quiz_log(quiz_id), lambda data: entries.append(codec.decode_log(data))
+    )
+    before = first.store.session(quiz_id).seq
+    assert isinstance(await first.submit(quiz_id, Join("Anna")), Executed)
+    assert isinstance(await first.submit(quiz_id, Join("Ben")), Executed)
+    await until(lambda: len(entries) == 2, "both batches published")
+    assert [(e.quiz_id, e.prev_seq, len(e.rows)) for e in entries] == [
+        (quiz_id, before, 1),
+        (quiz_id, before + 1, 1),
+    ]
+    assert [record["nickname"] for e in entries for _seq, record in e.rows] == ["Anna", "Ben"]
