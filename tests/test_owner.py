@@ -625,6 +625,11 @@ async def test_a_quiz_taken_over_while_the_bus_is_down_is_run_and_served_once_it
             await second.from_another_process(quiz_id, Join("Ben"))
     else:
         assert warnings == []
+    (log_line,) = [r for r in caplog.records if r.getMessage().startswith("publishing the log")]
+    assert (log_line.getMessage(), log_line.__dict__["quiz_id"]) == (
+        "publishing the log waits for the bus: NATS is not connected",
+        quiz_id,
+    )
     await asyncio.sleep(0.6)  # a few retries
     assert announced == []
 
@@ -703,3 +708,11 @@ async def test_each_stored_batch_is_published_on_the_quizs_log_for_the_copies(
         (quiz_id, before + 1, 1),
     ]
     assert [record["nickname"] for e in entries for _seq, record in e.rows] == ["Anna", "Ben"]
+    # and how long each batch took is measured (two batches, in well under a second each)
+    registry = first.owner.metrics.registry
+    count = registry.get_sample_value("livequiz_batch_seconds_count")
+    total = registry.get_sample_value("livequiz_batch_seconds_sum")
+    assert count is not None
+    assert count >= 2
+    assert total is not None
+    assert 0 < total < 5
