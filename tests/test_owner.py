@@ -571,7 +571,7 @@ async def test_after_a_takeover_the_players_nobody_reports_are_away_after_the_gr
     # quiz tells it again; a player nobody reports within the reconnect grace is marked away
     # (one Leave). Players away already, and removed ones, are left alone.
     first = await storage.process()
-    second = await storage.process(reconnect_grace_s=0.3)
+    second = await storage.process(reconnect_grace_s=1.0)
     quiz_id = await first.create("111111")
     for name in ("Anna", "Ben", "Cleo", "Dev"):
         assert isinstance(await first.submit(quiz_id, Join(name)), Executed)
