@@ -196,7 +196,10 @@ async def test_the_big_screen_marks_who_moved_up(harness: Harness, srv: RunningS
     await expect(host.locator("#players li[data-player-id]")).to_have_count(2)
 
     await host.locator("#start-button").click()
-    # Question 1: Anna right, Ben wrong: Anna leads, Ben is listed second.
+    # Question 1: Anna right, Ben wrong: Anna leads, Ben is listed second. The big screen
+    # shows the question open once the server has opened it, so its answer can be read there
+    # (an enabled option alone let the test read the server a moment too early, once).
+    await expect(screen.locator("body")).to_have_attribute("data-phase", "question_open")
     await expect(players["Anna"].locator("button.option").first).to_be_enabled()
     await _answer(players["Anna"], correct_option(srv, pin))
     await _answer(players["Ben"], wrong_option(srv, pin))
