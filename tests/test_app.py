@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import sys
 from collections.abc import Iterator
+from importlib import resources
 
 import pytest
 
@@ -12,8 +13,10 @@ from livequiz.app import (
     GC_THRESHOLDS,
     GIL_SWITCH_INTERVAL_S,
     _freeze_after_full_collection,
+    freeze_start_up,
     tune_runtime,
 )
+from livequiz.vocabulary.deck import Deck
 
 
 @pytest.fixture
@@ -52,3 +55,20 @@ def test_full_collections_freeze_their_survivors_and_leave_young_garbage_collect
     del a, b
     assert gc.collect(0) + gc.collect() >= 2
     assert len(survivors) == 1000
+
+
+@pytest.mark.usefixtures("restored_runtime")
+def test_what_start_up_built_after_the_first_freeze_is_frozen_before_clients_come() -> None:
+    tune_runtime()
+    # built after tune_runtime's freeze, as a server's deck is
+    data = resources.files("livequiz.vocabulary").joinpath("data", "vocabulary.jsonl")
+    deck = Deck.from_jsonl("\n".join(data.read_text(encoding="utf-8").splitlines()[:100]))
+    entry = next(iter(deck))
+
+    def collectable(obj: object) -> bool:
+        return any(obj is other for generation in range(3) for other in gc.get_objects(generation))
+
+    assert collectable(entry)
+    freeze_start_up()
+    assert not collectable(entry)  # no later collection scans it
+    assert next(iter(deck)) is entry

@@ -578,6 +578,10 @@ class QuizOwner:
                     self.on_events(quiz_id, executed.events)
                 except Exception:
                     log.exception("publishing events failed", extra={"quiz_id": quiz_id})
+        # One grace timer per quiz and batch, not per join: a join storm's thousands of
+        # timers (each a handle, a closure and its cells) would each outlive the young
+        # generation and lengthen the garbage collection that every answer then waits for.
+        joined: dict[str, list[int]] = {}
         for (envelope, reply), outcome in zip(batch, outcomes, strict=True):
             if reply is not None:
                 try:
@@ -590,11 +594,13 @@ class QuizOwner:
                     if isinstance(event, _CLOCK_EVENTS):
                         clocks.add(quiz_id)
                     elif isinstance(event, PlayerJoined) and isinstance(envelope.command, Join):
-                        self._expect(quiz_id, [event.player_id])
+                        joined.setdefault(quiz_id, []).append(event.player_id)
                 try:
                     self.on_events(quiz_id, outcome.events)
                 except Exception:
                     log.exception("publishing events failed", extra={"quiz_id": quiz_id})
+        for quiz_id, player_ids in joined.items():
+            self._expect(quiz_id, player_ids)
         for quiz_id in committed_rows:
             try:
                 self.on_settled(quiz_id)
