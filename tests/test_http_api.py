@@ -20,11 +20,11 @@ import pytest
 import pytest_asyncio
 from websockets.asyncio.client import ClientConnection
 
+from livequiz.api_models import CreateQuiz, fields_of
 from livequiz.app import LiveQuizServer, ServerConfig
 from livequiz.auth import Role
 from livequiz.domain.commands import Kick, SetLocked, Start
 from livequiz.exports import results_csv
-from livequiz.http_api import CREATE_FIELDS
 from livequiz.service import ServiceLimits
 from livequiz.transport import MAX_BODY_BYTES
 from tests.server import RunningServer, running_server
@@ -437,7 +437,8 @@ async def test_bad_form_fields_get_the_same_errors_as_json(
     assert "unknown field 'colour'" in assert_error(response, 422, "bad_request")
     response = await post_form(srv, {"levels": "B1, Z9"}, encoding)
     assert "unknown level 'Z9'" in assert_error(response, 422, "invalid_settings")
-    too_many = {f"f{i}": "1" for i in range(len(CREATE_FIELDS) + 1)}  # one more than there are
+    fields = len(fields_of(CreateQuiz))
+    too_many = {f"f{i}": "1" for i in range(fields + 1)}  # one more than there are
     assert "Too many fields" in assert_error(
         await post_form(srv, too_many, encoding), 400, "bad_form"
     )

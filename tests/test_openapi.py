@@ -91,6 +91,7 @@ KEYWORDS = frozenset(
     {
         "$ref",
         "allOf",
+        "anyOf",
         "if",
         "then",
         "type",
@@ -104,6 +105,7 @@ KEYWORDS = frozenset(
         "maximum",
         "minLength",
         "maxLength",
+        "minItems",
         "maxItems",
         "pattern",
         "oneOf",
@@ -119,7 +121,10 @@ def schema_errors(value: Any, schema: dict[str, Any], where: str = "$") -> list[
     schema = resolve(schema)
     if "oneOf" in schema:
         passing = [s for s in schema["oneOf"] if not schema_errors(value, s, where)]
-        return [] if len(passing) == 1 else [f"{where}: matches {len(passing)} of oneOf"]
+        if len(passing) != 1:
+            return [f"{where}: matches {len(passing)} of oneOf"]
+    if "anyOf" in schema and all(schema_errors(value, s, where) for s in schema["anyOf"]):
+        return [f"{where}: {value!r:.60} matches none of anyOf"]
     types = schema.get("type")
     if types is not None:
         names = [types] if isinstance(types, str) else types
@@ -147,6 +152,8 @@ def schema_errors(value: Any, schema: dict[str, Any], where: str = "$") -> list[
     if isinstance(value, list):
         if len(value) > schema.get("maxItems", len(value)):
             errors.append(f"{where}: more than {schema['maxItems']} items")
+        if len(value) < schema.get("minItems", 0):
+            errors.append(f"{where}: fewer than {schema['minItems']} items")
         if "items" in schema:
             for i, item in enumerate(value):
                 errors += schema_errors(item, schema["items"], f"{where}[{i}]")
@@ -171,6 +178,16 @@ def test_the_validator_catches_what_it_should() -> None:
     assert schema_errors(None, {"type": ["integer", "null"]}) == []
     assert schema_errors(0, {"type": "integer", "minimum": 1})
     assert schema_errors("12345", {"type": "string", "pattern": "^[1-9][0-9]{5}$"})
+    either = {"anyOf": [{"type": "integer", "const": 0}, {"type": "integer", "minimum": 2}]}
+    assert schema_errors(0, either) == []
+    assert schema_errors(5, either) == []
+    assert schema_errors(1, either)
+    assert schema_errors([], {"type": "array", "minItems": 1})
+    # oneOf with properties beside it (JoinRequest): both are checked
+    join = {"$ref": "#/components/schemas/JoinRequest"}
+    assert schema_errors({"nickname": "Anna"}, join) == []
+    assert schema_errors({"nickname": ""}, join)
+    assert schema_errors({"nickname": "Anna", "app_token": "x"}, join)
 
 
 # ---------------------------------------------------------------------- structure
@@ -1423,11 +1440,10 @@ async def test_each_response_example_is_what_the_live_server_sends(
 
 def test_list_form_fields_hold_no_more_choices_than_the_server_takes() -> None:
     # schemathesis drew a form 'kinds' of ~30 comma-separated kinds: schema-valid, refused
-    from livequiz import http_api, openapi
+    from livequiz import api_models
 
-    assert openapi._MAX_CHOICES == http_api._MAX_CHOICES
     form = OPENAPI["components"]["schemas"]["CreateQuizForm"]["properties"]["kinds"]["pattern"]
-    at_most = ", ".join(["synonym"] * http_api._MAX_CHOICES)
+    at_most = ", ".join(["synonym"] * api_models.MAX_CHOICES)
     assert re.search(form, at_most)
     assert not re.search(form, at_most + ", synonym")
     assert not re.search(form, "[" + ", ".join(['"synonym"'] * 21) + "]")
