@@ -21,6 +21,8 @@ All of them are orjson-encoded dicts with short keys; decoding refuses anything 
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -83,6 +85,10 @@ class CommandBatch:
     #: delayed by a partition would close whatever question is open by then). ``None``: no
     #: limit (an older sender).
     until_ms: int | None = None
+    #: Item position → the W3C ``traceparent`` of the sender's trace of that answer, for the
+    #: owner's spans to join it (:mod:`livequiz.tracing`). Empty unless the sender traces:
+    #: with tracing off the batch is byte for byte what it was.
+    traces: Mapping[int, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +233,8 @@ def encode(message: CommandBatch | OutcomeBatch | LogEntry | OwnerChanged) -> by
         }
         if message.until_ms is not None:
             data["until"] = message.until_ms
+        if message.traces:
+            data["tp"] = [[position, parent] for position, parent in message.traces.items()]
     elif isinstance(message, OutcomeBatch):
         data = {"k": "out", "o": [outcome_to_dict(outcome) for outcome in message.outcomes]}
     elif isinstance(message, LogEntry):
@@ -253,9 +261,26 @@ def decode_commands(data: bytes) -> CommandBatch:
         until = message.get("until")
         if until is not None and (not isinstance(until, int) or isinstance(until, bool)):
             raise ValueError(f"until must be an integer, not {until!r}")
-        return CommandBatch(str(message["from"]), items, until)
+        return CommandBatch(str(message["from"]), items, until, _traces(message.get("tp")))
     except (KeyError, TypeError, ValueError) as error:
         raise BadMessage(f"malformed command batch: {error!r}") from None
+
+
+def _traces(value: object) -> dict[int, str]:
+    """A batch's trace parents; what is not ``[position, "traceparent"]`` is left out: a
+    trace is an aid to the operator, never a reason to refuse a player's answer."""
+    if not isinstance(value, list):
+        return {}
+    return {
+        pair[0]: pair[1]
+        for pair in value
+        if isinstance(pair, list)
+        and len(pair) == 2
+        and isinstance(pair[0], int)
+        and not isinstance(pair[0], bool)
+        and isinstance(pair[1], str)
+        and len(pair[1]) <= 256
+    }
 
 
 def decode_outcomes(data: bytes) -> OutcomeBatch:

@@ -19,7 +19,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from livequiz import protocol
 from livequiz.auth import Claims, Role, TokenError
@@ -59,6 +59,9 @@ from livequiz.service import (
     ToPlayer,
 )
 from livequiz.transport import Connection, HandshakeRequest, Rejection, SharedFrame
+
+if TYPE_CHECKING:
+    from livequiz.tracing import Tracing
 
 log = logging.getLogger("livequiz.gateway")
 
@@ -196,6 +199,9 @@ class Gateway:
         #: Token bucket of board frames (``board_frames_per_s``, bursts of one chunk).
         self._allowance = float(self.fanout_chunk)
         self._allowance_at = 0.0
+        #: Traces of answers (:mod:`livequiz.tracing`); ``None``, the default: off, and
+        #: looked at once per answer and once per chunk of board frames.
+        self.tracing: Tracing | None = None
         self.metrics.board_frames_waiting.set_function(self.board_frames_waiting)
         service.deliver = self.deliver
         service.local_players = self.local_players
@@ -475,6 +481,8 @@ class Gateway:
             if not clients:
                 del self._clients[client.quiz_id]
                 self._boards.pop(client.quiz_id, None)
+                if self.tracing is not None:
+                    self.tracing.forget_quiz(client.quiz_id)
         if client.role is Role.PLAYER:
             key = (client.quiz_id, client.player_id)
             players = self._players.get(key)
@@ -495,9 +503,12 @@ class Gateway:
                 return
             sent_at = client.sent_at_ms if client.sent_index == message.index else None
             command = Answer(client.player_id, message.index, message.option, sent_at)
-            self.service.submit(
-                client.quiz_id, command, self._answer_reply(client, message.index, received_at)
-            )
+            reply = self._answer_reply(client, message.index, received_at)
+            if self.tracing is not None:
+                reply = self.tracing.answer(
+                    client.quiz_id, client.player_id, message.index, received_at, reply
+                )
+            self.service.submit(client.quiz_id, command, reply)
         elif isinstance(message, protocol.HostRequest):
             if client.role is not Role.HOST:
                 self._refuse(client.conn, message, "forbidden", "only the host can do that")
@@ -796,6 +807,8 @@ class Gateway:
                 job.frame,
                 "board",
             )
+            if self.tracing is not None:
+                self.tracing.board_left(quiz_id, job.seq)
             budget -= end - job.position
             self._allowance -= end - job.position
             job.position = end
@@ -810,6 +823,8 @@ class Gateway:
         if job is not None:
             self._allowance -= job.waiting  # over budget, if need be: the pump waits it off
             self._broadcast(job.targets[job.position :], job.frame, "board")
+            if self.tracing is not None:
+                self.tracing.board_left(quiz_id, job.seq)
 
     def board_frames_waiting(self) -> int:
         """Board frames queued on this process (a metric: high for long means fan-out bound)."""

@@ -32,6 +32,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from livequiz import codec, names
 from livequiz.domain.commands import Answer, Command, Executed, Join, Leave, Rejoin, Tick
@@ -61,6 +62,9 @@ from livequiz.ports import (
     UnknownQuiz,
 )
 from livequiz.store import QuizStore
+
+if TYPE_CHECKING:
+    from livequiz.tracing import Tracing
 
 log = logging.getLogger("livequiz.owner")
 
@@ -150,6 +154,9 @@ class QuizOwner:
         self._seen: dict[str, float] = {}
         self._heartbeats: Subscription | None = None
         self.running = False
+        #: Traces of answers (:mod:`livequiz.tracing`); ``None``, the default: off, and
+        #: looked at once per batch.
+        self.tracing: Tracing | None = None
 
     @property
     def process_id(self) -> str:
@@ -503,7 +510,9 @@ class QuizOwner:
         # names its question, and a repeat changes nothing), any other command is not — a
         # host's close sent during question 1 would close question 2 (tests/netns).
         late = batch.until_ms is not None and self.clock() > batch.until_ms
-        for item in batch.items:
+        # the sender's traces of its answers, if both it and this process trace
+        traces = batch.traces if self.tracing is not None else None
+        for position, item in enumerate(batch.items):
             future: asyncio.Future[Outcome] = loop.create_future()
             futures.append(future)
             if isinstance(item, codec.Presence):
@@ -514,7 +523,10 @@ class QuizOwner:
             elif not self.owns(quiz_id):
                 future.set_result(_finished() if self.store.known_finished(quiz_id) else _moving())
             else:
-                self.submit(quiz_id, item, resolver(future))
+                reply = resolver(future)
+                if traces and position in traces and self.tracing is not None:
+                    reply = self.tracing.remote(reply, traces[position], quiz_id, item)
+                self.submit(quiz_id, item, reply)
         outcomes = await asyncio.gather(*futures)
         return codec.encode(codec.OutcomeBatch(tuple(outcomes)))
 
@@ -547,8 +559,12 @@ class QuizOwner:
             )
             outcomes = [unavailable] * len(batch)
             committed_rows = self.store.pop_recovered()
-        self.metrics.scoring_seconds.observe(time.perf_counter() - started)
+        stored = time.perf_counter()
+        self.metrics.scoring_seconds.observe(stored - started)
         self.metrics.batch_size.observe(len(batch))
+        if self.tracing is not None:
+            journal_rows = sum(len(done.rows) for done in committed_rows.values())
+            self.tracing.batch(batch, started, self.store.ran_at, stored, journal_rows)
         # A refusal from a session whose lease may have moved on meanwhile may be wrong (the
         # new owner may have opened the next question): the client asks again instead.
         for index, (envelope, _reply) in enumerate(batch):

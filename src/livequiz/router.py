@@ -22,7 +22,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from livequiz import codec, names
 from livequiz.domain.commands import Answer, Command
@@ -37,6 +37,9 @@ from livequiz.ports import (
     ResponderFailed,
     StorageUnavailable,
 )
+
+if TYPE_CHECKING:
+    from livequiz.tracing import Tracing
 
 log = logging.getLogger("livequiz.router")
 
@@ -73,6 +76,9 @@ class Router:
         self._in_flight = 0
         self._sending: set[asyncio.Task[None]] = set()
         self._stopped = False
+        #: Traces of answers (:mod:`livequiz.tracing`); ``None``, the default: off, and
+        #: looked at once per batch sent to another process.
+        self.tracing: Tracing | None = None
 
     @property
     def backlog(self) -> int:
@@ -180,6 +186,8 @@ class Router:
             outcomes = [_unavailable()] * len(entries)
         finally:
             self._in_flight -= len(entries)
+        if self.tracing is not None:
+            self.tracing.replied(entries)
         for (item, reply), outcome in zip(entries, outcomes, strict=True):
             if reply is None:
                 continue
@@ -204,7 +212,8 @@ class Router:
             # The owner carries out no unrepeatable command that reaches it after we stopped
             # waiting (a partition can hold a request for as long as it lasts).
             until_ms = self.owner.clock() + int(self.request_timeout_s * 1000)
-            batch = codec.CommandBatch(self.owner.process_id, _items(entries), until_ms)
+            traces = {} if self.tracing is None else self.tracing.routed(entries)
+            batch = codec.CommandBatch(self.owner.process_id, _items(entries), until_ms, traces)
             data = codec.encode(batch)
             try:
                 reply = await self._request(quiz_id, data)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -117,6 +118,10 @@ class QuizStore:
         #: One batch at a time: a batch must not build on another's changes that may yet fail.
         self._lock = asyncio.Lock()
         self._loading: dict[str, asyncio.Future[QuizSession]] = {}
+        #: When (``time.perf_counter()``) the core had run the last batch's commands and its
+        #: commit began: traces split a batch's time into the run and the commit
+        #: (:mod:`livequiz.tracing`). One clock reading per batch, not per command.
+        self.ran_at = 0.0
 
     @property
     def owner_id(self) -> str:
@@ -454,6 +459,7 @@ class QuizStore:
                             deliveries += deliveries_for(
                                 self.definition(quiz_id), session, executed.events, envelope.now_ms
                             )
+                self.ran_at = time.perf_counter()
                 if rows:
                     epochs = {quiz_id: self._epochs[quiz_id] for quiz_id in committed}
                     if deliveries:
