@@ -16,7 +16,14 @@ import weakref
 from typing import Any
 
 import orjson
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 
 #: Latency buckets in seconds, from 0.1 ms (an answer scored in memory) to 2.5 s.
 _LATENCY = (
@@ -43,6 +50,9 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        # The process's CPU time, memory and open files (process_*): what the saturation
+        # alerts of deploy/alerts.yml watch. Read from /proc at each scrape, nothing per answer.
+        ProcessCollector(registry=r)
         self.connections = Gauge("livequiz_connections", "Open WebSocket connections", registry=r)
         self.quizzes = Gauge(
             "livequiz_quizzes_live",

@@ -62,7 +62,7 @@ def _dockerfile_instruction(name: str) -> list[str]:
 
 
 def test_the_stack_has_every_service_with_an_image_or_a_build() -> None:
-    assert set(SERVICES) == {*LIVEQUIZ, "postgres", "nats", "nginx", "prometheus"}
+    assert set(SERVICES) == {*LIVEQUIZ, "postgres", "nats", "nginx", "prometheus", "grafana"}
     assert len(LIVEQUIZ) == 3
     for name, service in SERVICES.items():
         assert "image" in service or "build" in service, name
