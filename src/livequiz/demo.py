@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -41,6 +42,10 @@ class DemoState:
 
     pin: str = ""
     title: str = ""
+    #: The demo quiz's host token: the big screen's link carries it (as the host page's does).
+    host_token: str = ""
+    #: Where phones join (``--public-url`` or the LAN address, else the local one).
+    join_base: str = ""
     phase: str = "lobby"
     question: str = ""
     index: int = -1
@@ -205,13 +210,48 @@ def make_bots(count: int, seed: int) -> list[Bot]:
     return bots
 
 
-def render(state: DemoState, base_url: str) -> str:
-    """The terminal screen: how to join, the question, and the live leaderboard."""
-    lines = [
-        f"livequiz demo — quiz ID {state.pin}   ({base_url})",
-        f"join it yourself:  .venv/bin/livequiz play --server {base_url} --pin {state.pin}",
-        "",
-    ]
+def local_base(base_url: str) -> str:
+    """``base_url`` as a browser on this machine opens it: a server listening on every
+    interface (``0.0.0.0``, ``::``) is reached at the loopback address."""
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").strip("[]")
+    if host in ("", "0.0.0.0"):
+        return f"{parts.scheme}://127.0.0.1:{parts.port}"
+    if host == "::":
+        return f"{parts.scheme}://[::1]:{parts.port}"
+    return base_url
+
+
+def render(state: DemoState, base_url: str, *, links: bool = True) -> str:
+    """The terminal screen: where to open the game (the pages, the terminal client), the
+    question, and the live leaderboard.
+
+    On a terminal every screen has the links: it is redrawn from the top at each change, so
+    links printed once would be gone with the first redraw. A log (``links=False`` after the
+    first screen) says them once."""
+    lines = [f"livequiz demo — quiz ID {state.pin}   ({base_url})"]
+    if links:
+        local = local_base(base_url)
+        join = f"{state.join_base or local}/play?pin={state.pin}"
+        lines += [
+            f"  join (a phone or a browser):  {join}",
+            f"  big screen (the projector):   {local}/screen#token={state.host_token}",
+            f"  host page (a quiz of yours):  {local}/host",
+            f"join it from a terminal:  .venv/bin/livequiz play --server {base_url} "
+            f"--pin {state.pin}",
+        ]
+    lines += ["", *_body(state)]
+    return "\n".join(lines)
+
+
+def status(state: DemoState) -> list[str]:
+    """The lines of the screen that say where the quiz is (its phase, the question, how many
+    answered): a log prints a screen only when they change."""
+    return _body(state)[:2]
+
+
+def _body(state: DemoState) -> list[str]:
+    lines = []
     if state.phase == "lobby":
         lines.append(f"lobby: {state.players} players waiting; the quiz starts in a few seconds")
     elif state.index >= 0:
@@ -226,4 +266,4 @@ def render(state: DemoState, base_url: str) -> str:
     lines += ["", "rank  score  player"]
     for line in state.board:
         lines.append(f"{line['rank']:>4}  {line['score']:>5}  {line['nickname']}")
-    return "\n".join(lines)
+    return lines
