@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup run test lint browser deploy-tools wordnet speech screenshots bench reliability fuzz mutation mutation-pg clean
+.PHONY: setup run test lint browser deploy-tools wordnet speech screenshots demo-video bench reliability fuzz mutation mutation-pg diagrams clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,32 @@ test: lint browser deploy-tools wordnet speech
 # Chromium; run by hand when the pages change, not by the tests.
 screenshots: setup browser
 	$(BIN)/python scripts/screenshots.py docs/screenshots
+
+# The demo video in docs/demo/ (shown at the top of the README): a short game recorded in
+# Chromium, the host page, the big screen and three phones side by side, and its poster image.
+# Playwright's recorder and the final encode use Debian's ffmpeg, and the pages' emoji Debian's
+# Noto Color Emoji; installed here when missing and possible. Run by hand when the pages change;
+# the tests only play the committed file (tests/browser/test_demo_video.py).
+demo-video: setup browser
+	@command -v ffmpeg >/dev/null 2>&1 || { \
+	  echo "installing Debian's ffmpeg to record the demo video"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends ffmpeg) >/dev/null 2>&1 || \
+	  echo "could not install ffmpeg: the demo video cannot be recorded"; }
+	@test -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf || { \
+	  echo "installing Debian's fonts-noto-color-emoji for the pages' emoji"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends fonts-noto-color-emoji) >/dev/null 2>&1 || \
+	  echo "could not install the emoji font: emoji will show as boxes"; }
+	$(BIN)/python scripts/demo_video.py docs/demo
+
+# The pictures of docs/design.md's Mermaid diagrams (docs/design/*.svg), rendered by
+# mermaid-cli (npm, pinned in scripts/mermaid) with Debian's chromium; run after changing a
+# diagram (tests/test_design_doc.py fails while a picture is older than its source).
+diagrams: setup
+	@test -x scripts/mermaid/node_modules/.bin/mmdc || \
+	  PUPPETEER_SKIP_DOWNLOAD=1 npm ci --prefix scripts/mermaid --no-audit --no-fund
+	$(BIN)/python scripts/render_diagrams.py
 
 # The runs behind docs/benchmarks.md (~12 minutes; results in bench/results/). Leave the
 # machine otherwise idle while it runs: the figures are only comparable within one run.

@@ -32,6 +32,7 @@ from livequiz.observability import Metrics
 from livequiz.ports import Bus, Records
 from livequiz.service import QuizService, ServiceLimits
 from livequiz.store import QuizStore
+from livequiz.tracing import Tracing
 from livequiz.transport import TransportLimits
 from livequiz.transport.proxy import IPNetwork
 from livequiz.transport.server import TransportServer
@@ -84,6 +85,13 @@ class ServerConfig:
     #: The speech synthesizer of listening questions (``--speech``); ``None`` or not installed:
     #: listening questions are refused at creation.
     speech_program: str | None = speech.PROGRAM
+    #: Where traces of answers go (``--otlp-endpoint``: an OTLP/HTTP collector's base URL, or
+    #: its full ``…/v1/traces``); ``None``, the default: no tracing, and OpenTelemetry is not
+    #: even imported (:mod:`livequiz.tracing`).
+    otlp_endpoint: str | None = None
+    #: The share of answers traced (``--trace-sample-ratio``, 0–1); ``None``: the SDK's own
+    #: sampler (``OTEL_TRACES_SAMPLER``, by default every answer).
+    trace_sample_ratio: float | None = None
 
 
 class LiveQuizServer:
@@ -155,6 +163,17 @@ class LiveQuizServer:
         self.metrics.http_connections.set_function(lambda: len(self.transport.http))
         self.metrics.http_requests_waiting.set_function(lambda: self.transport.http.waiting)
         self.metrics.http_reads_waiting.set_function(lambda: self.transport.http.reads_waiting)
+        #: Traces of answers, when configured (``None``: off, nothing of OpenTelemetry loaded).
+        self.tracing: Tracing | None = None
+        if config.otlp_endpoint is not None:
+            self.tracing = Tracing.start(
+                config.otlp_endpoint,
+                sample_ratio=config.trace_sample_ratio,
+                instance=self.store.owner_id,
+            )
+            self.gateway.tracing = self.tracing
+            self.service.router.tracing = self.tracing
+            self.service.owner.tracing = self.tracing
 
     @classmethod
     async def open(cls, config: ServerConfig) -> LiveQuizServer:
@@ -198,6 +217,9 @@ class LiveQuizServer:
             if self.owns_backends:
                 await self.store.close()
                 await self.bus.close()
+            if self.tracing is not None:
+                # the last spans exported (a blocking flush: off the loop, which is idle now)
+                await asyncio.to_thread(self.tracing.shutdown)
             log.info("server stopped")
 
     def request_exit(self) -> None:
@@ -342,18 +364,15 @@ async def demo_game(
                 host_token=created["host_token"],
                 join_base=server.join_address.base_for(demo.local_base(base_url))[0],
             )
-            last: list[str] = [""]
+            logged: list[list[str]] = []  # the status of the screens written to a log
 
-            def status(screen: str) -> list[str]:
-                return screen.splitlines()[demo.HEADER_LINES : demo.HEADER_LINES + 2]
-
-            def show(state: demo.DemoState = state, last: list[str] = last) -> None:
-                screen = demo.render(state, base_url)
+            def show(state: demo.DemoState = state, logged: list[list[str]] = logged) -> None:
                 if tty:
-                    out.write("\x1b[2J\x1b[H" + screen + "\n")
-                elif status(screen) != status(last[0]):
-                    out.write(screen + "\n\n")  # a log: only when the question or phase moves
-                last[0] = screen
+                    out.write("\x1b[2J\x1b[H" + demo.render(state, base_url) + "\n")
+                elif not logged or demo.status(state) != logged[-1]:
+                    # a log: only when the question or phase moves, the links with the first
+                    out.write(demo.render(state, base_url, links=not logged) + "\n\n")
+                    logged.append(demo.status(state))
                 out.flush()
 
             def peek(index: int, quiz_id: str = quiz_id) -> int:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from livequiz import __version__
+from livequiz import __version__, configuration
 from livequiz.domain.errors import Rejected
 from livequiz.domain.question import Question
 from livequiz.identity import AppAuthConfig
@@ -105,20 +105,45 @@ def build_parser() -> argparse.ArgumentParser:
             "Run the livequiz server: the HTTP API (POST /api/quizzes, …, OpenAPI at "
             "/openapi.json), the WebSocket endpoint /ws, /healthz, /readyz and /metrics, all on "
             "one port. State lives in memory; a SQLite journal in --data-dir makes every "
-            "acknowledged answer survive a crash, and live quizzes come back on restart."
+            "acknowledged answer survive a crash, and live quizzes come back on restart. "
+            "Every option is also an environment variable (--some-option: "
+            "LIVEQUIZ_SOME_OPTION) and a key of the --config file (some_option); "
+            "'livequiz config' prints what is in effect."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     _server_options(serve)
     serve.set_defaults(handler=run_serve)
 
+    config = commands.add_parser(
+        "config",
+        help="print the effective configuration of 'livequiz serve', secrets masked",
+        description=(
+            "Print every setting of 'livequiz serve' with the value it would run with and where "
+            "that came from (flag, environment, file or default), given the same options, "
+            "environment and --config file; secrets and the passwords in URLs are masked. "
+            "Invalid settings are refused as 'livequiz serve' refuses them."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _server_options(config)
+    config.add_argument(
+        "--format",
+        choices=["toml", "json"],
+        default="toml",
+        help="toml: a config file, each setting's source as a comment; json: one document",
+    )
+    config.set_defaults(handler=run_config)
+
     demo = commands.add_parser(
         "demo",
         help="run the server with a demo quiz and simulated players",
         description=(
             "Start the server, create a quiz and let simulated players answer it over real "
-            "WebSocket connections, with a live leaderboard in this terminal. Join it yourself "
-            "from another terminal with 'livequiz play'. A new quiz starts after each one ends."
+            "WebSocket connections, with a live leaderboard in this terminal. It prints the "
+            "links of the join page, the big screen and the host page; join it yourself in a "
+            "browser or from another terminal with 'livequiz play'. A new quiz starts after "
+            "each one ends."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -265,6 +290,7 @@ def _wordnet_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _server_options(parser: argparse.ArgumentParser) -> None:
+    configuration.add_config_option(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
     parser.add_argument(
@@ -427,21 +453,19 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--database",
-        default=os.environ.get("LIVEQUIZ_DATABASE_URL"),
         metavar="URL",
         help="PostgreSQL for many processes, e.g. postgresql://user@db:5432/livequiz "
         "(env LIVEQUIZ_DATABASE_URL; default: the embedded SQLite journal in --data-dir)",
     )
     parser.add_argument(
         "--database-schema",
-        default=os.environ.get("LIVEQUIZ_DATABASE_SCHEMA", "livequiz"),
+        default="livequiz",
         metavar="NAME",
         help="the PostgreSQL schema of livequiz's tables, created if missing "
         "(env LIVEQUIZ_DATABASE_SCHEMA; default livequiz)",
     )
     parser.add_argument(
         "--bus",
-        default=os.environ.get("LIVEQUIZ_BUS_URL"),
         metavar="URL",
         help="NATS between processes, e.g. nats://nats:4222 (env LIVEQUIZ_BUS_URL; "
         "needed with --database)",
@@ -449,7 +473,7 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=int(os.environ.get("LIVEQUIZ_WORKERS", "1")),
+        default=1,
         help="server processes on this one port (SO_REUSEPORT), sharing --database and --bus "
         "(env LIVEQUIZ_WORKERS; default 1)",
     )
@@ -464,6 +488,26 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+    from livequiz import tracing  # light: OpenTelemetry itself only if --otlp-endpoint is given
+
+    parser.add_argument(
+        "--otlp-endpoint",
+        default=None,
+        type=tracing.endpoint_option,
+        metavar="URL",
+        help="trace every answer's path (receive, route, batch, commit, ack, board) to this "
+        "OpenTelemetry collector over OTLP/HTTP, e.g. http://otel-collector:4318 (…/v1/traces "
+        "is added); the OTEL_EXPORTER_OTLP_* and OTEL_BSP_* variables still apply; needs "
+        f"pip install 'livequiz[{tracing.EXTRA}]' (default: no tracing)",
+    )
+    parser.add_argument(
+        "--trace-sample-ratio",
+        default=None,
+        type=tracing.sample_ratio_option,
+        metavar="RATIO",
+        help="with --otlp-endpoint: the share of answers traced, 0 to 1 (default: "
+        "OTEL_TRACES_SAMPLER if set, else 1, every answer)",
     )
 
 
@@ -527,6 +571,8 @@ def _server_config(args: argparse.Namespace) -> Any:
         )
     if not 0.5 <= args.lease_s <= 60:
         raise UsageError("--lease-s must be between 0.5 and 60")
+    if args.trace_sample_ratio is not None and args.otlp_endpoint is None:
+        raise UsageError("--trace-sample-ratio needs --otlp-endpoint: without it nothing is traced")
     if not 0 <= args.finished_retention_s <= 7 * 86_400:
         raise UsageError("--finished-retention-s must be between 0 and 604800 (a week)")
     from livequiz.transport.proxy import parse_networks
@@ -592,7 +638,17 @@ def _server_config(args: argparse.Namespace) -> Any:
         bus_url=args.bus,
         lease_s=args.lease_s,
         reuse_port=args.reuse_port,
+        otlp_endpoint=args.otlp_endpoint,
+        trace_sample_ratio=args.trace_sample_ratio,
     )
+
+
+def run_config(args: argparse.Namespace, out: TextIO) -> int:
+    """``livequiz config``: the settings ``livequiz serve`` would run with, and their sources."""
+    _server_config(args)  # refused as 'livequiz serve' would refuse it
+    effective: configuration.Configuration = args.configuration
+    out.write(effective.as_json() if args.format == "json" else effective.as_toml())
+    return 0
 
 
 def run_serve(args: argparse.Namespace, out: TextIO) -> int:
@@ -925,6 +981,10 @@ def _read(path: str) -> str:
         return text.read()
 
 
+#: The commands whose server options are also read from the environment and a config file.
+CONFIGURED_COMMANDS = ("serve", "demo", "config")
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 bad input, 2 bad usage)."""
     out = out or sys.stdout
@@ -934,14 +994,23 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
         return bench_main(argv[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = configuration.parse_args(parser, argv, os.environ, commands=CONFIGURED_COMMANDS)
+    except configuration.ConfigurationError as error:
+        print(f"livequiz: {error}", file=sys.stderr)
+        return 2
     if args.command is None:
         parser.print_help(out)
         return 0
     try:
         status: int = args.handler(args, out)
     except UsageError as error:
-        parser.error(str(error))  # exits with status 2
+        effective = getattr(args, "configuration", None)
+        explained = effective.explain(str(error)) if effective is not None else None
+        if explained is None:
+            parser.error(str(error))  # exits with status 2
+        print(f"livequiz: invalid configuration: {explained}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # the reader went away (``livequiz sample | head``): not an error
