@@ -206,3 +206,27 @@ async def test_homework_sends_each_players_results_then_the_quiz_once(
     assert anna["type"] == "player.finished"
     assert anna["player"]["nickname"] == "Anna"
     assert anna["player"]["answered"] == 1
+
+
+async def test_a_webhook_without_the_apps_key_is_refused_and_never_called(
+    receiver: Receiver,
+) -> None:
+    """Only the learning app may make the server send requests: an anonymous host naming a
+    webhook (an address of their choosing, perhaps inside the server's network) gets 403."""
+    async with running_server(service=ServiceLimits(webhooks=QUICK)) as srv:
+        body = {"count": 2, "webhook_url": receiver.url}
+        anonymous = await srv.http.post("/api/quizzes", json=body)
+        forged = await srv.http.post("/api/quizzes", json=body, headers=bearer("lq_" + "0" * 40))
+        assert srv.service.store.quiz_ids() == []  # no quiz made by either
+        key = await app_key(srv)
+        allowed = await srv.http.post("/api/quizzes", json=body, headers=bearer(key))
+        await asyncio.sleep(0.3)
+    assert anonymous.status_code == 403, anonymous.text
+    assert anonymous.json()["error"] == {
+        "code": "forbidden",
+        "message": "a webhook needs the learning app's API key as the bearer",
+    }
+    assert forged.status_code == 401, forged.text  # a key the server never made
+    assert forged.json()["error"]["code"] == "bad_api_key"
+    assert allowed.status_code == 201, allowed.text  # the same body with the app's key
+    assert receiver.seen == []  # nothing was sent anywhere
