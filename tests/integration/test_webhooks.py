@@ -138,7 +138,12 @@ async def test_results_reach_the_app_once_through_failures_and_a_restart(
         stored = await second.server.store.records.delivery(f"{quiz_id}:finished")
     assert stored is not None
     assert stored.delivered_at_ms is not None
-    assert stored.attempts == len(receiver.seen) == 4  # three 500s, then the 200
+    assert len(receiver.seen) == 4  # three 500s, then the 200
+    assert [status for _, _, _, status in receiver.seen] == [500, 500, 500, 200]
+    # Every attempt whose answer the server got is counted; one cut short by the first
+    # server's stop (its retry comes 0.2 s after the first failure, as the stop begins) was
+    # made but its outcome never recorded, and is sent again by the second server.
+    assert len(receiver.seen) - 1 <= stored.attempts <= len(receiver.seen)
     assert {key for key, _, _, _ in receiver.seen} == {f"{quiz_id}:finished"}
     assert all(signed for _, signed, _, _ in receiver.seen)
     assert len({orjson.dumps(b) for _, _, b, _ in receiver.seen}) == 1  # the same body each time
