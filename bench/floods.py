@@ -71,7 +71,7 @@ from typing import Any
 import httpx
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 LIVEQUIZ = ROOT / ".venv" / "bin" / "livequiz"
@@ -276,9 +276,11 @@ class Attacker:
                 except InvalidStatus as error:  # 429: each 1008 costs the address 10 tokens
                     tallies[f"refused {error.response.status_code}"] += 1
                     await asyncio.sleep(0.2)
-                except (OSError, TimeoutError, AssertionError) as error:
+                except (OSError, TimeoutError, AssertionError, InvalidMessage) as error:
                     # AssertionError: websockets' client (17.4) trips on an answer and a close
-                    # during its handshake (a 429 at the accept), instead of raising InvalidStatus
+                    # during its handshake (a 429 at the accept), instead of raising InvalidStatus;
+                    # InvalidMessage: the connection closed before the handshake's answer (one
+                    # run of 2026-12-05 lost its whole rate attack to it)
                     tallies[f"connect failed: {type(error).__name__}"] += 1
                     await asyncio.sleep(0.2)
 
@@ -410,9 +412,10 @@ class Attacker:
                     frames[f"close {ws.close_code}"] += 1
             except InvalidStatus as error:  # 429: over the address's budget of new connections
                 frames[f"refused {error.response.status_code}"] += 1
-            except (OSError, TimeoutError, AssertionError) as error:
+            except (OSError, TimeoutError, AssertionError, InvalidMessage) as error:
                 # AssertionError: websockets' client (17.4) trips on an answer and a close
-                # during its handshake (a 429 at the accept), instead of raising InvalidStatus
+                # during its handshake (a 429 at the accept), instead of raising InvalidStatus;
+                # InvalidMessage: the connection closed before the handshake's answer
                 frames[type(error).__name__] += 1
             try:
                 reader, writer = await asyncio.open_connection(
