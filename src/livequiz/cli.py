@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         "sample",
         help="generate a vocabulary quiz and print it",
         description=(
-            "Generate a vocabulary quiz from the built-in deck (19,012 English words with "
+            "Generate a vocabulary quiz from the built-in deck (18,945 English words with "
             "WordNet definitions) or from your own word list, and print it. The same options "
             "and seed always give the same quiz."
         ),

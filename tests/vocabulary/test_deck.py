@@ -22,6 +22,27 @@ def test_the_builtin_deck_holds_every_headword(deck: Deck) -> None:
         assert word in deck, word
 
 
+def test_the_deck_size_written_for_readers_is_the_decks(
+    deck: Deck, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The licence notice (shipped in the wheel), the CLI's help, the README and the questions
+    document say how many headwords the deck holds: the number the data has."""
+    import re
+    from pathlib import Path
+
+    from livequiz.cli import main
+
+    root = Path(__file__).resolve().parents[2]
+    written = f"{len(deck):,}"
+    notice = resources.files("livequiz.vocabulary").joinpath("data", "NOTICE.md").read_text()
+    assert f"holds {written} English headwords" in notice
+    with pytest.raises(SystemExit):
+        main(["sample", "--help"])
+    assert re.search(rf"\({written}\s+English\s+words", capsys.readouterr().out)
+    assert f"deck of {written} English headwords" in (root / "README.md").read_text()
+    assert f"({written} headwords)" in (root / "docs" / "questions.md").read_text()
+
+
 def _data() -> str:
     return resources.files("livequiz.vocabulary").joinpath("data", "vocabulary.jsonl").read_text()
 
