@@ -329,12 +329,15 @@ async def play(stage: Stage, poster: Path) -> None:
         # everyone has answered: the question closes at once and the answer shows
         await expect(stage.screen.locator("#screen-reveal")).to_be_visible()
         await expect(host.locator("#host-reveal")).to_be_visible()
-        word = session.questions[index].word
+        asked = session.questions[index]
+        answer_text = asked.options[asked.correct_option]
+        if len(answer_text) > 60:
+            answer_text = answer_text[:57].rstrip() + "…"
         before, ranks = ranks, {name: player_rank(session, name) for name in STUDENTS}
         moved = [f"{n} up to {ordinal(r)}" for n, r in ranks.items() if r < before.get(n, r)]
         wrong_ones = [a.nickname for a in answers if not a.right]
         leader = min(ranks, key=lambda name: ranks[name])
-        detail = f"The answer: “{word}”. " + (
+        detail = f"The answer: “{answer_text}”. " + (
             f"{' and '.join(wrong_ones)} got it wrong; " if wrong_ones else "All three right; "
         )
         detail += f"{', '.join(moved)}." if moved else f"{leader} leads."
