@@ -395,6 +395,9 @@ export const SHAPES = ["▲", "◆", "●", "■", "★", "⬟"];
 
 /** Drawn host/screen options: li.option-N with a shape, a letter and the text. */
 export function renderOptions(list, options, correct = null, counts = null) {
+  // long definitions as options: a smaller type on the big screen, so the reveal below them
+  // still fits a 1080p projector
+  list.classList.toggle("long", options.some((text) => text.length > LONG_OPTION));
   list.replaceChildren(
     ...options.map((text, i) => {
       const li = el("li", `opt opt-${i}`);
@@ -407,6 +410,8 @@ export function renderOptions(list, options, correct = null, counts = null) {
     }),
   );
 }
+
+const LONG_OPTION = 60;
 
 export function describeReveal(reveal) {
   // a teacher's own question has no definition of its own: the answer says it all
