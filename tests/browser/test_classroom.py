@@ -376,6 +376,39 @@ def _long_question(n: int) -> dict[str, object]:
     }
 
 
+async def test_the_reveal_of_four_long_definitions_fits_the_projector(
+    harness: Harness, srv: RunningServer
+) -> None:
+    """Four options as long as the longest the generator makes (~120 characters: whole
+    definitions) under a long prompt, and a long answer to reveal: the reveal still ends on a
+    1080p projector (a smaller type for the options and the prompt, not a scrolled screen)."""
+    definition = ("relating to or characteristic of something that is said at length, " * 2)[:120]
+    question = {
+        "prompt": "Which of these is the meaning of 'circumlocutory' in ordinary English?",
+        "options": [f"{definition[:-1]}{letter}" for letter in "ABCD"],
+        "correct_option": 2,
+        "kind": "word_to_meaning",
+        "word": "circumlocutory",
+        "definition": definition,
+    }
+    response = await srv.http.post("/api/quizzes", json={"questions": [question]})
+    assert response.status_code == 201, response.text
+    quiz = response.json()
+    await srv.join(quiz["pin"], "Anna")
+    screen = await harness.open(f"/screen#token={quiz['host_token']}", "projector", name="screen")
+    async with host_socket(srv, quiz["host_token"]) as host:
+        await host.act("start")
+        await expect(screen.locator("#screen-question")).to_be_visible()
+        await host.act("close")
+        reveal = screen.locator("#screen-reveal")
+        await expect(reveal).to_be_visible()
+        await expect(reveal).to_contain_text("circumlocutory")
+        box = await reveal.bounding_box()
+        assert box is not None
+        assert box["y"] + box["height"] <= 1080, box
+        assert await px(screen, "#screen-options .opt-0") >= 24  # still read from the back row
+
+
 @pytest.mark.parametrize("size", [(320, 568), (360, 640), (390, 844)])
 async def test_a_small_phone_shows_the_result_and_the_timer_not_the_option_tapped(
     harness: Harness, srv: RunningServer, size: tuple[int, int]
