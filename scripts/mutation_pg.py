@@ -86,14 +86,14 @@ def main() -> int:
     prepare(table, fresh=args.fresh)
     mutmut = str(Path(sys.executable).parent / "mutmut")
     subprocess.run([mutmut, "run", "--max-children", str(args.jobs), *globs], cwd=WORK, check=True)
-    listed = subprocess.run(
+    results = subprocess.run(
         [mutmut, "results", "--all", "true"], cwd=WORK, check=True, capture_output=True, text=True
     ).stdout
     # the score of the selected functions only: the rest of those files is not this item
     chosen = [
         line
-        for line in listed.splitlines(keepends=True)
-        if any(fnmatch.fnmatchcase(line.strip().split(":")[0], glob) for glob in listed)
+        for line in results.splitlines(keepends=True)
+        if any(fnmatch.fnmatchcase(line.strip().split(":")[0], glob) for glob in globs)
     ]
     score = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "mutation_score.py")],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from livequiz.cli import main
+from tests.serve_process import free_port, serving
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -221,48 +223,12 @@ def test_the_server_commands_explain_themselves(capsys: pytest.CaptureFixture[st
 
 
 def test_serve_starts_answers_health_checks_and_stops_on_sigterm(tmp_path: Path) -> None:
-    import signal
-    import socket
-    import time
-    import urllib.request
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "livequiz",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as ready:
-                    assert ready.status == 200
-                    break
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                assert time.monotonic() < deadline, "the server did not become ready"
-                time.sleep(0.1)
-        proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0  # a graceful stop, with the application's cleanup run
-    assert '"msg":"server stopped"' in err
-    assert "Traceback" not in err
+    port = free_port()
+    argv = ["--port", str(port), "--data-dir", str(tmp_path)]
+    with serving(argv, os.environ, port) as served:  # ready: /readyz answered 200
+        pass
+    # stopped by SIGTERM: a graceful stop (exit 0, no traceback), the application's cleanup run
+    assert '"msg":"server stopped"' in served.stderr
     assert (tmp_path / "livequiz.sqlite3").exists()
     assert (tmp_path / "signing.key").exists()
 

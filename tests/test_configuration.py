@@ -12,15 +12,12 @@ import io
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
-import time
 import tomllib
 import urllib.request
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +29,7 @@ from websockets.typing import Origin
 from livequiz import configuration
 from livequiz.adapters.sqlite import Synchronous
 from livequiz.cli import CONFIGURED_COMMANDS, _server_config, build_parser, main
+from tests.serve_process import free_port, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "correct-horse-battery-staple-0123456789"
@@ -512,50 +510,11 @@ def test_the_documentation_lists_exactly_the_settings_of_the_parser() -> None:
 # -- real servers -------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def clean_environment(**variables: str) -> dict[str, str]:
     environ = {
         name: value for name, value in os.environ.items() if not name.startswith("LIVEQUIZ_")
     }
     return {**environ, **variables}
-
-
-@contextmanager
-def serving(argv: list[str], environ: dict[str, str], port: int) -> Iterator[subprocess.Popen[str]]:
-    """``livequiz serve ARGV`` in its own process, ready on ``port``; stopped by SIGTERM."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "livequiz", "serve", *argv],
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as ready:
-                    assert ready.status == 200
-                    break
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                assert time.monotonic() < deadline, "the server did not become ready"
-                time.sleep(0.1)
-        yield proc
-        proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=30)
-        assert proc.returncode == 0, err
-        assert "Traceback" not in err
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
 
 
 def get_json(url: str, body: dict[str, Any] | None = None) -> Any:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
@@ -74,8 +75,11 @@ class Renewals:
         self._open = asyncio.Event()
         self._open.set()
         self.answered = 0
+        #: When each renewal was sent (``time.monotonic()``), held back or not.
+        self.sent: list[float] = []
 
     async def renew(self, epochs: Any) -> set[str]:
+        self.sent.append(time.monotonic())
         await self._open.wait()
         lost = await self._renew(epochs)
         self.answered += 1
@@ -323,6 +327,22 @@ async def test_a_process_alone_on_its_storage_never_doubts_its_lease() -> None:
             refused = await alone.submit(quiz_id, Answer(1, 0, 0))
             assert code_and_message(refused)[0] is ErrorCode.QUESTION_NOT_OPEN
             alone.renewals.resume()
+
+
+async def test_leases_are_renewed_every_third_of_a_lease_and_not_more_often(
+    storage: Storage,
+) -> None:
+    # Often enough that one late renewal still leaves the lease trusted (a renewal trusts it
+    # for LEASE_TRUST of a lease); not more often, which would only load the storage: with
+    # thousands of quizzes per process every renewal is one statement over all of them.
+    first = await storage.process()
+    await first.create("333333")
+    first.renewals.sent.clear()
+    await asyncio.sleep(LEASE_S * 1.6)
+    sent = first.renewals.sent
+    assert len(sent) >= 3, f"{len(sent)} renewals in {LEASE_S * 1.6} s"
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sent)]
+    assert min(gaps) >= LEASE_S / 3 - 0.01, gaps
 
 
 async def _no_other() -> Records:

@@ -409,6 +409,48 @@ async def test_without_a_sqlite_journal_a_core_bug_is_rebuilt_from_memory_rows(
     assert session.seq == before["seq"] + 1
 
 
+async def test_a_rebuild_that_fails_for_a_bug_is_logged_and_the_other_quizzes_are_rebuilt(
+    store: QuizStore,
+    journal: FaultyJournal,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Right after a failed batch its quizzes are rebuilt from the journal. A rebuild that
+    fails for another reason than storage (a bug, a record this version cannot read) is the
+    operator's to see, with its quiz and traceback, and does not keep the batch's other
+    quizzes from being rebuilt (nor hide the batch's own error from its caller)."""
+    first = await quiz_with_an_answer(store, "111111")
+    second = await quiz_with_an_answer(store, "222222")
+    broken, other = sorted((first, second))  # rebuilt in this order
+    other_before = fingerprint(store.session(other))
+    read = journal.records
+
+    async def records(quiz_id: str, after_seq: int = 0) -> list[tuple[int, Record]]:
+        if quiz_id == broken:
+            raise ValueError("a record this version cannot read")
+        return await read(quiz_id, after_seq)
+
+    monkeypatch.setattr(journal, "records", records)
+    journal.fail_before = True
+
+    with caplog.at_level("ERROR", logger="livequiz.store"), pytest.raises(StorageUnavailable):
+        await store.execute(
+            [
+                Envelope(broken, Answer(2, 0, 1), T0 + 200),
+                Envelope(other, Answer(2, 0, 1), T0 + 200),
+            ]
+        )
+
+    (logged,) = [r for r in caplog.records if r.name == "livequiz.store"]
+    assert (logged.levelname, logged.getMessage()) == ("ERROR", "rebuilding a quiz failed")
+    assert logged.__dict__["quiz_id"] == broken
+    assert logged.exc_info is not None
+    assert "a record this version cannot read" in str(logged.exc_info[1])
+    assert store.settled(other)
+    assert fingerprint(store.session(other)) == other_before
+    assert not store.settled(broken)
+
+
 async def test_while_storage_stays_down_the_quiz_is_unavailable_and_others_carry_on(
     store: QuizStore, journal: FaultyJournal, path: Path
 ) -> None:

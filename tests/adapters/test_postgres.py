@@ -313,6 +313,43 @@ async def test_a_crash_fails_calls_at_once_loses_nothing_acknowledged_and_heals_
             await records.close()
 
 
+async def test_with_the_server_down_each_call_says_what_it_could_not_do() -> None:
+    """The operator reads these in the log ("could not renew leases: …", a refused batch):
+    each names the call, so an outage seen while renewing is not taken for a slow journal."""
+    async with private_cluster() as cluster:
+        records = await PostgresRecords.connect(cluster.dsn, timeout_s=2.0)
+        try:
+            epoch = await records.add_quiz(definition("123456", "q"))
+            await cluster.stop(mode="fast")
+            calls: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+                ("creating a quiz", lambda: records.add_quiz(definition("654321", "r"))),
+                ("reading a quiz definition", lambda: records.definition("q")),
+                ("resolving a PIN", lambda: records.live_quiz_for_pin("123456")),
+                ("resolving an ended PIN", lambda: records.ended_quiz_for_pin("123456")),
+                ("reading a quiz's state", lambda: records.is_finished("q")),
+                (
+                    "appending to the journal",
+                    lambda: records.append(rows("q", 1), [], {"q": epoch}),
+                ),
+                (
+                    "finding clashing sequence numbers",
+                    lambda: records._clashing_quizzes(rows("q", 1)),
+                ),
+                ("reading the journal", lambda: records.records("q")),
+                ("acquiring a lease", lambda: records.acquire("q")),
+                ("renewing leases", lambda: records.renew({"q": epoch})),
+                ("releasing leases", lambda: records.release({"q": epoch})),
+                ("looking for orphaned quizzes", lambda: records.orphans(10)),
+                ("checking the database", lambda: records.check()),
+            ]
+            for doing, call in calls:
+                message = await fails_promptly(call(), 3)
+                assert message.startswith(f"PostgreSQL unavailable while {doing}: "), message
+                assert "Error" in message or "refused" in message, message  # and why
+        finally:
+            await records.close()
+
+
 async def test_a_hung_server_fails_calls_within_the_timeout_then_works_again() -> None:
     async with private_cluster() as cluster:
         records = await PostgresRecords.connect(cluster.dsn, timeout_s=1.0, min_size=2)
