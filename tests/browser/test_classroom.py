@@ -456,6 +456,44 @@ async def test_a_small_phone_shows_the_result_and_the_timer_not_the_option_tappe
         await expect(phone.locator("#between")).to_have_text("Last question: results next")
 
 
+@pytest.mark.parametrize("size", [(320, 568), (390, 844)])
+async def test_a_small_phone_shows_its_score_rank_and_team_without_scrolling_sideways(
+    harness: Harness, srv: RunningServer, size: tuple[int, int]
+) -> None:
+    """The header of a phone in a team game: score, rank and team beside the name and the
+    contrast button. At 390 px the rank was cut off (found in the demo video); what does not
+    fit goes to a second line, never off the side of the screen."""
+    response = await srv.http.post(
+        "/api/quizzes",
+        json={"questions": [_long_question(1)], "time_limit_s": 60, "settings": {"teams": 6}},
+    )
+    assert response.status_code == 201, response.text
+    quiz = response.json()
+    phone = await harness.open(f"/play?pin={quiz['pin']}", size, name="phone")
+    await join_in_ui(phone, "Anna")
+    async with host_socket(srv, quiz["host_token"]) as host:
+        await host.act("start")
+        await phone.locator('button.option[data-option="3"]').click()
+        await expect(phone.locator("#result")).to_have_text(re.compile(r"^Right!"))
+        await expect(phone.locator("#my-rank")).to_have_text("#1 of 1")
+        await expect(phone.locator("#my-team")).to_contain_text(", 1st")
+    await expect(phone.locator("#my-score")).to_have_text(re.compile(r"^\d{3}$|^1,000$"))
+
+    async def header_fits() -> None:
+        for shown in ("#my-score", "#my-rank", "#my-team", "#contrast", ".brand"):
+            assert await in_view(phone, shown), (shown, size)
+        assert await phone.evaluate("document.documentElement.scrollWidth <= innerWidth")
+
+    await header_fits()
+    # The widest it gets: a five-digit score, a rank in a whole school, the longest team name.
+    await phone.evaluate(
+        """() => { document.getElementById("my-score").textContent = "88,888";
+                   document.getElementById("my-rank").textContent = "#4,999 of 5,000";
+                   document.getElementById("my-team").textContent = "● Yellow, 6th"; }"""
+    )
+    await header_fits()
+
+
 async def test_the_moments_players_wait_for(harness: Harness, srv: RunningServer) -> None:
     """Issue 18, point 9: the streak, "you moved up", "N points behind Mia", "you won" on the
     winner's phone, and a podium the big screen reveals third place first."""
