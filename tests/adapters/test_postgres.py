@@ -192,6 +192,22 @@ async def test_a_lease_row_removed_by_hand_is_recreated_above_every_stored_epoch
     assert await first.acquire("q") is None
 
 
+async def test_a_finished_quiz_whose_lease_row_was_removed_by_hand_is_never_taken_again(
+    open_records: Opener, schema: str
+) -> None:
+    # A lease row removed by hand is recreated for a live quiz (above); a finished quiz stays
+    # finished: no process takes it, so no process writes to its journal again.
+    records = await open_records()
+    epoch = await records.add_quiz(definition("123456", "q"))
+    await records.append(rows("q", 1), ["q"], {"q": epoch})
+
+    await fetch(schema, f"DELETE FROM {{schema}}.{names.PG_LEASES}")
+
+    assert await records.acquire("q") is None
+    assert await records.orphans(10) == []
+    assert await fetch(schema, f"SELECT * FROM {{schema}}.{names.PG_LEASES}") == []
+
+
 async def test_acquiring_a_lease_it_holds_gives_a_new_epoch_and_fences_the_old_one(
     open_records: Opener,
 ) -> None:

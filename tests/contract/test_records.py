@@ -61,11 +61,12 @@ async def test_a_created_quiz_is_live_under_its_pin_and_owned_at_a_positive_epoc
 
 
 async def test_unknown_quizzes_and_pins(records: Records) -> None:
-    with pytest.raises(UnknownQuiz):
+    # each names the quiz it did not find (the service's 404 and the logs say which)
+    with pytest.raises(UnknownQuiz, match=r"^no-such-quiz$"):
         await records.definition("no-such-quiz")
-    with pytest.raises(UnknownQuiz):
+    with pytest.raises(UnknownQuiz, match=r"^no-such-quiz$"):
         await records.is_finished("no-such-quiz")
-    with pytest.raises(UnknownQuiz):
+    with pytest.raises(UnknownQuiz, match=r"^no-such-quiz$"):
         await records.acquire("no-such-quiz")
     assert await records.live_quiz_for_pin("000000") is None
     assert await records.ended_quiz_for_pin("000000") is None
