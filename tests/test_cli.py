@@ -159,6 +159,7 @@ def test_the_installed_command_runs_and_survives_a_closed_pipe() -> None:
             ["serve", "--finished-retention-s", "-1"],
             "--finished-retention-s must be between 0 and 604800",
         ),
+        (["serve", "--stall-warning-s", "-1"], "--stall-warning-s must be between 0"),
         (["serve", "--public-url", "quiz.school.example"], "--public-url must start with http"),
         (["demo", "--players", "501"], "--players must be between 0 and 500"),
         (["demo", "--questions", "0"], "--questions must be between 1 and 50"),
@@ -183,6 +184,17 @@ def test_finished_retention_reaches_the_service_and_defaults_to_15_minutes() -> 
 
     assert default.service.finished_retention_s == 900.0
     assert given.service.finished_retention_s == 1.5
+
+
+def test_the_stall_watch_is_on_at_one_second_unless_turned_off_with_0() -> None:
+    from livequiz.cli import _server_config, build_parser
+
+    parser = build_parser()
+    assert _server_config(parser.parse_args(["serve"])).stall_warning_s == 1.0
+    given = _server_config(parser.parse_args(["serve", "--stall-warning-s", "2.5"]))
+    assert given.stall_warning_s == 2.5
+    off = _server_config(parser.parse_args(["serve", "--stall-warning-s", "0"]))
+    assert off.stall_warning_s is None
 
 
 def test_the_public_url_comes_from_the_option_or_the_environment(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
-from livequiz import names
+from livequiz import names, stall_watch
 from livequiz.adapters.embedded import EmbeddedRecords
 from livequiz.adapters.local_bus import LocalBus
 from livequiz.adapters.sqlite import SqliteJournal, Synchronous
@@ -92,6 +92,9 @@ class ServerConfig:
     #: The share of answers traced (``--trace-sample-ratio``, 0–1); ``None``: the SDK's own
     #: sampler (``OTEL_TRACES_SAMPLER``, by default every answer).
     trace_sample_ratio: float | None = None
+    #: Log (with the stack that held it) and count every time the event loop does not turn for
+    #: this long (``--stall-warning-s``, :mod:`livequiz.stall_watch`); ``None``: not watched.
+    stall_warning_s: float | None = stall_watch.DEFAULT_THRESHOLD_S
 
 
 class LiveQuizServer:
@@ -210,9 +213,19 @@ class LiveQuizServer:
         owned = len(self.store.owned())
         if owned:
             log.info("running live quizzes", extra={"quizzes": owned})
+        watch = None
+        if self.config.stall_warning_s is not None:
+            watch = stall_watch.StallWatch(
+                asyncio.get_running_loop(),
+                self.config.stall_warning_s,
+                on_stall=self.metrics.loop_stalls.inc,
+            )
+            watch.start()
         try:
             await self.transport.serve(ready)
         finally:
+            if watch is not None:
+                watch.stop()
             await self.service.stop()
             if self.owns_backends:
                 await self.store.close()

@@ -489,6 +489,15 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
+    parser.add_argument(
+        "--stall-warning-s",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="log a warning with the stack that held it, and count it in "
+        "livequiz_event_loop_stalls_total, whenever the event loop does not turn for this "
+        "long: every client of the process waits meanwhile (default 1; 0: not watched)",
+    )
     from livequiz import tracing  # light: OpenTelemetry itself only if --otlp-endpoint is given
 
     parser.add_argument(
@@ -575,6 +584,8 @@ def _server_config(args: argparse.Namespace) -> Any:
         raise UsageError("--trace-sample-ratio needs --otlp-endpoint: without it nothing is traced")
     if not 0 <= args.finished_retention_s <= 7 * 86_400:
         raise UsageError("--finished-retention-s must be between 0 and 604800 (a week)")
+    if not 0 <= args.stall_warning_s <= 3600:
+        raise UsageError("--stall-warning-s must be between 0 (not watched) and 3600")
     from livequiz.transport.proxy import parse_networks
 
     if args.trusted_proxies is not None:
@@ -640,6 +651,7 @@ def _server_config(args: argparse.Namespace) -> Any:
         reuse_port=args.reuse_port,
         otlp_endpoint=args.otlp_endpoint,
         trace_sample_ratio=args.trace_sample_ratio,
+        stall_warning_s=args.stall_warning_s or None,
     )
 
 

@@ -189,6 +189,12 @@ class Metrics:
             registry=r,
         )
         _watch_collections(self.gc_pause_seconds)
+        self.loop_stalls = Counter(
+            "livequiz_event_loop_stalls",
+            "Times the event loop did not turn for --stall-warning-s or longer (each logged "
+            "with the stack that held it): every client of the process waited",
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
