@@ -376,8 +376,14 @@ def _long_question(n: int) -> dict[str, object]:
     }
 
 
+@pytest.mark.parametrize(
+    ("size", "smallest_px"),
+    # 1080p, and the widescreen classroom projectors (720p, WXGA 1280x800): the same layout,
+    # its type scaled with the screen's height
+    [((1920, 1080), 24), ((1280, 720), 16), ((1280, 800), 17)],
+)
 async def test_the_reveal_of_four_long_definitions_fits_the_projector(
-    harness: Harness, srv: RunningServer
+    harness: Harness, srv: RunningServer, size: tuple[int, int], smallest_px: float
 ) -> None:
     """Four options as long as the longest the generator makes (~120 characters: whole
     definitions) under a long prompt, and a long answer to reveal: the reveal still ends on a
@@ -395,7 +401,7 @@ async def test_the_reveal_of_four_long_definitions_fits_the_projector(
     assert response.status_code == 201, response.text
     quiz = response.json()
     await srv.join(quiz["pin"], "Anna")
-    screen = await harness.open(f"/screen#token={quiz['host_token']}", "projector", name="screen")
+    screen = await harness.open(f"/screen#token={quiz['host_token']}", size, name="screen")
     async with host_socket(srv, quiz["host_token"]) as host:
         await host.act("start")
         await expect(screen.locator("#screen-question")).to_be_visible()
@@ -405,8 +411,9 @@ async def test_the_reveal_of_four_long_definitions_fits_the_projector(
         await expect(reveal).to_contain_text("circumlocutory")
         box = await reveal.bounding_box()
         assert box is not None
-        assert box["y"] + box["height"] <= 1080, box
-        assert await px(screen, "#screen-options .opt-0") >= 24  # still read from the back row
+        assert box["y"] + box["height"] <= size[1], box
+        # still read from the back row
+        assert await px(screen, "#screen-options .opt-0") >= smallest_px
 
 
 @pytest.mark.parametrize("size", [(320, 568), (360, 640), (390, 844)])
