@@ -9,6 +9,7 @@ run on a private server (:class:`tests.pg_cluster.PgCluster`) so the shared one 
 from __future__ import annotations
 
 import asyncio
+import collections
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -238,8 +239,23 @@ async def test_append_refuses_rows_of_a_quiz_it_has_no_epoch_for(open_records: O
         await records.append([*rows("a", 1), *rows("b", 1)], [], {"a": a})
     with pytest.raises(ValueError, match="epoch of b"):
         await records.append([], ["b"], {"a": a})
+    with pytest.raises(ValueError, match=r"epoch of b, c$"):
+        await records.append([*rows("c", 1), *rows("b", 1)], [], {"a": a})
 
     assert await records.records("a") == []
+
+
+async def test_rows_may_come_as_any_sequence(open_records: Opener) -> None:
+    # The port takes a Sequence; the rows go to PostgreSQL as one JSON document, which
+    # orjson makes only of lists and tuples.
+    records = await open_records()
+    epoch = await records.add_quiz(definition("111111", "a"))
+
+    await records.append(collections.UserList(rows("a", 1, 2)), [], {"a": epoch})
+
+    assert [(seq, record) for seq, record in await records.records("a")] == [
+        (seq, record) for _quiz, seq, record in rows("a", 1, 2)
+    ]
 
 
 async def test_default_owner_ids_differ_and_calls_after_close_are_unavailable(
