@@ -885,6 +885,7 @@ async def test_taking_back_a_quiz_lost_with_a_stale_session_holds_all_that_was_s
     await other.records.release(other.owned())
     assert await owner.take(q) == 3
     assert fingerprint(owner.session(q)) == fingerprint(other.session(q))
+    assert not owner.pop_behind(q)  # it holds everything stored: nothing left to apply
     outcomes = await run(owner, at(q, T0 + 400, Join("eve")))
     assert len(outcomes) == 1
 

@@ -245,6 +245,20 @@ async def test_append_refuses_rows_of_a_quiz_it_has_no_epoch_for(open_records: O
     assert await records.records("a") == []
 
 
+async def test_a_clash_names_the_stored_key(open_records: Opener) -> None:
+    # What PostgreSQL says about the clash goes into the message an operator reads.
+    records = await open_records()
+    epoch = await records.add_quiz(definition("111111", "a"))
+    await records.append(rows("a", 1, 2), [], {"a": epoch})
+
+    with pytest.raises(Fenced) as fenced:
+        await records.append(rows("a", 3, 2), [], {"a": epoch})
+
+    assert str(fenced.value) == (
+        "sequence numbers already stored (Key (quiz_id, seq)=(a, 2) already exists.)"
+    )
+
+
 async def test_rows_may_come_as_any_sequence(open_records: Opener) -> None:
     # The port takes a Sequence; the rows go to PostgreSQL as one JSON document, which
     # orjson makes only of lists and tuples.

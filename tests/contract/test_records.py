@@ -176,6 +176,7 @@ async def test_an_append_is_all_or_nothing_across_quizzes(storage: Storage) -> N
         )
 
     assert fenced.value.quiz_ids == {"lost"}
+    assert str(fenced.value).startswith("lease lost for lost")  # the owner's warning says it
     assert await stored_seqs(owner, "kept") == []
     assert await stored_seqs(owner, "lost") == []
     assert not await owner.is_finished("kept")  # the finish mark was rolled back too
@@ -198,6 +199,22 @@ async def test_a_stale_epoch_is_fenced_and_stores_nothing(records: Records) -> N
     assert await stored_seqs(records, "q") == []
     await records.append(rows("q", 1), [], {"q": newer})
     assert await stored_seqs(records, "q") == [1]
+
+
+async def test_every_quiz_whose_lease_was_lost_is_named(storage: Storage) -> None:
+    owner, other = await storage.open(lease_s=SHORT_LEASE_S), await storage.open()
+    epochs = {
+        q: await owner.add_quiz(definition(pin, q)) for q, pin in (("x", "200005"), ("y", "200006"))
+    }
+    await expire()
+    for quiz_id in epochs:
+        assert await other.acquire(quiz_id) is not None
+
+    with pytest.raises(Fenced) as fenced:
+        await owner.append([*rows("y", 1), *rows("x", 1)], [], epochs)
+
+    assert fenced.value.quiz_ids == {"x", "y"}
+    assert str(fenced.value).startswith("lease lost for x, y")
 
 
 async def test_another_process_cannot_write_with_the_owners_epoch(storage: Storage) -> None:
@@ -224,6 +241,7 @@ async def test_a_sequence_number_already_stored_is_fenced_and_the_batch_is_not_s
         await records.append([*rows("b", 1), *rows("a", 3, 2)], [], {"a": a, "b": b})
 
     assert fenced.value.quiz_ids == {"a"}
+    assert "already stored" in str(fenced.value)
     assert await stored_seqs(records, "a") == [1, 2]
     assert await stored_seqs(records, "b") == []
 

@@ -267,7 +267,9 @@ class EmbeddedRecords:
                 except sqlite3.IntegrityError:
                     # A (quiz, seq) already stored: nothing of the batch was (one
                     # transaction). Which quiz clashed is read only now, on this rare path.
-                    raise Fenced(await self._clashing(rows)) from None
+                    raise Fenced(
+                        await self._clashing(rows), "a sequence number is already stored"
+                    ) from None
             else:
                 # Memory only: nothing to wait for, but a turn of the loop, as a write would
                 # give, so a writer in a loop never starves the rest of the process.
