@@ -844,12 +844,23 @@ async def test_a_take_after_the_owner_let_go_catches_up_from_the_journal(how: st
         await owner.records.release(owner.owned())
     else:
         await asyncio.sleep(lease_s * 1.5)
+    reads: list[int] = []
+    read = other.records.records
+
+    async def records(quiz_id: str, after_seq: int = 0) -> list[tuple[int, Record]]:
+        reads.append(after_seq)
+        return await read(quiz_id, after_seq)
+
+    other.records.records = records  # type: ignore[method-assign]
+    held = copy.seq
     epoch = await other.take(q)
 
     assert epoch == 2
+    assert reads == [held]  # only what the copy lacks is read (a long quiz's journal is long)
     assert await other.take(q) == 2  # taking what it owns is a no-op
     assert other.session(q) is copy  # the copy, brought up to date
     assert fingerprint(copy) == fingerprint(owner.session(q))
+    assert other.settled(q)  # what it shows is what is stored: snapshots need not wait
     outcomes = await run(other, at(q, T0 + 300, Answer(2, 0, 1), Answer(4, 0, 2)))
     assert statuses(outcomes) == [AnswerStatus.DUPLICATE, AnswerStatus.ACCEPTED]
     # the old owner is fenced from then on, and its memory of the quiz goes with the lease
