@@ -847,11 +847,11 @@ async def test_a_take_after_the_owner_let_go_catches_up_from_the_journal(how: st
     reads: list[int] = []
     read = other.records.records
 
-    async def records(quiz_id: str, after_seq: int = 0) -> list[tuple[int, Record]]:
+    async def counted(quiz_id: str, after_seq: int = 0) -> list[tuple[int, Record]]:
         reads.append(after_seq)
         return await read(quiz_id, after_seq)
 
-    other.records.records = records  # type: ignore[method-assign]
+    other.records.records = counted  # type: ignore[method-assign]
     held = copy.seq
     epoch = await other.take(q)
 
