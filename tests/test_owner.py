@@ -77,10 +77,14 @@ class Renewals:
         self.answered = 0
         #: When each renewal was sent (``time.monotonic()``), held back or not.
         self.sent: list[float] = []
+        #: Renewals fail as storage that cannot be reached does.
+        self.failing = False
 
     async def renew(self, epochs: Any) -> set[str]:
         self.sent.append(time.monotonic())
         await self._open.wait()
+        if self.failing:
+            raise StorageUnavailable("PostgreSQL unavailable while renewing leases: test")
         lost = await self._renew(epochs)
         self.answered += 1
         return lost
@@ -281,8 +285,15 @@ async def test_while_its_renewals_go_unanswered_an_owner_answers_for_the_quiz_no
     in_lobby = await first.submit(quiz_id, Answer(1, 0, 0))  # the core refuses it: no question
     assert code_and_message(in_lobby)[0] is ErrorCode.QUESTION_NOT_OPEN
 
+    await until(lambda: first.renewals.answered >= 1, "a first renewal")
     first.renewals.pause()
     paused_at = time.monotonic()
+    # A renewal is trusted for LEASE_TRUST of a lease from when it was sent (the lease may
+    # have been granted at any moment of the call), never longer: past the lease's own end
+    # another process may have taken the quiz.
+    last_answered = max(sent for sent in first.renewals.sent if sent < paused_at)
+    await asyncio.sleep(last_answered + LEASE_S * LEASE_TRUST + 0.02 - time.monotonic())
+    assert not first.owner.owns(quiz_id)
     await until(lambda: not first.owner.owns(quiz_id), "the lease is no longer trusted")
     # Not before the lease's trusted part has run out (the last renewal went out just before).
     assert time.monotonic() - paused_at >= LEASE_S * LEASE_TRUST - LEASE_S / 3 - 0.05
@@ -308,6 +319,25 @@ async def test_while_its_renewals_go_unanswered_an_owner_answers_for_the_quiz_no
     assert await nicknames_stored(first.records, quiz_id) == ["Anna", "Cleo", "Ben"]
     assert first.lost == []
     assert first.leases_lost() == 0
+
+
+async def test_renewals_that_fail_are_logged_and_lose_nothing(
+    storage: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = await storage.process()
+    quiz_id = await first.create("444444")
+    with caplog.at_level(logging.WARNING, logger="livequiz.owner"):
+        first.renewals.failing = True
+        failed_from = len(first.renewals.sent)
+        await until(lambda: len(first.renewals.sent) >= failed_from + 2, "two failed renewals")
+        first.renewals.failing = False
+        await until(lambda: first.owner.owns(quiz_id), "a renewal restores the trust")
+
+    warnings = [r.getMessage() for r in caplog.records if r.name == "livequiz.owner"]
+    assert warnings
+    assert set(warnings) == {"could not renew leases: storage unavailable"}
+    assert first.lost == []  # not lost: nobody said so
+    assert first.store.owns(quiz_id)
 
 
 async def test_a_process_alone_on_its_storage_never_doubts_its_lease() -> None:
