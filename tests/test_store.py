@@ -777,6 +777,41 @@ async def test_load_gives_a_copy_of_a_quiz_another_store_owns(
     assert owner.loaded(q)
 
 
+async def test_a_take_during_a_load_waits_for_it_and_one_owned_session_comes_out(
+    pair: tuple[QuizStore, QuizStore],
+) -> None:
+    # A hello loads the quiz as a copy while a sweep takes it over: one session comes out,
+    # the owned one, caught up (the take waits for the load instead of reading twice).
+    owner, other = pair
+    q = await quiz_with_an_answer(owner)
+    await owner.records.release(owner.owned())
+    read = other.records.records
+    reading = asyncio.Event()
+    go_on = asyncio.Event()
+
+    async def slow(quiz_id: str, after_seq: int = 0) -> list[tuple[int, Record]]:
+        if after_seq == 0:  # the load's read of the whole journal
+            reading.set()
+            await go_on.wait()
+        return await read(quiz_id, after_seq)
+
+    other.records.records = slow  # type: ignore[method-assign]
+    loading = asyncio.create_task(other.load(q))
+    await reading.wait()
+    taking = asyncio.create_task(other.take(q))
+    await asyncio.sleep(0.05)
+    assert not taking.done()
+    go_on.set()
+    loaded, epoch = await loading, await taking
+
+    assert epoch is not None
+    assert loaded is other.session(q)
+    assert other.owns(q)
+    (outcome,) = await run(other, at(q, T0 + 300, Answer(2, 0, 1)))
+    assert statuses([outcome]) == [AnswerStatus.ACCEPTED]
+    assert other.session(q).seq == owner.session(q).seq + 1
+
+
 async def test_replicate_applies_committed_rows_once_and_reports_a_gap(
     pair: tuple[QuizStore, QuizStore],
 ) -> None:
@@ -850,6 +885,7 @@ async def test_a_take_after_the_owner_let_go_catches_up_from_the_journal(how: st
     q = await quiz_with_an_answer(owner)
     copy = await other.load(q)
     await run(owner, at(q, T0 + 200, Answer(2, 0, 1), Join("dan")))  # the copy misses these
+    shown = owner.session(q).seq  # what the owner's clients have seen
     assert await other.take(q) is None  # held
 
     if how == "released":
@@ -885,7 +921,7 @@ async def test_a_take_after_the_owner_let_go_catches_up_from_the_journal(how: st
     again = await owner.load(q)
     assert owner.pop_behind(q)
     assert not owner.pop_behind(q)
-    assert again.seq < copy.seq
+    assert again.seq == shown < copy.seq
     owner.replicate(q, again.seq, await owner.rows_after(q))
     assert fingerprint(again) == fingerprint(copy)
 
@@ -934,5 +970,6 @@ async def test_lose_keeps_a_copy_unless_the_quiz_is_stale(
     reloaded = await store.load(stale)
     assert reloaded.players[2].answers == {}
     assert store.settled(stale)  # the reloaded copy shows only what is stored
+    assert not store.pop_behind(stale)  # nothing was stored past what it had shown
     (refused,) = await run(store, at(fresh, T0 + 300, Next()))
     assert rejected_code(refused) is ErrorCode.UNAVAILABLE
