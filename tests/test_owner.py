@@ -766,3 +766,29 @@ async def test_each_stored_batch_is_published_on_the_quizs_log_for_the_copies(
     assert count >= 2
     assert total is not None
     assert 0 < total < 5
+
+
+class BrokenLogBus(LocalBus):
+    """A bus whose publications on quizzes' logs fail with a bug, not an outage."""
+
+    async def publish(self, subject: str, data: bytes) -> None:
+        if subject == names.quiz_log(subject.split(".")[-2]):
+            raise RuntimeError("an encoder bug")
+        await super().publish(subject, data)
+
+
+async def test_a_log_that_cannot_be_published_for_a_bug_is_logged_and_the_batch_stands(
+    storage: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The batch is stored: its commands are acknowledged all the same (the copies catch up
+    # from the journal at the gap); the bug is the operator's to see, with its quiz.
+    first = await storage.process(bus=BrokenLogBus())
+    quiz_id = await first.create("555555")
+    with caplog.at_level(logging.WARNING, logger="livequiz.owner"):
+        assert isinstance(await first.submit(quiz_id, Join("Anna")), Executed)
+
+    (logged,) = [r for r in caplog.records if r.name == "livequiz.owner"]
+    assert (logged.levelname, logged.getMessage()) == ("ERROR", "publishing the log failed")
+    assert logged.__dict__["quiz_id"] == quiz_id
+    assert logged.exc_info is not None
+    assert await nicknames_stored(first.records, quiz_id) == ["Anna"]
