@@ -38,7 +38,7 @@ from livequiz.adapters.embedded import EmbeddedRecords
 from livequiz.adapters.local_bus import LocalBus
 from livequiz.domain.commands import Answer, Command, Executed, Join, Kick, Leave, Start
 from livequiz.domain.errors import ErrorCode, Rejected
-from livequiz.domain.events import Event, QuestionClosed
+from livequiz.domain.events import Event, PlayerJoined, QuestionClosed
 from livequiz.domain.nicknames import NicknamePolicy
 from livequiz.observability import Metrics
 from livequiz.owner import LEASE_TRUST, OwnerLimits, QuizOwner
@@ -792,3 +792,99 @@ async def test_a_log_that_cannot_be_published_for_a_bug_is_logged_and_the_batch_
     assert logged.__dict__["quiz_id"] == quiz_id
     assert logged.exc_info is not None
     assert await nicknames_stored(first.records, quiz_id) == ["Anna"]
+
+
+def stored_despite_the_error(records: Records, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next append is stored, then fails anyway (the commit went through, its answer was
+    lost): the batch is refused, and the store finds its rows when it rebuilds the quiz."""
+    append = records.append
+    calls = 0
+
+    async def append_then_fail(*args: Any, **kwargs: Any) -> None:
+        nonlocal calls
+        calls += 1
+        await append(*args, **kwargs)
+        if calls == 1:
+            raise StorageUnavailable("the commit's answer was lost")
+
+    monkeypatch.setattr(records, "append", append_then_fail)
+
+
+def joined_names(process: Process, quiz_id: str) -> list[str]:
+    return [
+        event.nickname
+        for quiz, events in process.events
+        if quiz == quiz_id
+        for event in events
+        if isinstance(event, PlayerJoined)
+    ]
+
+
+async def test_the_events_of_a_batch_stored_despite_its_error_go_out_before_the_next_ones(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Anna's join was refused "try again", yet stored: the store finds it at once when it
+    # rebuilds the quiz, and every process's players see her join (she is in the quiz),
+    # before anything that comes after it.
+    first = await storage.process()
+    quiz_id = await first.create("666666")
+    stored_despite_the_error(first.records, monkeypatch)
+
+    refused = await first.submit(quiz_id, Join("Anna"))
+    assert code_and_message(refused)[0] is ErrorCode.UNAVAILABLE
+    assert joined_names(first, quiz_id) == ["Anna"]
+    assert isinstance(await first.submit(quiz_id, Join("Ben")), Executed)
+
+    assert joined_names(first, quiz_id) == ["Anna", "Ben"]
+    assert await nicknames_stored(first.records, quiz_id) == ["Anna", "Ben"]
+
+
+async def test_events_that_cannot_be_published_are_logged_and_the_rest_go_out(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = await storage.process()
+    quiz_id = await first.create("777777")
+    stored_despite_the_error(first.records, monkeypatch)
+    published = first.owner.on_events
+
+    def fails_for_anna(quiz: str, events: tuple[Event, ...]) -> None:
+        if any(isinstance(e, PlayerJoined) and e.nickname == "Anna" for e in events):
+            raise RuntimeError("a frame encoder bug")
+        published(quiz, events)
+
+    first.owner.on_events = fails_for_anna
+    with caplog.at_level(logging.WARNING, logger="livequiz.owner"):
+        refused = await first.submit(quiz_id, Join("Anna"))
+        assert code_and_message(refused)[0] is ErrorCode.UNAVAILABLE
+        assert isinstance(await first.submit(quiz_id, Join("Ben")), Executed)
+
+    storage_line, logged = [r for r in caplog.records if r.name == "livequiz.owner"]
+    assert storage_line.getMessage().startswith("storage unavailable; the batch is not")
+    assert (logged.levelname, logged.getMessage()) == ("ERROR", "publishing events failed")
+    assert logged.__dict__["quiz_id"] == quiz_id
+    assert logged.exc_info is not None
+    assert joined_names(first, quiz_id) == ["Ben"]
+
+
+async def test_a_question_opened_by_a_batch_stored_despite_its_error_closes_on_time(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The host's start was refused "try again", yet stored: the question is open for everyone,
+    # so the owner's clock must close it at its deadline as for any other start.
+    first = await storage.process()
+    quiz_id = await first.create("888888", time_limit_ms=1_000)
+    assert isinstance(await first.submit(quiz_id, Join("Anna")), Executed)
+    stored_despite_the_error(first.records, monkeypatch)
+
+    refused = await first.submit(quiz_id, Start())
+    assert code_and_message(refused)[0] is ErrorCode.UNAVAILABLE
+
+    def closed() -> bool:
+        return any(
+            isinstance(event, QuestionClosed)
+            for quiz, events in first.events
+            if quiz == quiz_id
+            for event in events
+        )
+
+    await until(closed, "the question closes at its deadline")
