@@ -879,12 +879,48 @@ async def test_a_question_opened_by_a_batch_stored_despite_its_error_closes_on_t
     refused = await first.submit(quiz_id, Start())
     assert code_and_message(refused)[0] is ErrorCode.UNAVAILABLE
 
-    def closed() -> bool:
-        return any(
-            isinstance(event, QuestionClosed)
-            for quiz, events in first.events
-            if quiz == quiz_id
-            for event in events
-        )
+    await until(lambda: closed_in(first, quiz_id), "the question closes at its deadline")
 
-    await until(closed, "the question closes at its deadline")
+
+async def test_a_started_question_closes_at_its_deadline_by_the_owners_clock(
+    storage: Storage,
+) -> None:
+    first = await storage.process()
+    quiz_id = await first.create("999999", time_limit_ms=1_000)
+    assert isinstance(await first.submit(quiz_id, Join("Anna")), Executed)
+    started = time.monotonic()
+    assert isinstance(await first.submit(quiz_id, Start()), Executed)
+
+    await until(lambda: closed_in(first, quiz_id), "the question closes at its deadline")
+    assert time.monotonic() - started >= 1.0  # not before
+
+
+def closed_in(process: Process, quiz_id: str) -> bool:
+    return any(
+        isinstance(event, QuestionClosed)
+        for quiz, events in process.events
+        if quiz == quiz_id
+        for event in events
+    )
+
+
+async def test_a_reply_that_fails_is_logged_and_the_rest_of_the_batch_goes_on(
+    storage: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A reply hands the outcome to a connection or another process; one that raises (a bug)
+    # must not keep the rest of the batch from its replies and events.
+    first = await storage.process()
+    quiz_id = await first.create("121212")
+
+    def broken(_outcome: Outcome) -> None:
+        raise RuntimeError("a connection handler bug")
+
+    with caplog.at_level(logging.WARNING, logger="livequiz.owner"):
+        first.owner.submit(quiz_id, Join("Anna"), broken)
+        assert isinstance(await first.submit(quiz_id, Join("Ben")), Executed)
+
+    (logged,) = [r for r in caplog.records if r.name == "livequiz.owner"]
+    assert (logged.levelname, logged.getMessage()) == ("ERROR", "reply failed")
+    assert logged.__dict__["quiz_id"] == quiz_id
+    assert logged.exc_info is not None
+    assert joined_names(first, quiz_id) == ["Anna", "Ben"]
