@@ -847,8 +847,10 @@ async def test_events_that_cannot_be_published_are_logged_and_the_rest_go_out(
     stored_despite_the_error(first.records, monkeypatch)
     published = first.owner.on_events
 
+    failing_for = ["Anna"]
+
     def fails_for_anna(quiz: str, events: tuple[Event, ...]) -> None:
-        if any(isinstance(e, PlayerJoined) and e.nickname == "Anna" for e in events):
+        if any(isinstance(e, PlayerJoined) and e.nickname in failing_for for e in events):
             raise RuntimeError("a frame encoder bug")
         published(quiz, events)
 
@@ -858,12 +860,19 @@ async def test_events_that_cannot_be_published_are_logged_and_the_rest_go_out(
         assert code_and_message(refused)[0] is ErrorCode.UNAVAILABLE
         assert isinstance(await first.submit(quiz_id, Join("Ben")), Executed)
 
-    storage_line, logged = [r for r in caplog.records if r.name == "livequiz.owner"]
+        # and the same for a batch stored at the first try
+        failing_for.append("Cleo")
+        assert isinstance(await first.submit(quiz_id, Join("Cleo")), Executed)
+        assert isinstance(await first.submit(quiz_id, Join("Dan")), Executed)
+
+    storage_line, *logged = [r for r in caplog.records if r.name == "livequiz.owner"]
     assert storage_line.getMessage().startswith("storage unavailable; the batch is not")
-    assert (logged.levelname, logged.getMessage()) == ("ERROR", "publishing events failed")
-    assert logged.__dict__["quiz_id"] == quiz_id
-    assert logged.exc_info is not None
-    assert joined_names(first, quiz_id) == ["Ben"]
+    assert len(logged) == 2
+    for line in logged:
+        assert (line.levelname, line.getMessage()) == ("ERROR", "publishing events failed")
+        assert line.__dict__["quiz_id"] == quiz_id
+        assert line.exc_info is not None
+    assert joined_names(first, quiz_id) == ["Ben", "Dan"]
 
 
 async def test_a_question_opened_by_a_batch_stored_despite_its_error_closes_on_time(
@@ -924,3 +933,29 @@ async def test_a_reply_that_fails_is_logged_and_the_rest_of_the_batch_goes_on(
     assert logged.__dict__["quiz_id"] == quiz_id
     assert logged.exc_info is not None
     assert joined_names(first, quiz_id) == ["Anna", "Ben"]
+
+
+async def test_after_each_stored_batch_the_service_is_told_and_a_failure_there_is_logged(
+    storage: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The service sends a board held back while the batch was being stored (a tick that found
+    # the quiz mid-commit): it must hear of every stored batch, with its quiz.
+    first = await storage.process()
+    quiz_id = await first.create("131313")
+    told: list[str] = []
+
+    def settled(quiz: str) -> None:
+        told.append(quiz)
+        if len(told) == 2:
+            raise RuntimeError("a board encoder bug")
+
+    first.owner.on_settled = settled
+    with caplog.at_level(logging.WARNING, logger="livequiz.owner"):
+        for name in ("Anna", "Ben", "Cleo"):
+            assert isinstance(await first.submit(quiz_id, Join(name)), Executed)
+
+    assert told == [quiz_id] * 3
+    (logged,) = [r for r in caplog.records if r.name == "livequiz.owner"]
+    assert (logged.levelname, logged.getMessage()) == ("ERROR", "after a stored batch")
+    assert logged.__dict__["quiz_id"] == quiz_id
+    assert logged.exc_info is not None
