@@ -36,7 +36,7 @@ import pytest
 from livequiz import codec, names
 from livequiz.adapters.embedded import EmbeddedRecords
 from livequiz.adapters.local_bus import LocalBus
-from livequiz.domain.commands import Answer, Command, Executed, Join, Kick, Leave, Start
+from livequiz.domain.commands import Answer, Command, End, Executed, Join, Kick, Leave, Start
 from livequiz.domain.errors import ErrorCode, Rejected
 from livequiz.domain.events import Event, PlayerJoined, QuestionClosed
 from livequiz.domain.nicknames import NicknamePolicy
@@ -959,3 +959,24 @@ async def test_after_each_stored_batch_the_service_is_told_and_a_failure_there_i
     assert (logged.levelname, logged.getMessage()) == ("ERROR", "after a stored batch")
     assert logged.__dict__["quiz_id"] == quiz_id
     assert logged.exc_info is not None
+
+
+@pytest.mark.parametrize("started", [True, False], ids=["mid-question", "from-the-lobby"])
+async def test_a_finished_quiz_is_let_go_its_clock_stopped_and_its_responder_gone(
+    storage: Storage, started: bool
+) -> None:
+    # The lease goes with the finish: the owner stops serving the quiz and running its clock
+    # (a tick after the end would be a write without a lease).
+    first = await storage.process()
+    quiz_id = await first.create("141414", time_limit_ms=1_000)
+    assert isinstance(await first.submit(quiz_id, Join("Anna")), Executed)
+    if started:
+        assert isinstance(await first.submit(quiz_id, Start()), Executed)  # the clock is armed
+    assert isinstance(await first.submit(quiz_id, End()), Executed)
+    batches = len(first.batches)
+
+    await until(lambda: not first.owner.owns(quiz_id), "the quiz is let go")
+    await asyncio.sleep(1.5)  # past the question's deadline
+    assert len(first.batches) == batches  # no tick ran
+    with pytest.raises(NoResponder):
+        await first.from_another_process(quiz_id, Join("Ben"))
