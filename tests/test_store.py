@@ -639,6 +639,20 @@ async def test_a_quiz_whose_creation_failed_leaves_its_pin_free(
     assert list(store.owned()) == ["first"]
 
 
+async def test_a_created_quiz_takes_the_stores_nickname_rules_and_is_settled() -> None:
+    # The server's rules (profanity, look-alike names) hold in every quiz it creates; and a
+    # quiz nobody has written to shows only what is stored (its first snapshot need not wait).
+    policy = NicknamePolicy(is_profane=lambda name: "rude" in name.lower())
+    store = QuizStore(await EmbeddedRecords.open(None), nicknames=policy)
+    quiz = definition("151515")
+    await store.create(quiz)
+
+    assert store.settled(quiz.quiz_id)
+    (refused,) = await run(store, at(quiz.quiz_id, T0, Join("RudeName")))
+    assert rejected_code(refused) is ErrorCode.NICKNAME_PROFANE
+    assert store.settled(quiz.quiz_id)
+
+
 @pytest.mark.parametrize("journaled", [False, True], ids=["memory", "sqlite"])
 async def test_a_quiz_id_is_never_created_twice(path: Path, journaled: bool) -> None:
     records = await EmbeddedRecords.open(SqliteJournal(path) if journaled else None)
