@@ -222,7 +222,7 @@ async def test_acquiring_a_lease_it_holds_gives_a_new_epoch_and_fences_the_old_o
     again = await owner.acquire("q")
 
     assert again == epoch + 1
-    with pytest.raises(Fenced):
+    with pytest.raises(Fenced, match=r"^lease lost for q: nothing was stored$"):
         await owner.append(rows("q", 1), [], {"q": epoch})
     assert await owner.renew({"q": epoch}) == {"q"}  # the old epoch is lost for renewals too
     assert await owner.renew({"q": again}) == set()
