@@ -788,10 +788,15 @@ async def test_a_log_that_cannot_be_published_for_a_bug_is_logged_and_the_batch_
         assert isinstance(await first.submit(quiz_id, Join("Anna")), Executed)
 
     (logged,) = [r for r in caplog.records if r.name == "livequiz.owner"]
-    assert (logged.levelname, logged.getMessage()) == ("ERROR", "publishing the log failed")
-    assert logged.__dict__["quiz_id"] == quiz_id
-    assert logged.exc_info is not None
+    assert_error_line(logged, "publishing the log failed", quiz_id)
     assert await nicknames_stored(first.records, quiz_id) == ["Anna"]
+
+
+def assert_error_line(record: logging.LogRecord, message: str, quiz_id: str) -> None:
+    """One error line for the operator: the message, the quiz, and the traceback."""
+    assert (record.levelname, record.getMessage()) == ("ERROR", message)
+    assert record.__dict__["quiz_id"] == quiz_id
+    assert record.exc_info is not None
 
 
 def stored_despite_the_error(records: Records, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -869,9 +874,7 @@ async def test_events_that_cannot_be_published_are_logged_and_the_rest_go_out(
     assert storage_line.getMessage().startswith("storage unavailable; the batch is not")
     assert len(logged) == 2
     for line in logged:
-        assert (line.levelname, line.getMessage()) == ("ERROR", "publishing events failed")
-        assert line.__dict__["quiz_id"] == quiz_id
-        assert line.exc_info is not None
+        assert_error_line(line, "publishing events failed", quiz_id)
     assert joined_names(first, quiz_id) == ["Ben", "Dan"]
 
 
@@ -929,9 +932,7 @@ async def test_a_reply_that_fails_is_logged_and_the_rest_of_the_batch_goes_on(
         assert isinstance(await first.submit(quiz_id, Join("Ben")), Executed)
 
     (logged,) = [r for r in caplog.records if r.name == "livequiz.owner"]
-    assert (logged.levelname, logged.getMessage()) == ("ERROR", "reply failed")
-    assert logged.__dict__["quiz_id"] == quiz_id
-    assert logged.exc_info is not None
+    assert_error_line(logged, "reply failed", quiz_id)
     assert joined_names(first, quiz_id) == ["Anna", "Ben"]
 
 
@@ -956,9 +957,7 @@ async def test_after_each_stored_batch_the_service_is_told_and_a_failure_there_i
 
     assert told == [quiz_id] * 3
     (logged,) = [r for r in caplog.records if r.name == "livequiz.owner"]
-    assert (logged.levelname, logged.getMessage()) == ("ERROR", "after a stored batch")
-    assert logged.__dict__["quiz_id"] == quiz_id
-    assert logged.exc_info is not None
+    assert_error_line(logged, "after a stored batch", quiz_id)
 
 
 @pytest.mark.parametrize("started", [True, False], ids=["mid-question", "from-the-lobby"])
