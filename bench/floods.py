@@ -101,6 +101,13 @@ def rss_kib(pid: int) -> tuple[int, int]:
     return rss, hwm
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time ``pid`` has used so far (user + system), from ``/proc/PID/stat``."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def upgrade_request(port: int) -> bytes:
     return (
         f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
@@ -694,6 +701,7 @@ async def run(args: argparse.Namespace) -> int:
         frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         attack_stats: dict[str, Any] = {}
         gc_by_phase: dict[str, dict[str, float]] = {}
+        cpu_by_phase: dict[str, float] = {}
         latecomer_codes: dict[str, list[int]] = {}
         async with ws_connect(honest.ws_url, HONEST_ADDR) as host:
             honest.host = host
@@ -737,6 +745,7 @@ async def run(args: argparse.Namespace) -> int:
                     late = asyncio.create_task(honest.latecomers(args.latecomers, phase))
                 print(f"{phase}: questions {question}-{question + args.questions - 1}", flush=True)
                 gc_before = await gc_pauses(base)
+                cpu_before, phase_began = cpu_seconds(server.pid), time.monotonic()
                 for _ in range(args.questions):
                     await asyncio.sleep(args.window_s)
                     await honest.host_command("close")
@@ -746,6 +755,9 @@ async def run(args: argparse.Namespace) -> int:
                     await honest.host_command("next")
                     await expect("question")
                 honest.phase = "between"
+                cpu_by_phase[phase] = (cpu_seconds(server.pid) - cpu_before) / (
+                    time.monotonic() - phase_began
+                )
                 gc_after = await gc_pauses(base)
                 gc_by_phase[phase] = {
                     key: gc_after[key] - gc_before.get(key, 0.0) for key in gc_after
@@ -821,6 +833,10 @@ async def run(args: argparse.Namespace) -> int:
         )
         print(f"server GC pauses in {phase}: {counts}")
     print(
+        "server CPU (share of one core) by phase: "
+        + ", ".join(f"{phase} {share:.0%}" for phase, share in cpu_by_phase.items())
+    )
+    print(
         f"server RSS MiB: start {rss_start / 1024:.1f}, players joined {rss_joined / 1024:.1f}, "
         f"end {rss_end / 1024:.1f}, peak (VmHWM) {hwm / 1024:.1f}"
     )
@@ -863,6 +879,7 @@ async def run(args: argparse.Namespace) -> int:
         "keepalive_closed": keepalive_closed,
         "attackers": attack_stats,
         "gc_pauses": gc_by_phase,
+        "server_cpu_share": cpu_by_phase,
         "failures": failures,
     }
     if args.json_out:
