@@ -22,7 +22,7 @@ from livequiz.adapters.embedded import EmbeddedRecords
 from livequiz.adapters.local_bus import LocalBus
 from livequiz.bench import BenchConfig, run_bench
 from livequiz.bench.board_all import VisibleToAll, merge_min_seen, merge_transitions
-from livequiz.bench.cli import build_parser, config_from_args, format_table, main
+from livequiz.bench.cli import _bucket_quantile, build_parser, config_from_args, format_table, main
 from livequiz.bench.runner import _Host, _plan
 from livequiz.bench.stats import peak_per_second, percentile, subsample, summary
 from livequiz.service import ServiceLimits
@@ -127,6 +127,14 @@ async def test_one_big_quiz_is_clean_measured_and_recounted() -> None:
     assert server_play["frames_sent"]["question"] >= 20 * 2
     assert server_play["frames_sent"]["ack"] == result["answers_sent"]
     assert server_play["answers"]["accepted"] == 40
+    # the server timed each board's slowest change on its way to every connection: at most
+    # one board per change (40 answers, 2 questions opened and closed, the end), within 0.5 s
+    boards = server_play["board_delay_seconds_count"]["all"]
+    assert 1 <= boards <= 40 + 2 * 2 + 1
+    board_buckets = server_play["board_delay_seconds_bucket"]
+    assert board_buckets["+Inf"] == boards
+    slowest_board_s = min(float(le) for le, n in board_buckets.items() if n == boards)
+    assert slowest_board_s <= 0.5
     assert result["server_metrics"]["connect"]["joins"] == {"websocket": 20}
 
     generator = result["generator"]
@@ -153,6 +161,7 @@ async def test_one_big_quiz_is_clean_measured_and_recounted() -> None:
     for row in (
         "ack ms",
         "board all ms",
+        "server board delay, play",
         "own score = ack",
         "recount",
         "loop lag",
@@ -591,3 +600,13 @@ def test_subsamples_are_bounded_seeded_and_in_time_order() -> None:
 def test_the_peak_rate_is_the_fullest_one_second_bucket() -> None:
     assert peak_per_second([0.1, 0.5, 0.9, 1.0, 1.5, 2.2]) == 3
     assert peak_per_second([]) == 0
+
+
+def test_a_quantile_of_a_histogram_is_the_bound_of_the_bucket_it_falls_in() -> None:
+    buckets = {"0.1": 90.0, "0.3": 99.0, "0.5": 100.0, "+Inf": 100.0}
+    assert _bucket_quantile(buckets, 0.99) == 0.3
+    assert _bucket_quantile(buckets, 0.995) == 0.5
+    assert _bucket_quantile(buckets, 0.5) == 0.1
+    assert _bucket_quantile({**buckets, "+Inf": 101.0}, 0.999) == float("inf")
+    assert _bucket_quantile({"0.1": 0.0, "+Inf": 0.0}, 0.99) is None
+    assert _bucket_quantile({}, 0.99) is None

@@ -151,7 +151,7 @@ class BoardFanOut:
     it stands (:meth:`Gateway._start_board`) instead of queueing behind it.
     """
 
-    __slots__ = ("frame", "position", "seq", "targets")
+    __slots__ = ("frame", "marks", "position", "seq", "targets")
 
     def __init__(self, frame: SharedFrame, seq: int, targets: list[Client]) -> None:
         self.frame = frame
@@ -159,6 +159,10 @@ class BoardFanOut:
         self.seq = seq
         self.targets = targets
         self.position = 0
+        #: ``(position, changed_at)``, in order: once the round has written up to
+        #: ``position``, every connection has a board showing the change of ``changed_at``
+        #: (this board's own at the end; an older round's it took over, earlier)
+        self.marks: list[tuple[int, float]] = []
 
     @property
     def waiting(self) -> int:
@@ -680,7 +684,8 @@ class Gateway:
         if not clients:
             return
         if isinstance(message, Broadcast) and message.kind == "board":
-            self._start_board(quiz_id, clients, SharedFrame.text(message.data), message.seq)
+            frame = SharedFrame.text(message.data)
+            self._start_board(quiz_id, clients, frame, message.seq, message.changed_at)
             return
         if isinstance(message, Broadcast | QuestionFrame | ClosedFrame | FinishedFrame):
             # A frame for everyone keeps its place after the board before it: finish that first.
@@ -740,12 +745,17 @@ class Gateway:
                     client.conn.send_text(message.data)
 
     def _start_board(
-        self, quiz_id: str, clients: set[Client], frame: SharedFrame, seq: int = -1
+        self,
+        quiz_id: str,
+        clients: set[Client],
+        frame: SharedFrame,
+        seq: int = -1,
+        changed_at: float | None = None,
     ) -> None:
         """Queue a board for the pump; a newer one takes over the round of the one before it."""
         previous = self._boards.get(quiz_id)
         if previous is None:
-            self._boards[quiz_id] = BoardFanOut(frame, seq, list(clients))
+            job = self._boards[quiz_id] = BoardFanOut(frame, seq, list(clients))
         else:
             # Those the old board had not reached yet come first, or on a busy server the same
             # last few would never get a board; then everyone else, for a whole round. The quiz
@@ -753,7 +763,17 @@ class Gateway:
             waiting = [c for c in previous.targets[previous.position :] if c in clients]
             skip = set(waiting)
             targets = waiting + [c for c in clients if c not in skip]
-            self._boards[quiz_id] = BoardFanOut(frame, seq, targets)
+            job = self._boards[quiz_id] = BoardFanOut(frame, seq, targets)
+            # The old round's changes have reached everyone once the ones it had not reached
+            # have this board (fewer, if some of them have gone since).
+            job.marks = [
+                (min(position - previous.position, len(waiting)), at)
+                for position, at in previous.marks
+            ]
+        if changed_at is not None:
+            job.marks.append((len(job.targets), changed_at))
+        if job.marks and job.marks[0][0] <= 0:  # the old round had reached all still here
+            self._boards_reached(job)
         if self._pump is None:
             self._pump = asyncio.get_running_loop().call_soon(self._pump_boards)
 
@@ -812,6 +832,8 @@ class Gateway:
             budget -= end - job.position
             self._allowance -= end - job.position
             job.position = end
+            if job.marks and job.marks[0][0] <= end:
+                self._boards_reached(job)
             if job.waiting:
                 self._boards[quiz_id] = job
         if self._boards:
@@ -823,8 +845,20 @@ class Gateway:
         if job is not None:
             self._allowance -= job.waiting  # over budget, if need be: the pump waits it off
             self._broadcast(job.targets[job.position :], job.frame, "board")
+            job.position = len(job.targets)
+            self._boards_reached(job)
             if self.tracing is not None:
                 self.tracing.board_left(quiz_id, job.seq)
+
+    def _boards_reached(self, job: BoardFanOut) -> None:
+        """Time the changes whose boards have now reached every connection: from the oldest
+        change a board was the first to show to the frame written to its last connection
+        (``livequiz_board_delay_seconds``, the board objective's measure). One observation per
+        board, of its slowest change: at most one per quiz and tick."""
+        now = time.monotonic()
+        marks = job.marks
+        while marks and marks[0][0] <= job.position:
+            self.metrics.board_delay_seconds.observe(now - marks.pop(0)[1])
 
     def board_frames_waiting(self) -> int:
         """Board frames queued on this process (a metric: high for long means fan-out bound)."""

@@ -43,6 +43,9 @@ _LATENCY = (
     2.5,
 )
 
+#: Answer → every board: a tick (100 ms) and a round of fan-out; the objective is 300 ms.
+_BOARD_DELAY = (0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0)
+
 
 class Metrics:
     """Every figure livequiz exports on ``/metrics``."""
@@ -104,6 +107,15 @@ class Metrics:
             "livequiz_tick_lag_seconds",
             "How late a leaderboard tick started against its schedule",
             buckets=_LATENCY,
+            registry=r,
+        )
+        self.board_delay_seconds = Histogram(
+            "livequiz_board_delay_seconds",
+            "From the oldest change a leaderboard is the first to show (its batch stored, or "
+            "applied on a copy) to that board, or a newer one that took its round over, "
+            "written to every connection of the quiz on this process: one per board, its "
+            "slowest change",
+            buckets=_BOARD_DELAY,
             registry=r,
         )
         self.board_frames_waiting = Gauge(

@@ -117,6 +117,10 @@ class Broadcast:
     #: For a board, the quiz's ``seq`` it shows: a newer board replaces it mid-round
     #: (``Gateway._pump_boards``). ``-1``: not known (anything newer replaces it).
     seq: int = -1
+    #: For a board, ``time.monotonic()`` of the oldest change it is the first to show (a batch
+    #: stored, or applied on a copy): when the board has reached every connection, the time
+    #: since then is that change's way to every board (``livequiz_board_delay_seconds``).
+    changed_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +255,8 @@ class _QuizRuntime:
     """Per-quiz state of this process that is not quiz state: dirty flags, deltas, follows."""
 
     board_dirty: bool = False
+    #: ``time.monotonic()`` of the oldest change no board handed to the gateway shows yet.
+    changed_at: float | None = None
     #: A tick found the quiz mid-commit: its board goes out once the batch is stored.
     board_due: bool = False
     #: ``time.monotonic()`` before which a lobby board waits (lobby_board_frames_per_s).
@@ -262,6 +268,12 @@ class _QuizRuntime:
 
     def has_player_news(self) -> bool:
         return any(self.news.values())
+
+    def mark_dirty(self) -> None:
+        """The board changed: the next tick sends it, timed from the first such change."""
+        if not self.board_dirty:
+            self.board_dirty = True
+            self.changed_at = time.monotonic()
 
 
 @dataclass
@@ -846,7 +858,7 @@ class QuizService:
     def _owned(self, quiz_id: str) -> None:
         """This process took the quiz over: its session is now the owner's."""
         runtime = self._runtime.setdefault(quiz_id, _QuizRuntime())
-        runtime.board_dirty = True
+        runtime.mark_dirty()
         self.router.owner_changed(quiz_id)
         self._wake_waiters(quiz_id)
 
@@ -925,11 +937,11 @@ class QuizService:
         definition = self.store.definition(quiz_id)
         for event in events:
             if isinstance(event, AnswerAccepted):
-                runtime.board_dirty = True
+                runtime.mark_dirty()
                 if definition.settings.pace is Pace.LIVE:
                     runtime.news["answered"].append(event.player_id)
             elif isinstance(event, PlayerJoined):
-                runtime.board_dirty = True
+                runtime.mark_dirty()
                 runtime.news["joined"].append(
                     {
                         "player_id": event.player_id,
@@ -943,14 +955,14 @@ class QuizService:
             elif isinstance(event, PlayerRejoined):
                 runtime.news["back"].append(event.player_id)
             elif isinstance(event, PlayerNamed):
-                runtime.board_dirty = True
+                runtime.mark_dirty()
                 runtime.news["named"].append(
                     {"player_id": event.player_id, "nickname": event.nickname}
                 )
                 named = ToPlayer(event.player_id, protocol.named_frame(event), seq=event.seq)
                 self.deliver(quiz_id, named)
             elif isinstance(event, TeamChanged):
-                runtime.board_dirty = True
+                runtime.mark_dirty()
                 runtime.news["team"].append({"player_id": event.player_id, "team": event.team})
             elif isinstance(event, ExtraTimeGiven):
                 runtime.news["extra_time"].append(
@@ -961,7 +973,7 @@ class QuizService:
             elif isinstance(event, RejoinAnswered):
                 runtime.news["rejoin_answered"].append(event.player_id)
             elif isinstance(event, PlayerKicked):
-                runtime.board_dirty = True
+                runtime.mark_dirty()
                 runtime.news["kicked"].append(event.player_id)
                 kicked = ToPlayer(event.player_id, protocol.KICKED_FRAME, close=(4009, "kicked"))
                 self.deliver(quiz_id, kicked)
@@ -974,7 +986,7 @@ class QuizService:
                 frame = protocol.resumed_frame(event)
                 self.deliver(quiz_id, Broadcast(frame, "resumed", event.seq))
             elif isinstance(event, QuestionOpened):
-                runtime.board_dirty = True
+                runtime.mark_dirty()
                 frame = protocol.question_frame(definition.questions, definition.settings, event)
                 self.deliver(
                     quiz_id,
@@ -990,11 +1002,11 @@ class QuizService:
                 options = QuestionFrame(frame, event.index, event.seq, for_player, "options")
                 self.deliver(quiz_id, options)
             elif isinstance(event, QuestionClosed):
-                runtime.board_dirty = True
+                runtime.mark_dirty()
                 frame = protocol.closed_frame(definition.questions, event)
                 self.deliver(quiz_id, ClosedFrame(frame, event.index, event.seq))
             elif isinstance(event, QuizFinished):
-                runtime.board_dirty = True
+                runtime.mark_dirty()
                 runtime.finished = True
                 self._finished_at[quiz_id] = time.monotonic()
                 self.deliver(quiz_id, FinishedFrame(protocol.finished_frame(event), event.seq))
@@ -1006,7 +1018,7 @@ class QuizService:
             elif isinstance(event, PlayerQuestionClosed):
                 self._own_close(quiz_id, definition.questions, event)
             elif isinstance(event, PlayerFinished):
-                runtime.board_dirty = True
+                runtime.mark_dirty()
                 self.deliver(quiz_id, ToHosts(protocol.player_finished_frame(event)))
                 if self.store.loaded(quiz_id):
                     session = self.store.session(quiz_id)
@@ -1114,7 +1126,9 @@ class QuizService:
                 1, self.limits.lobby_board_frames_per_s
             )
         runtime.board_dirty = runtime.board_due = False
-        self.deliver(quiz_id, Broadcast(protocol.board_frame(session), "board", session.seq))
+        changed_at, runtime.changed_at = runtime.changed_at, None
+        frame = protocol.board_frame(session)
+        self.deliver(quiz_id, Broadcast(frame, "board", session.seq, changed_at))
         return session.present_count + 1
 
     def _settled(self, quiz_id: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -22,7 +23,8 @@ from livequiz.adapters.embedded import EmbeddedRecords
 from livequiz.auth import Role
 from livequiz.ports import Row, WebhookDelivery
 from livequiz.service import Broadcast, ClosedFrame, QuizService, ServiceLimits
-from tests.integration.helpers import Client, Quiz, setup_quiz
+from tests.integration.helpers import Client, Quiz, open_client, setup_quiz
+from tests.integration.test_cheating import Backend
 from tests.server import running_server
 
 PLAYERS = ["Anna", "Ben", "Cleo", "Dora", "Emil", "Finn", "Gus"]
@@ -335,3 +337,139 @@ async def test_a_board_never_shows_an_answer_still_being_stored() -> None:
         for client in quiz.clients:
             board = await client.wait_for(lambda f: f["type"] == "board" and f["answered"] == 2)
             assert board["seq"] >= ack["seq"]
+
+
+# ---------------------------------------------------------------- answer → every board, timed
+
+
+async def _board_delays(quiz: Quiz) -> tuple[float, float]:
+    """(count, sum) of ``livequiz_board_delay_seconds`` on the quiz's server."""
+    count = await quiz.srv.metric("livequiz_board_delay_seconds_count")
+    return count, await quiz.srv.metric("livequiz_board_delay_seconds_sum")
+
+
+async def _round_over(gateway: Any, quiz_id: str) -> None:
+    async with asyncio.timeout(5):
+        while quiz_id in gateway._boards:
+            await asyncio.sleep(0.01)
+
+
+async def test_a_boards_delay_is_timed_once_it_has_reached_every_connection() -> None:
+    # 8 connections at 20 board frames a second: the round takes ~0.3 s after a burst of 2
+    async with _chunked_quiz(QUIET, chunk=2, board_frames_per_s=20) as quiz:
+        gateway = quiz.srv.server.gateway
+        changed_at = time.monotonic() - 0.5  # the change was stored half a second ago
+        board = Broadcast(_frame(type="board", mark="b"), "board", -1, changed_at)
+        gateway.deliver(quiz.quiz_id, board)
+        await asyncio.sleep(0.1)
+        # part of the round is out: nothing is timed while anyone still waits for it
+        assert 0 < await quiz.srv.metric("livequiz_board_frames_waiting") < 8
+        assert await _board_delays(quiz) == (0, 0)
+        await _round_over(gateway, quiz.quiz_id)
+        reached = time.monotonic()
+        count, total = await _board_delays(quiz)
+        assert count == 1
+        # from the change to the last connection's frame: the half second and the round
+        assert 0.5 + 0.25 <= total <= reached - changed_at
+        # a board that shows no new change (a lobby's, a resend) is not timed
+        gateway.deliver(quiz.quiz_id, Broadcast(_frame(type="board", mark="c"), "board"))
+        await _round_over(gateway, quiz.quiz_id)
+        assert await _board_delays(quiz) == (1, total)
+
+
+async def test_a_board_taken_over_is_timed_when_the_newer_one_has_reached_the_rest() -> None:
+    async with _chunked_quiz(QUIET, chunk=2, board_frames_per_s=20) as quiz:
+        gateway = quiz.srv.server.gateway
+        first_at = time.monotonic() - 1.0
+        first = Broadcast(_frame(type="board", mark="1"), "board", 1, first_at)
+        gateway.deliver(quiz.quiz_id, first)
+        await _one_loop_turn()  # the first chunk (2 of 8) has the first board
+        second_at = time.monotonic()
+        gateway.deliver(
+            quiz.quiz_id, Broadcast(_frame(type="board", mark="2"), "board", 2, second_at)
+        )
+        # the second board goes first to the 6 the first had not reached: once they have it,
+        # everyone has the first board's change (or newer), and that is timed, alone
+        async with asyncio.timeout(5):
+            while gateway._boards[quiz.quiz_id].position < 6:
+                await asyncio.sleep(0.01)
+        count, first_delay = await _board_delays(quiz)
+        assert count == 1
+        assert first_delay >= 1.0 + 0.15  # 6 frames at 20 a second after the burst
+        assert gateway._boards[quiz.quiz_id].waiting == 2  # the second round goes on
+        await _round_over(gateway, quiz.quiz_id)
+        count, total = await _board_delays(quiz)
+        assert count == 2
+        assert 0.25 <= total - first_delay <= time.monotonic() - second_at
+
+
+async def test_a_board_finished_early_by_a_frame_for_everyone_is_timed_then() -> None:
+    async with _chunked_quiz(QUIET, chunk=2, board_frames_per_s=20) as quiz:
+        await quiz.start()
+        gateway = quiz.srv.server.gateway
+        changed_at = time.monotonic()
+        gateway.deliver(
+            quiz.quiz_id, Broadcast(_frame(type="board", mark="b"), "board", -1, changed_at)
+        )
+        gateway.deliver(quiz.quiz_id, ClosedFrame(_frame(type="closed", mark="closed"), 0))
+        count, total = await _board_delays(quiz)
+        assert count == 1  # the close wrote the rest of the board at once
+        assert total < 0.2  # not the ~0.3 s the round would have taken at its pace
+
+
+async def test_an_answers_way_to_every_board_is_timed_from_the_oldest_change_it_shows() -> None:
+    async with _chunked_quiz(QUIET) as quiz:
+        await quiz.start()
+        service = quiz.srv.service
+        anna = await quiz.players["Anna"].answer(0, quiz.correct(0))
+        await asyncio.sleep(0.3)
+        ben = await quiz.players["Ben"].answer(0, quiz.correct(0))
+        assert anna["status"] == ben["status"] == "accepted"
+        started = time.monotonic()
+        assert service.flush_boards() > 0  # the tick: one board showing both answers
+        for client in quiz.clients:
+            await client.wait_for(lambda f: f["type"] == "board" and f["answered"] == 2)
+        await _round_over(quiz.srv.server.gateway, quiz.quiz_id)
+        count, total = await _board_delays(quiz)
+        assert count == 1
+        # timed from Anna's answer (stored 0.3 s before Ben's), not Ben's or the tick
+        assert 0.3 <= total <= 0.3 + (time.monotonic() - started) + 0.2
+        # with nothing new since, the next tick sends no board and times nothing
+        assert service.flush_boards() == 0
+        assert await _board_delays(quiz) == (1, total)
+
+
+async def test_each_process_times_the_boards_it_sends_on_either_backend(backend: Backend) -> None:
+    """The owner times the boards of its own connections, a copy (``postgres+nats``: the
+    entry server) those of its connections, from the change applied there."""
+    async with contextlib.AsyncExitStack() as stack:
+        quiz = await backend.owner.create_quiz(count=1, seed=3)
+        host = await stack.enter_async_context(
+            open_client(backend.owner, "host", quiz["host_token"])
+        )
+        joined = await backend.entry.join(quiz["pin"], "Anna")
+        anna = await stack.enter_async_context(open_client(backend.entry, "Anna", joined["token"]))
+        servers = (
+            [backend.owner] if backend.entry is backend.owner else [backend.owner, backend.entry]
+        )
+        began = time.monotonic()
+        before = [
+            (
+                await srv.metric("livequiz_board_delay_seconds_count"),
+                await srv.metric("livequiz_board_delay_seconds_sum"),
+            )
+            for srv in servers
+        ]
+        await host.host("start")
+        await anna.expect("question")
+        ack = await anna.answer(0, 0)
+        assert ack["type"] == "ack"
+        for client in (anna, host):
+            await client.wait_for(lambda f: f["type"] == "board" and f["seq"] >= ack["seq"])
+        elapsed = time.monotonic() - began
+        for srv, (count, total) in zip(servers, before, strict=True):
+            boards = await srv.metric("livequiz_board_delay_seconds_count") - count
+            spent = await srv.metric("livequiz_board_delay_seconds_sum") - total
+            assert boards >= 1, srv.base_url
+            # each one from a change made since `began`, to a frame written before now
+            assert 0 < spent <= boards * elapsed, (srv.base_url, boards, spent, elapsed)

@@ -237,6 +237,17 @@ def _ms(figures: dict[str, Any], keys: tuple[str, ...] = ("p50", "p95", "p99", "
     return "/".join(_f(figures[k]) for k in keys) + f"  (n={figures['count']})"
 
 
+def _bucket_quantile(buckets: dict[str, float], q: float) -> float | None:
+    """The upper bound of the bucket a quantile falls in, from a histogram's bucket counts by
+    ``le`` (cumulative, as Prometheus exports them); ``None`` if nothing was observed. The
+    bound, not an interpolation: a figure the server's own histogram can vouch for."""
+    bounds = sorted((float(le), count) for le, count in buckets.items())
+    if not bounds or bounds[-1][1] <= 0:
+        return None
+    total = bounds[-1][1]
+    return next(le for le, count in bounds if count >= q * total)
+
+
 def _play_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
     recount = result["recount"]
     late = result.get("late_duplicates") or {}
@@ -351,6 +362,16 @@ def format_table(result: dict[str, Any]) -> str:
                             f"{paused.get(gen, 0.0) * 1000:.0f} ms"
                             for gen in sorted(pauses)
                         ),
+                    )
+                )
+            boards = _bucket_quantile(deltas.get("board_delay_seconds_bucket", {}), 0.99)
+            if boards is not None:
+                rows.append(
+                    (
+                        f"server board delay, {name}",
+                        f"p99 <= {boards * 1000:.0f} ms (a bucket's bound) over "
+                        f"{deltas['board_delay_seconds_count']['all']:.0f} boards "
+                        "(each board's slowest change, stored → last connection written)",
                     )
                 )
             moved = {
