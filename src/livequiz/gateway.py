@@ -244,6 +244,11 @@ class Gateway:
         elif isinstance(context, Client):
             self._unregister(context)
 
+    def on_handshake_refused(self, status: int) -> None:
+        """The transport answered an upgrade ``status`` instead of 101 (counted: a school's
+        phones turned away at 429, or a process full at 503, show nowhere else)."""
+        self.metrics.handshakes_refused.labels(str(status)).inc()
+
     def on_refused(self, conn: Connection, code: str) -> None:
         """The transport refused a message itself (the rate limit) and told the client."""
         self.metrics.errors.labels(code).inc()

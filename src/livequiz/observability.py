@@ -132,6 +132,14 @@ class Metrics:
             "Shared frames dropped for clients too slow to read them",
             registry=r,
         )
+        self.handshakes_refused = Counter(
+            "livequiz_websocket_handshakes_refused",
+            "WebSocket upgrades answered with an HTTP error instead of 101, by status: 400 (not "
+            "a valid upgrade), 403 (Origin not allowed), 404 (not /ws), 429 (too many "
+            "connections from the address), 503 (the process is full, or still starting)",
+            ["status"],
+            registry=r,
+        )
         self.http_closed = Counter(
             "livequiz_http_connections_closed",
             "Plain HTTP connections the transport closed or refused, by reason: head_timeout "

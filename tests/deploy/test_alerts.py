@@ -29,6 +29,8 @@ from typing import Any
 
 import pytest
 import yaml
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from tests.deploy.nginx import DEPLOY
 from tests.integration.helpers import setup_quiz
@@ -373,8 +375,8 @@ def test_grafana_in_compose_loads_the_dashboard_from_prometheus() -> None:
 
 async def exported_names() -> set[str]:
     """Every sample name a real server's /metrics shows once a quiz has been played: a join,
-    an answer, a refused answer, a malformed HTTP request and a garbage collection make its
-    labelled series appear."""
+    an answer, a refused answer, a malformed HTTP request, a refused upgrade and a garbage
+    collection make its labelled series appear."""
     async with running_server() as srv, contextlib.AsyncExitStack() as stack:
         quiz = await setup_quiz(srv, stack, ["Anna"])
         await quiz.start()
@@ -387,6 +389,9 @@ async def exported_names() -> set[str]:
             assert (await reader.read()).startswith(b"HTTP/1.1 400")
         writer.close()
         await writer.wait_closed()
+        with pytest.raises(InvalidStatus):  # an upgrade refused (404: not the WebSocket path)
+            async with connect(srv.ws_url.replace("/ws", "/not-ws"), open_timeout=TIMEOUT_S):
+                pass
         gc.collect()
         text = (await srv.http.get("/metrics")).text
     return {

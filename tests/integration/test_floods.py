@@ -535,6 +535,8 @@ async def test_connections_over_the_per_address_cap_get_429_and_other_addresses_
         assert statuses == {101: 40, 429: 20}
         bodies = {body for _raw, status, body in attempts if status == 429}
         assert bodies == {b"too many connections from your address\n"}
+        refused = await srv.metric("livequiz_websocket_handshakes_refused_total", status="429")
+        assert refused == 20
         # Another address connects and plays; so do the honest players.
         other, status, _body = await RawSocket.upgrade(srv.port, "127.0.0.4")
         assert status == 101

@@ -62,6 +62,12 @@ class RecordingHandler:
     messages: list[str] = field(default_factory=list)
     seen_queries: list[dict[str, str]] = field(default_factory=list)
     seen_user_agents: list[str | None] = field(default_factory=list)
+    handshakes_refused: list[int] = field(default_factory=list)
+
+    def on_handshake_refused(self, status: int) -> None:
+        self.handshakes_refused.append(status)
+        if status == 401:
+            raise RuntimeError("secret detail from on_handshake_refused")
 
     def accept(self, request: HandshakeRequest) -> Rejection | None:
         if request.request_path != "/ws":
@@ -399,6 +405,8 @@ async def test_origin_allow_list_matches_every_spelling_of_an_allowed_origin(
                 pass
         assert excinfo.value.response.status_code == 403, origin
         assert excinfo.value.response.body == b"origin not allowed\n"
+    # the application is told of each refusal (its metric), and of no accepted upgrade
+    assert live.handler.handshakes_refused == [403] * 6
 
 
 async def test_max_connections_gives_503(start: StartServer) -> None:
@@ -412,6 +420,25 @@ async def test_max_connections_gives_503(start: StartServer) -> None:
     async with live.client() as ws:  # seats free again once others left
         await ws.send("back")
         assert await ws.recv() == "back"
+    assert live.handler.handshakes_refused == [503]
+
+
+async def test_a_refusal_whose_hook_fails_still_goes_out_and_is_logged(
+    start: StartServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    live = await start()
+    with pytest.raises(InvalidStatus) as excinfo:
+        async with live.client("/ws?token=bad"):
+            pass
+    assert excinfo.value.response.status_code == 401
+    assert excinfo.value.response.body == b"bad token\n"
+    assert live.handler.handshakes_refused == [401]
+    failed = [r for r in caplog.records if "on_handshake_refused failed" in r.getMessage()]
+    assert len(failed) == 1
+    assert failed[0].exc_info is not None
+    async with live.client() as ws:  # the server goes on
+        await ws.send("still here")
+        assert await ws.recv() == "still here"
 
 
 # -- messages -------------------------------------------------------------------------------

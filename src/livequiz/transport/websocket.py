@@ -547,6 +547,11 @@ class ConnectionHandler(Protocol):
         is the peer's close code, ours if we closed first, or 1006 if TCP was lost."""
         ...
 
+    # Optional hooks (looked up with getattr, so a handler may leave them out):
+    # ``on_refused(conn, code)``: the transport refused a message itself (the rate limit);
+    # ``on_handshake_refused(status)``: an upgrade was answered ``status`` instead of 101 (an
+    # RFC 6455 check, the Origin, the process full, or ``accept``'s own refusal).
+
 
 class BroadcastResult(NamedTuple):
     """Outcome of one fan-out: frames written and frames dropped (slow or closed clients)."""
@@ -887,6 +892,12 @@ class WebSocketConnection(asyncio.Protocol):
         if response.status_code != 101:
             self._state = _CLOSING
             self._deadline = _monotonic() + self._limits.close_timeout_s
+            on_refused = getattr(self._handler, "on_handshake_refused", None)
+            if on_refused is not None:
+                try:
+                    on_refused(response.status_code)
+                except Exception:
+                    logger.exception("on_handshake_refused failed on connection #%d", self.id)
             return
         now = _monotonic()
         self._state = _OPEN
