@@ -378,9 +378,9 @@ def _long_question(n: int) -> dict[str, object]:
 
 @pytest.mark.parametrize(
     ("size", "smallest_px"),
-    # 1080p, and the widescreen classroom projectors (720p, WXGA 1280x800): the same layout,
-    # its type scaled with the screen's height
-    [((1920, 1080), 24), ((1280, 720), 16), ((1280, 800), 17)],
+    # 1080p, the widescreen classroom projectors (720p, WXGA 1280x800) and the old 4:3 ones
+    # (XGA 1024x768): the same layout, its type scaled with the screen's height
+    [((1920, 1080), 24), ((1280, 720), 16), ((1280, 800), 17), ((1024, 768), 15)],
 )
 async def test_the_reveal_of_four_long_definitions_fits_the_projector(
     harness: Harness, srv: RunningServer, size: tuple[int, int], smallest_px: float
