@@ -159,8 +159,8 @@ class BoardFanOut:
         self.seq = seq
         self.targets = targets
         self.position = 0
-        #: ``(position, changed_at)``, in order: once the round has written up to
-        #: ``position``, every connection has a board showing the change of ``changed_at``
+        #: ``(position, answered_at)``, in order: once the round has written up to
+        #: ``position``, every connection has a board showing the answer of ``answered_at``
         #: (this board's own at the end; an older round's it took over, earlier)
         self.marks: list[tuple[int, float]] = []
 
@@ -690,7 +690,7 @@ class Gateway:
             return
         if isinstance(message, Broadcast) and message.kind == "board":
             frame = SharedFrame.text(message.data)
-            self._start_board(quiz_id, clients, frame, message.seq, message.changed_at)
+            self._start_board(quiz_id, clients, frame, message.seq, message.answered_at)
             return
         if isinstance(message, Broadcast | QuestionFrame | ClosedFrame | FinishedFrame):
             # A frame for everyone keeps its place after the board before it: finish that first.
@@ -755,7 +755,7 @@ class Gateway:
         clients: set[Client],
         frame: SharedFrame,
         seq: int = -1,
-        changed_at: float | None = None,
+        answered_at: float | None = None,
     ) -> None:
         """Queue a board for the pump; a newer one takes over the round of the one before it."""
         previous = self._boards.get(quiz_id)
@@ -769,14 +769,14 @@ class Gateway:
             skip = set(waiting)
             targets = waiting + [c for c in clients if c not in skip]
             job = self._boards[quiz_id] = BoardFanOut(frame, seq, targets)
-            # The old round's changes have reached everyone once the ones it had not reached
+            # The old round's answers have reached everyone once the ones it had not reached
             # have this board (fewer, if some of them have gone since).
             job.marks = [
                 (min(position - previous.position, len(waiting)), at)
                 for position, at in previous.marks
             ]
-        if changed_at is not None:
-            job.marks.append((len(job.targets), changed_at))
+        if answered_at is not None:
+            job.marks.append((len(job.targets), answered_at))
         if job.marks and job.marks[0][0] <= 0:  # the old round had reached all still here
             self._boards_reached(job)
         if self._pump is None:
@@ -856,10 +856,10 @@ class Gateway:
                 self.tracing.board_left(quiz_id, job.seq)
 
     def _boards_reached(self, job: BoardFanOut) -> None:
-        """Time the changes whose boards have now reached every connection: from the oldest
-        change a board was the first to show to the frame written to its last connection
+        """Time the answers whose boards have now reached every connection: from the oldest
+        answer a board was the first to show to the frame written to its last connection
         (``livequiz_board_delay_seconds``, the board objective's measure). One observation per
-        board, of its slowest change: at most one per quiz and tick."""
+        board that shows new answers, of its slowest: at most one per quiz and tick."""
         now = time.monotonic()
         marks = job.marks
         while marks and marks[0][0] <= job.position:

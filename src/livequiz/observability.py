@@ -111,10 +111,10 @@ class Metrics:
         )
         self.board_delay_seconds = Histogram(
             "livequiz_board_delay_seconds",
-            "From the oldest change a leaderboard is the first to show (its batch stored, or "
+            "From the oldest answer a leaderboard is the first to show (its batch stored, or "
             "applied on a copy) to that board, or a newer one that took its round over, "
-            "written to every connection of the quiz on this process: one per board, its "
-            "slowest change",
+            "written to every connection of the quiz on this process: one per board showing "
+            "new answers, its slowest",
             buckets=_BOARD_DELAY,
             registry=r,
         )

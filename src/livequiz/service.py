@@ -117,10 +117,11 @@ class Broadcast:
     #: For a board, the quiz's ``seq`` it shows: a newer board replaces it mid-round
     #: (``Gateway._pump_boards``). ``-1``: not known (anything newer replaces it).
     seq: int = -1
-    #: For a board, ``time.monotonic()`` of the oldest change it is the first to show (a batch
+    #: For a board, ``time.monotonic()`` of the oldest answer it is the first to show (its batch
     #: stored, or applied on a copy): when the board has reached every connection, the time
-    #: since then is that change's way to every board (``livequiz_board_delay_seconds``).
-    changed_at: float | None = None
+    #: since then is that answer's way to every board (``livequiz_board_delay_seconds``). Joins,
+    #: questions opened and closed change boards too, but the objective is the answers'.
+    answered_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,8 +256,9 @@ class _QuizRuntime:
     """Per-quiz state of this process that is not quiz state: dirty flags, deltas, follows."""
 
     board_dirty: bool = False
-    #: ``time.monotonic()`` of the oldest change no board handed to the gateway shows yet.
-    changed_at: float | None = None
+    #: ``time.monotonic()`` of the oldest answer no board handed to the gateway shows yet
+    #: (stored here, or applied on a copy): what the board objective times.
+    answered_at: float | None = None
     #: A tick found the quiz mid-commit: its board goes out once the batch is stored.
     board_due: bool = False
     #: ``time.monotonic()`` before which a lobby board waits (lobby_board_frames_per_s).
@@ -268,12 +270,6 @@ class _QuizRuntime:
 
     def has_player_news(self) -> bool:
         return any(self.news.values())
-
-    def mark_dirty(self) -> None:
-        """The board changed: the next tick sends it, timed from the first such change."""
-        if not self.board_dirty:
-            self.board_dirty = True
-            self.changed_at = time.monotonic()
 
 
 @dataclass
@@ -858,7 +854,7 @@ class QuizService:
     def _owned(self, quiz_id: str) -> None:
         """This process took the quiz over: its session is now the owner's."""
         runtime = self._runtime.setdefault(quiz_id, _QuizRuntime())
-        runtime.mark_dirty()
+        runtime.board_dirty = True
         self.router.owner_changed(quiz_id)
         self._wake_waiters(quiz_id)
 
@@ -937,11 +933,13 @@ class QuizService:
         definition = self.store.definition(quiz_id)
         for event in events:
             if isinstance(event, AnswerAccepted):
-                runtime.mark_dirty()
+                runtime.board_dirty = True
+                if runtime.answered_at is None:  # the oldest answer no board shows yet
+                    runtime.answered_at = time.monotonic()
                 if definition.settings.pace is Pace.LIVE:
                     runtime.news["answered"].append(event.player_id)
             elif isinstance(event, PlayerJoined):
-                runtime.mark_dirty()
+                runtime.board_dirty = True
                 runtime.news["joined"].append(
                     {
                         "player_id": event.player_id,
@@ -955,14 +953,14 @@ class QuizService:
             elif isinstance(event, PlayerRejoined):
                 runtime.news["back"].append(event.player_id)
             elif isinstance(event, PlayerNamed):
-                runtime.mark_dirty()
+                runtime.board_dirty = True
                 runtime.news["named"].append(
                     {"player_id": event.player_id, "nickname": event.nickname}
                 )
                 named = ToPlayer(event.player_id, protocol.named_frame(event), seq=event.seq)
                 self.deliver(quiz_id, named)
             elif isinstance(event, TeamChanged):
-                runtime.mark_dirty()
+                runtime.board_dirty = True
                 runtime.news["team"].append({"player_id": event.player_id, "team": event.team})
             elif isinstance(event, ExtraTimeGiven):
                 runtime.news["extra_time"].append(
@@ -973,7 +971,7 @@ class QuizService:
             elif isinstance(event, RejoinAnswered):
                 runtime.news["rejoin_answered"].append(event.player_id)
             elif isinstance(event, PlayerKicked):
-                runtime.mark_dirty()
+                runtime.board_dirty = True
                 runtime.news["kicked"].append(event.player_id)
                 kicked = ToPlayer(event.player_id, protocol.KICKED_FRAME, close=(4009, "kicked"))
                 self.deliver(quiz_id, kicked)
@@ -986,7 +984,7 @@ class QuizService:
                 frame = protocol.resumed_frame(event)
                 self.deliver(quiz_id, Broadcast(frame, "resumed", event.seq))
             elif isinstance(event, QuestionOpened):
-                runtime.mark_dirty()
+                runtime.board_dirty = True
                 frame = protocol.question_frame(definition.questions, definition.settings, event)
                 self.deliver(
                     quiz_id,
@@ -1002,11 +1000,11 @@ class QuizService:
                 options = QuestionFrame(frame, event.index, event.seq, for_player, "options")
                 self.deliver(quiz_id, options)
             elif isinstance(event, QuestionClosed):
-                runtime.mark_dirty()
+                runtime.board_dirty = True
                 frame = protocol.closed_frame(definition.questions, event)
                 self.deliver(quiz_id, ClosedFrame(frame, event.index, event.seq))
             elif isinstance(event, QuizFinished):
-                runtime.mark_dirty()
+                runtime.board_dirty = True
                 runtime.finished = True
                 self._finished_at[quiz_id] = time.monotonic()
                 self.deliver(quiz_id, FinishedFrame(protocol.finished_frame(event), event.seq))
@@ -1018,7 +1016,7 @@ class QuizService:
             elif isinstance(event, PlayerQuestionClosed):
                 self._own_close(quiz_id, definition.questions, event)
             elif isinstance(event, PlayerFinished):
-                runtime.mark_dirty()
+                runtime.board_dirty = True
                 self.deliver(quiz_id, ToHosts(protocol.player_finished_frame(event)))
                 if self.store.loaded(quiz_id):
                     session = self.store.session(quiz_id)
@@ -1126,9 +1124,9 @@ class QuizService:
                 1, self.limits.lobby_board_frames_per_s
             )
         runtime.board_dirty = runtime.board_due = False
-        changed_at, runtime.changed_at = runtime.changed_at, None
+        answered_at, runtime.answered_at = runtime.answered_at, None
         frame = protocol.board_frame(session)
-        self.deliver(quiz_id, Broadcast(frame, "board", session.seq, changed_at))
+        self.deliver(quiz_id, Broadcast(frame, "board", session.seq, answered_at))
         return session.present_count + 1
 
     def _settled(self, quiz_id: str) -> None:

@@ -371,7 +371,7 @@ def format_table(result: dict[str, Any]) -> str:
                         f"server board delay, {name}",
                         f"p99 <= {boards * 1000:.0f} ms (a bucket's bound) over "
                         f"{deltas['board_delay_seconds_count']['all']:.0f} boards "
-                        "(each board's slowest change, stored → last connection written)",
+                        "(each board's slowest new answer, stored → last connection written)",
                     )
                 )
             moved = {
