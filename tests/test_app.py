@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
+import shutil
 import sys
 from collections.abc import Iterator
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +19,7 @@ from livequiz.app import (
     tune_runtime,
 )
 from livequiz.vocabulary.deck import Deck
+from tests.server import running_server
 
 
 @pytest.fixture
@@ -72,3 +75,18 @@ def test_what_start_up_built_after_the_first_freeze_is_frozen_before_clients_com
     freeze_start_up()
     assert not collectable(entry)  # no later collection scans it
     assert next(iter(deck)) is entry
+
+
+async def test_the_embedded_journal_exports_its_disk_space_and_memory_exports_none(
+    tmp_path: Path,
+) -> None:
+    async with running_server(data_dir=tmp_path / "data") as srv:
+        usage = shutil.disk_usage(tmp_path)
+        assert await srv.metric("livequiz_data_dir_size_bytes") == usage.total
+        free = await srv.metric("livequiz_data_dir_free_bytes")
+        assert abs(free - usage.free) < 64 * 2**20  # other writers may come and go meanwhile
+    # in memory (and on PostgreSQL) livequiz writes nothing of its own: no figure, not a 0
+    async with running_server() as srv:
+        text = (await srv.http.get("/metrics")).text
+        assert "livequiz_data_dir_free_bytes" not in text
+        assert "livequiz_data_dir_size_bytes" not in text

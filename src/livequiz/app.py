@@ -120,6 +120,7 @@ class LiveQuizServer:
                 journal = SqliteJournal(
                     config.data_dir / names.SQLITE_FILE, synchronous=config.synchronous
                 )
+                self.metrics.watch_data_dir(config.data_dir)
             key = key or secrets.token_bytes(32)
             records = EmbeddedRecords.over(journal, key=key, lease_s=config.lease_s)
         elif key is None:

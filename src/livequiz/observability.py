@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
+import os
 import sys
 import time
 import weakref
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -209,12 +212,44 @@ class Metrics:
             registry=r,
         )
         _watch_collections(self.gc_pause_seconds)
+        # Registered by watch_data_dir only (the embedded default with a data directory).
+        self.data_dir_free_bytes = Gauge(
+            "livequiz_data_dir_free_bytes",
+            "Space left for the journal on the data directory's file system (what an "
+            "unprivileged process may still write); at none, answers are refused as "
+            "unavailable. The embedded default only",
+            registry=None,
+        )
+        self.data_dir_size_bytes = Gauge(
+            "livequiz_data_dir_size_bytes",
+            "Size of the data directory's file system. The embedded default only",
+            registry=None,
+        )
         self.loop_stalls = Counter(
             "livequiz_event_loop_stalls",
             "Times the event loop did not turn for --stall-warning-s or longer (each logged "
             "with the stack that held it): every client of the process waited",
             registry=r,
         )
+
+    def watch_data_dir(self, data_dir: Path) -> None:
+        """Export the space left where the journal is written (the embedded default only: on
+        PostgreSQL or with ``--memory`` livequiz writes nothing of its own, and a 0 there would
+        read as a full disk). Read at each scrape; a full disk refuses answers as
+        ``unavailable``, so this is the warning before it."""
+
+        def space(field: str) -> float:
+            try:
+                usage = os.statvfs(data_dir)
+            except OSError:
+                return math.nan  # the directory has gone: no figure rather than a wrong one
+            blocks = usage.f_bavail if field == "free" else usage.f_blocks
+            return float(blocks * usage.f_frsize)
+
+        self.data_dir_free_bytes.set_function(lambda: space("free"))
+        self.data_dir_size_bytes.set_function(lambda: space("size"))
+        self.registry.register(self.data_dir_free_bytes)
+        self.registry.register(self.data_dir_size_bytes)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -22,6 +22,7 @@ import json
 import re
 import shutil
 import subprocess
+import tempfile
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -376,8 +377,14 @@ def test_grafana_in_compose_loads_the_dashboard_from_prometheus() -> None:
 async def exported_names() -> set[str]:
     """Every sample name a real server's /metrics shows once a quiz has been played: a join,
     an answer, a refused answer, a malformed HTTP request, a refused upgrade and a garbage
-    collection make its labelled series appear."""
-    async with running_server() as srv, contextlib.AsyncExitStack() as stack:
+    collection make its labelled series appear. On the embedded default with a data directory
+    (its journal's disk space is exported there only)."""
+    with tempfile.TemporaryDirectory() as data_dir:
+        return await _exported_names(Path(data_dir))
+
+
+async def _exported_names(data_dir: Path) -> set[str]:
+    async with running_server(data_dir=data_dir) as srv, contextlib.AsyncExitStack() as stack:
         quiz = await setup_quiz(srv, stack, ["Anna"])
         await quiz.start()
         anna = quiz.players["Anna"]

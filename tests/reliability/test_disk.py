@@ -108,6 +108,9 @@ async def test_a_full_disk_refuses_answers_until_space_returns(tmp_path: Path) -
                         refused += 1
                 assert refused > 0, "nothing was refused on a full disk"
                 assert await metric(server, "livequiz_storage_failures_total") >= 1
+                # what the operator's alert watches: a 16 MiB file system with no space left
+                assert await metric(server, "livequiz_data_dir_size_bytes") == 16 * 2**20
+                assert await metric(server, "livequiz_data_dir_free_bytes") < 64 * 2**10
                 async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
                     assert (await http.get("/healthz")).status_code == 200  # still up
                 if restart:
@@ -115,6 +118,7 @@ async def test_a_full_disk_refuses_answers_until_space_returns(tmp_path: Path) -
                 filler.unlink()
                 if restart:
                     await server.start()
+                assert await metric(server, "livequiz_data_dir_free_bytes") > 8 * 2**20
                 # the clients resend what was refused; what was acknowledged comes back as is
                 for name, client in players.items():
                     history.record(name, await client.answer(index, 1))
