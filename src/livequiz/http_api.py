@@ -184,6 +184,9 @@ _JOIN_PATH = re.compile(r"/api/quizzes/[^/]+/players")
 
 
 _JOINS_RATE_LIMITED = "too many joins from your address; wait a moment"
+#: How long ``/metrics`` waits for the readiness check behind ``livequiz_ready`` (a scrape's
+#: own timeout is 10 s by default).
+READY_CHECK_TIMEOUT_S = 2.0
 
 
 def _join_retry_after(service: QuizService) -> dict[str, str]:
@@ -755,6 +758,14 @@ def build_api(
         return JSONResponse({"status": status, "reason": problem}, status_code=503)
 
     async def metrics(_request: Request) -> Response:
+        # What /readyz would answer, for Prometheus: a fault of an idle process (storage or the
+        # bus gone at night) shows before the first lesson, not with its first refused answer.
+        # Bounded, so a storage check that hangs never holds the scrape itself.
+        try:
+            problem = await asyncio.wait_for(service.healthy(), READY_CHECK_TIMEOUT_S)
+        except TimeoutError:
+            problem = "storage did not answer"
+        service.metrics.ready.set(0 if problem else 1)
         return Response(service.metrics.render(), media_type="text/plain; version=0.0.4")
 
     async def openapi(_request: Request) -> Response:

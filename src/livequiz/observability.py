@@ -60,6 +60,12 @@ class Metrics:
         # alerts of deploy/alerts.yml watch. Read from /proc at each scrape, nothing per answer.
         ProcessCollector(registry=r)
         self.connections = Gauge("livequiz_connections", "Open WebSocket connections", registry=r)
+        self.ready = Gauge(
+            "livequiz_ready",
+            "1 if this process can do its work now, 0 if not: what /readyz answers (started, its "
+            "storage and bus reachable), checked at each scrape",
+            registry=r,
+        )
         self.quizzes = Gauge(
             "livequiz_quizzes_live",
             "Quizzes not yet finished that this process serves (owns or keeps a copy of)",

@@ -16,10 +16,14 @@ from typing import Any
 import orjson
 import pytest
 
+from livequiz.adapters.embedded import EmbeddedRecords
 from livequiz.auth import Role, TokenSigner
+from livequiz.http_api import READY_CHECK_TIMEOUT_S
 from livequiz.observability import JsonFormatter
+from livequiz.ports import StorageUnavailable
 from livequiz.service import ServiceLimits
 from tests.integration.helpers import open_client, setup_quiz
+from tests.integration.test_cheating import Backend
 from tests.server import TIMEOUT_S, RunningServer, running_server
 
 FAST = ServiceLimits(tick_ms=20)
@@ -123,6 +127,38 @@ async def test_health_readiness_and_metrics_endpoints_answer() -> None:
         assert metrics.status_code == 200
         assert metrics.headers["content-type"].startswith("text/plain")
         assert "# TYPE livequiz_connections gauge" in metrics.text
+
+
+class UnsureRecords(EmbeddedRecords):
+    """The embedded storage, whose readiness check fails (``down``) or hangs (``hung``) as a
+    database gone or stuck would."""
+
+    down = hung = False
+
+    async def check(self) -> None:
+        if self.hung:
+            await asyncio.Event().wait()
+        if self.down:
+            raise StorageUnavailable("the database is unreachable")
+
+
+async def test_readiness_is_a_metric_that_a_hung_storage_check_cannot_hold() -> None:
+    key = secrets.token_bytes(32)
+    records = UnsureRecords.over(None, key=key)
+    async with running_server(records=records, key=key) as srv:
+        assert await srv.metric("livequiz_ready") == 1
+        records.down = True  # nobody is playing: only the check can tell
+        assert (await srv.http.get("/readyz")).status_code == 503
+        assert await srv.metric("livequiz_ready") == 0
+        records.down = False
+        assert await srv.metric("livequiz_ready") == 1
+        records.hung = True
+        began = time.monotonic()
+        assert await srv.metric("livequiz_ready") == 0  # the scrape still answers
+        assert time.monotonic() - began < READY_CHECK_TIMEOUT_S + 2
+        records.hung = False
+        assert await srv.metric("livequiz_ready") == 1
+    await records.close()
 
 
 async def test_garbage_collection_pauses_are_measured_by_generation() -> None:
@@ -243,3 +279,9 @@ async def test_logs_are_json_lines_with_ids_and_never_a_token() -> None:
 async def test_operator_endpoints_need_no_token(path: str) -> None:
     async with running_server() as srv:
         assert (await srv.http.get(path)).status_code == 200
+
+
+async def test_each_process_reports_itself_ready_on_either_backend(backend: Backend) -> None:
+    for srv in {id(s): s for s in (backend.owner, backend.entry)}.values():
+        assert (await srv.http.get("/readyz")).status_code == 200
+        assert await srv.metric("livequiz_ready") == 1, backend.name
