@@ -777,8 +777,7 @@ class Gateway:
             ]
         if answered_at is not None:
             job.marks.append((len(job.targets), answered_at))
-        if job.marks and job.marks[0][0] <= 0:  # the old round had reached all still here
-            self._boards_reached(job)
+        self._boards_reached(job)  # the old round may have reached all still here
         if self._pump is None:
             self._pump = asyncio.get_running_loop().call_soon(self._pump_boards)
 
@@ -837,8 +836,7 @@ class Gateway:
             budget -= end - job.position
             self._allowance -= end - job.position
             job.position = end
-            if job.marks and job.marks[0][0] <= end:
-                self._boards_reached(job)
+            self._boards_reached(job)
             if job.waiting:
                 self._boards[quiz_id] = job
         if self._boards:
@@ -860,8 +858,10 @@ class Gateway:
         answer a board was the first to show to the frame written to its last connection
         (``livequiz_board_delay_seconds``, the board objective's measure). One observation per
         board that shows new answers, of its slowest: at most one per quiz and tick."""
-        now = time.monotonic()
         marks = job.marks
+        if not marks or marks[0][0] > job.position:
+            return  # nothing reached everyone yet: no clock read
+        now = time.monotonic()
         while marks and marks[0][0] <= job.position:
             self.metrics.board_delay_seconds.observe(now - marks.pop(0)[1])
 

@@ -221,7 +221,8 @@ _COUNTERS = (
 )
 #: Histograms read as their running sum and count (a delta of each is a total and a number).
 _HISTOGRAMS = ("gc_pause_seconds",)
-#: Histograms read bucket by bucket too (by ``le``: a delta of each is a distribution).
+#: Histograms read bucket by bucket too (by ``le``: a delta of each is a distribution), with
+#: their sum and count.
 _BUCKETED = ("board_delay_seconds",)
 
 
@@ -246,11 +247,8 @@ async def _scrape(http: httpx.AsyncClient) -> dict[str, dict[str, float]] | None
             continue
         if name.endswith("_total") and name.removesuffix("_total") in _COUNTERS:
             name = name.removesuffix("_total")
-        elif name.endswith("_bucket") and name.removesuffix("_bucket") in _BUCKETED:
-            pass
-        elif (
-            not name.endswith(("_sum", "_count"))
-            or name.rpartition("_")[0] not in _HISTOGRAMS + _BUCKETED
+        elif not name.endswith(("_bucket", "_sum", "_count")) or name.rpartition("_")[0] not in (
+            _BUCKETED if name.endswith("_bucket") else _HISTOGRAMS + _BUCKETED
         ):
             continue
         label = ",".join(_LABEL_VALUE.findall(match["labels"] or "")) or "all"

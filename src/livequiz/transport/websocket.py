@@ -892,12 +892,7 @@ class WebSocketConnection(asyncio.Protocol):
         if response.status_code != 101:
             self._state = _CLOSING
             self._deadline = _monotonic() + self._limits.close_timeout_s
-            on_refused = getattr(self._handler, "on_handshake_refused", None)
-            if on_refused is not None:
-                try:
-                    on_refused(response.status_code)
-                except Exception:
-                    logger.exception("on_handshake_refused failed on connection #%d", self.id)
+            self._tell_handler("on_handshake_refused", response.status_code)
             return
         now = _monotonic()
         self._state = _OPEN
@@ -1013,13 +1008,18 @@ class WebSocketConnection(asyncio.Protocol):
         frame = self._limits.rate_limit_error_frame
         if frame:
             self.send_text(frame)
-        # Optional hook, so the application can count the refusal like its own errors.
-        on_refused = getattr(self._handler, "on_refused", None)
-        if on_refused is not None:
+        # So the application can count the refusal like its own errors.
+        self._tell_handler("on_refused", self, "rate_limited")
+
+    def _tell_handler(self, hook: str, *args: Any) -> None:
+        """Call the handler's optional ``hook`` (see :class:`ConnectionHandler`), if it has
+        one; its failure is logged and changes nothing the transport does."""
+        method = getattr(self._handler, hook, None)
+        if method is not None:
             try:
-                on_refused(self, "rate_limited")
+                method(*args)
             except Exception:
-                logger.exception("on_refused failed on connection #%d", self.id)
+                logger.exception("%s failed on connection #%d", hook, self.id)
 
     def _after_protocol(self, ws: ServerProtocol) -> None:
         """Write what websockets queued (pongs, close frames, EOF) and notice closings that
