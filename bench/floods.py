@@ -108,6 +108,17 @@ def cpu_seconds(pid: int) -> float:
     return float(times.user + times.system)
 
 
+def run_queue_wait(pid: int) -> float:
+    """Seconds the main thread of ``pid`` has been ready to run but waiting for a CPU.
+
+    The second field of ``/proc/PID/task/PID/schedstat``: time on a run queue, not running.
+    What grows here while a phase runs is delay that no code of the process could avoid:
+    the machine's cores were busy with something else.
+    """
+    fields = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()
+    return int(fields[1]) / 1e9
+
+
 def upgrade_request(port: int) -> bytes:
     return (
         f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
@@ -520,6 +531,8 @@ class Honest:
                     "settings": {
                         "time_limit_ms": 60_000,
                         "close_when_all_answered": False,
+                        # the storm's joins add up over many rounds: keep the latecomers' room
+                        "max_players": 100_000,
                     },
                 },
             )
@@ -702,6 +715,8 @@ async def run(args: argparse.Namespace) -> int:
         attack_stats: dict[str, Any] = {}
         gc_by_phase: dict[str, dict[str, float]] = {}
         cpu_by_phase: dict[str, float] = {}
+        waits_by_phase: dict[str, dict[str, float]] = {}
+        bench_cpu_by_phase: dict[str, float] = {}
         latecomer_codes: dict[str, list[int]] = {}
         async with ws_connect(honest.ws_url, HONEST_ADDR) as host:
             honest.host = host
@@ -746,6 +761,8 @@ async def run(args: argparse.Namespace) -> int:
                 print(f"{phase}: questions {question}-{question + args.questions - 1}", flush=True)
                 gc_before = await gc_pauses(base)
                 cpu_before, phase_began = cpu_seconds(server.pid), time.monotonic()
+                waits_before = (run_queue_wait(server.pid), run_queue_wait(os.getpid()))
+                bench_cpu_before = cpu_seconds(os.getpid())
                 for _ in range(args.questions):
                     await asyncio.sleep(args.window_s)
                     await honest.host_command("close")
@@ -755,9 +772,13 @@ async def run(args: argparse.Namespace) -> int:
                     await honest.host_command("next")
                     await expect("question")
                 honest.phase = "between"
-                cpu_by_phase[phase] = (cpu_seconds(server.pid) - cpu_before) / (
-                    time.monotonic() - phase_began
-                )
+                phase_s = time.monotonic() - phase_began
+                cpu_by_phase[phase] = (cpu_seconds(server.pid) - cpu_before) / phase_s
+                waits_by_phase[phase] = {
+                    "server": (run_queue_wait(server.pid) - waits_before[0]) / phase_s,
+                    "bench": (run_queue_wait(os.getpid()) - waits_before[1]) / phase_s,
+                }
+                bench_cpu_by_phase[phase] = (cpu_seconds(os.getpid()) - bench_cpu_before) / phase_s
                 gc_after = await gc_pauses(base)
                 gc_by_phase[phase] = {
                     key: gc_after[key] - gc_before.get(key, 0.0) for key in gc_after
@@ -837,6 +858,18 @@ async def run(args: argparse.Namespace) -> int:
         + ", ".join(f"{phase} {share:.0%}" for phase, share in cpu_by_phase.items())
     )
     print(
+        "the honest players' process (this one), CPU by phase: "
+        + ", ".join(f"{phase} {share:.0%}" for phase, share in bench_cpu_by_phase.items())
+    )
+    print(
+        "waiting for a CPU (ms per second of the phase), the server's event loop / the honest "
+        "players' process: "
+        + ", ".join(
+            f"{phase} {w['server'] * 1e3:.1f} / {w['bench'] * 1e3:.1f}"
+            for phase, w in waits_by_phase.items()
+        )
+    )
+    print(
         f"server RSS MiB: start {rss_start / 1024:.1f}, players joined {rss_joined / 1024:.1f}, "
         f"end {rss_end / 1024:.1f}, peak (VmHWM) {hwm / 1024:.1f}"
     )
@@ -880,6 +913,8 @@ async def run(args: argparse.Namespace) -> int:
         "attackers": attack_stats,
         "gc_pauses": gc_by_phase,
         "server_cpu_share": cpu_by_phase,
+        "run_queue_wait_share": waits_by_phase,
+        "bench_cpu_share": bench_cpu_by_phase,
         "failures": failures,
     }
     if args.json_out:

@@ -62,6 +62,26 @@ async def test_two_stalls_are_two_reports() -> None:
     assert watch.stalls == 2
 
 
+async def test_a_stall_under_a_tenth_of_a_second_says_how_long_it_was(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A threshold of a few milliseconds (looking for what holds the loop under load) is
+    allowed; the message must say the stall's length, not round it to 0.0 s."""
+    threshold = 0.02
+    watch = StallWatch(asyncio.get_running_loop(), threshold)
+    with caplog.at_level(logging.WARNING, logger="livequiz.stall_watch"):
+        watch.start()
+        try:
+            a_call_that_blocks_the_loop(threshold * 4)
+            await asyncio.sleep(threshold * 2)
+        finally:
+            watch.stop()
+    stalled = watch_messages(caplog)[0]
+    said = float(stalled.getMessage().removeprefix("the event loop has not turned for ").split()[0])
+    assert said >= threshold
+    assert said == stalled.__dict__["held_s"]
+
+
 def test_a_threshold_must_be_positive() -> None:
     loop = asyncio.new_event_loop()
     try:

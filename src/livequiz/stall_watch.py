@@ -104,8 +104,10 @@ class StallWatch:
         frame = sys._current_frames().get(self._loop_thread_id)
         stack = "".join(traceback.format_stack(frame, limit=STACK_LIMIT)) if frame else ""
         log.warning(
-            "the event loop has not turned for %.1f s: every client of this process waits",
-            held,
+            # to the millisecond, as in held_s: a threshold under 0.1 s (for profiling) must
+            # not read "0.0 s"
+            "the event loop has not turned for %g s: every client of this process waits",
+            round(held, 3),
             extra={"held_s": round(held, 3), "stack": stack},
         )
         if self.on_stall is not None:
