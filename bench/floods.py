@@ -119,6 +119,13 @@ def run_queue_wait(pid: int) -> float:
     return int(fields[1]) / 1e9
 
 
+def minor_faults(pid: int) -> int:
+    """Page faults ``pid`` has taken that needed no disk (a page touched for the first time:
+    the kernel finds and zeroes a page while the process waits), from ``/proc/PID/stat``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return int(fields[7])  # minflt, the 10th field of the whole line
+
+
 def upgrade_request(port: int) -> bytes:
     return (
         f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
@@ -514,6 +521,9 @@ class Honest:
         self.refused: Counter[str] = Counter()
         self.disconnects: list[str] = []
         self.missed_questions = 0
+        #: per phase, (Unix time, ack ms) of every ack: when the slow ones came (beside the
+        #: server's log)
+        self.ack_times: dict[str, list[tuple[float, float]]] = {}
         self.question_seen: Counter[int] = Counter()
         self.pin = ""
         self.host_token = ""
@@ -582,8 +592,10 @@ class Honest:
                         task.add_done_callback(tasks.discard)
                     elif kind == "ack":
                         sent_at, phase = pending.pop(frame["q"])
-                        self.acks.setdefault(phase, []).append(
-                            (time.perf_counter() - sent_at) * 1000
+                        now = time.perf_counter()
+                        self.acks.setdefault(phase, []).append((now - sent_at) * 1000)
+                        self.ack_times.setdefault(phase, []).append(
+                            (round(time.time(), 4), round((now - sent_at) * 1000, 3))
                         )
                     elif kind == "error":
                         self.refused[frame.get("code", "?")] += 1
@@ -646,6 +658,25 @@ async def gc_pauses(base: str) -> dict[str, float]:
     return totals
 
 
+async def server_histograms(base: str) -> dict[str, dict[str, float]]:
+    """The server's own latency histograms so far, cumulative count per bucket bound (and
+    ``sum``): ``ack`` (``livequiz_ack_seconds``: an answer frame read → its ack sent) and
+    ``batch`` (``livequiz_batch_seconds``: the owner's batch applied and stored). Beside the
+    players' figure they say how much of an ack's time is spent inside the server after the
+    frame is read, and how much before (the loop busy with others, the kernel) or after."""
+    async with httpx.AsyncClient(timeout=5) as http:
+        text = (await http.get(base + "/metrics")).text
+    found: dict[str, dict[str, float]] = {"ack": {}, "batch": {}}
+    for line in text.splitlines():
+        for key, metric in (("ack", "livequiz_ack_seconds"), ("batch", "livequiz_batch_seconds")):
+            name, _, value = line.partition(" ")
+            if name.startswith(metric + "_bucket{"):
+                found[key][name.split('le="')[1].split('"')[0]] = float(value)
+            elif name == metric + "_sum":
+                found[key]["sum"] = float(value)
+    return found
+
+
 def _cpus(spec: str) -> set[int]:
     """``"0"`` or ``"1,2"`` or ``"2-3"`` → the CPU numbers; ``""`` → none (no pinning)."""
     cpus: set[int] = set()
@@ -689,7 +720,7 @@ async def run(args: argparse.Namespace) -> int:
                         break
                 await asyncio.sleep(0.1)
         rss_start = rss_kib(server.pid)[0]
-        phases = []
+        phases = ["warm-up"] if args.warm_up else []
         for r in range(args.rounds):
             phases += [f"quiet{r + 1}", f"attack{r + 1}"]
         if args.end_quiet:
@@ -717,6 +748,8 @@ async def run(args: argparse.Namespace) -> int:
         cpu_by_phase: dict[str, float] = {}
         waits_by_phase: dict[str, dict[str, float]] = {}
         bench_cpu_by_phase: dict[str, float] = {}
+        faults_by_phase: dict[str, int] = {}
+        histograms_by_phase: dict[str, dict[str, dict[str, float]]] = {}
         latecomer_codes: dict[str, list[int]] = {}
         async with ws_connect(honest.ws_url, HONEST_ADDR) as host:
             honest.host = host
@@ -737,7 +770,7 @@ async def run(args: argparse.Namespace) -> int:
             for phase in phases:
                 honest.phase = phase
                 attacker = late = None
-                if phase.startswith("attack"):
+                if phase.startswith("attack") or phase == "warm-up":
                     duration = args.questions * (args.window_s + 0.35) + 2
                     attacker = await asyncio.create_subprocess_exec(
                         "nice",
@@ -758,11 +791,17 @@ async def run(args: argparse.Namespace) -> int:
                     )
                     await asyncio.sleep(2)  # the floods get going before the measured answers
                     late = asyncio.create_task(honest.latecomers(args.latecomers, phase))
-                print(f"{phase}: questions {question}-{question + args.questions - 1}", flush=True)
+                print(
+                    f"{phase}: questions {question}-{question + args.questions - 1}, from "
+                    + time.strftime("%H:%M:%S"),
+                    flush=True,
+                )
                 gc_before = await gc_pauses(base)
+                histograms_before = await server_histograms(base)
                 cpu_before, phase_began = cpu_seconds(server.pid), time.monotonic()
                 waits_before = (run_queue_wait(server.pid), run_queue_wait(os.getpid()))
                 bench_cpu_before = cpu_seconds(os.getpid())
+                faults_before = minor_faults(server.pid)
                 for _ in range(args.questions):
                     await asyncio.sleep(args.window_s)
                     await honest.host_command("close")
@@ -779,7 +818,16 @@ async def run(args: argparse.Namespace) -> int:
                     "bench": (run_queue_wait(os.getpid()) - waits_before[1]) / phase_s,
                 }
                 bench_cpu_by_phase[phase] = (cpu_seconds(os.getpid()) - bench_cpu_before) / phase_s
+                faults_by_phase[phase] = minor_faults(server.pid) - faults_before
                 gc_after = await gc_pauses(base)
+                histograms_after = await server_histograms(base)
+                histograms_by_phase[phase] = {
+                    key: {
+                        le: count - histograms_before[key].get(le, 0.0)
+                        for le, count in buckets.items()
+                    }
+                    for key, buckets in histograms_after.items()
+                }
                 gc_by_phase[phase] = {
                     key: gc_after[key] - gc_before.get(key, 0.0) for key in gc_after
                 }
@@ -857,6 +905,22 @@ async def run(args: argparse.Namespace) -> int:
         "server CPU (share of one core) by phase: "
         + ", ".join(f"{phase} {share:.0%}" for phase, share in cpu_by_phase.items())
     )
+    for key, what in (("ack", "acks (frame read -> ack sent)"), ("batch", "batches stored")):
+        for phase, histograms in histograms_by_phase.items():
+            buckets = histograms[key]
+            total = buckets.get("+Inf", 0.0)
+            if not total:
+                continue
+            over = ", ".join(
+                f"> {float(le) * 1e3:g} ms {(total - buckets.get(le, 0.0)) / total:.1%}"
+                for le in ("0.0005", "0.001", "0.0025", "0.005")
+            )
+            mean = buckets.get("sum", 0.0) / total * 1e3
+            print(f"server-side {what} in {phase}: {total:.0f}, mean {mean:.2f} ms, {over}")
+    print(
+        "server page faults (first touches) by phase: "
+        + ", ".join(f"{phase} {count}" for phase, count in faults_by_phase.items())
+    )
     print(
         "the honest players' process (this one), CPU by phase: "
         + ", ".join(f"{phase} {share:.0%}" for phase, share in bench_cpu_by_phase.items())
@@ -915,6 +979,9 @@ async def run(args: argparse.Namespace) -> int:
         "server_cpu_share": cpu_by_phase,
         "run_queue_wait_share": waits_by_phase,
         "bench_cpu_share": bench_cpu_by_phase,
+        "server_histograms": histograms_by_phase,
+        "ack_samples": honest.ack_times,
+        "server_minor_faults": faults_by_phase,
         "failures": failures,
     }
     if args.json_out:
@@ -941,6 +1008,12 @@ def main() -> None:
     parser.add_argument("--attacks", default=",".join(ATTACKS))
     parser.add_argument("--end-quiet", action="store_true", help="a last quiet phase")
     parser.add_argument("--max-ratio", type=float, default=2.0)
+    parser.add_argument(
+        "--warm-up",
+        action="store_true",
+        help="one attacked phase first, shown but not counted: the server has seen a flood "
+        "before the measured phases (the first flood a process meets costs more)",
+    )
     parser.add_argument(
         "--attacker-nice",
         type=int,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
-from livequiz import names, stall_watch
+from livequiz import moderation, names, stall_watch
 from livequiz.adapters.embedded import EmbeddedRecords
 from livequiz.adapters.local_bus import LocalBus
 from livequiz.adapters.sqlite import SqliteJournal, Synchronous
@@ -146,6 +146,7 @@ class LiveQuizServer:
         if config.trusted_proxies:
             limits = replace(limits, trusted_proxies=config.trusted_proxies)
         self.deck = Deck.builtin()
+        moderation.prepare()  # not at the first join, holding every player's answer
         #: Checks the learning app's sign-in tokens, if the operator configured them.
         self.app_tokens = None if config.app_auth is None else AppTokens(config.app_auth)
         self.join_address = JoinAddress.for_server(config.host, config.public_url)
