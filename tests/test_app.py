@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gc
+import json
+import resource
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from importlib import resources
@@ -15,6 +18,7 @@ from livequiz import moderation
 from livequiz.app import (
     GC_THRESHOLDS,
     GIL_SWITCH_INTERVAL_S,
+    RESERVED_DESCRIPTORS,
     _freeze_after_full_collection,
     freeze_start_up,
     tune_runtime,
@@ -76,6 +80,54 @@ def test_what_start_up_built_after_the_first_freeze_is_frozen_before_clients_com
     freeze_start_up()
     assert not collectable(entry)  # no later collection scans it
     assert next(iter(deck)) is entry
+
+
+_GROW_IN_A_FRESH_PROCESS = """
+import json, resource, sys, threading
+from livequiz.app import grow_descriptor_table
+from livequiz.transport import TransportLimits
+
+def slots():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("FDSize:"))
+
+soft = int(sys.argv[1])
+if soft:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+threading.Thread(target=threading.Event().wait, daemon=True).start()  # a server has threads
+before = slots()
+asked = grow_descriptor_table(TransportLimits(max_connections=3000, max_http_connections=500))
+print(json.dumps({"before": before, "asked": asked, "after": slots()}))
+"""
+
+
+def grow_in_a_fresh_process(soft_limit: int = 0) -> dict[str, int]:
+    """A new process's table is small; what grow_descriptor_table makes of it there."""
+    done = subprocess.run(
+        [sys.executable, "-c", _GROW_IN_A_FRESH_PROCESS, str(soft_limit)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, int] = json.loads(done.stdout)
+    return result
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="Linux only")
+def test_the_descriptor_table_is_grown_once_for_every_connection_the_caps_allow() -> None:
+    """Each growth of the table in a threaded process waits for an RCU grace period (8–24 ms of
+    the event loop, measured): a server grows it for its caps at the start instead."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    wanted = 3000 + 500 + RESERVED_DESCRIPTORS
+    grown = grow_in_a_fresh_process()
+    assert grown["before"] < wanted  # a fresh process starts small (64 or 256 slots)
+    assert grown["asked"] == min(wanted, soft)
+    assert grown["after"] >= min(wanted, soft)  # the kernel rounds up to a power of two
+    # bounded by the soft limit on open files: a descriptor above it cannot exist anyway
+    bounded = grow_in_a_fresh_process(soft_limit=2048)
+    assert bounded["asked"] == 2048
+    assert 2048 <= bounded["after"] < wanted
 
 
 async def test_the_profanity_filter_is_built_before_the_first_join() -> None:

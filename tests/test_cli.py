@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import json
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from livequiz.app import RESERVED_DESCRIPTORS
 from livequiz.cli import main
 from tests.serve_process import free_port, serving
 
@@ -238,7 +240,11 @@ def test_serve_starts_answers_health_checks_and_stops_on_sigterm(tmp_path: Path)
     port = free_port()
     argv = ["--port", str(port), "--data-dir", str(tmp_path)]
     with serving(argv, os.environ, port) as served:  # ready: /readyz answered 200
-        pass
+        status = Path(f"/proc/{served.process.pid}/status").read_text()
+    # the descriptor table sized for the default caps at the start, not doubled under load
+    slots = next(int(line.split()[1]) for line in status.splitlines() if "FDSize:" in line)
+    wanted = 12_000 + 4096 + RESERVED_DESCRIPTORS
+    assert slots >= min(wanted, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
     # stopped by SIGTERM: a graceful stop (exit 0, no traceback), the application's cleanup run
     assert '"msg":"server stopped"' in served.stderr
     assert (tmp_path / "livequiz.sqlite3").exists()

@@ -303,8 +303,52 @@ def _freeze_after_full_collection(phase: str, info: dict[str, int]) -> None:
         gc.freeze()
 
 
+#: Descriptors a server holds besides its clients' connections: the journal, the database and
+#: the bus, log files, the listening socket, the audio cache.
+RESERVED_DESCRIPTORS = 1024
+
+
+def grow_descriptor_table(limits: TransportLimits) -> int:
+    """Make the kernel's table of this process's open files as large as the server may need,
+    once, before the first client; returns the number of slots asked for (0: not done).
+
+    Linux doubles a process's descriptor table when a new descriptor does not fit (past 64,
+    256, 512, 1,024 … open files), and in a process with more than one thread every such
+    growth waits for an RCU grace period (``synchronize_rcu`` in ``expand_fdtable``): 8–24 ms
+    on the target machine, inside the event loop's ``accept()``. A server going from 200 to
+    3,000 connections (a class arriving, a join storm, the first flood it met) held its loop
+    that long four or five times, and every answer in those moments waited
+    (docs/reliability.md, part 5, "an eighth look"). The table never shrinks, so one growth at
+    the start, sized for the caps (WebSocket and plain HTTP connections) and bounded by the
+    soft ``RLIMIT_NOFILE``, is the last. It costs a few hundred KiB of kernel memory.
+    """
+    if sys.platform == "win32":  # pragma: no cover - no such table to grow
+        return 0
+    import fcntl
+    import resource
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        soft = 1 << 20  # the kernel's own default bound (fs.nr_open)
+    wanted = soft
+    if limits.max_connections:
+        wanted = limits.max_connections + limits.max_http_connections + RESERVED_DESCRIPTORS
+    slots = min(wanted, soft)
+    probe = os.open(os.devnull, os.O_RDONLY)
+    try:
+        # the lowest free descriptor at or above slots - 1: the table grows to hold it
+        os.close(fcntl.fcntl(probe, fcntl.F_DUPFD, slots - 1))
+    except OSError as error:  # a bound lower than it looked (fs.nr_open): grown on demand
+        log.warning("could not size the descriptor table for %d: %s", slots, error)
+        return 0
+    finally:
+        os.close(probe)
+    return slots
+
+
 def run_server(config: ServerConfig) -> None:
     """Serve until SIGINT/SIGTERM (``livequiz serve``)."""
+    grow_descriptor_table(config.transport)
     tune_runtime()
     with _runner() as runner:
         runner.run(_serve(config))
@@ -339,6 +383,7 @@ def run_demo_server(
     rounds: int,
 ) -> None:
     """``livequiz demo``: the server, simulated players and a host, and a live terminal board."""
+    grow_descriptor_table(config.transport)
     tune_runtime()
     with _runner() as runner:
         runner.run(demo_game(config, out, players, questions, seconds, lobby_s, rounds))
