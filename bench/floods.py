@@ -516,7 +516,6 @@ class Honest:
         self.window_s = window_s
         self.phase = "setup"
         #: phase name → ack latencies (ms) of answers sent in it
-        self.acks: dict[str, list[float]] = {}
         self.sent: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
         self.disconnects: list[str] = []
@@ -592,10 +591,8 @@ class Honest:
                         task.add_done_callback(tasks.discard)
                     elif kind == "ack":
                         sent_at, phase = pending.pop(frame["q"])
-                        now = time.perf_counter()
-                        self.acks.setdefault(phase, []).append((now - sent_at) * 1000)
                         self.ack_times.setdefault(phase, []).append(
-                            (round(time.time(), 4), round((now - sent_at) * 1000, 3))
+                            (time.time(), (time.perf_counter() - sent_at) * 1000)
                         )
                     elif kind == "error":
                         self.refused[frame.get("code", "?")] += 1
@@ -609,6 +606,11 @@ class Honest:
                 return
             if not self.stop.is_set():
                 self.disconnects.append(f"Honest {index}: closed {ws.close_code}")
+
+    @property
+    def acks(self) -> dict[str, list[float]]:
+        """Per phase, every ack's latency in ms."""
+        return {phase: [ms for _, ms in acks] for phase, acks in self.ack_times.items()}
 
     async def host_command(self, action: str) -> None:
         assert self.host is not None
@@ -642,12 +644,16 @@ class Honest:
 # ---------------------------------------------------------------------------------- the run
 
 
-async def gc_pauses(base: str) -> dict[str, float]:
+async def scrape(base: str) -> str:
+    """The server's ``/metrics`` now."""
+    async with httpx.AsyncClient(timeout=5) as http:
+        return (await http.get(base + "/metrics")).text
+
+
+def gc_pauses(text: str) -> dict[str, float]:
     """The server's garbage-collection pauses so far, from ``/metrics``: count and seconds
     per generation (``count0``, ``sum0``, …). A collection holds the whole event loop, so an
     answer read just before one waits for all of it."""
-    async with httpx.AsyncClient(timeout=5) as http:
-        text = (await http.get(base + "/metrics")).text
     totals: dict[str, float] = {}
     for line in text.splitlines():
         if line.startswith("livequiz_gc_pause_seconds_") and "generation=" in line:
@@ -658,14 +664,12 @@ async def gc_pauses(base: str) -> dict[str, float]:
     return totals
 
 
-async def server_histograms(base: str) -> dict[str, dict[str, float]]:
+def server_histograms(text: str) -> dict[str, dict[str, float]]:
     """The server's own latency histograms so far, cumulative count per bucket bound (and
     ``sum``): ``ack`` (``livequiz_ack_seconds``: an answer frame read → its ack sent) and
     ``batch`` (``livequiz_batch_seconds``: the owner's batch applied and stored). Beside the
     players' figure they say how much of an ack's time is spent inside the server after the
     frame is read, and how much before (the loop busy with others, the kernel) or after."""
-    async with httpx.AsyncClient(timeout=5) as http:
-        text = (await http.get(base + "/metrics")).text
     found: dict[str, dict[str, float]] = {"ack": {}, "batch": {}}
     for line in text.splitlines():
         for key, metric in (("ack", "livequiz_ack_seconds"), ("batch", "livequiz_batch_seconds")):
@@ -796,8 +800,9 @@ async def run(args: argparse.Namespace) -> int:
                     + time.strftime("%H:%M:%S"),
                     flush=True,
                 )
-                gc_before = await gc_pauses(base)
-                histograms_before = await server_histograms(base)
+                metrics_before = await scrape(base)
+                gc_before = gc_pauses(metrics_before)
+                histograms_before = server_histograms(metrics_before)
                 cpu_before, phase_began = cpu_seconds(server.pid), time.monotonic()
                 waits_before = (run_queue_wait(server.pid), run_queue_wait(os.getpid()))
                 bench_cpu_before = cpu_seconds(os.getpid())
@@ -819,8 +824,9 @@ async def run(args: argparse.Namespace) -> int:
                 }
                 bench_cpu_by_phase[phase] = (cpu_seconds(os.getpid()) - bench_cpu_before) / phase_s
                 faults_by_phase[phase] = minor_faults(server.pid) - faults_before
-                gc_after = await gc_pauses(base)
-                histograms_after = await server_histograms(base)
+                metrics_after = await scrape(base)
+                gc_after = gc_pauses(metrics_after)
+                histograms_after = server_histograms(metrics_after)
                 histograms_by_phase[phase] = {
                     key: {
                         le: count - histograms_before[key].get(le, 0.0)
@@ -980,7 +986,10 @@ async def run(args: argparse.Namespace) -> int:
         "run_queue_wait_share": waits_by_phase,
         "bench_cpu_share": bench_cpu_by_phase,
         "server_histograms": histograms_by_phase,
-        "ack_samples": honest.ack_times,
+        "ack_samples": {
+            phase: [(round(at, 4), round(ms, 3)) for at, ms in acks]
+            for phase, acks in honest.ack_times.items()
+        },
         "server_minor_faults": faults_by_phase,
         "failures": failures,
     }

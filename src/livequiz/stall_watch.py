@@ -103,12 +103,11 @@ class StallWatch:
         self.stalls += 1
         frame = sys._current_frames().get(self._loop_thread_id)
         stack = "".join(traceback.format_stack(frame, limit=STACK_LIMIT)) if frame else ""
+        held_s = round(held, 3)  # to the millisecond: a threshold under 0.1 s must not say 0.0
         log.warning(
-            # to the millisecond, as in held_s: a threshold under 0.1 s (for profiling) must
-            # not read "0.0 s"
             "the event loop has not turned for %g s: every client of this process waits",
-            round(held, 3),
-            extra={"held_s": round(held, 3), "stack": stack},
+            held_s,
+            extra={"held_s": held_s, "stack": stack},
         )
         if self.on_stall is not None:
             self.on_stall()
