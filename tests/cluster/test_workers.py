@@ -10,15 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import secrets
 import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import psutil  # type: ignore[import-untyped]
 
+from livequiz.app import RESERVED_DESCRIPTORS
 from tests.cluster.harness import (
     BUS_URL,
     DATABASE_URL,
@@ -79,6 +82,15 @@ async def test_two_workers_share_one_port_and_a_dead_one_is_restarted() -> None:
                     await asyncio.sleep(0.1)
             pids = await worker_pids(supervisor.pid)
             assert len(pids) == 2, pids
+            # each worker grew its table of open files for its caps at the start (each later
+            # growth would hold its event loop 8-24 ms: app.grow_descriptor_table)
+            wanted = min(
+                12_000 + 4096 + RESERVED_DESCRIPTORS, resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+            )
+            for pid in pids:
+                status = Path(f"/proc/{pid}/status").read_text().splitlines()
+                slots = next(int(line.split()[1]) for line in status if line.startswith("FDSize:"))
+                assert slots >= wanted, (pid, slots)
             async with asyncio.timeout(TIMEOUT_S):
                 while not all(listening(pid, port) for pid in pids):
                     await asyncio.sleep(0.1)
